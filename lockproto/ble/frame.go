@@ -1,0 +1,192 @@
+// Package ble simulates the Bluetooth Low Energy link between a phone and a
+// lock over a byte stream (a loopback TCP connection): messages are cut into
+// frames no larger than the MTU and sent no faster than the link rate, so
+// sync times come out as a real device would see them. It holds the lock's
+// server loop (Serve) and the phone's client (Dial).
+package ble
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+const (
+	// DefaultMTU is the frame size of a typical BLE 4.2+ connection.
+	DefaultMTU = 185
+	// DefaultRate is the default link throughput in bytes per second.
+	DefaultRate = 2048
+	// WorstCaseRate is the slow link the benchmarks report.
+	WorstCaseRate = 333
+	// DefaultMaxMessage bounds a reassembled message.
+	DefaultMaxMessage = 4<<20 + 4096
+	// MinMTU is the smallest BLE ATT MTU.
+	MinMTU = 23
+
+	frameHeader = 4 // length (2), flags (1), sequence (1)
+
+	flagFirst = 0x01
+	flagLast  = 0x02
+)
+
+// Config is the link's shape; both ends must agree on it.
+type Config struct {
+	MTU int // bytes per frame, header included; 0 means DefaultMTU
+	// Rate is bytes per second; 0 means DefaultRate, negative is unlimited.
+	Rate       int
+	MaxMessage int // 0 means DefaultMaxMessage
+}
+
+func (c Config) withDefaults() Config {
+	if c.MTU == 0 {
+		c.MTU = DefaultMTU
+	}
+	if c.Rate == 0 {
+		c.Rate = DefaultRate
+	}
+	if c.MaxMessage == 0 {
+		c.MaxMessage = DefaultMaxMessage
+	}
+	return c
+}
+
+// Validate rejects a configuration no BLE link could have.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if c.MTU < MinMTU || c.MTU > 65535 {
+		return fmt.Errorf("ble: MTU %d outside %d..65535", c.MTU, MinMTU)
+	}
+	return nil
+}
+
+// Errors of the framing layer.
+var (
+	ErrFrame     = errors.New("ble: bad frame")
+	ErrTruncated = errors.New("ble: link closed inside a message")
+	ErrOversized = errors.New("ble: message larger than the limit")
+)
+
+// Frames returns how many frames msg needs and the bytes they occupy on the
+// link, so sync times can be computed without sending anything.
+func Frames(msgLen, mtu int) (frames, wireBytes int) {
+	payload := mtu - frameHeader
+	frames = max(1, (msgLen+payload-1)/payload)
+	return frames, msgLen + frames*frameHeader
+}
+
+// TransferTime is how long wireBytes take at rate bytes per second.
+func TransferTime(wireBytes, rate int) time.Duration {
+	return time.Duration(float64(wireBytes) / float64(rate) * float64(time.Second))
+}
+
+// link reads and writes framed messages on one stream. Reads and writes may
+// run concurrently with each other but not with themselves.
+type link struct {
+	cfg  Config
+	rw   io.ReadWriter
+	wmu  sync.Mutex
+	wseq uint8
+	rseq uint8
+	next time.Time // earliest time the next frame may leave, for pacing
+	hdr  [frameHeader]byte
+}
+
+func newLink(rw io.ReadWriter, cfg Config) *link {
+	return &link{cfg: cfg.withDefaults(), rw: rw}
+}
+
+// writeMessage cuts msg into frames and paces them to the link rate.
+func (l *link) writeMessage(msg []byte) error {
+	if len(msg) > l.cfg.MaxMessage {
+		return fmt.Errorf("%w: %d bytes", ErrOversized, len(msg))
+	}
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	payload := l.cfg.MTU - frameHeader
+	buf := make([]byte, 0, l.cfg.MTU)
+	for first := true; first || len(msg) > 0; first = false {
+		n := min(len(msg), payload)
+		var flags byte
+		if first {
+			flags |= flagFirst
+		}
+		if n == len(msg) {
+			flags |= flagLast
+		}
+		buf = buf[:frameHeader]
+		binary.BigEndian.PutUint16(buf, uint16(frameHeader+n))
+		buf[2] = flags
+		buf[3] = l.wseq
+		l.wseq++
+		buf = append(buf, msg[:n]...)
+		msg = msg[n:]
+		l.pace(len(buf))
+		if _, err := l.rw.Write(buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *link) pace(n int) {
+	if l.cfg.Rate < 0 {
+		return
+	}
+	now := time.Now()
+	if l.next.After(now) {
+		time.Sleep(l.next.Sub(now))
+	} else {
+		l.next = now
+	}
+	l.next = l.next.Add(TransferTime(n, l.cfg.Rate))
+}
+
+// readMessage reassembles one message. Any frame that does not fit the
+// sequence — wrong length, lost or repeated frame, a continuation without a
+// start — ends the connection rather than being guessed around.
+func (l *link) readMessage() ([]byte, error) {
+	var msg []byte
+	for started := false; ; started = true {
+		if _, err := io.ReadFull(l.rw, l.hdr[:]); err != nil {
+			if started && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+				return nil, ErrTruncated
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, ErrTruncated
+			}
+			return nil, err
+		}
+		size := int(binary.BigEndian.Uint16(l.hdr[:2]))
+		flags, seq := l.hdr[2], l.hdr[3]
+		switch {
+		case size < frameHeader || size > l.cfg.MTU:
+			return nil, fmt.Errorf("%w: length %d with MTU %d", ErrFrame, size, l.cfg.MTU)
+		case flags&^(flagFirst|flagLast) != 0:
+			return nil, fmt.Errorf("%w: flags %#x", ErrFrame, flags)
+		case (flags&flagFirst != 0) == started:
+			return nil, fmt.Errorf("%w: message boundary", ErrFrame)
+		case seq != l.rseq:
+			return nil, fmt.Errorf("%w: sequence %d, want %d", ErrFrame, seq, l.rseq)
+		case flags&flagLast == 0 && size != l.cfg.MTU:
+			// Only the last frame of a message may be short; anything else is
+			// a sender wasting the slow link or tampering.
+			return nil, fmt.Errorf("%w: short frame inside a message", ErrFrame)
+		}
+		l.rseq++
+		n := size - frameHeader
+		if len(msg)+n > l.cfg.MaxMessage {
+			return nil, fmt.Errorf("%w: over %d bytes", ErrOversized, l.cfg.MaxMessage)
+		}
+		start := len(msg)
+		msg = append(msg, make([]byte, n)...)
+		if _, err := io.ReadFull(l.rw, msg[start:]); err != nil {
+			return nil, ErrTruncated
+		}
+		if flags&flagLast != 0 {
+			return msg, nil
+		}
+	}
+}
