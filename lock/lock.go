@@ -1,0 +1,332 @@
+// Package lock is the door lock firmware: it decides every unlock itself from
+// signed data (DESIGN.md §4) and keeps what it knows on flash so that a power
+// cut at any write leaves it at the old door-state version or the new one.
+//
+// Lock speaks only wire bytes at its edges (ApplyBundle, Challenge, Unlock,
+// EventsSince), so any transport can feed it: the simulated BLE link, MQTT
+// for online locks, or a test calling it directly.
+package lock
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dooros/dooros/lockproto"
+)
+
+// Clock is the lock's real-time clock. It is not trusted: the lock corrects
+// it only from cloud-signed times and never lets it run backwards past the
+// last trusted time.
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// Defaults of Options.
+const (
+	DefaultDriftTolerance = 2 * time.Minute
+	DefaultLogRetention   = 10000
+	DefaultChallengeTTL   = 30 * time.Second
+	maxChallenges         = 16
+	maxCredCache          = 256
+	eventBatchLimit       = 256
+	wrongCodeLimit        = 5
+	wrongCodeWindow       = time.Minute
+	keypadLockout         = time.Minute
+)
+
+// Options configure Open. Only FS is required.
+type Options struct {
+	FS     FS
+	Clock  Clock        // default: the host clock
+	Logger *slog.Logger // every decision is logged here
+	// DriftTolerance is how far a trusted time may move the clock back: RTC
+	// drift between syncs, not a phone's opinion.
+	DriftTolerance time.Duration
+	LogRetention   int           // events kept for collection
+	ChallengeTTL   time.Duration // how long a challenge may be answered
+}
+
+// Lock is one lock's firmware. It is safe for concurrent use.
+type Lock struct {
+	mu     sync.Mutex
+	opts   Options
+	log    *slog.Logger
+	prov   *lockproto.Provisioning
+	priv   ed25519.PrivateKey
+	loc    *time.Location
+	st     *doorState
+	idx    *entries
+	rt     *runtimeState
+	events *eventLog
+
+	challenges map[string]time.Time // outstanding nonce → expiry
+	credCache  map[[32]byte]*lockproto.Credential
+	today      *guestCodes
+}
+
+// Provision writes a lock's identity and empty door state (version 0) to
+// fsys. A provisioned lock is never re-provisioned in place: that would let
+// anyone with the flash swap the property key.
+func Provision(fsys FS, p *lockproto.Provisioning) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if _, err := fsys.ReadFile(identityFile); err == nil {
+		return errors.New("lock: already provisioned")
+	} else if !isNotExist(err) {
+		return err
+	}
+	st := &doorState{TimeZone: p.TimeZone, TrustedTime: p.TrustedTime, MaxCredLifetime: lockproto.DefaultCredentialLifetime}
+	// State first: a power cut before the identity is written leaves an
+	// unprovisioned lock that can simply be provisioned again.
+	if err := writeAtomic(fsys, stateFile, st); err != nil {
+		return err
+	}
+	return writeAtomic(fsys, identityFile, p)
+}
+
+// Open boots the lock from its flash.
+func Open(opts Options) (*Lock, error) {
+	if opts.FS == nil {
+		return nil, errors.New("lock: Options.FS is required")
+	}
+	if opts.Clock == nil {
+		opts.Clock = systemClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.DriftTolerance == 0 {
+		opts.DriftTolerance = DefaultDriftTolerance
+	}
+	if opts.LogRetention <= 0 {
+		opts.LogRetention = DefaultLogRetention
+	}
+	if opts.ChallengeTTL <= 0 {
+		opts.ChallengeTTL = DefaultChallengeTTL
+	}
+	var prov lockproto.Provisioning
+	if err := readChecked(opts.FS, identityFile, &prov); err != nil {
+		if isNotExist(err) {
+			return nil, lockproto.ErrNotProvisioned
+		}
+		return nil, err
+	}
+	if err := prov.Validate(); err != nil {
+		return nil, err
+	}
+	var st doorState
+	if err := readChecked(opts.FS, stateFile, &st); err != nil {
+		return nil, err
+	}
+	rt := &runtimeState{}
+	if err := readChecked(opts.FS, runtimeFile, rt); err != nil && !isNotExist(err) {
+		return nil, err
+	}
+	if rt.Quarter == nil {
+		rt.Quarter = map[string]quarterUse{}
+	}
+	loc, err := time.LoadLocation(st.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("%w: time zone %q", ErrCorrupt, st.TimeZone)
+	}
+	events, err := openEventLog(opts.FS, opts.LogRetention)
+	if err != nil {
+		return nil, err
+	}
+	l := &Lock{
+		opts:       opts,
+		log:        opts.Logger.With("lock", prov.LockID),
+		prov:       &prov,
+		priv:       prov.LockPrivate(),
+		loc:        loc,
+		st:         &st,
+		idx:        indexState(&st),
+		rt:         rt,
+		events:     events,
+		challenges: map[string]time.Time{},
+		credCache:  map[[32]byte]*lockproto.Credential{},
+	}
+	if _, err := l.record(lockproto.Event{Kind: lockproto.EventBoot, Version: st.Version}); err != nil {
+		return nil, err
+	}
+	l.log.Info("lock booted", "version", st.Version, "time", l.now(), "log_next", events.next())
+	return l, nil
+}
+
+// LockID returns the lock's provisioned id.
+func (l *Lock) LockID() string { return l.prov.LockID }
+
+// PublicKey returns the lock's Ed25519 public key (acks, event batches).
+func (l *Lock) PublicKey() ed25519.PublicKey { return l.priv.Public().(ed25519.PublicKey) }
+
+// now is the lock's trusted clock: the RTC, corrected by the last trusted
+// time, and never earlier than that time.
+func (l *Lock) now() time.Time {
+	t := l.opts.Clock.Now().Add(l.st.ClockOffset)
+	if t.Before(l.st.TrustedTime) {
+		return l.st.TrustedTime
+	}
+	return t
+}
+
+// record appends an event stamped with the trusted clock.
+func (l *Lock) record(e lockproto.Event) (lockproto.Event, error) {
+	e.At = l.now().Truncate(time.Second)
+	return l.events.append(e)
+}
+
+// Status is a snapshot for displays and the control socket.
+type Status struct {
+	LockID    string    `json:"lock_id"`
+	Version   uint64    `json:"version"`
+	Now       time.Time `json:"now"`
+	TimeZone  string    `json:"time_zone"`
+	LogNext   uint64    `json:"log_next"`
+	Doorcodes int       `json:"doorcodes"`
+	Keycards  int       `json:"keycards"`
+	Revoked   int       `json:"revocations"`
+	DayKeys   int       `json:"day_keys"`
+}
+
+// Status reports the lock's state.
+func (l *Lock) Status() Status {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return Status{
+		LockID: l.prov.LockID, Version: l.st.Version, Now: l.now(), TimeZone: l.st.TimeZone,
+		LogNext: l.events.next(), Doorcodes: len(l.idx.codes), Keycards: len(l.idx.cards),
+		Revoked: len(l.idx.revs), DayKeys: len(l.idx.dayKeys),
+	}
+}
+
+// ApplyBundle opens, checks and applies a sealed door-state bundle and
+// returns the lock's signed ack. An authentic bundle the lock refuses (stale
+// version, wrong base) is still acknowledged alongside the error, so the
+// cloud learns where the lock stands; anything unauthentic gets no ack.
+func (l *Lock) ApplyBundle(sealed []byte) ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, err := lockproto.OpenBundle(l.prov.PropertyPublicKey, l.prov.LockID, l.prov.LockSymmetricKey, sealed)
+	if err != nil {
+		l.refuseBundle(lockproto.ErrorCode(err), 0, err)
+		return nil, err
+	}
+	ack := lockproto.Ack{LockID: l.prov.LockID, Bundle: lockproto.BundleDigest(sealed)}
+	switch {
+	case b.Version <= l.st.Version:
+		// A replay of the current version or a rollback to an older one.
+		err = fmt.Errorf("%w: bundle version %d, lock at %d", lockproto.ErrStale, b.Version, l.st.Version)
+		ack.Status = lockproto.AckStale
+	case !b.Snapshot && b.Base != l.st.Version:
+		err = fmt.Errorf("%w: delta %d→%d, lock at %d", lockproto.ErrWrongBase, b.Base, b.Version, l.st.Version)
+		ack.Status = lockproto.AckNeedSnapshot
+	}
+	if err != nil {
+		l.refuseBundle(lockproto.ErrorCode(err), b.Version, err)
+		return l.signAck(ack), err
+	}
+
+	next := applyBundle(l.st, b)
+	timeEvent := l.trustTime(next, b.TrustedTime)
+	// Prune with the corrected clock: revocations nobody can be refused by.
+	next.Revocations = pruneRevocations(next.Revocations, nowWith(l.opts.Clock, next), next.MaxCredLifetime)
+	loc, err := time.LoadLocation(next.TimeZone)
+	if err != nil {
+		return nil, err // validated by OpenBundle; only a broken tzdata gets here
+	}
+	if err := writeAtomic(l.opts.FS, stateFile, next); err != nil {
+		l.log.Error("bundle not applied: flash write failed", "version", b.Version, "err", err)
+		return nil, fmt.Errorf("%w: %v", lockproto.ErrInternal, err)
+	}
+	old := l.st.Version
+	l.st, l.idx, l.loc, l.today = next, indexState(next), loc, nil
+	if timeEvent != nil {
+		if _, err := l.record(*timeEvent); err != nil {
+			l.log.Error("event log write failed", "err", err)
+		}
+	}
+	if _, err := l.record(lockproto.Event{Kind: lockproto.EventBundleApplied, Version: next.Version, Ref: fmt.Sprintf("%d", old)}); err != nil {
+		l.log.Error("event log write failed", "err", err)
+	}
+	l.log.Info("bundle applied", "from", old, "to", next.Version, "snapshot", b.Snapshot,
+		"doorcodes", len(next.Doorcodes), "keycards", len(next.Keycards), "revocations", len(next.Revocations), "day_keys", len(next.DayKeys))
+	ack.Status = lockproto.AckApplied
+	return l.signAck(ack), nil
+}
+
+func nowWith(c Clock, st *doorState) time.Time {
+	t := c.Now().Add(st.ClockOffset)
+	if t.Before(st.TrustedTime) {
+		return st.TrustedTime
+	}
+	return t
+}
+
+func pruneRevocations(revs []lockproto.Revocation, now time.Time, maxLifetime time.Duration) []lockproto.Revocation {
+	out := revs[:0:0]
+	for _, r := range revs {
+		if !r.Expired(now, maxLifetime) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// trustTime applies §4.7 to next: a signed time may move the clock forward
+// freely but back only within the drift tolerance, because an old bundle
+// held back by a phone carries an old (authentic) time.
+func (l *Lock) trustTime(next *doorState, t time.Time) *lockproto.Event {
+	cur := l.now()
+	delta := t.Sub(cur)
+	if delta < -l.opts.DriftTolerance {
+		l.log.Warn("trusted time ignored: would move the clock back", "bundle_time", t, "lock_time", cur)
+		return &lockproto.Event{Kind: lockproto.EventTimeIgnored, Reason: delta.Round(time.Second).String()}
+	}
+	next.ClockOffset = t.Sub(l.opts.Clock.Now())
+	if t.After(next.TrustedTime) {
+		next.TrustedTime = t
+	}
+	if delta > 2*time.Second || delta < -2*time.Second {
+		l.log.Info("clock set from trusted time", "delta", delta.Round(time.Second))
+		return &lockproto.Event{Kind: lockproto.EventTimeSet, Reason: delta.Round(time.Second).String()}
+	}
+	return nil
+}
+
+func (l *Lock) refuseBundle(reason string, version uint64, err error) {
+	l.log.Warn("bundle refused", "reason", reason, "version", version, "err", err)
+	if _, lerr := l.record(lockproto.Event{Kind: lockproto.EventBundleRefused, Reason: reason, Version: version}); lerr != nil {
+		l.log.Error("event log write failed", "err", lerr)
+	}
+}
+
+func (l *Lock) signAck(a lockproto.Ack) []byte {
+	a.Version = l.st.Version
+	a.LockTime = l.now()
+	a.LogNext = l.events.next()
+	b, err := lockproto.SignAck(l.priv, a)
+	if err != nil {
+		panic(err) // the key was validated at boot; signing cannot fail
+	}
+	return b
+}
+
+// EventsSince returns a lock-signed batch of events starting at from.
+func (l *Lock) EventsSince(from uint64) ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	first, prev, events := l.events.since(from, eventBatchLimit)
+	return lockproto.SignEventBatch(l.priv, lockproto.EventBatch{
+		LockID: l.prov.LockID, Prev: prev, From: first, Events: events, Next: l.events.next(), At: l.now(),
+	})
+}
+
+func credDigest(b []byte) [32]byte { return sha256.Sum256(b) }
