@@ -162,7 +162,7 @@ func Connect(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		ConnectUsername:  cfg.Username,
 		ConnectPassword:  []byte(cfg.Password),
 		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
-			go c.established()
+			go c.established(cm) // c.cm may not be set yet on the first connection
 		},
 		OnConnectError: func(err error) {
 			lastErr.Store(err)
@@ -217,7 +217,7 @@ func Connect(ctx context.Context, cfg ClientConfig) (*Client, error) {
 // established renews the subscriptions and publishes Birth on a new
 // connection. Reconnecting gives a clean session, so the broker has
 // forgotten both.
-func (c *Client) established() {
+func (c *Client) established(cm *autopaho.ConnectionManager) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c.mu.Lock()
@@ -227,12 +227,12 @@ func (c *Client) established() {
 	}
 	c.mu.Unlock()
 	if len(opts) > 0 {
-		if _, err := c.cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: opts}); err != nil {
+		if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: opts}); err != nil {
 			c.log.Warn("mqtt: renewing subscriptions failed", "error", err)
 		}
 	}
 	if b := c.birth; b != nil {
-		if _, err := c.cm.Publish(ctx, &paho.Publish{Topic: b.Topic, Payload: b.Payload, QoS: b.QoS, Retain: b.Retain}); err != nil {
+		if _, err := cm.Publish(ctx, &paho.Publish{Topic: b.Topic, Payload: b.Payload, QoS: b.QoS, Retain: b.Retain}); err != nil {
 			c.log.Warn("mqtt: publishing birth message failed", "topic", b.Topic, "error", err)
 		}
 	}

@@ -1,0 +1,79 @@
+package mqtt
+
+import "testing"
+
+func TestPrincipalAccess(t *testing.T) {
+	lock := principal{lockID: "l1"}
+	cloud := principal{service: true}
+	for _, tt := range []struct {
+		who           principal
+		topic         string
+		publish, read bool
+	}{
+		{lock, "dooros/v1/locks/l1/bundle", false, true},
+		{lock, "dooros/v1/locks/l1/ack", true, false},
+		{lock, "dooros/v1/locks/l1/events", true, false},
+		{lock, "dooros/v1/locks/l1/status", true, false},
+		{lock, "dooros/v1/locks/l2/bundle", false, false},
+		{lock, "dooros/v1/locks/l2/ack", false, false},
+		{lock, "dooros/v1/locks/+/bundle", false, false},
+		{lock, "dooros/v1/locks/l1/#", false, false},
+		{lock, "dooros/v1/#", false, false},
+		{lock, "#", false, false},
+		{lock, "$SYS/broker/clients", false, false},
+		{lock, "$share/g/dooros/v1/locks/l1/bundle", false, false},
+		{cloud, "dooros/v1/locks/l1/bundle", true, true},
+		{cloud, "dooros/v1/locks/+/ack", true, true},
+		{cloud, "dooros/v1/#", true, true},
+		{cloud, "$share/dooros/dooros/v1/locks/+/ack", false, true},
+		{cloud, "$share/dooros", false, false},
+		{cloud, "#", false, false},
+		{cloud, "dooros/v2/x", false, false},
+		{cloud, "dooros/v1", false, false},
+		{cloud, "$SYS/#", false, false},
+	} {
+		if got := tt.who.mayPublish(tt.topic); got != tt.publish {
+			t.Errorf("%+v mayPublish(%q) = %t", tt.who, tt.topic, got)
+		}
+		if got := tt.who.mayRead(tt.topic); got != tt.read {
+			t.Errorf("%+v mayRead(%q) = %t", tt.who, tt.topic, got)
+		}
+	}
+}
+
+func TestMatchFilter(t *testing.T) {
+	for _, tt := range []struct {
+		filter, topic string
+		want          bool
+	}{
+		{"a/b", "a/b", true},
+		{"a/b", "a/c", false},
+		{"a/+", "a/b", true},
+		{"a/+", "a/b/c", false},
+		{"a/+/c", "a/b/c", true},
+		{"a/#", "a", true},
+		{"a/#", "a/b/c", true},
+		{"#", "a/b", true},
+		{"#", "$SYS/x", false},
+		{"+/x", "$SYS/x", false},
+		{"a/b", "a/b/c", false},
+		{"a/b/c", "a/b", false},
+		{"$share/g/a/+", "a/b", true},
+		{"$share/g", "g", false},
+	} {
+		if got := matchFilter(tt.filter, tt.topic); got != tt.want {
+			t.Errorf("matchFilter(%q, %q) = %t", tt.filter, tt.topic, got)
+		}
+	}
+}
+
+func TestValidFilter(t *testing.T) {
+	for filter, want := range map[string]bool{
+		"a/b": true, "a/+/c": true, "a/#": true, "#": true, "+": true, "dooros/v1/locks/+/ack": true,
+		"": false, "a/#/b": false, "a#": false, "a+/b": false, "a/b+": false, "a\x00": false,
+	} {
+		if got := validFilter(filter); got != want {
+			t.Errorf("validFilter(%q) = %t", filter, got)
+		}
+	}
+}
