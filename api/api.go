@@ -1,0 +1,175 @@
+// Package api is the HTTP JSON API v1 (DESIGN.md §5). Handlers decode,
+// call the store, encode; every rule lives in the domain package.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/store"
+)
+
+// Server holds what the handlers need.
+type Server struct {
+	Store   *store.Store
+	Log     *slog.Logger
+	Metrics *Metrics
+	Limiter *LoginLimiter
+}
+
+// New builds the API server.
+func New(st *store.Store, log *slog.Logger, m *Metrics) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{Store: st, Log: log, Metrics: m, Limiter: NewLoginLimiter(5, time.Minute)}
+}
+
+type ctxKey int
+
+const actorKey ctxKey = 0
+
+// ActorFrom returns the authenticated manager of a request.
+func ActorFrom(ctx context.Context) domain.Actor {
+	a, _ := ctx.Value(actorKey).(domain.Actor)
+	return a
+}
+
+// WithActor stores an actor in a context (the console authenticates by
+// cookie and reuses the same handlers' rules).
+func WithActor(ctx context.Context, a domain.Actor) context.Context {
+	return context.WithValue(ctx, actorKey, a)
+}
+
+// authed wraps a handler that needs a valid bearer token.
+func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, a domain.Actor) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			s.fail(w, r, domain.Errorf(domain.EUnauthenticated, "send Authorization: Bearer TOKEN (POST /api/v1/auth/login gives one)"))
+			return
+		}
+		a, err := s.Store.Authenticate(r.Context(), token, store.TokenKindAPI)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if err := h(w, r.WithContext(WithActor(r.Context(), a)), a); err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+// public wraps a handler that needs no token.
+func (s *Server) public(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+var statusOf = map[domain.Code]int{
+	domain.EInvalid:         http.StatusBadRequest,
+	domain.EUnauthenticated: http.StatusUnauthorized,
+	domain.EForbidden:       http.StatusForbidden,
+	domain.ENotFound:        http.StatusNotFound,
+	domain.EConflict:        http.StatusConflict,
+	domain.ERateLimited:     http.StatusTooManyRequests,
+}
+
+// StatusOf maps an application error to its HTTP status.
+func StatusOf(err error) int {
+	if st, ok := statusOf[domain.ErrorCode(err)]; ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
+
+// fail writes the error shape of §5; unexpected errors are logged and shown
+// as "Internal error".
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := domain.ErrorCode(err)
+	status := StatusOf(err)
+	if status == http.StatusInternalServerError {
+		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	body := map[string]any{"code": string(code), "message": domain.ErrorMessage(err)}
+	var de *domain.Error
+	if errors.As(err, &de) && de.Field != "" {
+		body["field"] = de.Field
+	}
+	writeJSON(w, status, map[string]any{"error": body})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.Encode(v)
+}
+
+// list is the §5 list shape.
+type list[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor"`
+}
+
+func writeList[T any](w http.ResponseWriter, items []T, next string) error {
+	if items == nil {
+		items = []T{}
+	}
+	writeJSON(w, http.StatusOK, list[T]{Items: items, NextCursor: next})
+	return nil
+}
+
+const maxBody = 1 << 20
+
+// decode reads one JSON object, refusing unknown fields, trailing data and
+// oversized bodies with a message that names the problem.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		var pe *time.ParseError
+		switch {
+		case errors.Is(err, io.EOF):
+			return domain.Errorf(domain.EInvalid, "request body is empty; send a JSON object")
+		case errors.As(err, &se):
+			return domain.Errorf(domain.EInvalid, "malformed JSON at byte %d", se.Offset)
+		case errors.As(err, &te):
+			return &domain.Error{Code: domain.EInvalid, Field: te.Field, Message: fmt.Sprintf("must be a %s", te.Type)}
+		case errors.As(err, &pe):
+			return domain.Errorf(domain.EInvalid, "times must be RFC 3339, such as 2026-01-31T18:00:00Z")
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return domain.Errorf(domain.EInvalid, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return domain.Errorf(domain.EInvalid, "malformed JSON: unexpected end of input")
+		}
+		return domain.Errorf(domain.EInvalid, "malformed JSON: %v", err)
+	}
+	if dec.More() {
+		return domain.Errorf(domain.EInvalid, "send exactly one JSON object")
+	}
+	return nil
+}
+
+// clientIP is the remote address without port (for rate limiting).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

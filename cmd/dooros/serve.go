@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/dooros/dooros/api"
+)
+
+// serveConfig is everything "dooros serve" can be told.
+type serveConfig struct {
+	db   dbFlags
+	addr string
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var cfg serveConfig
+	cfg.db.register(fs, getenv)
+	fs.StringVar(&cfg.addr, "addr", envOr(getenv, "DOOROS_ADDR", "127.0.0.1:8080"), "listen address [DOOROS_ADDR]")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	st, err := cfg.db.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	metrics := api.NewMetrics()
+	st.Observe = metrics.ObserveStore
+
+	mux := http.NewServeMux()
+	apiServer := api.New(st, log, metrics)
+	apiServer.Routes(mux)
+	mux.Handle("GET /metrics", metrics.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := st.DB().PingContext(r.Context()); err != nil {
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: metrics.Instrument(mux), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "DOOR OS listening on http://%s (database: %s)\n", ln.Addr(), redact(cfg.db.dsn()))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// redact hides a password in a database URL before printing it.
+func redact(dsn string) string {
+	for i := 0; i+3 < len(dsn); i++ {
+		if dsn[i:i+3] == "://" {
+			rest := dsn[i+3:]
+			at := -1
+			for j := 0; j < len(rest) && rest[j] != '/'; j++ {
+				if rest[j] == '@' {
+					at = j
+				}
+			}
+			if at >= 0 {
+				return dsn[:i+3] + "***@" + rest[at+1:]
+			}
+		}
+	}
+	return dsn
+}

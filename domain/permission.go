@@ -1,0 +1,204 @@
+package domain
+
+import "slices"
+
+type Role string
+
+const (
+	RolePortfolioManager Role = "portfolio_manager"
+	RolePropertyManager  Role = "property_manager"
+)
+
+type KeyManagement string
+
+const (
+	KeyManagementNone     KeyManagement = "none"
+	KeyManagementLimited  KeyManagement = "limited"
+	KeyManagementSpecific KeyManagement = "specific"
+	KeyManagementFull     KeyManagement = "full"
+)
+
+// Assignment is what a manager may do at one property.
+type Assignment struct {
+	PropertyID       string        `json:"property_id"`
+	KeyManagement    KeyManagement `json:"key_management"`
+	Keys             []string      `json:"keys"`
+	DeviceManagement bool          `json:"device_management"`
+	CardActivation   bool          `json:"card_activation"`
+}
+
+func (a *Assignment) Validate() error {
+	switch a.KeyManagement {
+	case KeyManagementNone, KeyManagementLimited, KeyManagementFull:
+		if len(a.Keys) > 0 {
+			return FieldError("keys", "only key_management \"specific\" takes a list of keys")
+		}
+	case KeyManagementSpecific:
+		if len(a.Keys) == 0 {
+			return FieldError("keys", "key_management \"specific\" needs at least one key")
+		}
+	case "":
+		return FieldError("key_management", "is required (none, limited, specific or full)")
+	default:
+		return FieldError("key_management", "%q is not one of none, limited, specific, full", a.KeyManagement)
+	}
+	if a.Keys == nil {
+		a.Keys = []string{}
+	}
+	return nil
+}
+
+// Manager is a console/API user of the organisation.
+type Manager struct {
+	ID          string       `json:"id"`
+	Email       string       `json:"email"`
+	FirstName   string       `json:"first_name"`
+	LastName    string       `json:"last_name"`
+	Role        Role         `json:"role"`
+	Properties  []Assignment `json:"properties"`
+	HasPassword bool         `json:"has_password"`
+}
+
+// ManagerInput adds a manager.
+type ManagerInput struct {
+	Email     string `json:"email"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Role      Role   `json:"role"`
+	Password  string `json:"password"`
+}
+
+const MinPasswordLen = 10
+
+func (in *ManagerInput) Normalize() error {
+	email, err := NormalizeEmail("email", in.Email)
+	if err != nil {
+		return err
+	}
+	in.Email = email
+	if err := checkName("first_name", in.FirstName, true); err != nil {
+		return err
+	}
+	if err := checkName("last_name", in.LastName, true); err != nil {
+		return err
+	}
+	switch in.Role {
+	case RolePortfolioManager, RolePropertyManager:
+	case "":
+		return FieldError("role", "is required (portfolio_manager or property_manager)")
+	default:
+		return FieldError("role", "%q is not one of portfolio_manager, property_manager", in.Role)
+	}
+	return CheckPassword(in.Password, true)
+}
+
+// CheckPassword enforces a minimal length; an empty password is allowed where
+// the manager will set one through an invitation.
+func CheckPassword(pw string, allowEmpty bool) error {
+	if pw == "" && allowEmpty {
+		return nil
+	}
+	if len(pw) < MinPasswordLen {
+		return FieldError("password", "must be at least %d characters", MinPasswordLen)
+	}
+	if len(pw) > 1024 {
+		return FieldError("password", "must be at most 1024 characters")
+	}
+	return nil
+}
+
+// Actor is the authenticated manager making a request, with every
+// assignment loaded so permission checks need no I/O.
+type Actor struct {
+	ManagerID   string
+	OrgID       string
+	Name        string
+	Role        Role
+	Assignments map[string]Assignment
+}
+
+// System is the actor for work the platform does by itself (PMS sync,
+// scheduled jobs); it is recorded by that name in Activity.
+func System(orgID, name string) Actor {
+	return Actor{OrgID: orgID, Name: name, Role: RolePortfolioManager}
+}
+
+// Assignment returns what the actor may do at a property; Portfolio Managers
+// may do everything everywhere.
+func (a Actor) Assignment(propertyID string) (Assignment, bool) {
+	if a.Role == RolePortfolioManager {
+		return Assignment{PropertyID: propertyID, KeyManagement: KeyManagementFull, DeviceManagement: true, CardActivation: true}, true
+	}
+	as, ok := a.Assignments[propertyID]
+	return as, ok
+}
+
+// Permission names something a manager may be allowed to do at a property.
+type Permission int
+
+const (
+	PermView           Permission = iota // see doors, keys, units, activity, sync tasks
+	PermPeople                           // see and invite people, give/revoke keys (any key management)
+	PermManageKeys                       // create/edit/delete keys, reports: full key management
+	PermManageProperty                   // edit the property, add doors and units: portfolio managers
+	PermDevices                          // devices, syncs, locks: device management
+	PermCards                            // keycard activation
+)
+
+func (p Permission) String() string {
+	return [...]string{"access to this property", "Key Management", "full Key Management", "Portfolio Manager role", "Device Management", "Card Activation"}[p]
+}
+
+// Can checks a permission at a property. A property the actor is not
+// assigned to is reported as not found, so its existence does not leak.
+func (a Actor) Can(propertyID string, p Permission) error {
+	as, ok := a.Assignment(propertyID)
+	if !ok {
+		return Errorf(ENotFound, "property %s not found", propertyID)
+	}
+	allowed := false
+	switch p {
+	case PermView:
+		allowed = true
+	case PermPeople:
+		allowed = as.KeyManagement != KeyManagementNone && as.KeyManagement != ""
+	case PermManageKeys:
+		allowed = as.KeyManagement == KeyManagementFull
+	case PermManageProperty:
+		allowed = a.Role == RolePortfolioManager
+	case PermDevices:
+		allowed = as.DeviceManagement
+	case PermCards:
+		allowed = as.CardActivation
+	}
+	if !allowed {
+		return Errorf(EForbidden, "this needs %s on this property; ask a Portfolio Manager of your organisation to grant it", p)
+	}
+	return nil
+}
+
+// CanHandleKeys checks that the actor may give or take each of the keys.
+// With "specific" key management only the listed keys may be handled.
+func (a Actor) CanHandleKeys(propertyID string, keyIDs ...string) error {
+	if err := a.Can(propertyID, PermPeople); err != nil {
+		return err
+	}
+	as, _ := a.Assignment(propertyID)
+	if as.KeyManagement != KeyManagementSpecific {
+		return nil
+	}
+	for _, k := range keyIDs {
+		if !slices.Contains(as.Keys, k) {
+			return Errorf(EForbidden, "your Key Management on this property covers specific keys only, and not key %s", k)
+		}
+	}
+	return nil
+}
+
+// CanManageManagers: only Portfolio Managers add managers and set permissions.
+func (a Actor) CanManageManagers() error {
+	if a.Role != RolePortfolioManager {
+		return Errorf(EForbidden, "only Portfolio Managers manage managers")
+	}
+	return nil
+}

@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// OutboxItem is one claimed outbox row.
+type OutboxItem struct {
+	ID        string
+	Topic     string
+	SubjectID string
+	Payload   string
+	Attempts  int
+	CreatedAt time.Time
+}
+
+// OutboxLease is how long a claimed row stays invisible to other workers;
+// a worker that dies mid-delivery releases it by timing out.
+const OutboxLease = 2 * time.Minute
+
+// ClaimOutbox claims up to n due rows of a topic for this worker. On
+// PostgreSQL rows are claimed with FOR UPDATE SKIP LOCKED so several
+// `dooros serve` instances never deliver the same row at once.
+func (s *Store) ClaimOutbox(ctx context.Context, topic string, n int) ([]OutboxItem, error) {
+	var out []OutboxItem
+	err := s.inTx(ctx, "claim_outbox", func(t *Tx) error {
+		now := s.Now()
+		q := `SELECT id, topic, subject_id, payload, attempts, created_at FROM outbox
+			WHERE topic = ? AND delivered_at IS NULL AND failed_at IS NULL AND available_at <= ?
+			ORDER BY available_at, id LIMIT ?`
+		if s.dialect == Postgres {
+			q += ` FOR UPDATE SKIP LOCKED`
+		}
+		rows, err := t.query(ctx, q, topic, micros(now), n)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var it OutboxItem
+			var created int64
+			if err := rows.Scan(&it.ID, &it.Topic, &it.SubjectID, &it.Payload, &it.Attempts, &created); err != nil {
+				rows.Close()
+				return err
+			}
+			it.CreatedAt = fromMicros(created)
+			out = append(out, it)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for i := range out {
+			out[i].Attempts++
+			if _, err := t.exec(ctx, `UPDATE outbox SET available_at = ?, attempts = ? WHERE id = ?`,
+				micros(now.Add(OutboxLease)), out[i].Attempts, out[i].ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// CompleteOutbox marks a row delivered.
+func (s *Store) CompleteOutbox(ctx context.Context, id string) error {
+	return s.inTx(ctx, "complete_outbox", func(t *Tx) error {
+		_, err := t.exec(ctx, `UPDATE outbox SET delivered_at = ?, last_error = '' WHERE id = ?`, micros(s.Now()), id)
+		return err
+	})
+}
+
+// RetryOutbox puts a row back after a temporary failure, due after backoff.
+func (s *Store) RetryOutbox(ctx context.Context, id string, cause error, backoff time.Duration) error {
+	return s.inTx(ctx, "retry_outbox", func(t *Tx) error {
+		_, err := t.exec(ctx, `UPDATE outbox SET available_at = ?, last_error = ? WHERE id = ?`, micros(s.Now().Add(backoff)), truncate(cause.Error(), 500), id)
+		return err
+	})
+}
+
+// FailOutbox marks a row permanently failed; it stays visible to managers.
+func (s *Store) FailOutbox(ctx context.Context, id string, cause error) error {
+	return s.inTx(ctx, "fail_outbox", func(t *Tx) error {
+		_, err := t.exec(ctx, `UPDATE outbox SET failed_at = ?, last_error = ? WHERE id = ?`, micros(s.Now()), truncate(cause.Error(), 500), id)
+		return err
+	})
+}
+
+// OutboxStatus describes deliveries about one subject (a person's emails).
+type OutboxStatus struct {
+	ID          string     `json:"id"`
+	Topic       string     `json:"topic"`
+	CreatedAt   time.Time  `json:"created_at"`
+	Attempts    int        `json:"attempts"`
+	DeliveredAt *time.Time `json:"delivered_at"`
+	FailedAt    *time.Time `json:"failed_at"`
+	LastError   string     `json:"last_error"`
+}
+
+// OutboxForSubject lists deliveries about one subject, newest first.
+func (s *Store) OutboxForSubject(ctx context.Context, subjectID string) ([]OutboxStatus, error) {
+	rows, err := s.query(ctx, `SELECT id, topic, created_at, attempts, delivered_at, failed_at, last_error FROM outbox WHERE subject_id = ? ORDER BY created_at DESC, id`, subjectID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []OutboxStatus{}
+	for rows.Next() {
+		var o OutboxStatus
+		var created int64
+		var del, fail sql.NullInt64
+		if err := rows.Scan(&o.ID, &o.Topic, &created, &o.Attempts, &del, &fail, &o.LastError); err != nil {
+			return nil, err
+		}
+		o.CreatedAt, o.DeliveredAt, o.FailedAt = fromMicros(created), timePtr(del), timePtr(fail)
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

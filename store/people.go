@@ -1,0 +1,946 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dooros/dooros/domain"
+)
+
+const personCols = `id, property_id, first_name, last_name, email, phone, access, resident, COALESCE(unit_id, ''),
+	starts_at, expires_at, COALESCE(invited_by, ''), revoked_at, deleted_at, created_at, updated_at`
+
+func scanPerson(sc interface{ Scan(...any) error }) (domain.Person, error) {
+	var p domain.Person
+	var starts, created, updated int64
+	var expires, revoked, deleted sql.NullInt64
+	err := sc.Scan(&p.ID, &p.PropertyID, &p.FirstName, &p.LastName, &p.Email, &p.Phone, &p.Access, &p.Resident, &p.UnitID,
+		&starts, &expires, &p.InvitedBy, &revoked, &deleted, &created, &updated)
+	p.StartsAt, p.CreatedAt, p.UpdatedAt = fromMicros(starts), fromMicros(created), fromMicros(updated)
+	p.ExpiresAt, p.RevokedAt, p.DeletedAt = timePtr(expires), timePtr(revoked), timePtr(deleted)
+	return p, err
+}
+
+// person loads a person that is not deleted; lock takes a row lock on
+// PostgreSQL so concurrent edits of the same person serialize.
+func (t *Tx) person(ctx context.Context, propertyID, id string, lock bool) (domain.Person, error) {
+	q := `SELECT ` + personCols + ` FROM people WHERE id = ? AND property_id = ? AND deleted_at IS NULL`
+	if lock {
+		q += t.forUpdate()
+	}
+	p, err := scanPerson(t.queryRow(ctx, q, id, propertyID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, domain.Errorf(domain.ENotFound, "person %s not found", id)
+	}
+	return p, err
+}
+
+func (t *Tx) grants(ctx context.Context, personID string) ([]domain.Grant, error) {
+	rows, err := t.query(ctx, `SELECT key_id, may_share, starts_at, expires_at, granted_at FROM grants WHERE person_id = ? ORDER BY key_id`, personID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []domain.Grant
+	for rows.Next() {
+		g := domain.Grant{PersonID: personID}
+		var s, e sql.NullInt64
+		var granted int64
+		if err := rows.Scan(&g.KeyID, &g.MayShare, &s, &e, &granted); err != nil {
+			return nil, err
+		}
+		g.StartsAt, g.ExpiresAt, g.GrantedAt = timePtr(s), timePtr(e), fromMicros(granted)
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+func grantKeyIDs(gs []domain.Grant) []string {
+	out := make([]string, len(gs))
+	for i, g := range gs {
+		out[i] = g.KeyID
+	}
+	return out
+}
+
+// guests lists the (not deleted) guests a person invited.
+func (t *Tx) guests(ctx context.Context, hostID string) ([]domain.Person, error) {
+	rows, err := t.query(ctx, `SELECT `+personCols+` FROM people WHERE invited_by = ? AND deleted_at IS NULL ORDER BY created_at, id`, hostID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []domain.Person
+	for rows.Next() {
+		p, err := scanPerson(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// view assembles a person for the API; the doorcode is shown only to
+// managers with full Key Management.
+func (t *Tx) view(ctx context.Context, a domain.Actor, p domain.Person) (domain.PersonView, error) {
+	now := t.s.Now()
+	v := domain.PersonView{Person: p, Status: p.Status(now), Keys: []domain.GrantView{}, Guests: []domain.GuestSummary{}}
+	gs, err := t.grants(ctx, p.ID)
+	if err != nil {
+		return v, err
+	}
+	for _, g := range gs {
+		var name string
+		if err := t.queryRow(ctx, `SELECT name FROM access_keys WHERE id = ?`, g.KeyID).Scan(&name); err != nil {
+			return v, err
+		}
+		w := g.EffectiveWindow(p)
+		v.Keys = append(v.Keys, domain.GrantView{KeyID: g.KeyID, Name: name, MayShare: g.MayShare, StartsAt: w.Start, ExpiresAt: w.End})
+	}
+	guests, err := t.guests(ctx, p.ID)
+	if err != nil {
+		return v, err
+	}
+	for _, g := range guests {
+		v.Guests = append(v.Guests, domain.GuestSummary{ID: g.ID, FirstName: g.FirstName, LastName: g.LastName, Email: g.Email,
+			Access: g.Access, Status: g.Status(now), StartsAt: g.StartsAt, ExpiresAt: g.ExpiresAt})
+	}
+	if a.Can(p.PropertyID, domain.PermManageKeys) == nil {
+		err := t.queryRow(ctx, `SELECT code FROM doorcodes WHERE person_id = ?`, p.ID).Scan(&v.Doorcode)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+func sortName(first, last string) string {
+	return strings.ToLower(strings.TrimSpace(last + " " + first))
+}
+
+func (t *Tx) emailFree(ctx context.Context, propertyID, email, exceptID string) error {
+	var n int
+	if err := t.queryRow(ctx, `SELECT COUNT(*) FROM people WHERE property_id = ? AND email = ? AND deleted_at IS NULL AND id <> ?`,
+		propertyID, email, exceptID).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return &domain.Error{Code: domain.EConflict, Field: "email", Message: fmt.Sprintf("%s is already a person at this property; edit them instead", email)}
+	}
+	return nil
+}
+
+func (t *Tx) insertGrant(ctx context.Context, g domain.Grant) error {
+	_, err := t.exec(ctx, `INSERT INTO grants (person_id, key_id, may_share, starts_at, expires_at, granted_at) VALUES (?,?,?,?,?,?)
+		ON CONFLICT (person_id, key_id) DO UPDATE SET may_share = excluded.may_share, starts_at = excluded.starts_at, expires_at = excluded.expires_at`,
+		g.PersonID, g.KeyID, g.MayShare, nullMicros(g.StartsAt), nullMicros(g.ExpiresAt), micros(t.s.Now()))
+	return err
+}
+
+// Invite creates a person (or a guest when in.InvitedBy is set), their
+// grants and doorcode, the welcome email in the outbox, and new sync work
+// for every door of their keys.
+func (s *Store) Invite(ctx context.Context, a domain.Actor, propertyID string, in domain.InviteInput) (domain.PersonView, error) {
+	var out domain.PersonView
+	err := s.inTx(ctx, "invite", func(t *Tx) error {
+		now := s.Now()
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		if err := a.Can(propertyID, domain.PermPeople); err != nil {
+			return err
+		}
+		if err := in.Normalize(now); err != nil {
+			return err
+		}
+		keyIDs := make([]string, len(in.Keys))
+		for i, k := range in.Keys {
+			keyIDs[i] = k.KeyID
+		}
+		if err := a.CanHandleKeys(propertyID, keyIDs...); err != nil {
+			return err
+		}
+		keys, err := t.keysByID(ctx, propertyID, keyIDs)
+		if err != nil {
+			return err
+		}
+		if in.UnitID != "" {
+			if _, err := t.unit(ctx, propertyID, in.UnitID); err != nil {
+				return &domain.Error{Code: domain.EInvalid, Field: "unit_id", Message: err.Error()}
+			}
+		}
+		var host *domain.Person
+		if in.InvitedBy != "" {
+			h, err := t.person(ctx, propertyID, in.InvitedBy, true)
+			if err != nil {
+				return &domain.Error{Code: domain.EInvalid, Field: "invited_by", Message: err.Error()}
+			}
+			hg, err := t.grants(ctx, h.ID)
+			if err != nil {
+				return err
+			}
+			if err := domain.CheckGuest(domain.Host{Person: h, Grants: hg}, &in, now); err != nil {
+				return err
+			}
+			host = &h
+		}
+		if err := t.emailFree(ctx, propertyID, in.Email, ""); err != nil {
+			return err
+		}
+		p := domain.Person{ID: domain.NewID("per"), PropertyID: propertyID, FirstName: in.FirstName, LastName: in.LastName,
+			Email: in.Email, Phone: in.Phone, Access: in.Access, Resident: in.Resident && host == nil, UnitID: in.UnitID,
+			StartsAt: in.StartsAt.UTC().Truncate(time.Microsecond), ExpiresAt: truncPtr(in.ExpiresAt), InvitedBy: in.InvitedBy,
+			CreatedAt: now, UpdatedAt: now}
+		grants := make([]domain.Grant, len(in.Keys))
+		for i, k := range in.Keys {
+			grants[i] = domain.Grant{PersonID: p.ID, KeyID: k.KeyID, MayShare: k.MayShare}
+		}
+		if err := domain.CheckAccessMode(p.Access, keys, grants); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO people (id, property_id, first_name, last_name, email, phone, access, resident, unit_id,
+			starts_at, expires_at, invited_by, created_at, updated_at, sort_name, first_lc, last_lc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			p.ID, propertyID, p.FirstName, p.LastName, p.Email, p.Phone, p.Access, p.Resident, nullString(p.UnitID),
+			micros(p.StartsAt), nullMicros(p.ExpiresAt), nullString(p.InvitedBy), micros(now), micros(now),
+			sortName(p.FirstName, p.LastName), strings.ToLower(p.FirstName), strings.ToLower(p.LastName)); err != nil {
+			return err
+		}
+		for _, g := range grants {
+			if err := t.insertGrant(ctx, g); err != nil {
+				return err
+			}
+		}
+		if err := t.syncDoorcodes(ctx, propertyID, []string{p.ID}); err != nil {
+			return err
+		}
+		doors := domain.GrantDoors(keys, grants)
+		if err := t.bumpDoors(ctx, domain.Changes(doors, "access given to "+p.Name())); err != nil {
+			return err
+		}
+		kind, detail := domain.EventPersonInvited, fmt.Sprintf("invited %s (%s, %d keys)", p.Email, p.Access, len(grants))
+		if host != nil {
+			kind, detail = domain.EventGuestInvited, fmt.Sprintf("invited %s as a guest of %s (%s, %d keys)", p.Email, host.Name(), p.Access, len(grants))
+		}
+		if p.StartsAt.After(now) {
+			detail += ", starting " + p.StartsAt.Format(time.RFC3339)
+		}
+		if err := t.addEvent(ctx, adminEvent(a, propertyID, kind, &p, detail, doors)); err != nil {
+			return err
+		}
+		// The welcome email goes out now even when access starts later.
+		if err := t.enqueue(ctx, TopicWelcomeEmail, p.ID, map[string]string{"person_id": p.ID, "property_id": propertyID, "invited_by": a.Name}, now); err != nil {
+			return err
+		}
+		out, err = t.view(ctx, a, p)
+		return err
+	})
+	return out, err
+}
+
+func truncPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.UTC().Truncate(time.Microsecond)
+	return &v
+}
+
+// syncDoorcodes gives a doorcode to each listed person who needs one and
+// takes it from those who no longer do (last doorcode key gone).
+func (t *Tx) syncDoorcodes(ctx context.Context, propertyID string, personIDs []string) error {
+	var length int
+	if err := t.queryRow(ctx, `SELECT doorcode_length FROM properties WHERE id = ?`, propertyID).Scan(&length); err != nil {
+		return err
+	}
+	for _, id := range personIDs {
+		gs, err := t.grants(ctx, id)
+		if err != nil {
+			return err
+		}
+		keys, err := t.keysByID(ctx, propertyID, grantKeyIDs(gs))
+		if err != nil {
+			return err
+		}
+		var has int
+		if err := t.queryRow(ctx, `SELECT COUNT(*) FROM doorcodes WHERE person_id = ?`, id).Scan(&has); err != nil {
+			return err
+		}
+		need := domain.NeedsDoorcode(keys, gs)
+		switch {
+		case need && has == 0:
+			code, err := t.freeDoorcode(ctx, propertyID, length)
+			if err != nil {
+				return err
+			}
+			if _, err := t.exec(ctx, `INSERT INTO doorcodes (person_id, property_id, code, created_at) VALUES (?,?,?,?)`, id, propertyID, code, micros(t.s.Now())); err != nil {
+				return err
+			}
+		case !need && has > 0:
+			if _, err := t.exec(ctx, `DELETE FROM doorcodes WHERE person_id = ?`, id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (t *Tx) freeDoorcode(ctx context.Context, propertyID string, length int) (string, error) {
+	var qerr error
+	code, err := domain.GenerateDoorcode(length, func(c string) bool {
+		var n int
+		if err := t.queryRow(ctx, `SELECT COUNT(*) FROM doorcodes WHERE property_id = ? AND code = ?`, propertyID, c).Scan(&n); err != nil {
+			qerr = err
+			return false
+		}
+		return n > 0
+	})
+	if qerr != nil {
+		return "", qerr
+	}
+	return code, err
+}
+
+// regenerateDoorcodes gives every code holder of the property a new code of
+// the new length; it returns how many and the doors that take doorcodes.
+func (t *Tx) regenerateDoorcodes(ctx context.Context, propertyID string, length int) (int, []string, error) {
+	rows, err := t.query(ctx, `SELECT person_id FROM doorcodes WHERE property_id = ? ORDER BY person_id`, propertyID)
+	if err != nil {
+		return 0, nil, err
+	}
+	people, err := scanStrings(rows)
+	if err != nil {
+		return 0, nil, err
+	}
+	// Free the namespace first so a new code may reuse an old one's digits
+	// only if the lengths match (they do not: the length changed).
+	if _, err := t.exec(ctx, `DELETE FROM doorcodes WHERE property_id = ?`, propertyID); err != nil {
+		return 0, nil, err
+	}
+	for _, id := range people {
+		code, err := t.freeDoorcode(ctx, propertyID, length)
+		if err != nil {
+			return 0, nil, err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO doorcodes (person_id, property_id, code, created_at) VALUES (?,?,?,?)`, id, propertyID, code, micros(t.s.Now())); err != nil {
+			return 0, nil, err
+		}
+	}
+	rows, err = t.query(ctx, `SELECT DISTINCT kd.door_id FROM key_doors kd JOIN access_keys k ON k.id = kd.key_id WHERE k.property_id = ? AND kd.doorcodes ORDER BY kd.door_id`, propertyID)
+	if err != nil {
+		return 0, nil, err
+	}
+	doors, err := scanStrings(rows)
+	return len(people), doors, err
+}
+
+// Person returns one person with keys, guests and (for full Key
+// Management) doorcode.
+func (s *Store) Person(ctx context.Context, a domain.Actor, propertyID, id string) (v domain.PersonView, err error) {
+	err = s.read(ctx, func(t *Tx) error {
+		if err := a.Can(propertyID, domain.PermPeople); err != nil {
+			return err
+		}
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		p, err := t.person(ctx, propertyID, id, false)
+		if err != nil {
+			return err
+		}
+		v, err = t.view(ctx, a, p)
+		return err
+	})
+	return v, err
+}
+
+const defaultPageSize, maxPageSize = 50, 200
+
+func encodeCursor(sortName, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(sortName + "\x00" + id))
+}
+
+func decodeCursor(c string) (string, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return "", "", domain.FieldError("cursor", "is not a cursor this server issued")
+	}
+	sortName, id, ok := strings.Cut(string(b), "\x00")
+	if !ok {
+		return "", "", domain.FieldError("cursor", "is not a cursor this server issued")
+	}
+	return sortName, id, nil
+}
+
+// ListPeople is the People tab: sorted by last then first name, expired and
+// revoked people hidden unless IncludeExpired, searched by prefix of first
+// name, last name, "last first" or email, paged by cursor.
+func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID string, f domain.PeopleFilter) ([]domain.PersonView, string, error) {
+	var out []domain.PersonView
+	var next string
+	err := s.read(ctx, func(t *Tx) error {
+		if err := a.Can(propertyID, domain.PermPeople); err != nil {
+			return err
+		}
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		limit := f.Limit
+		if limit <= 0 {
+			limit = defaultPageSize
+		}
+		if limit > maxPageSize {
+			limit = maxPageSize
+		}
+		now := s.Now()
+		q := `SELECT ` + personCols + `, sort_name FROM people WHERE property_id = ? AND deleted_at IS NULL`
+		args := []any{propertyID}
+		if !f.IncludeExpired {
+			q += ` AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`
+			args = append(args, micros(now))
+		}
+		if term := strings.ToLower(strings.TrimSpace(f.Query)); term != "" {
+			if len(term) > 200 {
+				return domain.FieldError("q", "must be at most 200 characters")
+			}
+			hi := term + "\U0010FFFF"
+			q += ` AND ((email >= ? AND email < ?) OR (first_lc >= ? AND first_lc < ?) OR (last_lc >= ? AND last_lc < ?) OR (sort_name >= ? AND sort_name < ?)`
+			args = append(args, term, hi, term, hi, term, hi, term, hi)
+			if first, last, ok := strings.Cut(term, " "); ok {
+				q += ` OR (first_lc = ? AND last_lc >= ? AND last_lc < ?)`
+				args = append(args, first, last, last+"\U0010FFFF")
+			}
+			q += `)`
+		}
+		if f.Cursor != "" {
+			sn, id, err := decodeCursor(f.Cursor)
+			if err != nil {
+				return err
+			}
+			q += ` AND (sort_name > ? OR (sort_name = ? AND id > ?))`
+			args = append(args, sn, sn, id)
+		}
+		q += ` ORDER BY sort_name, id LIMIT ?`
+		args = append(args, limit+1)
+		rows, err := t.query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		var people []domain.Person
+		var sortNames []string
+		for rows.Next() {
+			var p domain.Person
+			var starts, created, updated int64
+			var expires, revoked, deleted sql.NullInt64
+			var sn string
+			if err := rows.Scan(&p.ID, &p.PropertyID, &p.FirstName, &p.LastName, &p.Email, &p.Phone, &p.Access, &p.Resident, &p.UnitID,
+				&starts, &expires, &p.InvitedBy, &revoked, &deleted, &created, &updated, &sn); err != nil {
+				rows.Close()
+				return err
+			}
+			p.StartsAt, p.CreatedAt, p.UpdatedAt = fromMicros(starts), fromMicros(created), fromMicros(updated)
+			p.ExpiresAt, p.RevokedAt = timePtr(expires), timePtr(revoked)
+			people = append(people, p)
+			sortNames = append(sortNames, sn)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(people) > limit {
+			people = people[:limit]
+			next = encodeCursor(sortNames[limit-1], people[limit-1].ID)
+		}
+		keys, err := t.pageGrants(ctx, people)
+		if err != nil {
+			return err
+		}
+		out = make([]domain.PersonView, len(people))
+		for i, p := range people {
+			out[i] = domain.PersonView{Person: p, Status: p.Status(now), Keys: keys[p.ID], Guests: []domain.GuestSummary{}}
+			if out[i].Keys == nil {
+				out[i].Keys = []domain.GrantView{}
+			}
+		}
+		return nil
+	})
+	return out, next, err
+}
+
+// pageGrants loads the keys of a page of people in one query.
+func (t *Tx) pageGrants(ctx context.Context, people []domain.Person) (map[string][]domain.GrantView, error) {
+	out := map[string][]domain.GrantView{}
+	if len(people) == 0 {
+		return out, nil
+	}
+	byID := map[string]domain.Person{}
+	ids := make([]string, len(people))
+	for i, p := range people {
+		ids[i], byID[p.ID] = p.ID, p
+	}
+	rows, err := t.query(ctx, `SELECT g.person_id, g.key_id, k.name, g.may_share, g.starts_at, g.expires_at FROM grants g
+		JOIN access_keys k ON k.id = g.key_id WHERE g.person_id IN (`+placeholders(len(ids))+`) ORDER BY g.person_id, k.name`, anySlice(ids)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g domain.Grant
+		var name string
+		var st, ex sql.NullInt64
+		if err := rows.Scan(&g.PersonID, &g.KeyID, &name, &g.MayShare, &st, &ex); err != nil {
+			return nil, err
+		}
+		g.StartsAt, g.ExpiresAt = timePtr(st), timePtr(ex)
+		w := g.EffectiveWindow(byID[g.PersonID])
+		out[g.PersonID] = append(out[g.PersonID], domain.GrantView{KeyID: g.KeyID, Name: name, MayShare: g.MayShare, StartsAt: w.Start, ExpiresAt: w.End})
+	}
+	return out, rows.Err()
+}
+
+// personKeys loads a person's grants and their keys.
+func (t *Tx) personKeys(ctx context.Context, propertyID, personID string) ([]domain.Grant, map[string]domain.Key, error) {
+	gs, err := t.grants(ctx, personID)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := t.keysByID(ctx, propertyID, grantKeyIDs(gs))
+	return gs, keys, err
+}
+
+// UpdatePerson changes contact details and the access window. Only the
+// fields in the patch are written, so two managers editing different fields
+// of the same person at once both keep their change.
+func (s *Store) UpdatePerson(ctx context.Context, a domain.Actor, propertyID, id string, patch domain.PersonPatch) (domain.PersonView, error) {
+	var out domain.PersonView
+	err := s.inTx(ctx, "update_person", func(t *Tx) error {
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		if err := a.Can(propertyID, domain.PermPeople); err != nil {
+			return err
+		}
+		p, err := t.person(ctx, propertyID, id, true)
+		if err != nil {
+			return err
+		}
+		gs, keys, err := t.personKeys(ctx, propertyID, id)
+		if err != nil {
+			return err
+		}
+		next, narrowed, err := patch.Apply(p)
+		if err != nil {
+			return err
+		}
+		windowChanged := !next.StartsAt.Equal(p.StartsAt) || !sameTimePtr(next.ExpiresAt, p.ExpiresAt)
+		if windowChanged {
+			// Moving a window changes every key the person holds.
+			if err := a.CanHandleKeys(propertyID, grantKeyIDs(gs)...); err != nil {
+				return err
+			}
+			if p.InvitedBy != "" {
+				h, err := t.person(ctx, propertyID, p.InvitedBy, false)
+				if err != nil {
+					return err
+				}
+				if !next.Window().Within(h.Window()) {
+					return domain.FieldError("expires_at", "a guest's access must stay inside %s's own window", h.Name())
+				}
+			}
+		}
+		if next.UnitID != p.UnitID && next.UnitID != "" {
+			if _, err := t.unit(ctx, propertyID, next.UnitID); err != nil {
+				return &domain.Error{Code: domain.EInvalid, Field: "unit_id", Message: err.Error()}
+			}
+		}
+		if next.Email != p.Email {
+			if err := t.emailFree(ctx, propertyID, next.Email, id); err != nil {
+				return err
+			}
+		}
+		next.StartsAt = next.StartsAt.UTC().Truncate(time.Microsecond)
+		next.ExpiresAt = truncPtr(next.ExpiresAt)
+		next.UpdatedAt = s.Now()
+		if _, err := t.exec(ctx, `UPDATE people SET first_name = ?, last_name = ?, email = ?, phone = ?, resident = ?, unit_id = ?,
+			starts_at = ?, expires_at = ?, updated_at = ?, sort_name = ?, first_lc = ?, last_lc = ? WHERE id = ?`,
+			next.FirstName, next.LastName, next.Email, next.Phone, next.Resident, nullString(next.UnitID),
+			micros(next.StartsAt), nullMicros(next.ExpiresAt), micros(next.UpdatedAt),
+			sortName(next.FirstName, next.LastName), strings.ToLower(next.FirstName), strings.ToLower(next.LastName), id); err != nil {
+			return err
+		}
+		var doors []string
+		if windowChanged {
+			doors = domain.GrantDoors(keys, gs)
+			var revoked []string
+			if narrowed {
+				revoked = []string{id}
+				// Guests never outlive their host's window.
+				if err := t.clampGuests(ctx, a, propertyID, next); err != nil {
+					return err
+				}
+			}
+			if err := t.bumpDoors(ctx, domain.Changes(doors, "access window of "+next.Name()+" changed", revoked...)); err != nil {
+				return err
+			}
+		}
+		if err := t.addEvent(ctx, adminEvent(a, propertyID, domain.EventPersonUpdated, &next, describePatch(p, next), doors)); err != nil {
+			return err
+		}
+		out, err = t.view(ctx, a, next)
+		return err
+	})
+	return out, err
+}
+
+func sameTimePtr(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(*b)
+}
+
+func describePatch(old, next domain.Person) string {
+	var ch []string
+	add := func(field string, changed bool) {
+		if changed {
+			ch = append(ch, field)
+		}
+	}
+	add("first name", old.FirstName != next.FirstName)
+	add("last name", old.LastName != next.LastName)
+	add("email", old.Email != next.Email)
+	add("phone", old.Phone != next.Phone)
+	add("resident", old.Resident != next.Resident)
+	add("unit", old.UnitID != next.UnitID)
+	add("start", !old.StartsAt.Equal(next.StartsAt))
+	add("expiration", !sameTimePtr(old.ExpiresAt, next.ExpiresAt))
+	if len(ch) == 0 {
+		return "no change"
+	}
+	return "changed " + strings.Join(ch, ", ")
+}
+
+// clampGuests narrows every guest of host to the host's new window.
+func (t *Tx) clampGuests(ctx context.Context, a domain.Actor, propertyID string, host domain.Person) error {
+	guests, err := t.guests(ctx, host.ID)
+	if err != nil {
+		return err
+	}
+	for _, g := range guests {
+		w := g.Window().Intersect(host.Window())
+		if w.Start.Equal(g.StartsAt) && sameTimePtr(w.End, g.ExpiresAt) {
+			continue
+		}
+		if w.End != nil && !w.End.After(w.Start) {
+			// Nothing left: the guest's access is gone.
+			e := w.Start.Add(time.Microsecond)
+			w.End = &e
+		}
+		if _, err := t.exec(ctx, `UPDATE people SET starts_at = ?, expires_at = ?, updated_at = ? WHERE id = ?`,
+			micros(w.Start), nullMicros(w.End), micros(t.s.Now()), g.ID); err != nil {
+			return err
+		}
+		gs, keys, err := t.personKeys(ctx, propertyID, g.ID)
+		if err != nil {
+			return err
+		}
+		doors := domain.GrantDoors(keys, gs)
+		if err := t.bumpDoors(ctx, domain.Changes(doors, "guest window narrowed with host's", g.ID)); err != nil {
+			return err
+		}
+		if err := t.addEvent(ctx, adminEvent(a, propertyID, domain.EventPersonUpdated, &g, "guest window narrowed to host "+host.Name()+"'s", doors)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GiveKey gives one key (or changes how it is held). Giving a key to a
+// revoked person grants access again on the same record.
+func (s *Store) GiveKey(ctx context.Context, a domain.Actor, propertyID, id, keyID string, in domain.GrantChange) (domain.PersonView, error) {
+	var out domain.PersonView
+	err := s.inTx(ctx, "give_key", func(t *Tx) error {
+		now := s.Now()
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		if err := a.CanHandleKeys(propertyID, keyID); err != nil {
+			return err
+		}
+		if err := in.Validate(); err != nil {
+			return err
+		}
+		p, err := t.person(ctx, propertyID, id, true)
+		if err != nil {
+			return err
+		}
+		k, err := t.key(ctx, propertyID, keyID)
+		if err != nil {
+			return err
+		}
+		gs, keys, err := t.personKeys(ctx, propertyID, id)
+		if err != nil {
+			return err
+		}
+		keys[keyID] = k
+		var old *domain.Grant
+		for i := range gs {
+			if gs[i].KeyID == keyID {
+				old = &gs[i]
+			}
+		}
+		g := domain.Grant{PersonID: id, KeyID: keyID, MayShare: in.MayShare, StartsAt: truncPtr(in.StartsAt), ExpiresAt: truncPtr(in.ExpiresAt)}
+		if p.InvitedBy != "" {
+			h, err := t.person(ctx, propertyID, p.InvitedBy, false)
+			if err != nil {
+				return err
+			}
+			hg, err := t.grants(ctx, h.ID)
+			if err != nil {
+				return err
+			}
+			w := g.EffectiveWindow(p)
+			probe := domain.InviteInput{Keys: []domain.GrantInput{{KeyID: keyID}}, StartsAt: &w.Start, ExpiresAt: w.End}
+			if err := domain.CheckGuest(domain.Host{Person: h, Grants: hg}, &probe, now); err != nil {
+				return err
+			}
+			g.MayShare = false
+		}
+		next := append([]domain.Grant{}, gs...)
+		if old == nil {
+			next = append(next, g)
+		}
+		if err := domain.CheckAccessMode(p.Access, keys, next); err != nil {
+			return err
+		}
+		if err := t.insertGrant(ctx, g); err != nil {
+			return err
+		}
+		if p.RevokedAt != nil {
+			if _, err := t.exec(ctx, `UPDATE people SET revoked_at = NULL, updated_at = ? WHERE id = ?`, micros(now), id); err != nil {
+				return err
+			}
+			p.RevokedAt = nil
+		}
+		if err := t.syncDoorcodes(ctx, propertyID, []string{id}); err != nil {
+			return err
+		}
+		var revoked []string
+		if old != nil && (narrows(old.EffectiveWindow(p), g.EffectiveWindow(p)) || (old.MayShare && !g.MayShare)) {
+			revoked = []string{id}
+			if old.MayShare && !g.MayShare {
+				// A key that may no longer be shared leaves the guests too.
+				if err := t.takeFromGuests(ctx, a, propertyID, p, k); err != nil {
+					return err
+				}
+			}
+		}
+		doors := k.DoorIDs()
+		if err := t.bumpDoors(ctx, domain.Changes(doors, "key "+k.Name+" given to "+p.Name(), revoked...)); err != nil {
+			return err
+		}
+		if err := t.addEvent(ctx, adminEvent(a, propertyID, domain.EventKeyGiven, &p, "gave key "+k.Name, doors)); err != nil {
+			return err
+		}
+		out, err = t.view(ctx, a, p)
+		return err
+	})
+	return out, err
+}
+
+func narrows(prev, next domain.Window) bool {
+	if next.Start.After(prev.Start) {
+		return true
+	}
+	return next.End != nil && (prev.End == nil || next.End.Before(*prev.End))
+}
+
+// takeFromGuests removes key k from every guest of host.
+func (t *Tx) takeFromGuests(ctx context.Context, a domain.Actor, propertyID string, host domain.Person, k domain.Key) error {
+	guests, err := t.guests(ctx, host.ID)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, g := range guests {
+		res, err := t.exec(ctx, `DELETE FROM grants WHERE person_id = ? AND key_id = ?`, g.ID, k.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			ids = append(ids, g.ID)
+			if err := t.addEvent(ctx, adminEvent(a, propertyID, domain.EventKeyTaken, &g, "key "+k.Name+" taken with host "+host.Name()+"'s", k.DoorIDs())); err != nil {
+				return err
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := t.syncDoorcodes(ctx, propertyID, ids); err != nil {
+		return err
+	}
+	return t.bumpDoors(ctx, domain.Changes(k.DoorIDs(), "guests of "+host.Name()+" lost key "+k.Name, ids...))
+}
+
+// TakeKey takes one key from a person, and from every guest they invited.
+func (s *Store) TakeKey(ctx context.Context, a domain.Actor, propertyID, id, keyID string) (domain.PersonView, error) {
+	var out domain.PersonView
+	err := s.inTx(ctx, "take_key", func(t *Tx) error {
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		if err := a.CanHandleKeys(propertyID, keyID); err != nil {
+			return err
+		}
+		p, err := t.person(ctx, propertyID, id, true)
+		if err != nil {
+			return err
+		}
+		k, err := t.key(ctx, propertyID, keyID)
+		if err != nil {
+			return err
+		}
+		res, err := t.exec(ctx, `DELETE FROM grants WHERE person_id = ? AND key_id = ?`, id, keyID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return domain.Errorf(domain.ENotFound, "%s does not hold key %s", p.Name(), k.Name)
+		}
+		if err := t.takeFromGuests(ctx, a, propertyID, p, k); err != nil {
+			return err
+		}
+		if err := t.syncDoorcodes(ctx, propertyID, []string{id}); err != nil {
+			return err
+		}
+		if err := t.bumpDoors(ctx, domain.Changes(k.DoorIDs(), "key "+k.Name+" taken from "+p.Name(), id)); err != nil {
+			return err
+		}
+		if err := t.addEvent(ctx, adminEvent(a, propertyID, domain.EventKeyTaken, &p, "took key "+k.Name, k.DoorIDs())); err != nil {
+			return err
+		}
+		out, err = t.view(ctx, a, p)
+		return err
+	})
+	return out, err
+}
+
+// endAccess removes every grant and doorcode of a person and of their
+// guests and marks them revoked (and deleted when del). Everything they
+// could open gets a revocation.
+func (t *Tx) endAccess(ctx context.Context, a domain.Actor, propertyID string, p domain.Person, del bool) (int, error) {
+	now := t.s.Now()
+	guests, err := t.guests(ctx, p.ID)
+	if err != nil {
+		return 0, err
+	}
+	everyone := append([]domain.Person{p}, guests...)
+	allKeys := map[string]bool{}
+	var changes []domain.DoorChange
+	for _, x := range everyone {
+		gs, keys, err := t.personKeys(ctx, propertyID, x.ID)
+		if err != nil {
+			return 0, err
+		}
+		if x.ID == p.ID {
+			for _, g := range gs {
+				allKeys[g.KeyID] = true
+			}
+		}
+		doors := domain.GrantDoors(keys, gs)
+		reason := "access of " + x.Name() + " revoked"
+		if del {
+			reason = x.Name() + " deleted"
+		}
+		changes = append(changes, domain.Changes(doors, reason, x.ID)...)
+		if _, err := t.exec(ctx, `DELETE FROM grants WHERE person_id = ?`, x.ID); err != nil {
+			return 0, err
+		}
+		if _, err := t.exec(ctx, `DELETE FROM doorcodes WHERE person_id = ?`, x.ID); err != nil {
+			return 0, err
+		}
+		q := `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ? WHERE id = ?`
+		if del {
+			q = `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ?, deleted_at = ? WHERE id = ?`
+		}
+		args := []any{micros(now), micros(now), x.ID}
+		if del {
+			args = []any{micros(now), micros(now), micros(now), x.ID}
+		}
+		if _, err := t.exec(ctx, q, args...); err != nil {
+			return 0, err
+		}
+		kind, detail := domain.EventPersonRevoked, "revoked all keys"
+		if del {
+			kind, detail = domain.EventPersonDeleted, "deleted person"
+		}
+		if x.ID != p.ID {
+			detail += " (guest of " + p.Name() + ")"
+		}
+		if err := t.addEvent(ctx, adminEvent(a, propertyID, kind, &x, detail, changedDoors(changes))); err != nil {
+			return 0, err
+		}
+	}
+	ids := make([]string, 0, len(allKeys))
+	for k := range allKeys {
+		ids = append(ids, k)
+	}
+	sort.Strings(ids)
+	if err := a.CanHandleKeys(propertyID, ids...); err != nil {
+		return 0, err
+	}
+	return len(guests), t.bumpDoors(ctx, changes)
+}
+
+// Revoke is Revoke All Keys: the record stays (status revoked), every
+// grant and doorcode goes, and the same happens to every guest they invited.
+func (s *Store) Revoke(ctx context.Context, a domain.Actor, propertyID, id string) (domain.PersonView, error) {
+	var out domain.PersonView
+	err := s.inTx(ctx, "revoke", func(t *Tx) error {
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		if err := a.Can(propertyID, domain.PermPeople); err != nil {
+			return err
+		}
+		p, err := t.person(ctx, propertyID, id, true)
+		if err != nil {
+			return err
+		}
+		if _, err := t.endAccess(ctx, a, propertyID, p, false); err != nil {
+			return err
+		}
+		if p, err = t.person(ctx, propertyID, id, false); err != nil {
+			return err
+		}
+		out, err = t.view(ctx, a, p)
+		return err
+	})
+	return out, err
+}
+
+// DeletePerson removes a person from People with the same cascade as
+// Revoke; their activity stays with their name as a snapshot.
+func (s *Store) DeletePerson(ctx context.Context, a domain.Actor, propertyID, id string) error {
+	return s.inTx(ctx, "delete_person", func(t *Tx) error {
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		if err := a.Can(propertyID, domain.PermPeople); err != nil {
+			return err
+		}
+		p, err := t.person(ctx, propertyID, id, true)
+		if err != nil {
+			return err
+		}
+		_, err = t.endAccess(ctx, a, propertyID, p, true)
+		return err
+	})
+}

@@ -1,0 +1,632 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/dooros/dooros/domain"
+)
+
+func sortedAssignments(m map[string]domain.Assignment) []domain.Assignment {
+	out := make([]domain.Assignment, 0, len(m))
+	for _, a := range m {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PropertyID < out[j].PropertyID })
+	return out
+}
+
+const propertyCols = `id, name, time_zone, doorcode_length, credential_lifetime_hours, created_at`
+
+func scanProperty(sc interface{ Scan(...any) error }) (domain.Property, error) {
+	var p domain.Property
+	var created int64
+	err := sc.Scan(&p.ID, &p.Name, &p.TimeZone, &p.DoorcodeLength, &p.CredentialLifetimeHours, &created)
+	p.CreatedAt = fromMicros(created)
+	return p, err
+}
+
+// property loads a property of the actor's organisation that the actor is
+// assigned to; anything else is "not found".
+func (t *Tx) property(ctx context.Context, a domain.Actor, id string) (domain.Property, error) {
+	if err := a.Can(id, domain.PermView); err != nil {
+		return domain.Property{}, err
+	}
+	p, err := scanProperty(t.queryRow(ctx, `SELECT `+propertyCols+` FROM properties WHERE id = ? AND org_id = ?`, id, a.OrgID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, domain.Errorf(domain.ENotFound, "property %s not found", id)
+	}
+	return p, err
+}
+
+// Property returns one property the actor may see.
+func (s *Store) Property(ctx context.Context, a domain.Actor, id string) (p domain.Property, err error) {
+	err = s.read(ctx, func(t *Tx) error {
+		p, err = t.property(ctx, a, id)
+		return err
+	})
+	return p, err
+}
+
+// PropertyByID loads a property without an actor, for system workers.
+func (s *Store) PropertyByID(ctx context.Context, id string) (domain.Property, error) {
+	p, err := scanProperty(s.queryRow(ctx, `SELECT `+propertyCols+` FROM properties WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, domain.Errorf(domain.ENotFound, "property %s not found", id)
+	}
+	return p, err
+}
+
+// read runs fn in a read-only transaction (a consistent snapshot).
+func (s *Store) read(ctx context.Context, fn func(*Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.dialect == Postgres})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return s.mapErr2(fn(&Tx{tx: tx, s: s}))
+}
+
+func (s *Store) mapErr2(err error) error {
+	if err == nil {
+		return nil
+	}
+	return s.mapErr(err)
+}
+
+// ListProperties lists the properties the actor may see.
+func (s *Store) ListProperties(ctx context.Context, a domain.Actor) ([]domain.Property, error) {
+	rows, err := s.query(ctx, `SELECT `+propertyCols+` FROM properties WHERE org_id = ? ORDER BY name, id`, a.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []domain.Property{}
+	for rows.Next() {
+		p, err := scanProperty(rows)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := a.Assignment(p.ID); ok {
+			out = append(out, p)
+		}
+	}
+	return out, rows.Err()
+}
+
+// CreateProperty creates a property (Portfolio Managers only).
+func (s *Store) CreateProperty(ctx context.Context, a domain.Actor, in domain.PropertyInput) (domain.Property, error) {
+	if a.Role != domain.RolePortfolioManager {
+		return domain.Property{}, domain.Errorf(domain.EForbidden, "only Portfolio Managers create properties")
+	}
+	if err := in.Normalize(); err != nil {
+		return domain.Property{}, err
+	}
+	p := domain.Property{ID: domain.NewID("prp"), Name: in.Name, TimeZone: in.TimeZone, DoorcodeLength: in.DoorcodeLength,
+		CredentialLifetimeHours: in.CredentialLifetimeHours, CreatedAt: s.Now().Truncate(1000)}
+	err := s.inTx(ctx, "create_property", func(t *Tx) error {
+		if _, err := t.exec(ctx, `INSERT INTO properties (id, org_id, name, time_zone, doorcode_length, credential_lifetime_hours, created_at) VALUES (?,?,?,?,?,?,?)`,
+			p.ID, a.OrgID, p.Name, p.TimeZone, p.DoorcodeLength, p.CredentialLifetimeHours, micros(p.CreatedAt)); err != nil {
+			return err
+		}
+		return t.addEvent(ctx, domain.Event{PropertyID: p.ID, Kind: domain.EventPropertyCreated, ActorID: a.ManagerID, Actor: a.Name, Detail: "created property " + p.Name})
+	})
+	return p, err
+}
+
+// UpdateProperty changes a property. A new doorcode length regenerates
+// every code of the property (old codes stop working: a revocation at every
+// door that takes doorcodes).
+func (s *Store) UpdateProperty(ctx context.Context, a domain.Actor, id string, in domain.PropertyInput) (domain.Property, error) {
+	var out domain.Property
+	err := s.inTx(ctx, "update_property", func(t *Tx) error {
+		if err := a.Can(id, domain.PermManageProperty); err != nil {
+			return err
+		}
+		p, err := t.property(ctx, a, id)
+		if err != nil {
+			return err
+		}
+		if in.Name == "" {
+			in.Name = p.Name
+		}
+		if in.TimeZone == "" {
+			in.TimeZone = p.TimeZone
+		}
+		if in.DoorcodeLength == 0 {
+			in.DoorcodeLength = p.DoorcodeLength
+		}
+		if in.CredentialLifetimeHours == 0 {
+			in.CredentialLifetimeHours = p.CredentialLifetimeHours
+		}
+		if err := in.Normalize(); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `UPDATE properties SET name = ?, time_zone = ?, doorcode_length = ?, credential_lifetime_hours = ? WHERE id = ?`,
+			in.Name, in.TimeZone, in.DoorcodeLength, in.CredentialLifetimeHours, id); err != nil {
+			return err
+		}
+		detail := fmt.Sprintf("updated property %s", in.Name)
+		var doors []string
+		if in.DoorcodeLength != p.DoorcodeLength {
+			n, changed, err := t.regenerateDoorcodes(ctx, id, in.DoorcodeLength)
+			if err != nil {
+				return err
+			}
+			doors = changed
+			detail += fmt.Sprintf("; doorcode length %d → %d, %d codes regenerated", p.DoorcodeLength, in.DoorcodeLength, n)
+		}
+		if in.TimeZone != p.TimeZone {
+			// Schedules are read in the property's zone by every lock.
+			rows, err := t.query(ctx, `SELECT id FROM doors WHERE property_id = ?`, id)
+			if err != nil {
+				return err
+			}
+			ids, err := scanStrings(rows)
+			if err != nil {
+				return err
+			}
+			doors = append(doors, ids...)
+		}
+		changes := make([]domain.DoorChange, 0, len(doors))
+		for _, d := range doors {
+			changes = append(changes, domain.DoorChange{DoorID: d, Reason: "property settings changed", Revocation: true})
+		}
+		if err := t.bumpDoors(ctx, changes); err != nil {
+			return err
+		}
+		if err := t.addEvent(ctx, domain.Event{PropertyID: id, Kind: domain.EventPropertyUpdated, ActorID: a.ManagerID, Actor: a.Name, Detail: detail, Doors: doors}); err != nil {
+			return err
+		}
+		out, err = t.property(ctx, a, id)
+		return err
+	})
+	return out, err
+}
+
+func scanStrings(rows *sql.Rows) ([]string, error) {
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// --- doors ---
+
+const doorCols = `id, property_id, name, type, connectivity, COALESCE(unit_id, ''), created_at`
+
+func scanDoor(sc interface{ Scan(...any) error }) (domain.Door, error) {
+	var d domain.Door
+	var created int64
+	err := sc.Scan(&d.ID, &d.PropertyID, &d.Name, &d.Type, &d.Connectivity, &d.UnitID, &created)
+	d.CreatedAt = fromMicros(created)
+	return d, err
+}
+
+func (t *Tx) door(ctx context.Context, propertyID, id string) (domain.Door, error) {
+	d, err := scanDoor(t.queryRow(ctx, `SELECT `+doorCols+` FROM doors WHERE id = ? AND property_id = ?`, id, propertyID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, domain.Errorf(domain.ENotFound, "door %s not found in this property", id)
+	}
+	return d, err
+}
+
+// CreateDoor adds a door (Portfolio Managers; it is part of setting up a
+// property).
+func (s *Store) CreateDoor(ctx context.Context, a domain.Actor, propertyID string, in domain.DoorInput) (domain.Door, error) {
+	if err := in.Normalize(); err != nil {
+		return domain.Door{}, err
+	}
+	d := domain.Door{ID: domain.NewID("dor"), PropertyID: propertyID, Name: in.Name, Type: in.Type, Connectivity: in.Connectivity, UnitID: in.UnitID, CreatedAt: s.Now().Truncate(1000)}
+	err := s.inTx(ctx, "create_door", func(t *Tx) error {
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		if err := a.Can(propertyID, domain.PermManageProperty); err != nil {
+			return err
+		}
+		if in.UnitID != "" {
+			if _, err := t.unit(ctx, propertyID, in.UnitID); err != nil {
+				return &domain.Error{Code: domain.EInvalid, Field: "unit_id", Message: err.Error()}
+			}
+		}
+		if err := t.nameFree(ctx, "doors", propertyID, in.Name, ""); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO doors (id, property_id, name, type, connectivity, unit_id, created_at) VALUES (?,?,?,?,?,?,?)`,
+			d.ID, d.PropertyID, d.Name, d.Type, d.Connectivity, nullString(d.UnitID), micros(d.CreatedAt)); err != nil {
+			return err
+		}
+		return t.addEvent(ctx, domain.Event{PropertyID: propertyID, Kind: domain.EventDoorCreated, ActorID: a.ManagerID, Actor: a.Name,
+			DoorID: d.ID, Detail: fmt.Sprintf("created %s door %s (%s)", d.Type, d.Name, d.Connectivity)})
+	})
+	return d, err
+}
+
+// nameFree answers a conflict naming the field when a name is taken.
+func (t *Tx) nameFree(ctx context.Context, table, propertyID, name, exceptID string) error {
+	var n int
+	if err := t.queryRow(ctx, `SELECT COUNT(*) FROM `+table+` WHERE property_id = ? AND name = ? AND id <> ?`, propertyID, name, exceptID).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return &domain.Error{Code: domain.EConflict, Field: "name", Message: fmt.Sprintf("%q is already used in this property", name)}
+	}
+	return nil
+}
+
+// ListDoors lists a property's doors.
+func (s *Store) ListDoors(ctx context.Context, a domain.Actor, propertyID string) ([]domain.Door, error) {
+	var out []domain.Door
+	err := s.read(ctx, func(t *Tx) error {
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		rows, err := t.query(ctx, `SELECT `+doorCols+` FROM doors WHERE property_id = ? ORDER BY name, id`, propertyID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out = []domain.Door{}
+		for rows.Next() {
+			d, err := scanDoor(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// Door returns one door.
+func (s *Store) Door(ctx context.Context, a domain.Actor, propertyID, id string) (d domain.Door, err error) {
+	err = s.read(ctx, func(t *Tx) error {
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		d, err = t.door(ctx, propertyID, id)
+		return err
+	})
+	return d, err
+}
+
+// --- units ---
+
+func (t *Tx) unit(ctx context.Context, propertyID, id string) (domain.Unit, error) {
+	var u domain.Unit
+	var created int64
+	err := t.queryRow(ctx, `SELECT id, property_id, name, created_at FROM units WHERE id = ? AND property_id = ?`, id, propertyID).Scan(&u.ID, &u.PropertyID, &u.Name, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, domain.Errorf(domain.ENotFound, "unit %s not found in this property", id)
+	}
+	u.CreatedAt = fromMicros(created)
+	return u, err
+}
+
+// CreateUnit adds a unit; assigning it to a person grants nothing.
+func (s *Store) CreateUnit(ctx context.Context, a domain.Actor, propertyID string, in domain.UnitInput) (domain.Unit, error) {
+	if err := in.Normalize(); err != nil {
+		return domain.Unit{}, err
+	}
+	u := domain.Unit{ID: domain.NewID("unt"), PropertyID: propertyID, Name: in.Name, CreatedAt: s.Now().Truncate(1000)}
+	err := s.inTx(ctx, "create_unit", func(t *Tx) error {
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		if a.Can(propertyID, domain.PermManageProperty) != nil {
+			if err := a.Can(propertyID, domain.PermManageKeys); err != nil {
+				return err
+			}
+		}
+		if err := t.nameFree(ctx, "units", propertyID, in.Name, ""); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO units (id, property_id, name, created_at) VALUES (?,?,?,?)`, u.ID, propertyID, u.Name, micros(u.CreatedAt)); err != nil {
+			return err
+		}
+		return t.addEvent(ctx, domain.Event{PropertyID: propertyID, Kind: domain.EventUnitCreated, ActorID: a.ManagerID, Actor: a.Name, Detail: "created unit " + u.Name})
+	})
+	return u, err
+}
+
+// ListUnits lists a property's units.
+func (s *Store) ListUnits(ctx context.Context, a domain.Actor, propertyID string) ([]domain.Unit, error) {
+	var out []domain.Unit
+	err := s.read(ctx, func(t *Tx) error {
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		rows, err := t.query(ctx, `SELECT id, property_id, name, created_at FROM units WHERE property_id = ? ORDER BY name, id`, propertyID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out = []domain.Unit{}
+		for rows.Next() {
+			var u domain.Unit
+			var created int64
+			if err := rows.Scan(&u.ID, &u.PropertyID, &u.Name, &created); err != nil {
+				return err
+			}
+			u.CreatedAt = fromMicros(created)
+			out = append(out, u)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// --- keys ---
+
+func (t *Tx) key(ctx context.Context, propertyID, id string) (domain.Key, error) {
+	var k domain.Key
+	var created int64
+	err := t.queryRow(ctx, `SELECT id, property_id, name, created_at FROM access_keys WHERE id = ? AND property_id = ?`, id, propertyID).Scan(&k.ID, &k.PropertyID, &k.Name, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, domain.Errorf(domain.ENotFound, "key %s not found in this property", id)
+	}
+	if err != nil {
+		return k, err
+	}
+	k.CreatedAt = fromMicros(created)
+	k.Doors, err = t.keyDoors(ctx, id)
+	return k, err
+}
+
+func (t *Tx) keyDoors(ctx context.Context, keyID string) ([]domain.KeyDoor, error) {
+	rows, err := t.query(ctx, `SELECT door_id, doorcodes, schedule FROM key_doors WHERE key_id = ? ORDER BY door_id`, keyID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []domain.KeyDoor{}
+	for rows.Next() {
+		var kd domain.KeyDoor
+		var sched string
+		if err := rows.Scan(&kd.DoorID, &kd.Doorcodes, &sched); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(sched), &kd.Schedule); err != nil {
+			return nil, err
+		}
+		out = append(out, kd)
+	}
+	return out, rows.Err()
+}
+
+// keysByID loads several keys of a property; an unknown or foreign key is
+// an error naming the field.
+func (t *Tx) keysByID(ctx context.Context, propertyID string, ids []string) (map[string]domain.Key, error) {
+	out := make(map[string]domain.Key, len(ids))
+	for _, id := range ids {
+		if _, ok := out[id]; ok {
+			continue
+		}
+		k, err := t.key(ctx, propertyID, id)
+		if err != nil {
+			if domain.ErrorCode(err) == domain.ENotFound {
+				return nil, domain.FieldError("keys", "key %s is not a key of this property", id)
+			}
+			return nil, err
+		}
+		out[id] = k
+	}
+	return out, nil
+}
+
+func (t *Tx) checkKeyDoors(ctx context.Context, propertyID string, doors []domain.KeyDoor) error {
+	for _, d := range doors {
+		if _, err := t.door(ctx, propertyID, d.DoorID); err != nil {
+			return domain.FieldError("doors", "door %s is not a door of this property", d.DoorID)
+		}
+	}
+	return nil
+}
+
+func (t *Tx) writeKeyDoors(ctx context.Context, keyID string, doors []domain.KeyDoor) error {
+	if _, err := t.exec(ctx, `DELETE FROM key_doors WHERE key_id = ?`, keyID); err != nil {
+		return err
+	}
+	for _, d := range doors {
+		sched := d.Schedule
+		if sched == nil {
+			sched = domain.Schedule{}
+		}
+		b, _ := json.Marshal(sched)
+		if _, err := t.exec(ctx, `INSERT INTO key_doors (key_id, door_id, doorcodes, schedule) VALUES (?,?,?,?)`, keyID, d.DoorID, d.Doorcodes, string(b)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateKey creates a key (full Key Management).
+func (s *Store) CreateKey(ctx context.Context, a domain.Actor, propertyID string, in domain.KeyInput) (domain.Key, error) {
+	if err := in.Normalize(); err != nil {
+		return domain.Key{}, err
+	}
+	var k domain.Key
+	err := s.inTx(ctx, "create_key", func(t *Tx) error {
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		if err := a.Can(propertyID, domain.PermManageKeys); err != nil {
+			return err
+		}
+		if err := t.checkKeyDoors(ctx, propertyID, in.Doors); err != nil {
+			return err
+		}
+		if err := t.nameFree(ctx, "access_keys", propertyID, in.Name, ""); err != nil {
+			return err
+		}
+		id := domain.NewID("key")
+		if _, err := t.exec(ctx, `INSERT INTO access_keys (id, property_id, name, created_at) VALUES (?,?,?,?)`, id, propertyID, in.Name, micros(s.Now())); err != nil {
+			return err
+		}
+		if err := t.writeKeyDoors(ctx, id, in.Doors); err != nil {
+			return err
+		}
+		var err error
+		if k, err = t.key(ctx, propertyID, id); err != nil {
+			return err
+		}
+		return t.addEvent(ctx, domain.Event{PropertyID: propertyID, Kind: domain.EventKeyCreated, ActorID: a.ManagerID, Actor: a.Name,
+			Detail: fmt.Sprintf("created key %s with %d doors", k.Name, len(k.Doors)), Doors: k.DoorIDs()})
+	})
+	return k, err
+}
+
+// ListKeys lists a property's keys.
+func (s *Store) ListKeys(ctx context.Context, a domain.Actor, propertyID string) ([]domain.Key, error) {
+	var out []domain.Key
+	err := s.read(ctx, func(t *Tx) error {
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		rows, err := t.query(ctx, `SELECT id FROM access_keys WHERE property_id = ? ORDER BY name, id`, propertyID)
+		if err != nil {
+			return err
+		}
+		ids, err := scanStrings(rows)
+		if err != nil {
+			return err
+		}
+		out = []domain.Key{}
+		for _, id := range ids {
+			k, err := t.key(ctx, propertyID, id)
+			if err != nil {
+				return err
+			}
+			out = append(out, k)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Key returns one key.
+func (s *Store) Key(ctx context.Context, a domain.Actor, propertyID, id string) (k domain.Key, err error) {
+	err = s.read(ctx, func(t *Tx) error {
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		k, err = t.key(ctx, propertyID, id)
+		return err
+	})
+	return k, err
+}
+
+// holders returns the ids of people holding a key.
+func (t *Tx) holders(ctx context.Context, keyID string) ([]string, error) {
+	rows, err := t.query(ctx, `SELECT person_id FROM grants WHERE key_id = ? ORDER BY person_id`, keyID)
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows)
+}
+
+// UpdateKey replaces a key's name and doors; the change reaches every
+// holder. Doors removed, doorcodes switched off or schedules narrowed are
+// revocations for the holders at those doors.
+func (s *Store) UpdateKey(ctx context.Context, a domain.Actor, propertyID, id string, in domain.KeyInput) (domain.Key, error) {
+	if err := in.Normalize(); err != nil {
+		return domain.Key{}, err
+	}
+	var k domain.Key
+	err := s.inTx(ctx, "update_key", func(t *Tx) error {
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		if err := a.Can(propertyID, domain.PermManageKeys); err != nil {
+			return err
+		}
+		old, err := t.key(ctx, propertyID, id)
+		if err != nil {
+			return err
+		}
+		if err := t.checkKeyDoors(ctx, propertyID, in.Doors); err != nil {
+			return err
+		}
+		if err := t.nameFree(ctx, "access_keys", propertyID, in.Name, id); err != nil {
+			return err
+		}
+		holders, err := t.holders(ctx, id)
+		if err != nil {
+			return err
+		}
+		changes := domain.KeyChanges(old, domain.Key{ID: id, Doors: in.Doors}, holders)
+		if _, err := t.exec(ctx, `UPDATE access_keys SET name = ? WHERE id = ?`, in.Name, id); err != nil {
+			return err
+		}
+		if err := t.writeKeyDoors(ctx, id, in.Doors); err != nil {
+			return err
+		}
+		if err := t.syncDoorcodes(ctx, propertyID, holders); err != nil {
+			return err
+		}
+		if err := t.bumpDoors(ctx, changes); err != nil {
+			return err
+		}
+		if k, err = t.key(ctx, propertyID, id); err != nil {
+			return err
+		}
+		return t.addEvent(ctx, domain.Event{PropertyID: propertyID, Kind: domain.EventKeyUpdated, ActorID: a.ManagerID, Actor: a.Name,
+			Detail: fmt.Sprintf("updated key %s (%d holders affected)", k.Name, len(holders)), Doors: changedDoors(changes)})
+	})
+	return k, err
+}
+
+func changedDoors(cs []domain.DoorChange) []string {
+	out := make([]string, 0, len(cs))
+	for _, c := range domain.MergeDoorChanges(cs) {
+		out = append(out, c.DoorID)
+	}
+	return out
+}
+
+// DeleteKey deletes a key; every holder loses it (a revocation at its doors).
+func (s *Store) DeleteKey(ctx context.Context, a domain.Actor, propertyID, id string) error {
+	return s.inTx(ctx, "delete_key", func(t *Tx) error {
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		if err := a.Can(propertyID, domain.PermManageKeys); err != nil {
+			return err
+		}
+		k, err := t.key(ctx, propertyID, id)
+		if err != nil {
+			return err
+		}
+		holders, err := t.holders(ctx, id)
+		if err != nil {
+			return err
+		}
+		changes := domain.KeyChanges(k, domain.Key{ID: id}, holders)
+		if _, err := t.exec(ctx, `DELETE FROM grants WHERE key_id = ?`, id); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `DELETE FROM access_keys WHERE id = ?`, id); err != nil {
+			return err
+		}
+		if err := t.syncDoorcodes(ctx, propertyID, holders); err != nil {
+			return err
+		}
+		if err := t.bumpDoors(ctx, changes); err != nil {
+			return err
+		}
+		return t.addEvent(ctx, domain.Event{PropertyID: propertyID, Kind: domain.EventKeyDeleted, ActorID: a.ManagerID, Actor: a.Name,
+			Detail: fmt.Sprintf("deleted key %s (%d holders lost it)", k.Name, len(holders)), Doors: k.DoorIDs()})
+	})
+}

@@ -1,0 +1,285 @@
+// Package store is the one SQL store of DOOR OS. The same queries run on
+// SQLite (embedded default, modernc.org/sqlite) and PostgreSQL (pgx); every
+// use case runs in one transaction and asks the domain package for its rules.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers "sqlite"
+
+	"github.com/dooros/dooros/domain"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Dialect tells the two databases apart where SQL must differ.
+type Dialect int
+
+const (
+	SQLite Dialect = iota
+	Postgres
+)
+
+// Store is safe for concurrent use; several `dooros serve` processes may
+// share one PostgreSQL database.
+type Store struct {
+	db      *sql.DB
+	dialect Dialect
+	log     *slog.Logger
+	// Now is the clock; tests move it.
+	Now func() time.Time
+	// Observe, when set, receives the duration of every transaction (metrics).
+	Observe func(op string, d time.Duration)
+}
+
+// Open connects to dsn: a postgres:// URL, or a SQLite file path (also
+// "sqlite:PATH"). It does not migrate; call Migrate.
+func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{log: log, Now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+	var err error
+	switch {
+	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
+		s.dialect = Postgres
+		s.db, err = sql.Open("pgx", dsn)
+		if err == nil {
+			s.db.SetMaxOpenConns(20)
+		}
+	default:
+		s.dialect = SQLite
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" {
+			return nil, errors.New("store: empty database path")
+		}
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("store: %w", err)
+			}
+		}
+		// Immediate transactions take the write lock at BEGIN, so two
+		// writers queue on busy_timeout instead of failing mid-transaction.
+		q := url.Values{}
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Set("_txlock", "immediate")
+		s.db, err = sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+		if err == nil {
+			s.db.SetMaxOpenConns(8)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.db.PingContext(pctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	return s, nil
+}
+
+// Dialect reports which database this store runs on.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// DB exposes the pool for benchmarks that compare against raw inserts.
+func (s *Store) DB() *sql.DB { return s.db }
+
+func (s *Store) Close() error { return s.db.Close() }
+
+// Migrate applies the embedded migrations.
+func (s *Store) Migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	d := goose.DialectSQLite3
+	if s.dialect == Postgres {
+		d = goose.DialectPostgres
+	}
+	p, err := goose.NewProvider(d, s.db, sub)
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	for _, r := range res {
+		s.log.Info("migration applied", "version", r.Source.Version, "took", r.Duration)
+	}
+	return nil
+}
+
+// Tx is one transaction; its helpers take "?" placeholders on both databases.
+type Tx struct {
+	tx *sql.Tx
+	s  *Store
+	// after runs once the transaction has committed.
+	after []func()
+}
+
+func (s *Store) rebind(q string) string {
+	if s.dialect != Postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.s.rebind(q), args...)
+}
+
+func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.s.rebind(q), args...)
+}
+
+func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.s.rebind(q), args...)
+}
+
+// forUpdate locks selected rows on PostgreSQL; SQLite's immediate
+// transaction already holds the database write lock.
+func (t *Tx) forUpdate() string {
+	if t.s.dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// inTx runs fn in one transaction, committing on nil and rolling back on
+// error, so a request either writes everything or nothing.
+func (s *Store) inTx(ctx context.Context, op string, fn func(*Tx) error) (err error) {
+	start := time.Now()
+	defer func() {
+		if s.Observe != nil {
+			s.Observe(op, time.Since(start))
+		}
+	}()
+	for attempt := 0; ; attempt++ {
+		sqlTx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("store: begin %s: %w", op, err)
+		}
+		t := &Tx{tx: sqlTx, s: s}
+		if err := fn(t); err != nil {
+			sqlTx.Rollback()
+			if s.retryable(err) && attempt < 5 {
+				continue
+			}
+			return s.mapErr(err)
+		}
+		if err := sqlTx.Commit(); err != nil {
+			if s.retryable(err) && attempt < 5 {
+				continue
+			}
+			return s.mapErr(err)
+		}
+		for _, f := range t.after {
+			f()
+		}
+		return nil
+	}
+}
+
+// retryable reports serialization failures and deadlocks on PostgreSQL.
+func (s *Store) retryable(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "SQLSTATE 40001") || strings.Contains(msg, "SQLSTATE 40P01")
+}
+
+// mapErr turns unique violations into conflicts; application errors pass.
+func (s *Store) mapErr(err error) error {
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505") {
+		return domain.Errorf(domain.EConflict, "already exists")
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("store: %w", err)
+}
+
+// query helpers outside transactions (reads).
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return s.db.QueryContext(ctx, s.rebind(q), args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return s.db.QueryRowContext(ctx, s.rebind(q), args...)
+}
+
+// Time encoding: Unix microseconds, UTC.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullMicros(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func timePtr(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+func nullString(s string) sql.NullString {
+	return sql.NullString{String: s, Valid: s != ""}
+}
+
+// placeholders returns "?,?,?" for n arguments.
+func placeholders(n int) string {
+	if n == 0 {
+		return "NULL"
+	}
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
