@@ -60,10 +60,16 @@ func (Generic) Parse(r io.Reader, loc *time.Location) (Roster, []ParseWarning, e
 		return Roster{}, nil, err
 	}
 	var doc GenericRoster
-	if err := decodeStrict(raw, &doc); err != nil {
-		if err2 := decodeStrict(raw, &doc.Residents); err2 != nil {
-			return Roster{}, nil, fmt.Errorf("generic roster: %w", err)
-		}
+	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '[' {
+		err = decodeStrict(raw, &doc.Residents)
+	} else {
+		err = decodeStrict(raw, &doc)
+	}
+	if err != nil {
+		return Roster{}, nil, fmt.Errorf("generic roster: %w", err)
+	}
+	if doc.Residents == nil {
+		return Roster{}, nil, fmt.Errorf("generic roster: no \"residents\" list")
 	}
 	roster := Roster{Provider: doc.Provider}
 	if roster.Provider == "" {

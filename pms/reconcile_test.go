@@ -163,11 +163,11 @@ func TestReconcile(t *testing.T) {
 			},
 		},
 		{
-			name:   "NoticeGrantsUntilLeaseEnd",
-			roster: []pms.Resident{jane(status(pms.StatusNotice), func(r *pms.Resident) { r.LeaseEnd = day(2026, 6, 30) })},
+			name:     "NoticeGrantsUntilLeaseEnd",
+			roster:   []pms.Resident{jane(status(pms.StatusNotice), func(r *pms.Resident) { r.LeaseEnd = day(2026, 6, 30) })},
 			existing: []pms.Contact{janeContact(noAccess)},
 			policy:   auto,
-			want: pms.Plan{Grants: []pms.Grant{func() pms.Grant { g := janeGrant("p1"); g.ExpiresAt = day(2026, 7, 1); return g }()}},
+			want:     pms.Plan{Grants: []pms.Grant{func() pms.Grant { g := janeGrant("p1"); g.ExpiresAt = day(2026, 7, 1); return g }()}},
 		},
 		{
 			name:   "NewFutureResidentGetsContactNoAccess",

@@ -3,6 +3,7 @@ package pms
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -82,6 +83,9 @@ type builder struct {
 	statuses statusMap
 	loc      *time.Location
 	warns    []ParseWarning
+	// display turns a norm() field name back into the vendor's spelling
+	// for warnings; nil keeps the normalised name.
+	display func(string) string
 }
 
 // build reads one record. get returns the value of a vendor field (by its
@@ -110,6 +114,9 @@ func (b *builder) build(n int, get func(string) (string, bool)) (Resident, bool)
 	r.Phone = firstPhone(phone)
 	r.Unit, _ = val(fUnit)
 	warn := func(field, reason string) {
+		if b.display != nil {
+			field = b.display(field)
+		}
 		b.warns = append(b.warns, ParseWarning{Record: n, ExternalID: r.ExternalID, Field: field, Reason: reason})
 	}
 
@@ -226,11 +233,9 @@ func readCSV(r io.Reader, provider string, fields fieldMap, required []string, s
 
 	const maxPreamble = 25
 	var col map[string]int
-	row := 0
-	for col == nil {
+	for n := 1; col == nil; n++ {
 		rec, err := cr.Read()
-		row++
-		if errors.Is(err, io.EOF) || row > maxPreamble {
+		if errors.Is(err, io.EOF) || n > maxPreamble {
 			return Roster{}, nil, fmt.Errorf("%s roster: no header row with columns for %s in the first %d rows", provider, describe(fields, required), maxPreamble)
 		}
 		if err != nil {
@@ -241,21 +246,28 @@ func readCSV(r io.Reader, provider string, fields fieldMap, required []string, s
 			return Roster{}, nil, err
 		}
 		col = headerIndex(rec, fields, required)
+		if col != nil {
+			names := make(map[string]string, len(col))
+			for n, i := range col {
+				names[n] = strings.TrimSpace(rec[i])
+			}
+			b.display = func(n string) string { return cmp.Or(names[n], n) }
+		}
 	}
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			return roster, b.warns, nil
 		}
-		row++
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				b.warns = append(b.warns, ParseWarning{Record: row, Reason: "malformed CSV row; skipped"})
+				b.warns = append(b.warns, ParseWarning{Record: pe.StartLine, Reason: "malformed CSV row; skipped"})
 				continue
 			}
 			return Roster{}, nil, err
 		}
+		row, _ := cr.FieldPos(0) // the record's line in the file
 		if blank(rec) {
 			continue
 		}

@@ -50,7 +50,7 @@ type Roster struct {
 // ParseWarning is a record an adapter skipped or read only in part. The
 // roster is still usable.
 type ParseWarning struct {
-	Record     int    // 1-based: CSV row as a spreadsheet shows it (header is row 1), or the n-th JSON/XML record
+	Record     int    // 1-based: the line a CSV record starts on, or the n-th JSON/XML record
 	ExternalID string // when known
 	Field      string // the vendor's field name, when one field is at fault
 	Reason     string
