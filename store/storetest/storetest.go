@@ -1,0 +1,188 @@
+// Package storetest opens real stores for tests: SQLite always, and
+// PostgreSQL when DOOROS_TEST_POSTGRES_URL is set (CI sets it). Each
+// PostgreSQL test gets its own schema, so tests run in parallel and leave
+// nothing behind.
+package storetest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/store"
+)
+
+// Backend names a database a test runs on.
+type Backend struct {
+	Name string
+	Open func(t testing.TB) *store.Store
+}
+
+// Backends returns SQLite and, when configured, PostgreSQL.
+func Backends(t testing.TB) []Backend {
+	bs := []Backend{{Name: "sqlite", Open: OpenSQLite}}
+	if os.Getenv("DOOROS_TEST_POSTGRES_URL") != "" {
+		bs = append(bs, Backend{Name: "postgres", Open: OpenPostgres})
+	} else if !testing.Short() {
+		t.Log("DOOROS_TEST_POSTGRES_URL not set: PostgreSQL variants skipped (CI sets it)")
+	}
+	return bs
+}
+
+// Run runs fn as a subtest on every backend.
+func Run(t *testing.T, fn func(t *testing.T, st *store.Store)) {
+	for _, b := range Backends(t) {
+		t.Run(b.Name, func(t *testing.T) { fn(t, b.Open(t)) })
+	}
+}
+
+// OpenSQLite opens a migrated SQLite store in a temporary directory.
+func OpenSQLite(t testing.TB) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// OpenPostgres opens a migrated store in a fresh schema of the database
+// named by DOOROS_TEST_POSTGRES_URL, and drops the schema afterwards.
+func OpenPostgres(t testing.TB) *store.Store {
+	t.Helper()
+	base := os.Getenv("DOOROS_TEST_POSTGRES_URL")
+	if base == "" {
+		t.Skip("DOOROS_TEST_POSTGRES_URL not set")
+	}
+	schema := "t_" + strings.TrimPrefix(domain.NewID("s"), "s_")
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		t.Fatalf("postgres at DOOROS_TEST_POSTGRES_URL: %v", err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", base)
+		if err == nil {
+			db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+			db.Close()
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	st, err := store.Open(context.Background(), u.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// Fixture is an initialised organisation with one property, doors and keys.
+type Fixture struct {
+	PM       domain.Actor
+	Property domain.Property
+	Lobby    domain.Door // entrance, online
+	Gym      domain.Door // communal, offline
+	Unit101  domain.Door // residence, offline
+	Building domain.Key  // Lobby (doorcodes) + Gym
+	Home     domain.Key  // Unit101 (doorcodes)
+}
+
+// PMEmail and PMPassword log in as the fixture's Portfolio Manager.
+const (
+	PMEmail    = "pm@example.com"
+	PMPassword = "correct horse battery"
+)
+
+// Seed initialises st with the fixture.
+func Seed(t testing.TB, st *store.Store) Fixture {
+	t.Helper()
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.Init(ctx, "Acme Residential", domain.ManagerInput{Email: PMEmail, Password: PMPassword, FirstName: "Pat", LastName: "Portfolio"}); err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := st.Login(ctx, PMEmail, PMPassword, store.TokenKindAPI)
+	must(err)
+	pm, err := st.Authenticate(ctx, token, store.TokenKindAPI)
+	must(err)
+	var f Fixture
+	f.PM = pm
+	f.Property, err = st.CreateProperty(ctx, pm, domain.PropertyInput{Name: "Elm Court", TimeZone: "America/New_York"})
+	must(err)
+	door := func(name string, typ domain.DoorType, c domain.Connectivity) domain.Door {
+		d, err := st.CreateDoor(ctx, pm, f.Property.ID, domain.DoorInput{Name: name, Type: typ, Connectivity: c})
+		must(err)
+		return d
+	}
+	f.Lobby = door("Lobby", domain.DoorEntrance, domain.Online)
+	f.Gym = door("Gym", domain.DoorCommunal, domain.Offline)
+	f.Unit101 = door("Unit 101", domain.DoorResidence, domain.Offline)
+	f.Building, err = st.CreateKey(ctx, pm, f.Property.ID, domain.KeyInput{Name: "Building", Doors: []domain.KeyDoor{
+		{DoorID: f.Lobby.ID, Doorcodes: true}, {DoorID: f.Gym.ID, Schedule: domain.Schedule{{Days: []string{"mon", "tue", "wed", "thu", "fri"}, Start: "06:00", End: "22:00"}}}}})
+	must(err)
+	f.Home, err = st.CreateKey(ctx, pm, f.Property.ID, domain.KeyInput{Name: "Home 101", Doors: []domain.KeyDoor{{DoorID: f.Unit101.ID, Doorcodes: true}}})
+	must(err)
+	return f
+}
+
+// Manager creates a Property Manager with the given assignment and returns
+// their actor.
+func Manager(t testing.TB, st *store.Store, pm domain.Actor, email string, as *domain.Assignment) domain.Actor {
+	t.Helper()
+	ctx := context.Background()
+	m, err := st.CreateManager(ctx, pm, domain.ManagerInput{Email: email, FirstName: "Prop", LastName: "Manager", Role: domain.RolePropertyManager, Password: PMPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if as != nil {
+		if _, err := st.SetAssignment(ctx, pm, m.ID, *as); err != nil {
+			t.Fatal(err)
+		}
+	}
+	token, _, err := st.Login(ctx, email, PMPassword, store.TokenKindAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := st.Authenticate(ctx, token, store.TokenKindAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// Token logs in and returns an API token.
+func Token(t testing.TB, st *store.Store, email string) string {
+	t.Helper()
+	token, _, err := st.Login(context.Background(), email, PMPassword, store.TokenKindAPI)
+	if err != nil {
+		t.Fatal(fmt.Errorf("login %s: %w", email, err))
+	}
+	return token
+}
