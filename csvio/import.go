@@ -163,6 +163,7 @@ type ImportReader struct {
 	col    map[string]int // column name → index in the record
 	blank  []int          // indexes of header cells left empty
 	row    int            // spreadsheet row number of the last record read
+	end    int            // file line the last record ended on
 	emails map[string]int // lower-cased email → first row it appeared on
 }
 
@@ -198,6 +199,7 @@ func NewImportReader(r io.Reader, loc *time.Location) (*ImportReader, error) {
 		return nil, &HeaderError{Reason: "header row: " + csvReason(err)}
 	}
 	ir := &ImportReader{csv: cr, loc: loc, col: make(map[string]int), row: 1, emails: make(map[string]int)}
+	ir.end = ir.lastLine(header)
 	var herr HeaderError
 	for i, cell := range header {
 		if !utf8.ValidString(cell) {
@@ -251,16 +253,22 @@ func (ir *ImportReader) Next() (*Row, []RowError, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil, io.EOF
 		}
-		ir.row++
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
+				ir.row += max(1, pe.StartLine-ir.end)
+				ir.end = pe.Line
 				// encoding/csv resumes at the next record after a syntax
 				// error, so one bad quote costs one row, not the file.
 				return nil, []RowError{{Row: ir.row, Reason: csvReason(err)}}, nil
 			}
 			return nil, nil, err
 		}
+		// Spreadsheet rows are records, but an empty line is a row too and
+		// encoding/csv skips it without a word.
+		start, _ := ir.csv.FieldPos(0)
+		ir.row += max(1, start-ir.end)
+		ir.end = ir.lastLine(rec)
 		if isBlank(rec) {
 			continue
 		}
@@ -414,6 +422,15 @@ func (ir *ImportReader) parseRecord(rec []string) (*Row, []RowError) {
 		return nil, errs
 	}
 	return row, nil
+}
+
+// lastLine is the file line the record just read ends on.
+func (ir *ImportReader) lastLine(rec []string) int {
+	if len(rec) == 0 {
+		return ir.end
+	}
+	line, _ := ir.csv.FieldPos(len(rec) - 1)
+	return line + strings.Count(rec[len(rec)-1], "\n")
 }
 
 func (ir *ImportReader) width() int {

@@ -220,6 +220,31 @@ func TestParseImport_RowNumbersCountRecordsNotLines(t *testing.T) {
 	}
 }
 
+// Row numbers match what a spreadsheet shows: a quoted cell spanning lines
+// is one row, and an empty line is a row of its own.
+func TestParseImport_RowNumbersMatchSpreadsheet(t *testing.T) {
+	src := "First Name,Last Name,Email\r\n" + // 1
+		"A,B,a@example.com\r\n" + // 2
+		"\r\n" + // 3 empty line
+		"\"C\r\nC\",D,\"c@example.com\r\n\"\r\n" + // 4, three lines; trailing line break trimmed
+		"E,F,bad\r\n" + // 5
+		"\r\n\r\n" + // 6, 7
+		"G,\"H\"x,g@example.com\r\n" + // 8 malformed
+		"I,J,i@example.com\r\n" // 9
+	imp := parse(t, src)
+	var got []string
+	for _, r := range imp.Rows {
+		got = append(got, fmt.Sprintf("%d ok", r.Row))
+	}
+	for _, e := range imp.Errors {
+		got = append(got, fmt.Sprintf("%d %s", e.Row, e.Column))
+	}
+	want := []string{"2 ok", "4 ok", "9 ok", "5 Email", "8 "}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
 func TestImportReader_Streams(t *testing.T) {
 	ir, err := csvio.NewImportReader(strings.NewReader("First Name,Last Name,Email\nA,B,a@example.com\n,,bad\n"), nil)
 	if err != nil {
