@@ -127,8 +127,12 @@ func TestEmbedded_RefusesBadCredentials(t *testing.T) {
 	otherPassword, _ := mqtt.NewSecret()
 
 	for name, cfg := range map[string]mqtt.ClientConfig{
-		"WrongLockPassword":    func() mqtt.ClientConfig { c := lockCfg; c.Password = otherPassword; return c }(),
-		"UnknownLock":          func() mqtt.ClientConfig { c := lockCfg; c.Username, c.ClientID, c.Will, c.Birth = "lock-unknown", "lock-unknown", nil, nil; return c }(),
+		"WrongLockPassword": func() mqtt.ClientConfig { c := lockCfg; c.Password = otherPassword; return c }(),
+		"UnknownLock": func() mqtt.ClientConfig {
+			c := lockCfg
+			c.Username, c.ClientID, c.Will, c.Birth = "lock-unknown", "lock-unknown", nil, nil
+			return c
+		}(),
 		"Anonymous":            {URL: b.URL(), ClientID: "anon"},
 		"WrongServicePassword": {URL: b.URL(), ClientID: "cloud", Username: mqtt.DefaultServiceUser, Password: otherPassword},
 		"LockPasswordAsCloud":  {URL: b.URL(), ClientID: "cloud", Username: mqtt.DefaultServiceUser, Password: lockCfg.Password},
