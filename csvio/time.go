@@ -20,7 +20,7 @@ var zonedLayouts = []string{
 
 // Layouts read in the property's time zone. "1/2/2006" also accepts
 // "01/02/2006"; values are upper-cased first so "pm" reads as "PM".
-var localLayouts = []string{
+var localLayouts = []string{ // ISO first (4), then US
 	"2006-01-02T15:04:05.999999999",
 	"2006-01-02T15:04",
 	"2006-01-02 15:04:05.999999999",
@@ -33,7 +33,7 @@ var localLayouts = []string{
 	"1/2/2006 3:04PM",
 }
 
-var dateLayouts = []string{"2006-01-02", "1/2/2006"}
+var dateLayouts = []string{"2006-01-02", "1/2/2006"} // ISO, US
 
 // ParseTime reads a date or date-time cell: ISO 8601 (a date, or a
 // date-time with or without zone) or US spreadsheet forms MM/DD/YYYY,
@@ -44,17 +44,22 @@ func ParseTime(s string, loc *time.Location) (t time.Time, dateOnly bool, err er
 		loc = time.UTC
 	}
 	v := strings.ToUpper(strings.Join(strings.Fields(s), " "))
-	for _, l := range dateLayouts {
+	// Each failed layout costs an error value; pick the family by shape.
+	dates, zoned, local := dateLayouts[:1], zonedLayouts, localLayouts[:4]
+	if strings.Contains(v, "/") {
+		dates, zoned, local = dateLayouts[1:], nil, localLayouts[4:]
+	}
+	for _, l := range dates {
 		if t, err := time.ParseInLocation(l, v, loc); err == nil {
 			return t, true, nil
 		}
 	}
-	for _, l := range zonedLayouts {
+	for _, l := range zoned {
 		if t, err := time.Parse(l, v); err == nil {
 			return t, false, nil
 		}
 	}
-	for _, l := range localLayouts {
+	for _, l := range local {
 		if t, err := time.ParseInLocation(l, v, loc); err == nil {
 			return t, false, nil
 		}
