@@ -321,3 +321,14 @@ func waitListening(t *testing.T, addr string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestMosquittoACL_Errors(t *testing.T) {
+	if _, err := mqtt.MosquittoACL(); err == nil {
+		t.Error("no service user accepted")
+	}
+	for _, user := range []string{"", "cloud\ntopic readwrite #", "a b", "a/b"} {
+		if _, err := mqtt.MosquittoACL(user); err == nil {
+			t.Errorf("service user %q accepted", user)
+		}
+	}
+}
