@@ -26,7 +26,8 @@ const (
 	// MinMTU is the smallest BLE ATT MTU.
 	MinMTU = 23
 
-	frameHeader = 4 // length (2), flags (1), sequence (1)
+	frameHeader  = 4 // length (2), flags (1), sequence (1)
+	lengthPrefix = 4 // the first frame of a message starts with its total length
 
 	flagFirst = 0x01
 	flagLast  = 0x02
@@ -69,12 +70,14 @@ var (
 	ErrOversized = errors.New("ble: message larger than the limit")
 )
 
-// Frames returns how many frames msg needs and the bytes they occupy on the
-// link, so sync times can be computed without sending anything.
+// Frames returns how many frames a message of msgLen bytes needs and the
+// bytes they occupy on the link, so sync times can be computed without
+// sending anything.
 func Frames(msgLen, mtu int) (frames, wireBytes int) {
 	payload := mtu - frameHeader
-	frames = max(1, (msgLen+payload-1)/payload)
-	return frames, msgLen + frames*frameHeader
+	total := msgLen + lengthPrefix
+	frames = max(1, (total+payload-1)/payload)
+	return frames, total + frames*frameHeader
 }
 
 // TransferTime is how long wireBytes take at rate bytes per second.
@@ -98,22 +101,26 @@ func newLink(rw io.ReadWriter, cfg Config) *link {
 	return &link{cfg: cfg.withDefaults(), rw: rw}
 }
 
-// writeMessage cuts msg into frames and paces them to the link rate.
+// writeMessage cuts msg into frames and paces them to the link rate. The
+// first frame announces the message length, so a receiver can refuse an
+// oversized message before reading it and notice one that ends early.
 func (l *link) writeMessage(msg []byte) error {
 	if len(msg) > l.cfg.MaxMessage {
 		return fmt.Errorf("%w: %d bytes", ErrOversized, len(msg))
 	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
+	data := binary.BigEndian.AppendUint32(make([]byte, 0, lengthPrefix+len(msg)), uint32(len(msg)))
+	data = append(data, msg...)
 	payload := l.cfg.MTU - frameHeader
 	buf := make([]byte, 0, l.cfg.MTU)
-	for first := true; first || len(msg) > 0; first = false {
-		n := min(len(msg), payload)
+	for first := true; first || len(data) > 0; first = false {
+		n := min(len(data), payload)
 		var flags byte
 		if first {
 			flags |= flagFirst
 		}
-		if n == len(msg) {
+		if n == len(data) {
 			flags |= flagLast
 		}
 		buf = buf[:frameHeader]
@@ -121,8 +128,8 @@ func (l *link) writeMessage(msg []byte) error {
 		buf[2] = flags
 		buf[3] = l.wseq
 		l.wseq++
-		buf = append(buf, msg[:n]...)
-		msg = msg[n:]
+		buf = append(buf, data[:n]...)
+		data = data[n:]
 		l.pace(len(buf))
 		if _, err := l.rw.Write(buf); err != nil {
 			return err
@@ -146,15 +153,16 @@ func (l *link) pace(n int) {
 
 // readMessage reassembles one message. Any frame that does not fit the
 // sequence — wrong length, lost or repeated frame, a continuation without a
-// start — ends the connection rather than being guessed around.
+// start, a message shorter or longer than announced — ends the connection
+// rather than being guessed around.
 func (l *link) readMessage() ([]byte, error) {
-	var msg []byte
+	var (
+		msg  []byte
+		want int
+	)
 	for started := false; ; started = true {
 		if _, err := io.ReadFull(l.rw, l.hdr[:]); err != nil {
-			if started && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
-				return nil, ErrTruncated
-			}
-			if errors.Is(err, io.ErrUnexpectedEOF) {
+			if started || errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil, ErrTruncated
 			}
 			return nil, err
@@ -171,21 +179,33 @@ func (l *link) readMessage() ([]byte, error) {
 		case seq != l.rseq:
 			return nil, fmt.Errorf("%w: sequence %d, want %d", ErrFrame, seq, l.rseq)
 		case flags&flagLast == 0 && size != l.cfg.MTU:
-			// Only the last frame of a message may be short; anything else is
-			// a sender wasting the slow link or tampering.
+			// Only the last frame of a message may be short.
 			return nil, fmt.Errorf("%w: short frame inside a message", ErrFrame)
 		}
 		l.rseq++
-		n := size - frameHeader
-		if len(msg)+n > l.cfg.MaxMessage {
-			return nil, fmt.Errorf("%w: over %d bytes", ErrOversized, l.cfg.MaxMessage)
-		}
-		start := len(msg)
-		msg = append(msg, make([]byte, n)...)
-		if _, err := io.ReadFull(l.rw, msg[start:]); err != nil {
+		body := make([]byte, size-frameHeader)
+		if _, err := io.ReadFull(l.rw, body); err != nil {
 			return nil, ErrTruncated
 		}
+		if !started {
+			if len(body) < lengthPrefix {
+				return nil, fmt.Errorf("%w: first frame without length", ErrFrame)
+			}
+			want = int(binary.BigEndian.Uint32(body))
+			if want > l.cfg.MaxMessage {
+				return nil, fmt.Errorf("%w: %d bytes announced, limit %d", ErrOversized, want, l.cfg.MaxMessage)
+			}
+			msg = make([]byte, 0, min(want, 1<<16))
+			body = body[lengthPrefix:]
+		}
+		if len(msg)+len(body) > want {
+			return nil, fmt.Errorf("%w: message longer than announced", ErrFrame)
+		}
+		msg = append(msg, body...)
 		if flags&flagLast != 0 {
+			if len(msg) != want {
+				return nil, fmt.Errorf("%w: message of %d bytes, %d announced", ErrFrame, len(msg), want)
+			}
 			return msg, nil
 		}
 	}

@@ -1,0 +1,146 @@
+package lockproto_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/dooros/dooros/lockproto"
+)
+
+// fixedFixture uses constant keys so seeds made in one fuzz worker verify in
+// every other.
+func fixedFixture() *fixture {
+	seed := func(b byte) ed25519.PrivateKey { return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{b}, 32)) }
+	prop, lk, dev := seed(1), seed(2), seed(3)
+	return &fixture{
+		propPub: prop.Public().(ed25519.PublicKey), propPriv: prop,
+		lock:   &lockproto.LockKeys{LockID: "lock-1", Public: lk.Public().(ed25519.PublicKey), Private: lk, Symmetric: bytes.Repeat([]byte{4}, 32)},
+		devPub: dev.Public().(ed25519.PublicKey), devPriv: dev,
+	}
+}
+
+func FuzzVerifyCredential(f *testing.F) {
+	fx := fixedFixture()
+	good := fx.credential(f)
+	want, err := lockproto.VerifyCredential(fx.propPub, good)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte{0xd2, 0x84, 0x40, 0xa0, 0x40, 0x40})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := lockproto.VerifyCredential(fx.propPub, data)
+		if err == nil && !reflect.DeepEqual(c, want) {
+			t.Fatalf("accepted a credential the property never signed: %+v", c)
+		}
+	})
+}
+
+func FuzzOpenBundle(f *testing.F) {
+	fx := fixedFixture()
+	good := fx.bundle(f)
+	want, err := lockproto.OpenBundle(fx.propPub, "lock-1", fx.lock.Symmetric, good)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:40])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lockproto.ReadBundleHeader(data)
+		b, err := lockproto.OpenBundle(fx.propPub, "lock-1", fx.lock.Symmetric, data)
+		if err == nil && !reflect.DeepEqual(b, want) {
+			t.Fatalf("accepted a bundle the property never signed: %+v", b)
+		}
+	})
+}
+
+func FuzzDecodeUnlockRequest(f *testing.F) {
+	fx := fixedFixture()
+	ch := &lockproto.Challenge{V: 1, LockID: "lock-1", Nonce: make([]byte, 32)}
+	req, _ := lockproto.NewUnlockRequest(ch, fx.credential(f), fx.devPriv)
+	good, _ := req.Encode()
+	f.Add(good)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := lockproto.DecodeUnlockRequest(data)
+		if err != nil {
+			return
+		}
+		if r.VerifyDevice(fx.devPub, "lock-1") && (!bytes.Equal(r.Nonce, ch.Nonce) || !bytes.Equal(r.Signature, req.Signature)) {
+			t.Fatal("device signature verified over a nonce the device never signed")
+		}
+	})
+}
+
+func FuzzDecodeChallenge(f *testing.F) {
+	ch, _ := lockproto.NewChallenge("lock-1", 3, 9)
+	good, _ := ch.Encode()
+	res := &lockproto.UnlockResult{V: 1, Granted: true, Reason: "ok", Seq: 4}
+	goodRes, _ := res.Encode()
+	f.Add(good)
+	f.Add(goodRes)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if c, err := lockproto.DecodeChallenge(data); err == nil {
+			again, err := c.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := lockproto.DecodeChallenge(again); err != nil {
+				t.Fatalf("re-encoded challenge does not decode: %v", err)
+			}
+		}
+		lockproto.DecodeUnlockResult(data)
+	})
+}
+
+func FuzzVerifyAck(f *testing.F) {
+	fx := fixedFixture()
+	a := lockproto.Ack{LockID: "lock-1", Status: lockproto.AckApplied, Version: 4, Bundle: lockproto.BundleDigest(nil), LockTime: now}
+	good, err := lockproto.SignAck(fx.lock.Private, a)
+	if err != nil {
+		f.Fatal(err)
+	}
+	want, _ := lockproto.VerifyAck(fx.lock.Public, "lock-1", good)
+	f.Add(good)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := lockproto.VerifyAck(fx.lock.Public, "lock-1", data)
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("accepted an ack the lock never signed: %+v", got)
+		}
+	})
+}
+
+func FuzzVerifyEventBatch(f *testing.F) {
+	fx := fixedFixture()
+	good, err := lockproto.SignEventBatch(fx.lock.Private, lockproto.EventBatch{LockID: "lock-1", Prev: lockproto.GenesisHash, From: 1,
+		Events: []lockproto.Event{{Seq: 1, At: now, Kind: "boot"}, {Seq: 2, At: now.Add(time.Second), Kind: "card.denied", Ref: "x"}}, Next: 3, At: now})
+	if err != nil {
+		f.Fatal(err)
+	}
+	want, _, _ := lockproto.VerifyEventBatch(fx.lock.Public, "lock-1", good)
+	f.Add(good)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, _, err := lockproto.VerifyEventBatch(fx.lock.Public, "lock-1", data)
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("accepted a batch the lock never signed: %+v", got)
+		}
+	})
+}
+
+func FuzzParseProvisioning(f *testing.F) {
+	fx := fixedFixture()
+	good, _ := jsonMarshal(lockproto.NewProvisioning(fx.lock, fx.propPub, "Europe/Berlin", now))
+	f.Add(good)
+	f.Add([]byte(`{"version":1}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := lockproto.ParseProvisioning(data)
+		if err == nil {
+			if err := p.Validate(); err != nil {
+				t.Fatalf("parsed an invalid file: %v", err)
+			}
+			p.LockPrivate()
+		}
+	})
+}
