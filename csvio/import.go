@@ -1,8 +1,3 @@
-// Package csvio reads bulk invite/edit spreadsheets and writes CSV exports
-// that are safe to open in a spreadsheet program.
-//
-// It knows nothing about properties, keys or people in the store: rows come
-// out as plain structs and the caller decides what they mean.
 package csvio
 
 import (

@@ -26,7 +26,7 @@ var realpageFields = fieldMap{
 }
 
 var realpageStatuses = commonStatuses.with(statusMap{
-	"noticetovacatentv": StatusNotice, "ntv": StatusNotice, "nottovacate": StatusNotice,
+	"noticetovacatentv": StatusNotice, "ntv": StatusNotice,
 	"pendingrenewal": StatusCurrent, "renewed": StatusCurrent, "monthtomonth": StatusCurrent, "mtm": StatusCurrent,
 	"preleased": StatusFuture, "futuremovein": StatusFuture,
 	"formerresidentmovedout": StatusPast, "evicted": StatusPast,
