@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dooros/dooros/lockproto"
+	"github.com/dooros/dooros/lockproto/ble"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type phone struct {
+	pub  ed25519.PublicKey
+	priv ed25519.PrivateKey
+}
+
+func newPhone() phone {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	return phone{pub, priv}
+}
+
+// TestEndToEnd runs the simulator in-process and plays the cloud and two
+// phones against it over the TCP "BLE" link.
+func TestEndToEnd(t *testing.T) {
+	propPub, propPriv, _ := lockproto.NewPropertyKey()
+	keys, _ := lockproto.NewLockKeys("door-lobby")
+	dir := t.TempDir()
+	provFile := filepath.Join(dir, "lock.json")
+	provJSON, _ := json.Marshal(lockproto.NewProvisioning(keys, propPub, "America/New_York", time.Now()))
+	if err := os.WriteFile(provFile, provJSON, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state")
+	var out, logs syncBuffer
+	if err := run(t.Context(), []string{"provision", "--state", state, provFile}, os.Getenv, nil, &out, &logs); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(t.Context(), []string{"provision", "--state", state, provFile}, os.Getenv, nil, &out, &logs); err == nil {
+		t.Fatal("re-provisioning an existing lock succeeded")
+	}
+
+	bleAddr, ctlAddr := freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"run", "--state", state, "--ble", bleAddr, "--control", ctlAddr, "--rate", "16384"}, os.Getenv, nil, &out, &logs)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := ask(t.Context(), ctlAddr, "status"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("doorlock did not come up: %s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	cfg := ble.Config{Rate: 16384}
+	issue := func(p phone, person string, serial uint64, notAfter time.Time) []byte {
+		now := time.Now()
+		c, err := lockproto.IssueCredential(propPriv, lockproto.Credential{
+			Serial: serial, PersonID: person, DeviceKey: p.pub, Locks: []lockproto.LockAccess{{LockID: "door-lobby"}},
+			NotBefore: now.Add(-time.Minute), NotAfter: notAfter, IssuedAt: now.Add(-time.Second),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	unlock := func(p phone, cred []byte) *lockproto.UnlockResult {
+		t.Helper()
+		s, err := ble.Dial(t.Context(), bleAddr, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		res, err := s.Unlock(t.Context(), cred, p.priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+
+	alice, bob, carol := newPhone(), newPhone(), newPhone()
+	aliceCred := issue(alice, "alice", 1, time.Now().Add(24*time.Hour))
+
+	t.Run("NewUserAdmittedWithoutSync", func(t *testing.T) {
+		if res := unlock(alice, aliceCred); !res.Granted {
+			t.Fatalf("result = %+v", res)
+		}
+	})
+
+	t.Run("RevokedUserRefusedAfterRelay", func(t *testing.T) {
+		sealed, err := lockproto.SealBundle(propPriv, keys.Symmetric, lockproto.Bundle{
+			LockID: "door-lobby", Base: 0, Version: 1, TrustedTime: time.Now(),
+			Revocations: []lockproto.Revocation{{PersonID: "alice", EffectiveAt: time.Now()}},
+			Doorcodes:   []lockproto.DoorcodeEntry{{Code: "2468024", PersonID: "bob"}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Bob's phone is the courier: it relays during its own unlock.
+		s, err := ble.Dial(t.Context(), bleAddr, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		ch, err := s.Hello(t.Context())
+		if err != nil || ch.Version != 0 {
+			t.Fatalf("hello: %+v %v", ch, err)
+		}
+		ackRaw, err := s.DeliverBundle(t.Context(), sealed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ack, err := lockproto.VerifyAck(keys.Public, "door-lobby", ackRaw)
+		if err != nil || ack.Status != lockproto.AckApplied || ack.Version != 1 {
+			t.Fatalf("ack %+v %v", ack, err)
+		}
+		res, err := s.Unlock(t.Context(), issue(bob, "bob", 2, time.Now().Add(time.Hour)), bob.priv)
+		if err != nil || !res.Granted {
+			t.Fatalf("bob: %+v %v", res, err)
+		}
+		if res := unlock(alice, aliceCred); res.Granted || res.Reason != "revoked" {
+			t.Fatalf("alice after revocation: %+v", res)
+		}
+
+		// The same bundle again is refused but acknowledged; a delta on a
+		// wrong base asks for a snapshot.
+		_, err = s.DeliverBundle(t.Context(), sealed)
+		var re *ble.RemoteError
+		if !errors.Is(err, lockproto.ErrStale) || !errors.As(err, &re) || len(re.Ack) == 0 {
+			t.Fatalf("replay: %v", err)
+		}
+		wrongBase, _ := lockproto.SealBundle(propPriv, keys.Symmetric, lockproto.Bundle{LockID: "door-lobby", Base: 5, Version: 6, TrustedTime: time.Now()})
+		if _, err := s.DeliverBundle(t.Context(), wrongBase); !errors.Is(err, lockproto.ErrWrongBase) {
+			t.Fatalf("wrong base: %v", err)
+		}
+	})
+
+	t.Run("KeypadAndCardOverControlSocket", func(t *testing.T) {
+		var o syncBuffer
+		if err := run(t.Context(), []string{"keypad", "--control", ctlAddr, "2468024"}, os.Getenv, nil, &o, &o); err != nil {
+			t.Fatalf("keypad: %v %s", err, o.String())
+		}
+		if !strings.Contains(o.String(), "granted doorcode person=bob") {
+			t.Fatalf("output %q", o.String())
+		}
+		if err := run(t.Context(), []string{"keypad", "--control", ctlAddr, "1111111"}, os.Getenv, nil, &o, &o); !errors.Is(err, errDenied) {
+			t.Fatalf("wrong code: %v", err)
+		}
+		if err := run(t.Context(), []string{"card", "--control", ctlAddr, "04FF"}, os.Getenv, nil, &o, &o); !errors.Is(err, errDenied) {
+			t.Fatalf("unknown card: %v", err)
+		}
+	})
+
+	t.Run("CredentialExpiresWithoutSync", func(t *testing.T) {
+		cred := issue(carol, "carol", 3, time.Now().Truncate(time.Second).Add(2*time.Second))
+		if res := unlock(carol, cred); !res.Granted {
+			t.Fatalf("before expiry: %+v", res)
+		}
+		time.Sleep(2500 * time.Millisecond)
+		if res := unlock(carol, cred); res.Granted || res.Reason != "expired" {
+			t.Fatalf("after expiry: %+v", res)
+		}
+	})
+
+	t.Run("LogCollectedAndVerified", func(t *testing.T) {
+		s, err := ble.Dial(t.Context(), bleAddr, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		raw, err := s.FetchLog(t.Context(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _, err := lockproto.VerifyEventBatch(keys.Public, "door-lobby", raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Continues(1, lockproto.GenesisHash); err != nil {
+			t.Fatal(err)
+		}
+		counts := map[string]int{}
+		for _, e := range b.Events {
+			counts[e.Kind]++
+		}
+		if counts[lockproto.EventUnlockGranted] != 3 || counts[lockproto.EventUnlockDenied] != 2 || counts[lockproto.EventBundleApplied] != 1 || counts[lockproto.EventCodeGranted] != 1 {
+			t.Fatalf("event counts %v", counts)
+		}
+	})
+
+	if !strings.Contains(logs.String(), "decision") {
+		t.Fatalf("decisions not logged: %s", logs.String())
+	}
+}
+
+func TestRunUsage(t *testing.T) {
+	var o bytes.Buffer
+	if err := run(t.Context(), nil, os.Getenv, nil, &o, &o); err == nil {
+		t.Fatal("no command accepted")
+	}
+	if err := run(t.Context(), []string{"run"}, os.Getenv, nil, &o, &o); err == nil {
+		t.Fatal("run without --state accepted")
+	}
+	if err := run(t.Context(), []string{"run", "--state", t.TempDir()}, os.Getenv, nil, &o, &o); !errors.Is(err, lockproto.ErrNotProvisioned) {
+		t.Fatalf("unprovisioned: %v", err)
+	}
+}
