@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"reflect"
 	"sort"
 )
 
@@ -51,6 +52,11 @@ func OpenAPI() ([]byte, error) {
 						components[kind] = map[string]any{}
 					}
 					for name, def := range defs.(map[string]any) {
+						// Fragments share one namespace: a second, different
+						// definition would silently replace the first.
+						if prev, dup := components[kind][name]; dup && !reflect.DeepEqual(prev, def) {
+							return nil, fmt.Errorf("%s: components.%s.%s already defined differently by another fragment; prefix schema names with your area", n, kind, name)
+						}
 						components[kind][name] = def
 					}
 				}
