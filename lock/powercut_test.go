@@ -145,7 +145,7 @@ func TestPowerCutDuringCodeUse(t *testing.T) {
 			t.Fatal(err)
 		}
 		fsys.steps, fsys.cutAt = 0, n
-		d, err := l.EnterCode(code)
+		d, _ := l.EnterCode(code)
 		if !fsys.dead {
 			wantDecision(t, d, true, ReasonOK)
 			break
