@@ -24,13 +24,14 @@ var weekdays = map[string]time.Weekday{
 
 // parseClock turns "HH:MM" into minutes after midnight.
 func parseClock(s string) (int, error) {
-	var h, m int
-	if len(s) != 5 || s[2] != ':' {
+	// Digits only: Sscanf("%02d") would also take "-1" or "+1", and a
+	// negative minute indexes out of range in Narrows.
+	digit := func(c byte) bool { return c >= '0' && c <= '9' }
+	if len(s) != 5 || s[2] != ':' || !digit(s[0]) || !digit(s[1]) || !digit(s[3]) || !digit(s[4]) {
 		return 0, fmt.Errorf("%q is not HH:MM", s)
 	}
-	if _, err := fmt.Sscanf(s, "%02d:%02d", &h, &m); err != nil {
-		return 0, fmt.Errorf("%q is not HH:MM", s)
-	}
+	h := int(s[0]-'0')*10 + int(s[1]-'0')
+	m := int(s[3]-'0')*10 + int(s[4]-'0')
 	if h > 24 || m > 59 || (h == 24 && m != 0) {
 		return 0, fmt.Errorf("%q is not a time of day", s)
 	}

@@ -43,6 +43,11 @@ func VerifyPassword(encoded, pw string) bool {
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
 		return false
 	}
+	// argon2 panics on zero rounds or lanes; a corrupt stored hash must
+	// fail the login, not crash the server or make it allocate gigabytes.
+	if t < 1 || t > 64 || p < 1 || m < 8*uint32(p) || m > 1<<20 {
+		return false
+	}
 	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
 	want, err2 := base64.RawStdEncoding.DecodeString(parts[5])
 	if err1 != nil || err2 != nil || len(want) == 0 {

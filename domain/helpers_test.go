@@ -1,0 +1,10 @@
+package domain_test
+
+import (
+	"errors"
+	"fmt"
+)
+
+func errorsJoin(err error) error { return fmt.Errorf("store: %w", err) }
+
+func errPlain(msg string) error { return errors.New(msg) }
