@@ -3,14 +3,16 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
+	"sort"
 	"strings"
 	"time"
 
@@ -137,7 +139,14 @@ const maxBody = 1 << 20
 // decode reads one JSON object, refusing unknown fields, trailing data and
 // oversized bodies with a message that names the problem.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return domain.Errorf(domain.EInvalid, "could not read the request body: %v", err)
+	}
+	if len(body) > maxBody {
+		return domain.Errorf(domain.EInvalid, "request body is larger than %d bytes", maxBody)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var se *json.SyntaxError
@@ -149,9 +158,12 @@ func decode(r *http.Request, v any) error {
 		case errors.As(err, &se):
 			return domain.Errorf(domain.EInvalid, "malformed JSON at byte %d", se.Offset)
 		case errors.As(err, &te):
-			return &domain.Error{Code: domain.EInvalid, Field: te.Field, Message: fmt.Sprintf("must be a %s", te.Type)}
-		case errors.As(err, &pe):
-			return domain.Errorf(domain.EInvalid, "times must be RFC 3339, such as 2026-01-31T18:00:00Z")
+			if te.Field == "" {
+				return domain.Errorf(domain.EInvalid, "send a JSON object, not a JSON %s", te.Value)
+			}
+			return &domain.Error{Code: domain.EInvalid, Field: te.Field, Message: "must be a JSON " + jsonKind(te.Type)}
+		case errors.As(err, &pe) || strings.HasPrefix(err.Error(), "Time.UnmarshalJSON"):
+			return &domain.Error{Code: domain.EInvalid, Field: timeField(body, v), Message: "must be an RFC 3339 time, such as 2026-01-31T18:00:00Z"}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return domain.Errorf(domain.EInvalid, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 		case errors.Is(err, io.ErrUnexpectedEOF):
@@ -163,6 +175,49 @@ func decode(r *http.Request, v any) error {
 		return domain.Errorf(domain.EInvalid, "send exactly one JSON object")
 	}
 	return nil
+}
+
+// jsonKind names a Go type the way a JSON client knows it.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	}
+	return "object"
+}
+
+// timeField finds which top-level field of body holds the time that failed
+// to parse (encoding/json does not say), by decoding each field alone.
+func timeField(body []byte, v any) string {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil {
+		return ""
+	}
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		one, _ := json.Marshal(map[string]json.RawMessage{k: fields[k]})
+		probe := reflect.New(reflect.TypeOf(v).Elem()).Interface()
+		if err := json.Unmarshal(one, probe); err != nil {
+			return k
+		}
+	}
+	return ""
 }
 
 // clientIP is the remote address without port (for rate limiting).

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"sort"
 	"strconv"
 	"time"
 
@@ -68,6 +69,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, a domain.Actor) erro
 	for _, as := range a.Assignments {
 		props = append(props, as)
 	}
+	sort.Slice(props, func(i, j int) bool { return props[i].PropertyID < props[j].PropertyID })
 	writeJSON(w, http.StatusOK, map[string]any{"id": a.ManagerID, "name": a.Name, "role": a.Role, "properties": props})
 	return nil
 }
