@@ -140,16 +140,17 @@ func (g *eventLog) append(e lockproto.Event) (lockproto.Event, error) {
 	g.events = append(g.events, e)
 	g.hashes = append(g.hashes, h)
 	g.inFile++
-	if len(g.events) > g.retention {
+	if len(g.events) >= 2*g.retention {
 		// Oldest events go once the cloud had ample chance to collect them;
-		// if it had not, the gap shows in the next batch it fetches.
+		// if it had not, the gap shows in the next batch it fetches. Trimming
+		// in halves keeps the cost of an append constant.
 		drop := len(g.events) - g.retention
 		g.baseSeq += uint64(drop)
 		g.baseHash = g.hashes[drop-1]
 		g.events = append([]lockproto.Event(nil), g.events[drop:]...)
 		g.hashes = append([][]byte(nil), g.hashes[drop:]...)
 	}
-	if g.inFile > 2*g.retention {
+	if g.inFile > 3*g.retention {
 		if err := g.rewrite(); err != nil {
 			g.dirty = true
 		}
