@@ -180,7 +180,15 @@ func (t *Tx) forUpdate() string {
 
 // inTx runs fn in one transaction, committing on nil and rolling back on
 // error, so a request either writes everything or nothing.
+//
+// A use case called with a context from withTx joins that open transaction
+// instead of starting its own, so bulk work (CSV import rows, PMS sync)
+// commits a use case together with its own bookkeeping, or rolls both back
+// (dry runs).
 func (s *Store) inTx(ctx context.Context, op string, fn func(*Tx) error) (err error) {
+	if t, ok := ctx.Value(txKey{}).(*Tx); ok && t.s == s {
+		return fn(t)
+	}
 	start := time.Now()
 	defer func() {
 		if s.Observe != nil {
@@ -212,6 +220,11 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(*Tx) error) (err er
 		return nil
 	}
 }
+
+type txKey struct{}
+
+// withTx returns a context whose use cases run inside t.
+func withTx(ctx context.Context, t *Tx) context.Context { return context.WithValue(ctx, txKey{}, t) }
 
 // retryable reports serialization failures and deadlocks on PostgreSQL.
 func (s *Store) retryable(err error) bool {
