@@ -150,7 +150,13 @@ func BenchmarkBundleSizes(b *testing.B) {
 			sealed = e.seal(bundle)
 		}
 		_, upWire := ble.Frames(len(sealed)+2, ble.DefaultMTU)
-		_, downWire := ble.Frames(250+2, ble.DefaultMTU) // a signed ack is ~240 bytes
+		ack, err := lockproto.SignAck(e.keys.Private, lockproto.Ack{LockID: "lock-bench", Status: lockproto.AckApplied,
+			Version: 2, Bundle: lockproto.BundleDigest(sealed), LockTime: t0, LogNext: 12345})
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, downWire := ble.Frames(len(ack)+2, ble.DefaultMTU)
+		b.ReportMetric(float64(len(ack)), "ack-B")
 		b.ReportMetric(float64(len(sealed)), "bundle-B")
 		if entries > 0 {
 			b.ReportMetric(float64(len(sealed))/float64(entries), "B/entry")
