@@ -866,6 +866,12 @@ func (t *Tx) endAccess(ctx context.Context, a domain.Actor, propertyID string, p
 		if _, err := t.exec(ctx, `DELETE FROM doorcodes WHERE person_id = ?`, x.ID); err != nil {
 			return 0, err
 		}
+		// A code guest's computed code ends too (store/resident_guests.go).
+		codeChanges, err := t.endGuestCode(ctx, x)
+		if err != nil {
+			return 0, err
+		}
+		changes = append(changes, codeChanges...)
 		q := `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ? WHERE id = ?`
 		if del {
 			q = `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ?, deleted_at = ? WHERE id = ?`
