@@ -63,7 +63,9 @@ func guestOf(id string) inviteOpt          { return func(in *domain.InviteInput)
 func window(start time.Time, end *time.Time) inviteOpt {
 	return func(in *domain.InviteInput) { in.StartsAt, in.ExpiresAt = &start, end }
 }
-func key(id string, share bool) domain.GrantInput { return domain.GrantInput{KeyID: id, MayShare: share} }
+func key(id string, share bool) domain.GrantInput {
+	return domain.GrantInput{KeyID: id, MayShare: share}
+}
 
 // invite invites first last <email> with the fixture's Building key unless
 // options say otherwise, and fails the test on error.

@@ -115,10 +115,10 @@ func TestPeopleSearch(t *testing.T) {
 			{"bel@", []string{anabel}},
 			{"bob@example.com", []string{bob}},
 			{"lopez", []string{ana, mary}},
-			{"Ana Lopez", []string{ana}},   // "first last"
-			{"lopez ana", []string{ana}},   // "last first"
-			{"lopez-v", []string{mary}},    // last name with punctuation
-			{"mary lop", []string{mary}},   // "first last-prefix"
+			{"Ana Lopez", []string{ana}},    // "first last"
+			{"lopez ana", []string{ana}},    // "last first"
+			{"lopez-v", []string{mary}},     // last name with punctuation
+			{"mary lop", []string{mary}},    // "first last-prefix"
 			{"  smith  ", []string{anabel}}, // trimmed
 			{"example", nil},                // not a prefix of anything
 			{"xyz", nil},
