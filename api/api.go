@@ -26,6 +26,8 @@ type Server struct {
 	Log     *slog.Logger
 	Metrics *Metrics
 	Limiter *LoginLimiter
+	// Keys seals secrets and signs phone credentials (api/residents.go).
+	Keys ResidentKeys
 }
 
 // New builds the API server.

@@ -45,6 +45,8 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/managers/{m}", s.authed(s.getManager))
 	mux.Handle("PUT /api/v1/managers/{m}/properties/{p}", s.authed(s.assignProperty))
 
+	s.residentRoutes(mux)
+
 	// Anything else under /api/v1 answers in the API's error shape.
 	mux.Handle("/api/v1/", s.public(func(w http.ResponseWriter, r *http.Request) error { return errNoRoute }))
 }
