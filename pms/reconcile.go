@@ -61,20 +61,20 @@ type Policy struct {
 
 // Link attaches an existing person to a PMS resident.
 type Link struct {
-	PersonID   string
-	ExternalID string
-	Email      string
+	PersonID   string `json:"person_id"`
+	ExternalID string `json:"external_id"`
+	Email      string `json:"email"`
 }
 
 // Create adds a new resident contact (no access by itself).
 type Create struct {
-	ExternalID string
-	FirstName  string
-	LastName   string
-	Email      string
-	Phone      string
-	UnitID     string // "" when the PMS unit is unknown or unmapped
-	Status     Status
+	ExternalID string `json:"external_id"`
+	FirstName  string `json:"first_name"`
+	LastName   string `json:"last_name"`
+	Email      string `json:"email"`
+	Phone      string `json:"phone"`
+	UnitID     string `json:"unit_id"` // "" when the PMS unit is unknown or unmapped
+	Status     Status `json:"status"`
 }
 
 // Update fields.
@@ -89,30 +89,31 @@ const (
 
 // Update changes one field of an existing person.
 type Update struct {
-	PersonID   string
-	ExternalID string
-	Field      string
-	From, To   string
+	PersonID   string `json:"person_id"`
+	ExternalID string `json:"external_id"`
+	Field      string `json:"field"`
+	From       string `json:"from"`
+	To         string `json:"to"`
 }
 
 // Grant gives Policy.KeyIDs to a person. PersonID is "" for a person this
 // plan creates; Email then identifies the Create.
 type Grant struct {
-	PersonID   string
-	ExternalID string
-	Email      string
-	KeyIDs     []string
-	MayShare   bool
-	StartsAt   time.Time
-	ExpiresAt  *time.Time // nil when the lease has no end date
+	PersonID   string     `json:"person_id"`
+	ExternalID string     `json:"external_id"`
+	Email      string     `json:"email"`
+	KeyIDs     []string   `json:"key_ids"`
+	MayShare   bool       `json:"may_share"`
+	StartsAt   time.Time  `json:"starts_at"`
+	ExpiresAt  *time.Time `json:"expires_at"` // nil when the lease has no end date
 }
 
 // Revoke is Revoke All Keys for a person whose lease is past.
 type Revoke struct {
-	PersonID   string
-	ExternalID string
-	Email      string
-	Reason     string
+	PersonID   string `json:"person_id"`
+	ExternalID string `json:"external_id"`
+	Email      string `json:"email"`
+	Reason     string `json:"reason"`
 }
 
 // ReviewReason says why a manager must decide.
@@ -144,14 +145,14 @@ const (
 // Review is an item for the review queue. At most one of Grant, Revoke and
 // Update is set: the change that approving would make.
 type Review struct {
-	Reason     ReviewReason
-	PersonID   string
-	ExternalID string
-	Email      string
-	Detail     string
-	Grant      *Grant
-	Revoke     *Revoke
-	Update     *Update
+	Reason     ReviewReason `json:"reason"`
+	PersonID   string       `json:"person_id"`
+	ExternalID string       `json:"external_id"`
+	Email      string       `json:"email"`
+	Detail     string       `json:"detail"`
+	Grant      *Grant       `json:"grant,omitempty"`
+	Revoke     *Revoke      `json:"revoke,omitempty"`
+	Update     *Update      `json:"update,omitempty"`
 }
 
 // AlertKind classifies alerts and warnings.
@@ -170,11 +171,11 @@ const (
 // Alert reports roster data that was not acted on (in Plan.Alerts) or was
 // acted on with a caveat (in Plan.Warnings).
 type Alert struct {
-	Kind        AlertKind
-	Email       string
-	ExternalIDs []string
-	Unit        string
-	Detail      string
+	Kind        AlertKind `json:"kind"`
+	Email       string    `json:"email"`
+	ExternalIDs []string  `json:"external_ids"`
+	Unit        string    `json:"unit"`
+	Detail      string    `json:"detail"`
 }
 
 // Plan is the diff a sync would apply. Every list is ordered by the
@@ -183,15 +184,15 @@ type Alert struct {
 // Links, Creates, Updates, Grants or Revokes; Reviews, Alerts and Warnings
 // repeat until the data or a manager's decision changes.
 type Plan struct {
-	Provider string
-	Links    []Link
-	Creates  []Create
-	Updates  []Update
-	Grants   []Grant
-	Revokes  []Revoke
-	Reviews  []Review
-	Alerts   []Alert
-	Warnings []Alert
+	Provider string   `json:"provider"`
+	Links    []Link   `json:"links"`
+	Creates  []Create `json:"creates"`
+	Updates  []Update `json:"updates"`
+	Grants   []Grant  `json:"grants"`
+	Revokes  []Revoke `json:"revokes"`
+	Reviews  []Review `json:"reviews"`
+	Alerts   []Alert  `json:"alerts"`
+	Warnings []Alert  `json:"warnings"`
 }
 
 // Empty reports whether the plan changes nothing and asks nothing.

@@ -50,10 +50,10 @@ type Roster struct {
 // ParseWarning is a record an adapter skipped or read only in part. The
 // roster is still usable.
 type ParseWarning struct {
-	Record     int    // 1-based: the line a CSV record starts on, or the n-th JSON/XML record
-	ExternalID string // when known
-	Field      string // the vendor's field name, when one field is at fault
-	Reason     string
+	Record     int    `json:"record"`      // 1-based: the line a CSV record starts on, or the n-th JSON/XML record
+	ExternalID string `json:"external_id"` // when known
+	Field      string `json:"field"`       // the vendor's field name, when one field is at fault
+	Reason     string `json:"reason"`
 }
 
 func (w ParseWarning) String() string {
