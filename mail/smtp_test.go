@@ -111,6 +111,16 @@ func TestSMTPSender(t *testing.T) {
 		}
 	})
 
+	t.Run("OKAuthSMTPS", func(t *testing.T) {
+		srv := mailtest.NewServer(t, mailtest.WithAuth("relay", "pw"), mailtest.WithImplicitTLS())
+		if err := mustSender(t, srv.URL()).Send(context.Background(), testMessage("smtps")); err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		if r := srv.Wait(t, 1)[0]; r.User != "relay" || !r.TLS {
+			t.Errorf("User = %q TLS = %v, want relay over TLS", r.User, r.TLS)
+		}
+	})
+
 	t.Run("OKAuthLocalhostPlain", func(t *testing.T) {
 		// PLAIN without TLS is only allowed to localhost.
 		srv := mailtest.NewServer(t, mailtest.WithAuth("relay", "pw"))

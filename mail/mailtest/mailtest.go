@@ -43,6 +43,7 @@ type Server struct {
 	srv        *smtp.Server
 	user, pass string
 	starttls   bool
+	implicit   bool
 	certPool   *x509.CertPool
 
 	mu       sync.Mutex
@@ -60,7 +61,7 @@ type Received struct {
 	Data []byte
 	// User is the authenticated user name, "" without AUTH.
 	User string
-	// TLS reports whether the session was encrypted (STARTTLS).
+	// TLS reports whether the session was encrypted (STARTTLS or implicit).
 	TLS bool
 }
 
@@ -77,6 +78,12 @@ func WithAuth(user, pass string) Option {
 // 127.0.0.1 and localhost, generated at start.
 func WithSTARTTLS() Option {
 	return func(s *Server) { s.starttls = true }
+}
+
+// WithImplicitTLS speaks TLS from the first byte (smtps), with a
+// self-signed certificate for 127.0.0.1 and localhost.
+func WithImplicitTLS() Option {
+	return func(s *Server) { s.implicit = true }
 }
 
 // WithRecipientReply makes RCPT TO:<rcpt> fail with the reply code (4xx or
@@ -102,16 +109,22 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	srv.MaxRecipients = 50
 	srv.AllowInsecureAuth = !s.starttls
 	srv.ErrorLog = log.New(io.Discard, "", 0)
-	if s.starttls {
-		cfg, pool, err := selfSigned()
-		if err != nil {
+	var cfg *tls.Config
+	if s.starttls || s.implicit {
+		var err error
+		if cfg, s.certPool, err = selfSigned(); err != nil {
 			t.Fatalf("mailtest: certificate: %v", err)
 		}
-		srv.TLSConfig, s.certPool = cfg, pool
+	}
+	if s.starttls {
+		srv.TLSConfig = cfg
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("mailtest: listen: %v", err)
+	}
+	if s.implicit {
+		ln = tls.NewListener(ln, cfg)
 	}
 	s.srv, s.Addr = srv, ln.Addr().String()
 	done := make(chan struct{})
@@ -130,14 +143,18 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 
 // URL is an smtp:// URL for mail.NewSMTPSender that reaches this server:
 // with the credentials of WithAuth, starttls=required and
-// insecure_skip_verify=true with WithSTARTTLS, starttls=none otherwise.
+// insecure_skip_verify=true with WithSTARTTLS, smtps:// with
+// WithImplicitTLS, starttls=none otherwise.
 func (s *Server) URL() string {
 	u := url.URL{Scheme: "smtp", Host: s.Addr}
 	if s.user != "" {
 		u.User = url.UserPassword(s.user, s.pass)
 	}
 	q := url.Values{}
-	if s.starttls {
+	if s.implicit {
+		u.Scheme = "smtps"
+		q.Set("insecure_skip_verify", "true")
+	} else if s.starttls {
 		q.Set("starttls", "required")
 		q.Set("insecure_skip_verify", "true")
 	} else {
@@ -147,7 +164,8 @@ func (s *Server) URL() string {
 	return u.String()
 }
 
-// CertPool holds the self-signed certificate of WithSTARTTLS, nil without.
+// CertPool holds the self-signed certificate of WithSTARTTLS or
+// WithImplicitTLS, nil without.
 func (s *Server) CertPool() *x509.CertPool { return s.certPool }
 
 // SetRecipientReply makes every later RCPT TO:<rcpt> fail with code (4xx or
