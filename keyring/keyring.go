@@ -239,3 +239,13 @@ func LoadMasterKey(envValue, path string, create bool) (key []byte, created bool
 	}
 	return key, true, nil
 }
+
+// Open loads the master key (see LoadMasterKey) and builds the keyring.
+func Open(envValue, path string, create bool, storage Storage) (kr *Keyring, created bool, err error) {
+	key, created, err := LoadMasterKey(envValue, path, create)
+	if err != nil {
+		return nil, false, err
+	}
+	kr, err = New(key, storage)
+	return kr, created, err
+}

@@ -1,0 +1,79 @@
+// Command doorapp is the DOOR App as a command-line program: it logs a
+// resident in with an emailed code, keeps the phone's Ed25519 device key
+// and its credentials in a state directory, shows keys and doorcodes,
+// refreshes phone credentials and manages guests.
+//
+//	doorapp --server URL --state DIR login --email E [--code C]
+//	doorapp keys | doorcode | credentials refresh | devices
+//	doorapp guests list | invite … | revoke ID
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "doorapp:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: doorapp [--server URL] [--state DIR] <command> [flags]
+
+commands:
+  login --email E [--code C] [--device-name N]   log in with the emailed code (asks for it on stdin without --code)
+  logout                                         end this phone's session
+  keys                                           my keys and doors, with windows and schedules
+  doorcode                                       my doorcode(s)
+  credentials refresh                            fetch new phone credentials (kept in the state directory)
+  credentials show                               the stored credentials
+  devices [remove ID]                            my phones
+  guests list                                    guests I invited
+  guests invite --email E --first F --last L --key K [--kind app|day_code|quarter_hour_code]
+                [--starts T] [--expires T] [--day YYYY-MM-DD] [--property P]
+  guests revoke ID                               take a guest's access away
+
+The state directory (default ~/.doorapp) holds the device key, the session
+token and credentials, readable by the owner only.`
+
+// run is the whole program; main only calls it, so tests run it in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	app, rest, err := newApp(args, getenv, stdin, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return fmt.Errorf("missing command")
+	}
+	cmd, cmdArgs := rest[0], rest[1:]
+	if c, ok := commands[cmd]; ok {
+		return c(ctx, app, cmdArgs)
+	}
+	if cmd == "help" || cmd == "-h" || cmd == "--help" {
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	fmt.Fprintln(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// commands maps a command name to its implementation; the Door Sync
+// commands (unlock, sync) slot in here.
+var commands = map[string]func(ctx context.Context, a *app, args []string) error{
+	"login":       cmdLogin,
+	"logout":      cmdLogout,
+	"keys":        cmdKeys,
+	"doorcode":    cmdDoorcode,
+	"credentials": cmdCredentials,
+	"devices":     cmdDevices,
+	"guests":      cmdGuests,
+}
