@@ -9,15 +9,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/dooros/dooros/api"
+	"github.com/dooros/dooros/keyring"
+	"github.com/dooros/dooros/notify"
 )
 
 // serveConfig is everything "dooros serve" can be told.
 type serveConfig struct {
 	db   dbFlags
 	addr string
+	// Residents: mail transport and the master key sealing property keys.
+	smtpURL, smtpFrom, masterKeyFile string
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -25,6 +30,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	var cfg serveConfig
 	cfg.db.register(fs, getenv)
 	fs.StringVar(&cfg.addr, "addr", envOr(getenv, "DOOROS_ADDR", "127.0.0.1:8080"), "listen address [DOOROS_ADDR]")
+	fs.StringVar(&cfg.smtpURL, "smtp-url", getenv("DOOROS_SMTP_URL"), "send email through this relay: smtp://user:pass@host:port or smtps://… (default: local mailbox under --data) [DOOROS_SMTP_URL]")
+	fs.StringVar(&cfg.smtpFrom, "smtp-from", getenv("DOOROS_SMTP_FROM"), "sender of emails, \"Name <addr>\" [DOOROS_SMTP_FROM]")
+	fs.StringVar(&cfg.masterKeyFile, "master-key-file", getenv("DOOROS_MASTER_KEY_FILE"), "file with the base64 32-byte master key sealing property keys (default --data/master.key, created on first start with SQLite); DOOROS_MASTER_KEY overrides [DOOROS_MASTER_KEY_FILE]")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -38,8 +46,25 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	metrics := api.NewMetrics()
 	st.Observe = metrics.ObserveStore
 
+	keyFile := cfg.masterKeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(cfg.db.data, "master.key")
+	}
+	keys, created, err := keyring.Open(getenv("DOOROS_MASTER_KEY"), keyFile, cfg.masterKeyFile == "" && cfg.db.db == "", st)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Warn("created a new master key; back it up: without it property keys cannot be opened", "file", keyFile)
+	}
+	sender, via, err := notify.NewSender(cfg.smtpURL, cfg.smtpFrom, cfg.db.data)
+	if err != nil {
+		return err
+	}
+
 	mux := http.NewServeMux()
 	apiServer := api.New(st, log, metrics)
+	apiServer.Keys = keys
 	apiServer.Routes(mux)
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -56,6 +81,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	srv := &http.Server{Handler: metrics.Instrument(mux), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "DOOR OS listening on http://%s (database: %s)\n", ln.Addr(), redact(cfg.db.dsn()))
+	mailer := &notify.Worker{Store: st, Sender: sender, Keys: keys, Log: log.With("worker", "email"), BaseURL: "http://" + ln.Addr().String()}
+	go mailer.Run(ctx)
+	log.Info("email delivery", "via", via)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
