@@ -70,6 +70,20 @@ type Message struct {
 	Date time.Time
 }
 
+// HeaderValue returns the value of the extra header name, ignoring case (a
+// parsed message has canonical keys such as X-Dooros-Kind).
+func (m Message) HeaderValue(name string) string {
+	if v, ok := m.Headers[name]; ok {
+		return v
+	}
+	for k, v := range m.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
 // Sentinel errors, wrapped in a permanent *Error by Send.
 var (
 	// ErrInvalidAddress: a sender or recipient address does not parse.

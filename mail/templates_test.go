@@ -340,7 +340,7 @@ func TestWelcomeOverSMTP(t *testing.T) {
 	if e.Subject != m.Subject || e.Text != m.Text || e.HTML != m.HTML {
 		t.Errorf("message changed in transit:\nsubject %q\ntext %q\nhtml %q", e.Subject, e.Text, e.HTML)
 	}
-	if got, want := e.Headers["X-Dooros-Kind"], mail.KindWelcome; got != want {
+	if got, want := e.HeaderValue(mail.KindHeader), mail.KindWelcome; got != want {
 		t.Errorf("kind header = %q, want %q", got, want)
 	}
 	if got, want := e.Links, []string{"https://door.example.com/app"}; len(got) != 1 || got[0] != want[0] {
