@@ -82,7 +82,8 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "synchronous(NORMAL)")
 		q.Set("_txlock", "immediate")
-		s.db, err = sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+		// Escape the path: in a file: URI "#" and "?" would cut it short.
+		s.db, err = sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
 		if err == nil {
 			s.db.SetMaxOpenConns(8)
 		}
