@@ -1,0 +1,109 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/store"
+)
+
+// activityKinds are offered in the Kind filter; a value ending in "."
+// selects the whole family.
+var activityKinds = []struct{ Value, Label string }{
+	{"", "All kinds"},
+	{"person.", "People: all changes"},
+	{domain.EventPersonInvited, "Invited"},
+	{domain.EventGuestInvited, "Guest invited"},
+	{domain.EventKeyGiven, "Key given"},
+	{domain.EventKeyTaken, "Key taken"},
+	{domain.EventPersonUpdated, "Person edited"},
+	{domain.EventPersonRevoked, "Revoke All Keys"},
+	{domain.EventPersonDeleted, "Person deleted"},
+	{"door.", "Doors: unlocks, denials, syncs"},
+	{domain.EventDoorUnlocked, "Unlocked"},
+	{domain.EventDoorDenied, "Denied"},
+	{domain.EventDoorSynced, "Synced"},
+	{"key.", "Keys"},
+	{"manager.", "Managers"},
+}
+
+type activityData struct {
+	PersonID   string
+	PersonName string
+	DoorID     string
+	Kind       string
+	From       string
+	To         string
+	Cursor     string
+	Next       string
+	Events     []domain.Event
+	Doors      []domain.Door
+	Kinds      any
+	Error      string
+	ExportURL  string
+}
+
+// activityFilter reads the filter of the Activity page and its CSV export.
+// From and To are dates in the property's time zone; To is inclusive.
+func activityFilter(q url.Values, loc *time.Location) (store.ActivityFilter, error) {
+	f := store.ActivityFilter{PersonID: q.Get("person_id"), DoorID: q.Get("door_id"), Kind: q.Get("kind"), Cursor: q.Get("cursor")}
+	if v := q.Get("from"); v != "" {
+		t, err := time.ParseInLocation(formDate, v, loc)
+		if err != nil {
+			return f, domain.FieldError("from", "%q is not a date (YYYY-MM-DD)", v)
+		}
+		t = t.UTC()
+		f.Since = &t
+	}
+	if v := q.Get("to"); v != "" {
+		t, err := time.ParseInLocation(formDate, v, loc)
+		if err != nil {
+			return f, domain.FieldError("to", "%q is not a date (YYYY-MM-DD)", v)
+		}
+		t = t.AddDate(0, 0, 1).UTC()
+		f.Until = &t
+	}
+	return f, nil
+}
+
+func (c *Console) activityList(w http.ResponseWriter, r *http.Request, rq *request) error {
+	q := r.URL.Query()
+	d := activityData{PersonID: q.Get("person_id"), DoorID: q.Get("door_id"), Kind: q.Get("kind"), From: q.Get("from"), To: q.Get("to"),
+		Cursor: q.Get("cursor"), Kinds: activityKinds}
+	doors, err := c.store.ListDoors(r.Context(), rq.Actor, rq.Property.ID)
+	if err != nil {
+		return err
+	}
+	d.Doors = doors
+	export := url.Values{}
+	for _, k := range []string{"person_id", "door_id", "kind", "from", "to"} {
+		if v := q.Get(k); v != "" {
+			export.Set(k, v)
+		}
+	}
+	d.ExportURL = propertyURL(rq.Property.ID, "activity.csv")
+	if len(export) > 0 {
+		d.ExportURL += "?" + export.Encode()
+	}
+	status := http.StatusOK
+	f, err := activityFilter(q, rq.Property.Location())
+	if err == nil {
+		d.Events, d.Next, err = c.store.ListActivity(r.Context(), rq.Actor, rq.Property.ID, f)
+	}
+	if err != nil {
+		if _, ok := toFormError(err); !ok {
+			return err
+		}
+		d.Error, status = domain.ErrorMessage(err), http.StatusBadRequest
+	}
+	for _, e := range d.Events {
+		if e.PersonID == d.PersonID && e.PersonName != "" {
+			d.PersonName = e.PersonName
+			break
+		}
+	}
+	c.render(w, r, rq, status, "activity", "Activity", "activity", d)
+	return nil
+}

@@ -1,0 +1,101 @@
+package console
+
+import (
+	"net/http"
+
+	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/store"
+)
+
+type personData struct {
+	Person    domain.PersonView
+	Edit      personForm
+	EditError *formError
+	GiveError *formError
+	// Giveable are keys the person does not hold that this manager may give.
+	Giveable []domain.Key
+	Units    []domain.Unit
+	Unit     string
+	Host     *domain.PersonView
+	Activity []domain.Event
+	Emails   []store.OutboxStatus
+	Devices  []store.Device
+	Doors    map[string]domain.Door
+	// KeyDoors names the doors of every key of the property.
+	KeyDoors map[string]string
+}
+
+type personForm struct {
+	FirstName string
+	LastName  string
+	Email     string
+	Phone     string
+	UnitID    string
+	Resident  bool
+	StartsAt  string
+	ExpiresAt string
+}
+
+func formOf(p domain.PersonView, prop domain.Property) personForm {
+	loc := prop.Location()
+	return personForm{FirstName: p.FirstName, LastName: p.LastName, Email: p.Email, Phone: p.Phone, UnitID: p.UnitID, Resident: p.Resident,
+		StartsAt: formTime(&p.StartsAt, loc), ExpiresAt: formTime(p.ExpiresAt, loc)}
+}
+
+// personShow is the person page: details, Keys tab, guests, devices,
+// keycard, emails and activity of this person.
+func (c *Console) personShow(w http.ResponseWriter, r *http.Request, rq *request) error {
+	p, err := c.store.Person(r.Context(), rq.Actor, rq.Property.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return c.showPerson(w, r, rq, http.StatusOK, p, formOf(p, rq.Property), nil, nil)
+}
+
+func (c *Console) showPerson(w http.ResponseWriter, r *http.Request, rq *request, status int, p domain.PersonView, edit personForm, editErr, giveErr *formError) error {
+	ctx := r.Context()
+	d := personData{Person: p, Edit: edit, EditError: editErr, GiveError: giveErr, KeyDoors: map[string]string{}}
+	keys, err := c.store.ListKeys(ctx, rq.Actor, rq.Property.ID)
+	if err != nil {
+		return err
+	}
+	if d.Doors, err = c.doorMap(r, rq); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		d.KeyDoors[k.ID] = keyDoorNames(k, d.Doors)
+	}
+	held := map[string]bool{}
+	for _, g := range p.Keys {
+		held[g.KeyID] = true
+	}
+	for _, k := range keys {
+		if !held[k.ID] && rq.Actor.CanHandleKeys(rq.Property.ID, k.ID) == nil {
+			d.Giveable = append(d.Giveable, k)
+		}
+	}
+	if d.Units, err = c.store.ListUnits(ctx, rq.Actor, rq.Property.ID); err != nil {
+		return err
+	}
+	for _, u := range d.Units {
+		if u.ID == p.UnitID {
+			d.Unit = u.Name
+		}
+	}
+	if p.InvitedBy != "" {
+		if h, err := c.store.Person(ctx, rq.Actor, rq.Property.ID, p.InvitedBy); err == nil {
+			d.Host = &h
+		}
+	}
+	if d.Activity, _, err = c.store.ListActivity(ctx, rq.Actor, rq.Property.ID, store.ActivityFilter{PersonID: p.ID, Limit: 20}); err != nil {
+		return err
+	}
+	if d.Emails, err = c.store.PersonEmails(ctx, rq.Actor, rq.Property.ID, p.ID); err != nil {
+		return err
+	}
+	if d.Devices, err = c.store.PersonDevices(ctx, rq.Actor, rq.Property.ID, p.ID); err != nil {
+		return err
+	}
+	c.render(w, r, rq, status, "person_show", p.Name(), "people", d)
+	return nil
+}

@@ -1,0 +1,31 @@
+package console
+
+import (
+	"net/http"
+
+	"github.com/dooros/dooros/domain"
+)
+
+type syncData struct {
+	Tasks []domain.SyncTask
+	// Exposed are the tasks with a pending revocation: until these doors
+	// sync, someone whose access was taken away may still open them.
+	Exposed []domain.SyncTask
+}
+
+// syncTasks lists the Door Sync tasks: offline doors whose lock has not
+// acknowledged the latest version of its desired state.
+func (c *Console) syncTasks(w http.ResponseWriter, r *http.Request, rq *request) error {
+	tasks, err := c.store.ListSyncTasks(r.Context(), rq.Actor, rq.Property.ID)
+	if err != nil {
+		return err
+	}
+	d := syncData{Tasks: tasks}
+	for _, t := range tasks {
+		if t.IncludesRevocation {
+			d.Exposed = append(d.Exposed, t)
+		}
+	}
+	c.render(w, r, rq, http.StatusOK, "sync", "Door Sync tasks", "sync", d)
+	return nil
+}
