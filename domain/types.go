@@ -318,6 +318,11 @@ type SyncTask struct {
 	OldestChangeAt     time.Time  `json:"oldest_change_at"`
 	IncludesRevocation bool       `json:"includes_revocation"`
 	LastSyncedAt       *time.Time `json:"last_synced_at"`
+	// Connection is how the door's lock is reached: "bluetooth" (offline
+	// door, synced through phones), or for an online door "online",
+	// "disconnected" (gone or silent too long) or "never" (store/door_locks.go).
+	Connection string     `json:"connection"`
+	LastSeenAt *time.Time `json:"last_seen_at"`
 }
 
 // PersonView is a person as the API and console show them.

@@ -866,6 +866,12 @@ func (t *Tx) endAccess(ctx context.Context, a domain.Actor, propertyID string, p
 		if _, err := t.exec(ctx, `DELETE FROM doorcodes WHERE person_id = ?`, x.ID); err != nil {
 			return 0, err
 		}
+		// Their keycard ends too (store/keycards.go); the revocation at
+		// their doors brings its removal to the locks.
+		if _, err := t.exec(ctx, `UPDATE keycards SET deactivated_at = ?, deactivated_by = ? WHERE person_id = ? AND deactivated_at IS NULL`,
+			micros(now), a.Name, x.ID); err != nil {
+			return 0, err
+		}
 		// A code guest's computed code ends too (store/resident_guests.go).
 		codeChanges, err := t.endGuestCode(ctx, x)
 		if err != nil {

@@ -1,0 +1,529 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/lockproto"
+)
+
+// Activity kinds of Door Sync.
+const (
+	EventLockProvisioned = "door.lock_provisioned"
+	EventLockAcked       = "door.synced" // = domain.EventDoorSynced
+	EventLogGap          = "door.log_gap"
+	EventLogFork         = "door.log_fork"
+	EventBundleApplied   = "door.bundle_applied"
+	EventBundleRefused   = "door.bundle_refused"
+	EventKeypadLocked    = "door.keypad_locked"
+	EventLockEvent       = "door.lock_event"
+)
+
+// Connection states of a door's lock as sync tasks show them.
+const (
+	ConnBluetooth    = "bluetooth"    // offline door: syncs through phones
+	ConnOnline       = "online"       // online door, lock connected
+	ConnDisconnected = "disconnected" // online door, lock gone or silent too long
+	ConnNever        = "never"        // online door whose lock never connected
+)
+
+// LockSilentAfter is how long an online door's lock may leave a pushed
+// change unacknowledged, with nothing heard from it, before its sync task
+// shows it as disconnected.
+var LockSilentAfter = 2 * time.Minute
+
+// lockConnection decides how a door's lock is connected.
+func lockConnection(connectivity domain.Connectivity, provisioned bool, status string, lastSeen *time.Time, oldestPending *time.Time, now time.Time) string {
+	switch {
+	case connectivity == domain.Offline:
+		return ConnBluetooth
+	case !provisioned || status == "":
+		return ConnNever
+	case status != "online":
+		return ConnDisconnected
+	case oldestPending != nil && now.Sub(*oldestPending) > LockSilentAfter && (lastSeen == nil || now.Sub(*lastSeen) > LockSilentAfter):
+		return ConnDisconnected
+	}
+	return ConnOnline
+}
+
+// LockSymmetricAAD binds a sealed lock key to its door and generation.
+func LockSymmetricAAD(doorID string, generation int) string {
+	return fmt.Sprintf("door_locks/%s/%d", doorID, generation)
+}
+
+// ProvisionedLock is the outcome of provisioning: the provisioning file for
+// `doorlock provision`, and the lock's MQTT credentials (online doors).
+type ProvisionedLock struct {
+	DoorID       string                  `json:"door_id"`
+	LockID       string                  `json:"lock_id"`
+	Generation   int                     `json:"generation"`
+	Connectivity domain.Connectivity     `json:"connectivity"`
+	Provisioning *lockproto.Provisioning `json:"provisioning"`
+	MQTTUsername string                  `json:"mqtt_username,omitempty"`
+	MQTTPassword string                  `json:"mqtt_password,omitempty"`
+	// MQTTHash is the stored hash of MQTTPassword (for the embedded broker).
+	MQTTHash string `json:"-"`
+}
+
+// ProvisionLock provisions (or re-provisions) the lock of a door: new lock
+// keys (lock id = door id), the symmetric key sealed at rest, new MQTT
+// credentials for an online door. Re-provisioning invalidates the old
+// device: its acks and logs no longer verify, its MQTT password is
+// replaced, and the lock starts from version 0, so its first bundle is a
+// snapshot. The door gets a new version so the new lock is synced.
+func (s *Store) ProvisionLock(ctx context.Context, a domain.Actor, sealer Sealer, propertyPub ed25519.PublicKey, propertyID, doorID, mqttPassword, mqttHash string) (ProvisionedLock, error) {
+	var out ProvisionedLock
+	err := s.inTx(ctx, "provision_lock", func(t *Tx) error {
+		prop, err := t.property(ctx, a, propertyID)
+		if err != nil {
+			return err
+		}
+		if err := a.Can(propertyID, domain.PermDevices); err != nil {
+			return err
+		}
+		d, err := t.door(ctx, propertyID, doorID)
+		if err != nil {
+			return err
+		}
+		keys, err := lockproto.NewLockKeys(d.ID)
+		if err != nil {
+			return err
+		}
+		gen := 1
+		var prev int
+		err = t.queryRow(ctx, `SELECT generation FROM door_locks WHERE door_id = ?`+t.forUpdate(), d.ID).Scan(&prev)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		gen += prev
+		sealed, err := sealer.Seal(keys.Symmetric, LockSymmetricAAD(d.ID, gen))
+		if err != nil {
+			return err
+		}
+		if d.Connectivity != domain.Online {
+			mqttPassword, mqttHash = "", ""
+		}
+		now := s.Now()
+		if _, err := t.exec(ctx, `INSERT INTO door_locks (door_id, generation, public_key, symmetric_key, mqtt_secret_hash, provisioned_at)
+			VALUES (?,?,?,?,?,?)
+			ON CONFLICT (door_id) DO UPDATE SET generation = excluded.generation, public_key = excluded.public_key,
+				symmetric_key = excluded.symmetric_key, mqtt_secret_hash = excluded.mqtt_secret_hash, provisioned_at = excluded.provisioned_at,
+				acked_state = '', acked_state_version = 0, need_snapshot = FALSE, log_next = 1, log_head = '', status = '', last_seen_at = NULL`,
+			d.ID, gen, base64.StdEncoding.EncodeToString(keys.Public), sealed, mqttHash, micros(now)); err != nil {
+			return err
+		}
+		// The new lock holds nothing yet.
+		if _, err := t.exec(ctx, `UPDATE doors SET acked_version = 0 WHERE id = ?`, d.ID); err != nil {
+			return err
+		}
+		reason := "lock provisioned"
+		if prev > 0 {
+			reason = "lock re-provisioned (old device invalidated)"
+		}
+		if err := t.bumpDoors(ctx, []domain.DoorChange{{DoorID: d.ID, Reason: reason}}); err != nil {
+			return err
+		}
+		if err := t.addEvent(ctx, domain.Event{PropertyID: propertyID, Kind: EventLockProvisioned, ActorID: a.ManagerID, Actor: a.Name,
+			DoorID: d.ID, Detail: fmt.Sprintf("%s for door %s (generation %d)", reason, d.Name, gen), Doors: []string{d.ID}}); err != nil {
+			return err
+		}
+		out = ProvisionedLock{DoorID: d.ID, LockID: d.ID, Generation: gen, Connectivity: d.Connectivity,
+			Provisioning: lockproto.NewProvisioning(keys, propertyPub, prop.TimeZone, now), MQTTHash: mqttHash}
+		if mqttPassword != "" {
+			out.MQTTUsername, out.MQTTPassword = d.ID, mqttPassword
+		}
+		return nil
+	})
+	return out, err
+}
+
+// LockInfo is what the cloud knows about a door's provisioned lock.
+type LockInfo struct {
+	DoorID       string
+	PropertyID   string
+	DoorName     string
+	Connectivity domain.Connectivity
+	Generation   int
+	PublicKey    ed25519.PublicKey
+	MQTTHash     string
+}
+
+// Lock returns the provisioned lock of a door (ENotFound when none).
+func (s *Store) Lock(ctx context.Context, doorID string) (LockInfo, error) {
+	var li LockInfo
+	var pub string
+	err := s.queryRow(ctx, `SELECT d.id, d.property_id, d.name, d.connectivity, l.generation, l.public_key, l.mqtt_secret_hash
+		FROM door_locks l JOIN doors d ON d.id = l.door_id WHERE l.door_id = ?`, doorID).
+		Scan(&li.DoorID, &li.PropertyID, &li.DoorName, &li.Connectivity, &li.Generation, &pub, &li.MQTTHash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return li, domain.Errorf(domain.ENotFound, "door %s has no provisioned lock", doorID)
+	}
+	if err != nil {
+		return li, err
+	}
+	li.PublicKey, err = base64.StdEncoding.DecodeString(pub)
+	return li, err
+}
+
+// LockMQTTHashes lists the MQTT password hashes of every online lock, for
+// the embedded broker at start.
+func (s *Store) LockMQTTHashes(ctx context.Context) (map[string]string, error) {
+	rows, err := s.query(ctx, `SELECT door_id, mqtt_secret_hash FROM door_locks WHERE mqtt_secret_hash <> ''`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, h string
+		if err := rows.Scan(&id, &h); err != nil {
+			return nil, err
+		}
+		out[id] = h
+	}
+	return out, rows.Err()
+}
+
+// DoorBundle is a sealed bundle for a door's lock.
+type DoorBundle struct {
+	DoorID   string `json:"door_id"`
+	LockID   string `json:"lock_id"`
+	Base     int64  `json:"base"`
+	Version  int64  `json:"version"`
+	Snapshot bool   `json:"snapshot"`
+	Sealed   []byte `json:"bundle"`
+	Digest   string `json:"-"`
+}
+
+// ErrInSync: the lock already holds the door's latest version.
+var ErrInSync = errors.New("store: lock is in sync")
+
+// BuildDoorBundle returns the bundle that brings a door's lock from the
+// version it acknowledged to the door's current version: a delta when the
+// lock's state is known, else a snapshot. A bundle already sealed for the
+// same move is returned again (the same bytes for every courier). signer is
+// the property's signing key (fetched by the caller: creating it would
+// need a second write transaction). ErrInSync when nothing is pending.
+func (s *Store) BuildDoorBundle(ctx context.Context, sealer Sealer, signer ed25519.PrivateKey, doorID string) (DoorBundle, error) {
+	var out DoorBundle
+	err := s.inTx(ctx, "build_door_bundle", func(t *Tx) error {
+		now := s.Now()
+		var propertyID, sealedSym, ackedState string
+		var version, ackedVersion int64
+		var gen int
+		var needSnap bool
+		err := t.queryRow(ctx, `SELECT d.property_id, d.version, l.generation, l.symmetric_key, l.acked_state, l.acked_state_version, l.need_snapshot
+			FROM door_locks l JOIN doors d ON d.id = l.door_id WHERE l.door_id = ?`+t.forUpdate(), doorID).
+			Scan(&propertyID, &version, &gen, &sealedSym, &ackedState, &ackedVersion, &needSnap)
+		if errors.Is(err, sql.ErrNoRows) {
+			return domain.Errorf(domain.ENotFound, "door %s has no provisioned lock", doorID)
+		}
+		if err != nil {
+			return err
+		}
+		if version <= ackedVersion && !needSnap {
+			return ErrInSync
+		}
+		var acked *LockState
+		base := ackedVersion
+		if ackedState != "" && ackedVersion > 0 && !needSnap {
+			acked = &LockState{}
+			if err := json.Unmarshal([]byte(ackedState), acked); err != nil {
+				return err
+			}
+		} else {
+			base = 0
+		}
+		var b64, digest string
+		var snap bool
+		q := `SELECT sealed, digest, snapshot FROM door_bundles WHERE door_id = ? AND generation = ? AND version = ? AND base = ? ORDER BY created_at DESC LIMIT 1`
+		err = t.queryRow(ctx, q, doorID, gen, version, base).Scan(&b64, &digest, &snap)
+		if err == nil {
+			sealed, err := base64.StdEncoding.DecodeString(b64)
+			out = DoorBundle{DoorID: doorID, LockID: doorID, Base: base, Version: version, Snapshot: snap, Sealed: sealed, Digest: digest}
+			return err
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		prop, err := t.propertyByID(ctx, propertyID)
+		if err != nil {
+			return err
+		}
+		sym, err := sealer.Open(sealedSym, LockSymmetricAAD(doorID, gen))
+		if err != nil {
+			return err
+		}
+		desired, err := t.desiredLock(ctx, sealer, prop, doorID, now)
+		if err != nil {
+			return err
+		}
+		b := lockproto.Bundle{LockID: doorID, Base: uint64(base), Version: uint64(version), TrustedTime: now,
+			TimeZone: prop.TimeZone, MaxCredentialLifetime: time.Duration(prop.CredentialLifetimeHours) * time.Hour}
+		snap = PlanBundle(&b, desired, acked)
+		if snap {
+			base = 0
+		}
+		sealed, err := lockproto.SealBundle(signer, sym, b)
+		if err != nil {
+			return err
+		}
+		digest = hex.EncodeToString(lockproto.BundleDigest(sealed))
+		state, _ := json.Marshal(desired.State())
+		if _, err := t.exec(ctx, `INSERT INTO door_bundles (digest, door_id, generation, base, version, snapshot, sealed, state, created_at) VALUES (?,?,?,?,?,?,?,?,?)`,
+			digest, doorID, gen, base, version, snap, base64.StdEncoding.EncodeToString(sealed), string(state), micros(now)); err != nil {
+			return err
+		}
+		out = DoorBundle{DoorID: doorID, LockID: doorID, Base: base, Version: version, Snapshot: snap, Sealed: sealed, Digest: digest}
+		return nil
+	})
+	return out, err
+}
+
+// AckResult is what an acknowledgement changed.
+type AckResult struct {
+	Status       string `json:"status"`
+	Version      int64  `json:"version"`
+	AckedVersion int64  `json:"acked_version"`
+	// Pending reports that the door has a newer version to deliver (a
+	// snapshot when the lock asked for one).
+	Pending bool `json:"pending"`
+}
+
+// RecordLockAck applies a lock's verified acknowledgement: an applied
+// bundle moves the door's acknowledged version and state (closing its sync
+// task when it is the latest); "stale" tells where the lock stands;
+// "need_snapshot" makes the next bundle a snapshot. generation is the lock
+// generation whose key verified the ack. via names the courier.
+func (s *Store) RecordLockAck(ctx context.Context, doorID string, generation int, ack *lockproto.Ack, via string) (AckResult, error) {
+	var out AckResult
+	err := s.inTx(ctx, "record_lock_ack", func(t *Tx) error {
+		now := s.Now()
+		var gen int
+		var propertyID, doorName string
+		var version, ackedStateVersion int64
+		err := t.queryRow(ctx, `SELECT l.generation, l.acked_state_version, d.version, d.property_id, d.name FROM door_locks l JOIN doors d ON d.id = l.door_id
+			WHERE l.door_id = ?`+t.forUpdate(), doorID).Scan(&gen, &ackedStateVersion, &version, &propertyID, &doorName)
+		if errors.Is(err, sql.ErrNoRows) {
+			return domain.Errorf(domain.ENotFound, "door %s has no provisioned lock", doorID)
+		}
+		if err != nil {
+			return err
+		}
+		if gen != generation {
+			return domain.Errorf(domain.EConflict, "acknowledgement from a lock that was re-provisioned since")
+		}
+		lockVersion := int64(ack.Version)
+		if lockVersion > version {
+			return domain.Errorf(domain.EInvalid, "lock reports version %d, the door is at %d", lockVersion, version)
+		}
+		out.Status, out.Version = ack.Status.String(), lockVersion
+		if _, err := t.exec(ctx, `UPDATE door_locks SET last_seen_at = ? WHERE door_id = ?`, micros(now), doorID); err != nil {
+			return err
+		}
+		// The bundle the ack answers tells the state at its version.
+		var state string
+		var bVersion int64
+		err = t.queryRow(ctx, `SELECT state, version FROM door_bundles WHERE digest = ? AND door_id = ? AND generation = ?`,
+			hex.EncodeToString(ack.Bundle), doorID, gen).Scan(&state, &bVersion)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		known := err == nil
+		if !known || bVersion != lockVersion {
+			// A stale ack: the lock is at a version another bundle brought.
+			err = t.queryRow(ctx, `SELECT state FROM door_bundles WHERE door_id = ? AND generation = ? AND version = ? ORDER BY created_at DESC LIMIT 1`,
+				doorID, gen, lockVersion).Scan(&state)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			known = err == nil
+		}
+		switch {
+		case ack.Status == lockproto.AckNeedSnapshot || (!known && lockVersion > 0):
+			if _, err := t.exec(ctx, `UPDATE door_locks SET need_snapshot = TRUE WHERE door_id = ?`, doorID); err != nil {
+				return err
+			}
+		case lockVersion > ackedStateVersion || (lockVersion == ackedStateVersion && known):
+			if _, err := t.exec(ctx, `UPDATE door_locks SET acked_state = ?, acked_state_version = ?, need_snapshot = FALSE WHERE door_id = ?`,
+				state, lockVersion, doorID); err != nil {
+				return err
+			}
+			if _, err := t.exec(ctx, `UPDATE doors SET acked_version = ?, last_synced_at = ? WHERE id = ? AND acked_version <= ?`,
+				lockVersion, micros(now), doorID, lockVersion); err != nil {
+				return err
+			}
+		}
+		if err := t.queryRow(ctx, `SELECT d.acked_version, l.need_snapshot FROM doors d JOIN door_locks l ON l.door_id = d.id WHERE d.id = ?`, doorID).
+			Scan(&out.AckedVersion, &out.Pending); err != nil {
+			return err
+		}
+		out.Pending = out.Pending || out.AckedVersion < version
+		if ack.Status == lockproto.AckApplied {
+			return t.addEvent(ctx, domain.Event{PropertyID: propertyID, Kind: EventLockAcked, Actor: "Door Sync", DoorID: doorID, Doors: []string{doorID},
+				At: ack.LockTime, Detail: fmt.Sprintf("lock of %s applied version %d (via %s)", doorName, lockVersion, via)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// LogResult is what an uploaded event batch added.
+type LogResult struct {
+	Added   int    `json:"added"`
+	LogNext uint64 `json:"log_next"`
+	Gap     uint64 `json:"gap"` // events missing before the batch
+}
+
+// RecordLockEvents stores a verified event batch of a door's lock in
+// Activity with the lock's own timestamps. Events already stored are
+// skipped; a batch that starts later than expected is a gap (flagged as
+// door.log_gap); one that does not chain on the stored log is a fork and
+// is refused.
+func (s *Store) RecordLockEvents(ctx context.Context, doorID string, generation int, batch *lockproto.EventBatch, via string) (LogResult, error) {
+	var out LogResult
+	err := s.inTx(ctx, "record_lock_events", func(t *Tx) error {
+		now := s.Now()
+		var gen int
+		var next int64
+		var headB64, propertyID, doorName, unitID string
+		var doorType domain.DoorType
+		err := t.queryRow(ctx, `SELECT l.generation, l.log_next, l.log_head, d.property_id, d.name, d.type, COALESCE(d.unit_id, '')
+			FROM door_locks l JOIN doors d ON d.id = l.door_id WHERE l.door_id = ?`+t.forUpdate(), doorID).
+			Scan(&gen, &next, &headB64, &propertyID, &doorName, &doorType, &unitID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return domain.Errorf(domain.ENotFound, "door %s has no provisioned lock", doorID)
+		}
+		if err != nil {
+			return err
+		}
+		if gen != generation {
+			return domain.Errorf(domain.EConflict, "event log of a lock that was re-provisioned since")
+		}
+		head := lockproto.GenesisHash
+		if headB64 != "" {
+			if head, err = base64.StdEncoding.DecodeString(headB64); err != nil {
+				return err
+			}
+		}
+		want := uint64(next)
+		if err := batch.Continues(want, head); errors.Is(err, lockproto.ErrLogGap) {
+			out.Gap = batch.From - want
+			if err := t.addEvent(ctx, domain.Event{PropertyID: propertyID, Kind: EventLogGap, Actor: "Door Sync", DoorID: doorID, Doors: []string{doorID},
+				Detail: fmt.Sprintf("event log of %s has a gap: events %d–%d never arrived (via %s)", doorName, want, batch.From-1, via)}); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return domain.Errorf(domain.EConflict, "event log does not continue the stored log: %v", err)
+		}
+		h := batch.Prev
+		names := map[string]domain.Person{}
+		for i := range batch.Events {
+			e := &batch.Events[i]
+			if h, err = lockproto.ChainHash(h, e); err != nil {
+				return err
+			}
+			if e.Seq+1 == want && headB64 != "" && !bytes.Equal(h, head) {
+				return domain.Errorf(domain.EConflict, "event log forks at event %d", e.Seq)
+			}
+			if e.Seq < want {
+				continue
+			}
+			if err := t.lockEvent(ctx, propertyID, doorID, doorName, doorType, unitID, e, names); err != nil {
+				return err
+			}
+			want, head = e.Seq+1, h
+			out.Added++
+		}
+		out.LogNext = want
+		_, err = t.exec(ctx, `UPDATE door_locks SET log_next = ?, log_head = ?, last_seen_at = ? WHERE door_id = ?`,
+			int64(want), base64.StdEncoding.EncodeToString(head), micros(now), doorID)
+		return err
+	})
+	return out, err
+}
+
+// lockEvent turns one lock event into Activity (or into the resident's
+// private activity for their own residence door).
+func (t *Tx) lockEvent(ctx context.Context, propertyID, doorID, doorName string, doorType domain.DoorType, unitID string, e *lockproto.Event, names map[string]domain.Person) error {
+	kind, detail := EventLockEvent, e.Kind
+	switch e.Kind {
+	case lockproto.EventUnlockGranted, lockproto.EventCodeGranted, lockproto.EventCardGranted:
+		kind, detail = domain.EventDoorUnlocked, "unlocked with "+e.Credential
+	case lockproto.EventUnlockDenied, lockproto.EventCodeDenied, lockproto.EventCardDenied:
+		kind, detail = domain.EventDoorDenied, "denied "+e.Credential+": "+e.Reason
+	case lockproto.EventBundleApplied:
+		kind, detail = EventBundleApplied, fmt.Sprintf("lock applied version %d (was %s)", e.Version, e.Ref)
+	case lockproto.EventBundleRefused:
+		kind, detail = EventBundleRefused, fmt.Sprintf("lock refused a bundle (version %d): %s", e.Version, e.Reason)
+	case lockproto.EventKeypadLocked:
+		kind, detail = EventKeypadLocked, "keypad locked after repeated wrong codes"
+	default:
+		if e.Reason != "" {
+			detail += ": " + e.Reason
+		}
+	}
+	if e.Ref != "" && (e.Credential == "keycard" || e.Credential == "app") {
+		detail += " " + e.Ref
+	}
+	detail += fmt.Sprintf(" (lock event %d)", e.Seq)
+	ev := domain.Event{PropertyID: propertyID, At: e.At, Kind: kind, Actor: "lock " + doorName, DoorID: doorID, Detail: detail}
+	if e.PersonID != "" {
+		p, ok := names[e.PersonID]
+		if !ok {
+			var err error
+			p, err = scanPerson(t.queryRow(ctx, `SELECT `+personCols+` FROM people WHERE id = ? AND property_id = ?`, e.PersonID, propertyID))
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			names[e.PersonID] = p
+		}
+		ev.PersonID, ev.PersonName = e.PersonID, p.Name()
+		// A resident's own entries at their own residence door are theirs.
+		if doorType == domain.DoorResidence && unitID != "" && p.UnitID == unitID {
+			_, err := t.exec(ctx, `INSERT INTO private_events (id, property_id, person_id, door_id, at, received_at, kind, detail) VALUES (?,?,?,?,?,?,?,?)`,
+				domain.NewID("pev"), propertyID, p.ID, doorID, micros(e.At), micros(t.s.Now()), kind, detail)
+			return err
+		}
+	}
+	return t.addEvent(ctx, ev)
+}
+
+// RecordLockStatus records an online lock's MQTT status (online/offline).
+func (s *Store) RecordLockStatus(ctx context.Context, doorID, status string) error {
+	return s.inTx(ctx, "record_lock_status", func(t *Tx) error {
+		_, err := t.exec(ctx, `UPDATE door_locks SET status = ?, last_seen_at = ? WHERE door_id = ?`, status, micros(s.Now()), doorID)
+		return err
+	})
+}
+
+// DoorVersion returns a door's desired and acknowledged versions.
+func (s *Store) DoorVersion(ctx context.Context, doorID string) (version, acked int64, connectivity domain.Connectivity, err error) {
+	err = s.queryRow(ctx, `SELECT version, acked_version, connectivity FROM doors WHERE id = ?`, doorID).Scan(&version, &acked, &connectivity)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = domain.Errorf(domain.ENotFound, "door %s not found", doorID)
+	}
+	return
+}
+
+// RequeueDoorState queues a push of a door's current version (after a lock
+// asked for a snapshot, or reconnected).
+func (s *Store) RequeueDoorState(ctx context.Context, doorID string) error {
+	return s.inTx(ctx, "requeue_door_state", func(t *Tx) error {
+		var version int64
+		if err := t.queryRow(ctx, `SELECT version FROM doors WHERE id = ?`, doorID).Scan(&version); err != nil {
+			return err
+		}
+		return t.enqueue(ctx, TopicDoorState, doorID, map[string]any{"door_id": doorID, "version": version}, s.Now())
+	})
+}

@@ -1,0 +1,272 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dooros/dooros/domain"
+)
+
+// Activity kinds of keycards.
+const (
+	EventKeycardActivated   = "person.keycard_activated"
+	EventKeycardDeactivated = "person.keycard_deactivated"
+)
+
+// Keycard is a person's card. A deactivated card keeps opening offline
+// doors until they sync: PendingDoors lists the doors whose locks still
+// hold it, so the console and the API can say so.
+type Keycard struct {
+	ID            string     `json:"id"`
+	PersonID      string     `json:"person_id"`
+	Serial        string     `json:"serial"`
+	Active        bool       `json:"active"`
+	ActivatedAt   time.Time  `json:"activated_at"`
+	DeactivatedAt *time.Time `json:"deactivated_at"`
+	// PendingDoors: doors whose lock has not yet received the card's
+	// deactivation (for a deactivated card) or activation (for an active one).
+	PendingDoors []KeycardDoor `json:"pending_doors"`
+	Note         string        `json:"note,omitempty"`
+}
+
+// KeycardDoor is a door a card change has not reached yet.
+type KeycardDoor struct {
+	DoorID       string              `json:"door_id"`
+	DoorName     string              `json:"door_name"`
+	Connectivity domain.Connectivity `json:"connectivity"`
+}
+
+// checkSerial accepts what card readers print: 1–64 letters, digits, ':' and '-'.
+func checkSerial(s string) (string, error) {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if s == "" || len(s) > 64 {
+		return "", domain.FieldError("serial", "must be 1 to 64 characters")
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c == ':' || c == '-') {
+			return "", domain.FieldError("serial", "may contain only letters, digits, ':' and '-'")
+		}
+	}
+	return s, nil
+}
+
+// ActivateKeycard activates a card for a person (Card Activation). A person
+// has one active card: activating another replaces it. A serial active for
+// another person is a conflict.
+func (s *Store) ActivateKeycard(ctx context.Context, a domain.Actor, propertyID, personID, serial string) (Keycard, error) {
+	var out Keycard
+	serial, err := checkSerial(serial)
+	if err != nil {
+		return out, err
+	}
+	err = s.inTx(ctx, "activate_keycard", func(t *Tx) error {
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		if err := a.Can(propertyID, domain.PermCards); err != nil {
+			return err
+		}
+		p, err := t.person(ctx, propertyID, personID, true)
+		if err != nil {
+			return err
+		}
+		now := s.Now()
+		if st := p.Status(now); st != domain.StatusActive && st != domain.StatusPending {
+			return domain.Errorf(domain.EConflict, "%s's access is %s; give them a key before activating a card", p.Name(), st)
+		}
+		var other string
+		err = t.queryRow(ctx, `SELECT person_id FROM keycards WHERE property_id = ? AND serial = ? AND deactivated_at IS NULL`, propertyID, serial).Scan(&other)
+		switch {
+		case err == nil && other == personID:
+			out, err = t.keycard(ctx, personID)
+			return err
+		case err == nil:
+			return &domain.Error{Code: domain.EConflict, Field: "serial", Message: fmt.Sprintf("card %s is active for another person; deactivate it there first", serial)}
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		replaced, err := t.exec(ctx, `UPDATE keycards SET deactivated_at = ?, deactivated_by = ? WHERE person_id = ? AND deactivated_at IS NULL`,
+			micros(now), a.Name, personID)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO keycards (id, property_id, person_id, serial, activated_at, activated_by) VALUES (?,?,?,?,?,?)`,
+			domain.NewID("kcd"), propertyID, personID, serial, micros(now), a.Name); err != nil {
+			return err
+		}
+		doors, err := t.personDoors(ctx, propertyID, personID)
+		if err != nil {
+			return err
+		}
+		changes := domain.Changes(doors, "keycard "+serial+" activated for "+p.Name())
+		if n, _ := replaced.RowsAffected(); n > 0 {
+			// Replacing a card takes the old one away: a narrowing (of the
+			// card only, so no person ids: phone credentials stay valid).
+			for i := range changes {
+				changes[i].Revocation = true
+			}
+		}
+		if err := t.bumpDoors(ctx, changes); err != nil {
+			return err
+		}
+		if err := t.addEvent(ctx, adminEvent(a, propertyID, EventKeycardActivated, &p, "activated keycard "+serial, doors)); err != nil {
+			return err
+		}
+		out, err = t.keycard(ctx, personID)
+		return err
+	})
+	return out, err
+}
+
+// DeactivateKeycard deactivates a person's active card. The card keeps
+// working at each door until that door's lock syncs; the answer lists them.
+func (s *Store) DeactivateKeycard(ctx context.Context, a domain.Actor, propertyID, personID string) (Keycard, error) {
+	var out Keycard
+	err := s.inTx(ctx, "deactivate_keycard", func(t *Tx) error {
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		if err := a.Can(propertyID, domain.PermCards); err != nil {
+			return err
+		}
+		p, err := t.person(ctx, propertyID, personID, true)
+		if err != nil {
+			return err
+		}
+		var serial string
+		err = t.queryRow(ctx, `SELECT serial FROM keycards WHERE person_id = ? AND deactivated_at IS NULL`, personID).Scan(&serial)
+		if errors.Is(err, sql.ErrNoRows) {
+			return domain.Errorf(domain.ENotFound, "%s has no active keycard", p.Name())
+		}
+		if err != nil {
+			return err
+		}
+		doors, err := t.deactivateKeycards(ctx, a, p)
+		if err != nil {
+			return err
+		}
+		if err := t.addEvent(ctx, adminEvent(a, propertyID, EventKeycardDeactivated, &p, "deactivated keycard "+serial, doors)); err != nil {
+			return err
+		}
+		out, err = t.lastKeycard(ctx, personID)
+		return err
+	})
+	return out, err
+}
+
+// deactivateKeycards ends a person's active card and marks every door it
+// opened for a sync that removes it (a revocation: the card works there
+// until then). It returns those doors.
+func (t *Tx) deactivateKeycards(ctx context.Context, a domain.Actor, p domain.Person) ([]string, error) {
+	res, err := t.exec(ctx, `UPDATE keycards SET deactivated_at = ?, deactivated_by = ? WHERE person_id = ? AND deactivated_at IS NULL`,
+		micros(t.s.Now()), a.Name, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, nil
+	}
+	doors, err := t.personDoors(ctx, p.PropertyID, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	changes := make([]domain.DoorChange, len(doors))
+	for i, d := range doors {
+		// A revocation for the sync tasks, but not of the person's phone
+		// credentials: no person ids.
+		changes[i] = domain.DoorChange{DoorID: d, Reason: "keycard of " + p.Name() + " deactivated", Revocation: true}
+	}
+	return doors, t.bumpDoors(ctx, changes)
+}
+
+// personDoors lists the doors a person's keys open.
+func (t *Tx) personDoors(ctx context.Context, propertyID, personID string) ([]string, error) {
+	gs, keys, err := t.personKeys(ctx, propertyID, personID)
+	if err != nil {
+		return nil, err
+	}
+	return domain.GrantDoors(keys, gs), nil
+}
+
+func (t *Tx) keycard(ctx context.Context, personID string) (Keycard, error) {
+	return t.scanKeycard(ctx, `SELECT id, person_id, serial, activated_at, deactivated_at FROM keycards WHERE person_id = ? AND deactivated_at IS NULL`, personID)
+}
+
+func (t *Tx) lastKeycard(ctx context.Context, personID string) (Keycard, error) {
+	return t.scanKeycard(ctx, `SELECT id, person_id, serial, activated_at, deactivated_at FROM keycards WHERE person_id = ?
+		ORDER BY CASE WHEN deactivated_at IS NULL THEN 1 ELSE 0 END DESC, activated_at DESC, id DESC LIMIT 1`, personID)
+}
+
+func (t *Tx) scanKeycard(ctx context.Context, q string, personID string) (Keycard, error) {
+	var k Keycard
+	var act int64
+	var deact sql.NullInt64
+	err := t.queryRow(ctx, q, personID).Scan(&k.ID, &k.PersonID, &k.Serial, &act, &deact)
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, domain.Errorf(domain.ENotFound, "no keycard")
+	}
+	if err != nil {
+		return k, err
+	}
+	k.ActivatedAt, k.DeactivatedAt, k.Active = fromMicros(act), timePtr(deact), !deact.Valid
+	k.PendingDoors, err = t.cardPendingDoors(ctx, k)
+	if err != nil {
+		return k, err
+	}
+	if !k.Active && len(k.PendingDoors) > 0 {
+		k.Note = fmt.Sprintf("deactivated, but still works at %d door(s) until their locks sync", len(k.PendingDoors))
+	}
+	return k, nil
+}
+
+// cardPendingDoors lists the doors whose lock's acknowledged state
+// disagrees with the card: still holds a deactivated card, or lacks an
+// active one.
+func (t *Tx) cardPendingDoors(ctx context.Context, k Keycard) ([]KeycardDoor, error) {
+	rows, err := t.query(ctx, `SELECT d.id, d.name, d.connectivity, l.acked_state FROM door_locks l JOIN doors d ON d.id = l.door_id
+		WHERE d.property_id = (SELECT property_id FROM people WHERE id = ?) AND l.acked_state LIKE ? ORDER BY d.name`, k.PersonID, "%"+k.Serial+"%")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []KeycardDoor{}
+	for rows.Next() {
+		var d KeycardDoor
+		var state string
+		if err := rows.Scan(&d.DoorID, &d.DoorName, &d.Connectivity, &state); err != nil {
+			return nil, err
+		}
+		var st LockState
+		if state != "" && json.Unmarshal([]byte(state), &st) == nil {
+			if _, held := st.Keycards[k.Serial]; held && !k.Active {
+				out = append(out, d)
+			}
+		}
+	}
+	return out, rows.Err()
+}
+
+// PersonKeycard returns a person's current (or last) keycard.
+func (s *Store) PersonKeycard(ctx context.Context, a domain.Actor, propertyID, personID string) (k Keycard, err error) {
+	err = s.read(ctx, func(t *Tx) error {
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		if err := a.Can(propertyID, domain.PermPeople); err != nil {
+			if a.Can(propertyID, domain.PermCards) != nil {
+				return err
+			}
+		}
+		if _, err := t.person(ctx, propertyID, personID, false); err != nil {
+			return err
+		}
+		k, err = t.lastKeycard(ctx, personID)
+		return err
+	})
+	return k, err
+}
