@@ -8,8 +8,10 @@ import (
 	"github.com/dooros/dooros/domain"
 )
 
-// ListSyncTasks lists offline doors whose lock has not acknowledged the
-// latest desired-state version, oldest pending change first.
+// ListSyncTasks lists the doors whose lock has not acknowledged the latest
+// desired-state version and needs someone to act: every such offline door,
+// and online doors whose lock is disconnected or never connected. Oldest
+// pending change first.
 func (s *Store) ListSyncTasks(ctx context.Context, a domain.Actor, propertyID string) ([]domain.SyncTask, error) {
 	var out []domain.SyncTask
 	err := s.read(ctx, func(t *Tx) error {
@@ -23,26 +25,37 @@ func (s *Store) ListSyncTasks(ctx context.Context, a domain.Actor, propertyID st
 				return err
 			}
 		}
-		rows, err := t.query(ctx, `SELECT d.id, d.name, d.version, d.acked_version, d.last_synced_at,
-				COUNT(c.version), MIN(c.at), MAX(CASE WHEN c.revocation THEN 1 ELSE 0 END)
+		rows, err := t.query(ctx, `SELECT d.id, d.name, d.connectivity, d.version, d.acked_version, d.last_synced_at,
+				COUNT(c.version), MIN(c.at), MAX(CASE WHEN c.revocation THEN 1 ELSE 0 END),
+				COALESCE(MAX(l.status), ''), MAX(l.last_seen_at), COUNT(l.door_id)
 			FROM doors d JOIN door_changes c ON c.door_id = d.id AND c.version > d.acked_version
-			WHERE d.property_id = ? AND d.connectivity = ? AND d.version > d.acked_version
-			GROUP BY d.id, d.name, d.version, d.acked_version, d.last_synced_at
-			ORDER BY MIN(c.at), d.name`, propertyID, domain.Offline)
+			LEFT JOIN door_locks l ON l.door_id = d.id
+			WHERE d.property_id = ? AND d.version > d.acked_version
+			GROUP BY d.id, d.name, d.connectivity, d.version, d.acked_version, d.last_synced_at
+			ORDER BY MIN(c.at), d.name`, propertyID)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		out = []domain.SyncTask{}
+		now := s.Now()
 		for rows.Next() {
 			var st domain.SyncTask
-			var last sql.NullInt64
+			var conn domain.Connectivity
+			var last, seen sql.NullInt64
 			var oldest int64
-			var rev int
-			if err := rows.Scan(&st.DoorID, &st.DoorName, &st.Version, &st.AckedVersion, &last, &st.PendingChanges, &oldest, &rev); err != nil {
+			var rev, locks int
+			var status string
+			if err := rows.Scan(&st.DoorID, &st.DoorName, &conn, &st.Version, &st.AckedVersion, &last, &st.PendingChanges, &oldest, &rev,
+				&status, &seen, &locks); err != nil {
 				return err
 			}
 			st.LastSyncedAt, st.OldestChangeAt, st.IncludesRevocation = timePtr(last), fromMicros(oldest), rev == 1
+			st.LastSeenAt = timePtr(seen)
+			st.Connection = lockConnection(conn, locks > 0, status, st.LastSeenAt, &st.OldestChangeAt, now)
+			if conn == domain.Online && (locks == 0 || st.Connection == ConnOnline) {
+				continue // no lock to reach yet, or the pusher is on it
+			}
 			out = append(out, st)
 		}
 		return rows.Err()
