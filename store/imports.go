@@ -1,0 +1,811 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dooros/dooros/csvio"
+	"github.com/dooros/dooros/domain"
+)
+
+// Import job statuses and row outcomes.
+const (
+	ImportQueued  = "queued"
+	ImportRunning = "running"
+	ImportDone    = "done"
+	ImportFailed  = "failed"
+
+	OutcomeCreated   = "created"
+	OutcomeChanged   = "changed"
+	OutcomeUnchanged = "unchanged"
+	OutcomeRefused   = "refused"
+)
+
+// ImportLease is how long a claimed job stays with its worker without a
+// batch commit; a worker that died gives the job up by timing out.
+const ImportLease = 2 * time.Minute
+
+// importMaxAttempts: a job claimed this many times without finishing (a
+// worker crashing on it) is marked failed instead of crashing the next one.
+const importMaxAttempts = 5
+
+// ErrLostLease is returned when another worker took over a job (this one
+// stalled longer than ImportLease); nothing of the batch was written.
+var ErrLostLease = errors.New("store: import job was claimed by another worker")
+
+// ImportCounts counts rows by outcome.
+type ImportCounts struct {
+	Created   int `json:"created"`
+	Changed   int `json:"changed"`
+	Unchanged int `json:"unchanged"`
+	Refused   int `json:"refused"`
+}
+
+// ImportJob is one CSV upload being (or having been) applied.
+type ImportJob struct {
+	ID            string       `json:"id"`
+	PropertyID    string       `json:"property_id"`
+	FileName      string       `json:"file_name"`
+	Status        string       `json:"status"`
+	DryRun        bool         `json:"dry_run"`
+	TotalRows     int          `json:"total_rows"`
+	ProcessedRows int          `json:"processed_rows"`
+	Progress      float64      `json:"progress"`
+	Counts        ImportCounts `json:"counts"`
+	Error         string       `json:"error"`
+	CreatedBy     string       `json:"created_by"`
+	CreatedAt     time.Time    `json:"created_at"`
+	StartedAt     *time.Time   `json:"started_at"`
+	FinishedAt    *time.Time   `json:"finished_at"`
+
+	ActorID  string `json:"-"`
+	NextRow  int    `json:"-"` // last spreadsheet row applied
+	WorkerID string `json:"-"`
+}
+
+// ImportRowResult is what happened to one row (a refused row has one
+// result per reason).
+type ImportRowResult struct {
+	Row      int    `json:"row"`
+	Email    string `json:"email"`
+	Outcome  string `json:"outcome"`
+	Column   string `json:"column"`
+	Reason   string `json:"reason"`
+	PersonID string `json:"person_id"`
+}
+
+// ImportItem is one record of the file as the parser saw it: a row, or
+// the reasons it refused the row.
+type ImportItem struct {
+	Row    int
+	Data   *csvio.Row
+	Errors []csvio.RowError
+}
+
+const importCols = `id, property_id, file_name, status, dry_run, total_rows, processed_rows, next_row,
+	created_count, changed_count, unchanged_count, refused_count, error, actor_id, actor_name, worker_id,
+	created_at, started_at, finished_at`
+
+func scanImport(sc interface{ Scan(...any) error }) (ImportJob, error) {
+	var j ImportJob
+	var created int64
+	var started, finished sql.NullInt64
+	err := sc.Scan(&j.ID, &j.PropertyID, &j.FileName, &j.Status, &j.DryRun, &j.TotalRows, &j.ProcessedRows, &j.NextRow,
+		&j.Counts.Created, &j.Counts.Changed, &j.Counts.Unchanged, &j.Counts.Refused, &j.Error, &j.ActorID, &j.CreatedBy, &j.WorkerID,
+		&created, &started, &finished)
+	j.CreatedAt, j.StartedAt, j.FinishedAt = fromMicros(created), timePtr(started), timePtr(finished)
+	if j.TotalRows > 0 {
+		j.Progress = float64(j.ProcessedRows) / float64(j.TotalRows)
+	} else if j.Status == ImportDone {
+		j.Progress = 1
+	}
+	return j, err
+}
+
+// CreateImport queues a checked CSV file (totalRows data rows) for the
+// import worker, on behalf of a manager with Key Management. Rows are
+// checked against the manager's permissions when they are applied.
+func (s *Store) CreateImport(ctx context.Context, a domain.Actor, propertyID, fileName string, content []byte, totalRows int, dryRun bool) (ImportJob, error) {
+	var out ImportJob
+	err := s.inTx(ctx, "create_import", func(t *Tx) error {
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		if err := a.Can(propertyID, domain.PermPeople); err != nil {
+			return err
+		}
+		id := domain.NewID("imp")
+		if _, err := t.exec(ctx, `INSERT INTO import_jobs (id, property_id, actor_id, actor_name, file_name, content, dry_run, status, total_rows, created_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?)`, id, propertyID, a.ManagerID, a.Name, truncate(fileName, 200),
+			base64.StdEncoding.EncodeToString(content), dryRun, ImportQueued, totalRows, micros(s.Now())); err != nil {
+			return err
+		}
+		var err error
+		out, err = scanImport(t.queryRow(ctx, `SELECT `+importCols+` FROM import_jobs WHERE id = ?`, id))
+		return err
+	})
+	return out, err
+}
+
+// Import returns one job of a property.
+func (s *Store) Import(ctx context.Context, a domain.Actor, propertyID, id string) (ImportJob, error) {
+	var out ImportJob
+	err := s.read(ctx, func(t *Tx) error {
+		if err := t.importAccess(ctx, a, propertyID); err != nil {
+			return err
+		}
+		var err error
+		out, err = scanImport(t.queryRow(ctx, `SELECT `+importCols+` FROM import_jobs WHERE id = ? AND property_id = ?`, id, propertyID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return domain.Errorf(domain.ENotFound, "import %s not found", id)
+		}
+		return err
+	})
+	return out, err
+}
+
+func (t *Tx) importAccess(ctx context.Context, a domain.Actor, propertyID string) error {
+	if _, err := t.property(ctx, a, propertyID); err != nil {
+		return err
+	}
+	return a.Can(propertyID, domain.PermPeople)
+}
+
+// ListImports lists a property's jobs, newest first.
+func (s *Store) ListImports(ctx context.Context, a domain.Actor, propertyID, cursor string, limit int) ([]ImportJob, string, error) {
+	var out []ImportJob
+	var next string
+	err := s.read(ctx, func(t *Tx) error {
+		if err := t.importAccess(ctx, a, propertyID); err != nil {
+			return err
+		}
+		limit = pageLimit(limit)
+		q := `SELECT ` + importCols + ` FROM import_jobs WHERE property_id = ?`
+		args := []any{propertyID}
+		if cursor != "" {
+			at, id, err := decodeTimeCursor(cursor)
+			if err != nil {
+				return err
+			}
+			q += ` AND (created_at < ? OR (created_at = ? AND id < ?))`
+			args = append(args, at, at, id)
+		}
+		q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
+		rows, err := t.query(ctx, q, append(args, limit+1)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out = []ImportJob{}
+		for rows.Next() {
+			j, err := scanImport(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, j)
+		}
+		if len(out) > limit {
+			out = out[:limit]
+			next = encodeTimeCursor(micros(out[limit-1].CreatedAt), out[limit-1].ID)
+		}
+		return rows.Err()
+	})
+	return out, next, err
+}
+
+// ImportRows lists a job's row results in row order; outcome filters when
+// set.
+func (s *Store) ImportRows(ctx context.Context, a domain.Actor, propertyID, id, outcome, cursor string, limit int) ([]ImportRowResult, string, error) {
+	var out []ImportRowResult
+	var next string
+	err := s.read(ctx, func(t *Tx) error {
+		if err := t.importAccess(ctx, a, propertyID); err != nil {
+			return err
+		}
+		var n int
+		if err := t.queryRow(ctx, `SELECT COUNT(*) FROM import_jobs WHERE id = ? AND property_id = ?`, id, propertyID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return domain.Errorf(domain.ENotFound, "import %s not found", id)
+		}
+		limit = pageLimit(limit)
+		q := `SELECT row_num, seq, email, outcome, column_name, reason, person_id FROM import_rows WHERE job_id = ?`
+		args := []any{id}
+		switch outcome {
+		case "":
+		case OutcomeCreated, OutcomeChanged, OutcomeUnchanged, OutcomeRefused:
+			q += ` AND outcome = ?`
+			args = append(args, outcome)
+		default:
+			return domain.FieldError("outcome", "%q is not one of created, changed, unchanged, refused", outcome)
+		}
+		if cursor != "" {
+			r, sq, err := decodeTimeCursor(cursor)
+			seq, perr := strconv.Atoi(sq)
+			if err != nil || perr != nil {
+				return domain.FieldError("cursor", "is not a cursor this server issued")
+			}
+			q += ` AND (row_num > ? OR (row_num = ? AND seq > ?))`
+			args = append(args, r, r, seq)
+		}
+		q += ` ORDER BY row_num, seq LIMIT ?`
+		rows, err := t.query(ctx, q, append(args, limit+1)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out = []ImportRowResult{}
+		var seqs []int
+		for rows.Next() {
+			var r ImportRowResult
+			var seq int
+			if err := rows.Scan(&r.Row, &seq, &r.Email, &r.Outcome, &r.Column, &r.Reason, &r.PersonID); err != nil {
+				return err
+			}
+			out = append(out, r)
+			seqs = append(seqs, seq)
+		}
+		if len(out) > limit {
+			out = out[:limit]
+			next = encodeTimeCursor(int64(out[limit-1].Row), strconv.Itoa(seqs[limit-1]))
+		}
+		return rows.Err()
+	})
+	return out, next, err
+}
+
+func pageLimit(n int) int {
+	if n <= 0 {
+		return defaultPageSize
+	}
+	return min(n, 1000)
+}
+
+func encodeTimeCursor(n int64, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(n, 10) + "\x00" + id))
+}
+
+func decodeTimeCursor(c string) (int64, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	at, id, ok := strings.Cut(string(b), "\x00")
+	n, perr := strconv.ParseInt(at, 10, 64)
+	if err != nil || !ok || perr != nil {
+		return 0, "", domain.FieldError("cursor", "is not a cursor this server issued")
+	}
+	return n, id, nil
+}
+
+// ClaimImport claims the oldest job that is queued, or running with an
+// expired lease (its worker died), for workerID. It returns nil when there
+// is none. On PostgreSQL the row is claimed with FOR UPDATE SKIP LOCKED, so
+// several `dooros serve` instances never run one job at once.
+func (s *Store) ClaimImport(ctx context.Context, workerID string) (*ImportJob, error) {
+	return s.claimImport(ctx, workerID, "")
+}
+
+// ClaimImportByID claims one job (the CLI runs the job it just created);
+// nil when another worker holds it or it has ended.
+func (s *Store) ClaimImportByID(ctx context.Context, id, workerID string) (*ImportJob, error) {
+	return s.claimImport(ctx, workerID, id)
+}
+
+func (s *Store) claimImport(ctx context.Context, workerID, id string) (*ImportJob, error) {
+	var out *ImportJob
+	err := s.inTx(ctx, "claim_import", func(t *Tx) error {
+		now := s.Now()
+		q := `SELECT id, attempts FROM import_jobs WHERE (status = ? OR (status = ? AND lease_until < ?))`
+		args := []any{ImportQueued, ImportRunning, micros(now)}
+		if id != "" {
+			q += ` AND id = ?`
+			args = append(args, id)
+		}
+		q += ` ORDER BY created_at, id LIMIT 1`
+		if s.dialect == Postgres {
+			q += ` FOR UPDATE SKIP LOCKED`
+		}
+		var jobID string
+		var attempts int
+		err := t.queryRow(ctx, q, args...).Scan(&jobID, &attempts)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if attempts >= importMaxAttempts {
+			_, err := t.exec(ctx, `UPDATE import_jobs SET status = ?, error = ?, content = '', finished_at = ?, lease_until = NULL WHERE id = ?`,
+				ImportFailed, fmt.Sprintf("gave up after %d attempts", attempts), micros(now), jobID)
+			return err
+		}
+		if _, err := t.exec(ctx, `UPDATE import_jobs SET status = ?, worker_id = ?, lease_until = ?, attempts = attempts + 1,
+			started_at = COALESCE(started_at, ?) WHERE id = ?`, ImportRunning, workerID, micros(now.Add(ImportLease)), micros(now), jobID); err != nil {
+			return err
+		}
+		j, err := scanImport(t.queryRow(ctx, `SELECT `+importCols+` FROM import_jobs WHERE id = ?`, jobID))
+		if err != nil {
+			return err
+		}
+		out = &j
+		return nil
+	})
+	return out, err
+}
+
+// ImportContent returns the uploaded file of a job.
+func (s *Store) ImportContent(ctx context.Context, id string) ([]byte, error) {
+	var enc string
+	if err := s.queryRow(ctx, `SELECT content FROM import_jobs WHERE id = ?`, id).Scan(&enc); err != nil {
+		return nil, s.mapErr(err)
+	}
+	return base64.StdEncoding.DecodeString(enc)
+}
+
+// ReleaseImport hands a running job back (a worker shutting down), so
+// another worker resumes it without waiting for the lease to run out.
+func (s *Store) ReleaseImport(ctx context.Context, id, workerID string) error {
+	return s.inTx(ctx, "release_import", func(t *Tx) error {
+		_, err := t.exec(ctx, `UPDATE import_jobs SET lease_until = ?, attempts = attempts - 1 WHERE id = ? AND worker_id = ? AND status = ?`,
+			micros(s.Now().Add(-time.Microsecond)), id, workerID, ImportRunning)
+		return err
+	})
+}
+
+// FinishImport ends a job: done, or failed with a reason. The uploaded
+// file is dropped (the row results stay).
+func (s *Store) FinishImport(ctx context.Context, id, workerID, failure string) (ImportJob, error) {
+	var out ImportJob
+	err := s.inTx(ctx, "finish_import", func(t *Tx) error {
+		status := ImportDone
+		if failure != "" {
+			status = ImportFailed
+		}
+		res, err := t.exec(ctx, `UPDATE import_jobs SET status = ?, error = ?, content = '', finished_at = ?, lease_until = NULL
+			WHERE id = ? AND worker_id = ? AND status = ?`, status, truncate(failure, 500), micros(s.Now()), id, workerID, ImportRunning)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrLostLease
+		}
+		out, err = scanImport(t.queryRow(ctx, `SELECT `+importCols+` FROM import_jobs WHERE id = ?`, id))
+		return err
+	})
+	return out, err
+}
+
+// importEnv is what every row of a batch needs.
+type importEnv struct {
+	a     domain.Actor
+	prop  domain.Property
+	keys  map[string]domain.Key // lower-cased name → key
+	units map[string]string     // lower-cased name → unit id
+}
+
+// ApplyImportBatch applies items (in file order, after the job's last
+// applied row) in one transaction, for at most budget (at least one item),
+// and returns how many it consumed. Each row runs in its own savepoint
+// through the same use cases as the API (Invite, GiveKey, UpdatePerson),
+// so a refused row leaves nothing behind and the others go in; the rows'
+// results and the job's progress commit with them. A dry run rolls the
+// rows' changes back and keeps only the results.
+func (s *Store) ApplyImportBatch(ctx context.Context, jobID, workerID string, items []ImportItem, budget time.Duration) (int, ImportJob, error) {
+	var job ImportJob
+	var used int
+	err := s.inTx(ctx, "import_batch", func(t *Tx) error {
+		used = 0
+		start := time.Now()
+		now := s.Now()
+		var err error
+		job, err = scanImport(t.queryRow(ctx, `SELECT `+importCols+` FROM import_jobs WHERE id = ?`+t.forUpdate(), jobID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return domain.Errorf(domain.ENotFound, "import %s not found", jobID)
+		}
+		if err != nil {
+			return err
+		}
+		if job.Status != ImportRunning || job.WorkerID != workerID {
+			return ErrLostLease
+		}
+		env, err := t.importEnv(ctx, job)
+		if err != nil {
+			return err
+		}
+		if job.DryRun {
+			if _, err := t.exec(ctx, `SAVEPOINT import_dry_run`); err != nil {
+				return err
+			}
+		}
+		var results [][]ImportRowResult
+		var counts ImportCounts
+		last := job.NextRow
+		for _, it := range items {
+			if used > 0 && time.Since(start) > budget {
+				break
+			}
+			used++
+			if it.Row <= last {
+				return fmt.Errorf("store: import row %d given after row %d", it.Row, last)
+			}
+			last = it.Row
+			rs, err := s.importItem(ctx, t, env, it)
+			if err != nil {
+				return err
+			}
+			switch rs[0].Outcome {
+			case OutcomeCreated:
+				counts.Created++
+			case OutcomeChanged:
+				counts.Changed++
+			case OutcomeUnchanged:
+				counts.Unchanged++
+			default:
+				counts.Refused++
+			}
+			results = append(results, rs)
+		}
+		if job.DryRun {
+			// Everything the rows wrote goes; their results stay.
+			if _, err := t.exec(ctx, `ROLLBACK TO SAVEPOINT import_dry_run`); err != nil {
+				return err
+			}
+			t.after = nil
+			for _, rs := range results {
+				if rs[0].Outcome == OutcomeCreated {
+					rs[0].PersonID = "" // rolled back
+				}
+			}
+		}
+		for _, rs := range results {
+			for seq, r := range rs {
+				if _, err := t.exec(ctx, `INSERT INTO import_rows (job_id, row_num, seq, email, outcome, column_name, reason, person_id) VALUES (?,?,?,?,?,?,?,?)`,
+					jobID, r.Row, seq, truncate(r.Email, 254), r.Outcome, r.Column, truncate(r.Reason, 1000), r.PersonID); err != nil {
+					return err
+				}
+			}
+		}
+		res, err := t.exec(ctx, `UPDATE import_jobs SET processed_rows = processed_rows + ?, next_row = ?, created_count = created_count + ?,
+			changed_count = changed_count + ?, unchanged_count = unchanged_count + ?, refused_count = refused_count + ?, lease_until = ?
+			WHERE id = ? AND worker_id = ? AND status = ? AND next_row = ?`,
+			used, last, counts.Created, counts.Changed, counts.Unchanged, counts.Refused, micros(now.Add(ImportLease)),
+			jobID, workerID, ImportRunning, job.NextRow)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrLostLease
+		}
+		job, err = scanImport(t.queryRow(ctx, `SELECT `+importCols+` FROM import_jobs WHERE id = ?`, jobID))
+		return err
+	})
+	return used, job, err
+}
+
+// importEnv loads the job's actor (with the permissions it has now, not
+// at upload), property, keys and units.
+func (t *Tx) importEnv(ctx context.Context, job ImportJob) (*importEnv, error) {
+	a, err := t.actor(ctx, job.ActorID)
+	if err != nil {
+		return nil, err
+	}
+	env := &importEnv{a: a, keys: map[string]domain.Key{}, units: map[string]string{}}
+	if env.prop, err = t.property(ctx, a, job.PropertyID); err != nil {
+		return nil, err
+	}
+	rows, err := t.query(ctx, `SELECT id FROM access_keys WHERE property_id = ?`, job.PropertyID)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := scanStrings(rows)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := t.keysByID(ctx, job.PropertyID, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		env.keys[strings.ToLower(k.Name)] = k
+	}
+	rows, err = t.query(ctx, `SELECT id, name FROM units WHERE property_id = ?`, job.PropertyID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return nil, err
+		}
+		env.units[strings.ToLower(name)] = id
+	}
+	return env, rows.Err()
+}
+
+// actor loads a manager as an actor, with the assignments they have now.
+func (t *Tx) actor(ctx context.Context, managerID string) (domain.Actor, error) {
+	a := domain.Actor{ManagerID: managerID, Assignments: map[string]domain.Assignment{}}
+	var first, last string
+	err := t.queryRow(ctx, `SELECT org_id, first_name, last_name, role FROM managers WHERE id = ?`, managerID).Scan(&a.OrgID, &first, &last, &a.Role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, domain.Errorf(domain.EForbidden, "the manager who started this no longer exists")
+	}
+	if err != nil {
+		return a, err
+	}
+	a.Name = first + " " + last
+	rows, err := t.query(ctx, `SELECT property_id, key_management, key_ids, device_management, card_activation FROM manager_properties WHERE manager_id = ?`, managerID)
+	if err != nil {
+		return a, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var as domain.Assignment
+		var keys string
+		if err := rows.Scan(&as.PropertyID, &as.KeyManagement, &keys, &as.DeviceManagement, &as.CardActivation); err != nil {
+			return a, err
+		}
+		if err := json.Unmarshal([]byte(keys), &as.Keys); err != nil {
+			return a, err
+		}
+		a.Assignments[as.PropertyID] = as
+	}
+	return a, rows.Err()
+}
+
+// ManagerActor returns the manager with this email as an actor, or with an
+// empty email the first Portfolio Manager (the CLI acts as them).
+func (s *Store) ManagerActor(ctx context.Context, email string) (domain.Actor, error) {
+	var a domain.Actor
+	err := s.read(ctx, func(t *Tx) error {
+		var id string
+		var err error
+		if email == "" {
+			err = t.queryRow(ctx, `SELECT id FROM managers WHERE role = ? ORDER BY created_at, id LIMIT 1`, domain.RolePortfolioManager).Scan(&id)
+		} else {
+			err = t.queryRow(ctx, `SELECT id FROM managers WHERE email = ?`, strings.ToLower(strings.TrimSpace(email))).Scan(&id)
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			if email == "" {
+				return domain.Errorf(domain.ENotFound, "no Portfolio Manager yet; run dooros init first")
+			}
+			return domain.Errorf(domain.ENotFound, "no manager with email %s", email)
+		}
+		if err != nil {
+			return err
+		}
+		a, err = t.actor(ctx, id)
+		return err
+	})
+	return a, err
+}
+
+// savepoint runs fn inside a savepoint of t: when fn fails, only what fn
+// wrote is rolled back and the transaction goes on (on PostgreSQL too,
+// where a failed statement otherwise aborts the whole transaction).
+func (t *Tx) savepoint(ctx context.Context, name string, fn func() error) error {
+	if _, err := t.exec(ctx, `SAVEPOINT `+name); err != nil {
+		return err
+	}
+	after := len(t.after)
+	if ferr := fn(); ferr != nil {
+		if _, err := t.exec(ctx, `ROLLBACK TO SAVEPOINT `+name); err != nil {
+			return errors.Join(ferr, err)
+		}
+		t.after = t.after[:after]
+		if _, err := t.exec(ctx, `RELEASE SAVEPOINT `+name); err != nil {
+			return errors.Join(ferr, err)
+		}
+		return ferr
+	}
+	_, err := t.exec(ctx, `RELEASE SAVEPOINT `+name)
+	return err
+}
+
+// importItem applies one record and returns its results. Rule errors
+// refuse the row; any other error aborts the batch.
+func (s *Store) importItem(ctx context.Context, t *Tx, env *importEnv, it ImportItem) ([]ImportRowResult, error) {
+	if it.Data == nil {
+		var out []ImportRowResult
+		for _, e := range it.Errors {
+			out = append(out, ImportRowResult{Row: it.Row, Outcome: OutcomeRefused, Column: e.Column, Reason: e.Reason})
+		}
+		if len(out) == 0 {
+			out = append(out, ImportRowResult{Row: it.Row, Outcome: OutcomeRefused, Reason: "unreadable row"})
+		}
+		return out, nil
+	}
+	r := it.Data
+	res := ImportRowResult{Row: it.Row, Email: strings.ToLower(strings.TrimSpace(r.Email))}
+	err := t.savepoint(ctx, "import_row", func() error {
+		var err error
+		res.Outcome, res.Reason, res.PersonID, err = s.importRow(ctx, t, env, r)
+		return err
+	})
+	if err != nil {
+		err = s.mapErr(err)
+		var de *domain.Error
+		if !errors.As(err, &de) {
+			return nil, err
+		}
+		res.Outcome, res.Column, res.Reason, res.PersonID = OutcomeRefused, csvColumn(de.Field), de.Message, ""
+	}
+	return []ImportRowResult{res}, nil
+}
+
+// csvColumn names the spreadsheet column of a use case's input field.
+func csvColumn(field string) string {
+	switch field {
+	case "first_name":
+		return csvio.ColFirstName
+	case "last_name":
+		return csvio.ColLastName
+	case "email":
+		return csvio.ColEmail
+	case "phone":
+		return csvio.ColPhone
+	case "unit_id":
+		return csvio.ColUnit
+	case "keys", "key_id":
+		return csvio.ColKeys
+	case "access":
+		return csvio.ColAccess
+	case "resident":
+		return csvio.ColResident
+	case "starts_at":
+		return csvio.ColStart
+	case "expires_at":
+		return csvio.ColExpiration
+	}
+	for _, c := range csvio.Columns {
+		if c == field {
+			return c
+		}
+	}
+	return ""
+}
+
+func refuse(column, format string, args ...any) error {
+	return &domain.Error{Code: domain.EInvalid, Field: column, Message: fmt.Sprintf(format, args...)}
+}
+
+// importRow: a new email is invited; an existing one gets the listed keys
+// added (never removed) and contact details filled in. A key already held
+// with the same sharing and window is left alone, so importing the same
+// file twice changes nothing the second time.
+func (s *Store) importRow(ctx context.Context, t *Tx, env *importEnv, r *csvio.Row) (outcome, detail, personID string, err error) {
+	pid := env.prop.ID
+	email, err := domain.NormalizeEmail(csvio.ColEmail, r.Email)
+	if err != nil {
+		return "", "", "", err
+	}
+	var keys []domain.Key
+	var names []string
+	for _, name := range r.Keys {
+		k, ok := env.keys[strings.ToLower(name)]
+		if !ok {
+			return "", "", "", refuse(csvio.ColKeys, "no key named %q at this property", name)
+		}
+		if err := env.a.CanHandleKeys(pid, k.ID); err != nil {
+			return "", "", "", &domain.Error{Code: domain.EForbidden, Field: csvio.ColKeys,
+				Message: fmt.Sprintf("you may not give key %q: %s", k.Name, domain.ErrorMessage(err))}
+		}
+		keys = append(keys, k)
+		names = append(names, k.Name)
+	}
+	unitID := ""
+	if r.Unit != "" {
+		id, ok := env.units[strings.ToLower(r.Unit)]
+		if !ok {
+			return "", "", "", refuse(csvio.ColUnit, "no unit named %q at this property; create it first", r.Unit)
+		}
+		unitID = id
+	}
+	jctx := withTx(ctx, t)
+	p, found, err := t.personByEmail(ctx, pid, email)
+	if err != nil {
+		return "", "", "", err
+	}
+	if !found {
+		in := domain.InviteInput{FirstName: r.FirstName, LastName: r.LastName, Email: email, Phone: r.Phone,
+			Access: domain.AccessApp, Resident: r.Resident != nil && *r.Resident, UnitID: unitID, StartsAt: r.Start, ExpiresAt: r.Expiration}
+		if r.Access != "" {
+			in.Access = domain.AccessMode(r.Access)
+		}
+		for _, k := range keys {
+			in.Keys = append(in.Keys, domain.GrantInput{KeyID: k.ID, MayShare: r.MayShare != nil && *r.MayShare})
+		}
+		v, err := s.Invite(jctx, env.a, pid, in)
+		if err != nil {
+			return "", "", "", err
+		}
+		detail = "invited"
+		if len(names) > 0 {
+			detail += " with " + strings.Join(names, ", ")
+		}
+		return OutcomeCreated, detail, v.ID, nil
+	}
+
+	var changes, notes []string
+	var patch domain.PersonPatch
+	patched := false
+	if phone := strings.TrimSpace(r.Phone); phone != "" && phone != p.Phone {
+		patch.Phone, patched = &phone, true
+		changes = append(changes, "phone")
+	}
+	if unitID != "" && unitID != p.UnitID {
+		patch.UnitID, patched = &unitID, true
+		changes = append(changes, "unit")
+	}
+	if r.Resident != nil && *r.Resident != p.Resident {
+		patch.Resident, patched = r.Resident, true
+		changes = append(changes, "resident")
+	}
+	if patched {
+		if _, err := s.UpdatePerson(jctx, env.a, pid, p.ID, patch); err != nil {
+			return "", "", "", err
+		}
+		changes = []string{"changed " + strings.Join(changes, ", ")}
+	}
+	held, err := t.grants(ctx, p.ID)
+	if err != nil {
+		return "", "", "", err
+	}
+	for _, k := range keys {
+		want := domain.Grant{KeyID: k.ID, MayShare: r.MayShare != nil && *r.MayShare, StartsAt: truncPtr(r.Start), ExpiresAt: truncPtr(r.Expiration)}
+		verb := "gave key "
+		for _, g := range held {
+			if g.KeyID != k.ID {
+				continue
+			}
+			if r.MayShare == nil {
+				want.MayShare = g.MayShare
+			}
+			if p.InvitedBy != "" {
+				want.MayShare = false // guests never re-share
+			}
+			if g.MayShare == want.MayShare && sameWindow(g.EffectiveWindow(p), want.EffectiveWindow(p)) {
+				verb = ""
+			} else {
+				verb = "changed key "
+			}
+		}
+		if verb == "" {
+			continue
+		}
+		if _, err := s.GiveKey(jctx, env.a, pid, p.ID, k.ID, domain.GrantChange{MayShare: want.MayShare, StartsAt: r.Start, ExpiresAt: r.Expiration}); err != nil {
+			return "", "", "", err
+		}
+		changes = append(changes, verb+k.Name)
+	}
+	if (r.FirstName != "" && !strings.EqualFold(r.FirstName, p.FirstName)) || (r.LastName != "" && !strings.EqualFold(r.LastName, p.LastName)) {
+		notes = append(notes, fmt.Sprintf("name kept as %s (the file has %s %s)", p.Name(), r.FirstName, r.LastName))
+	}
+	if r.Access != "" && domain.AccessMode(r.Access) != p.Access {
+		notes = append(notes, fmt.Sprintf("access kept as %s (chosen at invite)", p.Access))
+	}
+	if len(changes) == 0 {
+		return OutcomeUnchanged, strings.Join(append([]string{"already up to date"}, notes...), "; "), p.ID, nil
+	}
+	return OutcomeChanged, strings.Join(append(changes, notes...), "; "), p.ID, nil
+}
+
+func sameWindow(a, b domain.Window) bool {
+	return a.Start.Equal(b.Start) && sameTimePtr(a.End, b.End)
+}
+
+// personByEmail finds the person (not deleted) with this email.
+func (t *Tx) personByEmail(ctx context.Context, propertyID, email string) (domain.Person, bool, error) {
+	p, err := scanPerson(t.queryRow(ctx, `SELECT `+personCols+` FROM people WHERE property_id = ? AND email = ? AND deleted_at IS NULL`, propertyID, email))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, false, nil
+	}
+	return p, err == nil, err
+}
