@@ -594,7 +594,9 @@ func (s *Store) pmsOps(in PMSRunInput, plan pms.Plan) []pmsOp {
 	var ops []pmsOp
 	for _, l := range plan.Links {
 		ops = append(ops, pmsOp{item: PMSRunItem{Action: "link", PersonID: l.PersonID, ExternalID: l.ExternalID, Email: l.Email, Detail: "linked to PMS resident " + l.ExternalID},
-			apply: func(ctx context.Context, t *Tx, _ *pmsState) error { return t.link(ctx, pid, provider, l.PersonID, l.ExternalID) }})
+			apply: func(ctx context.Context, t *Tx, _ *pmsState) error {
+				return t.link(ctx, pid, provider, l.PersonID, l.ExternalID)
+			}})
 	}
 	for _, c := range plan.Creates {
 		op := pmsOp{item: PMSRunItem{Action: "create", ExternalID: c.ExternalID, Email: c.Email, Detail: fmt.Sprintf("new contact %s %s (%s)", c.FirstName, c.LastName, c.Status)}}
@@ -616,7 +618,9 @@ func (s *Store) pmsOps(in PMSRunInput, plan pms.Plan) []pmsOp {
 	}
 	for _, u := range plan.Updates {
 		ops = append(ops, pmsOp{item: PMSRunItem{Action: "update", PersonID: u.PersonID, ExternalID: u.ExternalID, Detail: fmt.Sprintf("%s: %q → %q", u.Field, u.From, u.To)},
-			apply: func(ctx context.Context, t *Tx, st *pmsState) error { return s.pmsUpdate(ctx, t, st.a, pid, in.Settings, u) }})
+			apply: func(ctx context.Context, t *Tx, st *pmsState) error {
+				return s.pmsUpdate(ctx, t, st.a, pid, in.Settings, u)
+			}})
 	}
 	for _, g := range plan.Grants {
 		op := pmsOp{item: PMSRunItem{Action: "grant", PersonID: g.PersonID, ExternalID: g.ExternalID, Email: g.Email, Detail: grantDetail(g)}}
