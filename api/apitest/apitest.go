@@ -139,6 +139,29 @@ func (e *Env) Do(method, path, token string, body any) *Response {
 	return out
 }
 
+// DoRaw sends body with its own content type (a CSV upload, a multipart
+// form, a vendor file) and validates the response like Do.
+func (e *Env) DoRaw(method, path, token, contentType string, body []byte) *Response {
+	e.T.Helper()
+	req, err := http.NewRequest(method, e.Server.URL+path, bytes.NewReader(body))
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	defer res.Body.Close()
+	out := &Response{Status: res.StatusCode, Header: res.Header}
+	out.Body, _ = io.ReadAll(res.Body)
+	e.validate(req, res, out)
+	return out
+}
+
 // validate checks the response against the operation in the document. A
 // path the document does not know fails the test: every endpoint must be
 // described.
