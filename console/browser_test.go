@@ -1,0 +1,400 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/dooros/dooros/console"
+	"github.com/dooros/dooros/demo"
+	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/mail"
+	"github.com/dooros/dooros/store"
+	"github.com/dooros/dooros/store/storetest"
+)
+
+// chromium finds the browser: $DOOROS_CHROMIUM, else chromium on PATH.
+// Without one the browser tests skip, unless DOOROS_TEST_BROWSER=1 (CI),
+// where a missing browser is a failure.
+func chromium(t *testing.T) string {
+	if p := os.Getenv("DOOROS_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("DOOROS_TEST_BROWSER") == "1" {
+		t.Fatal("DOOROS_TEST_BROWSER=1 but no chromium found (install Debian's chromium or set DOOROS_CHROMIUM)")
+	}
+	t.Skip("no chromium binary found: browser tests skipped (set DOOROS_TEST_BROWSER=1 to make this a failure)")
+	return ""
+}
+
+// browser is one headless chromium with a fresh profile, driving a
+// console that runs on the demo data.
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+	st   *store.Store
+	demo demo.Result
+	shot string // screenshot directory
+}
+
+func newBrowser(t *testing.T) *browser {
+	path := chromium(t)
+	st := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	res, err := demo.Seed(ctx, st, demo.Options{Password: storetest.PMPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, err := mail.OpenMailbox(t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb.Send(ctx, mail.Message{ID: "demo-welcome-ana", To: mail.Address{Name: "Ana Garcia", Email: "ana.garcia@example.com"},
+		Subject: "Welcome to " + res.Property.Name, Text: "Hello Ana,\n\nDana Demo invited you to " + res.Property.Name + ".\nInstall the DOOR App and sign in with this email address.\n"})
+	mux := http.NewServeMux()
+	console.New(st, mb, nil, console.Options{}).Routes(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancel)
+	bctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	bctx, cancel = context.WithTimeout(bctx, 4*time.Minute)
+	t.Cleanup(cancel)
+	b := &browser{t: t, ctx: bctx, base: srv.URL, st: st, demo: res, shot: t.TempDir()}
+	if os.Getenv("DOOROS_UPDATE_SCREENSHOTS") == "1" {
+		b.shot = filepath.Join("..", "docs", "screenshots")
+	}
+	return b
+}
+
+func (b *browser) do(actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *browser) open(path string) {
+	b.t.Helper()
+	b.do(chromedp.Navigate(b.base + path))
+}
+
+// text is the visible text of the page's main region.
+func (b *browser) text() string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("body")))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return s
+}
+
+func (b *browser) see(want ...string) {
+	b.t.Helper()
+	txt := b.text()
+	for _, w := range want {
+		if !strings.Contains(txt, w) {
+			b.t.Errorf("page does not show %q; it shows:\n%s", w, txt)
+		}
+	}
+}
+
+func (b *browser) location() string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Location())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return s
+}
+
+// present reports whether an element exists, without waiting.
+func (b *browser) present(sel string) bool {
+	b.t.Helper()
+	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool]("document.querySelector(" + jsString(sel) + ") !== null"))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return n
+}
+
+func jsString(s string) string { return "'" + strings.ReplaceAll(s, "'", "\\'") + "'" }
+
+// submit clicks a submit button, waits until the browser has left the
+// current document, then for an element of the next page.
+func (b *browser) submit(button, waitFor string) {
+	b.t.Helper()
+	b.do(chromedp.Evaluate[chromedp.Void](`window.__doorosOld = true`), chromedp.Click(chromedp.CSS(button)))
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		old, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`window.__doorosOld === true || document.readyState !== 'complete'`))
+		if err == nil && !old {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("clicking %s did not load a new page", button)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.do(chromedp.WaitVisible(chromedp.CSS(waitFor)))
+}
+
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b.shot, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *browser) login(email string) {
+	b.t.Helper()
+	b.open("/login")
+	b.do(chromedp.SendKeys(chromedp.CSS("#email"), email), chromedp.SendKeys(chromedp.CSS("#password"), storetest.PMPassword))
+	b.submit(`button[type=submit]`, "nav.tabs")
+}
+
+func (b *browser) logout() {
+	b.t.Helper()
+	b.submit(`.who button[type=submit]`, "#email")
+}
+
+func (b *browser) sys() domain.Actor {
+	b.t.Helper()
+	org, err := b.st.Organisation(context.Background())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return domain.System(org.ID, "browser test")
+}
+
+func (b *browser) personID(email string) string {
+	b.t.Helper()
+	ps, _, err := b.st.ListPeople(context.Background(), b.sys(), b.demo.Property.ID, domain.PeopleFilter{Query: email, IncludeExpired: true})
+	if err == nil && len(ps) == 1 {
+		return ps[0].ID
+	}
+	b.t.Fatalf("person %s: %v %v", email, ps, err)
+	return ""
+}
+
+// TestBrowser walks the console's main flows in a real chromium and saves
+// screenshots of the main pages (into docs/screenshots with
+// DOOROS_UPDATE_SCREENSHOTS=1).
+func TestBrowser(t *testing.T) {
+	b := newBrowser(t)
+	pp := "/p/" + b.demo.Property.ID
+
+	t.Run("log in", func(t *testing.T) {
+		b.t = t
+		b.open(pp + "/people")
+		if !strings.Contains(b.location(), "/login") {
+			t.Fatalf("not sent to the login page: %s", b.location())
+		}
+		b.do(chromedp.SendKeys(chromedp.CSS("#email"), b.demo.Email), chromedp.SendKeys(chromedp.CSS("#password"), "wrong password"))
+		b.submit(`button[type=submit]`, ".error")
+		b.see("Wrong email or password.")
+		b.do(chromedp.SendKeys(chromedp.CSS("#password"), storetest.PMPassword))
+		b.submit(`button[type=submit]`, "#people")
+		b.see("Garcia, Ana", "Okafor, Ben", "pending", "active")
+		if strings.Contains(b.text(), "Martin, Eve") {
+			t.Error("expired person shown without Show Expired Users")
+		}
+		b.screenshot("people")
+	})
+
+	t.Run("search", func(t *testing.T) {
+		b.t = t
+		b.do(chromedp.SendKeys(chromedp.CSS("#q"), "okaf"))
+		b.submit(`form[role=search] button`, "#people")
+		b.see("Okafor, Ben")
+		if strings.Contains(b.text(), "Garcia") {
+			t.Error("search shows people who do not match")
+		}
+	})
+
+	t.Run("invite with the app", func(t *testing.T) {
+		b.t = t
+		b.open(pp + "/people")
+		b.do(chromedp.Click(chromedp.CSS("#invite-button")), chromedp.WaitVisible(chromedp.CSS("#invite-form")))
+		b.see("receives the welcome email today", "Expiration (recommended)")
+		exp, err := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS("#expires_at")))
+		if err != nil || !strings.HasPrefix(exp, time.Now().AddDate(1, 0, 0).Format("2006")) {
+			t.Errorf("expiration pre-filled with %q, want a year from today", exp)
+		}
+		b.do(chromedp.SendKeys(chromedp.CSS("#first_name"), "Hana"), chromedp.SendKeys(chromedp.CSS("#last_name"), "Sato"),
+			chromedp.SendKeys(chromedp.CSS("#email"), "hana.sato@example.com"), chromedp.SendKeys(chromedp.CSS("#phone"), "+1 212 555 0142"))
+		// The Building key is checked via its label text, whatever its order.
+		b.do(chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('#invite-form .keyrow').forEach(function (row) {
+			if (row.textContent.indexOf('Building') >= 0) { row.querySelector('input[name=key]').checked = true; row.querySelector('input[name=share]').checked = true; } })`))
+		b.screenshot("invite")
+		b.submit(`#invite-form button[type=submit]`, "#person-status")
+		b.see("Invited Hana Sato. The welcome email goes out now", "Building", "active")
+		b.screenshot("person")
+	})
+
+	t.Run("invite with a doorcode", func(t *testing.T) {
+		b.t = t
+		b.open(pp + "/people/invite")
+		b.do(chromedp.Click(chromedp.CSS(`input[name=access][value=doorcode]`)),
+			chromedp.SendKeys(chromedp.CSS("#first_name"), "Ivan"), chromedp.SendKeys(chromedp.CSS("#last_name"), "Petrov"),
+			chromedp.SendKeys(chromedp.CSS("#email"), "ivan.petrov@example.com"),
+			chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('#invite-form .keyrow').forEach(function (row) {
+				if (row.textContent.indexOf('Home 102') >= 0) { row.querySelector('input[name=key]').checked = true; } })`))
+		b.submit(`#invite-form button[type=submit]`, "#person-status")
+		b.see("Invited Ivan Petrov", "Doorcode only", "Home 102")
+		if !b.present("#doorcode") {
+			t.Error("no doorcode shown to a Portfolio Manager")
+		}
+	})
+
+	t.Run("give and take a key", func(t *testing.T) {
+		b.t = t
+		id := b.personID("hana.sato@example.com")
+		b.open(pp + "/people/" + id)
+		b.do(chromedp.Evaluate[chromedp.Void](`(function () { var s = document.getElementById('give-key');
+			for (var i = 0; i < s.options.length; i++) { if (s.options[i].text.indexOf('Amenities') === 0) { s.selectedIndex = i; } } })()`))
+		b.submit(`#give-key-form button[type=submit]`, ".flash")
+		b.see("Gave a key to Hana Sato")
+		if !strings.Contains(b.text(), "Amenities") {
+			t.Fatal("Amenities not listed after giving it")
+		}
+		// Accept the confirmation dialog the button asks for.
+		b.do(chromedp.Evaluate[chromedp.Void](`window.confirm = function () { return true; }`))
+		b.submit(`button[aria-label="Remove key Amenities"]`, ".flash")
+		b.see("Took the key from Hana Sato")
+		keys, _ := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("#person-keys")))
+		if strings.Contains(keys, "Amenities") {
+			t.Fatal("Amenities still listed after taking it")
+		}
+	})
+
+	t.Run("Door Sync task appears after a change", func(t *testing.T) {
+		b.t = t
+		ctx := context.Background()
+		tasks, err := b.st.ListSyncTasks(ctx, b.sys(), b.demo.Property.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tk := range tasks {
+			if err := b.st.AckDoor(ctx, tk.DoorID, tk.Version); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b.open(pp + "/sync")
+		b.see("Every offline door is up to date.")
+		id := b.personID("hana.sato@example.com")
+		b.open(pp + "/people/" + id)
+		b.do(chromedp.Evaluate[chromedp.Void](`(function () { var s = document.getElementById('give-key');
+			for (var i = 0; i < s.options.length; i++) { if (s.options[i].text.indexOf('Amenities') === 0) { s.selectedIndex = i; } } })()`))
+		b.submit(`#give-key-form button[type=submit]`, ".flash")
+		b.open(pp + "/sync")
+		b.see("Gym", "Roof Terrace")
+		if b.present("#exposure") {
+			t.Error("giving a key shows a revocation exposure")
+		}
+	})
+
+	t.Run("revoke all keys and find the person under Show Expired Users", func(t *testing.T) {
+		b.t = t
+		id := b.personID("ana.garcia@example.com")
+		b.open(pp + "/people/" + id)
+		b.do(chromedp.Click(chromedp.CSS("#revoke-link")), chromedp.WaitVisible(chromedp.CSS("#consequences")))
+		b.see("Gina Rossi", "Unit 101", "Gym", "may still work there")
+		b.screenshot("revoke-confirm")
+		b.submit("#confirm-button", ".flash")
+		b.see("Revoked all keys of Ana Garcia", "revoked")
+		b.open(pp + "/people")
+		if strings.Contains(b.text(), "Garcia, Ana") {
+			t.Error("revoked person listed without Show Expired Users")
+		}
+		b.do(chromedp.Click(chromedp.CSS(`input[name=expired]`)))
+		b.submit(`form[role=search] button`, "#people")
+		b.see("Garcia, Ana", "revoked", "Martin, Eve", "expired")
+		b.open(pp + "/sync")
+		b.see("Revocation pending")
+		b.screenshot("sync-tasks")
+	})
+
+	t.Run("delete a person and find their activity", func(t *testing.T) {
+		b.t = t
+		id := b.personID("ben.okafor@example.com")
+		b.open(pp + "/people/" + id)
+		b.do(chromedp.Click(chromedp.CSS("#delete-link")), chromedp.WaitVisible(chromedp.CSS("#consequences")))
+		b.see("leaves the People tab", "Unit 102")
+		b.submit("#confirm-button", ".flash")
+		b.see("Deleted Ben Okafor", "person.deleted", "person.invited")
+		if !strings.Contains(b.location(), "/activity") {
+			t.Errorf("after deleting: %s, want the Activity tab", b.location())
+		}
+		b.open(pp + "/people?expired=1")
+		if strings.Contains(b.text(), "Okafor") {
+			t.Error("deleted person still on People")
+		}
+		b.open(pp + "/activity")
+		b.see("Okafor", "door.unlocked")
+		b.screenshot("activity")
+	})
+
+	t.Run("doors, keys, staff and mailbox pages", func(t *testing.T) {
+		b.t = t
+		b.open(pp + "/doors")
+		b.see("Main Entrance", "online", "offline")
+		b.screenshot("doors")
+		b.open(pp + "/keys")
+		b.see("Building", "Amenities", "doorcodes")
+		b.screenshot("keys")
+		b.open(pp + "/keys/new")
+		b.see("Schedule")
+		b.screenshot("key-edit")
+		b.open("/staff")
+		b.see("Morgan Lee", "Property Manager")
+		b.screenshot("staff")
+		b.open("/mailbox")
+		b.see("Welcome to " + b.demo.Property.Name)
+		b.screenshot("mailbox")
+	})
+
+	t.Run("phone screen", func(t *testing.T) {
+		b.t = t
+		b.do(chromedp.EmulateViewport(390, 844))
+		b.open(pp + "/people")
+		b.see("Invite")
+		b.screenshot("people-phone")
+		b.do(chromedp.EmulateViewport(1280, 900))
+	})
+
+	t.Run("no Invite button without Key Management", func(t *testing.T) {
+		b.t = t
+		b.logout()
+		b.login(b.demo.LimitedEmail)
+		b.open(pp + "/people")
+		if b.present("#invite-button") {
+			t.Fatal("Invite button shown to a manager without Key Management")
+		}
+		b.see("You need Key Management on this property", "Dana Demo")
+		b.screenshot("people-no-key-management")
+	})
+}
