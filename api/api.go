@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/doorsync"
 	"github.com/dooros/dooros/store"
 )
 
@@ -28,6 +29,9 @@ type Server struct {
 	Limiter *LoginLimiter
 	// Keys seals secrets and signs phone credentials (api/residents.go).
 	Keys ResidentKeys
+	// DoorSync provisions locks and takes their answers (api/doorsync.go);
+	// nil builds one over Store and Keys without an MQTT broker.
+	DoorSync *doorsync.Service
 }
 
 // New builds the API server.

@@ -46,6 +46,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("PUT /api/v1/managers/{m}/properties/{p}", s.authed(s.assignProperty))
 
 	s.residentRoutes(mux)
+	s.doorSyncRoutes(mux)
 	s.bulkRoutes(mux)
 
 	// Anything else under /api/v1 answers in the API's error shape.

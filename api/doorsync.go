@@ -1,0 +1,200 @@
+package api
+
+import (
+	"encoding/base64"
+	"net/http"
+
+	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/doorsync"
+	"github.com/dooros/dooros/store"
+)
+
+// doorSyncRoutes registers Door Sync: lock provisioning (Device
+// Management), keycards (Card Activation), revocation exposure, and the
+// phone's mailbox and sync reports.
+func (s *Server) doorSyncRoutes(mux *http.ServeMux) {
+	mux.Handle("POST /api/v1/properties/{p}/doors/{d}/lock", s.authed(s.provisionLock))
+	mux.Handle("GET /api/v1/properties/{p}/people/{id}/keycard", s.authed(s.getKeycard))
+	mux.Handle("POST /api/v1/properties/{p}/people/{id}/keycard", s.authed(s.activateKeycard))
+	mux.Handle("DELETE /api/v1/properties/{p}/people/{id}/keycard", s.authed(s.deactivateKeycard))
+	mux.Handle("GET /api/v1/properties/{p}/exposure", s.authed(s.listExposure))
+	mux.Handle("GET /api/v1/me/mailbox", s.resident(s.myMailbox))
+	mux.Handle("POST /api/v1/me/sync-reports", s.resident(s.syncReport))
+}
+
+func (s *Server) doorSync() (*doorsync.Service, error) {
+	if s.DoorSync != nil {
+		return s.DoorSync, nil
+	}
+	keys, err := s.keys()
+	if err != nil {
+		return nil, err
+	}
+	return doorsync.New(s.Store, keys, s.Log), nil
+}
+
+func (s *Server) provisionLock(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
+	ds, err := s.doorSync()
+	if err != nil {
+		return err
+	}
+	out, err := ds.Provision(r.Context(), a, r.PathValue("p"), r.PathValue("d"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (s *Server) getKeycard(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
+	k, err := s.Store.PersonKeycard(r.Context(), a, r.PathValue("p"), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, k)
+	return nil
+}
+
+func (s *Server) activateKeycard(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
+	var in struct {
+		Serial string `json:"serial"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	k, err := s.Store.ActivateKeycard(r.Context(), a, r.PathValue("p"), r.PathValue("id"), in.Serial)
+	if err != nil {
+		return err
+	}
+	s.wakeDoorSync()
+	writeJSON(w, http.StatusOK, k)
+	return nil
+}
+
+func (s *Server) deactivateKeycard(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
+	k, err := s.Store.DeactivateKeycard(r.Context(), a, r.PathValue("p"), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	s.wakeDoorSync()
+	writeJSON(w, http.StatusOK, k)
+	return nil
+}
+
+func (s *Server) wakeDoorSync() {
+	if s.DoorSync != nil {
+		s.DoorSync.Wake()
+	}
+}
+
+func (s *Server) listExposure(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
+	out, err := s.Store.ListExposure(r.Context(), a, r.PathValue("p"))
+	if err != nil {
+		return err
+	}
+	return writeList(w, out, "")
+}
+
+// mailboxItem is a sealed bundle a phone carries to a lock; it can route
+// it by lock id but read nothing inside.
+type mailboxItem struct {
+	DoorID   string `json:"door_id"`
+	LockID   string `json:"lock_id"`
+	Base     int64  `json:"base"`
+	Version  int64  `json:"version"`
+	Snapshot bool   `json:"snapshot"`
+	Bundle   string `json:"bundle"`
+}
+
+func (s *Server) myMailbox(w http.ResponseWriter, r *http.Request, res store.Resident) error {
+	ds, err := s.doorSync()
+	if err != nil {
+		return err
+	}
+	doors, err := s.Store.MailboxDoors(r.Context(), res)
+	if err != nil {
+		return err
+	}
+	items := []mailboxItem{}
+	for _, d := range doors {
+		b, err := ds.Bundle(r.Context(), d.DoorID)
+		if err != nil {
+			if domain.ErrorCode(err) == domain.ENotFound || err == store.ErrInSync {
+				continue
+			}
+			return err
+		}
+		items = append(items, mailboxItem{DoorID: b.DoorID, LockID: b.LockID, Base: b.Base, Version: b.Version, Snapshot: b.Snapshot,
+			Bundle: base64.StdEncoding.EncodeToString(b.Sealed)})
+	}
+	return writeList(w, items, "")
+}
+
+type syncReportInput struct {
+	DoorID string   `json:"door_id"`
+	Ack    string   `json:"ack"`
+	Events []string `json:"events"`
+}
+
+type syncReportResult struct {
+	DoorID string            `json:"door_id"`
+	Ack    *store.AckResult  `json:"ack"`
+	Events []store.LogResult `json:"events"`
+}
+
+// syncReport takes what a phone brought back from a lock: its signed ack
+// and event-log batches. Each is verified with the lock's key; the first
+// forged or garbled part is refused (400). Parts recorded before it stay:
+// they were authentic.
+func (s *Server) syncReport(w http.ResponseWriter, r *http.Request, res store.Resident) error {
+	var in syncReportInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if in.DoorID == "" {
+		return domain.FieldError("door_id", "is required")
+	}
+	if in.Ack == "" && len(in.Events) == 0 {
+		return domain.FieldError("ack", "send an ack or event batches")
+	}
+	if len(in.Events) > 64 {
+		return domain.FieldError("events", "at most 64 batches per report")
+	}
+	ok, err := s.Store.PersonCanReach(r.Context(), res, in.DoorID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return domain.Errorf(domain.ENotFound, "door %s not found among your doors", in.DoorID)
+	}
+	ds, err := s.doorSync()
+	if err != nil {
+		return err
+	}
+	via := "phone of " + res.Email
+	out := syncReportResult{DoorID: in.DoorID, Events: []store.LogResult{}}
+	if in.Ack != "" {
+		raw, err := base64.StdEncoding.DecodeString(in.Ack)
+		if err != nil {
+			return domain.FieldError("ack", "must be base64")
+		}
+		a, err := ds.HandleAck(r.Context(), in.DoorID, raw, via)
+		if err != nil {
+			return err
+		}
+		out.Ack = &a
+	}
+	for i, e := range in.Events {
+		raw, err := base64.StdEncoding.DecodeString(e)
+		if err != nil {
+			return domain.FieldError("events", "batch %d must be base64", i)
+		}
+		lr, err := ds.HandleEvents(r.Context(), in.DoorID, raw, via)
+		if err != nil {
+			return err
+		}
+		out.Events = append(out.Events, lr)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
