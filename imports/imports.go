@@ -96,8 +96,8 @@ type Runner struct {
 	// whole import.
 	BatchRows int
 	BatchTime time.Duration
-	// Pause is the time between batches (default 5 ms) in which other
-	// writers get the database.
+	// Pause is the time between batches (default 5 ms; negative: none) in
+	// which other writers get the database.
 	Pause time.Duration
 	// Poll is how often an idle runner looks for jobs (default 1 s).
 	Poll time.Duration
@@ -119,9 +119,7 @@ func (r *Runner) defaults() {
 	if r.BatchTime <= 0 {
 		r.BatchTime = 200 * time.Millisecond
 	}
-	if r.Pause < 0 {
-		r.Pause = 0
-	} else if r.Pause == 0 {
+	if r.Pause == 0 {
 		r.Pause = 5 * time.Millisecond
 	}
 	if r.Poll <= 0 {
@@ -218,7 +216,7 @@ func (r *Runner) Process(ctx context.Context, job store.ImportJob) (store.Import
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(r.Pause):
+			case <-time.After(max(r.Pause, 0)):
 			}
 		}
 		return nil
