@@ -13,7 +13,10 @@ import (
 	"time"
 
 	"github.com/dooros/dooros/api"
+	"github.com/dooros/dooros/console"
+	"github.com/dooros/dooros/demo"
 	"github.com/dooros/dooros/keyring"
+	"github.com/dooros/dooros/mail"
 	"github.com/dooros/dooros/notify"
 )
 
@@ -23,6 +26,8 @@ type serveConfig struct {
 	addr string
 	// Residents: mail transport and the master key sealing property keys.
 	smtpURL, smtpFrom, masterKeyFile string
+	// demo seeds a demo property and prints its login.
+	demo bool
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -33,6 +38,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&cfg.smtpURL, "smtp-url", getenv("DOOROS_SMTP_URL"), "send email through this relay: smtp://user:pass@host:port or smtps://… (default: local mailbox under --data) [DOOROS_SMTP_URL]")
 	fs.StringVar(&cfg.smtpFrom, "smtp-from", getenv("DOOROS_SMTP_FROM"), "sender of emails, \"Name <addr>\" [DOOROS_SMTP_FROM]")
 	fs.StringVar(&cfg.masterKeyFile, "master-key-file", getenv("DOOROS_MASTER_KEY_FILE"), "file with the base64 32-byte master key sealing property keys (default --data/master.key, created on first start with SQLite); DOOROS_MASTER_KEY overrides [DOOROS_MASTER_KEY_FILE]")
+	fs.BoolVar(&cfg.demo, "demo", false, "seed a demo property (reused on later runs) and print its login")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -61,11 +67,24 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	// The console shows the local mailbox only in the embedded default.
+	mailbox, _ := sender.(*mail.Mailbox)
+	var demoLogin *demo.Result
+	if cfg.demo {
+		res, err := demo.Seed(ctx, st, demo.Options{PasswordFile: filepath.Join(cfg.db.data, "demo-login.txt")})
+		if err != nil {
+			return err
+		}
+		demoLogin = &res
+		// Simulated locks for res.Doors start here once the Door Sync work
+		// provides an in-process lock simulator.
+	}
 
 	mux := http.NewServeMux()
 	apiServer := api.New(st, log, metrics)
 	apiServer.Keys = keys
 	apiServer.Routes(mux)
+	console.New(st, mailbox, log, console.Options{Limiter: apiServer.Limiter}).Routes(mux)
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := st.DB().PingContext(r.Context()); err != nil {
@@ -81,6 +100,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	srv := &http.Server{Handler: metrics.Instrument(mux), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "DOOR OS listening on http://%s (database: %s)\n", ln.Addr(), redact(cfg.db.dsn()))
+	if demoLogin != nil {
+		fmt.Fprintf(stdout, "Demo: open http://%s and log in as %s with password %s\n      (%s, same password, is a Property Manager without Key Management)\n",
+			ln.Addr(), demoLogin.Email, demoLogin.Password, demoLogin.LimitedEmail)
+	}
 	mailer := &notify.Worker{Store: st, Sender: sender, Keys: keys, Log: log.With("worker", "email"), BaseURL: "http://" + ln.Addr().String()}
 	go mailer.Run(ctx)
 	log.Info("email delivery", "via", via)
