@@ -161,6 +161,7 @@ func (s *Store) MyDoorcodes(ctx context.Context, r Resident) (out []ResidentDoor
 			for _, id := range doorcodeDoors(keys, gs) {
 				names = append(names, doors[id].Name)
 			}
+			sort.Strings(names)
 			out = append(out, ResidentDoorcode{PropertyID: prop.ID, PropertyName: prop.Name, PersonID: rp.ID, Code: code, Doors: names})
 		}
 		return nil
