@@ -55,6 +55,23 @@ func TestSetupEndpoints(t *testing.T) {
 			t.Errorf("%d units, want 1", len(units.Items))
 		}
 		e.ok("POST", path+"/doors", map[string]any{"name": "4B door", "type": "residence", "connectivity": "online", "unit_id": unit.ID}, 201)
+		t.Run("assigning a unit grants nothing", func(t *testing.T) {
+			versions := func() (v int64) {
+				if err := st.DB().QueryRow(`SELECT COALESCE(SUM(version), 0) FROM doors`).Scan(&v); err != nil {
+					t.Fatal(err)
+				}
+				return v
+			}
+			before := versions()
+			var u person
+			e.ok("POST", path+"/people", map[string]any{"first_name": "Uma", "last_name": "Unit", "email": "uma@example.com", "access": "app", "unit_id": unit.ID}, 201).Decode(t, &u)
+			if u.UnitID != unit.ID || len(u.Keys) != 0 || u.Doorcode != "" {
+				t.Errorf("person with a unit: %+v, want the unit and no keys or code", u)
+			}
+			if after := versions(); after != before {
+				t.Errorf("door versions %d → %d: a unit alone changed doors", before, after)
+			}
+		})
 
 		type key struct {
 			ID, Name string
@@ -98,6 +115,15 @@ func TestSetupEndpoints(t *testing.T) {
 			var holder person
 			e.ok("POST", path+"/people", map[string]any{"first_name": "Kim", "last_name": "Holder", "email": "kim@example.com", "access": "app",
 				"keys": []map[string]any{{"key_id": k.ID}}}, 201).Decode(t, &holder)
+			var tasks list[struct {
+				DoorID       string  `json:"door_id"`
+				LastSyncedAt *string `json:"last_synced_at"`
+				Connection   string  `json:"connection"`
+			}]
+			e.ok("GET", path+"/sync-tasks", nil, 200).Decode(t, &tasks)
+			if len(tasks.Items) != 1 || tasks.Items[0].DoorID != door.ID || tasks.Items[0].LastSyncedAt != nil || tasks.Items[0].Connection != "bluetooth" {
+				t.Errorf("sync tasks %+v, want the never-synced offline Main door", tasks.Items)
+			}
 			e.ok("DELETE", path+"/keys/"+k.ID, nil, 204)
 			e.ok("GET", path+"/keys/"+k.ID, nil, 404)
 			var after person
