@@ -104,6 +104,8 @@ type mailboxItem struct {
 	Version  int64  `json:"version"`
 	Snapshot bool   `json:"snapshot"`
 	Bundle   string `json:"bundle"`
+	// LogNext: fetch the lock's log from here and upload it.
+	LogNext int64 `json:"log_next"`
 }
 
 func (s *Server) myMailbox(w http.ResponseWriter, r *http.Request, res store.Resident) error {
@@ -125,7 +127,7 @@ func (s *Server) myMailbox(w http.ResponseWriter, r *http.Request, res store.Res
 			return err
 		}
 		items = append(items, mailboxItem{DoorID: b.DoorID, LockID: b.LockID, Base: b.Base, Version: b.Version, Snapshot: b.Snapshot,
-			Bundle: base64.StdEncoding.EncodeToString(b.Sealed)})
+			Bundle: base64.StdEncoding.EncodeToString(b.Sealed), LogNext: b.LogNext})
 	}
 	return writeList(w, items, "")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"slices"
 	"sort"
 	"time"
@@ -221,19 +222,22 @@ func (s *Store) MailboxDoors(ctx context.Context, r Resident) ([]MailboxDoor, er
 	return out, err
 }
 
-// PersonCanReach reports whether one of the resident's records holds a key
-// to the door (a phone may upload that lock's acks and logs).
+// PersonCanReach reports whether the door belongs to a property where the
+// login has a (not deleted) person record. Any such phone may courier the
+// lock's acks and logs: they are lock-signed, so a phone can only deliver
+// them, not forge them, and a revoked resident's phone still brings back
+// the log of their refused attempts.
 func (s *Store) PersonCanReach(ctx context.Context, r Resident, doorID string) (bool, error) {
+	var propertyID string
+	err := s.queryRow(ctx, `SELECT property_id FROM doors WHERE id = ?`, doorID).Scan(&propertyID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
 	for _, rp := range r.People {
-		if rp.DeletedAt != nil {
-			continue
-		}
-		var n int
-		if err := s.queryRow(ctx, `SELECT COUNT(*) FROM grants g JOIN key_doors kd ON kd.key_id = g.key_id WHERE g.person_id = ? AND kd.door_id = ?`,
-			rp.ID, doorID).Scan(&n); err != nil {
-			return false, err
-		}
-		if n > 0 {
+		if rp.DeletedAt == nil && rp.PropertyID == propertyID {
 			return true, nil
 		}
 	}

@@ -203,6 +203,9 @@ type DoorBundle struct {
 	Snapshot bool   `json:"snapshot"`
 	Sealed   []byte `json:"bundle"`
 	Digest   string `json:"-"`
+	// LogNext is the next lock event the cloud expects: where a courier
+	// starts fetching the lock's log.
+	LogNext int64 `json:"log_next"`
 }
 
 // ErrInSync: the lock already holds the door's latest version.
@@ -219,12 +222,12 @@ func (s *Store) BuildDoorBundle(ctx context.Context, sealer Sealer, signer ed255
 	err := s.inTx(ctx, "build_door_bundle", func(t *Tx) error {
 		now := s.Now()
 		var propertyID, sealedSym, ackedState string
-		var version, ackedVersion int64
+		var version, ackedVersion, logNext int64
 		var gen int
 		var needSnap bool
-		err := t.queryRow(ctx, `SELECT d.property_id, d.version, l.generation, l.symmetric_key, l.acked_state, l.acked_state_version, l.need_snapshot
+		err := t.queryRow(ctx, `SELECT d.property_id, d.version, l.generation, l.symmetric_key, l.acked_state, l.acked_state_version, l.need_snapshot, l.log_next
 			FROM door_locks l JOIN doors d ON d.id = l.door_id WHERE l.door_id = ?`+t.forUpdate(), doorID).
-			Scan(&propertyID, &version, &gen, &sealedSym, &ackedState, &ackedVersion, &needSnap)
+			Scan(&propertyID, &version, &gen, &sealedSym, &ackedState, &ackedVersion, &needSnap, &logNext)
 		if errors.Is(err, sql.ErrNoRows) {
 			return domain.Errorf(domain.ENotFound, "door %s has no provisioned lock", doorID)
 		}
@@ -250,7 +253,7 @@ func (s *Store) BuildDoorBundle(ctx context.Context, sealer Sealer, signer ed255
 		err = t.queryRow(ctx, q, doorID, gen, version, base).Scan(&b64, &digest, &snap)
 		if err == nil {
 			sealed, err := base64.StdEncoding.DecodeString(b64)
-			out = DoorBundle{DoorID: doorID, LockID: doorID, Base: base, Version: version, Snapshot: snap, Sealed: sealed, Digest: digest}
+			out = DoorBundle{DoorID: doorID, LockID: doorID, Base: base, Version: version, Snapshot: snap, Sealed: sealed, Digest: digest, LogNext: logNext}
 			return err
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
@@ -284,7 +287,7 @@ func (s *Store) BuildDoorBundle(ctx context.Context, sealer Sealer, signer ed255
 			digest, doorID, gen, base, version, snap, base64.StdEncoding.EncodeToString(sealed), string(state), micros(now)); err != nil {
 			return err
 		}
-		out = DoorBundle{DoorID: doorID, LockID: doorID, Base: base, Version: version, Snapshot: snap, Sealed: sealed, Digest: digest}
+		out = DoorBundle{DoorID: doorID, LockID: doorID, Base: base, Version: version, Snapshot: snap, Sealed: sealed, Digest: digest, LogNext: logNext}
 		return nil
 	})
 	return out, err
