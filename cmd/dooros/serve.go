@@ -28,6 +28,8 @@ type serveConfig struct {
 	smtpURL, smtpFrom, masterKeyFile string
 	// demo seeds a demo property and prints its login.
 	demo bool
+	// mqtt: the broker of online locks (cmd/dooros/doorsync.go).
+	mqtt mqttFlags
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -39,6 +41,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&cfg.smtpFrom, "smtp-from", getenv("DOOROS_SMTP_FROM"), "sender of emails, \"Name <addr>\" [DOOROS_SMTP_FROM]")
 	fs.StringVar(&cfg.masterKeyFile, "master-key-file", getenv("DOOROS_MASTER_KEY_FILE"), "file with the base64 32-byte master key sealing property keys (default --data/master.key, created on first start with SQLite); DOOROS_MASTER_KEY overrides [DOOROS_MASTER_KEY_FILE]")
 	fs.BoolVar(&cfg.demo, "demo", false, "seed a demo property (reused on later runs) and print its login")
+	cfg.mqtt.register(fs, getenv)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -83,6 +86,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	mux := http.NewServeMux()
 	apiServer := api.New(st, log, metrics)
 	apiServer.Keys = keys
+	doorSync, stopDoorSync, err := startDoorSync(ctx, cfg.mqtt, st, keys, log)
+	if err != nil {
+		return err
+	}
+	defer stopDoorSync()
+	apiServer.DoorSync = doorSync
 	apiServer.Routes(mux)
 	console.New(st, mailbox, log, console.Options{Limiter: apiServer.Limiter}).Routes(mux)
 	mux.Handle("GET /metrics", metrics.Handler())
