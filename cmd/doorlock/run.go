@@ -22,7 +22,7 @@ import (
 
 const usage = `usage:
   doorlock provision --state DIR FILE          set up a lock from a provisioning file ("-" reads stdin)
-  doorlock run --state DIR --ble ADDR --control ADDR [--mtu 185] [--rate 2048]
+  doorlock run --state DIR --ble ADDR --control ADDR [--mtu 185] [--rate 2048] [--mqtt-url URL --mqtt-password P]
   doorlock keypad --control ADDR CODE          type a code at the keypad
   doorlock card --control ADDR SERIAL          tap a keycard
   doorlock status --control ADDR               show the lock's state`
@@ -96,6 +96,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	mtu := fs.Int("mtu", ble.DefaultMTU, "BLE frame size in bytes")
 	rate := fs.Int("rate", ble.DefaultRate, "BLE link rate in bytes per second (negative: unlimited)")
 	logFormat := fs.String("log-format", "text", "text or json")
+	mqttURL := fs.String("mqtt-url", "", "online lock: the broker to connect to (mqtt://host:port); the password comes from --mqtt-password or DOORLOCK_MQTT_PASSWORD")
+	mqttPassword := fs.String("mqtt-password", getenv("DOORLOCK_MQTT_PASSWORD"), "online lock: MQTT password from provisioning")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -136,7 +138,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
+	if *mqttURL != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- runMQTT(ctx, *mqttURL, *mqttPassword, l, log)
+		}()
+	}
 	wg.Add(2)
 	go func() {
 		defer wg.Done()

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/dooros/dooros/lock"
+	"github.com/dooros/dooros/mqtt"
+)
+
+// runMQTT connects an online lock to its broker: it applies the bundles the
+// cloud pushes, answers each with its signed ack, and publishes its event
+// log as it grows. The lock only ever talks on its own topics.
+func runMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.Logger) error {
+	cfg, err := mqtt.LockConfig(url, l.LockID(), password)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+	c, err := mqtt.Connect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	// Handlers run on the receive path: apply and publish elsewhere.
+	bundles := make(chan []byte, 16)
+	if err := c.Subscribe(ctx, mqtt.MustTopic(mqtt.KindBundle, l.LockID()), 1, func(m mqtt.Message) {
+		select {
+		case bundles <- m.Payload:
+		default: // the cloud republishes until acknowledged
+		}
+	}); err != nil {
+		return err
+	}
+	log.Info("connected to MQTT", "url", url)
+	next := uint64(1) // the cloud skips events it already has
+	publishLog := func() {
+		for end := l.Status().LogNext; next < end; {
+			batch, err := l.EventsSince(next)
+			if err != nil {
+				log.Error("event batch", "err", err)
+				return
+			}
+			if err := c.Publish(ctx, mqtt.MustTopic(mqtt.KindEvents, l.LockID()), batch, 1, false); err != nil {
+				log.Warn("publish events", "err", err)
+				return
+			}
+			next = min(next+256, end)
+		}
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case b := <-bundles:
+			ack, err := l.ApplyBundle(b)
+			if err != nil {
+				log.Info("bundle not applied", "err", err)
+			}
+			if ack != nil {
+				if err := c.Publish(ctx, mqtt.MustTopic(mqtt.KindAck, l.LockID()), ack, 1, false); err != nil {
+					log.Warn("publish ack", "err", err)
+				}
+			}
+			publishLog()
+		case <-tick.C:
+			publishLog()
+		}
+	}
+}
