@@ -137,7 +137,7 @@ type Person struct {
 	UnitID     string     `json:"unit_id,omitempty"`
 	StartsAt   time.Time  `json:"starts_at"`
 	ExpiresAt  *time.Time `json:"expires_at"`
-	InvitedBy  string     `json:"invited_by,omitempty"`
+	InvitedBy  string     `json:"invited_by"` // empty unless a guest
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
 	DeletedAt  *time.Time `json:"-"`
 	CreatedAt  time.Time  `json:"created_at"`
