@@ -297,28 +297,38 @@ func (s *Store) PMSContacts(ctx context.Context, propertyID, provider string, po
 	var out []pms.Contact
 	err := s.read(ctx, func(t *Tx) error {
 		now := s.Now()
-		rows, err := t.query(ctx, `SELECT `+personCols+`, COALESCE(l.external_id, '') FROM people
-			LEFT JOIN pms_links l ON l.person_id = people.id AND l.property_id = people.property_id AND l.provider = ?
-			WHERE people.property_id = ? AND people.deleted_at IS NULL AND people.invited_by IS NULL ORDER BY people.id`, provider, propertyID)
+		links := map[string]string{}
+		rows, err := t.query(ctx, `SELECT person_id, external_id FROM pms_links WHERE property_id = ? AND provider = ?`, propertyID, provider)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var p, ext string
+			if err := rows.Scan(&p, &ext); err != nil {
+				rows.Close()
+				return err
+			}
+			links[p] = ext
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = t.query(ctx, `SELECT `+personCols+` FROM people WHERE property_id = ? AND deleted_at IS NULL AND invited_by IS NULL ORDER BY id`, propertyID)
 		if err != nil {
 			return err
 		}
 		people := map[string]domain.Person{}
 		idx := map[string]int{}
 		for rows.Next() {
-			var p domain.Person
-			var starts, created, updated int64
-			var expires, revoked, deleted sql.NullInt64
-			var ext string
-			if err := rows.Scan(&p.ID, &p.PropertyID, &p.FirstName, &p.LastName, &p.Email, &p.Phone, &p.Access, &p.Resident, &p.UnitID,
-				&starts, &expires, &p.InvitedBy, &revoked, &deleted, &created, &updated, &ext); err != nil {
+			p, err := scanPerson(rows)
+			if err != nil {
 				rows.Close()
 				return err
 			}
-			p.StartsAt, p.ExpiresAt, p.RevokedAt = fromMicros(starts), timePtr(expires), timePtr(revoked)
 			people[p.ID] = p
 			idx[p.ID] = len(out)
-			c := pms.Contact{PersonID: p.ID, ExternalID: ext, FirstName: p.FirstName, LastName: p.LastName, Email: p.Email, Phone: p.Phone, UnitID: p.UnitID}
+			c := pms.Contact{PersonID: p.ID, ExternalID: links[p.ID], FirstName: p.FirstName, LastName: p.LastName, Email: p.Email, Phone: p.Phone, UnitID: p.UnitID}
 			switch p.Status(now) {
 			case domain.StatusPending:
 				c.Status = pms.ContactPending
