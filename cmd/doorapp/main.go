@@ -40,6 +40,8 @@ commands:
   guests invite --email E --first F --last L --key K [--kind app|day_code|quarter_hour_code]
                 [--starts T] [--expires T] [--day YYYY-MM-DD] [--property P]
   guests revoke ID                               take a guest's access away
+  unlock --door D --ble ADDR [--no-sync]         open a door; relays its pending bundle and log (passive sync)
+  sync --door D --ble ADDR                       manual Door Sync of a door in Bluetooth range
 
 The state directory (default ~/.doorapp) holds the device key, the session
 token and credentials, readable by the owner only.`
@@ -76,4 +78,6 @@ var commands = map[string]func(ctx context.Context, a *app, args []string) error
 	"credentials": cmdCredentials,
 	"devices":     cmdDevices,
 	"guests":      cmdGuests,
+	"unlock":      cmdUnlock, // cmd/doorapp/unlock.go
+	"sync":        cmdSync,   // cmd/doorapp/sync.go
 }
