@@ -131,7 +131,7 @@ func (b *browser) location() string {
 // present reports whether an element exists, without waiting.
 func (b *browser) present(sel string) bool {
 	b.t.Helper()
-	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool]("document.querySelector(" + jsString(sel) + ") !== null"))
+	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool]("document.querySelector("+jsString(sel)+") !== null"))
 	if err != nil {
 		b.t.Fatal(err)
 	}

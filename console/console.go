@@ -306,7 +306,3 @@ func toFormError(err error) (*formError, bool) {
 	}
 	return nil, false
 }
-
-func badForm(field, format string, args ...any) error {
-	return domain.FieldError(field, format, args...)
-}

@@ -449,3 +449,29 @@ func TestMailbox(t *testing.T) {
 		mustNotContain(t, r.Body, `href="/mailbox"`)
 	})
 }
+
+func TestPropertyPicker(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	e := newEnv(t, st)
+	c := e.login(storetest.PMEmail)
+	t.Run("one property goes straight to People", func(t *testing.T) {
+		if r := c.get("/"); r.Header.Get("Location") != e.p("people") {
+			t.Fatalf("status %d location %q", r.Status, r.Header.Get("Location"))
+		}
+	})
+	other, err := st.CreateProperty(context.Background(), e.f.PM, domain.PropertyInput{Name: "Oak House", TimeZone: "Europe/Berlin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("several properties are listed", func(t *testing.T) {
+		r := c.get("/")
+		mustContain(t, r.Body, "Choose a property", "Elm Court", "Oak House", `/p/`+other.ID+`/people`)
+	})
+	t.Run("the header picker switches property", func(t *testing.T) {
+		r := c.get(e.p("people"))
+		mustContain(t, r.Body, `<option value="`+other.ID+`">Oak House</option>`)
+		if r := c.get("/go?p=" + other.ID); r.Header.Get("Location") != "/p/"+other.ID+"/people" {
+			t.Fatalf("location %q", r.Header.Get("Location"))
+		}
+	})
+}

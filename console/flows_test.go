@@ -119,7 +119,9 @@ func TestPersonPage(t *testing.T) {
 			if r := c.get(page); r.Status != http.StatusNotFound {
 				t.Fatalf("deleted person page: %d, want 404", r.Status)
 			}
-			r = c.get(r.Header.Get("Location"))
+			if got, want := r.Header.Get("Location"), e.p("activity")+"?person_id="+host.ID; got != want {
+				t.Fatalf("after deleting: %q, want %q", got, want)
+			}
 			r = c.get(e.p("activity") + "?person_id=" + host.ID)
 			mustContain(t, r.Body, "person.deleted", "Ana Garcia", "person.invited")
 			r = c.get(e.p("people") + "?expired=1")

@@ -2,8 +2,6 @@ package console
 
 import (
 	"net/http"
-
-	"github.com/dooros/dooros/domain"
 )
 
 // propertyPicker is the start page: a manager with one property goes
@@ -29,13 +27,4 @@ func (c *Console) propertyGo(w http.ResponseWriter, r *http.Request, rq *request
 	}
 	http.Redirect(w, r, propertyURL(id, "people"), http.StatusSeeOther)
 	return nil
-}
-
-// keyManagementLabel names a manager's Key Management at a property.
-func keyManagementLabel(a domain.Actor, propertyID string) string {
-	as, ok := a.Assignment(propertyID)
-	if !ok || as.KeyManagement == "" {
-		return string(domain.KeyManagementNone)
-	}
-	return string(as.KeyManagement)
 }
