@@ -25,6 +25,7 @@ commands:
   init     create the organisation and its first Portfolio Manager
   serve    run the API, console and background work
   migrate  apply database migrations and exit
+  import   invite or edit people in bulk from a CSV file
 
 Run "dooros <command> -h" for the flags of a command.`
 
@@ -41,6 +42,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args[1:], getenv, stdout, stderr)
+	case "import":
+		return runImport(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
