@@ -144,3 +144,24 @@ func printImportReport(ctx context.Context, st *store.Store, a domain.Actor, j s
 		j.Counts.Created, j.Counts.Changed, j.Counts.Unchanged, j.Counts.Refused, mode)
 	return nil
 }
+
+// startBulk starts the CSV import worker and the PMS User Sync scheduler
+// (and watched folder, when pmsDir is set); the returned function stops
+// both and waits, so a running import hands its job back before the
+// database closes.
+func startBulk(ctx context.Context, st *store.Store, log *slog.Logger, pmsDir string) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{}, 2)
+	go func() {
+		(&imports.Runner{Store: st, Log: log.With("worker", "import")}).Run(ctx)
+		done <- struct{}{}
+	}()
+	go func() {
+		(&imports.Syncer{Store: st, Log: log.With("worker", "pms"), Dir: pmsDir}).Run(ctx)
+		done <- struct{}{}
+	}()
+	if pmsDir != "" {
+		log.Info("PMS watched folder", "dir", pmsDir)
+	}
+	return func() { cancel(); <-done; <-done }
+}

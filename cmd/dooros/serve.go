@@ -30,6 +30,8 @@ type serveConfig struct {
 	demo bool
 	// mqtt: the broker of online locks (cmd/dooros/doorsync.go).
 	mqtt mqttFlags
+	// pmsDir is the PMS roster watched folder (cmd/dooros/import.go).
+	pmsDir string
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -42,6 +44,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&cfg.masterKeyFile, "master-key-file", getenv("DOOROS_MASTER_KEY_FILE"), "file with the base64 32-byte master key sealing property keys (default --data/master.key, created on first start with SQLite); DOOROS_MASTER_KEY overrides [DOOROS_MASTER_KEY_FILE]")
 	fs.BoolVar(&cfg.demo, "demo", false, "seed a demo property (reused on later runs) and print its login")
 	cfg.mqtt.register(fs, getenv)
+	fs.StringVar(&cfg.pmsDir, "pms-dir", getenv("DOOROS_PMS_DIR"), "watched folder of PMS roster files: DIR/{property_id}/{provider}/*.csv|json|xml [DOOROS_PMS_DIR]")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -115,6 +118,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	mailer := &notify.Worker{Store: st, Sender: sender, Keys: keys, Log: log.With("worker", "email"), BaseURL: "http://" + ln.Addr().String()}
 	go mailer.Run(ctx)
+	defer startBulk(ctx, st, log, cfg.pmsDir)()
 	log.Info("email delivery", "via", via)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
