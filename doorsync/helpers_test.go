@@ -31,19 +31,21 @@ import (
 // the email worker writing to a local mailbox for login codes.
 type env struct {
 	*apitest.Env
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	keys   *keyring.Keyring
 	svc    *doorsync.Service
 	broker *mqtt.Embedded
 	url    string
+	// servicePassword logs in the cloud's service account (embedded broker).
+	servicePassword string
 	box    *mail.Mailbox
 	worker *notify.Worker
 	doors  map[string]domain.Door
 	key    domain.Key // "Residents": Lobby (online) + Bike Room (offline), doorcodes on both
 }
 
-func newEnv(t *testing.T, st *store.Store, brokerURL string) *env {
+func newEnv(t testing.TB, st *store.Store, brokerURL string) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -70,7 +72,7 @@ func newEnv(t *testing.T, st *store.Store, brokerURL string) *env {
 	} else {
 		cloud.Username, cloud.Password = "", ""
 	}
-	e.url, e.svc.LockMQTTURL = brokerURL, brokerURL
+	e.url, e.svc.LockMQTTURL, e.servicePassword = brokerURL, brokerURL, servicePassword
 	cloud.URL = brokerURL
 	client, err := mqtt.Connect(ctx, cloud)
 	if err != nil {
