@@ -192,7 +192,9 @@ func BenchmarkDoorSync_Revoke1000OnlineLocks(b *testing.B) {
 		n, b.N, pct(0.5), pct(0.99), all[len(all)-1], cpu.Seconds()/float64(b.N), (wall / time.Duration(b.N)).Round(time.Millisecond), float64(heap)/(1<<20), floor[0], floor[1])
 }
 
-func tv(t syscall.Timeval) time.Duration { return time.Duration(t.Sec)*time.Second + time.Duration(t.Usec)*time.Microsecond }
+func tv(t syscall.Timeval) time.Duration {
+	return time.Duration(t.Sec)*time.Second + time.Duration(t.Usec)*time.Microsecond
+}
 
 // brokerFloor measures raw publish→receive latency through the broker:
 // 1,000 QoS 1 messages, one at a time, from one service client to another.

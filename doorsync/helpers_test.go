@@ -39,10 +39,10 @@ type env struct {
 	url    string
 	// servicePassword logs in the cloud's service account (embedded broker).
 	servicePassword string
-	box    *mail.Mailbox
-	worker *notify.Worker
-	doors  map[string]domain.Door
-	key    domain.Key // "Residents": Lobby (online) + Bike Room (offline), doorcodes on both
+	box             *mail.Mailbox
+	worker          *notify.Worker
+	doors           map[string]domain.Door
+	key             domain.Key // "Residents": Lobby (online) + Bike Room (offline), doorcodes on both
 }
 
 func newEnv(t testing.TB, st *store.Store, brokerURL string) *env {
