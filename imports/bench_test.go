@@ -1,0 +1,225 @@
+package imports_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/imports"
+	"github.com/dooros/dooros/pms"
+	"github.com/dooros/dooros/store"
+	"github.com/dooros/dooros/store/storetest"
+)
+
+// heapPeak samples HeapInuse every 5 ms until stop is called, which
+// returns the peak in MB.
+func heapPeak() (stop func() float64) {
+	var peak uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapInuse)
+			select {
+			case <-done:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	return func() float64 {
+		close(done)
+		wg.Wait()
+		return float64(peak) / (1 << 20)
+	}
+}
+
+// rawInsert inserts n people rows straight into the database with one
+// prepared statement in one transaction: the floor the import is compared
+// with.
+func rawInsert(b *testing.B, st *store.Store, propertyID string, n int) time.Duration {
+	q := `INSERT INTO people (id, property_id, first_name, last_name, email, phone, access, resident, starts_at, created_at, updated_at, sort_name, first_lc, last_lc)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+	if st.Dialect() == store.Postgres {
+		q = `INSERT INTO people (id, property_id, first_name, last_name, email, phone, access, resident, starts_at, created_at, updated_at, sort_name, first_lc, last_lc)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`
+	}
+	start := time.Now()
+	tx, err := st.DB().Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stmt, err := tx.Prepare(q)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now().UnixMicro()
+	for i := range n {
+		first, last := fmt.Sprintf("Res%d", i), "Ident"
+		if _, err := stmt.Exec(domain.NewID("per"), propertyID, first, last, fmt.Sprintf("raw-%d@example.com", i), "", "app", true,
+			now, now, now, strings.ToLower(last+" "+first), strings.ToLower(first), strings.ToLower(last)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// BenchmarkImport10k imports 10,000 new residents (one key each: two doors,
+// a doorcode) through the job worker, and in the same run inserts the same
+// rows straight into the database, and reports both and their ratio.
+// Run with -benchtime=1x.
+func BenchmarkImport10k(b *testing.B) {
+	const n = 10000
+	for _, be := range storetest.Backends(b) {
+		for _, keys := range []string{"Building", ""} {
+			name := be.Name + "/with-key"
+			if keys == "" {
+				name = be.Name + "/no-keys"
+			}
+			b.Run(name, func(b *testing.B) {
+				ctx := context.Background()
+				var imp, raw time.Duration
+				var peak float64
+				for range b.N {
+					st := be.Open(b)
+					f := storetest.Seed(b, st)
+					raw += rawInsert(b, st, f.Property.ID, n)
+
+					st = be.Open(b)
+					f = storetest.Seed(b, st)
+					file := residentsFile(n, "bench", keys)
+					runtime.GC()
+					stop := heapPeak()
+					start := time.Now()
+					job, err := imports.Submit(ctx, st, f.PM, f.Property.ID, "bench.csv", file, false)
+					if err != nil {
+						b.Fatal(err)
+					}
+					r := &imports.Runner{Store: st}
+					if ran, done, err := r.RunJob(ctx, job.ID); err != nil || !ran || done.Counts.Created != n {
+						b.Fatalf("import: %v %v %+v", ran, err, done.Counts)
+					}
+					imp += time.Since(start)
+					peak = max(peak, stop())
+				}
+				b.ReportMetric(imp.Seconds()/float64(b.N), "import-s")
+				b.ReportMetric(raw.Seconds()/float64(b.N), "raw-insert-s")
+				b.ReportMetric(float64(imp)/float64(raw), "ratio")
+				b.ReportMetric(float64(n*b.N)/imp.Seconds(), "rows/s")
+				b.ReportMetric(peak, "peak-heap-MB")
+			})
+		}
+	}
+}
+
+// BenchmarkReconcile5000 syncs a 5,000-resident roster in which 100
+// residents changed (40 new, 30 moved out, 30 new phone numbers) against a
+// property whose 5,000 residents are linked and hold the PMS key: roster
+// parse, contacts, plan and apply, end to end through the store.
+func BenchmarkReconcile5000(b *testing.B) {
+	const n, added, past, phones = 5000, 40, 30, 30
+	for _, be := range storetest.Backends(b) {
+		b.Run(be.Name, func(b *testing.B) {
+			ctx := context.Background()
+			var total time.Duration
+			var run store.PMSRun
+			for range b.N {
+				st := be.Open(b)
+				f := storetest.Seed(b, st)
+				if _, err := st.PutPMSSettings(ctx, f.PM, f.Property.ID, store.PMSSettingsInput{Provider: "generic", Access: pms.Automatic, Keys: []string{f.Building.ID}}); err != nil {
+					b.Fatal(err)
+				}
+				seedLinkedResidents(b, st, f, n)
+				roster := pms.GenericRoster{Provider: "bench"}
+				for i := range n {
+					r := pms.GenericResident{ExternalID: fmt.Sprintf("ext-%d", i), FirstName: fmt.Sprintf("Res%d", i), LastName: "Ident",
+						Email: fmt.Sprintf("res-%d@example.com", i), Phone: "555 0100", Status: "current"}
+					switch {
+					case i < past:
+						r.Status = "past"
+					case i < past+phones:
+						r.Phone = "555 0199"
+					}
+					roster.Residents = append(roster.Residents, r)
+				}
+				for i := range added {
+					roster.Residents = append(roster.Residents, pms.GenericResident{ExternalID: fmt.Sprintf("new-%d", i), FirstName: "New", LastName: fmt.Sprintf("Res%d", i),
+						Email: fmt.Sprintf("new-%d@example.com", i), Status: "current", LeaseEnd: "2031-12-31"})
+				}
+				body, _ := json.Marshal(roster)
+				s := &imports.Syncer{Store: st}
+				start := time.Now()
+				res, err := s.Roster(ctx, f.PM, f.Property.ID, "generic", "bench", body, false)
+				total += time.Since(start)
+				if err != nil || res.Run == nil {
+					b.Fatalf("sync: %v", err)
+				}
+				run = *res.Run
+				if sm := run.Summary; sm.Created != added || sm.Granted != added || sm.Revoked != past || sm.Updated != phones || sm.Failed != 0 {
+					b.Fatalf("summary %+v", sm)
+				}
+			}
+			b.ReportMetric(total.Seconds()/float64(b.N), "sync-s")
+		})
+	}
+}
+
+// seedLinkedResidents inserts n residents holding the Building key and
+// linked to PMS residents ext-0…, with plain SQL (setup, not measured).
+func seedLinkedResidents(b *testing.B, st *store.Store, f storetest.Fixture, n int) {
+	ph := func(q string) string {
+		if st.Dialect() != store.Postgres {
+			return q
+		}
+		i := 0
+		var sb strings.Builder
+		for _, c := range q {
+			if c == '?' {
+				i++
+				fmt.Fprintf(&sb, "$%d", i)
+				continue
+			}
+			sb.WriteRune(c)
+		}
+		return sb.String()
+	}
+	tx, err := st.DB().Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	people, _ := tx.Prepare(ph(`INSERT INTO people (id, property_id, first_name, last_name, email, phone, access, resident, starts_at, created_at, updated_at, sort_name, first_lc, last_lc)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`))
+	grants, _ := tx.Prepare(ph(`INSERT INTO grants (person_id, key_id, may_share, granted_at) VALUES (?,?,?,?)`))
+	links, _ := tx.Prepare(ph(`INSERT INTO pms_links (property_id, provider, person_id, external_id, linked_at) VALUES (?,?,?,?,?)`))
+	now := time.Now().UnixMicro()
+	for i := range n {
+		id := domain.NewID("per")
+		first := fmt.Sprintf("Res%d", i)
+		if _, err := people.Exec(id, f.Property.ID, first, "Ident", fmt.Sprintf("res-%d@example.com", i), "555 0100", "app", true,
+			now, now, now, strings.ToLower("ident "+first), strings.ToLower(first), "ident"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := grants.Exec(id, f.Building.ID, false, now); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := links.Exec(f.Property.ID, "generic", id, fmt.Sprintf("ext-%d", i), now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+}
