@@ -204,126 +204,9 @@ type IssuedCredential struct {
 	Doors             []string  `json:"doors"`
 }
 
-// ScheduleToLock converts a key's weekly schedule (weekday names, "HH:MM")
-// into the lock protocol's windows.
-func ScheduleToLock(s domain.Schedule) (lockproto.Schedule, error) {
-	days := map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
-		"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
-	clock := func(v string) (uint16, error) {
-		var h, m int
-		if _, err := fmt.Sscanf(v, "%d:%d", &h, &m); err != nil || h < 0 || h > 24 || m < 0 || m > 59 {
-			return 0, fmt.Errorf("bad time of day %q", v)
-		}
-		return uint16(h*60 + m), nil
-	}
-	var out lockproto.Schedule
-	for _, w := range s {
-		start, err := clock(w.Start)
-		if err != nil {
-			return nil, err
-		}
-		end, err := clock(w.End)
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range w.Days {
-			wd, ok := days[d]
-			if !ok {
-				return nil, fmt.Errorf("bad weekday %q", d)
-			}
-			out = append(out, lockproto.Window{Day: wd, Start: start, End: end})
-		}
-	}
-	return out, nil
-}
-
-// errNothingToIssue: the person holds no key that opens a door now or
-// within the credential lifetime.
-var errNothingToIssue = errors.New("nothing to issue")
-
-// PlanCredential decides what a phone credential issued at now covers. It
-// never gives more than a grant allows: doors of the grants active now (or,
-// when none is, of the grants starting first, if within the lifetime), one
-// LockAccess per door with the union of its keys' schedules (an
-// unrestricted key makes the door unrestricted), and the window of
-// lockproto.CredentialWindow bounded by the latest start and the earliest
-// expiry of the included grants.
-func PlanCredential(p domain.Person, gs []domain.Grant, keys map[string]domain.Key, now time.Time, lifetime time.Duration) ([]lockproto.LockAccess, time.Time, time.Time, error) {
-	var included []domain.Grant
-	var windows []domain.Window
-	for _, g := range gs {
-		w := g.EffectiveWindow(p)
-		if !w.Start.After(now) && (w.End == nil || now.Before(*w.End)) {
-			included, windows = append(included, g), append(windows, w)
-		}
-	}
-	if len(included) == 0 {
-		var first *time.Time
-		for _, g := range gs {
-			w := g.EffectiveWindow(p)
-			if w.Start.After(now) && (w.End == nil || w.End.After(w.Start)) && (first == nil || w.Start.Before(*first)) {
-				s := w.Start
-				first = &s
-			}
-		}
-		if first == nil || !first.Before(now.Add(lifetime)) {
-			return nil, time.Time{}, time.Time{}, errNothingToIssue
-		}
-		for _, g := range gs {
-			if w := g.EffectiveWindow(p); w.Start.Equal(*first) {
-				included, windows = append(included, g), append(windows, w)
-			}
-		}
-	}
-	var start, expiry time.Time
-	for _, w := range windows {
-		if w.Start.After(start) {
-			start = w.Start
-		}
-		if w.End != nil && (expiry.IsZero() || w.End.Before(expiry)) {
-			expiry = *w.End
-		}
-	}
-	type acc struct {
-		open  bool
-		sched lockproto.Schedule
-	}
-	doors := map[string]*acc{}
-	for _, g := range included {
-		for _, kd := range keys[g.KeyID].Doors {
-			sch, err := ScheduleToLock(kd.Schedule)
-			if err != nil {
-				return nil, time.Time{}, time.Time{}, err
-			}
-			a := doors[kd.DoorID]
-			if a == nil {
-				a = &acc{}
-				doors[kd.DoorID] = a
-			}
-			if len(sch) == 0 {
-				a.open = true
-			}
-			a.sched = append(a.sched, sch...)
-		}
-	}
-	if len(doors) == 0 {
-		return nil, time.Time{}, time.Time{}, errNothingToIssue
-	}
-	ids := make([]string, 0, len(doors))
-	for id := range doors {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	locks := make([]lockproto.LockAccess, len(ids))
-	for i, id := range ids {
-		locks[i] = lockproto.LockAccess{LockID: id}
-		if !doors[id].open {
-			locks[i].Schedule = doors[id].sched
-		}
-	}
-	nb, na := lockproto.CredentialWindow(now, lifetime, start, expiry)
-	return locks, nb, na, nil
-}
+// ScheduleToLock converts a key's weekly schedule into the lock protocol's
+// windows; the rule is domain.Schedule.ToLock (kept for Door Sync callers).
+func ScheduleToLock(s domain.Schedule) (lockproto.Schedule, error) { return s.ToLock() }
 
 func newSerial() (uint64, error) {
 	var b [8]byte
@@ -400,8 +283,8 @@ func (s *Store) RefreshCredentials(ctx context.Context, signer PropertySigner, r
 				return err
 			}
 			lifetime := time.Duration(prop.CredentialLifetimeHours) * time.Hour
-			locks, nb, na, err := PlanCredential(p, gs, ks, now, lifetime)
-			if errors.Is(err, errNothingToIssue) {
+			plan, err := domain.PlanCredential(p, gs, ks, now, lifetime)
+			if errors.Is(err, domain.ErrNothingToIssue) {
 				refused = append(refused, prop.Name+": no key opens a door now or within "+lifetime.String())
 				continue
 			}
@@ -412,15 +295,13 @@ func (s *Store) RefreshCredentials(ctx context.Context, signer PropertySigner, r
 			if err != nil {
 				return err
 			}
-			c := lockproto.Credential{Serial: serial, PersonID: p.ID, DeviceKey: r.DeviceKey, Locks: locks, NotBefore: nb, NotAfter: na, IssuedAt: now}
+			nb, na := plan.NotBefore, plan.NotAfter
+			c := lockproto.Credential{Serial: serial, PersonID: p.ID, DeviceKey: r.DeviceKey, Locks: plan.Locks, NotBefore: nb, NotAfter: na, IssuedAt: now}
 			signed, err := lockproto.IssueCredential(priv, c)
 			if err != nil {
 				return err
 			}
-			doorIDs := make([]string, len(locks))
-			for i, l := range locks {
-				doorIDs[i] = l.LockID
-			}
+			doorIDs := plan.DoorIDs()
 			dj, _ := json.Marshal(doorIDs)
 			issued := now.Truncate(time.Second)
 			if _, err := t.exec(ctx, `INSERT INTO issued_credentials (serial, person_id, property_id, device_id, issued_at, not_before, not_after, door_ids) VALUES (?,?,?,?,?,?,?,?)`,

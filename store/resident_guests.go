@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,33 +15,20 @@ import (
 	"github.com/dooros/dooros/lockproto"
 )
 
-// GuestKind is how a resident's guest gets in.
-type GuestKind string
+// GuestKind is how a resident's guest gets in; the kinds and their rules
+// live in domain (credential_guest.go).
+type GuestKind = domain.GuestKind
 
+// The guest kinds, as domain names them.
 const (
-	// GuestApp: the guest logs in to the DOOR App (start up to a year ahead,
-	// optional end).
-	GuestApp GuestKind = "app"
-	// GuestDayCode: a doorcode valid from midnight to midnight of one day in
-	// the property's time zone, computed by the locks (no sync needed).
-	GuestDayCode GuestKind = "day_code"
-	// GuestQuarterHourCode: a doorcode that may be first used on its day and
-	// then works for 15 minutes on that lock.
-	GuestQuarterHourCode GuestKind = "quarter_hour_code"
+	GuestApp             = domain.GuestApp
+	GuestDayCode         = domain.GuestDayCode
+	GuestQuarterHourCode = domain.GuestQuarterHourCode
 )
 
-// DayCodeSlots is how many guest codes of each kind a key can hand out per
-// day. Every slot's code is valid at the lock on every day (the lock cannot
-// know which are allocated), so the number trades capacity against the
-// chance of guessing a valid code: 2 × DayCodeSlots codes per key per day.
-const DayCodeSlots = 20
-
-func (k GuestKind) lockKind() lockproto.GuestCodeKind {
-	if k == GuestQuarterHourCode {
-		return lockproto.QuarterHourCode
-	}
-	return lockproto.DayCode
-}
+// DayCodeSlots is how many guest codes of each kind a key hands out per day
+// (domain.DayCodeSlots).
+const DayCodeSlots = domain.DayCodeSlots
 
 // GuestInput is a resident's guest invitation from the app.
 type GuestInput struct {
@@ -153,7 +141,7 @@ func (t *Tx) computeGuestCode(ctx context.Context, sealer Sealer, g *guestCode, 
 	if err != nil {
 		return "", err
 	}
-	return lockproto.GuestCode(secret, g.Kind.lockKind(), g.Day, uint16(g.Slot), digits), nil
+	return lockproto.GuestCode(secret, g.Kind.LockKind(), g.Day, uint16(g.Slot), digits), nil
 }
 
 // DayKey is a key's day-code secret as a door's lock needs it.
@@ -237,6 +225,9 @@ func hostFor(r Resident, propertyID string) (ResidentPerson, error) {
 // InviteGuest is a resident inviting a guest on keys they may share. App
 // guests go through Invite (the domain's CheckGuest keeps them inside the
 // host's keys and window); code guests get a slot of the key's day codes.
+// An email that already has a record at the property is invited again on
+// that record when it is this host's guest whose access is over
+// (domain.ReinviteGuest), as a manager gives a revoked person keys again.
 func (s *Store) InviteGuest(ctx context.Context, sealer Sealer, r Resident, in GuestInput) (ResidentGuest, error) {
 	host, err := hostFor(r, in.PropertyID)
 	if err != nil {
@@ -244,6 +235,9 @@ func (s *Store) InviteGuest(ctx context.Context, sealer Sealer, r Resident, in G
 	}
 	if host.Access != domain.AccessApp {
 		return ResidentGuest{}, domain.Errorf(domain.EForbidden, "only DOOR App users invite guests")
+	}
+	if err := in.Kind.CheckRequest(in.Day, in.StartsAt, in.ExpiresAt, len(in.Keys)); err != nil {
+		return ResidentGuest{}, err
 	}
 	var org string
 	if err := s.queryRow(ctx, `SELECT org_id FROM properties WHERE id = ?`, host.PropertyID).Scan(&org); err != nil {
@@ -256,37 +250,161 @@ func (s *Store) InviteGuest(ctx context.Context, sealer Sealer, r Resident, in G
 	}
 	inv := domain.InviteInput{FirstName: in.FirstName, LastName: in.LastName, Email: in.Email, Phone: in.Phone,
 		Keys: grants, StartsAt: in.StartsAt, ExpiresAt: in.ExpiresAt, InvitedBy: host.ID}
-	switch in.Kind {
-	case GuestApp:
-		if in.Day != "" {
-			return ResidentGuest{}, domain.FieldError("day", "is for doorcode guests; app guests take starts_at and expires_at")
-		}
-		inv.Access = domain.AccessApp
-		v, err := s.Invite(ctx, actor, host.PropertyID, inv)
-		if err != nil {
-			return ResidentGuest{}, err
-		}
-		g := ResidentGuest{ID: v.ID, PropertyID: v.PropertyID, HostID: host.ID, Kind: GuestApp, FirstName: v.FirstName, LastName: v.LastName,
-			Email: v.Email, Status: v.Status, StartsAt: v.StartsAt, ExpiresAt: v.ExpiresAt, Keys: []string{}}
-		for _, k := range v.Keys {
-			g.Keys = append(g.Keys, k.KeyID)
-		}
-		return g, nil
-	case GuestDayCode, GuestQuarterHourCode:
-		if in.StartsAt != nil || in.ExpiresAt != nil {
-			return ResidentGuest{}, domain.FieldError("starts_at", "doorcode guests take a day (YYYY-MM-DD), not starts_at/expires_at")
-		}
-		if len(in.Keys) != 1 {
-			return ResidentGuest{}, domain.FieldError("keys", "a doorcode guest gets exactly one key")
-		}
-		return s.inviteCodeGuest(ctx, sealer, actor, host.Person, in.Kind, in.Day, inv)
-	case "":
-		return ResidentGuest{}, domain.FieldError("kind", "is required (app, day_code or quarter_hour_code)")
+	prev, err := s.personWithEmail(ctx, host.PropertyID, in.Email)
+	if err != nil {
+		return ResidentGuest{}, err
 	}
-	return ResidentGuest{}, domain.FieldError("kind", "%q is not one of app, day_code, quarter_hour_code", in.Kind)
+	if in.Kind.IsCode() {
+		return s.inviteCodeGuest(ctx, sealer, actor, host.Person, in.Kind, in.Day, inv, prev)
+	}
+	inv.Access = domain.AccessApp
+	if prev != "" {
+		return s.reinviteAppGuest(ctx, sealer, actor, host.Person, prev, inv)
+	}
+	v, err := s.Invite(ctx, actor, host.PropertyID, inv)
+	if err != nil {
+		return ResidentGuest{}, err
+	}
+	g := ResidentGuest{ID: v.ID, PropertyID: v.PropertyID, HostID: host.ID, Kind: GuestApp, FirstName: v.FirstName, LastName: v.LastName,
+		Email: v.Email, Status: v.Status, StartsAt: v.StartsAt, ExpiresAt: v.ExpiresAt, Keys: []string{}}
+	for _, k := range v.Keys {
+		g.Keys = append(g.Keys, k.KeyID)
+	}
+	return g, nil
 }
 
-func (s *Store) inviteCodeGuest(ctx context.Context, sealer Sealer, a domain.Actor, host domain.Person, kind GuestKind, dayStr string, inv domain.InviteInput) (ResidentGuest, error) {
+// personWithEmail finds the record (not deleted) with email at a property;
+// "" when there is none or the email is invalid (the invite reports that).
+func (s *Store) personWithEmail(ctx context.Context, propertyID, email string) (string, error) {
+	email, err := domain.NormalizeEmail("email", email)
+	if err != nil {
+		return "", nil
+	}
+	var id string
+	err = s.queryRow(ctx, `SELECT id FROM people WHERE property_id = ? AND email = ? AND deleted_at IS NULL`, propertyID, email).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
+}
+
+// reuseGuest prepares host's finished guest record id for a new invitation
+// in the same transaction: it must be host's guest whose access is over;
+// its old grants and code go (their doors, returned, get a revocation:
+// nothing of the old access may come back with the new one) and the record
+// takes the new names, access mode and window and is no longer revoked.
+func (t *Tx) reuseGuest(ctx context.Context, host domain.Person, id string, inv domain.InviteInput, now time.Time) (domain.Person, []string, error) {
+	g, err := t.person(ctx, host.PropertyID, id, true)
+	if err != nil {
+		return g, nil, err
+	}
+	if err := domain.ReinviteGuest(g, host.ID, now); err != nil {
+		return g, nil, err
+	}
+	gs, keys, err := t.personKeys(ctx, g.PropertyID, g.ID)
+	if err != nil {
+		return g, nil, err
+	}
+	oldDoors := domain.GrantDoors(keys, gs)
+	for _, q := range []string{`DELETE FROM grants WHERE person_id = ?`, `DELETE FROM guest_codes WHERE person_id = ?`} {
+		if _, err := t.exec(ctx, q, g.ID); err != nil {
+			return g, nil, err
+		}
+	}
+	g.FirstName, g.LastName, g.Phone, g.Access = inv.FirstName, inv.LastName, inv.Phone, inv.Access
+	g.StartsAt, g.ExpiresAt = inv.StartsAt.UTC().Truncate(time.Microsecond), truncPtr(inv.ExpiresAt)
+	g.RevokedAt, g.UpdatedAt = nil, now
+	if _, err := t.exec(ctx, `UPDATE people SET first_name = ?, last_name = ?, phone = ?, access = ?, resident = ?, starts_at = ?, expires_at = ?,
+		revoked_at = NULL, updated_at = ?, sort_name = ?, first_lc = ?, last_lc = ? WHERE id = ?`,
+		g.FirstName, g.LastName, g.Phone, g.Access, false, micros(g.StartsAt), nullMicros(g.ExpiresAt), micros(now),
+		sortName(g.FirstName, g.LastName), strings.ToLower(g.FirstName), strings.ToLower(g.LastName), g.ID); err != nil {
+		return g, nil, err
+	}
+	return g, oldDoors, nil
+}
+
+// reinviteAppGuest invites host's finished guest again as an app guest, on
+// the same record: what Invite does for a new guest (CheckGuest, grants,
+// doorcode, sync work, Activity, welcome email).
+func (s *Store) reinviteAppGuest(ctx context.Context, sealer Sealer, a domain.Actor, host domain.Person, guestID string, inv domain.InviteInput) (ResidentGuest, error) {
+	var out ResidentGuest
+	err := s.inTx(ctx, "reinvite_guest", func(t *Tx) error {
+		now := s.Now()
+		if err := inv.Normalize(now); err != nil {
+			return err
+		}
+		// The host first, as Invite and Revoke lock them.
+		h, err := t.person(ctx, host.PropertyID, host.ID, true)
+		if err != nil {
+			return err
+		}
+		hg, err := t.grants(ctx, h.ID)
+		if err != nil {
+			return err
+		}
+		if err := domain.CheckGuest(domain.Host{Person: h, Grants: hg}, &inv, now); err != nil {
+			return err
+		}
+		keyIDs := make([]string, len(inv.Keys))
+		for i, k := range inv.Keys {
+			keyIDs[i] = k.KeyID
+		}
+		keys, err := t.keysByID(ctx, h.PropertyID, keyIDs)
+		if err != nil {
+			return err
+		}
+		g, oldDoors, err := t.reuseGuest(ctx, h, guestID, inv, now)
+		if err != nil {
+			return err
+		}
+		grants := make([]domain.Grant, len(inv.Keys))
+		for i, k := range inv.Keys {
+			grants[i] = domain.Grant{PersonID: g.ID, KeyID: k.KeyID, MayShare: k.MayShare}
+			if err := t.insertGrant(ctx, grants[i]); err != nil {
+				return err
+			}
+		}
+		if err := t.syncDoorcodes(ctx, g.PropertyID, []string{g.ID}); err != nil {
+			return err
+		}
+		doors := domain.GrantDoors(keys, grants)
+		changes := domain.Changes(doors, "access given to "+g.Name())
+		changes = append(changes, domain.Changes(without(oldDoors, doors), "earlier access of "+g.Name()+" replaced", g.ID)...)
+		if err := t.bumpDoors(ctx, changes); err != nil {
+			return err
+		}
+		detail := fmt.Sprintf("invited %s again as a guest of %s (%s, %d keys)", g.Email, h.Name(), g.Access, len(grants))
+		if err := t.addEvent(ctx, adminEvent(a, h.PropertyID, domain.EventGuestInvited, &g, detail, doors)); err != nil {
+			return err
+		}
+		if err := t.enqueue(ctx, TopicWelcomeEmail, g.ID, map[string]string{"person_id": g.ID, "property_id": g.PropertyID, "invited_by": a.Name}, now); err != nil {
+			return err
+		}
+		prop, err := t.propertyByID(ctx, g.PropertyID)
+		if err != nil {
+			return err
+		}
+		out, err = t.residentGuest(ctx, sealer, prop, g, now)
+		return err
+	})
+	return out, err
+}
+
+// without lists the ids of a that are not in b.
+func without(a, b []string) []string {
+	var out []string
+	for _, id := range a {
+		if !slices.Contains(b, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// inviteCodeGuest gives a guest a slot of the key's guest codes for one
+// day; prevID, when set, is a record with the guest's email that is
+// invited again (reuseGuest decides whether it may be).
+func (s *Store) inviteCodeGuest(ctx context.Context, sealer Sealer, a domain.Actor, host domain.Person, kind GuestKind, dayStr string, inv domain.InviteInput, prevID string) (ResidentGuest, error) {
 	var out ResidentGuest
 	err := s.inTx(ctx, "invite_code_guest", func(t *Tx) error {
 		now := s.Now()
@@ -294,26 +412,12 @@ func (s *Store) inviteCodeGuest(ctx context.Context, sealer Sealer, a domain.Act
 		if err != nil {
 			return err
 		}
-		loc := prop.Location()
-		day := lockproto.DayNumber(now, loc)
-		if dayStr != "" {
-			d, err := time.ParseInLocation("2006-01-02", dayStr, loc)
-			if err != nil {
-				return domain.FieldError("day", "must be a date like 2026-01-31")
-			}
-			day = lockproto.DayNumber(d, loc)
-		}
-		if day < lockproto.DayNumber(now, loc) {
-			return domain.FieldError("day", "is in the past")
-		}
-		dayStart, dayEnd := lockproto.DayStart(day, loc), lockproto.DayStart(day+1, loc)
-		// The hours of today that are already over give nothing away.
-		start := dayStart
-		if start.Before(now) {
-			start = now
+		cd, err := domain.PlanCodeDay(dayStr, now, prop.Location())
+		if err != nil {
+			return err
 		}
 		inv.Access = domain.AccessDoorcode
-		inv.StartsAt, inv.ExpiresAt = &start, &dayEnd
+		inv.StartsAt, inv.ExpiresAt = &cd.Start, &cd.DayEnd
 		if err := inv.Normalize(now); err != nil {
 			return err
 		}
@@ -334,20 +438,26 @@ func (s *Store) inviteCodeGuest(ctx context.Context, sealer Sealer, a domain.Act
 			return err
 		}
 		k := keys[keyID]
-		if !k.ProvidesDoorcodes() {
-			return domain.FieldError("keys", "key %s provides no doorcodes, so a doorcode guest could open nothing; invite an app guest instead", k.Name)
+		if err := domain.CheckCodeGuestKey(k); err != nil {
+			return err
 		}
-		if err := t.emailFree(ctx, h.PropertyID, inv.Email, ""); err != nil {
+		var p domain.Person
+		var oldDoors []string
+		if prevID != "" {
+			if p, oldDoors, err = t.reuseGuest(ctx, h, prevID, inv, now); err != nil {
+				return err
+			}
+		} else if err := t.emailFree(ctx, h.PropertyID, inv.Email, ""); err != nil {
 			return err
 		}
 		if _, _, err := t.daySecret(ctx, sealer, keyID); err != nil {
 			return err
 		}
-		taken := map[int]bool{}
-		rows, err := t.query(ctx, `SELECT slot FROM guest_codes WHERE key_id = ? AND kind = ? AND day = ? AND released_at IS NULL`, keyID, kind, day)
+		rows, err := t.query(ctx, `SELECT slot FROM guest_codes WHERE key_id = ? AND kind = ? AND day = ? AND released_at IS NULL`, keyID, kind, cd.Day)
 		if err != nil {
 			return err
 		}
+		taken := map[int]bool{}
 		for rows.Next() {
 			var n int
 			if err := rows.Scan(&n); err != nil {
@@ -357,43 +467,51 @@ func (s *Store) inviteCodeGuest(ctx context.Context, sealer Sealer, a domain.Act
 			taken[n] = true
 		}
 		rows.Close()
-		slot := -1
-		for i := range DayCodeSlots {
-			if !taken[i] {
-				slot = i
-				break
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		slot, err := domain.FreeCodeSlot(taken, k.Name)
+		if err != nil {
+			return err
+		}
+		if prevID == "" {
+			p = domain.Person{ID: domain.NewID("per"), PropertyID: h.PropertyID, FirstName: inv.FirstName, LastName: inv.LastName, Email: inv.Email,
+				Phone: inv.Phone, Access: domain.AccessDoorcode, StartsAt: cd.Start.UTC().Truncate(time.Microsecond), ExpiresAt: truncPtr(&cd.DayEnd),
+				InvitedBy: h.ID, CreatedAt: now, UpdatedAt: now}
+			if _, err := t.exec(ctx, `INSERT INTO people (id, property_id, first_name, last_name, email, phone, access, resident, unit_id,
+				starts_at, expires_at, invited_by, created_at, updated_at, sort_name, first_lc, last_lc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+				p.ID, p.PropertyID, p.FirstName, p.LastName, p.Email, p.Phone, p.Access, false, nil,
+				micros(p.StartsAt), nullMicros(p.ExpiresAt), p.InvitedBy, micros(now), micros(now),
+				sortName(p.FirstName, p.LastName), strings.ToLower(p.FirstName), strings.ToLower(p.LastName)); err != nil {
+				return err
 			}
 		}
-		if slot < 0 {
-			return domain.Errorf(domain.EConflict, "all %d guest codes of key %s for that day are taken; pick another day or invite an app guest", DayCodeSlots, k.Name)
-		}
-		p := domain.Person{ID: domain.NewID("per"), PropertyID: h.PropertyID, FirstName: inv.FirstName, LastName: inv.LastName, Email: inv.Email,
-			Phone: inv.Phone, Access: domain.AccessDoorcode, StartsAt: start.UTC().Truncate(time.Microsecond), ExpiresAt: truncPtr(&dayEnd),
-			InvitedBy: h.ID, CreatedAt: now, UpdatedAt: now}
-		if _, err := t.exec(ctx, `INSERT INTO people (id, property_id, first_name, last_name, email, phone, access, resident, unit_id,
-			starts_at, expires_at, invited_by, created_at, updated_at, sort_name, first_lc, last_lc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-			p.ID, p.PropertyID, p.FirstName, p.LastName, p.Email, p.Phone, p.Access, false, nil,
-			micros(p.StartsAt), nullMicros(p.ExpiresAt), p.InvitedBy, micros(now), micros(now),
-			sortName(p.FirstName, p.LastName), strings.ToLower(p.FirstName), strings.ToLower(p.LastName)); err != nil {
-			return err
-		}
 		if _, err := t.exec(ctx, `INSERT INTO guest_codes (person_id, key_id, kind, day, slot, created_at) VALUES (?,?,?,?,?,?)`,
-			p.ID, keyID, kind, day, slot, micros(now)); err != nil {
+			p.ID, keyID, kind, cd.Day, slot, micros(now)); err != nil {
 			return err
 		}
-		what := "single-day doorcode"
-		if kind == GuestQuarterHourCode {
-			what = "15-minute doorcode"
+		if err := t.syncDoorcodes(ctx, p.PropertyID, []string{p.ID}); err != nil {
+			return err // a reused record may still hold a resident-style doorcode
 		}
-		dayText := dayStart.Format("2006-01-02")
-		detail := fmt.Sprintf("invited %s as a guest of %s (%s on %s, key %s)", p.Email, h.Name(), what, dayText, k.Name)
-		if err := t.addEvent(ctx, adminEvent(a, h.PropertyID, domain.EventGuestInvited, &p, detail, doorcodeDoors(keys, []domain.Grant{{KeyID: keyID}}))); err != nil {
+		codeDoors := doorcodeDoors(keys, []domain.Grant{{KeyID: keyID}})
+		if len(oldDoors) > 0 {
+			if err := t.bumpDoors(ctx, domain.Changes(oldDoors, "earlier access of "+p.Name()+" replaced", p.ID)); err != nil {
+				return err
+			}
+		}
+		dayText := cd.DayStart.Format("2006-01-02")
+		again := ""
+		if prevID != "" {
+			again = " again"
+		}
+		detail := fmt.Sprintf("invited %s%s as a guest of %s (%s on %s, key %s)", p.Email, again, h.Name(), kind.Describe(), dayText, k.Name)
+		if err := t.addEvent(ctx, adminEvent(a, h.PropertyID, domain.EventGuestInvited, &p, detail, codeDoors)); err != nil {
 			return err
 		}
 		if err := t.enqueue(ctx, TopicGuestCode, p.ID, map[string]string{"person_id": p.ID, "property_id": p.PropertyID, "invited_by": h.Name()}, now); err != nil {
 			return err
 		}
-		g := &guestCode{PersonID: p.ID, KeyID: keyID, Kind: kind, Day: day, Slot: slot}
+		g := &guestCode{PersonID: p.ID, KeyID: keyID, Kind: kind, Day: cd.Day, Slot: slot}
 		code, err := t.computeGuestCode(ctx, sealer, g, prop.DoorcodeLength)
 		if err != nil {
 			return err
@@ -524,7 +642,7 @@ func (t *Tx) endGuestCode(ctx context.Context, guest domain.Person) ([]domain.Do
 		return nil, err
 	}
 	loc := prop.Location()
-	if !now.Before(lockproto.DayStart(g.Day+1, loc)) {
+	if !domain.CodeReissueNeeded(g.Day, now, loc) {
 		return nil, nil // the code's day is over: nothing left to refuse
 	}
 	if _, err := t.exec(ctx, `UPDATE key_day_secrets SET secret = '', generation = generation + 1 WHERE key_id = ?`, g.KeyID); err != nil {
@@ -550,4 +668,74 @@ func (t *Tx) endGuestCode(ctx context.Context, guest domain.Person) ([]domain.Do
 	}
 	return domain.Changes(doorcodeDoors(map[string]domain.Key{k.ID: k}, []domain.Grant{{KeyID: k.ID}}),
 		"guest codes of key "+k.Name+" changed", guest.ID), nil
+}
+
+// endCodeGuests ends those of host's guests that hold a guest code and for
+// which end(guest, code's key) holds: a code is all a code guest has, so
+// the record is revoked as by Revoke All Keys (code released, the key's day
+// secret rotated while the day lasts, other guests of the key re-emailed,
+// keycard ended) and Activity says why. Guests whose access is already
+// over are left alone. It returns the ids ended and the door changes, for
+// the caller's bumpDoors.
+func (t *Tx) endCodeGuests(ctx context.Context, a domain.Actor, guests []domain.Person, end func(g domain.Person, keyID string) bool, why string) (map[string]bool, []domain.DoorChange, error) {
+	now := t.s.Now()
+	ended := map[string]bool{}
+	var changes []domain.DoorChange
+	for _, g := range guests {
+		if st := g.Status(now); st != domain.StatusActive && st != domain.StatusPending {
+			continue
+		}
+		gc, err := t.guestCodeOf(ctx, g.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if gc == nil || !end(g, gc.KeyID) {
+			continue
+		}
+		codeChanges, err := t.endGuestCode(ctx, g)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := t.exec(ctx, `UPDATE keycards SET deactivated_at = ?, deactivated_by = ? WHERE person_id = ? AND deactivated_at IS NULL`,
+			micros(now), a.Name, g.ID); err != nil {
+			return nil, nil, err
+		}
+		if _, err := t.exec(ctx, `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ? WHERE id = ?`, micros(now), micros(now), g.ID); err != nil {
+			return nil, nil, err
+		}
+		if err := t.addEvent(ctx, adminEvent(a, g.PropertyID, domain.EventPersonRevoked, &g, "guest code ended: "+why, changedDoors(codeChanges))); err != nil {
+			return nil, nil, err
+		}
+		ended[g.ID] = true
+		changes = append(changes, codeChanges...)
+	}
+	return ended, changes, nil
+}
+
+// reissueGuestCodes re-emails every code guest of the property whose code
+// still works today or later: their code is computed with the property's
+// doorcode length, so a new length changes every guest code (called when
+// the length changes, next to the regeneration of resident doorcodes).
+func (t *Tx) reissueGuestCodes(ctx context.Context, propertyID string) error {
+	prop, err := t.propertyByID(ctx, propertyID)
+	if err != nil {
+		return err
+	}
+	now := t.s.Now()
+	rows, err := t.query(ctx, `SELECT gc.person_id FROM guest_codes gc JOIN access_keys k ON k.id = gc.key_id
+		WHERE k.property_id = ? AND gc.released_at IS NULL AND gc.day >= ? ORDER BY gc.person_id`,
+		propertyID, lockproto.DayNumber(now, prop.Location()))
+	if err != nil {
+		return err
+	}
+	ids, err := scanStrings(rows)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := t.enqueue(ctx, TopicGuestCode, id, map[string]string{"person_id": id, "property_id": propertyID, "changed": "true"}, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
