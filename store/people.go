@@ -332,6 +332,10 @@ func (t *Tx) regenerateDoorcodes(ctx context.Context, propertyID string, length 
 			return 0, nil, err
 		}
 	}
+	// Guest codes take the length too: their holders get the new code by email.
+	if err := t.reissueGuestCodes(ctx, propertyID); err != nil {
+		return 0, nil, err
+	}
 	rows, err = t.query(ctx, `SELECT DISTINCT kd.door_id FROM key_doors kd JOIN access_keys k ON k.id = kd.key_id WHERE k.property_id = ? AND kd.doorcodes ORDER BY kd.door_id`, propertyID)
 	if err != nil {
 		return 0, nil, err
@@ -632,9 +636,20 @@ func (t *Tx) clampGuests(ctx context.Context, a domain.Actor, propertyID string,
 	if err != nil {
 		return err
 	}
+	// A lock accepts a guest code all day: it cannot be narrowed, only ended
+	// (store/resident_guests.go).
+	ended, codeChanges, err := t.endCodeGuests(ctx, a, guests, func(g domain.Person, _ string) bool {
+		return domain.CodeGuestMustEnd(g.Window(), host.Window())
+	}, "host "+host.Name()+"'s window narrowed")
+	if err != nil {
+		return err
+	}
+	if err := t.bumpDoors(ctx, codeChanges); err != nil {
+		return err
+	}
 	for _, g := range guests {
 		w := g.Window().Intersect(host.Window())
-		if w.Start.Equal(g.StartsAt) && sameTimePtr(w.End, g.ExpiresAt) {
+		if ended[g.ID] || (w.Start.Equal(g.StartsAt) && sameTimePtr(w.End, g.ExpiresAt)) {
 			continue
 		}
 		if w.End != nil && !w.End.After(w.Start) {
@@ -780,13 +795,19 @@ func (t *Tx) takeFromGuests(ctx context.Context, a domain.Actor, propertyID stri
 			}
 		}
 	}
+	// Code guests on k lose their code (store/resident_guests.go).
+	_, codeChanges, err := t.endCodeGuests(ctx, a, guests, func(_ domain.Person, keyID string) bool { return keyID == k.ID },
+		"key "+k.Name+" taken with host "+host.Name()+"'s")
+	if err != nil {
+		return err
+	}
 	if len(ids) == 0 {
-		return nil
+		return t.bumpDoors(ctx, codeChanges)
 	}
 	if err := t.syncDoorcodes(ctx, propertyID, ids); err != nil {
 		return err
 	}
-	return t.bumpDoors(ctx, domain.Changes(k.DoorIDs(), "guests of "+host.Name()+" lost key "+k.Name, ids...))
+	return t.bumpDoors(ctx, append(domain.Changes(k.DoorIDs(), "guests of "+host.Name()+" lost key "+k.Name, ids...), codeChanges...))
 }
 
 // TakeKey takes one key from a person, and from every guest they invited.
