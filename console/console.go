@@ -90,6 +90,7 @@ func (c *Console) Routes(mux *http.ServeMux) {
 
 	mux.Handle("GET /p/{p}/activity", c.inProperty(c.activityList))
 	mux.Handle("GET /p/{p}/activity.csv", c.inProperty(c.activityExport))
+	c.importRoutes(mux)
 	mux.Handle("GET /p/{p}/doors", c.inProperty(c.doorsList))
 	mux.Handle("GET /p/{p}/sync", c.inProperty(c.syncTasks))
 
