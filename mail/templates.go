@@ -64,6 +64,15 @@ type WelcomeData struct {
 	Doorcode string
 	// Doors are the names of the doors the access opens.
 	Doors []string
+	// Keys, when set, list the access key by key (an app user's keys with
+	// their doors and, where a key has its own, its window).
+	Keys []KeyAccess
+	// DoorcodeDoors are the doors where Doorcode works, when they differ
+	// from Doors (an app user's code opens only the doorcode doors).
+	DoorcodeDoors []string
+	// ServerURL, when set, is the DOOR OS server the app logs in to; the
+	// email shows the command-line app's login with it.
+	ServerURL string
 	// StartsAt after Now means access starts later; the email says when.
 	StartsAt time.Time
 	// ExpiresAt is when access ends; zero means no expiration.
@@ -74,6 +83,16 @@ type WelcomeData struct {
 	Organisation string
 	// Now is the time of writing; zero means time.Now().
 	Now time.Time
+}
+
+// KeyAccess is one key in a welcome email.
+type KeyAccess struct {
+	Name  string
+	Doors []string
+	// StartsAt and ExpiresAt are the key's own window when it differs from
+	// the person's; zero: as the person's access.
+	StartsAt  time.Time
+	ExpiresAt time.Time
 }
 
 // LoginCodeData is the email carrying a one-time app login code.
@@ -96,6 +115,11 @@ type ManagerInvitationData struct {
 	InvitedBy string // optional
 	// SetPasswordURL is the one-time link to set a password (http or https).
 	SetPasswordURL string
+	// AcceptAPIURL, when set, is the API endpoint that takes the token with
+	// a password (POST {"token", "password"}), shown for scripts and as a
+	// fallback; Token is then required.
+	AcceptAPIURL string
+	Token        string
 	// LinkExpiresAt is when the link stops working; zero: not shown.
 	LinkExpiresAt time.Time
 	// Location formats LinkExpiresAt; nil means UTC.
@@ -112,6 +136,12 @@ type GuestInvitationData struct {
 	// Kind is GuestApp, GuestDayCode or GuestFifteenMinuteCode.
 	Kind   string
 	AppURL string // GuestApp: optional
+	// ServerURL (GuestApp, optional) is the DOOR OS server the app logs in
+	// to; the email shows the command-line app's login with it.
+	ServerURL string
+	// Changed marks a code kind's new code replacing one sent earlier (the
+	// key's codes changed); the email says to use this one instead.
+	Changed bool
 	// Doorcode is required for the code kinds.
 	Doorcode string
 	Doors    []string
@@ -147,13 +177,23 @@ func Welcome(d WelcomeData) (Message, error) {
 	if err := checkURL("welcome", "AppURL", d.AppURL, false); err != nil {
 		return Message{}, err
 	}
+	if err := checkURL("welcome", "ServerURL", d.ServerURL, false); err != nil {
+		return Message{}, err
+	}
 	now := nowOr(d.Now)
+	type keyView struct{ Name, Doors, Window string }
+	var keys []keyView
+	for _, k := range d.Keys {
+		keys = append(keys, keyView{Name: k.Name, Doors: strings.Join(k.Doors, ", "),
+			Window: keyWindow(formatTime(k.StartsAt, d.Location), formatTime(k.ExpiresAt, d.Location))})
+	}
 	v := struct {
 		common
-		FirstName, Property, Inviter, Email, AppURL, Doorcode string
-		App, StartsLater                                      bool
-		Starts, Expires, TimeZone                             string
-		Doors                                                 []string
+		FirstName, Property, Inviter, Email, AppURL, Doorcode, ServerURL string
+		App, StartsLater                                                 bool
+		Starts, Expires, TimeZone, DoorcodeDoors                         string
+		Doors                                                            []string
+		Keys                                                             []keyView
 	}{
 		common:    common{Place: d.Property, Footer: footer(d.Organisation)},
 		FirstName: d.FirstName, Property: d.Property, Email: d.To.Email,
@@ -164,6 +204,7 @@ func Welcome(d WelcomeData) (Message, error) {
 		Expires:     formatTime(d.ExpiresAt, d.Location),
 		TimeZone:    zoneName(d.Location),
 		Doors:       d.Doors,
+		Keys:        keys, DoorcodeDoors: strings.Join(d.DoorcodeDoors, ", "), ServerURL: d.ServerURL,
 	}
 	return execute("welcome", KindWelcome, d.To, &v.common, &v)
 }
@@ -199,14 +240,22 @@ func ManagerInvitation(d ManagerInvitationData) (Message, error) {
 	if err := checkURL("manager invitation", "SetPasswordURL", d.SetPasswordURL, true); err != nil {
 		return Message{}, err
 	}
+	if err := checkURL("manager invitation", "AcceptAPIURL", d.AcceptAPIURL, false); err != nil {
+		return Message{}, err
+	}
+	if d.AcceptAPIURL != "" && d.Token == "" {
+		return Message{}, permanent("%w: manager invitation: Token is required with AcceptAPIURL", ErrInvalidMessage)
+	}
 	v := struct {
 		common
 		FirstName, Organisation, Role, Inviter, InvitedBy, URL, Expires string
+		APIURL, Token                                                   string
 	}{
 		common:    common{Place: d.Organisation, Footer: footer(d.Organisation)},
 		FirstName: d.FirstName, Organisation: d.Organisation, Role: d.Role,
 		Inviter: inviter(d.InvitedBy, ""), InvitedBy: d.InvitedBy,
 		URL: d.SetPasswordURL, Expires: formatTime(d.LinkExpiresAt, d.Location),
+		APIURL: d.AcceptAPIURL, Token: d.Token,
 	}
 	return execute("manager_invitation", KindManagerInvitation, d.To, &v.common, &v)
 }
@@ -221,6 +270,12 @@ func GuestInvitation(d GuestInvitationData) (Message, error) {
 	}
 	if err := checkURL("guest invitation", "AppURL", d.AppURL, false); err != nil {
 		return Message{}, err
+	}
+	if err := checkURL("guest invitation", "ServerURL", d.ServerURL, false); err != nil {
+		return Message{}, err
+	}
+	if d.Changed && d.Kind == GuestApp {
+		return Message{}, permanent("%w: guest invitation: Changed is for the code kinds", ErrInvalidMessage)
 	}
 	now := nowOr(d.Now)
 	starts, expires := formatTime(d.StartsAt, d.Location), formatTime(d.ExpiresAt, d.Location)
@@ -262,15 +317,15 @@ func GuestInvitation(d GuestInvitationData) (Message, error) {
 	}
 	v := struct {
 		common
-		FirstName, ResidentName, Property, Email, AppURL, Doorcode string
-		App, DayCode                                               bool
-		Window, Day, TimeZone                                      string
-		Doors                                                      []string
+		FirstName, ResidentName, Property, Email, AppURL, Doorcode, ServerURL string
+		App, DayCode, Changed                                                 bool
+		Window, Day, TimeZone                                                 string
+		Doors                                                                 []string
 	}{
 		common:    common{Place: d.Property, Footer: footer("")},
 		FirstName: d.FirstName, ResidentName: d.ResidentName, Property: d.Property, Email: d.To.Email,
 		AppURL: d.AppURL, Doorcode: d.Doorcode,
-		App: d.Kind == GuestApp, DayCode: d.Kind == GuestDayCode,
+		App: d.Kind == GuestApp, DayCode: d.Kind == GuestDayCode, Changed: d.Changed, ServerURL: d.ServerURL,
 		Window: window, Day: day, TimeZone: zoneName(d.Location), Doors: d.Doors,
 	}
 	return execute("guest_invitation", KindGuestInvitation, d.To, &v.common, &v)
@@ -341,6 +396,19 @@ func footer(organisation string) string {
 		return "Sent by DOOR OS on behalf of " + organisation + "."
 	}
 	return "Sent by DOOR OS."
+}
+
+// keyWindow words a key's own window; "" when it has none.
+func keyWindow(starts, expires string) string {
+	switch {
+	case starts != "" && expires != "":
+		return "from " + starts + " until " + expires
+	case starts != "":
+		return "from " + starts
+	case expires != "":
+		return "until " + expires
+	}
+	return ""
 }
 
 func nowOr(t time.Time) time.Time {

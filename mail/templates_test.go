@@ -115,6 +115,39 @@ func TestWelcome(t *testing.T) {
 			want: []string{"Your property manager has given you access"},
 		},
 		{
+			name: "OKKeysWithOwnWindows",
+			change: func(d *mail.WelcomeData) {
+				d.Doors = nil
+				d.Keys = []mail.KeyAccess{
+					{Name: "Building", Doors: []string{"Main entrance", "Gym"}},
+					{Name: "Pool", Doors: []string{"Pool gate"}, ExpiresAt: time.Date(2026, 9, 30, 20, 0, 0, 0, time.UTC)},
+				}
+			},
+			want:     []string{"Your keys:", "Building", "Main entrance, Gym", "Pool", "Pool gate (until Wednesday 30 September 2026 at 22:00 CEST)"},
+			dontWant: []string{"Building: Main entrance, Gym ("},
+		},
+		{
+			name: "OKAppDoorcodeDoors",
+			change: func(d *mail.WelcomeData) {
+				d.Doorcode, d.DoorcodeDoors = "4711042", []string{"Main entrance"}
+			},
+			want: []string{"4711042", "It opens: Main entrance"},
+		},
+		{
+			name: "OKCommandLineLogin",
+			change: func(d *mail.WelcomeData) {
+				d.ServerURL = "https://door.example.com"
+			},
+			want: []string{"doorapp --server https://door.example.com login --email ada@example.com"},
+		},
+		{
+			name: "OKNoCommandLineForDoorcodePeople",
+			change: func(d *mail.WelcomeData) {
+				d.Access, d.Doorcode, d.AppURL, d.ServerURL = mail.AccessDoorcode, "4711042", "", "https://door.example.com"
+			},
+			dontWant: []string{"doorapp"},
+		},
+		{
 			name: "OKEscaped",
 			change: func(d *mail.WelcomeData) {
 				d.FirstName = "<script>alert(1)</script>"
@@ -173,6 +206,7 @@ func TestWelcomeInvalid(t *testing.T) {
 		{"ErrPropertyMissing", func(d *mail.WelcomeData) { d.Property = "" }, mail.ErrInvalidMessage},
 		{"ErrRecipient", func(d *mail.WelcomeData) { d.To.Email = "nobody" }, mail.ErrInvalidAddress},
 		{"ErrAppURLScheme", func(d *mail.WelcomeData) { d.AppURL = "javascript:alert(1)" }, mail.ErrInvalidMessage},
+		{"ErrServerURLScheme", func(d *mail.WelcomeData) { d.ServerURL = "ftp://door.example.com" }, mail.ErrInvalidMessage},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			d := welcomeData()
@@ -218,12 +252,34 @@ func TestManagerInvitation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkBoth(t, m, []string{"Pat has added you to", "Property Manager", "Set your password", "Sunday 8 March 2026 at 11:00 CET"}, nil)
+		checkBoth(t, m, []string{"Pat has added you to", "Property Manager", "Set your password", "Sunday 8 March 2026 at 11:00 CET"}, []string{"With the API"})
+		if !strings.Contains(m.Text, "CET. After that, ask Pat for a new invitation.\n\nIf you were") {
+			t.Errorf("text paragraphs:\n%s", m.Text)
+		}
 		if !strings.Contains(m.Text, d.SetPasswordURL) {
 			t.Errorf("text lacks the link %q", d.SetPasswordURL)
 		}
 		if got := mailtest.Links(m.HTML, ""); len(got) == 0 || got[0] != d.SetPasswordURL {
 			t.Errorf("HTML links = %q, want %q first", got, d.SetPasswordURL)
+		}
+	})
+	t.Run("OKWithAPIFallback", func(t *testing.T) {
+		d := d
+		d.AcceptAPIURL, d.Token = "https://door.example.com/api/v1/auth/accept-invitation", "tok_123"
+		m, err := mail.ManagerInvitation(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkBoth(t, m, []string{"POST https://door.example.com/api/v1/auth/accept-invitation", "tok_123", "If you were not expecting this"}, nil)
+		if !strings.Contains(m.Text, "new invitation.\n\nWith the API instead") || !strings.Contains(m.Text, "…\"}.\n\nIf you were") {
+			t.Errorf("text paragraphs run together:\n%s", m.Text)
+		}
+	})
+	t.Run("ErrAPIFallbackWithoutToken", func(t *testing.T) {
+		d := d
+		d.AcceptAPIURL = "https://door.example.com/api/v1/auth/accept-invitation"
+		if _, err := mail.ManagerInvitation(d); !errors.Is(err, mail.ErrInvalidMessage) {
+			t.Errorf("ManagerInvitation = %v, want ErrInvalidMessage", err)
 		}
 	})
 	t.Run("ErrNoURL", func(t *testing.T) {
@@ -250,6 +306,7 @@ func TestGuestInvitation(t *testing.T) {
 	for _, tt := range []struct {
 		name     string
 		change   func(*mail.GuestInvitationData)
+		subject  string
 		want     []string
 		dontWant []string
 	}{
@@ -288,6 +345,23 @@ func TestGuestInvitation(t *testing.T) {
 			want:     []string{"87654321", "15 minutes from the first time you use it", "before Monday 2 March 2026 at 11:00 CET"},
 			dontWant: []string{"midnight"},
 		},
+		{
+			name: "OKChangedCode",
+			change: func(d *mail.GuestInvitationData) {
+				d.Kind, d.Doorcode, d.Changed = mail.GuestDayCode, "55501234", true
+				d.StartsAt = time.Date(2026, 4, 10, 8, 0, 0, 0, time.UTC)
+			},
+			subject:  "Your new doorcode for Maple Court",
+			want:     []string{"has changed", "instead of the earlier code", "55501234", "Friday 10 April 2026"},
+			dontWant: []string{"has invited you"},
+		},
+		{
+			name: "OKAppCommandLineLogin",
+			change: func(d *mail.GuestInvitationData) {
+				d.Kind, d.ServerURL = mail.GuestApp, "http://127.0.0.1:8080"
+			},
+			want: []string{"doorapp --server http://127.0.0.1:8080 login --email gus@example.com"},
+		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			d := base
@@ -296,7 +370,11 @@ func TestGuestInvitation(t *testing.T) {
 			if err != nil {
 				t.Fatalf("GuestInvitation: %v", err)
 			}
-			if got, want := m.Subject, "Ada Lovelace invited you to Maple Court"; got != want {
+			want := "Ada Lovelace invited you to Maple Court"
+			if tt.subject != "" {
+				want = tt.subject
+			}
+			if got := m.Subject; got != want {
 				t.Errorf("Subject = %q, want %q", got, want)
 			}
 			checkBoth(t, m, tt.want, tt.dontWant)
@@ -310,6 +388,8 @@ func TestGuestInvitation(t *testing.T) {
 		{"ErrCodeMissing", func(d *mail.GuestInvitationData) { d.Kind = mail.GuestFifteenMinuteCode }},
 		{"ErrDayMissing", func(d *mail.GuestInvitationData) { d.Kind, d.Doorcode = mail.GuestDayCode, "1234" }},
 		{"ErrResidentMissing", func(d *mail.GuestInvitationData) { d.Kind, d.ResidentName = mail.GuestApp, "" }},
+		{"ErrChangedAppAccess", func(d *mail.GuestInvitationData) { d.Kind, d.Changed = mail.GuestApp, true }},
+		{"ErrServerURLScheme", func(d *mail.GuestInvitationData) { d.Kind, d.ServerURL = mail.GuestApp, "javascript:x" }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			d := base
