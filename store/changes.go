@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/dooros/dooros/domain"
@@ -30,8 +33,40 @@ func (t *Tx) addEvent(ctx context.Context, e domain.Event) error {
 	if err != nil {
 		return err
 	}
-	for _, d := range e.Doors {
-		if _, err := t.exec(ctx, `INSERT INTO event_doors (event_id, door_id) VALUES (?,?) ON CONFLICT DO NOTHING`, e.ID, d); err != nil {
+	rows := make([][]any, len(e.Doors))
+	for i, d := range e.Doors {
+		rows[i] = []any{e.ID, d}
+	}
+	return t.insertRows(ctx, `INSERT INTO event_doors (event_id, door_id) VALUES `, rows, ` ON CONFLICT DO NOTHING`)
+}
+
+// maxParams keeps a multi-row statement under SQLite's limit of bound
+// parameters (32766) and PostgreSQL's (65535).
+const maxParams = 30000
+
+// insertRows inserts rows with as few multi-row INSERT statements as the
+// parameter limits allow; head ends with "VALUES ", tail may add a
+// conflict clause. Every row has the same number of values.
+func (t *Tx) insertRows(ctx context.Context, head string, rows [][]any, tail string) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	per := max(1, maxParams/len(rows[0]))
+	tuple := "(" + placeholders(len(rows[0])) + ")"
+	for lo := 0; lo < len(rows); lo += per {
+		chunk := rows[lo:min(lo+per, len(rows))]
+		var b strings.Builder
+		b.WriteString(head)
+		args := make([]any, 0, len(chunk)*len(rows[0]))
+		for i, r := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(tuple)
+			args = append(args, r...)
+		}
+		b.WriteString(tail)
+		if _, err := t.exec(ctx, b.String(), args...); err != nil {
 			return err
 		}
 	}
@@ -49,29 +84,77 @@ func adminEvent(a domain.Actor, propertyID, kind string, p *domain.Person, detai
 
 // bumpDoors gives every changed door a new desired-state version, records
 // the change (for Door Sync tasks) and any revocation (for lock bundles),
-// and queues a push for the Door Sync workers.
+// and queues a push for the Door Sync workers. It runs a fixed number of
+// statements whatever the number of doors, and bumps doors in id order so
+// concurrent transactions on PostgreSQL lock them in the same order.
 func (t *Tx) bumpDoors(ctx context.Context, changes []domain.DoorChange) error {
+	merged := domain.MergeDoorChanges(changes)
+	if len(merged) == 0 {
+		return nil
+	}
+	sort.Slice(merged, func(i, j int) bool { return merged[i].DoorID < merged[j].DoorID })
 	now := t.s.Now()
-	for _, c := range domain.MergeDoorChanges(changes) {
-		var version int64
-		if err := t.queryRow(ctx, `UPDATE doors SET version = version + 1 WHERE id = ? RETURNING version`, c.DoorID).Scan(&version); err != nil {
-			return fmt.Errorf("bump door %s: %w", c.DoorID, err)
+	versions := make(map[string]int64, len(merged))
+	for lo := 0; lo < len(merged); lo += 1000 {
+		chunk := merged[lo:min(lo+1000, len(merged))]
+		ids := make([]string, len(chunk))
+		for i, c := range chunk {
+			ids[i] = c.DoorID
 		}
-		if _, err := t.exec(ctx, `INSERT INTO door_changes (door_id, version, at, reason, revocation) VALUES (?,?,?,?,?)`,
-			c.DoorID, version, micros(now), c.Reason, c.Revocation); err != nil {
-			return err
-		}
-		for _, p := range c.PersonIDs {
-			if _, err := t.exec(ctx, `INSERT INTO door_revocations (door_id, person_id, at) VALUES (?,?,?) ON CONFLICT DO NOTHING`,
-				c.DoorID, p, micros(now)); err != nil {
-				return err
+		if t.s.dialect == Postgres {
+			// An UPDATE locks rows in scan order, which follows where the
+			// row versions lie on disk; lock them in id order first so two
+			// transactions bumping the same doors queue instead of
+			// deadlocking.
+			rows, err := t.query(ctx, `SELECT id FROM doors WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id FOR UPDATE`, anySlice(ids)...)
+			if err != nil {
+				return fmt.Errorf("bump doors: %w", err)
+			}
+			if _, err := scanStrings(rows); err != nil {
+				return fmt.Errorf("bump doors: %w", err)
 			}
 		}
-		if err := t.enqueue(ctx, TopicDoorState, c.DoorID, map[string]any{"door_id": c.DoorID, "version": version}, now); err != nil {
+		rows, err := t.query(ctx, `UPDATE doors SET version = version + 1 WHERE id IN (`+placeholders(len(ids))+`) RETURNING id, version`, anySlice(ids)...)
+		if err != nil {
+			return fmt.Errorf("bump doors: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var v int64
+			if err := rows.Scan(&id, &v); err != nil {
+				rows.Close()
+				return err
+			}
+			versions[id] = v
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return err
 		}
 	}
-	return nil
+	var changeRows, revRows, outboxRows [][]any
+	for _, c := range merged {
+		version, ok := versions[c.DoorID]
+		if !ok {
+			return fmt.Errorf("bump door %s: %w", c.DoorID, sql.ErrNoRows)
+		}
+		changeRows = append(changeRows, []any{c.DoorID, version, micros(now), c.Reason, c.Revocation})
+		for _, p := range c.PersonIDs {
+			revRows = append(revRows, []any{c.DoorID, p, micros(now)})
+		}
+		payload, err := json.Marshal(map[string]any{"door_id": c.DoorID, "version": version})
+		if err != nil {
+			return err
+		}
+		outboxRows = append(outboxRows, []any{domain.NewID("obx"), TopicDoorState, c.DoorID, string(payload), micros(now), micros(now)})
+	}
+	if err := t.insertRows(ctx, `INSERT INTO door_changes (door_id, version, at, reason, revocation) VALUES `, changeRows, ``); err != nil {
+		return err
+	}
+	if err := t.insertRows(ctx, `INSERT INTO door_revocations (door_id, person_id, at) VALUES `, revRows, ` ON CONFLICT DO NOTHING`); err != nil {
+		return err
+	}
+	return t.insertRows(ctx, `INSERT INTO outbox (id, topic, subject_id, payload, created_at, available_at) VALUES `, outboxRows, ``)
 }
 
 // enqueue writes an outbox row in the current transaction.

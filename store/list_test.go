@@ -125,12 +125,20 @@ func TestPeopleSearch(t *testing.T) {
 			{"%", nil}, // no LIKE wildcards
 			{"_", nil},
 		} {
-			t.Run(tc.q, func(t *testing.T) {
-				got := ids(e.people(domain.PeopleFilter{Query: tc.q}))
-				if !slices.Equal(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
-					t.Fatalf("q=%q: got %v, want %v", tc.q, got, tc.want)
-				}
-			})
+			// Both plans (few matches: through the indexes, then sorted;
+			// many: walking the People order) must find the same people.
+			for _, plan := range []struct {
+				name  string
+				limit int
+			}{{"IndexPlan", 1000}, {"OrderPlan", 0}} {
+				t.Run(plan.name+"/"+tc.q, func(t *testing.T) {
+					defer store.SetSearchPlanLimit(plan.limit)()
+					got := ids(e.people(domain.PeopleFilter{Query: tc.q, Limit: 2}))
+					if !slices.Equal(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
+						t.Fatalf("q=%q: got %v, want %v", tc.q, got, tc.want)
+					}
+				})
+			}
 		}
 		t.Run("ExpiredHiddenUnlessIncluded", func(t *testing.T) {
 			old := e.invite("Ana", "Old", "ana.old@example.com", withKeys(), window(t0.Add(-48*time.Hour), ptr(t0.Add(-time.Hour))))

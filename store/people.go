@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -92,17 +93,12 @@ func (t *Tx) guests(ctx context.Context, hostID string) ([]domain.Person, error)
 func (t *Tx) view(ctx context.Context, a domain.Actor, p domain.Person) (domain.PersonView, error) {
 	now := t.s.Now()
 	v := domain.PersonView{Person: p, Status: p.Status(now), Keys: []domain.GrantView{}, Guests: []domain.GuestSummary{}}
-	gs, err := t.grants(ctx, p.ID)
+	keys, err := t.pageGrants(ctx, []domain.Person{p})
 	if err != nil {
 		return v, err
 	}
-	for _, g := range gs {
-		var name string
-		if err := t.queryRow(ctx, `SELECT name FROM access_keys WHERE id = ?`, g.KeyID).Scan(&name); err != nil {
-			return v, err
-		}
-		w := g.EffectiveWindow(p)
-		v.Keys = append(v.Keys, domain.GrantView{KeyID: g.KeyID, Name: name, MayShare: g.MayShare, StartsAt: w.Start, ExpiresAt: w.End})
+	if ks := keys[p.ID]; ks != nil {
+		v.Keys = ks
 	}
 	guests, err := t.guests(ctx, p.ID)
 	if err != nil {
@@ -253,28 +249,67 @@ func truncPtr(t *time.Time) *time.Time {
 }
 
 // syncDoorcodes gives a doorcode to each listed person who needs one and
-// takes it from those who no longer do (last doorcode key gone).
+// takes it from those who no longer do (last doorcode key gone). It reads
+// what it needs for all of them in two queries.
 func (t *Tx) syncDoorcodes(ctx context.Context, propertyID string, personIDs []string) error {
-	var length int
-	if err := t.queryRow(ctx, `SELECT doorcode_length FROM properties WHERE id = ?`, propertyID).Scan(&length); err != nil {
-		return err
+	if len(personIDs) == 0 {
+		return nil
 	}
+	grants := map[string][]domain.Grant{}
+	keys := map[string]domain.Key{}
+	has := map[string]bool{}
+	for lo := 0; lo < len(personIDs); lo += 500 {
+		chunk := anySlice(personIDs[lo:min(lo+500, len(personIDs))])
+		rows, err := t.query(ctx, `SELECT g.person_id, g.key_id, kd.door_id, kd.doorcodes FROM grants g JOIN key_doors kd ON kd.key_id = g.key_id
+			WHERE g.person_id IN (`+placeholders(len(chunk))+`) ORDER BY g.person_id, g.key_id, kd.door_id`, chunk...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var personID, keyID string
+			var kd domain.KeyDoor
+			if err := rows.Scan(&personID, &keyID, &kd.DoorID, &kd.Doorcodes); err != nil {
+				rows.Close()
+				return err
+			}
+			gs := grants[personID]
+			if len(gs) == 0 || gs[len(gs)-1].KeyID != keyID {
+				grants[personID] = append(gs, domain.Grant{PersonID: personID, KeyID: keyID})
+			}
+			k := keys[keyID]
+			k.ID = keyID
+			if !slices.ContainsFunc(k.Doors, func(d domain.KeyDoor) bool { return d.DoorID == kd.DoorID }) {
+				k.Doors = append(k.Doors, kd)
+			}
+			keys[keyID] = k
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = t.query(ctx, `SELECT person_id FROM doorcodes WHERE person_id IN (`+placeholders(len(chunk))+`)`, chunk...)
+		if err != nil {
+			return err
+		}
+		holders, err := scanStrings(rows)
+		if err != nil {
+			return err
+		}
+		for _, id := range holders {
+			has[id] = true
+		}
+	}
+	length := 0
+	var drop []string
 	for _, id := range personIDs {
-		gs, err := t.grants(ctx, id)
-		if err != nil {
-			return err
-		}
-		keys, err := t.keysByID(ctx, propertyID, grantKeyIDs(gs))
-		if err != nil {
-			return err
-		}
-		var has int
-		if err := t.queryRow(ctx, `SELECT COUNT(*) FROM doorcodes WHERE person_id = ?`, id).Scan(&has); err != nil {
-			return err
-		}
-		need := domain.NeedsDoorcode(keys, gs)
+		need := domain.NeedsDoorcode(keys, grants[id])
 		switch {
-		case need && has == 0:
+		case need && !has[id]:
+			if length == 0 {
+				if err := t.queryRow(ctx, `SELECT doorcode_length FROM properties WHERE id = ?`, propertyID).Scan(&length); err != nil {
+					return err
+				}
+			}
 			code, err := t.freeDoorcode(ctx, propertyID, length)
 			if err != nil {
 				return err
@@ -282,10 +317,16 @@ func (t *Tx) syncDoorcodes(ctx context.Context, propertyID string, personIDs []s
 			if _, err := t.exec(ctx, `INSERT INTO doorcodes (person_id, property_id, code, created_at) VALUES (?,?,?,?)`, id, propertyID, code, micros(t.s.Now())); err != nil {
 				return err
 			}
-		case !need && has > 0:
-			if _, err := t.exec(ctx, `DELETE FROM doorcodes WHERE person_id = ?`, id); err != nil {
-				return err
-			}
+			has[id] = true
+		case !need && has[id]:
+			drop = append(drop, id)
+			has[id] = false
+		}
+	}
+	for lo := 0; lo < len(drop); lo += 500 {
+		chunk := anySlice(drop[lo:min(lo+500, len(drop))])
+		if _, err := t.exec(ctx, `DELETE FROM doorcodes WHERE person_id IN (`+placeholders(len(chunk))+`)`, chunk...); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -403,6 +444,7 @@ func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID strin
 			limit = maxPageSize
 		}
 		now := s.Now()
+		sortBy := ` ORDER BY sort_name, id LIMIT ?`
 		q := `SELECT ` + personCols + `, sort_name FROM people WHERE property_id = ? AND deleted_at IS NULL`
 		args := []any{propertyID}
 		if !f.IncludeExpired {
@@ -413,14 +455,41 @@ func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID strin
 			if len(term) > 200 {
 				return domain.FieldError("q", "must be at most 200 characters")
 			}
-			hi := term + "\U0010FFFF"
-			q += ` AND ((email >= ? AND email < ?) OR (first_lc >= ? AND first_lc < ?) OR (last_lc >= ? AND last_lc < ?) OR (sort_name >= ? AND sort_name < ?)`
-			args = append(args, term, hi, term, hi, term, hi, term, hi)
-			if first, last, ok := strings.Cut(term, " "); ok {
-				q += ` OR (first_lc = ? AND last_lc >= ? AND last_lc < ?)`
-				args = append(args, first, last, last+"\U0010FFFF")
+			match, matchArgs := searchTerms(propertyID, term)
+			// Two plans: few matches are best found through the name and
+			// email indexes and then sorted; many are best found by walking
+			// the People order until the page is full. PostgreSQL's planner
+			// chooses well; SQLite's, without fresh statistics, may walk
+			// 100,000 rows for a handful of matches (340 ms), so count the
+			// first matches (cheap either way) and pick the plan.
+			many := false
+			if t.s.dialect == SQLite {
+				var n int
+				if err := t.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM people WHERE `+match+` LIMIT ?) m`,
+					append(matchArgs, searchPlanLimit+1)...).Scan(&n); err != nil {
+					return err
+				}
+				many = n > searchPlanLimit
 			}
-			q += `)`
+			if many {
+				// The same condition, but without the property and
+				// deleted_at in each alternative, no index serves it but
+				// the People order (people_sort).
+				hi := term + "\U0010FFFF"
+				q += ` AND ((email >= ? AND email < ?) OR (first_lc >= ? AND first_lc < ?) OR (last_lc >= ? AND last_lc < ?) OR (sort_name >= ? AND sort_name < ?)`
+				args = append(args, term, hi, term, hi, term, hi, term, hi)
+				if first, last, ok := strings.Cut(term, " "); ok {
+					q += ` OR (first_lc = ? AND last_lc >= ? AND last_lc < ?)`
+					args = append(args, first, last, last+"\U0010FFFF")
+				}
+				q += `)`
+			} else {
+				q += ` AND (` + match + `)`
+				args = append(args, matchArgs...)
+				if t.s.dialect == SQLite {
+					sortBy = ` ORDER BY +sort_name, id LIMIT ?`
+				}
+			}
 		}
 		if f.Cursor != "" {
 			sn, id, err := decodeCursor(f.Cursor)
@@ -430,7 +499,7 @@ func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID strin
 			q += ` AND (sort_name > ? OR (sort_name = ? AND id > ?))`
 			args = append(args, sn, sn, id)
 		}
-		q += ` ORDER BY sort_name, id LIMIT ?`
+		q += sortBy
 		args = append(args, limit+1)
 		rows, err := t.query(ctx, q, args...)
 		if err != nil {
@@ -475,6 +544,27 @@ func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID strin
 		return nil
 	})
 	return out, next, err
+}
+
+// searchPlanLimit is how many matches make a search walk the People order
+// instead of collecting matches through the indexes and sorting them.
+var searchPlanLimit = 1000
+
+// searchTerms is the People search condition (a prefix of the email, first
+// name, last name, "last first" or "first last") with the property and
+// deleted_at repeated in each alternative, so each one is served by its
+// own partial index.
+func searchTerms(propertyID, term string) (string, []any) {
+	hi := term + "\U0010FFFF"
+	const own = `property_id = ? AND deleted_at IS NULL AND `
+	q := `(` + own + `email >= ? AND email < ?) OR (` + own + `first_lc >= ? AND first_lc < ?) OR (` +
+		own + `last_lc >= ? AND last_lc < ?) OR (` + own + `sort_name >= ? AND sort_name < ?)`
+	args := []any{propertyID, term, hi, propertyID, term, hi, propertyID, term, hi, propertyID, term, hi}
+	if first, last, ok := strings.Cut(term, " "); ok {
+		q += ` OR (` + own + `first_lc = ? AND last_lc >= ? AND last_lc < ?)`
+		args = append(args, propertyID, first, last, last+"\U0010FFFF")
+	}
+	return q, args
 }
 
 // pageGrants loads the keys of a page of people in one query.
@@ -880,7 +970,7 @@ func (t *Tx) endAccess(ctx context.Context, a domain.Actor, propertyID string, p
 		if del {
 			reason = x.Name() + " deleted"
 		}
-		changes = append(changes, domain.Changes(doors, reason, x.ID)...)
+		mine := domain.Changes(doors, reason, x.ID)
 		if _, err := t.exec(ctx, `DELETE FROM grants WHERE person_id = ?`, x.ID); err != nil {
 			return 0, err
 		}
@@ -898,7 +988,8 @@ func (t *Tx) endAccess(ctx context.Context, a domain.Actor, propertyID string, p
 		if err != nil {
 			return 0, err
 		}
-		changes = append(changes, codeChanges...)
+		mine = append(mine, codeChanges...)
+		changes = append(changes, mine...)
 		q := `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ? WHERE id = ?`
 		if del {
 			q = `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ?, deleted_at = ? WHERE id = ?`
@@ -917,7 +1008,9 @@ func (t *Tx) endAccess(ctx context.Context, a domain.Actor, propertyID string, p
 		if x.ID != p.ID {
 			detail += " (guest of " + p.Name() + ")"
 		}
-		if err := t.addEvent(ctx, adminEvent(a, propertyID, kind, &x, detail, changedDoors(changes))); err != nil {
+		// Each entry names the doors this person lost, so a door's Activity
+		// shows it only where it mattered.
+		if err := t.addEvent(ctx, adminEvent(a, propertyID, kind, &x, detail, changedDoors(mine))); err != nil {
 			return 0, err
 		}
 	}

@@ -104,6 +104,15 @@ func TestRevokeCascadesToGuests(t *testing.T) {
 		if len(evs) != 4 {
 			t.Fatalf("%d person.revoked events, want 4", len(evs))
 		}
+		// Each entry names the doors that person lost: the guests never had
+		// the host's home door.
+		home, _, err := st.ListActivity(ctx, e.f.PM, e.prop(), store.ActivityFilter{Kind: domain.EventPersonRevoked, DoorID: e.f.Unit101.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(home) != 1 || home[0].PersonID != host.ID {
+			t.Fatalf("%d revoke entries at the host's home door, want only the host's", len(home))
+		}
 		// Offline doors now have a pending revocation.
 		tasks, err := st.ListSyncTasks(ctx, e.f.PM, e.prop())
 		if err != nil {

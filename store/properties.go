@@ -61,9 +61,18 @@ func (s *Store) PropertyByID(ctx context.Context, id string) (domain.Property, e
 	return p, err
 }
 
-// read runs fn in a read-only transaction (a consistent snapshot).
+// read runs fn in a read-only transaction (a consistent snapshot). On
+// SQLite it is a deferred transaction: a WAL reader that neither waits for
+// nor blocks writers (the store's immediate write transactions would take
+// the write lock for a read). On PostgreSQL it is REPEATABLE READ, so every
+// query of fn sees the same snapshot (read-only ones never fail to
+// serialize).
 func (s *Store) read(ctx context.Context, fn func(*Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.dialect == Postgres})
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.dialect == Postgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -406,24 +415,65 @@ func (t *Tx) keyDoors(ctx context.Context, keyID string) ([]domain.KeyDoor, erro
 	return out, rows.Err()
 }
 
-// keysByID loads several keys of a property; an unknown or foreign key is
-// an error naming the field.
+// keysByID loads several keys of a property (two queries for any number);
+// an unknown or foreign key is an error naming the field.
 func (t *Tx) keysByID(ctx context.Context, propertyID string, ids []string) (map[string]domain.Key, error) {
 	out := make(map[string]domain.Key, len(ids))
+	seen := make(map[string]bool, len(ids))
+	var uniq []string
 	for _, id := range ids {
-		if _, ok := out[id]; ok {
-			continue
+		if !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
 		}
-		k, err := t.key(ctx, propertyID, id)
-		if err != nil {
-			if domain.ErrorCode(err) == domain.ENotFound {
-				return nil, domain.FieldError("keys", "key %s is not a key of this property", id)
-			}
+	}
+	if len(uniq) == 0 {
+		return out, nil
+	}
+	rows, err := t.query(ctx, `SELECT id, property_id, name, created_at FROM access_keys WHERE property_id = ? AND id IN (`+placeholders(len(uniq))+`)`,
+		append([]any{propertyID}, anySlice(uniq)...)...)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var k domain.Key
+		var created int64
+		if err := rows.Scan(&k.ID, &k.PropertyID, &k.Name, &created); err != nil {
+			rows.Close()
 			return nil, err
 		}
-		out[id] = k
+		k.CreatedAt, k.Doors = fromMicros(created), []domain.KeyDoor{}
+		out[k.ID] = k
 	}
-	return out, nil
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, id := range uniq {
+		if _, ok := out[id]; !ok {
+			return nil, domain.FieldError("keys", "key %s is not a key of this property", id)
+		}
+	}
+	rows, err = t.query(ctx, `SELECT key_id, door_id, doorcodes, schedule FROM key_doors WHERE key_id IN (`+placeholders(len(uniq))+`) ORDER BY key_id, door_id`,
+		anySlice(uniq)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var keyID, sched string
+		var kd domain.KeyDoor
+		if err := rows.Scan(&keyID, &kd.DoorID, &kd.Doorcodes, &sched); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(sched), &kd.Schedule); err != nil {
+			return nil, err
+		}
+		k := out[keyID]
+		k.Doors = append(k.Doors, kd)
+		out[keyID] = k
+	}
+	return out, rows.Err()
 }
 
 func (t *Tx) checkKeyDoors(ctx context.Context, propertyID string, doors []domain.KeyDoor) error {

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
@@ -46,6 +47,14 @@ type Store struct {
 	Now func() time.Time
 	// Observe, when set, receives the duration of every transaction (metrics).
 	Observe func(op string, d time.Duration)
+	// writer serializes this process's write transactions on SQLite, which
+	// allows one writer at a time anyway: waiting here is a queue, while
+	// waiting on busy_timeout is SQLite sleeping in growing steps (up to
+	// 100 ms) and retrying, which halves throughput under concurrency.
+	writer chan struct{}
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 // Open connects to dsn: a postgres:// URL, or a SQLite file path (also
@@ -54,7 +63,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{log: log, Now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+	s := &Store{log: log, Now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }, writer: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}}
 	var err error
 	switch {
 	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
@@ -106,7 +115,15 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // DB exposes the pool for benchmarks that compare against raw inserts.
 func (s *Store) DB() *sql.DB { return s.db }
 
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmtMu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.stmts = nil
+	s.stmtMu.Unlock()
+	return s.db.Close()
+}
 
 // Migrate applies the embedded migrations.
 func (s *Store) Migrate(ctx context.Context) error {
@@ -138,6 +155,8 @@ type Tx struct {
 	s  *Store
 	// after runs once the transaction has committed.
 	after []func()
+	// prepare: reuse prepared statements (SQLite write transactions).
+	prepare bool
 }
 
 func (s *Store) rebind(q string) string {
@@ -159,15 +178,67 @@ func (s *Store) rebind(q string) string {
 }
 
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return t.tx.ExecContext(ctx, t.s.rebind(q), args...)
 }
 
 func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return t.tx.QueryContext(ctx, t.s.rebind(q), args...)
 }
 
 func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return t.tx.QueryRowContext(ctx, t.s.rebind(q), args...)
+}
+
+// maxStmts bounds the statement cache; statements built for a number of
+// values (IN lists, multi-row inserts) beyond it run unprepared.
+const maxStmts = 2000
+
+// stmt returns q prepared for this transaction, or nil to run it directly.
+// modernc SQLite parses every statement it runs; a write transaction runs
+// some twenty, and parsing was a quarter of an invite's CPU time. pgx
+// already caches prepared statements per connection. Only write
+// transactions prepare: they hold the process's one SQLite writer slot,
+// so at most one goroutine at a time waits for a pool connection to
+// prepare on while holding one (readers never do, so they cannot exhaust
+// the pool waiting on each other).
+func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if !t.prepare {
+		return nil
+	}
+	s := t.s
+	s.stmtMu.Lock()
+	st, ok := s.stmts[q]
+	s.stmtMu.Unlock()
+	if !ok {
+		s.stmtMu.Lock()
+		full := len(s.stmts) >= maxStmts
+		s.stmtMu.Unlock()
+		if full {
+			return nil
+		}
+		var err error
+		if st, err = s.db.PrepareContext(ctx, q); err != nil {
+			return nil // let the direct call report the error
+		}
+		s.stmtMu.Lock()
+		if prev, ok := s.stmts[q]; ok {
+			st.Close()
+			st = prev
+		} else {
+			s.stmts[q] = st
+		}
+		s.stmtMu.Unlock()
+	}
+	return t.tx.StmtContext(ctx, st)
 }
 
 // forUpdate locks selected rows on PostgreSQL; SQLite's immediate
@@ -196,12 +267,27 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(*Tx) error) (err er
 			s.Observe(op, time.Since(start))
 		}
 	}()
+	if s.dialect == SQLite {
+		// As long as busy_timeout: a writer that never finishes (a use
+		// case wrongly nested in another) fails instead of hanging.
+		wait := time.NewTimer(10 * time.Second)
+		select {
+		case s.writer <- struct{}{}:
+			wait.Stop()
+			defer func() { <-s.writer }()
+		case <-ctx.Done():
+			wait.Stop()
+			return ctx.Err()
+		case <-wait.C:
+			return fmt.Errorf("store: %s: database is busy", op)
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		sqlTx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
 			return fmt.Errorf("store: begin %s: %w", op, err)
 		}
-		t := &Tx{tx: sqlTx, s: s}
+		t := &Tx{tx: sqlTx, s: s, prepare: s.dialect == SQLite}
 		if err := fn(t); err != nil {
 			sqlTx.Rollback()
 			if s.retryable(err) && attempt < 5 {

@@ -1,0 +1,257 @@
+package store_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/store"
+	"github.com/dooros/dooros/store/storetest"
+)
+
+// Benchmarks print numbers; they never fail on a timing. Run them with
+//
+//	DOOROS_TEST_POSTGRES_URL=postgres://… go test ./store/ -run '^$' -bench . -benchtime 2000x
+//
+// (see docs/bench-core.md for the figures measured on the CI machine).
+
+// reportLatency reports p50 and p99 of the measured durations in ms.
+func reportLatency(b *testing.B, d []time.Duration) {
+	if len(d) == 0 {
+		return
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	at := func(q float64) float64 {
+		i := int(q * float64(len(d)-1))
+		return float64(d[i].Microseconds()) / 1000
+	}
+	b.ReportMetric(at(0.50), "p50-ms")
+	b.ReportMetric(at(0.99), "p99-ms")
+}
+
+// BenchmarkInvite invites people holding two keys (Building: two doors,
+// one offline; Home: one offline door with doorcodes), one invite per
+// operation, each in its own transaction with grants, doorcode, door
+// versions, activity and welcome email.
+func BenchmarkInvite(b *testing.B) {
+	for _, be := range storetest.Backends(b) {
+		b.Run(be.Name, func(b *testing.B) {
+			st := be.Open(b)
+			f := storetest.Seed(b, st)
+			n := 0
+			in := func() domain.InviteInput {
+				n++
+				return domain.InviteInput{FirstName: "Bench", LastName: fmt.Sprint(n), Email: fmt.Sprintf("bench%d@example.com", n),
+					Access: domain.AccessApp, Resident: true,
+					Keys: []domain.GrantInput{{KeyID: f.Building.ID, MayShare: true}, {KeyID: f.Home.ID}}}
+			}
+			b.Run("serial", func(b *testing.B) {
+				lat := make([]time.Duration, 0, b.N)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					start := time.Now()
+					if _, err := st.Invite(ctx, f.PM, f.Property.ID, in()); err != nil {
+						b.Fatal(err)
+					}
+					lat = append(lat, time.Since(start))
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "invites/s")
+				reportLatency(b, lat)
+			})
+			b.Run("parallel", func(b *testing.B) {
+				var next = make(chan domain.InviteInput, b.N)
+				for i := 0; i < b.N; i++ {
+					next <- in()
+				}
+				close(next)
+				b.SetParallelism(4)
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := st.Invite(ctx, f.PM, f.Property.ID, <-next); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "invites/s")
+			})
+		})
+	}
+}
+
+var (
+	benchFirst = []string{"Maria", "Mark", "James", "Ana", "Wei", "Fatima", "John", "Olga", "Luis", "Chloe", "Noah", "Priya", "Ahmed", "Emma", "Kenji", "Sofia", "Liam", "Zoe", "Omar", "Ines"}
+	benchLast  = []string{"Garcia", "Smith", "Nguyen", "Lopez", "Chen", "Khan", "Johnson", "Ivanova", "Martin", "Brown", "Okafor", "Patel", "Haddad", "Muller", "Sato", "Rossi", "Kim", "Dubois", "Silva", "Novak"}
+)
+
+// seedPeople inserts n people, each holding the fixture's Building key,
+// with raw multi-row INSERTs in one transaction (the use cases would take
+// minutes). About 5% are expired and 2% revoked, as on a real property.
+func seedPeople(b *testing.B, st *store.Store, f storetest.Fixture, n int) {
+	b.Helper()
+	e := &env{st: st}
+	rng := rand.New(rand.NewPCG(1, 2))
+	tx, err := st.DB().BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now().UnixMicro()
+	const batch = 400
+	for lo := 0; lo < n; lo += batch {
+		hi := min(lo+batch, n)
+		var pq, gq strings.Builder
+		pq.WriteString(`INSERT INTO people (id, property_id, first_name, last_name, email, phone, access, resident, starts_at, expires_at, revoked_at, created_at, updated_at, sort_name, first_lc, last_lc) VALUES `)
+		gq.WriteString(`INSERT INTO grants (person_id, key_id, may_share, starts_at, expires_at, granted_at) VALUES `)
+		var pargs, gargs []any
+		for i := lo; i < hi; i++ {
+			first, last := benchFirst[rng.IntN(len(benchFirst))], benchLast[rng.IntN(len(benchLast))]
+			id := fmt.Sprintf("per_bench%07d", i)
+			email := fmt.Sprintf("%s.%s.%d@example.com", strings.ToLower(first), strings.ToLower(last), i)
+			var expires, revoked any
+			switch r := rng.IntN(100); {
+			case r < 5:
+				expires = now - 3600e6
+			case r < 7:
+				revoked = now - 3600e6
+			case r < 60:
+				expires = now + 365*24*3600e6
+			}
+			if i > lo {
+				pq.WriteString(",")
+				gq.WriteString(",")
+			}
+			pq.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+			gq.WriteString("(?,?,?,?,?,?)")
+			pargs = append(pargs, id, f.Property.ID, first, last, email, "", "app", true, now-7200e6, expires, revoked, now, now,
+				strings.ToLower(last+" "+first), strings.ToLower(first), strings.ToLower(last))
+			gargs = append(gargs, id, f.Building.ID, false, nil, nil, now)
+		}
+		if _, err := tx.ExecContext(ctx, e.sql(pq.String()), pargs...); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, e.sql(gq.String()), gargs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.DB().ExecContext(ctx, `ANALYZE`); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkPeople100k measures the People tab at 100,000 people: the first
+// page (50, sorted by name) and searches by email prefix.
+func BenchmarkPeople100k(b *testing.B) {
+	for _, be := range storetest.Backends(b) {
+		b.Run(be.Name, func(b *testing.B) {
+			st := be.Open(b)
+			f := storetest.Seed(b, st)
+			start := time.Now()
+			seedPeople(b, st, f, 100_000)
+			b.Logf("%s: seeded 100,000 people in %v", be.Name, time.Since(start).Round(time.Millisecond))
+			for _, tc := range []struct {
+				name string
+				f    domain.PeopleFilter
+			}{
+				{"first_page", domain.PeopleFilter{}},
+				{"first_page_include_expired", domain.PeopleFilter{IncludeExpired: true}},
+				// One person's address, typed partly: a handful of matches.
+				{"search_email_prefix", domain.PeopleFilter{Query: "maria.garcia.4"}},
+				// A few letters: thousands of matches across email and names,
+				// sorted for the first page.
+				{"search_short_prefix", domain.PeopleFilter{Query: "mar"}},
+				// A first name shared by 5% of the people.
+				{"search_first_name", domain.PeopleFilter{Query: "zoe"}},
+			} {
+				b.Run(tc.name, func(b *testing.B) {
+					lat := make([]time.Duration, 0, b.N)
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						t := time.Now()
+						page, _, err := st.ListPeople(ctx, f.PM, f.Property.ID, tc.f)
+						if err != nil {
+							b.Fatal(err)
+						}
+						lat = append(lat, time.Since(t))
+						if len(page) == 0 {
+							b.Fatal("empty page")
+						}
+					}
+					reportLatency(b, lat)
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkRevoke revokes a resident holding 5 keys (10 doors, half
+// offline) who invited 3 guests on 2 of them; setup is not timed.
+func BenchmarkRevoke(b *testing.B) {
+	for _, be := range storetest.Backends(b) {
+		b.Run(be.Name, func(b *testing.B) {
+			st := be.Open(b)
+			f := storetest.Seed(b, st)
+			var keys []domain.GrantInput
+			for k := 0; k < 5; k++ {
+				var doors []domain.KeyDoor
+				for d := 0; d < 2; d++ {
+					c := domain.Online
+					if d == 1 {
+						c = domain.Offline
+					}
+					door, err := st.CreateDoor(ctx, f.PM, f.Property.ID, domain.DoorInput{Name: fmt.Sprintf("Door %d-%d", k, d), Type: domain.DoorCommunal, Connectivity: c})
+					if err != nil {
+						b.Fatal(err)
+					}
+					doors = append(doors, domain.KeyDoor{DoorID: door.ID, Doorcodes: d == 0})
+				}
+				key, err := st.CreateKey(ctx, f.PM, f.Property.ID, domain.KeyInput{Name: fmt.Sprintf("Key %d", k), Doors: doors})
+				if err != nil {
+					b.Fatal(err)
+				}
+				keys = append(keys, domain.GrantInput{KeyID: key.ID, MayShare: true})
+			}
+			n := 0
+			resident := func() string {
+				n++
+				p, err := st.Invite(ctx, f.PM, f.Property.ID, domain.InviteInput{FirstName: "R", LastName: fmt.Sprint(n), Email: fmt.Sprintf("r%d@example.com", n),
+					Access: domain.AccessApp, Resident: true, Keys: keys})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for g := 0; g < 3; g++ {
+					if _, err := st.Invite(ctx, f.PM, f.Property.ID, domain.InviteInput{FirstName: "G", LastName: fmt.Sprint(g), Email: fmt.Sprintf("g%d.%d@example.com", n, g),
+						Access: domain.AccessApp, InvitedBy: p.ID, Keys: []domain.GrantInput{{KeyID: keys[0].KeyID}, {KeyID: keys[1].KeyID}},
+						ExpiresAt: ptr(time.Now().Add(24 * time.Hour))}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return p.ID
+			}
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				id := resident()
+				b.StartTimer()
+				t := time.Now()
+				v, err := st.Revoke(ctx, f.PM, f.Property.ID, id)
+				lat = append(lat, time.Since(t))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if v.Status != domain.StatusRevoked || len(v.Guests) != 3 {
+					b.Fatalf("revoked %s with %d guests", v.Status, len(v.Guests))
+				}
+			}
+			reportLatency(b, lat)
+		})
+	}
+}
