@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,15 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
-	"strings"
-	"sync"
-	"time"
 
 	"github.com/dooros/dooros/lock"
 	"github.com/dooros/dooros/lockproto"
 	"github.com/dooros/dooros/lockproto/ble"
+	"github.com/dooros/dooros/locksim"
 )
 
 const usage = `usage:
@@ -122,117 +118,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
-	var lc net.ListenConfig
-	bleLn, err := lc.Listen(ctx, "tcp", *bleAddr)
+	sim, err := locksim.Start(ctx, locksim.Config{Lock: l, BLEAddr: *bleAddr, ControlAddr: *controlAddr, BLE: cfg,
+		MQTTURL: *mqttURL, MQTTPassword: *mqttPassword, Log: log})
 	if err != nil {
 		return err
 	}
-	ctlLn, err := lc.Listen(ctx, "tcp", *controlAddr)
-	if err != nil {
-		bleLn.Close()
-		return err
-	}
-	log.Info("doorlock running", "lock", l.LockID(), "ble", bleLn.Addr().String(), "control", ctlLn.Addr().String(),
+	log.Info("doorlock running", "lock", l.LockID(), "ble", sim.BLEAddr, "control", sim.ControlAddr,
 		"mtu", *mtu, "rate", *rate)
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 3)
-	if *mqttURL != "" {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- runMQTT(ctx, *mqttURL, *mqttPassword, l, log)
-		}()
-	}
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		errs <- ble.Serve(ctx, bleLn, l, cfg, log)
-	}()
-	go func() {
-		defer wg.Done()
-		errs <- serveControl(ctx, ctlLn, l, log)
-	}()
-	var first error
-	select {
-	case <-ctx.Done():
-	case first = <-errs:
-		cancel()
-	}
-	wg.Wait()
+	err = sim.Wait()
 	log.Info("doorlock stopped")
-	return first
-}
-
-// controlReply is one line of the control socket's answer.
-type controlReply struct {
-	Granted    *bool        `json:"granted,omitempty"`
-	Reason     string       `json:"reason,omitempty"`
-	Credential string       `json:"credential,omitempty"`
-	PersonID   string       `json:"person_id,omitempty"`
-	Seq        uint64       `json:"seq,omitempty"`
-	Status     *lock.Status `json:"status,omitempty"`
-	Error      string       `json:"error,omitempty"`
-}
-
-// serveControl answers line commands — "keypad CODE", "card SERIAL",
-// "status" — with one JSON line each: the buttons of the simulated lock.
-func serveControl(ctx context.Context, ln net.Listener, l *lock.Lock, log *slog.Logger) error {
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer c.Close()
-			done := context.AfterFunc(ctx, func() { c.Close() })
-			defer done()
-			sc := bufio.NewScanner(io.LimitReader(c, 1<<16))
-			enc := json.NewEncoder(c)
-			for sc.Scan() {
-				c.SetDeadline(time.Now().Add(time.Minute))
-				if err := enc.Encode(controlCommand(l, sc.Text())); err != nil {
-					log.Info("control connection closed", "err", err)
-					return
-				}
-			}
-		}()
-	}
-}
-
-func controlCommand(l *lock.Lock, line string) controlReply {
-	cmd, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
-	arg = strings.TrimSpace(arg)
-	var (
-		d   lock.Decision
-		err error
-	)
-	switch cmd {
-	case "keypad":
-		d, err = l.EnterCode(arg)
-	case "card":
-		d, err = l.TapCard(arg)
-	case "status":
-		s := l.Status()
-		return controlReply{Status: &s}
-	default:
-		return controlReply{Error: fmt.Sprintf("unknown command %q (keypad CODE, card SERIAL, status)", cmd)}
-	}
-	if err != nil {
-		return controlReply{Error: err.Error()}
-	}
-	return controlReply{Granted: &d.Granted, Reason: d.Reason, Credential: d.Credential, PersonID: d.PersonID, Seq: d.Seq}
+	return err
 }
 
 func control(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
@@ -272,24 +167,6 @@ func control(ctx context.Context, cmd string, args []string, stdout, stderr io.W
 	return fmt.Errorf("%w: %s", errDenied, r.Reason)
 }
 
-func ask(ctx context.Context, addr, line string) (*controlReply, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		c.SetDeadline(dl)
-	}
-	if _, err := fmt.Fprintln(c, line); err != nil {
-		return nil, err
-	}
-	var r controlReply
-	if err := json.NewDecoder(c).Decode(&r); err != nil {
-		return nil, err
-	}
-	return &r, nil
+func ask(ctx context.Context, addr, line string) (*locksim.ControlReply, error) {
+	return locksim.Ask(ctx, addr, line)
 }

@@ -1,4 +1,4 @@
-package main
+package locksim
 
 import (
 	"context"
@@ -9,10 +9,14 @@ import (
 	"github.com/dooros/dooros/mqtt"
 )
 
-// runMQTT connects an online lock to its broker: it applies the bundles the
-// cloud pushes, answers each with its signed ack, and publishes its event
-// log as it grows. The lock only ever talks on its own topics.
-func runMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.Logger) error {
+// RunMQTT connects an online lock to its broker until ctx ends: it applies
+// the bundles the cloud pushes, answers each with its signed ack, and
+// publishes its event log as it grows. The lock only ever talks on its own
+// topics.
+func RunMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	cfg, err := mqtt.LockConfig(url, l.LockID(), password)
 	if err != nil {
 		return err
