@@ -21,23 +21,30 @@ const (
 
 // addEvent appends one Activity entry.
 func (t *Tx) addEvent(ctx context.Context, e domain.Event) error {
-	if e.ID == "" {
-		e.ID = domain.NewID("evt")
+	return t.addEvents(ctx, []domain.Event{e})
+}
+
+// addEvents appends Activity entries with one statement for the entries and
+// one for the doors they affected.
+func (t *Tx) addEvents(ctx context.Context, es []domain.Event) error {
+	now := t.s.Now()
+	var rows, doorRows [][]any
+	for _, e := range es {
+		if e.ID == "" {
+			e.ID = domain.NewID("evt")
+		}
+		if e.At.IsZero() {
+			e.At = now
+		}
+		rows = append(rows, []any{e.ID, e.PropertyID, micros(e.At), micros(now), e.Kind, e.ActorID, e.Actor, e.PersonID, e.PersonName, e.DoorID, e.Detail})
+		for _, d := range e.Doors {
+			doorRows = append(doorRows, []any{e.ID, d})
+		}
 	}
-	if e.At.IsZero() {
-		e.At = t.s.Now()
-	}
-	_, err := t.exec(ctx, `INSERT INTO events (id, property_id, at, received_at, kind, actor_id, actor_name, person_id, person_name, door_id, detail)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
-		e.ID, e.PropertyID, micros(e.At), micros(t.s.Now()), e.Kind, e.ActorID, e.Actor, e.PersonID, e.PersonName, e.DoorID, e.Detail)
-	if err != nil {
+	if err := t.insertRows(ctx, `INSERT INTO events (id, property_id, at, received_at, kind, actor_id, actor_name, person_id, person_name, door_id, detail) VALUES `, rows, ``); err != nil {
 		return err
 	}
-	rows := make([][]any, len(e.Doors))
-	for i, d := range e.Doors {
-		rows[i] = []any{e.ID, d}
-	}
-	return t.insertRows(ctx, `INSERT INTO event_doors (event_id, door_id) VALUES `, rows, ` ON CONFLICT DO NOTHING`)
+	return t.insertRows(ctx, `INSERT INTO event_doors (event_id, door_id) VALUES `, doorRows, ` ON CONFLICT DO NOTHING`)
 }
 
 // maxParams keeps a multi-row statement under SQLite's limit of bound

@@ -945,7 +945,8 @@ func (s *Store) TakeKey(ctx context.Context, a domain.Actor, propertyID, id, key
 
 // endAccess removes every grant and doorcode of a person and of their
 // guests and marks them revoked (and deleted when del). Everything they
-// could open gets a revocation.
+// could open gets a revocation. It reads and writes everyone at once, so
+// a revoke costs the same few statements for one guest or twenty.
 func (t *Tx) endAccess(ctx context.Context, a domain.Actor, propertyID string, p domain.Person, del bool) (int, error) {
 	now := t.s.Now()
 	guests, err := t.guests(ctx, p.ID)
@@ -953,36 +954,28 @@ func (t *Tx) endAccess(ctx context.Context, a domain.Actor, propertyID string, p
 		return 0, err
 	}
 	everyone := append([]domain.Person{p}, guests...)
-	allKeys := map[string]bool{}
+	ids := make([]string, len(everyone))
+	for i, x := range everyone {
+		ids[i] = x.ID
+	}
+	grants, keys, err := t.peopleKeys(ctx, propertyID, ids)
+	if err != nil {
+		return 0, err
+	}
+	hostKeys := grantKeyIDs(grants[p.ID])
+	sort.Strings(hostKeys)
+	if err := a.CanHandleKeys(propertyID, hostKeys...); err != nil {
+		return 0, err
+	}
 	var changes []domain.DoorChange
+	events := make([]domain.Event, 0, len(everyone))
 	for _, x := range everyone {
-		gs, keys, err := t.personKeys(ctx, propertyID, x.ID)
-		if err != nil {
-			return 0, err
-		}
-		if x.ID == p.ID {
-			for _, g := range gs {
-				allKeys[g.KeyID] = true
-			}
-		}
-		doors := domain.GrantDoors(keys, gs)
+		doors := domain.GrantDoors(keys, grants[x.ID])
 		reason := "access of " + x.Name() + " revoked"
 		if del {
 			reason = x.Name() + " deleted"
 		}
 		mine := domain.Changes(doors, reason, x.ID)
-		if _, err := t.exec(ctx, `DELETE FROM grants WHERE person_id = ?`, x.ID); err != nil {
-			return 0, err
-		}
-		if _, err := t.exec(ctx, `DELETE FROM doorcodes WHERE person_id = ?`, x.ID); err != nil {
-			return 0, err
-		}
-		// Their keycard ends too (store/keycards.go); the revocation at
-		// their doors brings its removal to the locks.
-		if _, err := t.exec(ctx, `UPDATE keycards SET deactivated_at = ?, deactivated_by = ? WHERE person_id = ? AND deactivated_at IS NULL`,
-			micros(now), a.Name, x.ID); err != nil {
-			return 0, err
-		}
 		// A code guest's computed code ends too (store/resident_guests.go).
 		codeChanges, err := t.endGuestCode(ctx, x)
 		if err != nil {
@@ -990,17 +983,6 @@ func (t *Tx) endAccess(ctx context.Context, a domain.Actor, propertyID string, p
 		}
 		mine = append(mine, codeChanges...)
 		changes = append(changes, mine...)
-		q := `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ? WHERE id = ?`
-		if del {
-			q = `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ?, deleted_at = ? WHERE id = ?`
-		}
-		args := []any{micros(now), micros(now), x.ID}
-		if del {
-			args = []any{micros(now), micros(now), micros(now), x.ID}
-		}
-		if _, err := t.exec(ctx, q, args...); err != nil {
-			return 0, err
-		}
 		kind, detail := domain.EventPersonRevoked, "revoked all keys"
 		if del {
 			kind, detail = domain.EventPersonDeleted, "deleted person"
@@ -1010,19 +992,65 @@ func (t *Tx) endAccess(ctx context.Context, a domain.Actor, propertyID string, p
 		}
 		// Each entry names the doors this person lost, so a door's Activity
 		// shows it only where it mattered.
-		if err := t.addEvent(ctx, adminEvent(a, propertyID, kind, &x, detail, changedDoors(mine))); err != nil {
-			return 0, err
-		}
+		events = append(events, adminEvent(a, propertyID, kind, &x, detail, changedDoors(mine)))
 	}
-	ids := make([]string, 0, len(allKeys))
-	for k := range allKeys {
-		ids = append(ids, k)
+	in, args := `(`+placeholders(len(ids))+`)`, anySlice(ids)
+	if _, err := t.exec(ctx, `DELETE FROM grants WHERE person_id IN `+in, args...); err != nil {
+		return 0, err
 	}
-	sort.Strings(ids)
-	if err := a.CanHandleKeys(propertyID, ids...); err != nil {
+	if _, err := t.exec(ctx, `DELETE FROM doorcodes WHERE person_id IN `+in, args...); err != nil {
+		return 0, err
+	}
+	// Their keycards end too (store/keycards.go); the revocation at their
+	// doors brings the removal to the locks.
+	if _, err := t.exec(ctx, `UPDATE keycards SET deactivated_at = ?, deactivated_by = ? WHERE deactivated_at IS NULL AND person_id IN `+in,
+		append([]any{micros(now), a.Name}, args...)...); err != nil {
+		return 0, err
+	}
+	q, qargs := `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ? WHERE id IN `+in, []any{micros(now), micros(now)}
+	if del {
+		q, qargs = `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ?, deleted_at = ? WHERE id IN `+in, []any{micros(now), micros(now), micros(now)}
+	}
+	if _, err := t.exec(ctx, q, append(qargs, args...)...); err != nil {
+		return 0, err
+	}
+	if err := t.addEvents(ctx, events); err != nil {
 		return 0, err
 	}
 	return len(guests), t.bumpDoors(ctx, changes)
+}
+
+// peopleKeys loads the grants of several people and their keys in three
+// queries.
+func (t *Tx) peopleKeys(ctx context.Context, propertyID string, personIDs []string) (map[string][]domain.Grant, map[string]domain.Key, error) {
+	out := map[string][]domain.Grant{}
+	if len(personIDs) == 0 {
+		return out, map[string]domain.Key{}, nil
+	}
+	rows, err := t.query(ctx, `SELECT person_id, key_id, may_share, starts_at, expires_at, granted_at FROM grants
+		WHERE person_id IN (`+placeholders(len(personIDs))+`) ORDER BY person_id, key_id`, anySlice(personIDs)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var keyIDs []string
+	for rows.Next() {
+		var g domain.Grant
+		var s, e sql.NullInt64
+		var granted int64
+		if err := rows.Scan(&g.PersonID, &g.KeyID, &g.MayShare, &s, &e, &granted); err != nil {
+			return nil, nil, err
+		}
+		g.StartsAt, g.ExpiresAt, g.GrantedAt = timePtr(s), timePtr(e), fromMicros(granted)
+		out[g.PersonID] = append(out[g.PersonID], g)
+		keyIDs = append(keyIDs, g.KeyID)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	rows.Close()
+	keys, err := t.keysByID(ctx, propertyID, keyIDs)
+	return out, keys, err
 }
 
 // Revoke is Revoke All Keys: the record stays (status revoked), every
