@@ -78,7 +78,7 @@ func (e *resEnv) invite(email string, keys []map[string]any, extra map[string]an
 	return v
 }
 
-var resCodeRE = regexp.MustCompile(`login code: (\d{6})`)
+var resCodeRE = regexp.MustCompile(`login code for the DOOR app:\s+(\d{6})`)
 
 // requestCode asks for a login code and returns the one emailed (the
 // newest login email to that address).
@@ -95,7 +95,7 @@ func (e *resEnv) requestCode(email string) string {
 		e.t.Fatal(err)
 	}
 	for _, m := range msgs { // newest first
-		if c := resCodeRE.FindStringSubmatch(m.Subject); c != nil && m.To.Email == email {
+		if c := resCodeRE.FindStringSubmatch(m.Text); c != nil && m.To.Email == email {
 			return c[1]
 		}
 	}

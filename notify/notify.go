@@ -14,7 +14,12 @@
 // entry on the person, where managers see it.
 //
 // Several `dooros serve` instances may run workers on one database:
-// Store.ClaimOutbox hands each row to one worker at a time.
+// Store.ClaimOutbox hands each row to one worker at a time. On shutdown a
+// worker finishes the message it is sending, marks it, and hands the rows it
+// claimed but did not start back at once (Start's stop waits for that).
+//
+// The messages are package mail's templates (emails.go maps store data onto
+// them); every link in them starts with PublicURL.
 package notify
 
 import (
@@ -40,8 +45,10 @@ type Worker struct {
 	// Keys opens sealed login codes and computes guest codes.
 	Keys store.Sealer
 	Log  *slog.Logger
-	// BaseURL is the server's public URL, used in links and app instructions.
-	BaseURL string
+	// PublicURL is the server's address as people reach it (--public-url):
+	// every link and the app's login instructions start with it. Default
+	// DefaultPublicURL.
+	PublicURL string
 	// Poll is how often the worker looks for due rows when idle (default
 	// 500 ms); Wake makes it look at once.
 	Poll time.Duration
@@ -54,6 +61,10 @@ type Worker struct {
 	MaxAttempts int
 	// Batch is how many rows one claim takes (default 20).
 	Batch int
+	// SendTimeout bounds one message: rendering, sending and marking it
+	// (default 1 min, under the outbox lease). A message in flight at
+	// shutdown is finished within it rather than cut off mid-SMTP.
+	SendTimeout time.Duration
 
 	wake chan struct{}
 }
@@ -68,6 +79,10 @@ func (e permanentError) Unwrap() error { return e.err }
 func permanent(format string, args ...any) error {
 	return permanentError{fmt.Errorf(format, args...)}
 }
+
+// DefaultPublicURL is PublicURL when none is set: the default listen
+// address.
+const DefaultPublicURL = "http://127.0.0.1:8080"
 
 func (w *Worker) defaults() {
 	if w.Log == nil {
@@ -88,6 +103,9 @@ func (w *Worker) defaults() {
 	if w.Batch <= 0 {
 		w.Batch = 20
 	}
+	if w.SendTimeout <= 0 {
+		w.SendTimeout = time.Minute
+	}
 	if w.wake == nil {
 		w.wake = make(chan struct{}, 1)
 	}
@@ -105,7 +123,24 @@ func (w *Worker) Wake() {
 	}
 }
 
-// Run delivers until ctx ends.
+// Start runs the worker in the background until ctx ends or stop is
+// called; stop returns once the worker has finished the message in flight
+// and handed back the rows it had claimed.
+func (w *Worker) Start(ctx context.Context) (stop func()) {
+	w.defaults()
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// Run delivers until ctx ends; see Start.
 func (w *Worker) Run(ctx context.Context) error {
 	w.defaults()
 	timer := time.NewTimer(0)
@@ -136,23 +171,45 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // RunOnce claims and handles every due row once; it returns how many rows
-// it handled.
+// it handled. When ctx ends it stops between messages: the message in
+// flight is finished, the claimed rows not started are handed back.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	w.defaults()
 	n := 0
 	for _, topic := range Topics {
+		if ctx.Err() != nil {
+			return n, nil
+		}
 		items, err := w.Store.ClaimOutbox(ctx, topic, w.Batch)
 		if err != nil {
 			return n, err
 		}
-		for _, it := range items {
+		for i, it := range items {
+			if ctx.Err() != nil {
+				return n, w.release(ctx, items[i:])
+			}
 			if err := w.handle(ctx, it); err != nil {
-				return n, err
+				return n, errors.Join(err, w.release(ctx, items[i+1:]))
 			}
 			n++
 		}
 	}
 	return n, nil
+}
+
+// errStopped is the note on a row handed back at shutdown.
+var errStopped = errors.New("not sent yet: the email worker stopped; the next worker sends it")
+
+// release hands claimed rows back, due now, so another worker (or the next
+// start) need not wait for their lease to run out.
+func (w *Worker) release(ctx context.Context, items []store.OutboxItem) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.SendTimeout)
+	defer cancel()
+	var errs []error
+	for _, it := range items {
+		errs = append(errs, w.Store.RetryOutbox(ctx, it.ID, errStopped, 0))
+	}
+	return errors.Join(errs...)
 }
 
 // backoff is the delay before attempt+1.
@@ -165,6 +222,9 @@ func (w *Worker) backoff(attempts int) time.Duration {
 }
 
 func (w *Worker) handle(ctx context.Context, it store.OutboxItem) error {
+	// Shutdown does not cut a message off: it is finished within SendTimeout.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.SendTimeout)
+	defer cancel()
 	msg, skip, err := w.render(ctx, it)
 	if err == nil && !skip {
 		err = w.Sender.Send(ctx, msg)
@@ -177,8 +237,6 @@ func (w *Worker) handle(ctx context.Context, it store.OutboxItem) error {
 			w.Log.Info("email sent", "outbox", it.ID, "topic", it.Topic, "to", msg.To.Email)
 		}
 		return w.Store.CompleteOutbox(ctx, it.ID)
-	case ctx.Err() != nil:
-		return ctx.Err() // shutting down: the lease runs out and another worker retries
 	case mail.IsPermanent(err) || errors.As(err, new(permanentError)):
 		w.Log.Warn("email failed permanently", "outbox", it.ID, "topic", it.Topic, "err", err)
 		return w.Store.FailEmail(ctx, it, err)
@@ -198,65 +256,63 @@ func (w *Worker) render(ctx context.Context, it store.OutboxItem) (mail.Message,
 	if err := json.Unmarshal([]byte(it.Payload), &p); err != nil {
 		return mail.Message{}, false, permanent("outbox %s: bad payload: %v", it.ID, err)
 	}
-	msg := mail.Message{ID: it.ID, Headers: map[string]string{"X-DoorOS-Kind": it.Topic}}
-	switch it.Topic {
+	msg, skip, err := w.message(ctx, it.Topic, p)
+	if err != nil || skip {
+		return msg, skip, err
+	}
+	msg.ID = it.ID
+	return msg, false, nil
+}
+
+func (w *Worker) message(ctx context.Context, topic string, p map[string]string) (mail.Message, bool, error) {
+	switch topic {
 	case store.TopicManagerInvitation:
-		m, err := w.Store.ManagerByID(ctx, p["manager_id"])
+		d, err := w.Store.MailManager(ctx, p["manager_id"])
 		if domain.ErrorCode(err) == domain.ENotFound {
-			return msg, true, nil
+			return mail.Message{}, true, nil
 		}
 		if err != nil {
-			return msg, false, err
+			return mail.Message{}, false, err
 		}
-		if m.HasPassword {
-			return msg, true, nil // accepted meanwhile
+		if d.Manager.HasPassword {
+			return mail.Message{}, true, nil // accepted meanwhile
 		}
-		msg.To = mail.Address{Name: m.FirstName + " " + m.LastName, Email: m.Email}
-		return msg, false, fill(&msg, managerInvitation, map[string]any{"Manager": m, "InvitedBy": p["invited_by"],
-			"Link": w.link("/accept-invitation?token=" + p["token"]), "Token": p["token"], "BaseURL": w.BaseURL})
+		msg, err := w.managerInvitation(d, p["token"], p["invited_by"])
+		return msg, false, err
 	case store.TopicLoginCode:
 		if w.Keys == nil {
-			return msg, false, errors.New("notify: no keyring to open login codes")
+			return mail.Message{}, false, errors.New("notify: no keyring to open login codes")
 		}
 		code, err := w.Keys.Open(p["code_sealed"], store.LoginCodeAAD(p["email"]))
 		if err != nil {
-			return msg, false, permanent("login code: %v", err)
+			return mail.Message{}, false, permanent("login code: %v", err)
 		}
 		d, err := w.Store.MailPerson(ctx, nil, p["person_id"])
 		if err != nil && domain.ErrorCode(err) != domain.ENotFound {
-			return msg, false, err
+			return mail.Message{}, false, err
 		}
-		msg.To = mail.Address{Name: d.Person.Name(), Email: p["email"]}
-		return msg, false, fill(&msg, loginCode, map[string]any{"Code": string(code), "Minutes": int(store.LoginCodeTTL / time.Minute), "Name": d.Person.FirstName})
+		msg, err := loginCode(d, p["email"], string(code))
+		return msg, false, err
+	case store.TopicWelcomeEmail, store.TopicGuestCode:
+	default:
+		return mail.Message{}, false, permanent("notify: unknown topic %s", topic)
 	}
 	d, err := w.Store.MailPerson(ctx, w.Keys, p["person_id"])
 	if domain.ErrorCode(err) == domain.ENotFound {
-		return msg, true, nil
+		return mail.Message{}, true, nil
 	}
 	if err != nil {
-		return msg, false, err
+		return mail.Message{}, false, err
 	}
 	if d.Status == domain.StatusDeleted || d.Status == domain.StatusRevoked {
-		return msg, true, nil
+		return mail.Message{}, true, nil
 	}
-	msg.To = mail.Address{Name: d.Person.Name(), Email: d.Person.Email}
-	data := newPersonData(d, w.BaseURL)
-	switch it.Topic {
-	case store.TopicWelcomeEmail:
-		return msg, false, fill(&msg, welcome, data)
-	case store.TopicGuestCode:
-		if d.GuestCode == nil || d.Status == domain.StatusExpired {
-			return msg, true, nil
-		}
-		data.Changed = p["changed"] == "true"
-		return msg, false, fill(&msg, guestCode, data)
+	if topic == store.TopicWelcomeEmail {
+		return w.welcome(d, p["invited_by"])
 	}
-	return msg, false, permanent("notify: unknown topic %s", it.Topic)
-}
-
-func (w *Worker) link(path string) string {
-	if w.BaseURL == "" {
-		return "http://127.0.0.1:8080" + path
+	if d.GuestCode == nil || d.Status == domain.StatusExpired {
+		return mail.Message{}, true, nil
 	}
-	return w.BaseURL + path
+	msg, err := guestCode(d, p["invited_by"], p["changed"] == "true", w.Store.Now())
+	return msg, false, err
 }

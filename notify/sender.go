@@ -2,7 +2,9 @@ package notify
 
 import (
 	"fmt"
+	"net/url"
 	"path/filepath"
+	"strings"
 
 	"github.com/dooros/dooros/mail"
 )
@@ -24,4 +26,17 @@ func NewSender(smtpURL, from, dataDir string) (mail.Sender, string, error) {
 		return nil, "", fmt.Errorf("mailbox: %w", err)
 	}
 	return b, "local mailbox " + dir, nil
+}
+
+// PublicURL checks the --public-url value (an absolute http(s) URL, no
+// query or fragment) and defaults it to http://listenAddr.
+func PublicURL(flag, listenAddr string) (string, error) {
+	if flag == "" {
+		return "http://" + listenAddr, nil
+	}
+	u, err := url.Parse(flag)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("--public-url %q: want an http(s) address such as https://door.example.com", flag)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"sort"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 type MailData struct {
 	Person        domain.Person
 	Status        domain.Status
+	Organisation  string
 	Property      domain.Property
 	Keys          []MailKey
 	Doorcode      string
@@ -62,6 +64,9 @@ func (s *Store) MailPerson(ctx context.Context, sealer Sealer, personID string) 
 		if d.Property, err = t.propertyByID(ctx, p.PropertyID); err != nil {
 			return err
 		}
+		if err := t.queryRow(ctx, `SELECT o.name FROM organisations o JOIN properties p ON p.org_id = o.id WHERE p.id = ?`, p.PropertyID).Scan(&d.Organisation); err != nil {
+			return err
+		}
 		gs, keys, err := t.personKeys(ctx, p.PropertyID, p.ID)
 		if err != nil {
 			return err
@@ -77,6 +82,7 @@ func (s *Store) MailPerson(ctx context.Context, sealer Sealer, personID string) 
 			for _, kd := range k.Doors {
 				mk.Doors = append(mk.Doors, doors[kd.DoorID].Name)
 			}
+			sort.Strings(mk.Doors)
 			d.Keys = append(d.Keys, mk)
 		}
 		err = t.queryRow(ctx, `SELECT code FROM doorcodes WHERE person_id = ?`, p.ID).Scan(&d.Doorcode)
@@ -86,6 +92,7 @@ func (s *Store) MailPerson(ctx context.Context, sealer Sealer, personID string) 
 		for _, id := range doorcodeDoors(keys, gs) {
 			d.DoorcodeDoors = append(d.DoorcodeDoors, doors[id].Name)
 		}
+		sort.Strings(d.DoorcodeDoors)
 		if p.InvitedBy != "" {
 			h, err := scanPerson(t.queryRow(ctx, `SELECT `+personCols+` FROM people WHERE id = ?`, p.InvitedBy))
 			if err != nil {
@@ -110,10 +117,43 @@ func (s *Store) MailPerson(ctx context.Context, sealer Sealer, personID string) 
 		for _, id := range doorcodeDoors(map[string]domain.Key{k.ID: k}, []domain.Grant{{KeyID: k.ID}}) {
 			mg.Doors = append(mg.Doors, doors[id].Name)
 		}
+		sort.Strings(mg.Doors)
 		d.GuestCode = mg
 		return nil
 	})
 	return d, err
+}
+
+// ManagerMail is what the invitation email of a manager needs.
+type ManagerMail struct {
+	Manager      domain.Manager
+	Organisation string
+	// LinkExpiresAt is when the newest invitation token stops working
+	// (zero: none left).
+	LinkExpiresAt time.Time
+}
+
+// MailManager loads a manager, their organisation and their invitation's
+// expiry, for the invitation email.
+func (s *Store) MailManager(ctx context.Context, id string) (ManagerMail, error) {
+	var d ManagerMail
+	m, err := s.ManagerByID(ctx, id)
+	if err != nil {
+		return d, err
+	}
+	d.Manager = m
+	err = s.queryRow(ctx, `SELECT o.name FROM organisations o JOIN managers m ON m.org_id = o.id WHERE m.id = ?`, id).Scan(&d.Organisation)
+	if err != nil {
+		return d, err
+	}
+	var exp sql.NullInt64
+	if err := s.queryRow(ctx, `SELECT MAX(expires_at) FROM api_tokens WHERE manager_id = ? AND kind = ?`, id, TokenKindInvite).Scan(&exp); err != nil {
+		return d, err
+	}
+	if exp.Valid {
+		d.LinkExpiresAt = fromMicros(exp.Int64)
+	}
+	return d, nil
 }
 
 // ManagerByID returns a manager by id, for system workers (the invitation email).

@@ -53,7 +53,7 @@ func newWorld(t *testing.T, st *store.Store) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	worker := &notify.Worker{Store: st, Sender: sender, Keys: w.keys, BaseURL: w.e.Server.URL, Poll: 20 * time.Millisecond, Backoff: 50 * time.Millisecond}
+	worker := &notify.Worker{Store: st, Sender: sender, Keys: w.keys, PublicURL: w.e.Server.URL, Poll: 20 * time.Millisecond, Backoff: 50 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { worker.Run(ctx); close(done) }()
@@ -87,7 +87,7 @@ func (w *world) mailTo(addr string, n int) mailtest.Email {
 	return mailtest.Email{}
 }
 
-var codePattern = regexp.MustCompile(`login code: (\d{6})`)
+var codePattern = regexp.MustCompile(`login code for the DOOR app:\s+(\d{6})`)
 
 // loginCode waits for the n-th login-code email to addr and returns the code.
 func (w *world) loginCode(addr string, n int) string {
@@ -96,7 +96,7 @@ func (w *world) loginCode(addr string, n int) string {
 	for time.Now().Before(deadline) {
 		var codes []string
 		for _, m := range w.smtp.MessagesTo(addr) {
-			if c := codePattern.FindStringSubmatch(m.MustParse(w.t).Subject); c != nil {
+			if c := codePattern.FindStringSubmatch(m.MustParse(w.t).Text); c != nil {
 				codes = append(codes, c[1])
 			}
 		}
@@ -221,28 +221,31 @@ func TestResidentFlow(t *testing.T) {
 
 		// The welcome email arrives over SMTP.
 		welcome := w.mailTo("rita@example.com", 1)
-		if got, want := welcome.Subject, "Welcome to Elm Court"; got != want {
+		if got, want := welcome.Subject, "Your access to Elm Court"; got != want {
 			t.Errorf("welcome subject = %q, want %q", got, want)
 		}
 		if got := welcome.To.Email; got != "rita@example.com" {
 			t.Errorf("welcome To = %q", got)
 		}
-		if got := welcome.Header.Get("X-DoorOS-Kind"); got != store.TopicWelcomeEmail {
+		if got := welcome.HeaderValue(mail.KindHeader); got != mail.KindWelcome {
 			t.Errorf("X-DoorOS-Kind = %q", got)
 		}
 		if !strings.HasPrefix(welcome.Header.Get("Message-Id"), "<obx_") {
 			t.Errorf("Message-ID %q is not derived from the outbox row", welcome.Header.Get("Message-Id"))
 		}
-		for _, want := range []string{"Building", "Home 101", "Lobby", "doorapp --server " + w.e.Server.URL} {
+		for _, want := range []string{"Building", "Home 101", "Lobby", "doorapp --server " + w.e.Server.URL + " login --email rita@example.com"} {
 			if !strings.Contains(welcome.Text, want) {
 				t.Errorf("welcome text lacks %q:\n%s", want, welcome.Text)
 			}
 		}
-		if !strings.Contains(welcome.HTML, "<b>Elm Court</b>") {
+		if !strings.Contains(welcome.HTML, "<strong>Elm Court</strong>") {
 			t.Errorf("welcome HTML lacks the property:\n%s", welcome.HTML)
 		}
-		if want := w.e.Server.URL + "/app?email=rita@example.com"; !slices.Contains(welcome.Links, want) {
-			t.Errorf("welcome links = %v, want %s", welcome.Links, want)
+		// Every link points at this server (--public-url).
+		for _, l := range welcome.Links {
+			if !strings.HasPrefix(l, w.e.Server.URL) {
+				t.Errorf("welcome link %s is not under %s", l, w.e.Server.URL)
+			}
 		}
 
 		// Login with the emailed code.
@@ -313,7 +316,7 @@ func TestResidentFlow(t *testing.T) {
 		}
 		out := ritaPhone.must("guests", "invite", "--kind", "day_code", "--email", "dana@example.com", "--first", "Dana", "--last", "Day", "--key", f.Home.ID)
 		codeMail := w.mailTo("dana@example.com", 1)
-		code := regexp.MustCompile(`Doorcode: (\d+)`).FindStringSubmatch(codeMail.Text)
+		code := regexp.MustCompile(`Your doorcode: (\d+)`).FindStringSubmatch(codeMail.Text)
 		if code == nil || !strings.Contains(out, "code "+code[1]) {
 			t.Fatalf("day code email:\n%s\ninvite output: %s", codeMail.Text, out)
 		}

@@ -26,6 +26,8 @@ type serveConfig struct {
 	addr string
 	// Residents: mail transport and the master key sealing property keys.
 	smtpURL, smtpFrom, masterKeyFile string
+	// publicURL starts every link in emails (default http://<addr>).
+	publicURL string
 	// demo seeds a demo property and prints its login.
 	demo bool
 	// mqtt: the broker of online locks (cmd/dooros/doorsync.go).
@@ -42,6 +44,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&cfg.smtpURL, "smtp-url", getenv("DOOROS_SMTP_URL"), "send email through this relay: smtp://user:pass@host:port or smtps://… (default: local mailbox under --data) [DOOROS_SMTP_URL]")
 	fs.StringVar(&cfg.smtpFrom, "smtp-from", getenv("DOOROS_SMTP_FROM"), "sender of emails, \"Name <addr>\" [DOOROS_SMTP_FROM]")
 	fs.StringVar(&cfg.masterKeyFile, "master-key-file", getenv("DOOROS_MASTER_KEY_FILE"), "file with the base64 32-byte master key sealing property keys (default --data/master.key, created on first start with SQLite); DOOROS_MASTER_KEY overrides [DOOROS_MASTER_KEY_FILE]")
+	fs.StringVar(&cfg.publicURL, "public-url", getenv("DOOROS_PUBLIC_URL"), "the server's address as people reach it, e.g. https://door.example.com: every link in emails starts with it (default http://<addr>) [DOOROS_PUBLIC_URL]")
 	fs.BoolVar(&cfg.demo, "demo", false, "seed a demo property (reused on later runs) and print its login")
 	cfg.mqtt.register(fs, getenv)
 	fs.StringVar(&cfg.pmsDir, "pms-dir", getenv("DOOROS_PMS_DIR"), "watched folder of PMS roster files: DIR/{property_id}/{provider}/*.csv|json|xml [DOOROS_PMS_DIR]")
@@ -116,8 +119,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintf(stdout, "Demo: open http://%s and log in as %s with password %s\n      (%s, same password, is a Property Manager without Key Management)\n",
 			ln.Addr(), demoLogin.Email, demoLogin.Password, demoLogin.LimitedEmail)
 	}
-	mailer := &notify.Worker{Store: st, Sender: sender, Keys: keys, Log: log.With("worker", "email"), BaseURL: "http://" + ln.Addr().String()}
-	go mailer.Run(ctx)
+	publicURL, err := notify.PublicURL(cfg.publicURL, ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	mailer := &notify.Worker{Store: st, Sender: sender, Keys: keys, Log: log.With("worker", "email"), PublicURL: publicURL}
+	defer mailer.Start(ctx)() // waits for the email in flight before the store closes
 	defer startBulk(ctx, st, log, cfg.pmsDir)()
 	log.Info("email delivery", "via", via)
 	errc := make(chan error, 1)
