@@ -14,7 +14,10 @@ import (
 )
 
 // wait bounds every expectation; generous because the tests also run under -race.
-const wait = 10 * time.Second
+// wait bounds every expectation. It exceeds the client's 30 s reconnect
+// backoff cap, so a reconnect after a broker restart always fits even on a
+// loaded CI machine; passing tests never wait this long.
+const wait = 35 * time.Second
 
 // MustStartBroker starts an embedded broker on a free loopback port and
 // returns it with the service password.
