@@ -320,6 +320,27 @@ func TestResidentGuests(t *testing.T) {
 				t.Errorf("after revoke the host sees %+v", l.Items)
 			}
 		})
+		t.Run("RevokedGuestInvitedAgainOnTheSameRecord", func(t *testing.T) {
+			r := guest(map[string]any{"kind": "app", "keys": []string{e.F.Building.ID}, "email": "again@example.com", "expires_at": hostEnd})
+			if r.Status != 201 {
+				t.Fatalf("invite = %d: %s", r.Status, r.Body)
+			}
+			var first store.ResidentGuest
+			r.Decode(t, &first)
+			if r := e.Do("DELETE", "/api/v1/me/guests/"+first.ID, token, nil); r.Status != 204 {
+				t.Fatalf("revoke = %d: %s", r.Status, r.Body)
+			}
+			r = guest(map[string]any{"kind": "day_code", "keys": []string{e.F.Building.ID}, "email": "again@example.com"})
+			if r.Status != 201 {
+				t.Fatalf("re-invite = %d: %s", r.Status, r.Body)
+			}
+			var again store.ResidentGuest
+			r.Decode(t, &again)
+			if again.ID != first.ID || again.Status != domain.StatusActive || again.Code == "" {
+				t.Errorf("re-invited guest %+v, want record %s active with a code", again, first.ID)
+			}
+			wantStatus(t, guest(map[string]any{"kind": "day_code", "keys": []string{e.F.Building.ID}, "email": "again@example.com"}), 409, "conflict")
+		})
 		t.Run("OtherResidentsGuestNotFound", func(t *testing.T) {
 			e.invite("other@example.com", []map[string]any{{"key_id": e.F.Building.ID, "may_share": true}}, nil)
 			other := e.login("other@example.com")
