@@ -13,7 +13,6 @@ import (
 	"github.com/dooros/dooros/mqtt"
 )
 
-// wait bounds every expectation; generous because the tests also run under -race.
 // wait bounds every expectation. It exceeds the client's 30 s reconnect
 // backoff cap, so a reconnect after a broker restart always fits even on a
 // loaded CI machine; passing tests never wait this long.
