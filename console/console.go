@@ -23,6 +23,7 @@ import (
 
 	"github.com/dooros/dooros/api"
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/doorsync"
 	"github.com/dooros/dooros/mail"
 	"github.com/dooros/dooros/store"
 )
@@ -41,6 +42,9 @@ type Options struct {
 	// SecureCookies marks cookies Secure even when the request did not
 	// arrive over TLS (a TLS-terminating proxy in front).
 	SecureCookies bool
+	// DoorSync provisions locks (the Doors page's "Provision lock") and is
+	// woken after keycard changes; nil hides provisioning.
+	DoorSync *doorsync.Service
 }
 
 // Console serves the web console.
@@ -87,12 +91,16 @@ func (c *Console) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /p/{p}/people/{id}/revoke", c.inProperty(c.personRevoke))
 	mux.Handle("GET /p/{p}/people/{id}/delete", c.inProperty(c.personDeleteConfirm))
 	mux.Handle("POST /p/{p}/people/{id}/delete", c.inProperty(c.personDelete))
+	mux.Handle("POST /p/{p}/people/{id}/keycard", c.inProperty(c.keycardActivate))
+	mux.Handle("POST /p/{p}/people/{id}/keycard/deactivate", c.inProperty(c.keycardDeactivate))
 
 	mux.Handle("GET /p/{p}/activity", c.inProperty(c.activityList))
 	mux.Handle("GET /p/{p}/activity.csv", c.inProperty(c.activityExport))
 	c.importRoutes(mux)
 	mux.Handle("GET /p/{p}/doors", c.inProperty(c.doorsList))
+	mux.Handle("POST /p/{p}/doors/{d}/lock", c.inProperty(c.doorProvision))
 	mux.Handle("GET /p/{p}/sync", c.inProperty(c.syncTasks))
+	mux.Handle("GET /p/{p}/exposure", c.inProperty(c.exposureList))
 
 	mux.Handle("GET /p/{p}/keys", c.inProperty(c.keysList))
 	mux.Handle("GET /p/{p}/keys/new", c.inProperty(c.keyForm))
@@ -233,6 +241,8 @@ type page struct {
 	IsPM       bool
 	CanPeople  bool
 	CanKeys    bool
+	CanDevices bool
+	CanCards   bool
 	HasMailbox bool
 	Path       string
 	Data       any
@@ -254,6 +264,8 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, rq *request, st
 			pg.Property = &p
 			pg.CanPeople = rq.Actor.Can(p.ID, domain.PermPeople) == nil
 			pg.CanKeys = rq.Actor.Can(p.ID, domain.PermManageKeys) == nil
+			pg.CanDevices = rq.Actor.Can(p.ID, domain.PermDevices) == nil
+			pg.CanCards = rq.Actor.Can(p.ID, domain.PermCards) == nil
 		}
 		if props, err := c.store.ListProperties(r.Context(), rq.Actor); err == nil {
 			pg.Properties = props

@@ -4,38 +4,60 @@ import (
 	"net/http"
 
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/store"
 )
 
 type doorsData struct {
-	Doors    []doorRow
+	Doors []doorRow
+	// HideSync: without Key or Device Management the doors are listed
+	// without their locks' state.
 	HideSync bool
+	// CanProvision: Device Management on a server that provisions locks.
+	CanProvision bool
+	// Unprovisioned counts doors without a lock yet.
+	Unprovisioned int
 }
 
 type doorRow struct {
-	Door domain.Door
-	Task *domain.SyncTask
+	Door   domain.Door
+	Task   *domain.SyncTask
+	Device *store.DoorDevice
 }
 
-// doorsList lists the property's doors with their Door Sync state.
+// doorsList lists the property's doors with their lock (provisioned or
+// not, connection, last seen) and Door Sync state.
 func (c *Console) doorsList(w http.ResponseWriter, r *http.Request, rq *request) error {
-	doors, err := c.store.ListDoors(r.Context(), rq.Actor, rq.Property.ID)
+	ctx := r.Context()
+	doors, err := c.store.ListDoors(ctx, rq.Actor, rq.Property.ID)
 	if err != nil {
 		return err
 	}
-	// Sync state needs Device Management or Key Management; without them
-	// the doors are listed without it.
-	tasks, err := c.store.ListSyncTasks(r.Context(), rq.Actor, rq.Property.ID)
+	tasks, err := c.store.ListSyncTasks(ctx, rq.Actor, rq.Property.ID)
 	hideSync := domain.ErrorCode(err) == domain.EForbidden
 	if err != nil && !hideSync {
 		return err
+	}
+	var devices []store.DoorDevice
+	if !hideSync {
+		if devices, err = c.store.ListDoorDevices(ctx, rq.Actor, rq.Property.ID); err != nil {
+			return err
+		}
 	}
 	byDoor := map[string]*domain.SyncTask{}
 	for i := range tasks {
 		byDoor[tasks[i].DoorID] = &tasks[i]
 	}
-	d := doorsData{HideSync: hideSync}
+	devByDoor := map[string]*store.DoorDevice{}
+	for i := range devices {
+		devByDoor[devices[i].DoorID] = &devices[i]
+	}
+	d := doorsData{HideSync: hideSync, CanProvision: c.opts.DoorSync != nil && rq.Actor.Can(rq.Property.ID, domain.PermDevices) == nil}
 	for _, door := range doors {
-		d.Doors = append(d.Doors, doorRow{Door: door, Task: byDoor[door.ID]})
+		row := doorRow{Door: door, Task: byDoor[door.ID], Device: devByDoor[door.ID]}
+		if row.Device != nil && !row.Device.Provisioned {
+			d.Unprovisioned++
+		}
+		d.Doors = append(d.Doors, row)
 	}
 	c.render(w, r, rq, http.StatusOK, "doors", "Doors", "doors", d)
 	return nil

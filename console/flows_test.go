@@ -269,7 +269,7 @@ func TestKeysAndSync(t *testing.T) {
 			}
 			r = c.get(e.p("sync"))
 			mustContain(t, r.Body, `id="exposure"`, "Revocation pending")
-			mustContain(t, c.get(e.p("doors")).Body, "revocation pending", "receives changes within seconds")
+			mustContain(t, c.get(e.p("doors")).Body, "revocation pending", "not provisioned")
 		})
 		t.Run("delete a key", func(t *testing.T) {
 			mustContain(t, c.get(e.p("keys", keyID, "delete")).Body, "<li>Gym</li>")

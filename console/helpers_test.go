@@ -30,6 +30,12 @@ type env struct {
 
 func newEnv(t testing.TB, st *store.Store) *env {
 	t.Helper()
+	return newEnvWith(t, st, func(storetest.Fixture) console.Options { return console.Options{} })
+}
+
+// newEnvWith is newEnv with console options made for the seeded fixture.
+func newEnvWith(t testing.TB, st *store.Store, opts func(storetest.Fixture) console.Options) *env {
+	t.Helper()
 	e := &env{t: t, st: st, f: storetest.Seed(t, st)}
 	mb, err := mail.OpenMailbox(t.TempDir(), "")
 	if err != nil {
@@ -37,7 +43,7 @@ func newEnv(t testing.TB, st *store.Store) *env {
 	}
 	e.mailbox = mb
 	mux := http.NewServeMux()
-	console.New(st, mb, nil, console.Options{}).Routes(mux)
+	console.New(st, mb, nil, opts(e.f)).Routes(mux)
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	return e

@@ -28,7 +28,7 @@ func (c *Console) personEdit(w http.ResponseWriter, r *http.Request, rq *request
 		}
 	}
 	if fe, ok := toFormError(err); ok {
-		return c.showPerson(w, r, rq, http.StatusBadRequest, cur, f, fe, nil)
+		return c.showPerson(w, r, rq, http.StatusBadRequest, cur, f, personErrors{Edit: fe})
 	}
 	return err
 }

@@ -32,7 +32,7 @@ func (c *Console) personKeyGive(w http.ResponseWriter, r *http.Request, rq *requ
 		if perr != nil {
 			return perr
 		}
-		return c.showPerson(w, r, rq, http.StatusBadRequest, p, formOf(p, rq.Property), nil, fe)
+		return c.showPerson(w, r, rq, http.StatusBadRequest, p, formOf(p, rq.Property), personErrors{Give: fe})
 	}
 	return err
 }

@@ -12,6 +12,15 @@ type personData struct {
 	Edit      personForm
 	EditError *formError
 	GiveError *formError
+	CardError *formError
+	// Serial is a rejected serial, shown again in the keycard form.
+	Serial string
+	// Keycard is the person's active or last card (nil: never had one);
+	// HideCard: this manager may not see cards.
+	Keycard  *store.Keycard
+	HideCard bool
+	// Exposed counts the doors a revoked person may still open.
+	Exposed int
 	// Giveable are keys the person does not hold that this manager may give.
 	Giveable []domain.Key
 	Units    []domain.Unit
@@ -49,12 +58,18 @@ func (c *Console) personShow(w http.ResponseWriter, r *http.Request, rq *request
 	if err != nil {
 		return err
 	}
-	return c.showPerson(w, r, rq, http.StatusOK, p, formOf(p, rq.Property), nil, nil)
+	return c.showPerson(w, r, rq, http.StatusOK, p, formOf(p, rq.Property), personErrors{})
 }
 
-func (c *Console) showPerson(w http.ResponseWriter, r *http.Request, rq *request, status int, p domain.PersonView, edit personForm, editErr, giveErr *formError) error {
+// personErrors are the rejected forms of a person page shown again.
+type personErrors struct {
+	Edit, Give, Card *formError
+	Serial           string
+}
+
+func (c *Console) showPerson(w http.ResponseWriter, r *http.Request, rq *request, status int, p domain.PersonView, edit personForm, errs personErrors) error {
 	ctx := r.Context()
-	d := personData{Person: p, Edit: edit, EditError: editErr, GiveError: giveErr, KeyDoors: map[string]string{}}
+	d := personData{Person: p, Edit: edit, EditError: errs.Edit, GiveError: errs.Give, CardError: errs.Card, Serial: errs.Serial, KeyDoors: map[string]string{}}
 	keys, err := c.store.ListKeys(ctx, rq.Actor, rq.Property.ID)
 	if err != nil {
 		return err
@@ -95,6 +110,26 @@ func (c *Console) showPerson(w http.ResponseWriter, r *http.Request, rq *request
 	}
 	if d.Devices, err = c.store.PersonDevices(ctx, rq.Actor, rq.Property.ID, p.ID); err != nil {
 		return err
+	}
+	switch k, err := c.store.PersonKeycard(ctx, rq.Actor, rq.Property.ID, p.ID); {
+	case err == nil:
+		d.Keycard = &k
+	case domain.ErrorCode(err) == domain.ENotFound:
+	case domain.ErrorCode(err) == domain.EForbidden:
+		d.HideCard = true
+	default:
+		return err
+	}
+	if p.Status == domain.StatusRevoked {
+		exp, err := c.store.ListExposure(ctx, rq.Actor, rq.Property.ID)
+		if err != nil {
+			return err
+		}
+		for _, e := range exp {
+			if e.PersonID == p.ID {
+				d.Exposed++
+			}
+		}
 	}
 	c.render(w, r, rq, status, "person_show", p.Name(), "people", d)
 	return nil

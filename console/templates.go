@@ -82,6 +82,7 @@ var funcs = template.FuncMap{
 		return m
 	},
 	"eq2": func(a, b any) bool { return a == b },
+	"way": wayLabel,
 }
 
 func asTime(v any) (time.Time, bool) {

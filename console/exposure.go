@@ -1,0 +1,68 @@
+package console
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/store"
+)
+
+type exposureData struct {
+	Items []store.Exposure
+	// Person filters to one person (?person_id=); PersonName names them.
+	Person, PersonName string
+	// Linkable people have a person page this manager may open (revoked,
+	// not deleted, and the manager has Key Management).
+	Linkable map[string]bool
+	Now      time.Time
+}
+
+// exposureList is the revocation exposure: for every revoked or deleted
+// person, each door that could still admit them, how, and until when.
+func (c *Console) exposureList(w http.ResponseWriter, r *http.Request, rq *request) error {
+	items, err := c.store.ListExposure(r.Context(), rq.Actor, rq.Property.ID)
+	if err != nil {
+		return err
+	}
+	d := exposureData{Person: r.URL.Query().Get("person_id"), Linkable: map[string]bool{}, Now: c.store.Now()}
+	if d.Person != "" {
+		var mine []store.Exposure
+		for _, e := range items {
+			if e.PersonID == d.Person {
+				mine = append(mine, e)
+				d.PersonName = e.PersonName
+			}
+		}
+		items = mine
+		if d.PersonName == "" {
+			if p, err := c.store.Person(r.Context(), rq.Actor, rq.Property.ID, d.Person); err == nil {
+				d.PersonName = p.Name()
+			}
+		}
+	}
+	d.Items = items
+	canPeople := rq.Actor.Can(rq.Property.ID, domain.PermPeople) == nil
+	for _, e := range items {
+		if canPeople && e.Status != domain.StatusDeleted {
+			d.Linkable[e.PersonID] = true
+		}
+	}
+	c.render(w, r, rq, http.StatusOK, "exposure", "Revocation exposure", "sync", d)
+	return nil
+}
+
+// wayLabel says in words how a revoked person could still get in.
+func wayLabel(kind string) string {
+	switch kind {
+	case "pending_sync":
+		return "the lock never synced since: anything it held"
+	case "credential":
+		return "phone credential issued before the revocation"
+	case "doorcode":
+		return "doorcode still on the lock"
+	case "keycard":
+		return "deactivated keycard still on the lock"
+	}
+	return kind
+}
