@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -18,6 +19,23 @@ import (
 // AcceptInvitationPath is the console page where an invited manager sets a
 // password; the email links to it with ?token=.
 const AcceptInvitationPath = "/invite/accept"
+
+// APIDocsPath is the API's description, linked instead while no console
+// page takes invitations (the email then relies on its API fallback).
+const APIDocsPath = "/api/v1/openapi.json"
+
+// InvitationPage picks the page the manager invitation links to: the
+// console's set-password page when mux serves it, else the API description.
+func InvitationPage(mux *http.ServeMux) string {
+	r, err := http.NewRequest(http.MethodGet, AcceptInvitationPath, nil)
+	if err != nil {
+		return APIDocsPath
+	}
+	if _, pattern := mux.Handler(r); pattern == "" || pattern == "/" {
+		return APIDocsPath
+	}
+	return AcceptInvitationPath
+}
 
 // AcceptInvitationAPIPath is the API endpoint taking the same token with a
 // password, named in the email for scripts and as a fallback.
@@ -38,7 +56,7 @@ func (w *Worker) managerInvitation(d store.ManagerMail, token, invitedBy string)
 	return mail.ManagerInvitation(mail.ManagerInvitationData{
 		To:        mail.Address{Name: m.FirstName + " " + m.LastName, Email: m.Email},
 		FirstName: m.FirstName, Organisation: d.Organisation, Role: roleName(m.Role), InvitedBy: invitedBy,
-		SetPasswordURL: w.link(AcceptInvitationPath + "?token=" + url.QueryEscape(token)),
+		SetPasswordURL: w.link(w.invitationPage() + "?token=" + url.QueryEscape(token)),
 		AcceptAPIURL:   w.link(AcceptInvitationAPIPath), Token: token,
 		LinkExpiresAt: d.LinkExpiresAt,
 	})
@@ -130,6 +148,13 @@ func (w *Worker) publicURL() string {
 		return DefaultPublicURL
 	}
 	return strings.TrimRight(w.PublicURL, "/")
+}
+
+func (w *Worker) invitationPage() string {
+	if w.InvitationPage == "" {
+		return AcceptInvitationPath
+	}
+	return w.InvitationPage
 }
 
 func (w *Worker) link(path string) string { return w.publicURL() + path }

@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -286,4 +287,22 @@ func TestPublicURL(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestInvitationPage(t *testing.T) {
+	t.Run("APIDocsWithoutAConsolePage", func(t *testing.T) {
+		mux := http.NewServeMux()
+		mux.Handle("GET /{$}", http.NotFoundHandler())
+		mux.Handle("GET /api/v1/openapi.json", http.NotFoundHandler())
+		if got := notify.InvitationPage(mux); got != notify.APIDocsPath {
+			t.Errorf("InvitationPage = %q, want %q", got, notify.APIDocsPath)
+		}
+	})
+	t.Run("ConsolePageWhenServed", func(t *testing.T) {
+		mux := http.NewServeMux()
+		mux.Handle("GET "+notify.AcceptInvitationPath, http.NotFoundHandler())
+		if got := notify.InvitationPage(mux); got != notify.AcceptInvitationPath {
+			t.Errorf("InvitationPage = %q, want %q", got, notify.AcceptInvitationPath)
+		}
+	})
 }

@@ -49,6 +49,10 @@ type Worker struct {
 	// every link and the app's login instructions start with it. Default
 	// DefaultPublicURL.
 	PublicURL string
+	// InvitationPage is the path the manager invitation's set-password link
+	// opens (with ?token=); default AcceptInvitationPath. Serve sets it with
+	// InvitationPage(mux).
+	InvitationPage string
 	// Poll is how often the worker looks for due rows when idle (default
 	// 500 ms); Wake makes it look at once.
 	Poll time.Duration

@@ -123,7 +123,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	mailer := &notify.Worker{Store: st, Sender: sender, Keys: keys, Log: log.With("worker", "email"), PublicURL: publicURL}
+	mailer := &notify.Worker{Store: st, Sender: sender, Keys: keys, Log: log.With("worker", "email"), PublicURL: publicURL, InvitationPage: notify.InvitationPage(mux)}
 	defer mailer.Start(ctx)() // waits for the email in flight before the store closes
 	defer startBulk(ctx, st, log, cfg.pmsDir)()
 	log.Info("email delivery", "via", via)
