@@ -1,7 +1,8 @@
 // Package demo seeds a demo property through the store's use cases, so a
 // newcomer can try every console flow in a minute: doors online and
 // offline, keys with doorcodes and schedules, residents in every status, a
-// guest, a vendor, activity and pending Door Sync tasks.
+// guest, a vendor, a keycard, activity and pending Door Sync tasks.
+// StartLocks then runs a simulated lock for every demo door.
 package demo
 
 import (
@@ -26,6 +27,8 @@ const (
 	// LimitedEmail is a Property Manager without Key Management, to see the
 	// People tab explain why there is no Invite button.
 	LimitedEmail = "morgan@dooros.localhost"
+	// Keycard is Ben Okafor's card serial.
+	Keycard = "04:A2:19:7C:3B:11"
 )
 
 // Options tune Seed.
@@ -44,8 +47,7 @@ type Result struct {
 	LimitedEmail string
 	Password     string
 	Property     domain.Property
-	// Doors are the demo doors; simulated locks for them attach here once
-	// the Door Sync work provides an in-process lock simulator.
+	// Doors are the demo doors; StartLocks runs a simulated lock for each.
 	Doors   []domain.Door
 	Created bool
 }
@@ -177,7 +179,7 @@ func seed(ctx context.Context, st *store.Store, sys domain.Actor, res *Result) e
 	ana := invite(domain.InviteInput{FirstName: "Ana", LastName: "Garcia", Email: "ana.garcia@example.com", Phone: "+1 212 555 0101",
 		Access: domain.AccessApp, Resident: true, UnitID: n101.ID, StartsAt: at(-90 * 24 * time.Hour), ExpiresAt: at(year),
 		Keys: []domain.GrantInput{{KeyID: building.ID, MayShare: true}, {KeyID: amenities.ID, MayShare: true}, {KeyID: home101.ID, MayShare: true}}})
-	invite(domain.InviteInput{FirstName: "Ben", LastName: "Okafor", Email: "ben.okafor@example.com", Access: domain.AccessDoorcode, Resident: true,
+	ben := invite(domain.InviteInput{FirstName: "Ben", LastName: "Okafor", Email: "ben.okafor@example.com", Access: domain.AccessDoorcode, Resident: true,
 		UnitID: n102.ID, StartsAt: at(-30 * 24 * time.Hour), ExpiresAt: at(year), Keys: []domain.GrantInput{{KeyID: building.ID}, {KeyID: home102.ID}}})
 	invite(domain.InviteInput{FirstName: "Chloe", LastName: "Nguyen", Email: "chloe.nguyen@example.com", Access: domain.AccessApp, Resident: true,
 		UnitID: n201.ID, StartsAt: at(7 * 24 * time.Hour), ExpiresAt: at(year), Keys: []domain.GrantInput{{KeyID: building.ID, MayShare: true}, {KeyID: amenities.ID}, {KeyID: home201.ID, MayShare: true}}})
@@ -195,6 +197,9 @@ func seed(ctx context.Context, st *store.Store, sys domain.Actor, res *Result) e
 	}
 	if _, err := st.Revoke(ctx, sys, p.ID, frank.ID); err != nil {
 		return fmt.Errorf("demo: revoke: %w", err)
+	}
+	if _, err := st.ActivateKeycard(ctx, sys, p.ID, ben.ID, Keycard); err != nil {
+		return fmt.Errorf("demo: keycard: %w", err)
 	}
 
 	// Unlocks and a denial, as locks would report them.

@@ -85,8 +85,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		demoLogin = &res
-		// Simulated locks for res.Doors start here once the Door Sync work
-		// provides an in-process lock simulator.
 	}
 
 	mux := http.NewServeMux()
@@ -97,9 +95,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer stopDoorSync()
+	var demoLocks *demo.Locks
+	if demoLogin != nil {
+		if demoLocks, err = demo.StartLocks(ctx, doorSync, *demoLogin, log.With("demo", "locks")); err != nil {
+			return err
+		}
+		defer demoLocks.Close()
+	}
 	apiServer.DoorSync = doorSync
 	apiServer.Routes(mux)
-	console.New(st, mailbox, log, console.Options{Limiter: apiServer.Limiter}).Routes(mux)
+	console.New(st, mailbox, log, console.Options{Limiter: apiServer.Limiter, DoorSync: doorSync}).Routes(mux)
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := st.DB().PingContext(r.Context()); err != nil {
@@ -118,6 +123,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if demoLogin != nil {
 		fmt.Fprintf(stdout, "Demo: open http://%s and log in as %s with password %s\n      (%s, same password, is a Property Manager without Key Management)\n",
 			ln.Addr(), demoLogin.Email, demoLogin.Password, demoLogin.LimitedEmail)
+		demoLocks.Print(stdout, "http://"+ln.Addr().String())
 	}
 	publicURL, err := notify.PublicURL(cfg.publicURL, ln.Addr().String())
 	if err != nil {
