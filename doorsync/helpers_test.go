@@ -200,7 +200,7 @@ type phone struct {
 	cred  []byte
 }
 
-var codeRE = regexp.MustCompile(`login code: (\d{6})`)
+var codeRE = regexp.MustCompile(`login code for the DOOR app:\s+(\d{6})`) // mail.LoginCode keeps the code out of the subject
 
 func (e *env) invite(email string) domain.PersonView {
 	e.t.Helper()
@@ -229,7 +229,7 @@ func (e *env) login(email string) *phone {
 	}
 	var code string
 	for _, m := range msgs {
-		if c := codeRE.FindStringSubmatch(m.Subject); c != nil && m.To.Email == email && code == "" {
+		if c := codeRE.FindStringSubmatch(m.Text); c != nil && m.To.Email == email && code == "" {
 			code = c[1]
 		}
 	}
