@@ -21,21 +21,22 @@ import (
 // are completed at once: phones carry their bundles.
 //
 // Several servers may run a Pusher on one database: rows are claimed with
-// the outbox's lease, and any instance's ack handler closes a row once the
-// door's acknowledged version reaches it.
+// the outbox's lease (FOR UPDATE SKIP LOCKED on PostgreSQL), bundles for
+// the same move are stored once (store.BuildDoorBundles locks the doors'
+// lock rows and looks again), and whichever server receives a lock's ack
+// completes the door's rows up to the acknowledged version in the same
+// transaction that records it.
 type Pusher struct {
 	Svc    *Service
 	Client *mqtt.Client
 	// Poll is how often the outbox is read when nothing wakes the pusher.
 	Poll time.Duration
-	// Workers publish (and build bundles) in parallel.
+	// Workers publish in parallel (bundles are sealed on a pool bounded
+	// by GOMAXPROCS, see store.BuildDoorBundles).
 	Workers int
 	// Backoff is how long a published row waits for its ack before it is
 	// published again (doubling per attempt, up to MaxBackoff).
 	Backoff, MaxBackoff time.Duration
-
-	mu       sync.Mutex
-	inflight map[string][]string // door → outbox rows waiting for its ack
 }
 
 func (p *Pusher) defaults() {
@@ -43,7 +44,7 @@ func (p *Pusher) defaults() {
 		p.Poll = 250 * time.Millisecond
 	}
 	if p.Workers <= 0 {
-		p.Workers = 16
+		p.Workers = 64
 	}
 	if p.Backoff <= 0 {
 		p.Backoff = 2 * time.Second
@@ -51,7 +52,6 @@ func (p *Pusher) defaults() {
 	if p.MaxBackoff <= 0 {
 		p.MaxBackoff = time.Minute
 	}
-	p.inflight = map[string][]string{}
 }
 
 type inbound struct {
@@ -117,10 +117,18 @@ func (p *Pusher) Run(ctx context.Context) error {
 	}
 }
 
-const claimBatch = 256
+// claimBatch is how many door.state rows one round claims: a revocation
+// at a thousand doors goes out in one pipelined round.
+const claimBatch = 1024
 
-// pushOnce claims due rows and publishes one bundle per door.
+// pushOnce claims due rows, builds the bundles of their doors in one
+// pipelined batch (store.BuildDoorBundles) and publishes each as soon as
+// it is stored; then it puts every row back until its lock acknowledges
+// (or completes it when there is nothing to push), in one transaction.
 func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
+	if err := p.refreshOnce(ctx); err != nil && ctx.Err() == nil {
+		p.Svc.Log.Error("door sync: refresh doors", "err", err)
+	}
 	items, err := p.Svc.Store.ClaimOutbox(ctx, store.TopicDoorState, claimBatch)
 	if err != nil || len(items) == 0 {
 		return 0, err
@@ -140,76 +148,69 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 		}
 		byDoor[pl.DoorID] = append(byDoor[pl.DoorID], it)
 	}
-	work := make(chan string)
+	var mu sync.Mutex
+	var outcomes []store.DoorPushOutcome
+	settle := func(doorID string, complete bool, cause error) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range byDoor[doorID] {
+			outcomes = append(outcomes, store.DoorPushOutcome{Item: r, Complete: complete, Cause: cause, Backoff: p.backoff(r.Attempts)})
+		}
+	}
+	publish := make(chan store.DoorBundle, len(order)) // never holds up storing
 	var wg sync.WaitGroup
 	for range min(p.Workers, len(order)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for door := range work {
-				p.pushDoor(ctx, door, byDoor[door])
+			for b := range publish {
+				pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				err := p.Client.Publish(pctx, mqtt.MustTopic(mqtt.KindBundle, b.DoorID), b.Sealed, 1, false)
+				cancel()
+				if err == nil {
+					err = fmt.Errorf("published version %d, waiting for the lock's ack", b.Version)
+				}
+				settle(b.DoorID, false, err)
 			}
 		}()
 	}
-	for _, d := range order {
-		work <- d
-	}
-	close(work)
+	p.Svc.Store.BuildDoorBundles(ctx, p.Svc.Keys, p.Svc.Keys, order, store.BuildOptions{OnlineOnly: true}, func(b store.BundleBuild) {
+		switch {
+		case errors.Is(b.Err, store.ErrSkippedOffline), isInSync(b.Err), domain.ErrorCode(b.Err) == domain.ENotFound:
+			// Phones carry offline doors' bundles; an acknowledged door or
+			// one without a lock has nothing to push.
+			settle(b.DoorID, true, nil)
+		case b.Err != nil:
+			settle(b.DoorID, false, b.Err)
+		default:
+			publish <- b.Bundle
+		}
+	})
+	close(publish)
 	wg.Wait()
+	if err := p.Svc.Store.SettleDoorPushes(ctx, outcomes); err != nil {
+		return len(items), err
+	}
 	return len(items), nil
 }
 
-func (p *Pusher) pushDoor(ctx context.Context, doorID string, rows []store.OutboxItem) {
-	st := p.Svc.Store
-	complete := func() {
-		for _, r := range rows {
-			if err := st.CompleteOutbox(ctx, r.ID); err != nil {
-				p.Svc.Log.Error("door sync: complete outbox row", "err", err)
-			}
-		}
+// refreshOnce gives doors whose holders' next access windows begin a new
+// version (door.refresh rows), which queues their pushes.
+func (p *Pusher) refreshOnce(ctx context.Context) error {
+	items, err := p.Svc.Store.ClaimOutbox(ctx, store.TopicDoorRefresh, 256)
+	if err != nil || len(items) == 0 {
+		return err
 	}
-	_, _, conn, err := st.DoorVersion(ctx, doorID)
-	if domain.ErrorCode(err) == domain.ENotFound || conn == domain.Offline {
-		complete() // phones carry offline doors' bundles
-		return
-	}
-	if err != nil {
-		p.retry(ctx, rows, err)
-		return
-	}
-	b, err := p.Svc.Bundle(ctx, doorID)
-	switch {
-	case isInSync(err), domain.ErrorCode(err) == domain.ENotFound:
-		complete() // acknowledged already, or no lock to push to yet
-		return
-	case err != nil:
-		p.retry(ctx, rows, err)
-		return
-	}
-	p.mu.Lock()
-	for _, r := range rows {
-		p.inflight[doorID] = append(p.inflight[doorID], r.ID)
-	}
-	p.mu.Unlock()
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err = p.Client.Publish(pctx, mqtt.MustTopic(mqtt.KindBundle, doorID), b.Sealed, 1, false)
-	cancel()
-	if err == nil {
-		err = fmt.Errorf("published version %d, waiting for the lock's ack", b.Version)
-	}
-	p.retry(ctx, rows, err)
+	return p.Svc.Store.RefreshDoors(ctx, items)
 }
 
-func (p *Pusher) retry(ctx context.Context, rows []store.OutboxItem, cause error) {
-	for _, r := range rows {
-		backoff := p.Backoff << min(r.Attempts-1, 10)
-		if backoff > p.MaxBackoff || backoff <= 0 {
-			backoff = p.MaxBackoff
-		}
-		if err := p.Svc.Store.RetryOutbox(ctx, r.ID, cause, backoff); err != nil && ctx.Err() == nil {
-			p.Svc.Log.Error("door sync: retry outbox row", "err", err)
-		}
+// backoff is how long a row waits for its ack after its attempt-th push.
+func (p *Pusher) backoff(attempt int) time.Duration {
+	b := p.Backoff << min(max(attempt-1, 0), 10)
+	if b > p.MaxBackoff || b <= 0 {
+		b = p.MaxBackoff
 	}
+	return b
 }
 
 // receive handles one message from a lock.
@@ -217,22 +218,9 @@ func (p *Pusher) receive(ctx context.Context, m inbound) {
 	log := p.Svc.Log.With("lock", m.lockID)
 	switch m.kind {
 	case mqtt.KindAck:
-		res, err := p.Svc.HandleAck(ctx, m.lockID, m.body, "mqtt")
-		if err != nil {
+		// Recording the ack completes the door's pushes up to its version.
+		if _, err := p.Svc.HandleAck(ctx, m.lockID, m.body, "mqtt"); err != nil {
 			log.Warn("door sync: ack refused", "err", err)
-			return
-		}
-		version, _, _, err := p.Svc.Store.DoorVersion(ctx, m.lockID)
-		if err == nil && res.AckedVersion >= version {
-			p.mu.Lock()
-			ids := p.inflight[m.lockID]
-			delete(p.inflight, m.lockID)
-			p.mu.Unlock()
-			for _, id := range ids {
-				if err := p.Svc.Store.CompleteOutbox(ctx, id); err != nil {
-					log.Error("door sync: complete outbox row", "err", err)
-				}
-			}
 		}
 	case mqtt.KindEvents:
 		if _, err := p.Svc.HandleEvents(ctx, m.lockID, m.body, "mqtt"); err != nil {

@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -211,88 +210,6 @@ type DoorBundle struct {
 // ErrInSync: the lock already holds the door's latest version.
 var ErrInSync = errors.New("store: lock is in sync")
 
-// BuildDoorBundle returns the bundle that brings a door's lock from the
-// version it acknowledged to the door's current version: a delta when the
-// lock's state is known, else a snapshot. A bundle already sealed for the
-// same move is returned again (the same bytes for every courier). signer is
-// the property's signing key (fetched by the caller: creating it would
-// need a second write transaction). ErrInSync when nothing is pending.
-func (s *Store) BuildDoorBundle(ctx context.Context, sealer Sealer, signer ed25519.PrivateKey, doorID string) (DoorBundle, error) {
-	var out DoorBundle
-	err := s.inTx(ctx, "build_door_bundle", func(t *Tx) error {
-		now := s.Now()
-		var propertyID, sealedSym, ackedState string
-		var version, ackedVersion, logNext int64
-		var gen int
-		var needSnap bool
-		err := t.queryRow(ctx, `SELECT d.property_id, d.version, l.generation, l.symmetric_key, l.acked_state, l.acked_state_version, l.need_snapshot, l.log_next
-			FROM door_locks l JOIN doors d ON d.id = l.door_id WHERE l.door_id = ?`+t.forUpdate(), doorID).
-			Scan(&propertyID, &version, &gen, &sealedSym, &ackedState, &ackedVersion, &needSnap, &logNext)
-		if errors.Is(err, sql.ErrNoRows) {
-			return domain.Errorf(domain.ENotFound, "door %s has no provisioned lock", doorID)
-		}
-		if err != nil {
-			return err
-		}
-		if version <= ackedVersion && !needSnap {
-			return ErrInSync
-		}
-		var acked *LockState
-		base := ackedVersion
-		if ackedState != "" && ackedVersion > 0 && !needSnap {
-			acked = &LockState{}
-			if err := json.Unmarshal([]byte(ackedState), acked); err != nil {
-				return err
-			}
-		} else {
-			base = 0
-		}
-		var b64, digest string
-		var snap bool
-		q := `SELECT sealed, digest, snapshot FROM door_bundles WHERE door_id = ? AND generation = ? AND version = ? AND base = ? ORDER BY created_at DESC LIMIT 1`
-		err = t.queryRow(ctx, q, doorID, gen, version, base).Scan(&b64, &digest, &snap)
-		if err == nil {
-			sealed, err := base64.StdEncoding.DecodeString(b64)
-			out = DoorBundle{DoorID: doorID, LockID: doorID, Base: base, Version: version, Snapshot: snap, Sealed: sealed, Digest: digest, LogNext: logNext}
-			return err
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		prop, err := t.propertyByID(ctx, propertyID)
-		if err != nil {
-			return err
-		}
-		sym, err := sealer.Open(sealedSym, LockSymmetricAAD(doorID, gen))
-		if err != nil {
-			return err
-		}
-		desired, err := t.desiredLock(ctx, sealer, prop, doorID, now)
-		if err != nil {
-			return err
-		}
-		b := lockproto.Bundle{LockID: doorID, Base: uint64(base), Version: uint64(version), TrustedTime: now,
-			TimeZone: prop.TimeZone, MaxCredentialLifetime: time.Duration(prop.CredentialLifetimeHours) * time.Hour}
-		snap = PlanBundle(&b, desired, acked)
-		if snap {
-			base = 0
-		}
-		sealed, err := lockproto.SealBundle(signer, sym, b)
-		if err != nil {
-			return err
-		}
-		digest = hex.EncodeToString(lockproto.BundleDigest(sealed))
-		state, _ := json.Marshal(desired.State())
-		if _, err := t.exec(ctx, `INSERT INTO door_bundles (digest, door_id, generation, base, version, snapshot, sealed, state, created_at) VALUES (?,?,?,?,?,?,?,?,?)`,
-			digest, doorID, gen, base, version, snap, base64.StdEncoding.EncodeToString(sealed), string(state), micros(now)); err != nil {
-			return err
-		}
-		out = DoorBundle{DoorID: doorID, LockID: doorID, Base: base, Version: version, Snapshot: snap, Sealed: sealed, Digest: digest, LogNext: logNext}
-		return nil
-	})
-	return out, err
-}
-
 // AckResult is what an acknowledgement changed.
 type AckResult struct {
 	Status       string `json:"status"`
@@ -372,6 +289,9 @@ func (s *Store) RecordLockAck(ctx context.Context, doorID string, generation int
 			return err
 		}
 		out.Pending = out.Pending || out.AckedVersion < version
+		if err := t.completeDoorPushes(ctx, doorID, out.AckedVersion, now); err != nil {
+			return err
+		}
 		if ack.Status == lockproto.AckApplied {
 			return t.addEvent(ctx, domain.Event{PropertyID: propertyID, Kind: EventLockAcked, Actor: "Door Sync", DoorID: doorID, Doors: []string{doorID},
 				At: ack.LockTime, Detail: fmt.Sprintf("lock of %s applied version %d (via %s)", doorName, lockVersion, via)})

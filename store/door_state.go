@@ -142,147 +142,307 @@ func revocationTime(t time.Time) time.Time {
 	return r
 }
 
-// holderAccess is what one person may do at one door, folded over the
-// grants whose keys contain it.
-type holderAccess struct {
-	person    domain.Person
-	doorcodes bool
-	start     time.Time
-	end       *time.Time
-	open      bool // some grant has no schedule at this door
-	sched     lockproto.Schedule
+// HolderGrant is one grant through which a person holds a door: its
+// effective window and, at this door, whether its key gives a doorcode and
+// the key's schedule there (nil: no restriction).
+type HolderGrant struct {
+	Start     time.Time
+	End       *time.Time
+	Doorcodes bool
+	Schedule  lockproto.Schedule
 }
 
-// desiredLock computes the door state a door's lock should hold at now:
-// resident doorcodes and keycards of everyone whose grants open the door
-// (within the grant's window and the key's schedule there), revocations
-// still in force (younger than the credential lifetime) and the day-code
-// secrets of the keys giving doorcodes there.
-//
-// A person holding the door through several keys gets one entry spanning
-// the earliest start to the latest end, with the union of the schedules.
-func (t *Tx) desiredLock(ctx context.Context, sealer Sealer, prop domain.Property, doorID string, now time.Time) (DesiredLock, error) {
-	var d DesiredLock
-	rows, err := t.query(ctx, `SELECT g.person_id, g.starts_at, g.expires_at, kd.doorcodes, kd.schedule
-		FROM grants g JOIN key_doors kd ON kd.key_id = g.key_id AND kd.door_id = ?
-		JOIN people p ON p.id = g.person_id
-		WHERE p.deleted_at IS NULL AND p.revoked_at IS NULL ORDER BY g.person_id, g.key_id`, doorID)
-	if err != nil {
-		return d, err
-	}
-	type row struct {
-		personID   string
-		start, end sql.NullInt64
-		doorcodes  bool
-		sched      string
-	}
-	var rs []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.personID, &r.start, &r.end, &r.doorcodes, &r.sched); err != nil {
-			rows.Close()
-			return d, err
+// HolderEntry is the one entry a lock holds for a person's doorcode or
+// keycard: a lock keys its entries by code and by serial, so a person gets
+// one window per door, not one per grant.
+type HolderEntry struct {
+	NotBefore, NotAfter time.Time // NotAfter zero: open-ended
+	Schedule            lockproto.Schedule
+}
+
+// LockEntryWindow folds the grants through which a person holds a door
+// into the one entry the lock should hold at now. Windows that overlap or
+// touch are merged (union of their schedules; no schedule on any of them
+// means none). When the grants leave a gap, the entry covers only the
+// current (or next) merged window — the union would leave the gap open at
+// the lock — and refreshAt is when that window ends: the door must get a
+// new version then, carrying the next window. ok is false when nothing is
+// left to hold (every window over or empty).
+func LockEntryWindow(grants []HolderGrant, now time.Time) (e HolderEntry, refreshAt *time.Time, ok bool) {
+	live := make([]HolderGrant, 0, len(grants))
+	for _, g := range grants {
+		if g.End != nil && (!g.End.After(now) || !g.End.After(g.Start)) {
+			continue // over, or empty
 		}
-		rs = append(rs, r)
+		live = append(live, g)
+	}
+	if len(live) == 0 {
+		return e, nil, false
+	}
+	sort.SliceStable(live, func(i, j int) bool { return live[i].Start.Before(live[j].Start) })
+	start, end := live[0].Start, live[0].End
+	open, sched := false, lockproto.Schedule(nil)
+	fold := func(g HolderGrant) {
+		if len(g.Schedule) == 0 {
+			open = true
+		}
+		sched = append(sched, g.Schedule...)
+	}
+	fold(live[0])
+	for _, g := range live[1:] {
+		if end != nil && g.Start.After(*end) {
+			r := *end
+			refreshAt = &r // a gap: the next window comes with a new version
+			break
+		}
+		if end != nil && (g.End == nil || g.End.After(*end)) {
+			end = g.End
+		}
+		fold(g)
+	}
+	e.NotBefore = start.Truncate(time.Second)
+	if end != nil {
+		e.NotAfter = end.Truncate(time.Second)
+	}
+	if !open {
+		e.Schedule = sched
+	}
+	return e, refreshAt, true
+}
+
+// desiredBatch is the desired state of a set of doors, and when each needs
+// a new version because a holder's next access window begins.
+type desiredBatch struct {
+	locks     map[string]DesiredLock
+	refreshAt map[string]time.Time
+}
+
+// desiredLocks computes, in a few queries for all of doorIDs, the state
+// each door's lock should hold at now: resident doorcodes and keycards of
+// everyone whose grants open the door (LockEntryWindow: within the
+// grants' windows and the keys' schedules there; a doorcode only through
+// keys giving doorcodes at that door), revocations still in force (younger
+// than the property's credential lifetime) and the day-code secrets of the
+// keys giving doorcodes there. props gives each door's property.
+func (t *Tx) desiredLocks(ctx context.Context, sealer Sealer, props map[string]domain.Property, doorIDs []string, now time.Time) (desiredBatch, error) {
+	out := desiredBatch{locks: make(map[string]DesiredLock, len(doorIDs)), refreshAt: map[string]time.Time{}}
+	if len(doorIDs) == 0 {
+		return out, nil
+	}
+	in := placeholders(len(doorIDs))
+	type grantRow struct {
+		doorID, personID string
+		start, end       sql.NullInt64
+		doorcodes        bool
+		sched            string
+	}
+	var grs []grantRow
+	rows, err := t.query(ctx, `SELECT kd.door_id, g.person_id, g.starts_at, g.expires_at, kd.doorcodes, kd.schedule
+		FROM grants g JOIN key_doors kd ON kd.key_id = g.key_id
+		JOIN people p ON p.id = g.person_id
+		WHERE kd.door_id IN (`+in+`) AND p.deleted_at IS NULL AND p.revoked_at IS NULL
+		ORDER BY kd.door_id, g.person_id, g.key_id`, anySlice(doorIDs)...)
+	if err != nil {
+		return out, err
+	}
+	personSet := map[string]bool{}
+	var personIDs []string
+	for rows.Next() {
+		var r grantRow
+		if err := rows.Scan(&r.doorID, &r.personID, &r.start, &r.end, &r.doorcodes, &r.sched); err != nil {
+			rows.Close()
+			return out, err
+		}
+		grs = append(grs, r)
+		if !personSet[r.personID] {
+			personSet[r.personID] = true
+			personIDs = append(personIDs, r.personID)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return d, err
+		return out, err
 	}
-	holders := map[string]*holderAccess{}
-	var order []string
-	for _, r := range rs {
-		h := holders[r.personID]
-		if h == nil {
-			p, err := scanPerson(t.queryRow(ctx, `SELECT `+personCols+` FROM people WHERE id = ?`, r.personID))
-			if err != nil {
-				return d, err
-			}
-			h = &holderAccess{person: p}
+	people := map[string]domain.Person{}
+	codes := map[string]string{}
+	cards := map[string]string{}
+	for lo := 0; lo < len(personIDs); lo += 500 {
+		chunk := anySlice(personIDs[lo:min(lo+500, len(personIDs))])
+		pin := placeholders(len(chunk))
+		rows, err := t.query(ctx, `SELECT `+personCols+` FROM people WHERE id IN (`+pin+`)`, chunk...)
+		if err != nil {
+			return out, err
 		}
-		g := domain.Grant{PersonID: r.personID, StartsAt: timePtr(r.start), ExpiresAt: timePtr(r.end)}
-		w := g.EffectiveWindow(h.person)
-		if w.End != nil && !w.End.After(now) {
-			continue // over: nothing to hold
+		for rows.Next() {
+			p, err := scanPerson(rows)
+			if err != nil {
+				rows.Close()
+				return out, err
+			}
+			people[p.ID] = p
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return out, err
+		}
+		if err := t.scanPairs(ctx, codes, `SELECT person_id, code FROM doorcodes WHERE person_id IN (`+pin+`)`, chunk...); err != nil {
+			return out, err
+		}
+		if err := t.scanPairs(ctx, cards, `SELECT person_id, serial FROM keycards WHERE person_id IN (`+pin+`) AND deactivated_at IS NULL`, chunk...); err != nil {
+			return out, err
+		}
+	}
+
+	// Per door and person: the grants (rows are ordered by door, person).
+	schedules := map[string]lockproto.Schedule{}
+	toLock := func(raw string) (lockproto.Schedule, error) {
+		if ls, ok := schedules[raw]; ok {
+			return ls, nil
 		}
 		var sch domain.Schedule
-		if err := json.Unmarshal([]byte(r.sched), &sch); err != nil {
-			return d, err
+		if err := json.Unmarshal([]byte(raw), &sch); err != nil {
+			return nil, err
 		}
 		ls, err := ScheduleToLock(sch)
+		if err == nil {
+			schedules[raw] = ls
+		}
+		return ls, err
+	}
+	flush := func(doorID, personID string, all, withCodes []HolderGrant) {
+		d := out.locks[doorID]
+		refresh := func(at *time.Time) {
+			if at != nil {
+				if cur, ok := out.refreshAt[doorID]; !ok || at.Before(cur) {
+					out.refreshAt[doorID] = *at
+				}
+			}
+		}
+		if code := codes[personID]; code != "" {
+			if e, at, ok := LockEntryWindow(withCodes, now); ok {
+				d.Doorcodes = append(d.Doorcodes, lockproto.DoorcodeEntry{Code: code, PersonID: personID, NotBefore: e.NotBefore, NotAfter: e.NotAfter, Schedule: e.Schedule})
+				refresh(at)
+			}
+		}
+		if serial := cards[personID]; serial != "" {
+			if e, at, ok := LockEntryWindow(all, now); ok {
+				d.Keycards = append(d.Keycards, lockproto.KeycardEntry{Serial: serial, PersonID: personID, NotBefore: e.NotBefore, NotAfter: e.NotAfter, Schedule: e.Schedule})
+				refresh(at)
+			}
+		}
+		out.locks[doorID] = d
+	}
+	var all, withCodes []HolderGrant
+	for i, r := range grs {
+		p := people[r.personID]
+		w := domain.Grant{PersonID: r.personID, StartsAt: timePtr(r.start), ExpiresAt: timePtr(r.end)}.EffectiveWindow(p)
+		ls, err := toLock(r.sched)
 		if err != nil {
-			return d, err
+			return out, err
 		}
-		if _, seen := holders[r.personID]; !seen {
-			holders[r.personID] = h
-			order = append(order, r.personID)
-			h.start, h.end = w.Start, w.End
-		} else {
-			if w.Start.Before(h.start) {
-				h.start = w.Start
-			}
-			if h.end != nil && (w.End == nil || w.End.After(*h.end)) {
-				h.end = w.End
-			}
+		g := HolderGrant{Start: w.Start, End: w.End, Doorcodes: r.doorcodes, Schedule: ls}
+		all = append(all, g)
+		if r.doorcodes {
+			withCodes = append(withCodes, g)
 		}
-		h.doorcodes = h.doorcodes || r.doorcodes
-		if len(ls) == 0 {
-			h.open = true
-		}
-		h.sched = append(h.sched, ls...)
-	}
-	for _, id := range order {
-		h := holders[id]
-		var sched lockproto.Schedule
-		if !h.open {
-			sched = h.sched
-		}
-		var notAfter time.Time
-		if h.end != nil {
-			notAfter = h.end.Truncate(time.Second)
-		}
-		notBefore := h.start.Truncate(time.Second)
-		if h.doorcodes {
-			var code string
-			err := t.queryRow(ctx, `SELECT code FROM doorcodes WHERE person_id = ?`, id).Scan(&code)
-			if err != nil && err != sql.ErrNoRows {
-				return d, err
-			}
-			if code != "" {
-				d.Doorcodes = append(d.Doorcodes, lockproto.DoorcodeEntry{Code: code, PersonID: id, NotBefore: notBefore, NotAfter: notAfter, Schedule: sched})
-			}
-		}
-		var serial string
-		err := t.queryRow(ctx, `SELECT serial FROM keycards WHERE person_id = ? AND deactivated_at IS NULL`, id).Scan(&serial)
-		if err != nil && err != sql.ErrNoRows {
-			return d, err
-		}
-		if serial != "" {
-			d.Keycards = append(d.Keycards, lockproto.KeycardEntry{Serial: serial, PersonID: id, NotBefore: notBefore, NotAfter: notAfter, Schedule: sched})
+		if i+1 == len(grs) || grs[i+1].doorID != r.doorID || grs[i+1].personID != r.personID {
+			flush(r.doorID, r.personID, all, withCodes)
+			all, withCodes = all[:0], withCodes[:0]
 		}
 	}
-	sort.Slice(d.Doorcodes, func(i, j int) bool { return d.Doorcodes[i].Code < d.Doorcodes[j].Code })
-	sort.Slice(d.Keycards, func(i, j int) bool { return d.Keycards[i].Serial < d.Keycards[j].Serial })
 
-	lifetime := time.Duration(prop.CredentialLifetimeHours) * time.Hour
-	rows, err = t.query(ctx, `SELECT person_id, MAX(at) FROM door_revocations WHERE door_id = ? AND at > ? GROUP BY person_id ORDER BY person_id`,
-		doorID, micros(now.Add(-lifetime)))
-	if err != nil {
-		return d, err
+	// Revocations still in force, per property lifetime.
+	byLifetime := map[int][]string{}
+	for _, id := range doorIDs {
+		h := props[id].CredentialLifetimeHours
+		byLifetime[h] = append(byLifetime[h], id)
 	}
-	for rows.Next() {
-		var id string
-		var at int64
-		if err := rows.Scan(&id, &at); err != nil {
-			rows.Close()
-			return d, err
+	for hours, ids := range byLifetime {
+		rows, err := t.query(ctx, `SELECT door_id, person_id, MAX(at) FROM door_revocations WHERE door_id IN (`+placeholders(len(ids))+`) AND at > ?
+			GROUP BY door_id, person_id ORDER BY door_id, person_id`, append(anySlice(ids), micros(now.Add(-time.Duration(hours)*time.Hour)))...)
+		if err != nil {
+			return out, err
 		}
-		d.Revocations = append(d.Revocations, lockproto.Revocation{PersonID: id, EffectiveAt: revocationTime(fromMicros(at))})
+		for rows.Next() {
+			var doorID, personID string
+			var at int64
+			if err := rows.Scan(&doorID, &personID, &at); err != nil {
+				rows.Close()
+				return out, err
+			}
+			d := out.locks[doorID]
+			d.Revocations = append(d.Revocations, lockproto.Revocation{PersonID: personID, EffectiveAt: revocationTime(fromMicros(at))})
+			out.locks[doorID] = d
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return out, err
+		}
+	}
+
+	// Day-code secrets of the keys giving doorcodes at each door.
+	rows, err = t.query(ctx, `SELECT door_id, key_id, schedule FROM key_doors WHERE door_id IN (`+in+`) AND doorcodes ORDER BY door_id, key_id`, anySlice(doorIDs)...)
+	if err != nil {
+		return out, err
+	}
+	type dayRow struct{ doorID, keyID, sched string }
+	var drs []dayRow
+	for rows.Next() {
+		var r dayRow
+		if err := rows.Scan(&r.doorID, &r.keyID, &r.sched); err != nil {
+			rows.Close()
+			return out, err
+		}
+		drs = append(drs, r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return d, err
+		return out, err
 	}
-	d.DayKeys, err = t.s.DayKeysForDoor(withTx(ctx, t), sealer, doorID)
-	return d, err
+	type secret struct {
+		b     []byte
+		slots int
+	}
+	secrets := map[string]secret{}
+	for _, r := range drs {
+		sec, ok := secrets[r.keyID]
+		if !ok {
+			b, slots, err := t.daySecret(ctx, sealer, r.keyID)
+			if err != nil {
+				return out, err
+			}
+			sec = secret{b, slots}
+			secrets[r.keyID] = sec
+		}
+		ls, err := toLock(r.sched)
+		if err != nil {
+			return out, err
+		}
+		d := out.locks[r.doorID]
+		d.DayKeys = append(d.DayKeys, lockproto.DayKey{KeyID: r.keyID, Secret: sec.b, Digits: uint8(props[r.doorID].DoorcodeLength), Slots: uint16(sec.slots), Schedule: ls})
+		out.locks[r.doorID] = d
+	}
+	for id, d := range out.locks {
+		sort.Slice(d.Doorcodes, func(i, j int) bool { return d.Doorcodes[i].Code < d.Doorcodes[j].Code })
+		sort.Slice(d.Keycards, func(i, j int) bool { return d.Keycards[i].Serial < d.Keycards[j].Serial })
+		out.locks[id] = d
+	}
+	return out, nil
+}
+
+// scanPairs adds the (key, value) rows of q to m.
+func (t *Tx) scanPairs(ctx context.Context, m map[string]string, q string, args ...any) error {
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return err
+		}
+		m[k] = v
+	}
+	return rows.Err()
 }

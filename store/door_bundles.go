@@ -1,0 +1,585 @@
+package store
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/lockproto"
+)
+
+// TopicDoorRefresh is the outbox topic that gives a door a new version when
+// a holder's next access window begins (LockEntryWindow's refreshAt).
+const TopicDoorRefresh = "door.refresh"
+
+// BundleBuild is one door's outcome in BuildDoorBundles.
+type BundleBuild struct {
+	DoorID       string
+	Connectivity domain.Connectivity
+	Bundle       DoorBundle
+	// Err is ErrInSync (nothing pending), a domain ENotFound (no such door,
+	// or no lock provisioned), ErrSkippedOffline, or what failed.
+	Err error
+}
+
+// ErrSkippedOffline: BuildOptions.OnlineOnly left an offline door out.
+var ErrSkippedOffline = errors.New("store: offline door skipped")
+
+// BuildOptions tune BuildDoorBundles.
+type BuildOptions struct {
+	// OnlineOnly reports offline doors with ErrSkippedOffline instead of
+	// building their bundles (phones carry them; the pusher needs none).
+	OnlineOnly bool
+	// Workers seal in parallel; at most GOMAXPROCS (the work is CPU).
+	Workers int
+	// Chunk is how many doors one read transaction loads (default 128);
+	// Batch how many sealed bundles one write transaction stores at most
+	// (default 64). Sealing starts after the first chunk, storing after
+	// the first bundle.
+	Chunk, Batch int
+}
+
+// bundleJob is one door on its way through BuildDoorBundles.
+type bundleJob struct {
+	doorID, propertyID string
+	conn               domain.Connectivity
+	version, base      int64
+	logNext            int64
+	gen                int
+	sealedSym          string
+	acked              *LockState
+	prop               domain.Property
+	desired            DesiredLock
+	refreshAt          *time.Time
+	now                time.Time
+	signer             ed25519.PrivateKey
+	// Filled by sealing.
+	bundle DoorBundle
+	state  string
+}
+
+// BuildDoorBundles builds the bundles that bring the locks of doorIDs from
+// the version each acknowledged to its door's current version — the same
+// bundle BuildDoorBundle builds for one door — in a pipeline: desired
+// state is loaded for many doors in a few queries per transaction, sealed
+// (signature, encryption) on a pool of at most GOMAXPROCS goroutines, and
+// stored in batched write transactions. deliver is called once per door,
+// from one goroutine, as soon as its bundle is stored (a lock's ack names
+// the bundle, so it must be stored before anyone can receive it), or at
+// once for doors with nothing to build. It returns when every door is
+// delivered.
+func (s *Store) BuildDoorBundles(ctx context.Context, sealer Sealer, signers PropertySigner, doorIDs []string, opts BuildOptions, deliver func(BundleBuild)) {
+	if opts.Chunk <= 0 {
+		opts.Chunk = 128
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = 64
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if opts.Workers > 0 && opts.Workers < workers {
+		workers = opts.Workers
+	}
+	// One door once, in the order given.
+	seen := make(map[string]bool, len(doorIDs))
+	ids := make([]string, 0, len(doorIDs))
+	for _, id := range doorIDs {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	done := make(chan BundleBuild, 64) // delivered by the caller's goroutine
+	toSeal := make(chan *bundleJob, 2*opts.Chunk)
+	toStore := make(chan *bundleJob, 2*opts.Batch)
+
+	var loaders sync.WaitGroup
+	loaders.Add(1)
+	go func() {
+		defer loaders.Done()
+		defer close(toSeal)
+		for lo := 0; lo < len(ids); lo += opts.Chunk {
+			chunk := ids[lo:min(lo+opts.Chunk, len(ids))]
+			jobs, skipped, err := s.loadBundleJobs(ctx, sealer, chunk, opts.OnlineOnly)
+			if err != nil {
+				for _, id := range chunk {
+					done <- BundleBuild{DoorID: id, Err: err}
+				}
+				continue
+			}
+			for _, b := range skipped {
+				done <- b
+			}
+			// Signing keys outside the transaction: creating one writes.
+			for _, j := range jobs {
+				if j.bundle.Sealed != nil {
+					toStore <- j // already sealed for this move: reuse
+					continue
+				}
+				if j.signer, err = signers.PropertySigner(ctx, j.propertyID); err != nil {
+					done <- BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: err}
+					continue
+				}
+				toSeal <- j
+			}
+		}
+	}()
+	var sealers sync.WaitGroup
+	for range workers {
+		sealers.Add(1)
+		go func() {
+			defer sealers.Done()
+			for j := range toSeal {
+				if err := j.seal(sealer); err != nil {
+					done <- BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: err}
+					continue
+				}
+				toStore <- j
+			}
+		}()
+	}
+	go func() {
+		loaders.Wait()
+		sealers.Wait()
+		close(toStore)
+	}()
+	go func() {
+		defer close(done)
+		for j := range toStore {
+			batch := []*bundleJob{j}
+		fill:
+			for len(batch) < opts.Batch {
+				select {
+				case j, ok := <-toStore:
+					if !ok {
+						break fill
+					}
+					batch = append(batch, j)
+				default:
+					break fill
+				}
+			}
+			stored, err := s.storeBundles(ctx, batch)
+			for _, j := range batch {
+				b := BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: err}
+				if err == nil {
+					b.Bundle = stored[j.doorID]
+				}
+				done <- b
+			}
+		}
+	}()
+	for b := range done {
+		deliver(b)
+	}
+}
+
+// loadBundleJobs reads, in one transaction, what building the bundles of
+// doorIDs needs: each lock's acknowledged state, a bundle already sealed
+// for the same move, and the desired state of the doors still to build.
+// Doors with nothing to build come back in skipped.
+func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []string, onlineOnly bool) (jobs []*bundleJob, skipped []BundleBuild, err error) {
+	err = s.inTx(ctx, "load_door_bundles", func(t *Tx) error {
+		jobs, skipped = nil, nil
+		now := s.Now()
+		rows, err := t.query(ctx, `SELECT d.id, d.property_id, d.connectivity, d.version, l.door_id IS NOT NULL,
+				COALESCE(l.generation, 0), COALESCE(l.symmetric_key, ''), COALESCE(l.acked_state, ''), COALESCE(l.acked_state_version, 0),
+				COALESCE(l.need_snapshot, FALSE), COALESCE(l.log_next, 1)
+			FROM doors d LEFT JOIN door_locks l ON l.door_id = d.id WHERE d.id IN (`+placeholders(len(doorIDs))+`)`, anySlice(doorIDs)...)
+		if err != nil {
+			return err
+		}
+		found := map[string]*bundleJob{}
+		type ackedRow struct {
+			job   *bundleJob
+			state string
+		}
+		var pending []ackedRow
+		for rows.Next() {
+			j := &bundleJob{now: now}
+			var provisioned, needSnap bool
+			var ackedState string
+			var ackedVersion int64
+			if err := rows.Scan(&j.doorID, &j.propertyID, &j.conn, &j.version, &provisioned, &j.gen, &j.sealedSym, &ackedState, &ackedVersion, &needSnap, &j.logNext); err != nil {
+				rows.Close()
+				return err
+			}
+			found[j.doorID] = j
+			switch {
+			case onlineOnly && j.conn == domain.Offline:
+				skipped = append(skipped, BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: ErrSkippedOffline})
+			case !provisioned:
+				skipped = append(skipped, BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: domain.Errorf(domain.ENotFound, "door %s has no provisioned lock", j.doorID)})
+			case j.version <= ackedVersion && !needSnap:
+				skipped = append(skipped, BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: ErrInSync})
+			default:
+				j.base = 0
+				if ackedState != "" && ackedVersion > 0 && !needSnap {
+					j.base = ackedVersion
+					pending = append(pending, ackedRow{j, ackedState})
+				}
+				jobs = append(jobs, j)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range doorIDs {
+			if found[id] == nil {
+				skipped = append(skipped, BundleBuild{DoorID: id, Err: domain.Errorf(domain.ENotFound, "door %s not found", id)})
+			}
+		}
+		if len(jobs) == 0 {
+			return nil
+		}
+		for _, p := range pending {
+			p.job.acked = &LockState{}
+			if err := json.Unmarshal([]byte(p.state), p.job.acked); err != nil {
+				return fmt.Errorf("door %s: acknowledged state: %w", p.job.doorID, err)
+			}
+		}
+		existing, err := t.sealedBundles(ctx, jobs)
+		if err != nil {
+			return err
+		}
+		var build []string
+		props := map[string]domain.Property{}
+		byProp := map[string]domain.Property{}
+		for _, j := range jobs {
+			if b, ok := existing[j.doorID]; ok {
+				j.bundle = b // the same bytes for every courier
+				continue
+			}
+			p, ok := byProp[j.propertyID]
+			if !ok {
+				if p, err = t.propertyByID(ctx, j.propertyID); err != nil {
+					return err
+				}
+				byProp[j.propertyID] = p
+			}
+			j.prop, props[j.doorID] = p, p
+			build = append(build, j.doorID)
+		}
+		desired, err := t.desiredLocks(ctx, sealer, props, build, now)
+		if err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			j.desired = desired.locks[j.doorID]
+			if at, ok := desired.refreshAt[j.doorID]; ok {
+				j.refreshAt = &at
+			}
+		}
+		return nil
+	})
+	return jobs, skipped, err
+}
+
+// sealedBundles finds, per job, the newest bundle already sealed for the
+// same move (generation, version, base).
+func (t *Tx) sealedBundles(ctx context.Context, jobs []*bundleJob) (map[string]DoorBundle, error) {
+	byDoor := make(map[string]*bundleJob, len(jobs))
+	ids := make([]string, 0, len(jobs))
+	for _, j := range jobs {
+		byDoor[j.doorID] = j
+		ids = append(ids, j.doorID)
+	}
+	rows, err := t.query(ctx, `SELECT b.door_id, b.generation, b.version, b.base, b.sealed, b.digest, b.snapshot FROM door_bundles b
+		JOIN doors d ON d.id = b.door_id AND d.version = b.version
+		WHERE b.door_id IN (`+placeholders(len(ids))+`) ORDER BY b.created_at`, anySlice(ids)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]DoorBundle{}
+	for rows.Next() {
+		var doorID, b64, digest string
+		var gen int
+		var version, base int64
+		var snap bool
+		if err := rows.Scan(&doorID, &gen, &version, &base, &b64, &digest, &snap); err != nil {
+			return nil, err
+		}
+		j := byDoor[doorID]
+		if gen != j.gen || version != j.version || base != j.base {
+			continue
+		}
+		sealed, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			return nil, err
+		}
+		out[doorID] = DoorBundle{DoorID: doorID, LockID: doorID, Base: base, Version: version, Snapshot: snap, Sealed: sealed, Digest: digest, LogNext: j.logNext}
+	}
+	return out, rows.Err()
+}
+
+// seal plans the bundle (delta or snapshot), signs it with the property
+// key and encrypts it to the lock's symmetric key. No database access.
+func (j *bundleJob) seal(sealer Sealer) error {
+	sym, err := sealer.Open(j.sealedSym, LockSymmetricAAD(j.doorID, j.gen))
+	if err != nil {
+		return err
+	}
+	b := lockproto.Bundle{LockID: j.doorID, Base: uint64(j.base), Version: uint64(j.version), TrustedTime: j.now,
+		TimeZone: j.prop.TimeZone, MaxCredentialLifetime: time.Duration(j.prop.CredentialLifetimeHours) * time.Hour}
+	snap := PlanBundle(&b, j.desired, j.acked)
+	base := j.base
+	if snap {
+		base = 0
+	}
+	sealed, err := lockproto.SealBundle(j.signer, sym, b)
+	if err != nil {
+		return err
+	}
+	state, err := json.Marshal(j.desired.State())
+	if err != nil {
+		return err
+	}
+	j.base, j.state = base, string(state)
+	j.bundle = DoorBundle{DoorID: j.doorID, LockID: j.doorID, Base: base, Version: j.version, Snapshot: snap, Sealed: sealed,
+		Digest: hex.EncodeToString(lockproto.BundleDigest(sealed)), LogNext: j.logNext}
+	return nil
+}
+
+// storeBundles stores freshly sealed bundles in one transaction and
+// schedules the door refreshes their states call for. A bundle another
+// server stored meanwhile for the same move wins (the same bytes for
+// every courier); reused bundles are returned as they are.
+func (s *Store) storeBundles(ctx context.Context, batch []*bundleJob) (map[string]DoorBundle, error) {
+	out := make(map[string]DoorBundle, len(batch))
+	err := s.inTx(ctx, "store_door_bundles", func(t *Tx) error {
+		var fresh []*bundleJob
+		for _, j := range batch {
+			if j.state == "" {
+				out[j.doorID] = j.bundle // reused, stored already
+			} else {
+				fresh = append(fresh, j)
+			}
+		}
+		if len(fresh) == 0 {
+			return nil
+		}
+		sort.Slice(fresh, func(a, b int) bool { return fresh[a].doorID < fresh[b].doorID })
+		ids := make([]string, len(fresh))
+		for i, j := range fresh {
+			ids[i] = j.doorID
+		}
+		if t.s.dialect == Postgres {
+			// Serialize with other servers building the same doors, in id
+			// order (no deadlocks), then look again.
+			rows, err := t.query(ctx, `SELECT door_id FROM door_locks WHERE door_id IN (`+placeholders(len(ids))+`) ORDER BY door_id FOR UPDATE`, anySlice(ids)...)
+			if err != nil {
+				return err
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			there, err := t.sealedBundles(ctx, fresh)
+			if err != nil {
+				return err
+			}
+			kept := fresh[:0]
+			for _, j := range fresh {
+				if b, ok := there[j.doorID]; ok && b.Snapshot == j.bundle.Snapshot {
+					out[j.doorID] = b
+					continue
+				}
+				kept = append(kept, j)
+			}
+			fresh = kept
+		}
+		now := s.Now()
+		const cols = 9
+		for lo := 0; lo < len(fresh); lo += 500 {
+			chunk := fresh[lo:min(lo+500, len(fresh))]
+			q := `INSERT INTO door_bundles (digest, door_id, generation, base, version, snapshot, sealed, state, created_at) VALUES `
+			args := make([]any, 0, len(chunk)*cols)
+			for i, j := range chunk {
+				if i > 0 {
+					q += ","
+				}
+				q += "(" + placeholders(cols) + ")"
+				args = append(args, j.bundle.Digest, j.doorID, j.gen, j.base, j.version, j.bundle.Snapshot,
+					base64.StdEncoding.EncodeToString(j.bundle.Sealed), j.state, micros(j.now))
+			}
+			if _, err := t.exec(ctx, q, args...); err != nil {
+				return err
+			}
+			for _, j := range chunk {
+				out[j.doorID] = j.bundle
+			}
+		}
+		for _, j := range fresh {
+			if j.refreshAt == nil {
+				continue
+			}
+			if err := t.scheduleDoorRefresh(ctx, j.doorID, j.version, *j.refreshAt, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// scheduleDoorRefresh queues a new version of a door for at, unless one is
+// already queued by then.
+func (t *Tx) scheduleDoorRefresh(ctx context.Context, doorID string, version int64, at, now time.Time) error {
+	var n int
+	if err := t.queryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE subject_id = ? AND topic = ? AND delivered_at IS NULL AND failed_at IS NULL AND available_at <= ?`,
+		doorID, TopicDoorRefresh, micros(at)).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	return t.enqueue(ctx, TopicDoorRefresh, doorID, map[string]any{"door_id": doorID, "version": version}, at)
+}
+
+// RefreshDoors gives each door of the claimed door.refresh rows a new
+// version (a holder's next access window begins: the lock needs the entry
+// for it) and marks the rows delivered, in one transaction.
+func (s *Store) RefreshDoors(ctx context.Context, items []OutboxItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, "refresh_doors", func(t *Tx) error {
+		var changes []domain.DoorChange
+		ids := make([]string, 0, len(items))
+		for _, it := range items {
+			changes = append(changes, domain.DoorChange{DoorID: it.SubjectID, Reason: "a holder's next access window begins"})
+			ids = append(ids, it.ID)
+		}
+		// Doors deleted since have nothing to refresh.
+		rows, err := t.query(ctx, `SELECT id FROM doors WHERE id IN (`+placeholders(len(changes))+`)`, anySliceOf(changes)...)
+		if err != nil {
+			return err
+		}
+		live := map[string]bool{}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			live[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		kept := changes[:0]
+		for _, c := range changes {
+			if live[c.DoorID] {
+				kept = append(kept, c)
+			}
+		}
+		if err := t.bumpDoors(ctx, kept); err != nil {
+			return err
+		}
+		_, err = t.exec(ctx, `UPDATE outbox SET delivered_at = ? WHERE id IN (`+placeholders(len(ids))+`)`, append([]any{micros(s.Now())}, anySlice(ids)...)...)
+		return err
+	})
+}
+
+func anySliceOf(changes []domain.DoorChange) []any {
+	out := make([]any, len(changes))
+	for i, c := range changes {
+		out[i] = c.DoorID
+	}
+	return out
+}
+
+type fixedSigner ed25519.PrivateKey
+
+func (f fixedSigner) PropertySigner(context.Context, string) (ed25519.PrivateKey, error) {
+	return ed25519.PrivateKey(f), nil
+}
+
+// BuildDoorBundle returns the bundle that brings a door's lock from the
+// version it acknowledged to the door's current version: a delta when the
+// lock's state is known, else a snapshot. A bundle already sealed for the
+// same move is returned again (the same bytes for every courier). signer is
+// the property's signing key (fetched by the caller: creating it would
+// need a second write transaction). ErrInSync when nothing is pending.
+func (s *Store) BuildDoorBundle(ctx context.Context, sealer Sealer, signer ed25519.PrivateKey, doorID string) (DoorBundle, error) {
+	var out BundleBuild
+	s.BuildDoorBundles(ctx, sealer, fixedSigner(signer), []string{doorID}, BuildOptions{Workers: 1}, func(b BundleBuild) { out = b })
+	return out.Bundle, out.Err
+}
+
+// completeDoorPushes marks delivered the door.state rows of a door whose
+// version its lock has now acknowledged — whichever server claimed them,
+// so pushes close with several servers on one database. Rows for a newer
+// version stay.
+func (t *Tx) completeDoorPushes(ctx context.Context, doorID string, acked int64, now time.Time) error {
+	rows, err := t.query(ctx, `SELECT id, payload FROM outbox WHERE subject_id = ? AND topic = ? AND delivered_at IS NULL AND failed_at IS NULL`, doorID, TopicDoorState)
+	if err != nil {
+		return err
+	}
+	var done []string
+	for rows.Next() {
+		var id, payload string
+		if err := rows.Scan(&id, &payload); err != nil {
+			rows.Close()
+			return err
+		}
+		var pl struct {
+			Version int64 `json:"version"`
+		}
+		if json.Unmarshal([]byte(payload), &pl) == nil && pl.Version <= acked {
+			done = append(done, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(done) == 0 {
+		return err
+	}
+	_, err = t.exec(ctx, `UPDATE outbox SET delivered_at = ?, last_error = '' WHERE id IN (`+placeholders(len(done))+`)`, append([]any{micros(now)}, anySlice(done)...)...)
+	return err
+}
+
+// DoorPushOutcome settles one claimed door.state row after a push round.
+type DoorPushOutcome struct {
+	Item     OutboxItem
+	Complete bool          // nothing (more) to push for it
+	Cause    error         // why it goes back (when not Complete)
+	Backoff  time.Duration // when it is due again
+}
+
+// SettleDoorPushes completes or puts back claimed door.state rows in one
+// transaction. A row that an ack completed meanwhile stays completed.
+func (s *Store) SettleDoorPushes(ctx context.Context, outcomes []DoorPushOutcome) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, "settle_door_pushes", func(t *Tx) error {
+		now := s.Now()
+		for _, o := range outcomes {
+			var err error
+			if o.Complete {
+				_, err = t.exec(ctx, `UPDATE outbox SET delivered_at = ?, last_error = '' WHERE id = ? AND delivered_at IS NULL`, micros(now), o.Item.ID)
+			} else {
+				msg := ""
+				if o.Cause != nil {
+					msg = truncate(o.Cause.Error(), 500)
+				}
+				_, err = t.exec(ctx, `UPDATE outbox SET available_at = ?, last_error = ? WHERE id = ? AND delivered_at IS NULL`, micros(now.Add(o.Backoff)), msg, o.Item.ID)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
