@@ -114,7 +114,7 @@ type simLock struct {
 }
 
 // provision provisions door's lock through the API and boots it.
-func (e *env) provision(door string) (*simLock, doorsync.Provisioned) {
+func (e *env) provision(door string, clock ...lock.Clock) (*simLock, doorsync.Provisioned) {
 	e.t.Helper()
 	d := e.doors[door]
 	r := e.Do("POST", "/api/v1/properties/"+e.prop()+"/doors/"+d.ID+"/lock", e.PMToken, nil)
@@ -127,7 +127,11 @@ func (e *env) provision(door string) (*simLock, doorsync.Provisioned) {
 	if err := lock.Provision(fs, p.Provisioning); err != nil {
 		e.t.Fatal(err)
 	}
-	l, err := lock.Open(lock.Options{FS: fs})
+	opts := lock.Options{FS: fs}
+	if len(clock) > 0 {
+		opts.Clock = clock[0]
+	}
+	l, err := lock.Open(opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}
