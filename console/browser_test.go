@@ -2,6 +2,8 @@ package console_test
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,12 +13,18 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/dooros/dooros/console"
 	"github.com/dooros/dooros/demo"
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/doorsync"
+	"github.com/dooros/dooros/keyring"
+	"github.com/dooros/dooros/lockproto"
+	"github.com/dooros/dooros/lockproto/ble"
 	"github.com/dooros/dooros/mail"
+	"github.com/dooros/dooros/mqtt"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
 )
@@ -41,14 +49,96 @@ func chromium(t *testing.T) string {
 }
 
 // browser is one headless chromium with a fresh profile, driving a
-// console that runs on the demo data.
+// console that runs on the demo data, with the demo's simulated locks
+// running behind Door Sync as under `dooros serve --demo`.
 type browser struct {
-	t    *testing.T
-	ctx  context.Context
-	base string
-	st   *store.Store
-	demo demo.Result
-	shot string // screenshot directory
+	t     *testing.T
+	ctx   context.Context
+	base  string
+	st    *store.Store
+	demo  demo.Result
+	svc   *doorsync.Service
+	locks *demo.Locks
+	shot  string // screenshot directory
+	dl    string // download directory
+}
+
+// startDoorSync runs what `dooros serve` runs for Door Sync: keyring,
+// embedded MQTT broker and the pusher.
+func startDoorSync(t *testing.T, st *store.Store) *doorsync.Service {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	master := make([]byte, keyring.MasterKeySize)
+	rand.Read(master)
+	keys, err := keyring.New(master, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := doorsync.New(st, keys, nil)
+	password, hash := mqtt.NewSecret()
+	broker, err := mqtt.StartEmbedded(mqtt.EmbeddedConfig{Addr: "127.0.0.1:0", ServiceSecret: hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Broker, svc.LockMQTTURL = broker, broker.URL()
+	client, err := mqtt.Connect(ctx, mqtt.ClientConfig{URL: broker.URL(), ClientID: "console-browser-test", Username: mqtt.DefaultServiceUser, Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		(&doorsync.Pusher{Svc: svc, Client: client, Poll: 50 * time.Millisecond}).Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		client.Close()
+		broker.Close()
+	})
+	return svc
+}
+
+// relay is a phone's Door Sync over a demo lock's BLE link: the door's
+// pending bundle in, the lock's ack back.
+func (b *browser) relay(door string) {
+	b.t.Helper()
+	ctx := context.Background()
+	var lk *demo.Lock
+	for i := range b.locks.Locks {
+		if b.locks.Locks[i].Door.Name == door {
+			lk = &b.locks.Locks[i]
+		}
+	}
+	if lk == nil {
+		b.t.Fatalf("no demo lock for %s", door)
+	}
+	for range 3 { // a lock that asks for a snapshot gets one next round
+		bd, err := b.svc.Bundle(ctx, lk.Door.ID)
+		if errors.Is(err, store.ErrInSync) {
+			return
+		}
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		s, err := ble.Dial(ctx, lk.BLE, ble.Config{})
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		ack, err := s.DeliverBundle(ctx, bd.Sealed)
+		s.Close()
+		if ack == nil {
+			b.t.Fatalf("relay to %s: %v", door, err)
+		}
+		res, err := b.svc.HandleAck(ctx, lk.Door.ID, ack, "browser test phone")
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		if !res.Pending {
+			return
+		}
+	}
+	b.t.Fatalf("%s still pending after three relays", door)
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -59,6 +149,20 @@ func newBrowser(t *testing.T) *browser {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A door whose lock is still to be provisioned, from the browser.
+	org, err := st.Organisation(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateDoor(ctx, domain.System(org.ID, "browser test"), res.Property.ID, domain.DoorInput{Name: "Bike Room", Type: domain.DoorCommunal, Connectivity: domain.Offline}); err != nil {
+		t.Fatal(err)
+	}
+	svc := startDoorSync(t, st)
+	locks, err := demo.StartLocks(ctx, svc, res, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { locks.Close() })
 	mb, err := mail.OpenMailbox(t.TempDir(), "")
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +170,7 @@ func newBrowser(t *testing.T) *browser {
 	mb.Send(ctx, mail.Message{ID: "demo-welcome-ana", To: mail.Address{Name: "Ana Garcia", Email: "ana.garcia@example.com"},
 		Subject: "Welcome to " + res.Property.Name, Text: "Hello Ana,\n\nDana Demo invited you to " + res.Property.Name + ".\nInstall the DOOR App and sign in with this email address.\n"})
 	mux := http.NewServeMux()
-	console.New(st, mb, nil, console.Options{}).Routes(mux)
+	console.New(st, mb, nil, console.Options{DoorSync: svc}).Routes(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
@@ -80,7 +184,19 @@ func newBrowser(t *testing.T) *browser {
 	t.Cleanup(cancel)
 	bctx, cancel = context.WithTimeout(bctx, 4*time.Minute)
 	t.Cleanup(cancel)
-	b := &browser{t: t, ctx: bctx, base: srv.URL, st: st, demo: res, shot: t.TempDir()}
+	b := &browser{t: t, ctx: bctx, base: srv.URL, st: st, demo: res, svc: svc, locks: locks, shot: t.TempDir(), dl: t.TempDir()}
+	allow := true
+	if err := chromedp.Do(bctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: b.dl, EventsEnabled: &allow})
+		return err
+	})); err != nil {
+		t.Fatal(err)
+	}
+	// Phones synced two offline doors: their locks hold Ben's card and
+	// Ana's doorcode.
+	b.relay("Mail Room")
+	b.relay("Unit 101")
 	if os.Getenv("DOOROS_UPDATE_SCREENSHOTS") == "1" {
 		b.shot = filepath.Join("..", "docs", "screenshots")
 	}
@@ -317,6 +433,22 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("keycard: activate, then deactivate and see where it still works", func(t *testing.T) {
+		b.t = t
+		id := b.personID("hana.sato@example.com")
+		b.open(pp + "/people/" + id + "#keycard")
+		b.see("No keycard.", "A deactivated card keeps working on doors that are not internet-connected until they are synced.")
+		b.do(chromedp.SendKeys(chromedp.CSS("#card-serial"), "04:b7:22:91"))
+		b.submit(`#keycard-form button[type=submit]`, ".flash")
+		b.see("Activated keycard 04:B7:22:91", "active")
+		// A phone syncs the Mail Room: its lock now holds the card.
+		b.relay("Mail Room")
+		b.do(chromedp.Evaluate[chromedp.Void](`window.confirm = function () { return true; }`))
+		b.submit("#keycard-deactivate", "#keycard-pending")
+		b.see("Deactivated keycard 04:B7:22:91. It still works at", "This deactivated card still opens", "Mail Room")
+		b.screenshot("keycard")
+	})
+
 	t.Run("revoke all keys and find the person under Show Expired Users", func(t *testing.T) {
 		b.t = t
 		id := b.personID("ana.garcia@example.com")
@@ -334,8 +466,17 @@ func TestBrowser(t *testing.T) {
 		b.submit(`form[role=search] button`, "#people")
 		b.see("Garcia, Ana", "revoked", "Martin, Eve", "expired")
 		b.open(pp + "/sync")
-		b.see("Revocation pending")
+		b.see("Revocation pending", "Bluetooth only")
 		b.screenshot("sync-tasks")
+		b.do(chromedp.Click(chromedp.CSS("#exposure-link")), chromedp.WaitVisible(chromedp.CSS("#exposure-list")))
+		b.see("Revocation exposure", "Ana Garcia", "Unit 101", "doorcode still on the lock", "until the lock syncs")
+		b.screenshot("exposure")
+		b.open(pp + "/people/" + id)
+		b.do(chromedp.Click(chromedp.CSS(`#person-exposure + a`)), chromedp.WaitVisible(chromedp.CSS("#exposure-list")))
+		b.see("Showing Ana Garcia only")
+		if strings.Contains(b.text(), "Frank Liu") {
+			t.Error("the exposure of Ana shows someone else")
+		}
 	})
 
 	t.Run("delete a person and find their activity", func(t *testing.T) {
@@ -354,15 +495,58 @@ func TestBrowser(t *testing.T) {
 			t.Error("deleted person still on People")
 		}
 		b.open(pp + "/activity")
-		b.see("Okafor", "door.unlocked")
+		b.see("Okafor", "person.deleted", "door.synced")
 		b.screenshot("activity")
+		b.open(pp + "/activity?kind=door.unlocked")
+		b.see("door.unlocked", "Ana Garcia")
 	})
 
-	t.Run("doors, keys, staff and mailbox pages", func(t *testing.T) {
+	t.Run("doors: each lock's state, and provisioning a lock", func(t *testing.T) {
 		b.t = t
-		b.open(pp + "/doors")
-		b.see("Main Entrance", "online", "offline")
+		// The online demo locks report over MQTT within moments.
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			b.open(pp + "/doors")
+			if strings.Count(b.text(), "connected") >= 2 && !strings.Contains(b.text(), "never connected") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("online locks not shown connected:\n%s", b.text())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		b.see("Main Entrance", "online", "offline", "Bluetooth only", "provisioned", "not provisioned", "1 door has no lock provisioned yet")
 		b.screenshot("doors")
+		b.submit(`button[aria-label="Provision the lock of Bike Room"]`, "#provisioned")
+		b.see("Lock provisioned: Bike Room", "shown only this once", "doorlock provision --state ./lock-bike-room lock-bike-room.json")
+		b.screenshot("provision-lock")
+		b.do(chromedp.Click(chromedp.CSS("#provisioning-download")))
+		var file []byte
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			var err error
+			if file, err = os.ReadFile(filepath.Join(b.dl, "lock-bike-room.json")); err == nil && len(file) > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the provisioning file was not downloaded")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		p, err := lockproto.ParseProvisioning(file)
+		if err != nil {
+			t.Fatalf("downloaded file: %v", err)
+		}
+		b.open(pp + "/doors")
+		b.see("Bike Room")
+		if !b.present(`button[aria-label="Re-provision the lock of Bike Room"]`) {
+			t.Error("Bike Room not shown provisioned")
+		}
+		if !strings.Contains(b.text(), "Bike Room") || p.LockID == "" {
+			t.Error("no lock id in the file")
+		}
+	})
+
+	t.Run("keys, staff and mailbox pages", func(t *testing.T) {
+		b.t = t
 		b.open(pp + "/keys")
 		b.see("Building", "Amenities", "doorcodes")
 		b.screenshot("keys")

@@ -56,7 +56,7 @@ func (c *Console) exposureList(w http.ResponseWriter, r *http.Request, rq *reque
 func wayLabel(kind string) string {
 	switch kind {
 	case "pending_sync":
-		return "the lock never synced since: anything it held"
+		return "the lock's state is unknown (no sync since it was provisioned)"
 	case "credential":
 		return "phone credential issued before the revocation"
 	case "doorcode":
