@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/base64"
 	"net/http"
+	"strconv"
 
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/doorsync"
@@ -20,6 +21,7 @@ func (s *Server) doorSyncRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/properties/{p}/exposure", s.authed(s.listExposure))
 	mux.Handle("GET /api/v1/me/mailbox", s.resident(s.myMailbox))
 	mux.Handle("POST /api/v1/me/sync-reports", s.resident(s.syncReport))
+	mux.Handle("GET /api/v1/me/activity", s.resident(s.myActivity))
 }
 
 func (s *Server) doorSync() (*doorsync.Service, error) {
@@ -199,4 +201,22 @@ func (s *Server) syncReport(w http.ResponseWriter, r *http.Request, res store.Re
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// myActivity lists the resident's private entries (their own residence
+// door), which managers never see.
+func (s *Server) myActivity(w http.ResponseWriter, r *http.Request, res store.Resident) error {
+	limit := 0
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 200 {
+			return &domain.Error{Code: domain.EInvalid, Field: "limit", Message: "limit must be 1–200"}
+		}
+		limit = n
+	}
+	items, next, err := s.Store.MyActivity(r.Context(), res, r.URL.Query().Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	return writeList(w, items, next)
 }
