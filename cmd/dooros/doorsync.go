@@ -72,7 +72,12 @@ func startDoorSync(ctx context.Context, f mqttFlags, st *store.Store, keys doors
 			log.Error("door sync pusher stopped", "err", err)
 		}
 	}()
-	log.Info("door sync", "mqtt", svc.LockMQTTURL, "embedded_broker", broker != nil)
+	if broker != nil {
+		// The bound address: with --mqtt-addr HOST:0 the port is chosen here.
+		log.Info("door sync: embedded MQTT broker listening", "broker_addr", broker.Addr(), "mqtt", svc.LockMQTTURL)
+	} else {
+		log.Info("door sync: external MQTT broker", "mqtt", svc.LockMQTTURL)
+	}
 	return svc, func() {
 		cancel()
 		<-done

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -76,12 +77,15 @@ func TestServeEndToEnd(t *testing.T) {
 	var out, errb syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--data", dir, "--addr", addr}, noEnv, nil, &out, &errb)
+		done <- run(ctx, []string{"serve", "--data", dir, "--addr", addr, "--mqtt-addr", "127.0.0.1:0"}, noEnv, nil, &out, &errb)
 	}()
 	base := "http://" + addr
 	waitHealthy(t, base, done, &errb)
 	if !strings.Contains(out.String(), "listening on http://"+addr) {
 		t.Errorf("serve printed %q", out.String())
+	}
+	if !regexp.MustCompile(`broker_addr=127\.0\.0\.1:[1-9][0-9]*`).MatchString(errb.String()) {
+		t.Errorf("serve did not log the embedded broker's bound address:\n%s", errb.String())
 	}
 
 	c := &client{t: t, base: base}
@@ -245,16 +249,16 @@ func TestCLIErrors(t *testing.T) {
 	}{
 		{"no command", nil, "missing command"},
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
-		{"unknown flag", []string{"serve", "--bogus"}, "flag provided but not defined: -bogus"},
+		{"unknown flag", []string{"serve", "--mqtt-addr", "127.0.0.1:0", "--bogus"}, "flag provided but not defined: -bogus"},
 		{"init without email", []string{"init", "--data", fresh, "--org", "Acme", "--password", testPassword}, "--email"},
 		{"init without org", []string{"init", "--data", fresh, "--email", testEmail, "--password", testPassword}, "--org"},
 		{"init with invalid email", []string{"init", "--data", fresh, "--org", "Acme", "--email", "nobody", "--password", testPassword}, "email"},
 		{"init with short password", []string{"init", "--data", fresh, "--org", "Acme", "--email", testEmail, "--password", "short"}, "password"},
 		{"init twice", []string{"init", "--data", initialised, "--org", "Acme", "--email", "other@example.com", "--password", testPassword}, "already has an organisation"},
-		{"stray argument to serve", []string{"serve", "--data", fresh, "now"}, `unexpected argument "now"`},
+		{"stray argument to serve", []string{"serve", "--data", fresh, "--mqtt-addr", "127.0.0.1:0", "now"}, `unexpected argument "now"`},
 		{"stray argument to init", []string{"init", "--data", fresh, "--org", "Acme", "--email", testEmail, "--password", testPassword, "extra"}, `unexpected argument "extra"`},
-		{"unreachable postgres", []string{"serve", "--db", "postgres://nobody@127.0.0.1:1/dooros?connect_timeout=2", "--addr", "127.0.0.1:0"}, "connect"},
-		{"address in use", []string{"serve", "--data", initialised, "--addr", "busy"}, "address"},
+		{"unreachable postgres", []string{"serve", "--db", "postgres://nobody@127.0.0.1:1/dooros?connect_timeout=2", "--addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0"}, "connect"},
+		{"address in use", []string{"serve", "--data", initialised, "--addr", "busy", "--mqtt-addr", "127.0.0.1:0"}, "address"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -265,7 +269,7 @@ func TestCLIErrors(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer ln.Close()
-				args = []string{"serve", "--data", initialised, "--addr", ln.Addr().String()}
+				args = []string{"serve", "--data", initialised, "--addr", ln.Addr().String(), "--mqtt-addr", "127.0.0.1:0"}
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
