@@ -18,7 +18,7 @@ import (
 
 const usage = `usage:
   doorlock provision --state DIR FILE          set up a lock from a provisioning file ("-" reads stdin)
-  doorlock run --state DIR --ble ADDR --control ADDR [--mtu 185] [--rate 2048] [--mqtt-url URL --mqtt-password P]
+  doorlock run --state DIR --ble ADDR --control ADDR [--mtu 185] [--rate 2048] [--mqtt-url URL] (password: DOORLOCK_MQTT_PASSWORD)
   doorlock keypad --control ADDR CODE          type a code at the keypad
   doorlock card --control ADDR SERIAL          tap a keycard
   doorlock status --control ADDR               show the lock's state`
@@ -92,8 +92,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	mtu := fs.Int("mtu", ble.DefaultMTU, "BLE frame size in bytes")
 	rate := fs.Int("rate", ble.DefaultRate, "BLE link rate in bytes per second (negative: unlimited)")
 	logFormat := fs.String("log-format", "text", "text or json")
-	mqttURL := fs.String("mqtt-url", "", "online lock: the broker to connect to (mqtt://host:port); the password comes from --mqtt-password or DOORLOCK_MQTT_PASSWORD")
-	mqttPassword := fs.String("mqtt-password", getenv("DOORLOCK_MQTT_PASSWORD"), "online lock: MQTT password from provisioning")
+	mqttURL := fs.String("mqtt-url", "", "online lock: the broker to connect to (mqtt://host:port); the password comes from DOORLOCK_MQTT_PASSWORD")
+	mqttPassword := fs.String("mqtt-password", getenv("DOORLOCK_MQTT_PASSWORD"), "online lock: MQTT password from provisioning (deprecated: visible to every local user in the process list; set DOORLOCK_MQTT_PASSWORD instead)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -113,6 +113,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		h = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
 	}
 	log := slog.New(h)
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "mqtt-password" {
+			log.Warn("--mqtt-password puts the lock's MQTT password in the process list, visible to every local user; set DOORLOCK_MQTT_PASSWORD instead")
+		}
+	})
 
 	l, err := lock.Open(lock.Options{FS: lock.DirFS(*state), Logger: log})
 	if err != nil {

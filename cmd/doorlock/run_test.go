@@ -251,4 +251,12 @@ func TestRunUsage(t *testing.T) {
 	if err := run(t.Context(), []string{"run", "--state", t.TempDir()}, os.Getenv, nil, &o, &o); !errors.Is(err, lockproto.ErrNotProvisioned) {
 		t.Fatalf("unprovisioned: %v", err)
 	}
+	if strings.Contains(o.String(), "--mqtt-password puts") {
+		t.Fatal("warned about --mqtt-password without the flag")
+	}
+	o.Reset()
+	run(t.Context(), []string{"run", "--state", t.TempDir(), "--mqtt-password", "secret"}, os.Getenv, nil, &o, &o)
+	if !strings.Contains(o.String(), "level=WARN") || !strings.Contains(o.String(), "DOORLOCK_MQTT_PASSWORD") {
+		t.Errorf("--mqtt-password on the command line gave no warning: %q", o.String())
+	}
 }
