@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dooros/dooros/domain"
 )
@@ -89,13 +90,34 @@ func adminEvent(a domain.Actor, propertyID, kind string, p *domain.Person, detai
 	return e
 }
 
-// bumpDoors gives every changed door a new desired-state version, records
-// the change (for Door Sync tasks) and any revocation (for lock bundles),
-// and queues a push for the Door Sync workers. It runs a fixed number of
-// statements whatever the number of doors, and bumps doors in id order so
-// concurrent transactions on PostgreSQL lock them in the same order.
-func (t *Tx) bumpDoors(ctx context.Context, changes []domain.DoorChange) error {
-	merged := domain.MergeDoorChanges(changes)
+// bumpDoors records that the changed doors need a new desired-state
+// version. The changes are kept on the transaction and flushed once, just
+// before it commits (flushDoors), so a transaction that changes a door
+// several times — a request touching many people, an import batch of 100
+// rows joined into one transaction, a PMS run — gives each door one new
+// version, one change record and one door.state push, whatever the number
+// of changes. Nothing in a use case reads a door's version after bumping
+// it in the same transaction (bundles are built from committed versions).
+func (t *Tx) bumpDoors(_ context.Context, changes []domain.DoorChange) error {
+	t.doorChanges = append(t.doorChanges, changes...)
+	return nil
+}
+
+// maxChangeReason bounds a merged change's reason (an import batch merges
+// a hundred "access given to …").
+const maxChangeReason = 500
+
+// flushDoors gives every door changed in this transaction a new version,
+// records the change — merged per door: the union of reasons, revocation
+// and revoked people — (for Door Sync tasks) and any revocation (for lock
+// bundles), and queues one push per door for the Door Sync workers. It
+// runs a fixed number of statements whatever the number of doors, and
+// bumps doors in id order so concurrent transactions on PostgreSQL lock
+// them in the same order; locking them only here, at the end, also keeps
+// the door rows locked for the shortest time.
+func (t *Tx) flushDoors(ctx context.Context) error {
+	merged := domain.MergeDoorChanges(t.doorChanges)
+	t.doorChanges = nil
 	if len(merged) == 0 {
 		return nil
 	}
@@ -108,20 +130,16 @@ func (t *Tx) bumpDoors(ctx context.Context, changes []domain.DoorChange) error {
 		for i, c := range chunk {
 			ids[i] = c.DoorID
 		}
+		q := `UPDATE doors SET version = version + 1 WHERE id IN (` + placeholders(len(ids)) + `) RETURNING id, version`
 		if t.s.dialect == Postgres {
 			// An UPDATE locks rows in scan order, which follows where the
-			// row versions lie on disk; lock them in id order first so two
-			// transactions bumping the same doors queue instead of
-			// deadlocking.
-			rows, err := t.query(ctx, `SELECT id FROM doors WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id FOR UPDATE`, anySlice(ids)...)
-			if err != nil {
-				return fmt.Errorf("bump doors: %w", err)
-			}
-			if _, err := scanStrings(rows); err != nil {
-				return fmt.Errorf("bump doors: %w", err)
-			}
+			// row versions lie on disk; lock them in id order first (in the
+			// same statement) so two transactions bumping the same doors
+			// queue instead of deadlocking.
+			q = `WITH locked AS MATERIALIZED (SELECT id FROM doors WHERE id IN (` + placeholders(len(ids)) + `) ORDER BY id FOR UPDATE)
+				UPDATE doors d SET version = d.version + 1 FROM locked WHERE d.id = locked.id RETURNING d.id, d.version`
 		}
-		rows, err := t.query(ctx, `UPDATE doors SET version = version + 1 WHERE id IN (`+placeholders(len(ids))+`) RETURNING id, version`, anySlice(ids)...)
+		rows, err := t.query(ctx, q, anySlice(ids)...)
 		if err != nil {
 			return fmt.Errorf("bump doors: %w", err)
 		}
@@ -145,7 +163,7 @@ func (t *Tx) bumpDoors(ctx context.Context, changes []domain.DoorChange) error {
 		if !ok {
 			return fmt.Errorf("bump door %s: %w", c.DoorID, sql.ErrNoRows)
 		}
-		changeRows = append(changeRows, []any{c.DoorID, version, micros(now), c.Reason, c.Revocation})
+		changeRows = append(changeRows, []any{c.DoorID, version, micros(now), capReason(c.Reason), c.Revocation})
 		for _, p := range c.PersonIDs {
 			revRows = append(revRows, []any{c.DoorID, p, micros(now)})
 		}
@@ -162,6 +180,42 @@ func (t *Tx) bumpDoors(ctx context.Context, changes []domain.DoorChange) error {
 		return err
 	}
 	return t.insertRows(ctx, `INSERT INTO outbox (id, topic, subject_id, payload, created_at, available_at) VALUES `, outboxRows, ``)
+}
+
+// capReason shortens a merged reason to about maxChangeReason bytes,
+// keeping whole reasons and saying how many were left out.
+func capReason(r string) string {
+	if len(r) <= maxChangeReason {
+		return r
+	}
+	parts := strings.Split(r, "; ")
+	if len(parts) == 1 {
+		return cutRunes(r, maxChangeReason-3) + "..."
+	}
+	kept, n := 0, 0
+	for kept < len(parts) {
+		add := len(parts[kept]) + 2
+		if n+add+len("; and 99999 more") > maxChangeReason {
+			break
+		}
+		n += add
+		kept++
+	}
+	if kept == 0 {
+		return cutRunes(parts[0], maxChangeReason/2) + fmt.Sprintf("...; and %d more", len(parts)-1)
+	}
+	return strings.Join(parts[:kept], "; ") + fmt.Sprintf("; and %d more", len(parts)-kept)
+}
+
+// cutRunes cuts s to at most n bytes without splitting a character.
+func cutRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // enqueue writes an outbox row in the current transaction.

@@ -418,6 +418,7 @@ func (s *Store) ApplyImportBatch(ctx context.Context, jobID, workerID string, it
 		if err != nil {
 			return err
 		}
+		dry := t.mark()
 		if job.DryRun {
 			if _, err := t.exec(ctx, `SAVEPOINT import_dry_run`); err != nil {
 				return err
@@ -456,7 +457,7 @@ func (s *Store) ApplyImportBatch(ctx context.Context, jobID, workerID string, it
 			if _, err := t.exec(ctx, `ROLLBACK TO SAVEPOINT import_dry_run`); err != nil {
 				return err
 			}
-			t.after = nil
+			t.rewind(dry)
 			for _, rs := range results {
 				if rs[0].Outcome == OutcomeCreated {
 					rs[0].PersonID = "" // rolled back
@@ -594,12 +595,12 @@ func (t *Tx) savepoint(ctx context.Context, name string, fn func() error) error 
 	if _, err := t.exec(ctx, `SAVEPOINT `+name); err != nil {
 		return err
 	}
-	after := len(t.after)
+	m := t.mark()
 	if ferr := fn(); ferr != nil {
 		if _, err := t.exec(ctx, `ROLLBACK TO SAVEPOINT `+name); err != nil {
 			return errors.Join(ferr, err)
 		}
-		t.after = t.after[:after]
+		t.rewind(m)
 		if _, err := t.exec(ctx, `RELEASE SAVEPOINT `+name); err != nil {
 			return errors.Join(ferr, err)
 		}

@@ -157,6 +157,22 @@ type Tx struct {
 	after []func()
 	// prepare: reuse prepared statements (SQLite write transactions).
 	prepare bool
+	// doorChanges are the door changes of this transaction, flushed once
+	// before it commits (flushDoors).
+	doorChanges []domain.DoorChange
+}
+
+// txMark is how far a transaction's deferred work had got; rewind goes
+// back to it when a savepoint rolls back.
+type txMark struct{ after, doorChanges int }
+
+func (t *Tx) mark() txMark { return txMark{len(t.after), len(t.doorChanges)} }
+
+// rewind forgets the deferred work recorded after m (what a rolled-back
+// savepoint had done).
+func (t *Tx) rewind(m txMark) {
+	t.after = t.after[:m.after]
+	t.doorChanges = t.doorChanges[:m.doorChanges]
 }
 
 func (s *Store) rebind(q string) string {
@@ -288,7 +304,11 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(*Tx) error) (err er
 			return fmt.Errorf("store: begin %s: %w", op, err)
 		}
 		t := &Tx{tx: sqlTx, s: s, prepare: s.dialect == SQLite}
-		if err := fn(t); err != nil {
+		err = fn(t)
+		if err == nil {
+			err = t.flushDoors(ctx)
+		}
+		if err != nil {
 			sqlTx.Rollback()
 			if s.retryable(err) && attempt < 5 {
 				continue
