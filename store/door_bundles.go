@@ -97,6 +97,16 @@ func (s *Store) BuildDoorBundles(ctx context.Context, sealer Sealer, signers Pro
 			ids = append(ids, id)
 		}
 	}
+	// On SQLite the loading and the storing transactions take turns here
+	// rather than in SQLite's busy handler, which sleeps in growing steps.
+	var turns sync.Mutex
+	turn := func(fn func()) {
+		if s.dialect == SQLite {
+			turns.Lock()
+			defer turns.Unlock()
+		}
+		fn()
+	}
 	done := make(chan BundleBuild, 64) // delivered by the caller's goroutine
 	toSeal := make(chan *bundleJob, 2*opts.Chunk)
 	toStore := make(chan *bundleJob, 2*opts.Batch)
@@ -108,7 +118,10 @@ func (s *Store) BuildDoorBundles(ctx context.Context, sealer Sealer, signers Pro
 		defer close(toSeal)
 		for lo := 0; lo < len(ids); lo += opts.Chunk {
 			chunk := ids[lo:min(lo+opts.Chunk, len(ids))]
-			jobs, skipped, err := s.loadBundleJobs(ctx, sealer, chunk, opts.OnlineOnly)
+			var jobs []*bundleJob
+			var skipped []BundleBuild
+			var err error
+			turn(func() { jobs, skipped, err = s.loadBundleJobs(ctx, sealer, chunk, opts.OnlineOnly) })
 			if err != nil {
 				for _, id := range chunk {
 					done <- BundleBuild{DoorID: id, Err: err}
@@ -167,7 +180,9 @@ func (s *Store) BuildDoorBundles(ctx context.Context, sealer Sealer, signers Pro
 					break fill
 				}
 			}
-			stored, err := s.storeBundles(ctx, batch)
+			var stored map[string]DoorBundle
+			var err error
+			turn(func() { stored, err = s.storeBundles(ctx, batch) })
 			for _, j := range batch {
 				b := BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: err}
 				if err == nil {
