@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -135,8 +136,16 @@ func TestDoorBumpsDeferred(t *testing.T) {
 			host := e.invite("Rae", "Host", "rae@example.com", withKeys(key(e.f.Building.ID, true)))
 			guest := e.invite("Rex", "Guest", "rex@example.com", guestOf(host.ID), withKeys(key(e.f.Building.ID, false)))
 			gym := e.doorWork(e.f.Gym.ID)
-			if _, err := st.Revoke(ctx, e.f.PM, e.prop(), host.ID); err != nil {
+			v, err := st.Revoke(ctx, e.f.PM, e.prop(), host.ID)
+			if err != nil {
 				t.Fatal(err)
+			}
+			// Revoke builds its answer from what it wrote: it must be what a
+			// read returns.
+			got, _ := json.Marshal(v)
+			want, _ := json.Marshal(e.person(host.ID))
+			if string(got) != string(want) {
+				t.Errorf("Revoke answered\n%s\nbut the person reads\n%s", got, want)
 			}
 			after := e.doorWork(e.f.Gym.ID)
 			if want := (doorWork{gym.version + 1, gym.changes + 1, gym.pushes + 1}); after != want {

@@ -25,11 +25,11 @@ func (t *Tx) addEvent(ctx context.Context, e domain.Event) error {
 	return t.addEvents(ctx, []domain.Event{e})
 }
 
-// addEvents appends Activity entries with one statement for the entries and
-// one for the doors they affected.
-func (t *Tx) addEvents(ctx context.Context, es []domain.Event) error {
+// addEvents appends Activity entries. They are written before commit with
+// the transaction's other appends (Activity is never read back by the
+// transaction that writes it).
+func (t *Tx) addEvents(_ context.Context, es []domain.Event) error {
 	now := t.s.Now()
-	var rows, doorRows [][]any
 	for _, e := range es {
 		if e.ID == "" {
 			e.ID = domain.NewID("evt")
@@ -37,16 +37,19 @@ func (t *Tx) addEvents(ctx context.Context, es []domain.Event) error {
 		if e.At.IsZero() {
 			e.At = now
 		}
-		rows = append(rows, []any{e.ID, e.PropertyID, micros(e.At), micros(now), e.Kind, e.ActorID, e.Actor, e.PersonID, e.PersonName, e.DoorID, e.Detail})
+		t.appends = append(t.appends, appendRow{insertEvent, "", []any{e.ID, e.PropertyID, micros(e.At), micros(now), e.Kind, e.ActorID, e.Actor, e.PersonID, e.PersonName, e.DoorID, e.Detail}})
 		for _, d := range e.Doors {
-			doorRows = append(doorRows, []any{e.ID, d})
+			t.appends = append(t.appends, appendRow{insertEventDoor, ` ON CONFLICT DO NOTHING`, []any{e.ID, d}})
 		}
 	}
-	if err := t.insertRows(ctx, `INSERT INTO events (id, property_id, at, received_at, kind, actor_id, actor_name, person_id, person_name, door_id, detail) VALUES `, rows, ``); err != nil {
-		return err
-	}
-	return t.insertRows(ctx, `INSERT INTO event_doors (event_id, door_id) VALUES `, doorRows, ` ON CONFLICT DO NOTHING`)
+	return nil
 }
+
+const (
+	insertEvent     = `INSERT INTO events (id, property_id, at, received_at, kind, actor_id, actor_name, person_id, person_name, door_id, detail) VALUES `
+	insertEventDoor = `INSERT INTO event_doors (event_id, door_id) VALUES `
+	insertOutbox    = `INSERT INTO outbox (id, topic, subject_id, payload, created_at, available_at) VALUES `
+)
 
 // maxParams keeps a multi-row statement under SQLite's limit of bound
 // parameters (32766) and PostgreSQL's (65535).
@@ -119,7 +122,7 @@ func (t *Tx) flushDoors(ctx context.Context) error {
 	merged := domain.MergeDoorChanges(t.doorChanges)
 	t.doorChanges = nil
 	if len(merged) == 0 {
-		return nil
+		return t.flushAppends(ctx)
 	}
 	sort.Slice(merged, func(i, j int) bool { return merged[i].DoorID < merged[j].DoorID })
 	now := t.s.Now()
@@ -157,29 +160,92 @@ func (t *Tx) flushDoors(ctx context.Context) error {
 			return err
 		}
 	}
-	var changeRows, revRows, outboxRows [][]any
+	var doorRows []appendRow
 	for _, c := range merged {
 		version, ok := versions[c.DoorID]
 		if !ok {
 			return fmt.Errorf("bump door %s: %w", c.DoorID, sql.ErrNoRows)
 		}
-		changeRows = append(changeRows, []any{c.DoorID, version, micros(now), capReason(c.Reason), c.Revocation})
+		doorRows = append(doorRows, appendRow{`INSERT INTO door_changes (door_id, version, at, reason, revocation) VALUES `, ``,
+			[]any{c.DoorID, version, micros(now), capReason(c.Reason), c.Revocation}})
 		for _, p := range c.PersonIDs {
-			revRows = append(revRows, []any{c.DoorID, p, micros(now)})
+			doorRows = append(doorRows, appendRow{`INSERT INTO door_revocations (door_id, person_id, at) VALUES `, ` ON CONFLICT DO NOTHING`,
+				[]any{c.DoorID, p, micros(now)}})
 		}
 		payload, err := json.Marshal(map[string]any{"door_id": c.DoorID, "version": version})
 		if err != nil {
 			return err
 		}
-		outboxRows = append(outboxRows, []any{domain.NewID("obx"), TopicDoorState, c.DoorID, string(payload), micros(now), micros(now)})
+		doorRows = append(doorRows, appendRow{insertOutbox, ``, []any{domain.NewID("obx"), TopicDoorState, c.DoorID, string(payload), micros(now), micros(now)}})
 	}
-	if err := t.insertRows(ctx, `INSERT INTO door_changes (door_id, version, at, reason, revocation) VALUES `, changeRows, ``); err != nil {
+	t.appends = append(doorRows, t.appends...)
+	return t.flushAppends(ctx)
+}
+
+// flushAppends writes the deferred rows: one multi-row INSERT per table
+// (first-use order, so events go before their event_doors), all of them in
+// one statement on PostgreSQL (data-modifying WITH clauses), where each
+// statement is a network round trip.
+func (t *Tx) flushAppends(ctx context.Context) error {
+	if len(t.appends) == 0 {
+		return nil
+	}
+	type group struct {
+		head, tail string
+		rows       [][]any
+	}
+	var groups []*group
+	idx := map[string]*group{}
+	params := 0
+	for _, a := range t.appends {
+		g := idx[a.head]
+		if g == nil {
+			g = &group{head: a.head, tail: a.tail}
+			idx[a.head] = g
+			groups = append(groups, g)
+		}
+		g.rows = append(g.rows, a.row)
+		params += len(a.row)
+	}
+	t.appends = nil
+	if t.s.dialect == Postgres && len(groups) > 1 && params <= maxParams {
+		var b strings.Builder
+		args := make([]any, 0, params)
+		for i, g := range groups {
+			switch {
+			case i == 0:
+				b.WriteString("WITH ")
+			case i < len(groups)-1:
+				b.WriteString(", ")
+			}
+			if i < len(groups)-1 {
+				fmt.Fprintf(&b, "w%d AS (", i)
+			} else {
+				b.WriteString(" ")
+			}
+			b.WriteString(g.head)
+			tuple := "(" + placeholders(len(g.rows[0])) + ")"
+			for j, r := range g.rows {
+				if j > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(tuple)
+				args = append(args, r...)
+			}
+			b.WriteString(g.tail)
+			if i < len(groups)-1 {
+				b.WriteString(")")
+			}
+		}
+		_, err := t.exec(ctx, b.String(), args...)
 		return err
 	}
-	if err := t.insertRows(ctx, `INSERT INTO door_revocations (door_id, person_id, at) VALUES `, revRows, ` ON CONFLICT DO NOTHING`); err != nil {
-		return err
+	for _, g := range groups {
+		if err := t.insertRows(ctx, g.head, g.rows, g.tail); err != nil {
+			return err
+		}
 	}
-	return t.insertRows(ctx, `INSERT INTO outbox (id, topic, subject_id, payload, created_at, available_at) VALUES `, outboxRows, ``)
+	return nil
 }
 
 // capReason shortens a merged reason to about maxChangeReason bytes,
@@ -218,14 +284,14 @@ func cutRunes(s string, n int) string {
 	return s[:n]
 }
 
-// enqueue writes an outbox row in the current transaction.
-func (t *Tx) enqueue(ctx context.Context, topic, subject string, payload any, availableAt time.Time) error {
+// enqueue adds an outbox row to the current transaction (written before
+// it commits, with its other appends).
+func (t *Tx) enqueue(_ context.Context, topic, subject string, payload any, availableAt time.Time) error {
 	b, err := json.Marshal(payload)
 	if err != nil {
 		return err
 	}
 	now := t.s.Now()
-	_, err = t.exec(ctx, `INSERT INTO outbox (id, topic, subject_id, payload, created_at, available_at) VALUES (?,?,?,?,?,?)`,
-		domain.NewID("obx"), topic, subject, string(b), micros(now), micros(availableAt))
-	return err
+	t.appends = append(t.appends, appendRow{insertOutbox, ``, []any{domain.NewID("obx"), topic, subject, string(b), micros(now), micros(availableAt)}})
+	return nil
 }

@@ -105,8 +105,7 @@ func (t *Tx) view(ctx context.Context, a domain.Actor, p domain.Person) (domain.
 		return v, err
 	}
 	for _, g := range guests {
-		v.Guests = append(v.Guests, domain.GuestSummary{ID: g.ID, FirstName: g.FirstName, LastName: g.LastName, Email: g.Email,
-			Access: g.Access, Status: g.Status(now), StartsAt: g.StartsAt, ExpiresAt: g.ExpiresAt})
+		v.Guests = append(v.Guests, guestSummary(g, now))
 	}
 	if a.Can(p.PropertyID, domain.PermManageKeys) == nil {
 		err := t.queryRow(ctx, `SELECT code FROM doorcodes WHERE person_id = ?`, p.ID).Scan(&v.Doorcode)
@@ -115,6 +114,11 @@ func (t *Tx) view(ctx context.Context, a domain.Actor, p domain.Person) (domain.
 		}
 	}
 	return v, nil
+}
+
+func guestSummary(g domain.Person, now time.Time) domain.GuestSummary {
+	return domain.GuestSummary{ID: g.ID, FirstName: g.FirstName, LastName: g.LastName, Email: g.Email,
+		Access: g.Access, Status: g.Status(now), StartsAt: g.StartsAt, ExpiresAt: g.ExpiresAt}
 }
 
 func sortName(first, last string) string {
@@ -134,10 +138,19 @@ func (t *Tx) emailFree(ctx context.Context, propertyID, email, exceptID string) 
 }
 
 func (t *Tx) insertGrant(ctx context.Context, g domain.Grant) error {
-	_, err := t.exec(ctx, `INSERT INTO grants (person_id, key_id, may_share, starts_at, expires_at, granted_at) VALUES (?,?,?,?,?,?)
-		ON CONFLICT (person_id, key_id) DO UPDATE SET may_share = excluded.may_share, starts_at = excluded.starts_at, expires_at = excluded.expires_at`,
-		g.PersonID, g.KeyID, g.MayShare, nullMicros(g.StartsAt), nullMicros(g.ExpiresAt), micros(t.s.Now()))
-	return err
+	return t.insertGrants(ctx, []domain.Grant{g})
+}
+
+// insertGrants writes grants (new or changed) with one statement; a person
+// and key appear at most once in gs.
+func (t *Tx) insertGrants(ctx context.Context, gs []domain.Grant) error {
+	rows := make([][]any, len(gs))
+	now := micros(t.s.Now())
+	for i, g := range gs {
+		rows[i] = []any{g.PersonID, g.KeyID, g.MayShare, nullMicros(g.StartsAt), nullMicros(g.ExpiresAt), now}
+	}
+	return t.insertRows(ctx, `INSERT INTO grants (person_id, key_id, may_share, starts_at, expires_at, granted_at) VALUES `, rows,
+		` ON CONFLICT (person_id, key_id) DO UPDATE SET may_share = excluded.may_share, starts_at = excluded.starts_at, expires_at = excluded.expires_at`)
 }
 
 // Invite creates a person (or a guest when in.InvitedBy is set), their
@@ -147,7 +160,8 @@ func (s *Store) Invite(ctx context.Context, a domain.Actor, propertyID string, i
 	var out domain.PersonView
 	err := s.inTx(ctx, "invite", func(t *Tx) error {
 		now := s.Now()
-		if _, err := t.property(ctx, a, propertyID); err != nil {
+		prop, err := t.property(ctx, a, propertyID)
+		if err != nil {
 			return err
 		}
 		if err := a.Can(propertyID, domain.PermPeople); err != nil {
@@ -208,13 +222,14 @@ func (s *Store) Invite(ctx context.Context, a domain.Actor, propertyID string, i
 			sortName(p.FirstName, p.LastName), strings.ToLower(p.FirstName), strings.ToLower(p.LastName)); err != nil {
 			return err
 		}
-		for _, g := range grants {
-			if err := t.insertGrant(ctx, g); err != nil {
+		if err := t.insertGrants(ctx, grants); err != nil {
+			return err
+		}
+		// A new person holds no code yet: no need to read what they hold.
+		if domain.NeedsDoorcode(keys, grants) {
+			if err := t.issueDoorcodes(ctx, propertyID, prop.DoorcodeLength, []string{p.ID}); err != nil {
 				return err
 			}
-		}
-		if err := t.syncDoorcodes(ctx, propertyID, []string{p.ID}); err != nil {
-			return err
 		}
 		doors := domain.GrantDoors(keys, grants)
 		if err := t.bumpDoors(ctx, domain.Changes(doors, "access given to "+p.Name())); err != nil {
@@ -299,28 +314,25 @@ func (t *Tx) syncDoorcodes(ctx context.Context, propertyID string, personIDs []s
 			has[id] = true
 		}
 	}
-	length := 0
-	var drop []string
+	var give, drop []string
 	for _, id := range personIDs {
 		need := domain.NeedsDoorcode(keys, grants[id])
 		switch {
 		case need && !has[id]:
-			if length == 0 {
-				if err := t.queryRow(ctx, `SELECT doorcode_length FROM properties WHERE id = ?`, propertyID).Scan(&length); err != nil {
-					return err
-				}
-			}
-			code, err := t.freeDoorcode(ctx, propertyID, length)
-			if err != nil {
-				return err
-			}
-			if _, err := t.exec(ctx, `INSERT INTO doorcodes (person_id, property_id, code, created_at) VALUES (?,?,?,?)`, id, propertyID, code, micros(t.s.Now())); err != nil {
-				return err
-			}
+			give = append(give, id)
 			has[id] = true
 		case !need && has[id]:
 			drop = append(drop, id)
 			has[id] = false
+		}
+	}
+	if len(give) > 0 {
+		var length int
+		if err := t.queryRow(ctx, `SELECT doorcode_length FROM properties WHERE id = ?`, propertyID).Scan(&length); err != nil {
+			return err
+		}
+		if err := t.issueDoorcodes(ctx, propertyID, length, give); err != nil {
+			return err
 		}
 	}
 	for lo := 0; lo < len(drop); lo += 500 {
@@ -328,6 +340,69 @@ func (t *Tx) syncDoorcodes(ctx context.Context, propertyID string, personIDs []s
 		if _, err := t.exec(ctx, `DELETE FROM doorcodes WHERE person_id IN (`+placeholders(len(chunk))+`)`, chunk...); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// issueDoorcodes gives each listed person (holding no code) a new code of
+// length, unique among the property's codes. Codes are drawn at random
+// and inserted together; the UNIQUE (property_id, code) constraint turns
+// a taken code away and only those people draw again, so a code costs one
+// statement instead of a check and an insert. After a few rounds (an
+// almost full namespace) the rest go through freeDoorcode, which reports
+// when no code is left.
+func (t *Tx) issueDoorcodes(ctx context.Context, propertyID string, length int, ids []string) error {
+	now := micros(t.s.Now())
+	todo := ids
+	for round := 0; len(todo) > 0; round++ {
+		if round == 8 {
+			for _, id := range todo {
+				code, err := t.freeDoorcode(ctx, propertyID, length)
+				if err != nil {
+					return err
+				}
+				if _, err := t.exec(ctx, `INSERT INTO doorcodes (person_id, property_id, code, created_at) VALUES (?,?,?,?)`, id, propertyID, code, now); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		drawn := map[string]bool{}
+		var next []string
+		for lo := 0; lo < len(todo); lo += 500 {
+			chunk := todo[lo:min(lo+500, len(todo))]
+			args := make([]any, 0, 4*len(chunk))
+			for _, id := range chunk {
+				code, err := domain.GenerateDoorcode(length, func(c string) bool { return drawn[c] })
+				if err != nil {
+					return err
+				}
+				drawn[code] = true
+				args = append(args, id, propertyID, code, now)
+			}
+			rows, err := t.query(ctx, `INSERT INTO doorcodes (person_id, property_id, code, created_at) VALUES `+
+				strings.TrimSuffix(strings.Repeat("(?,?,?,?),", len(chunk)), ",")+` ON CONFLICT DO NOTHING RETURNING person_id`, args...)
+			if err != nil {
+				return err
+			}
+			got, err := scanStrings(rows)
+			if err != nil {
+				return err
+			}
+			if len(got) == len(chunk) {
+				continue
+			}
+			done := make(map[string]bool, len(got))
+			for _, id := range got {
+				done[id] = true
+			}
+			for _, id := range chunk {
+				if !done[id] {
+					next = append(next, id)
+				}
+			}
+		}
+		todo = next
 	}
 	return nil
 }
@@ -946,12 +1021,13 @@ func (s *Store) TakeKey(ctx context.Context, a domain.Actor, propertyID, id, key
 // endAccess removes every grant and doorcode of a person and of their
 // guests and marks them revoked (and deleted when del). Everything they
 // could open gets a revocation. It reads and writes everyone at once, so
-// a revoke costs the same few statements for one guest or twenty.
-func (t *Tx) endAccess(ctx context.Context, a domain.Actor, propertyID string, p domain.Person, del bool) (int, error) {
+// a revoke costs the same few statements for one guest or twenty. It
+// returns the guests as they are now.
+func (t *Tx) endAccess(ctx context.Context, a domain.Actor, propertyID string, p domain.Person, del bool) ([]domain.Person, error) {
 	now := t.s.Now()
 	guests, err := t.guests(ctx, p.ID)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	everyone := append([]domain.Person{p}, guests...)
 	ids := make([]string, len(everyone))
@@ -960,12 +1036,21 @@ func (t *Tx) endAccess(ctx context.Context, a domain.Actor, propertyID string, p
 	}
 	grants, keys, err := t.peopleKeys(ctx, propertyID, ids)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	hostKeys := grantKeyIDs(grants[p.ID])
 	sort.Strings(hostKeys)
 	if err := a.CanHandleKeys(propertyID, hostKeys...); err != nil {
-		return 0, err
+		return nil, err
+	}
+	// Only code guests have a guest code to end; find them at once.
+	rows, err := t.query(ctx, `SELECT person_id FROM guest_codes WHERE released_at IS NULL AND person_id IN (`+placeholders(len(ids))+`)`, anySlice(ids)...)
+	if err != nil {
+		return nil, err
+	}
+	coded, err := scanStrings(rows)
+	if err != nil {
+		return nil, err
 	}
 	var changes []domain.DoorChange
 	events := make([]domain.Event, 0, len(everyone))
@@ -977,11 +1062,13 @@ func (t *Tx) endAccess(ctx context.Context, a domain.Actor, propertyID string, p
 		}
 		mine := domain.Changes(doors, reason, x.ID)
 		// A code guest's computed code ends too (store/resident_guests.go).
-		codeChanges, err := t.endGuestCode(ctx, x)
-		if err != nil {
-			return 0, err
+		if slices.Contains(coded, x.ID) {
+			codeChanges, err := t.endGuestCode(ctx, x)
+			if err != nil {
+				return nil, err
+			}
+			mine = append(mine, codeChanges...)
 		}
-		mine = append(mine, codeChanges...)
 		changes = append(changes, mine...)
 		kind, detail := domain.EventPersonRevoked, "revoked all keys"
 		if del {
@@ -996,28 +1083,42 @@ func (t *Tx) endAccess(ctx context.Context, a domain.Actor, propertyID string, p
 	}
 	in, args := `(`+placeholders(len(ids))+`)`, anySlice(ids)
 	if _, err := t.exec(ctx, `DELETE FROM grants WHERE person_id IN `+in, args...); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if _, err := t.exec(ctx, `DELETE FROM doorcodes WHERE person_id IN `+in, args...); err != nil {
-		return 0, err
+		return nil, err
 	}
 	// Their keycards end too (store/keycards.go); the revocation at their
 	// doors brings the removal to the locks.
 	if _, err := t.exec(ctx, `UPDATE keycards SET deactivated_at = ?, deactivated_by = ? WHERE deactivated_at IS NULL AND person_id IN `+in,
 		append([]any{micros(now), a.Name}, args...)...); err != nil {
-		return 0, err
+		return nil, err
 	}
 	q, qargs := `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ? WHERE id IN `+in, []any{micros(now), micros(now)}
 	if del {
 		q, qargs = `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ?, deleted_at = ? WHERE id IN `+in, []any{micros(now), micros(now), micros(now)}
 	}
 	if _, err := t.exec(ctx, q, append(qargs, args...)...); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := t.addEvents(ctx, events); err != nil {
-		return 0, err
+		return nil, err
 	}
-	return len(guests), t.bumpDoors(ctx, changes)
+	for i := range guests {
+		ended(&guests[i], now, del)
+	}
+	return guests, t.bumpDoors(ctx, changes)
+}
+
+// ended is what endAccess wrote to a person row.
+func ended(p *domain.Person, now time.Time, del bool) {
+	if p.RevokedAt == nil {
+		p.RevokedAt = &now
+	}
+	if del {
+		p.DeletedAt = &now
+	}
+	p.UpdatedAt = now
 }
 
 // peopleKeys loads the grants of several people and their keys in three
@@ -1068,14 +1169,19 @@ func (s *Store) Revoke(ctx context.Context, a domain.Actor, propertyID, id strin
 		if err != nil {
 			return err
 		}
-		if _, err := t.endAccess(ctx, a, propertyID, p, false); err != nil {
+		guests, err := t.endAccess(ctx, a, propertyID, p, false)
+		if err != nil {
 			return err
 		}
-		if p, err = t.person(ctx, propertyID, id, false); err != nil {
-			return err
+		// Everything the view would read is what endAccess just wrote: no
+		// keys, no doorcode, every guest revoked.
+		now := s.Now()
+		ended(&p, now, false)
+		out = domain.PersonView{Person: p, Status: p.Status(now), Keys: []domain.GrantView{}, Guests: []domain.GuestSummary{}}
+		for _, g := range guests {
+			out.Guests = append(out.Guests, guestSummary(g, now))
 		}
-		out, err = t.view(ctx, a, p)
-		return err
+		return nil
 	})
 	return out, err
 }

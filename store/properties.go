@@ -380,18 +380,15 @@ func (s *Store) ListUnits(ctx context.Context, a domain.Actor, propertyID string
 // --- keys ---
 
 func (t *Tx) key(ctx context.Context, propertyID, id string) (domain.Key, error) {
-	var k domain.Key
-	var created int64
-	err := t.queryRow(ctx, `SELECT id, property_id, name, created_at FROM access_keys WHERE id = ? AND property_id = ?`, id, propertyID).Scan(&k.ID, &k.PropertyID, &k.Name, &created)
-	if errors.Is(err, sql.ErrNoRows) {
+	keys, _, err := t.loadKeys(ctx, propertyID, []string{id})
+	if err != nil {
+		return domain.Key{}, err
+	}
+	k, ok := keys[id]
+	if !ok {
 		return k, domain.Errorf(domain.ENotFound, "key %s not found in this property", id)
 	}
-	if err != nil {
-		return k, err
-	}
-	k.CreatedAt = fromMicros(created)
-	k.Doors, err = t.keyDoors(ctx, id)
-	return k, err
+	return k, nil
 }
 
 func (t *Tx) keyDoors(ctx context.Context, keyID string) ([]domain.KeyDoor, error) {
@@ -415,9 +412,24 @@ func (t *Tx) keyDoors(ctx context.Context, keyID string) ([]domain.KeyDoor, erro
 	return out, rows.Err()
 }
 
-// keysByID loads several keys of a property (two queries for any number);
+// keysByID loads several keys of a property (one query for any number);
 // an unknown or foreign key is an error naming the field.
 func (t *Tx) keysByID(ctx context.Context, propertyID string, ids []string) (map[string]domain.Key, error) {
+	out, uniq, err := t.loadKeys(ctx, propertyID, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range uniq {
+		if _, ok := out[id]; !ok {
+			return nil, domain.FieldError("keys", "key %s is not a key of this property", id)
+		}
+	}
+	return out, nil
+}
+
+// loadKeys loads the keys of a property among ids, with their doors, in
+// one query; unknown ids are left out. It also returns the distinct ids.
+func (t *Tx) loadKeys(ctx context.Context, propertyID string, ids []string) (map[string]domain.Key, []string, error) {
 	out := make(map[string]domain.Key, len(ids))
 	seen := make(map[string]bool, len(ids))
 	var uniq []string
@@ -428,52 +440,39 @@ func (t *Tx) keysByID(ctx context.Context, propertyID string, ids []string) (map
 		}
 	}
 	if len(uniq) == 0 {
-		return out, nil
+		return out, uniq, nil
 	}
-	rows, err := t.query(ctx, `SELECT id, property_id, name, created_at FROM access_keys WHERE property_id = ? AND id IN (`+placeholders(len(uniq))+`)`,
+	rows, err := t.query(ctx, `SELECT k.id, k.property_id, k.name, k.created_at, kd.door_id, kd.doorcodes, kd.schedule
+		FROM access_keys k LEFT JOIN key_doors kd ON kd.key_id = k.id
+		WHERE k.property_id = ? AND k.id IN (`+placeholders(len(uniq))+`) ORDER BY k.id, kd.door_id`,
 		append([]any{propertyID}, anySlice(uniq)...)...)
 	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var k domain.Key
-		var created int64
-		if err := rows.Scan(&k.ID, &k.PropertyID, &k.Name, &created); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		k.CreatedAt, k.Doors = fromMicros(created), []domain.KeyDoor{}
-		out[k.ID] = k
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	for _, id := range uniq {
-		if _, ok := out[id]; !ok {
-			return nil, domain.FieldError("keys", "key %s is not a key of this property", id)
-		}
-	}
-	rows, err = t.query(ctx, `SELECT key_id, door_id, doorcodes, schedule FROM key_doors WHERE key_id IN (`+placeholders(len(uniq))+`) ORDER BY key_id, door_id`,
-		anySlice(uniq)...)
-	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var keyID, sched string
-		var kd domain.KeyDoor
-		if err := rows.Scan(&keyID, &kd.DoorID, &kd.Doorcodes, &sched); err != nil {
-			return nil, err
+		var k domain.Key
+		var created int64
+		var door, sched sql.NullString
+		var codes sql.NullBool
+		if err := rows.Scan(&k.ID, &k.PropertyID, &k.Name, &created, &door, &codes, &sched); err != nil {
+			return nil, nil, err
 		}
-		if err := json.Unmarshal([]byte(sched), &kd.Schedule); err != nil {
-			return nil, err
+		if prev, ok := out[k.ID]; ok {
+			k = prev
+		} else {
+			k.CreatedAt, k.Doors = fromMicros(created), []domain.KeyDoor{}
 		}
-		k := out[keyID]
-		k.Doors = append(k.Doors, kd)
-		out[keyID] = k
+		if door.Valid {
+			kd := domain.KeyDoor{DoorID: door.String, Doorcodes: codes.Bool}
+			if err := json.Unmarshal([]byte(sched.String), &kd.Schedule); err != nil {
+				return nil, nil, err
+			}
+			k.Doors = append(k.Doors, kd)
+		}
+		out[k.ID] = k
 	}
-	return out, rows.Err()
+	return out, uniq, rows.Err()
 }
 
 func (t *Tx) checkKeyDoors(ctx context.Context, propertyID string, doors []domain.KeyDoor) error {

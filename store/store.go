@@ -160,19 +160,32 @@ type Tx struct {
 	// doorChanges are the door changes of this transaction, flushed once
 	// before it commits (flushDoors).
 	doorChanges []domain.DoorChange
+	// appends are rows of append-only tables (Activity, outbox) that
+	// nothing reads back in the transaction that writes them; they are
+	// inserted together before commit (flushDoors), a few multi-row
+	// statements for a whole import batch, one statement on PostgreSQL.
+	appends []appendRow
+}
+
+// appendRow is one deferred row: head ("INSERT … VALUES "), tail (a
+// conflict clause) and its values.
+type appendRow struct {
+	head, tail string
+	row        []any
 }
 
 // txMark is how far a transaction's deferred work had got; rewind goes
 // back to it when a savepoint rolls back.
-type txMark struct{ after, doorChanges int }
+type txMark struct{ after, doorChanges, appends int }
 
-func (t *Tx) mark() txMark { return txMark{len(t.after), len(t.doorChanges)} }
+func (t *Tx) mark() txMark { return txMark{len(t.after), len(t.doorChanges), len(t.appends)} }
 
 // rewind forgets the deferred work recorded after m (what a rolled-back
 // savepoint had done).
 func (t *Tx) rewind(m txMark) {
 	t.after = t.after[:m.after]
 	t.doorChanges = t.doorChanges[:m.doorChanges]
+	t.appends = t.appends[:m.appends]
 }
 
 func (s *Store) rebind(q string) string {
