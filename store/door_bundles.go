@@ -107,9 +107,9 @@ func (s *Store) BuildDoorBundles(ctx context.Context, sealer Sealer, signers Pro
 		}
 		fn()
 	}
-	done := make(chan BundleBuild, 64) // delivered by the caller's goroutine
-	toSeal := make(chan *bundleJob, 2*opts.Chunk)
-	toStore := make(chan *bundleJob, 2*opts.Batch)
+	done := make(chan BundleBuild, min(64, len(ids))) // delivered by the caller's goroutine
+	toSeal := make(chan *bundleJob, min(2*opts.Chunk, len(ids)))
+	toStore := make(chan *bundleJob, min(2*opts.Batch, len(ids)))
 
 	var loaders sync.WaitGroup
 	loaders.Add(1)
