@@ -85,7 +85,11 @@ applogin() { # EMAIL STATEDIR
 	curl -fsS "$API/api/v1/app/login/start" -d "{\"email\":\"$1\"}" >/dev/null
 	local code=""
 	for _ in $(seq 100); do
-		code=$(grep -hs -A0 "^To: .*$1" -l "$DATA"/mailbox/*.eml 2>/dev/null | xargs -r grep -h '^Subject:.*login code' 2>/dev/null | grep -o '[0-9]\{6\}' | tail -1 || true)
+		# The newest login-code email to this address; the code stands alone
+		# on an indented line of the text part (never in the subject).
+		local f
+		f=$(ls -t "$DATA"/mailbox/*.eml 2>/dev/null | xargs -r grep -l "^To: .*$1" 2>/dev/null | xargs -r grep -l '^X-Dooros-Kind: login-code\|^X-DoorOS-Kind: login-code' 2>/dev/null | head -1 || true)
+		[ -n "$f" ] && code=$(grep -o '^ \{4\}[0-9]\{6\}' "$f" | tr -d ' ' | head -1 || true)
 		[ -n "$code" ] && break; sleep 0.1
 	done
 	[ -n "$code" ] || fail "no login code email for $1"
