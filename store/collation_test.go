@@ -129,4 +129,3 @@ func openLanguageCollationDB(t *testing.T) (*store.Store, *sql.DB) {
 	}
 	return st, st.DB()
 }
-
