@@ -75,6 +75,8 @@ func (c *Console) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /login", c.secure(http.HandlerFunc(c.loginForm)))
 	mux.Handle("POST /login", c.secure(http.HandlerFunc(c.loginSubmit)))
 	mux.Handle("POST /logout", c.authed(c.logout))
+	mux.Handle("GET /invite/accept", c.secure(http.HandlerFunc(c.inviteAcceptForm)))
+	mux.Handle("POST /invite/accept", c.secure(http.HandlerFunc(c.inviteAcceptSubmit)))
 
 	mux.Handle("GET /{$}", c.authed(c.propertyPicker))
 	mux.Handle("GET /go", c.authed(c.propertyGo))

@@ -13,14 +13,16 @@ type loginData struct {
 	Email   string
 	Next    string
 	Message string
-	CSRF    string
+	// Notice is a one-time message from the page before (password set).
+	Notice string
+	CSRF   string
 }
 
 // loginForm shows the login page. The form carries a double-submit token
 // (cookie + hidden field), so another site cannot log a browser into an
 // account of its choosing.
 func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {
-	c.showLogin(w, r, http.StatusOK, loginData{Next: safeNext(r.URL.Query().Get("next"))})
+	c.showLogin(w, r, http.StatusOK, loginData{Next: safeNext(r.URL.Query().Get("next")), Notice: takeFlash(w, r)})
 }
 
 func (c *Console) showLogin(w http.ResponseWriter, r *http.Request, status int, d loginData) {
