@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dooros/dooros/console"
 	"github.com/dooros/dooros/domain"
@@ -257,10 +259,53 @@ func TestExposure(t *testing.T) {
 			mustContain(t, r.Body, `id="exposure-none"`)
 			mustNotContain(t, r.Body, `id="exposure-summary"`)
 		})
+		// Three phone credentials for the Gym, as three refreshes of Ana's
+		// app would record them (written directly: no phone in this test).
+		issued := st.Now().Add(-time.Hour)
+		latest := issued.Add(24 * time.Hour)
+		for i, notAfter := range []time.Time{issued.Add(2 * time.Hour), latest, issued.Add(12 * time.Hour)} {
+			if _, err := st.DB().ExecContext(ctx, rebind(st, `INSERT INTO issued_credentials (serial, person_id, property_id, device_id, issued_at, not_before, not_after, door_ids) VALUES (?,?,?,?,?,?,?,?)`),
+				900+i, ana.ID, e.f.Property.ID, "dev_test", issued.UnixMicro(), issued.UnixMicro(), notAfter.UnixMicro(), `["`+e.f.Gym.ID+`"]`); err != nil {
+				t.Fatal(err)
+			}
+		}
 		c.get(e.p("people", ana.ID, "revoke"))
 		if r := c.submit(e.p("people", ana.ID, "revoke"), nil); r.Status != http.StatusSeeOther {
 			t.Fatalf("revoke: %d", r.Status)
 		}
+		t.Run("each way once, credentials counted with the latest expiry", func(t *testing.T) {
+			items, err := st.ListExposure(ctx, e.f.PM, e.f.Property.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gymWays []store.ExposureWay
+			for _, it := range items {
+				seen := map[string]bool{}
+				for _, w := range it.Ways {
+					if seen[w.Kind] {
+						t.Errorf("%s: way %q listed twice: %+v", it.DoorName, w.Kind, it.Ways)
+					}
+					seen[w.Kind] = true
+				}
+				if it.DoorID == e.f.Gym.ID {
+					gymWays = it.Ways
+				}
+			}
+			var cred *store.ExposureWay
+			for i, w := range gymWays {
+				if w.Kind == "credential" {
+					cred = &gymWays[i]
+				}
+			}
+			if cred == nil || cred.Count != 3 || cred.Until == nil || !cred.Until.Equal(latest.Truncate(time.Microsecond)) {
+				t.Fatalf("Gym ways %+v, want one credential way counting 3 until %v", gymWays, latest)
+			}
+			r := c.get(e.p("exposure"))
+			if n := strings.Count(r.Body, `data-kind="credential"`); n != 1 {
+				t.Errorf("%d credential ways on the page, want 1", n)
+			}
+			mustContain(t, r.Body, "3 phone credentials issued before the revocation")
+		})
 		t.Run("a revoked person: every unsynced door, how and until when", func(t *testing.T) {
 			r := c.get(e.p("exposure"))
 			if r.Status != http.StatusOK {
@@ -441,4 +486,22 @@ func TestDoorsAndProvisioning(t *testing.T) {
 			t.Fatalf("status %d, want 409", r.Status)
 		}
 	})
+}
+
+// rebind writes a test's "?" placeholders for the store's database.
+func rebind(st *store.Store, q string) string {
+	if st.Dialect() != store.Postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -52,16 +53,26 @@ func (c *Console) exposureList(w http.ResponseWriter, r *http.Request, rq *reque
 	return nil
 }
 
-// wayLabel says in words how a revoked person could still get in.
-func wayLabel(kind string) string {
+// wayLabel says in words how a revoked person could still get in; n is
+// how many credentials, codes or cards the way stands for.
+func wayLabel(kind string, n int) string {
 	switch kind {
 	case "pending_sync":
 		return "the lock's state is unknown (no sync since it was provisioned)"
 	case "credential":
+		if n > 1 {
+			return fmt.Sprintf("%d phone credentials issued before the revocation", n)
+		}
 		return "phone credential issued before the revocation"
 	case "doorcode":
+		if n > 1 {
+			return fmt.Sprintf("%d doorcodes still on the lock", n)
+		}
 		return "doorcode still on the lock"
 	case "keycard":
+		if n > 1 {
+			return fmt.Sprintf("%d deactivated keycards still on the lock", n)
+		}
 		return "deactivated keycard still on the lock"
 	}
 	return kind

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/dooros/dooros/domain"
@@ -33,14 +34,20 @@ type Exposure struct {
 	Ways  []ExposureWay `json:"ways"`
 }
 
-// ExposureWay is one way the person could still get in.
+// ExposureWay is one way the person could still get in, listed once per
+// kind whatever the number of credentials, codes or cards behind it.
 type ExposureWay struct {
 	// Kind: pending_sync (the lock's state is unknown: never synced),
-	// credential (a phone credential issued before the revocation, until
-	// it expires), doorcode or keycard (still held by the lock until it
-	// syncs).
-	Kind  string     `json:"kind"`
-	Ref   string     `json:"ref,omitempty"`
+	// credential (phone credentials issued before the revocation, until
+	// the last of them expires), doorcode or keycard (still held by the
+	// lock until it syncs).
+	Kind string `json:"kind"`
+	// Ref names what is still held: the keycard serials (comma-separated).
+	Ref string `json:"ref,omitempty"`
+	// Count is how many credentials (or codes, cards) this way stands for.
+	Count int `json:"count"`
+	// Until is when the way closes by itself (the latest credential
+	// expiry); null: when the lock syncs.
 	Until *time.Time `json:"until"`
 }
 
@@ -113,31 +120,43 @@ func (s *Store) ListExposure(ctx context.Context, a domain.Actor, propertyID str
 			unbounded := false
 			var st LockState
 			if !state.Valid || state.String == "" || json.Unmarshal([]byte(state.String), &st) != nil {
-				e.Ways = append(e.Ways, ExposureWay{Kind: "pending_sync"})
+				e.Ways = append(e.Ways, ExposureWay{Kind: "pending_sync", Count: 1})
 				unbounded = true
 			} else {
+				codes := 0
 				for _, code := range sortedKeys(st.Doorcodes) {
 					if st.Doorcodes[code].PersonID == p.ID {
-						e.Ways = append(e.Ways, ExposureWay{Kind: "doorcode"})
-						unbounded = true
+						codes++
 					}
 				}
+				if codes > 0 {
+					e.Ways = append(e.Ways, ExposureWay{Kind: "doorcode", Count: codes})
+					unbounded = true
+				}
+				var serials []string
 				for _, serial := range sortedKeys(st.Keycards) {
 					if st.Keycards[serial].PersonID == p.ID {
-						e.Ways = append(e.Ways, ExposureWay{Kind: "keycard", Ref: serial})
-						unbounded = true
+						serials = append(serials, serial)
 					}
+				}
+				if len(serials) > 0 {
+					e.Ways = append(e.Ways, ExposureWay{Kind: "keycard", Ref: strings.Join(serials, ", "), Count: len(serials)})
+					unbounded = true
 				}
 			}
 			var until time.Time
+			n := 0
 			for _, c := range creds[r.person] {
 				if c.IssuedAt.Before(revocationTime(e.RevokedAt)) && slices.Contains(c.DoorIDs, r.door) {
-					na := c.NotAfter
-					e.Ways = append(e.Ways, ExposureWay{Kind: "credential", Ref: formatSerial(c.Serial), Until: &na})
-					if na.After(until) {
-						until = na
+					n++
+					if c.NotAfter.After(until) {
+						until = c.NotAfter
 					}
 				}
+			}
+			if n > 0 {
+				u := until
+				e.Ways = append(e.Ways, ExposureWay{Kind: "credential", Count: n, Until: &u})
 			}
 			if len(e.Ways) == 0 {
 				continue
@@ -151,11 +170,6 @@ func (s *Store) ListExposure(ctx context.Context, a domain.Actor, propertyID str
 		return nil
 	})
 	return out, err
-}
-
-func formatSerial(v uint64) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 // issuedCredentials is IssuedCredentials inside a transaction.
