@@ -723,7 +723,7 @@ func (s *Store) importRow(ctx context.Context, t *Tx, env *importEnv, r *csvio.R
 		for _, k := range keys {
 			in.Keys = append(in.Keys, domain.GrantInput{KeyID: k.ID, MayShare: r.MayShare != nil && *r.MayShare})
 		}
-		v, err := s.Invite(jctx, env.a, pid, in)
+		v, err := s.invite(jctx, env.a, pid, in, false)
 		if err != nil {
 			return "", "", "", err
 		}

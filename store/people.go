@@ -154,9 +154,16 @@ func (t *Tx) insertGrants(ctx context.Context, gs []domain.Grant) error {
 }
 
 // Invite creates a person (or a guest when in.InvitedBy is set), their
-// grants and doorcode, the welcome email in the outbox, and new sync work
-// for every door of their keys.
+// grants and doorcode, the welcome email in the outbox when they get
+// access (domain.WelcomeDue), and new sync work for every door of their
+// keys.
 func (s *Store) Invite(ctx context.Context, a domain.Actor, propertyID string, in domain.InviteInput) (domain.PersonView, error) {
+	return s.invite(ctx, a, propertyID, in, true)
+}
+
+// invite is Invite; without view it answers only the person (bulk callers
+// need the id, not the three queries of the view).
+func (s *Store) invite(ctx context.Context, a domain.Actor, propertyID string, in domain.InviteInput, view bool) (domain.PersonView, error) {
 	var out domain.PersonView
 	err := s.inTx(ctx, "invite", func(t *Tx) error {
 		now := s.Now()
@@ -215,11 +222,16 @@ func (s *Store) Invite(ctx context.Context, a domain.Actor, propertyID string, i
 		if err := domain.CheckAccessMode(p.Access, keys, grants); err != nil {
 			return err
 		}
+		welcome := domain.WelcomeDue(p.Access, keys, grants, false)
+		var welcomedAt *time.Time
+		if welcome {
+			welcomedAt = &now
+		}
 		if _, err := t.exec(ctx, `INSERT INTO people (id, property_id, first_name, last_name, email, phone, access, resident, unit_id,
-			starts_at, expires_at, invited_by, created_at, updated_at, sort_name, first_lc, last_lc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			starts_at, expires_at, invited_by, created_at, updated_at, sort_name, first_lc, last_lc, welcomed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			p.ID, propertyID, p.FirstName, p.LastName, p.Email, p.Phone, p.Access, p.Resident, nullString(p.UnitID),
 			micros(p.StartsAt), nullMicros(p.ExpiresAt), nullString(p.InvitedBy), micros(now), micros(now),
-			sortName(p.FirstName, p.LastName), strings.ToLower(p.FirstName), strings.ToLower(p.LastName)); err != nil {
+			sortName(p.FirstName, p.LastName), strings.ToLower(p.FirstName), strings.ToLower(p.LastName), nullMicros(welcomedAt)); err != nil {
 			return err
 		}
 		if err := t.insertGrants(ctx, grants); err != nil {
@@ -245,14 +257,46 @@ func (s *Store) Invite(ctx context.Context, a domain.Actor, propertyID string, i
 		if err := t.addEvent(ctx, adminEvent(a, propertyID, kind, &p, detail, doors)); err != nil {
 			return err
 		}
-		// The welcome email goes out now even when access starts later.
-		if err := t.enqueue(ctx, TopicWelcomeEmail, p.ID, map[string]string{"person_id": p.ID, "property_id": propertyID, "invited_by": a.Name}, now); err != nil {
-			return err
+		// The welcome email goes out now even when access starts later, but
+		// only once there is access to tell about (domain.WelcomeDue); a
+		// contact without keys gets it with their first key (GiveKey).
+		if welcome {
+			if err := t.enqueueWelcome(ctx, a, p); err != nil {
+				return err
+			}
+		}
+		if !view {
+			out = domain.PersonView{Person: p}
+			return nil
 		}
 		out, err = t.view(ctx, a, p)
 		return err
 	})
 	return out, err
+}
+
+// enqueueWelcome queues a person's welcome email (invited_by names who
+// gave the access).
+func (t *Tx) enqueueWelcome(ctx context.Context, a domain.Actor, p domain.Person) error {
+	return t.enqueue(ctx, TopicWelcomeEmail, p.ID, map[string]string{"person_id": p.ID, "property_id": p.PropertyID, "invited_by": a.Name}, t.s.Now())
+}
+
+// welcomeOnce queues the welcome email of a person now due one
+// (domain.WelcomeDue) unless it was sent since they last held nothing: the
+// conditional UPDATE claims it, so two managers giving keys at once send
+// one.
+func (t *Tx) welcomeOnce(ctx context.Context, a domain.Actor, p domain.Person, keys map[string]domain.Key, grants []domain.Grant) error {
+	if !domain.WelcomeDue(p.Access, keys, grants, false) {
+		return nil
+	}
+	res, err := t.exec(ctx, `UPDATE people SET welcomed_at = ? WHERE id = ? AND welcomed_at IS NULL`, micros(t.s.Now()), p.ID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	return t.enqueueWelcome(ctx, a, p)
 }
 
 func truncPtr(t *time.Time) *time.Time {
@@ -925,6 +969,11 @@ func (s *Store) GiveKey(ctx context.Context, a domain.Actor, propertyID, id, key
 		if err := t.bumpDoors(ctx, domain.Changes(doors, "key "+k.Name+" given to "+p.Name(), revoked...)); err != nil {
 			return err
 		}
+		// The first access a contact gets (or the first after losing it
+		// all) comes with the welcome email.
+		if err := t.welcomeOnce(ctx, a, p, keys, next); err != nil {
+			return err
+		}
 		if err := t.addEvent(ctx, adminEvent(a, propertyID, domain.EventKeyGiven, &p, "gave key "+k.Name, doors)); err != nil {
 			return err
 		}
@@ -1004,6 +1053,10 @@ func (s *Store) TakeKey(ctx context.Context, a domain.Actor, propertyID, id, key
 			return err
 		}
 		if err := t.syncDoorcodes(ctx, propertyID, []string{id}); err != nil {
+			return err
+		}
+		// Holding nothing now: access given again is welcomed again.
+		if _, err := t.exec(ctx, `UPDATE people SET welcomed_at = NULL WHERE id = ? AND NOT EXISTS (SELECT 1 FROM grants WHERE person_id = ?)`, id, id); err != nil {
 			return err
 		}
 		if err := t.bumpDoors(ctx, domain.Changes(k.DoorIDs(), "key "+k.Name+" taken from "+p.Name(), id)); err != nil {
@@ -1094,9 +1147,10 @@ func (t *Tx) endAccess(ctx context.Context, a domain.Actor, propertyID string, p
 		append([]any{micros(now), a.Name}, args...)...); err != nil {
 		return nil, err
 	}
-	q, qargs := `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ? WHERE id IN `+in, []any{micros(now), micros(now)}
+	// welcomed_at goes: access granted again later is welcomed again.
+	q, qargs := `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ?, welcomed_at = NULL WHERE id IN `+in, []any{micros(now), micros(now)}
 	if del {
-		q, qargs = `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ?, deleted_at = ? WHERE id IN `+in, []any{micros(now), micros(now), micros(now)}
+		q, qargs = `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ?, welcomed_at = NULL, deleted_at = ? WHERE id IN `+in, []any{micros(now), micros(now), micros(now)}
 	}
 	if _, err := t.exec(ctx, q, append(qargs, args...)...); err != nil {
 		return nil, err

@@ -377,6 +377,9 @@ func (s *Store) reinviteAppGuest(ctx context.Context, sealer Sealer, a domain.Ac
 		if err := t.addEvent(ctx, adminEvent(a, h.PropertyID, domain.EventGuestInvited, &g, detail, doors)); err != nil {
 			return err
 		}
+		if _, err := t.exec(ctx, `UPDATE people SET welcomed_at = ? WHERE id = ?`, micros(now), g.ID); err != nil {
+			return err
+		}
 		if err := t.enqueue(ctx, TopicWelcomeEmail, g.ID, map[string]string{"person_id": g.ID, "property_id": g.PropertyID, "invited_by": a.Name}, now); err != nil {
 			return err
 		}
