@@ -12,6 +12,13 @@ import (
 // desired-state version and needs someone to act: every such offline door,
 // and online doors whose lock is disconnected or never connected. Oldest
 // pending change first.
+//
+// pending_changes counts the door's change records since the version its
+// lock acknowledged. A transaction writes one record per door it changed
+// (Tx.flushDoors merges its changes: reasons, revocation, revoked people),
+// so the count is of committed changes — one request, one import batch
+// (up to 100 rows), one PMS run — not of individual grants; a revocation
+// anywhere in a merged change marks includes_revocation.
 func (s *Store) ListSyncTasks(ctx context.Context, a domain.Actor, propertyID string) ([]domain.SyncTask, error) {
 	var out []domain.SyncTask
 	err := s.read(ctx, func(t *Tx) error {
