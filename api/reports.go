@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strconv"
@@ -15,14 +16,62 @@ import (
 
 // Reports are CSV exports for spreadsheets (DESIGN.md §2), written through
 // csvio's Excel writer: UTF-8 BOM, CRLF, and no cell a spreadsheet could
-// read as a formula. They need full Key Management.
+// read as a formula. They need full Key Management. The console's Reports
+// page serves the same files through WriteReport.
 func (s *Server) reportRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /api/v1/properties/{p}/reports/admin-actions.csv", s.authed(s.report("admin-actions", s.reportAdminActions)))
-	mux.Handle("GET /api/v1/properties/{p}/reports/assigned-access.csv", s.authed(s.report("assigned-access", s.reportAssignedAccess)))
-	mux.Handle("GET /api/v1/properties/{p}/reports/keys.csv", s.authed(s.report("keys", s.reportKeys)))
-	mux.Handle("GET /api/v1/properties/{p}/reports/devices.csv", s.authed(s.report("devices", s.reportDevices)))
-	mux.Handle("GET /api/v1/properties/{p}/reports/keycards.csv", s.authed(s.report("keycards", s.reportKeycards)))
-	mux.Handle("GET /api/v1/properties/{p}/reports/people-keys.csv", s.authed(s.report("people-keys", s.reportPeopleKeys)))
+	mux.Handle("GET /api/v1/properties/{p}/reports/admin-actions.csv", s.authed(s.report("admin-actions")))
+	mux.Handle("GET /api/v1/properties/{p}/reports/assigned-access.csv", s.authed(s.report("assigned-access")))
+	mux.Handle("GET /api/v1/properties/{p}/reports/keys.csv", s.authed(s.report("keys")))
+	mux.Handle("GET /api/v1/properties/{p}/reports/devices.csv", s.authed(s.report("devices")))
+	mux.Handle("GET /api/v1/properties/{p}/reports/keycards.csv", s.authed(s.report("keycards")))
+	mux.Handle("GET /api/v1/properties/{p}/reports/people-keys.csv", s.authed(s.report("people-keys")))
+}
+
+func (s *Server) report(name string) func(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
+	return func(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
+		return WriteReport(w, r, s.Store, s.Log, a, r.PathValue("p"), name)
+	}
+}
+
+// Report is one CSV report.
+type Report struct {
+	// Name is the file name without ".csv" (and the API path's last part).
+	Name  string
+	Title string
+	// About says in a sentence what the report holds.
+	About string
+	run   func(s *Server) reportFunc
+}
+
+// Reports are the CSV reports, in the order they are offered.
+var Reports = []Report{
+	{"admin-actions", "Admin actions", "Every change managers and integrations made: who did what to whom, when.",
+		func(s *Server) reportFunc { return s.reportAdminActions }},
+	{"assigned-access", "Assigned access", "One line per person and key held, with status and the access window.",
+		func(s *Server) reportFunc { return s.reportAssignedAccess }},
+	{"keys", "Keys", "Each key's doors, with doorcodes and weekly schedules.",
+		func(s *Server) reportFunc { return s.reportKeys }},
+	{"devices", "Devices", "Each door's lock: provisioning, connection, last seen, and its Door Sync state.",
+		func(s *Server) reportFunc { return s.reportDevices }},
+	{"keycards", "Keycards", "Every keycard, active and deactivated, and the doors a deactivated card still opens until they sync.",
+		func(s *Server) reportFunc { return s.reportKeycards }},
+	{"people-keys", "People × keys", "One line per person, one column per key.",
+		func(s *Server) reportFunc { return s.reportPeopleKeys }},
+}
+
+// WriteReport writes the report named name (see Reports) of a property as
+// a CSV download, with a's permissions; errors before the first line are
+// returned for the caller to show. Unknown names are not found.
+func WriteReport(w http.ResponseWriter, r *http.Request, st *store.Store, log *slog.Logger, a domain.Actor, propertyID, name string) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	for _, rp := range Reports {
+		if rp.Name == name {
+			return (&Server{Store: st, Log: log}).writeReport(w, r, a, propertyID, rp)
+		}
+	}
+	return domain.Errorf(domain.ENotFound, "no report named %q", name)
 }
 
 // reportFunc writes one report's records; it is called after permissions
@@ -30,37 +79,35 @@ func (s *Server) reportRoutes(mux *http.ServeMux) {
 // JSON error response when it happens before the first record.
 type reportFunc func(r *http.Request, a domain.Actor, p domain.Property, emit func([]string) error) error
 
-func (s *Server) report(name string, fn reportFunc) func(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
-	return func(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
-		p, err := s.Store.Property(r.Context(), a, r.PathValue("p"))
-		if err != nil {
-			return err
-		}
-		if err := a.Can(p.ID, domain.PermManageKeys); err != nil {
-			return err
-		}
-		var cw *csvio.Writer
-		emit := func(rec []string) error {
-			if cw == nil {
-				w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-				w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.csv"`, name, s.Store.Now().In(p.Location()).Format("2006-01-02")))
-				cw = csvio.NewExcelWriter(w)
-			}
-			return cw.Write(rec)
-		}
-		err = fn(r, a, p, emit)
-		if cw == nil {
-			return err
-		}
-		if err != nil {
-			// Headers are sent: the truncated file must not pass for a
-			// whole one.
-			s.Log.Error("report failed midway", "report", name, "property", p.ID, "err", err)
-			cw.Write([]string{"REPORT INCOMPLETE: internal error"})
-		}
-		cw.Flush()
-		return nil
+func (s *Server) writeReport(w http.ResponseWriter, r *http.Request, a domain.Actor, propertyID string, rp Report) error {
+	p, err := s.Store.Property(r.Context(), a, propertyID)
+	if err != nil {
+		return err
 	}
+	if err := a.Can(p.ID, domain.PermManageKeys); err != nil {
+		return err
+	}
+	var cw *csvio.Writer
+	emit := func(rec []string) error {
+		if cw == nil {
+			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.csv"`, rp.Name, s.Store.Now().In(p.Location()).Format("2006-01-02")))
+			cw = csvio.NewExcelWriter(w)
+		}
+		return cw.Write(rec)
+	}
+	err = rp.run(s)(r, a, p, emit)
+	if cw == nil {
+		return err
+	}
+	if err != nil {
+		// Headers are sent: the truncated file must not pass for a
+		// whole one.
+		s.Log.Error("report failed midway", "report", rp.Name, "property", p.ID, "err", err)
+		cw.Write([]string{"REPORT INCOMPLETE: internal error"})
+	}
+	cw.Flush()
+	return nil
 }
 
 func reportTime(t time.Time, loc *time.Location) string {
@@ -190,7 +237,8 @@ func scheduleText(sc domain.Schedule) string {
 	return strings.Join(parts, "; ")
 }
 
-// reportDevices lists the doors' locks and their Door Sync state.
+// reportDevices lists the doors' locks (ListDoorDevices: provisioned,
+// connection, last heard of) and their Door Sync state.
 func (s *Server) reportDevices(r *http.Request, a domain.Actor, p domain.Property, emit func([]string) error) error {
 	loc := p.Location()
 	doors, err := s.Store.ListDoors(r.Context(), a, p.ID)
@@ -205,28 +253,65 @@ func (s *Server) reportDevices(r *http.Request, a domain.Actor, p domain.Propert
 	for _, t := range tasks {
 		pending[t.DoorID] = t
 	}
-	if err := emit([]string{"Door", "Door Type", "Connectivity", "Lock ID", "Pending Changes", "Pending Since", "Pending Revocation", "Last Synced", "Door ID"}); err != nil {
+	devices, err := s.Store.ListDoorDevices(r.Context(), a, p.ID)
+	if err != nil {
+		return err
+	}
+	locks := map[string]store.DoorDevice{}
+	for _, d := range devices {
+		locks[d.DoorID] = d
+	}
+	if err := emit([]string{"Door", "Door Type", "Connectivity", "Lock ID", "Lock Provisioned", "Provisioned At", "Generation", "Connection", "Last Seen",
+		"Version", "Lock Version", "Pending Changes", "Pending Since", "Pending Revocation", "Last Synced", "Door ID"}); err != nil {
 		return err
 	}
 	sort.Slice(doors, func(i, j int) bool { return doors[i].Name < doors[j].Name })
 	for _, d := range doors {
-		t := pending[d.ID]
-		since, last := "", reportTimePtr(t.LastSyncedAt, loc)
+		t, l := pending[d.ID], locks[d.ID]
+		since, last := "", reportTimePtr(l.LastSyncedAt, loc)
 		if t.PendingChanges > 0 {
 			since = reportTime(t.OldestChangeAt, loc)
 		}
-		if err := emit([]string{d.Name, string(d.Type), string(d.Connectivity), d.LockID, strconv.Itoa(t.PendingChanges), since,
-			yesNo(t.IncludesRevocation), last, d.ID}); err != nil {
+		gen := ""
+		if l.Provisioned {
+			gen = strconv.Itoa(l.Generation)
+		}
+		if err := emit([]string{d.Name, string(d.Type), string(d.Connectivity), d.LockID, yesNo(l.Provisioned), reportTimePtr(l.ProvisionedAt, loc), gen,
+			l.Connection, reportTimePtr(l.LastSeenAt, loc), strconv.FormatInt(l.Version, 10), strconv.FormatInt(l.AckedVersion, 10),
+			strconv.Itoa(t.PendingChanges), since, yesNo(t.IncludesRevocation), last, d.ID}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// reportKeycards: keycards are not stored yet (the keycard feature is being
-// built), so the report is the header only.
+// reportKeycards lists every keycard; a deactivated card names the doors
+// whose lock still holds it: it opens them until they sync.
 func (s *Server) reportKeycards(r *http.Request, a domain.Actor, p domain.Property, emit func([]string) error) error {
-	return emit([]string{"Serial Number", "First Name", "Last Name", "Email", "Status", "Activated", "Deactivated", "Person ID"})
+	loc := p.Location()
+	cards, err := s.Store.ListKeycards(r.Context(), a, p.ID)
+	if err != nil {
+		return err
+	}
+	if err := emit([]string{"Serial Number", "First Name", "Last Name", "Email", "Person Status", "Status", "Activated", "Activated By",
+		"Deactivated", "Deactivated By", "Still Works At Until Synced", "Person ID"}); err != nil {
+		return err
+	}
+	for _, k := range cards {
+		status := "active"
+		if !k.Active {
+			status = "deactivated"
+		}
+		doors := make([]string, len(k.PendingDoors))
+		for i, d := range k.PendingDoors {
+			doors[i] = d.DoorName + " (" + string(d.Connectivity) + ")"
+		}
+		if err := emit([]string{k.Serial, k.FirstName, k.LastName, k.Email, string(k.PersonStatus), status, reportTime(k.ActivatedAt, loc), k.ActivatedBy,
+			reportTimePtr(k.DeactivatedAt, loc), k.DeactivatedBy, strings.Join(doors, "; "), k.PersonID}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Server) reportPeopleKeys(r *http.Request, a domain.Actor, p domain.Property, emit func([]string) error) error {
