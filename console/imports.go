@@ -31,7 +31,7 @@ func (c *Console) renderImports(w http.ResponseWriter, r *http.Request, rq *requ
 	if err != nil {
 		return err
 	}
-	c.render(w, r, rq, status, "imports", "CSV import", "people", importsData{Jobs: jobs, Error: fe})
+	c.render(w, r, rq, status, "imports", "CSV import", "imports", importsData{Jobs: jobs, Error: fe})
 	return nil
 }
 
@@ -89,7 +89,7 @@ func (c *Console) importShow(w http.ResponseWriter, r *http.Request, rq *request
 		}
 	}
 	live := job.Status == store.ImportQueued || job.Status == store.ImportRunning
-	c.render(w, r, rq, http.StatusOK, "imports_show", "Import "+job.FileName, "people",
+	c.render(w, r, rq, http.StatusOK, "imports_show", "Import "+job.FileName, "imports",
 		importShowData{Job: job, Rows: rows, More: next != "", Outcome: outcome, Percent: int(job.Progress * 100), Live: live})
 	return nil
 }

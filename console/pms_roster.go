@@ -1,0 +1,133 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/imports"
+	"github.com/dooros/dooros/pms"
+	"github.com/dooros/dooros/store"
+)
+
+// pmsRosterUpload takes a vendor export, as the watched folder and the API
+// do. A dry run shows the diff and changes nothing; otherwise the roster is
+// stored and synced, and the run's page is shown.
+func (c *Console) pmsRosterUpload(w http.ResponseWriter, r *http.Request, rq *request) error {
+	ctx := r.Context()
+	dryRun := r.FormValue("dry_run") != ""
+	f, hdr, err := r.FormFile("roster")
+	if err != nil {
+		return c.renderPMS(w, r, rq, http.StatusBadRequest, &pmsData{RosterError: &formError{Field: "roster", Message: "Choose the roster file your PMS exported."}})
+	}
+	defer f.Close()
+	content, err := io.ReadAll(io.LimitReader(f, imports.MaxRosterSize+1))
+	if err != nil {
+		return err
+	}
+	set, err := c.store.PMSSettings(ctx, rq.Actor, rq.Property.ID)
+	if err != nil {
+		if domain.ErrorCode(err) == domain.ENotFound {
+			return c.renderPMS(w, r, rq, http.StatusConflict, &pmsData{RosterError: &formError{Field: "roster", Message: "Save the PMS User Sync settings first: they say which PMS the roster comes from."}})
+		}
+		return err
+	}
+	res, err := c.syncer().Roster(ctx, rq.Actor, rq.Property.ID, set.Provider, "console: "+hdr.Filename, content, dryRun)
+	if err != nil {
+		if fe, ok := toFormError(err); ok {
+			return c.renderPMS(w, r, rq, http.StatusBadRequest, &pmsData{RosterError: fe})
+		}
+		return err
+	}
+	switch {
+	case dryRun:
+		d := &pmsData{}
+		d.Plan = &planView{FileName: hdr.Filename, Warnings: res.Warnings}
+		if res.Plan != nil {
+			d.Plan.Plan = *res.Plan
+		}
+		return c.renderPMS(w, r, rq, http.StatusOK, d)
+	case res.Run != nil:
+		return c.redirect(w, r, propertyURL(rq.Property.ID, "pms", "runs", res.Run.ID), runFlash(*res.Run))
+	default:
+		return c.redirect(w, r, propertyURL(rq.Property.ID, "pms"), "Roster received. Another sync of this property was running; the next sync, due now, applies this roster.")
+	}
+}
+
+// pmsSyncNow reconciles the latest roster again ("Sync Now").
+func (c *Console) pmsSyncNow(w http.ResponseWriter, r *http.Request, rq *request) error {
+	run, err := c.syncer().SyncNow(r.Context(), rq.Actor, rq.Property.ID)
+	if err != nil {
+		if errors.Is(err, store.ErrSyncRunning) || domain.ErrorCode(err) == domain.ENotFound {
+			return c.redirect(w, r, propertyURL(rq.Property.ID, "pms"), "Sync Now: "+domain.ErrorMessage(err))
+		}
+		return err
+	}
+	return c.redirect(w, r, propertyURL(rq.Property.ID, "pms", "runs", run.ID), runFlash(run))
+}
+
+func runFlash(run store.PMSRun) string {
+	s := run.Summary
+	return fmt.Sprintf("Sync %s: %d created, %d linked, %d updated, %d granted, %d revoked, %d waiting for review, %d failed.",
+		run.Status, s.Created, s.Linked, s.Updated, s.Granted, s.Revoked, s.Reviews, s.Failed)
+}
+
+// planView is a dry run's diff, row by row.
+type planView struct {
+	FileName string
+	Plan     pms.Plan
+	Warnings []pms.ParseWarning
+}
+
+// planRow is one line of the diff.
+type planRow struct {
+	Change, Who, Detail string
+}
+
+// Rows lists what the sync would do, in the order it would do it; key
+// names come from the page's keys.
+func (v *planView) Rows(keyNames map[string]string) []planRow {
+	var out []planRow
+	p := v.Plan
+	for _, l := range p.Links {
+		out = append(out, planRow{"link", l.Email, "existing person linked to PMS resident " + l.ExternalID})
+	}
+	for _, c := range p.Creates {
+		out = append(out, planRow{"create", c.Email, fmt.Sprintf("new contact %s %s (%s)", c.FirstName, c.LastName, c.Status)})
+	}
+	for _, u := range p.Updates {
+		out = append(out, planRow{"update", u.ExternalID, fmt.Sprintf("%s: %q → %q", u.Field, u.From, u.To)})
+	}
+	for _, g := range p.Grants {
+		names := make([]string, len(g.KeyIDs))
+		for i, k := range g.KeyIDs {
+			if names[i] = keyNames[k]; names[i] == "" {
+				names[i] = k
+			}
+		}
+		until := "no end date"
+		if g.ExpiresAt != nil {
+			until = "until " + g.ExpiresAt.Format("2006-01-02")
+		}
+		out = append(out, planRow{"grant", g.Email, fmt.Sprintf("%s from %s, %s", strings.Join(names, ", "), g.StartsAt.Format("2006-01-02 15:04"), until)})
+	}
+	for _, rv := range p.Revokes {
+		out = append(out, planRow{"revoke", rv.Email, rv.Reason})
+	}
+	for _, rv := range p.Reviews {
+		out = append(out, planRow{"review", rv.Email, string(rv.Reason) + ": " + rv.Detail})
+	}
+	for _, a := range p.Alerts {
+		out = append(out, planRow{"alert", a.Email, string(a.Kind) + ": " + a.Detail})
+	}
+	for _, a := range p.Warnings {
+		out = append(out, planRow{"warning", a.Email, string(a.Kind) + ": " + a.Detail})
+	}
+	for _, wn := range v.Warnings {
+		out = append(out, planRow{"unreadable", wn.ExternalID, fmt.Sprintf("record %d %s: %s", wn.Record, wn.Field, wn.Reason)})
+	}
+	return out
+}

@@ -1,0 +1,33 @@
+package console
+
+import (
+	"net/http"
+
+	"github.com/dooros/dooros/store"
+)
+
+// pmsRunShow is one sync run: what it changed, queued for review, or
+// could not do.
+func (c *Console) pmsRunShow(w http.ResponseWriter, r *http.Request, rq *request) error {
+	run, err := c.store.PMSRun(r.Context(), rq.Actor, rq.Property.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	c.render(w, r, rq, http.StatusOK, "pms_run", "PMS sync run", "pms", run)
+	return nil
+}
+
+// pmsReviewDecide approves (applying the proposed change with this
+// manager's permissions) or rejects a review.
+func (c *Console) pmsReviewDecide(approve bool) handler {
+	return func(w http.ResponseWriter, r *http.Request, rq *request) error {
+		rev, err := c.store.DecidePMSReview(r.Context(), rq.Actor, rq.Property.ID, r.PathValue("id"), approve)
+		if err != nil {
+			return err
+		}
+		if rev.Status == store.ReviewApproved {
+			c.wakeDoorSync()
+		}
+		return c.redirect(w, r, propertyURL(rq.Property.ID, "pms")+"#reviews", "Review "+rev.Status+": "+rev.Email+" ("+rev.Reason+").")
+	}
+}
