@@ -1135,25 +1135,45 @@ func (t *Tx) endAccess(ctx context.Context, a domain.Actor, propertyID string, p
 		events = append(events, adminEvent(a, propertyID, kind, &x, detail, changedDoors(mine)))
 	}
 	in, args := `(`+placeholders(len(ids))+`)`, anySlice(ids)
-	if _, err := t.exec(ctx, `DELETE FROM grants WHERE person_id IN `+in, args...); err != nil {
-		return nil, err
-	}
-	if _, err := t.exec(ctx, `DELETE FROM doorcodes WHERE person_id IN `+in, args...); err != nil {
-		return nil, err
-	}
-	// Their keycards end too (store/keycards.go); the revocation at their
-	// doors brings the removal to the locks.
-	if _, err := t.exec(ctx, `UPDATE keycards SET deactivated_at = ?, deactivated_by = ? WHERE deactivated_at IS NULL AND person_id IN `+in,
-		append([]any{micros(now), a.Name}, args...)...); err != nil {
-		return nil, err
-	}
 	// welcomed_at goes: access granted again later is welcomed again.
 	q, qargs := `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ?, welcomed_at = NULL WHERE id IN `+in, []any{micros(now), micros(now)}
 	if del {
 		q, qargs = `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ?, welcomed_at = NULL, deleted_at = ? WHERE id IN `+in, []any{micros(now), micros(now), micros(now)}
 	}
-	if _, err := t.exec(ctx, q, append(qargs, args...)...); err != nil {
-		return nil, err
+	// Their keycards end too (store/keycards.go); the revocation at their
+	// doors brings the removal to the locks.
+	writes := []struct {
+		q    string
+		args []any
+	}{
+		{`DELETE FROM grants WHERE person_id IN ` + in, args},
+		{`DELETE FROM doorcodes WHERE person_id IN ` + in, args},
+		{`UPDATE keycards SET deactivated_at = ?, deactivated_by = ? WHERE deactivated_at IS NULL AND person_id IN ` + in, append([]any{micros(now), a.Name}, args...)},
+		{q, append(qargs, args...)},
+	}
+	if t.s.dialect == Postgres {
+		// One round trip: the first three as data-modifying WITH clauses.
+		var b strings.Builder
+		var all []any
+		for i, w := range writes {
+			if i < len(writes)-1 {
+				sep := ", "
+				if i == 0 {
+					sep = "WITH "
+				}
+				fmt.Fprintf(&b, "%sw%d AS (%s)", sep, i, w.q)
+			} else {
+				b.WriteString(" " + w.q)
+			}
+			all = append(all, w.args...)
+		}
+		writes = writes[:1]
+		writes[0].q, writes[0].args = b.String(), all
+	}
+	for _, w := range writes {
+		if _, err := t.exec(ctx, w.q, w.args...); err != nil {
+			return nil, err
+		}
 	}
 	if err := t.addEvents(ctx, events); err != nil {
 		return nil, err
