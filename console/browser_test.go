@@ -24,7 +24,9 @@ import (
 	"github.com/dooros/dooros/lockproto"
 	"github.com/dooros/dooros/lockproto/ble"
 	"github.com/dooros/dooros/mail"
+	"github.com/dooros/dooros/mail/mailtest"
 	"github.com/dooros/dooros/mqtt"
+	"github.com/dooros/dooros/notify"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
 )
@@ -61,6 +63,7 @@ type browser struct {
 	locks *demo.Locks
 	shot  string // screenshot directory
 	dl    string // download directory
+	mb    *mail.Mailbox
 }
 
 // startDoorSync runs what `dooros serve` runs for Door Sync: keyring,
@@ -184,7 +187,7 @@ func newBrowser(t *testing.T) *browser {
 	t.Cleanup(cancel)
 	bctx, cancel = context.WithTimeout(bctx, 4*time.Minute)
 	t.Cleanup(cancel)
-	b := &browser{t: t, ctx: bctx, base: srv.URL, st: st, demo: res, svc: svc, locks: locks, shot: t.TempDir(), dl: t.TempDir()}
+	b := &browser{t: t, ctx: bctx, base: srv.URL, st: st, demo: res, svc: svc, locks: locks, shot: t.TempDir(), dl: t.TempDir(), mb: mb}
 	allow := true
 	if err := chromedp.Do(bctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
@@ -561,6 +564,55 @@ func TestBrowser(t *testing.T) {
 		b.screenshot("mailbox")
 	})
 
+	t.Run("reports: the keycards report downloaded", func(t *testing.T) {
+		b.t = t
+		b.open(pp + "/people")
+		b.do(chromedp.Click(chromedp.CSS("#nav-reports")), chromedp.WaitVisible(chromedp.CSS("#reports")))
+		b.see("Admin actions", "Assigned access", "Keys", "Devices", "Keycards", "People × keys")
+		b.screenshot("reports")
+		b.do(chromedp.Click(chromedp.CSS("#report-keycards")))
+		file := b.download("keycards-*.csv")
+		if !strings.Contains(file, "04:B7:22:91") || !strings.Contains(file, "deactivated") {
+			t.Errorf("keycards report:\n%s", file)
+		}
+	})
+
+	t.Run("imports: reached from the nav", func(t *testing.T) {
+		b.t = t
+		b.do(chromedp.Click(chromedp.CSS("#nav-imports")), chromedp.WaitVisible(chromedp.CSS("#import-form")))
+		b.see("CSV import", "Download the template")
+	})
+
+	t.Run("PMS: settings, a dry run, the sync and its review", func(t *testing.T) {
+		b.t = t
+		b.do(chromedp.Click(chromedp.CSS("#nav-pms")), chromedp.WaitVisible(chromedp.CSS("#pms-settings-form")))
+		b.see("PMS User Sync is not set up")
+		b.do(chromedp.SetValue(chromedp.CSS("#pms-provider"), "generic"),
+			chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('#pms-settings-form input[name=keys]').forEach(function (c) {
+				if (c.parentNode.textContent.indexOf('Building') >= 0) { c.checked = true; } })`))
+		b.submit(`#pms-settings-form button[type=submit]`, ".flash")
+		b.see("PMS User Sync settings saved.")
+		roster := filepath.Join(t.TempDir(), "roster.json")
+		if err := os.WriteFile(roster, genericRoster(t, b.st.Now(), [4]string{"y-1", "Kai", "Lee", "kai.lee@example.com"},
+			[4]string{"y-2", "Hannah", "Sato", "hana.sato@example.com"}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		b.do(chromedp.SetUploadFiles(chromedp.CSS(`#pms-roster-form input[name=roster]`), []string{roster}))
+		b.submit(`#pms-roster-form button[type=submit]`, "#pms-plan")
+		b.see("Dry run of roster.json", "kai.lee@example.com", "name_mismatch", "Nothing was changed")
+		b.screenshot("pms-dry-run")
+		b.do(chromedp.SetUploadFiles(chromedp.CSS(`#pms-roster-form input[name=roster]`), []string{roster}),
+			chromedp.Click(chromedp.CSS(`#pms-roster-form input[name=dry_run]`)))
+		b.submit(`#pms-roster-form button[type=submit]`, "#pms-run-items")
+		b.see("1 created", "kai.lee@example.com", "approval_required")
+		b.screenshot("pms-run")
+		b.open(pp + "/pms")
+		b.see("Review queue", "name_mismatch", "approval_required")
+		b.screenshot("pms")
+		b.submit(`#pms-reviews tr:has(td[data-label=Reason]) button[id^=approve-]`, ".flash")
+		b.see("Review approved")
+	})
+
 	t.Run("phone screen", func(t *testing.T) {
 		b.t = t
 		b.do(chromedp.EmulateViewport(390, 844))
@@ -581,4 +633,98 @@ func TestBrowser(t *testing.T) {
 		b.see("You need Key Management on this property", "Dana Demo")
 		b.screenshot("people-no-key-management")
 	})
+
+	t.Run("Card Activation without Key Management: the Keycards page", func(t *testing.T) {
+		b.t = t
+		ms, err := b.st.ListManagers(context.Background(), b.sys())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if m.Email == b.demo.LimitedEmail {
+				if _, err := b.st.SetAssignment(context.Background(), b.sys(), m.ID, domain.Assignment{PropertyID: b.demo.Property.ID,
+					KeyManagement: domain.KeyManagementNone, DeviceManagement: true, CardActivation: true}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		b.open(pp + "/people")
+		b.do(chromedp.Click(chromedp.CSS("#nav-keycards")), chromedp.WaitVisible(chromedp.CSS("#keycards-search")))
+		b.do(chromedp.SendKeys(chromedp.CSS("#keycards-q"), "hana.sato@example.com"))
+		b.submit(`#keycards-search button`, "#keycard-holders")
+		b.see("Hana Sato", "04:B7:22:91", "deactivated")
+		id := b.personID("hana.sato@example.com")
+		b.do(chromedp.SendKeys(chromedp.CSS("#serial-"+id), "04:c1:00:07"))
+		b.submit(`#holder-`+id+` form.toolbar button[type=submit]`, ".flash")
+		b.see("Activated keycard 04:C1:00:07", "Active cards")
+		b.screenshot("keycards")
+	})
+
+	t.Run("manager invitation: the emailed link sets the password", func(t *testing.T) {
+		b.t = t
+		b.logout()
+		b.login(b.demo.Email)
+		b.open("/staff")
+		b.do(chromedp.SendKeys(chromedp.CSS("#m-first"), "Nia"), chromedp.SendKeys(chromedp.CSS("#m-last"), "Novak"),
+			chromedp.SendKeys(chromedp.CSS("#m-email"), "nia.novak@example.com"))
+		b.submit(`#add-manager button[type=submit]`, "main")
+		b.logout()
+		// The email worker as serve runs it, into the console's mailbox.
+		mux := http.NewServeMux()
+		console.New(b.st, nil, nil, console.Options{}).Routes(mux)
+		w := &notify.Worker{Store: b.st, Sender: b.mb, PublicURL: b.base, InvitationPage: notify.InvitationPage(mux)}
+		if _, err := w.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := b.mb.List(50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		link := ""
+		for _, m := range msgs {
+			if m.To.Email == "nia.novak@example.com" {
+				for _, l := range mailtest.Links(m.HTML, m.Text) {
+					if strings.HasPrefix(l, b.base+notify.AcceptInvitationPath+"?token=") {
+						link = l
+					}
+				}
+			}
+		}
+		if link == "" {
+			t.Fatal("no set-password link in Nia's invitation")
+		}
+		b.do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#password_confirm")))
+		b.see("Set your password", "nia.novak@example.com")
+		b.do(chromedp.SendKeys(chromedp.CSS("#password"), "nia's new password"), chromedp.SendKeys(chromedp.CSS("#password_confirm"), "nia's other password"))
+		b.submit(`#invite-accept button[type=submit]`, ".error")
+		b.see("The two passwords are not the same")
+		b.do(chromedp.SendKeys(chromedp.CSS("#password"), "nia's new password"), chromedp.SendKeys(chromedp.CSS("#password_confirm"), "nia's new password"))
+		b.screenshot("invite-accept")
+		b.submit(`#invite-accept button[type=submit]`, "#login-notice")
+		b.see("Your password is set")
+		b.do(chromedp.SendKeys(chromedp.CSS("#email"), "nia.novak@example.com"), chromedp.SendKeys(chromedp.CSS("#password"), "nia's new password"))
+		b.submit(`button[type=submit]`, "main")
+		if strings.Contains(b.location(), "/login") {
+			t.Fatalf("Nia's new password did not log her in: %s", b.text())
+		}
+		b.do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#invite-broken")))
+		b.see("already been used")
+	})
+}
+
+// download waits for a file matching pattern in the download directory
+// and returns its content.
+func (b *browser) download(pattern string) string {
+	b.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if m, _ := filepath.Glob(filepath.Join(b.dl, pattern)); len(m) > 0 {
+			if f, err := os.ReadFile(m[0]); err == nil && len(f) > 0 {
+				return string(f)
+			}
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("no %s downloaded", pattern)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -23,7 +23,8 @@ func TestLoginRequired(t *testing.T) {
 	person := e.invite("Ana", "Garcia", "ana@example.com")
 	c := e.anon()
 	pages := []string{"/", e.p("people"), e.p("people", "invite"), e.p("people", person.ID), e.p("people", person.ID, "revoke"),
-		e.p("activity"), e.p("activity.csv"), e.p("doors"), e.p("sync"), e.p("exposure"), e.p("keys"), e.p("keys", "new"), "/staff", "/mailbox"}
+		e.p("activity"), e.p("activity.csv"), e.p("doors"), e.p("sync"), e.p("exposure"), e.p("keys"), e.p("keys", "new"), "/staff", "/mailbox",
+		e.p("imports"), e.p("pms"), e.p("pms", "runs", "run_x"), e.p("reports"), e.p("reports", "keycards.csv"), e.p("keycards")}
 	for _, path := range pages {
 		t.Run("GET "+path, func(t *testing.T) {
 			r := c.get(path)

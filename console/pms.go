@@ -59,6 +59,15 @@ type pmsData struct {
 	Units    []domain.Unit
 }
 
+// ReviewDetail is a review's detail with key ids written as key names.
+func (d *pmsData) ReviewDetail(r store.PMSReview) string {
+	detail := r.Detail
+	for id, name := range d.KeyNames {
+		detail = strings.ReplaceAll(detail, id, name)
+	}
+	return detail
+}
+
 type pmsProvider struct{ Name, Label string }
 
 func providers() []pmsProvider {

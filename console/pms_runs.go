@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/dooros/dooros/store"
 )
@@ -13,8 +14,30 @@ func (c *Console) pmsRunShow(w http.ResponseWriter, r *http.Request, rq *request
 	if err != nil {
 		return err
 	}
-	c.render(w, r, rq, http.StatusOK, "pms_run", "PMS sync run", "pms", run)
+	keys, err := c.store.ListKeys(r.Context(), rq.Actor, rq.Property.ID)
+	if err != nil {
+		return err
+	}
+	d := pmsRunData{PMSRun: run, keyNames: map[string]string{}}
+	for _, k := range keys {
+		d.keyNames[k.ID] = k.Name
+	}
+	c.render(w, r, rq, http.StatusOK, "pms_run", "PMS sync run", "pms", d)
 	return nil
+}
+
+type pmsRunData struct {
+	store.PMSRun
+	keyNames map[string]string
+}
+
+// Detail is an item's detail with key ids written as key names.
+func (d pmsRunData) Detail(it store.PMSRunItem) string {
+	s := it.Detail
+	for id, name := range d.keyNames {
+		s = strings.ReplaceAll(s, id, name)
+	}
+	return s
 }
 
 // pmsReviewDecide approves (applying the proposed change with this

@@ -172,7 +172,8 @@ func TestPMSPage(t *testing.T) {
 				t.Fatalf("open reviews %v", open)
 			}
 			r := c.get(e.p("pms"))
-			mustContain(t, r.Body, `id="approve-`+grant.ID+`"`, `id="reject-`+mismatch.ID+`"`)
+			mustContain(t, r.Body, `id="approve-`+grant.ID+`"`, `id="reject-`+mismatch.ID+`"`, "grant Building")
+			mustNotContain(t, r.Body, "grant "+e.f.Building.ID)
 			if r := c.submit(e.p("pms", "reviews", grant.ID, "approve"), nil); r.Status != http.StatusSeeOther {
 				t.Fatalf("approve: %d %s", r.Status, r.Body)
 			}
@@ -198,6 +199,7 @@ func TestPMSPage(t *testing.T) {
 				t.Fatalf("status %d location %q", r.Status, r.Header.Get("Location"))
 			}
 			mustContain(t, c.get(r.Header.Get("Location")).Body, "sync_now", "0 created")
+			mustContain(t, c.get(e.p("pms", "runs", runID)).Body, "grant Building")
 		})
 		t.Run("permissions", func(t *testing.T) {
 			lim := e.login("limited@example.com")
