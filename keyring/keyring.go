@@ -198,7 +198,12 @@ func LoadMasterKey(envValue, path string, create bool) (key []byte, created bool
 			return nil, false, fmt.Errorf("keyring: %s is readable by others (mode %v); chmod 600 it", path, info.Mode().Perm())
 		}
 		return key, false, nil
-	case !errors.Is(err, fs.ErrNotExist) || !create:
+	case errors.Is(err, fs.ErrNotExist) && !create:
+		// Only the single-process embedded default may invent a key: servers
+		// sharing a PostgreSQL database must all use the same one.
+		return nil, false, fmt.Errorf("keyring: no master key at %s: with --db every server must share one master key; "+
+			"set DOOROS_MASTER_KEY to 32 random bytes in base64 (e.g. `head -c 32 /dev/urandom | base64`) or point --master-key-file at a file holding it", path)
+	case !errors.Is(err, fs.ErrNotExist):
 		return nil, false, fmt.Errorf("keyring: master key: %w", err)
 	}
 	key = make([]byte, MasterKeySize)
