@@ -391,27 +391,6 @@ func (t *Tx) key(ctx context.Context, propertyID, id string) (domain.Key, error)
 	return k, nil
 }
 
-func (t *Tx) keyDoors(ctx context.Context, keyID string) ([]domain.KeyDoor, error) {
-	rows, err := t.query(ctx, `SELECT door_id, doorcodes, schedule FROM key_doors WHERE key_id = ? ORDER BY door_id`, keyID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []domain.KeyDoor{}
-	for rows.Next() {
-		var kd domain.KeyDoor
-		var sched string
-		if err := rows.Scan(&kd.DoorID, &kd.Doorcodes, &sched); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(sched), &kd.Schedule); err != nil {
-			return nil, err
-		}
-		out = append(out, kd)
-	}
-	return out, rows.Err()
-}
-
 // keysByID loads several keys of a property (one query for any number);
 // an unknown or foreign key is an error naming the field.
 func (t *Tx) keysByID(ctx context.Context, propertyID string, ids []string) (map[string]domain.Key, error) {
