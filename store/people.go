@@ -162,7 +162,9 @@ func (s *Store) Invite(ctx context.Context, a domain.Actor, propertyID string, i
 }
 
 // invite is Invite; without view it answers only the person (bulk callers
-// need the id, not the three queries of the view).
+// need the id, not the three queries of the view). The rules are
+// domain.CheckInvite and domain.PlanInvite, the writes writeInvites, which
+// a CSV import batch shares (store/batch_import.go).
 func (s *Store) invite(ctx context.Context, a domain.Actor, propertyID string, in domain.InviteInput, view bool) (domain.PersonView, error) {
 	var out domain.PersonView
 	err := s.inTx(ctx, "invite", func(t *Tx) error {
@@ -171,20 +173,10 @@ func (s *Store) invite(ctx context.Context, a domain.Actor, propertyID string, i
 		if err != nil {
 			return err
 		}
-		if err := a.Can(propertyID, domain.PermPeople); err != nil {
+		if err := domain.CheckInvite(a, propertyID, &in, now); err != nil {
 			return err
 		}
-		if err := in.Normalize(now); err != nil {
-			return err
-		}
-		keyIDs := make([]string, len(in.Keys))
-		for i, k := range in.Keys {
-			keyIDs[i] = k.KeyID
-		}
-		if err := a.CanHandleKeys(propertyID, keyIDs...); err != nil {
-			return err
-		}
-		keys, err := t.keysByID(ctx, propertyID, keyIDs)
+		keys, err := t.keysByID(ctx, propertyID, in.KeyIDs())
 		if err != nil {
 			return err
 		}
@@ -193,7 +185,7 @@ func (s *Store) invite(ctx context.Context, a domain.Actor, propertyID string, i
 				return &domain.Error{Code: domain.EInvalid, Field: "unit_id", Message: err.Error()}
 			}
 		}
-		var host *domain.Person
+		var host *domain.Host
 		if in.InvitedBy != "" {
 			h, err := t.person(ctx, propertyID, in.InvitedBy, true)
 			if err != nil {
@@ -203,73 +195,23 @@ func (s *Store) invite(ctx context.Context, a domain.Actor, propertyID string, i
 			if err != nil {
 				return err
 			}
-			if err := domain.CheckGuest(domain.Host{Person: h, Grants: hg}, &in, now); err != nil {
-				return err
-			}
-			host = &h
+			host = &domain.Host{Person: h, Grants: hg}
 		}
 		if err := t.emailFree(ctx, propertyID, in.Email, ""); err != nil {
 			return err
 		}
-		p := domain.Person{ID: domain.NewID("per"), PropertyID: propertyID, FirstName: in.FirstName, LastName: in.LastName,
-			Email: in.Email, Phone: in.Phone, Access: in.Access, Resident: in.Resident && host == nil, UnitID: in.UnitID,
-			StartsAt: in.StartsAt.UTC().Truncate(time.Microsecond), ExpiresAt: truncPtr(in.ExpiresAt), InvitedBy: in.InvitedBy,
-			CreatedAt: now, UpdatedAt: now}
-		grants := make([]domain.Grant, len(in.Keys))
-		for i, k := range in.Keys {
-			grants[i] = domain.Grant{PersonID: p.ID, KeyID: k.KeyID, MayShare: k.MayShare}
-		}
-		if err := domain.CheckAccessMode(p.Access, keys, grants); err != nil {
+		plan, err := domain.PlanInvite(a, propertyID, domain.NewID("per"), in, keys, host, now)
+		if err != nil {
 			return err
 		}
-		welcome := domain.WelcomeDue(p.Access, keys, grants, false)
-		var welcomedAt *time.Time
-		if welcome {
-			welcomedAt = &now
-		}
-		if _, err := t.exec(ctx, `INSERT INTO people (id, property_id, first_name, last_name, email, phone, access, resident, unit_id,
-			starts_at, expires_at, invited_by, created_at, updated_at, sort_name, first_lc, last_lc, welcomed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-			p.ID, propertyID, p.FirstName, p.LastName, p.Email, p.Phone, p.Access, p.Resident, nullString(p.UnitID),
-			micros(p.StartsAt), nullMicros(p.ExpiresAt), nullString(p.InvitedBy), micros(now), micros(now),
-			sortName(p.FirstName, p.LastName), strings.ToLower(p.FirstName), strings.ToLower(p.LastName), nullMicros(welcomedAt)); err != nil {
+		if err := t.writeInvites(ctx, a, prop, []domain.InvitePlan{plan}); err != nil {
 			return err
-		}
-		if err := t.insertGrants(ctx, grants); err != nil {
-			return err
-		}
-		// A new person holds no code yet: no need to read what they hold.
-		if domain.NeedsDoorcode(keys, grants) {
-			if err := t.issueDoorcodes(ctx, propertyID, prop.DoorcodeLength, []string{p.ID}); err != nil {
-				return err
-			}
-		}
-		doors := domain.GrantDoors(keys, grants)
-		if err := t.bumpDoors(ctx, domain.Changes(doors, "access given to "+p.Name())); err != nil {
-			return err
-		}
-		kind, detail := domain.EventPersonInvited, fmt.Sprintf("invited %s (%s, %d keys)", p.Email, p.Access, len(grants))
-		if host != nil {
-			kind, detail = domain.EventGuestInvited, fmt.Sprintf("invited %s as a guest of %s (%s, %d keys)", p.Email, host.Name(), p.Access, len(grants))
-		}
-		if p.StartsAt.After(now) {
-			detail += ", starting " + p.StartsAt.Format(time.RFC3339)
-		}
-		if err := t.addEvent(ctx, adminEvent(a, propertyID, kind, &p, detail, doors)); err != nil {
-			return err
-		}
-		// The welcome email goes out now even when access starts later, but
-		// only once there is access to tell about (domain.WelcomeDue); a
-		// contact without keys gets it with their first key (GiveKey).
-		if welcome {
-			if err := t.enqueueWelcome(ctx, a, p); err != nil {
-				return err
-			}
 		}
 		if !view {
-			out = domain.PersonView{Person: p}
+			out = domain.PersonView{Person: plan.Person}
 			return nil
 		}
-		out, err = t.view(ctx, a, p)
+		out, err = t.view(ctx, a, plan.Person)
 		return err
 	})
 	return out, err
