@@ -677,89 +677,101 @@ func refuse(column, format string, args ...any) error {
 	return &domain.Error{Code: domain.EInvalid, Field: column, Message: fmt.Sprintf(format, args...)}
 }
 
-// importRow: a new email is invited; an existing one gets the listed keys
-// added (never removed) and contact details filled in. A key already held
-// with the same sharing and window is left alone, so importing the same
-// file twice changes nothing the second time.
-func (s *Store) importRow(ctx context.Context, t *Tx, env *importEnv, r *csvio.Row) (outcome, detail, personID string, err error) {
+// importTarget is what a row names, resolved against the property.
+type importTarget struct {
+	email  string
+	keys   []domain.Key
+	names  []string // the keys' names as the property spells them
+	unitID string
+}
+
+// resolve checks a row's email and finds its keys (which the manager must
+// be allowed to give) and unit by name.
+func (env *importEnv) resolve(r *csvio.Row) (importTarget, error) {
 	pid := env.prop.ID
-	email, err := domain.NormalizeEmail(csvio.ColEmail, r.Email)
-	if err != nil {
-		return "", "", "", err
+	var tg importTarget
+	var err error
+	if tg.email, err = domain.NormalizeEmail(csvio.ColEmail, r.Email); err != nil {
+		return tg, err
 	}
-	var keys []domain.Key
-	var names []string
 	for _, name := range r.Keys {
 		k, ok := env.keys[strings.ToLower(name)]
 		if !ok {
-			return "", "", "", refuse(csvio.ColKeys, "no key named %q at this property", name)
+			return tg, refuse(csvio.ColKeys, "no key named %q at this property", name)
 		}
 		if err := env.a.CanHandleKeys(pid, k.ID); err != nil {
-			return "", "", "", &domain.Error{Code: domain.EForbidden, Field: csvio.ColKeys,
+			return tg, &domain.Error{Code: domain.EForbidden, Field: csvio.ColKeys,
 				Message: fmt.Sprintf("you may not give key %q: %s", k.Name, domain.ErrorMessage(err))}
 		}
-		keys = append(keys, k)
-		names = append(names, k.Name)
+		tg.keys = append(tg.keys, k)
+		tg.names = append(tg.names, k.Name)
 	}
-	unitID := ""
 	if r.Unit != "" {
 		id, ok := env.units[strings.ToLower(r.Unit)]
 		if !ok {
-			return "", "", "", refuse(csvio.ColUnit, "no unit named %q at this property; create it first", r.Unit)
+			return tg, refuse(csvio.ColUnit, "no unit named %q at this property; create it first", r.Unit)
 		}
-		unitID = id
+		tg.unitID = id
 	}
-	jctx := withTx(ctx, t)
-	p, found, err := t.personByEmail(ctx, pid, email)
-	if err != nil {
-		return "", "", "", err
-	}
-	if !found {
-		in := domain.InviteInput{FirstName: r.FirstName, LastName: r.LastName, Email: email, Phone: r.Phone,
-			Access: domain.AccessApp, Resident: r.Resident != nil && *r.Resident, UnitID: unitID, StartsAt: r.Start, ExpiresAt: r.Expiration}
-		if r.Access != "" {
-			in.Access = domain.AccessMode(r.Access)
-		}
-		for _, k := range keys {
-			in.Keys = append(in.Keys, domain.GrantInput{KeyID: k.ID, MayShare: r.MayShare != nil && *r.MayShare})
-		}
-		v, err := s.invite(jctx, env.a, pid, in, false)
-		if err != nil {
-			return "", "", "", err
-		}
-		detail = "invited"
-		if len(names) > 0 {
-			detail += " with " + strings.Join(names, ", ")
-		}
-		return OutcomeCreated, detail, v.ID, nil
-	}
+	return tg, nil
+}
 
-	var changes, notes []string
-	var patch domain.PersonPatch
-	patched := false
-	if phone := strings.TrimSpace(r.Phone); phone != "" && phone != p.Phone {
-		patch.Phone, patched = &phone, true
-		changes = append(changes, "phone")
+// importInvite is the invite of a row whose email is new.
+func importInvite(r *csvio.Row, tg importTarget) domain.InviteInput {
+	in := domain.InviteInput{FirstName: r.FirstName, LastName: r.LastName, Email: tg.email, Phone: r.Phone,
+		Access: domain.AccessApp, Resident: r.Resident != nil && *r.Resident, UnitID: tg.unitID, StartsAt: r.Start, ExpiresAt: r.Expiration}
+	if r.Access != "" {
+		in.Access = domain.AccessMode(r.Access)
 	}
-	if unitID != "" && unitID != p.UnitID {
-		patch.UnitID, patched = &unitID, true
-		changes = append(changes, "unit")
+	for _, k := range tg.keys {
+		in.Keys = append(in.Keys, domain.GrantInput{KeyID: k.ID, MayShare: r.MayShare != nil && *r.MayShare})
+	}
+	return in
+}
+
+// createdDetail is the row result of an invited row.
+func createdDetail(tg importTarget) string {
+	if len(tg.names) == 0 {
+		return "invited"
+	}
+	return "invited with " + strings.Join(tg.names, ", ")
+}
+
+// importEdit is what a row does to a person who already exists: contact
+// fields to update, keys to give (or hold differently), and notes on what
+// the file says but an import does not change.
+type importEdit struct {
+	patch  domain.PersonPatch
+	fields []string // "phone", "unit", "resident": what patch changes
+	gives  []importGive
+	notes  []string
+}
+
+type importGive struct {
+	key    domain.Key
+	verb   string // "gave key " or "changed key "
+	change domain.GrantChange
+}
+
+// planImportEdit decides a row's edit of p, who holds held. A key already
+// held with the same sharing and window is left alone, so importing the
+// same file twice changes nothing the second time; nothing is removed.
+func planImportEdit(r *csvio.Row, tg importTarget, p domain.Person, held []domain.Grant) importEdit {
+	var ed importEdit
+	if phone := strings.TrimSpace(r.Phone); phone != "" && phone != p.Phone {
+		ed.patch.Phone = &phone
+		ed.fields = append(ed.fields, "phone")
+	}
+	if tg.unitID != "" && tg.unitID != p.UnitID {
+		unitID := tg.unitID
+		ed.patch.UnitID = &unitID
+		ed.fields = append(ed.fields, "unit")
 	}
 	if r.Resident != nil && *r.Resident != p.Resident {
-		patch.Resident, patched = r.Resident, true
-		changes = append(changes, "resident")
+		ed.patch.Resident = r.Resident
+		ed.fields = append(ed.fields, "resident")
 	}
-	if patched {
-		if _, err := s.UpdatePerson(jctx, env.a, pid, p.ID, patch); err != nil {
-			return "", "", "", err
-		}
-		changes = []string{"changed " + strings.Join(changes, ", ")}
-	}
-	held, err := t.grants(ctx, p.ID)
-	if err != nil {
-		return "", "", "", err
-	}
-	for _, k := range keys {
+	for _, k := range tg.keys {
 		want := domain.Grant{KeyID: k.ID, MayShare: r.MayShare != nil && *r.MayShare, StartsAt: truncPtr(r.Start), ExpiresAt: truncPtr(r.Expiration)}
 		verb := "gave key "
 		for _, g := range held {
@@ -778,24 +790,67 @@ func (s *Store) importRow(ctx context.Context, t *Tx, env *importEnv, r *csvio.R
 				verb = "changed key "
 			}
 		}
-		if verb == "" {
-			continue
+		if verb != "" {
+			ed.gives = append(ed.gives, importGive{key: k, verb: verb, change: domain.GrantChange{MayShare: want.MayShare, StartsAt: r.Start, ExpiresAt: r.Expiration}})
 		}
-		if _, err := s.GiveKey(jctx, env.a, pid, p.ID, k.ID, domain.GrantChange{MayShare: want.MayShare, StartsAt: r.Start, ExpiresAt: r.Expiration}); err != nil {
-			return "", "", "", err
-		}
-		changes = append(changes, verb+k.Name)
 	}
 	if (r.FirstName != "" && !strings.EqualFold(r.FirstName, p.FirstName)) || (r.LastName != "" && !strings.EqualFold(r.LastName, p.LastName)) {
-		notes = append(notes, fmt.Sprintf("name kept as %s (the file has %s %s)", p.Name(), r.FirstName, r.LastName))
+		ed.notes = append(ed.notes, fmt.Sprintf("name kept as %s (the file has %s %s)", p.Name(), r.FirstName, r.LastName))
 	}
 	if r.Access != "" && domain.AccessMode(r.Access) != p.Access {
-		notes = append(notes, fmt.Sprintf("access kept as %s (chosen at invite)", p.Access))
+		ed.notes = append(ed.notes, fmt.Sprintf("access kept as %s (chosen at invite)", p.Access))
 	}
-	if len(changes) == 0 {
-		return OutcomeUnchanged, strings.Join(append([]string{"already up to date"}, notes...), "; "), p.ID, nil
+	return ed
+}
+
+// unchanged reports an edit that writes nothing, and its row result.
+func (ed importEdit) unchanged() (bool, string) {
+	return len(ed.fields) == 0 && len(ed.gives) == 0, strings.Join(append([]string{"already up to date"}, ed.notes...), "; ")
+}
+
+// importRow applies one row through the use cases: a new email is invited;
+// an existing one gets the listed keys added (never removed) and contact
+// details filled in (planImportEdit).
+func (s *Store) importRow(ctx context.Context, t *Tx, env *importEnv, r *csvio.Row) (outcome, detail, personID string, err error) {
+	pid := env.prop.ID
+	tg, err := env.resolve(r)
+	if err != nil {
+		return "", "", "", err
 	}
-	return OutcomeChanged, strings.Join(append(changes, notes...), "; "), p.ID, nil
+	jctx := withTx(ctx, t)
+	p, found, err := t.personByEmail(ctx, pid, tg.email)
+	if err != nil {
+		return "", "", "", err
+	}
+	if !found {
+		v, err := s.invite(jctx, env.a, pid, importInvite(r, tg), false)
+		if err != nil {
+			return "", "", "", err
+		}
+		return OutcomeCreated, createdDetail(tg), v.ID, nil
+	}
+	held, err := t.grants(ctx, p.ID)
+	if err != nil {
+		return "", "", "", err
+	}
+	ed := planImportEdit(r, tg, p, held)
+	if same, detail := ed.unchanged(); same {
+		return OutcomeUnchanged, detail, p.ID, nil
+	}
+	var changes []string
+	if len(ed.fields) > 0 {
+		if _, err := s.UpdatePerson(jctx, env.a, pid, p.ID, ed.patch); err != nil {
+			return "", "", "", err
+		}
+		changes = []string{"changed " + strings.Join(ed.fields, ", ")}
+	}
+	for _, g := range ed.gives {
+		if _, err := s.GiveKey(jctx, env.a, pid, p.ID, g.key.ID, g.change); err != nil {
+			return "", "", "", err
+		}
+		changes = append(changes, g.verb+g.key.Name)
+	}
+	return OutcomeChanged, strings.Join(append(changes, ed.notes...), "; "), p.ID, nil
 }
 
 func sameWindow(a, b domain.Window) bool {
