@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"reflect"
 	"sort"
+	"sync"
 )
 
 // The OpenAPI 3.1 document is kept in fragments, one per area
@@ -72,8 +73,12 @@ func OpenAPI() ([]byte, error) {
 	return json.MarshalIndent(doc, "", "  ")
 }
 
+// mergedOpenAPI merges the fragments once per process: they are embedded,
+// so the result never changes.
+var mergedOpenAPI = sync.OnceValues(OpenAPI)
+
 func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
-	b, err := OpenAPI()
+	b, err := mergedOpenAPI()
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
