@@ -312,12 +312,15 @@ func TestExposure(t *testing.T) {
 				t.Fatalf("status %d", r.Status)
 			}
 			mustContain(t, r.Body, `id="exposure-summary"`, `<a href="`+e.p("people", ana.ID)+`">Ana Garcia</a>`,
+				"2 doors may still admit 1 person beyond the access they hold now.",
 				"Unit 101", `data-kind="doorcode"`, "doorcode still on the lock", `data-kind="keycard"`, "<code>CARD-1</code>",
-				"Gym <span", "Lobby", `data-kind="pending_sync"`, "until the lock syncs")
+				"Gym <span", "until the lock syncs")
+			// The Lobby has no lock: it admits nobody.
+			mustNotContain(t, r.Body, "Lobby <span", `data-kind="pending_sync"`)
 		})
 		t.Run("the person page of a revoked person links to it", func(t *testing.T) {
 			r := c.get(e.p("people", ana.ID))
-			mustContain(t, r.Body, `id="person-exposure"`, "Until they sync, 3 doors may still admit Ana.",
+			mustContain(t, r.Body, `id="person-exposure"`, "Until they sync, 2 doors may still admit Ana.",
 				e.p("exposure")+"?person_id="+ana.ID)
 		})
 		t.Run("the Door Sync tasks link to it", func(t *testing.T) {
@@ -332,15 +335,19 @@ func TestExposure(t *testing.T) {
 			e.sync(unit, e.f.Unit101.ID)
 			r := c.get(e.p("exposure"))
 			mustNotContain(t, r.Body, `data-kind="doorcode"`, "Unit 101 <span")
-			mustContain(t, r.Body, "Lobby", "Gym <span", "CARD-1")
+			mustContain(t, r.Body, "1 door may still admit 1 person", "Gym <span", "CARD-1")
 		})
 		t.Run("a deleted person is listed without a link", func(t *testing.T) {
+			if _, err := st.DB().ExecContext(ctx, rebind(st, `INSERT INTO issued_credentials (serial, person_id, property_id, device_id, issued_at, not_before, not_after, door_ids) VALUES (?,?,?,?,?,?,?,?)`),
+				990, ben.ID, e.f.Property.ID, "dev_ben", issued.UnixMicro(), issued.UnixMicro(), latest.UnixMicro(), `["`+e.f.Gym.ID+`"]`); err != nil {
+				t.Fatal(err)
+			}
 			c.get(e.p("people", ben.ID, "delete"))
 			if r := c.submit(e.p("people", ben.ID, "delete"), nil); r.Status != http.StatusSeeOther {
 				t.Fatalf("delete: %d", r.Status)
 			}
 			r := c.get(e.p("exposure"))
-			mustContain(t, r.Body, `Ben Okafor <span class="badge deleted">deleted</span>`)
+			mustContain(t, r.Body, `Ben Okafor <span class="badge deleted">deleted</span>`, "1 door may still admit 2 people")
 			mustNotContain(t, r.Body, `href="`+e.p("people", ben.ID)+`"`)
 		})
 		t.Run("permissions", func(t *testing.T) {

@@ -17,10 +17,14 @@ type exposureData struct {
 	// not deleted, and the manager has Key Management).
 	Linkable map[string]bool
 	Now      time.Time
+	// Doors and People count the distinct doors and people of Items (one
+	// item is one person at one door).
+	Doors, People int
 }
 
-// exposureList is the revocation exposure: for every revoked or deleted
-// person, each door that could still admit them, how, and until when.
+// exposureList is the revocation exposure: for every person whose access
+// was narrowed or taken away, each door that could still admit them, how,
+// and until when.
 func (c *Console) exposureList(w http.ResponseWriter, r *http.Request, rq *request) error {
 	items, err := c.store.ListExposure(r.Context(), rq.Actor, rq.Property.ID)
 	if err != nil {
@@ -43,6 +47,11 @@ func (c *Console) exposureList(w http.ResponseWriter, r *http.Request, rq *reque
 		}
 	}
 	d.Items = items
+	doors, people := map[string]bool{}, map[string]bool{}
+	for _, e := range items {
+		doors[e.DoorID], people[e.PersonID] = true, true
+	}
+	d.Doors, d.People = len(doors), len(people)
 	canPeople := rq.Actor.Can(rq.Property.ID, domain.PermPeople) == nil
 	for _, e := range items {
 		if canPeople && e.Status != domain.StatusDeleted {

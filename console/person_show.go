@@ -19,7 +19,8 @@ type personData struct {
 	// HideCard: this manager may not see cards.
 	Keycard  *store.Keycard
 	HideCard bool
-	// Exposed counts the doors a revoked person may still open.
+	// Exposed counts the doors that may still admit the person beyond the
+	// access they hold now (until those doors sync).
 	Exposed int
 	// Giveable are keys the person does not hold that this manager may give.
 	Giveable []domain.Key
@@ -120,7 +121,9 @@ func (c *Console) showPerson(w http.ResponseWriter, r *http.Request, rq *request
 	default:
 		return err
 	}
-	if p.Status == domain.StatusRevoked {
+	if p.Status != domain.StatusDeleted {
+		// Not only after Revoke All Keys: a key taken or an earlier
+		// expiration leaves the same exposure at unsynced doors.
 		exp, err := c.store.ListExposure(ctx, rq.Actor, rq.Property.ID)
 		if err != nil {
 			return err

@@ -13,9 +13,11 @@ import (
 	"github.com/dooros/dooros/domain"
 )
 
-// Exposure is one door that could still admit a revoked or deleted person,
-// and until when: the answer to "a revoked resident is still able to
-// unlock days later".
+// Exposure is one door that could still admit a person whose access there
+// was narrowed or taken away — a key taken or deleted, doors removed from a
+// key, an expiration moved earlier, a phone removed, doorcodes switched off,
+// a keycard deactivated, Revoke All Keys, Delete Person — and until when:
+// the answer to "a revoked resident is still able to unlock days later".
 type Exposure struct {
 	PersonID     string              `json:"person_id"`
 	PersonName   string              `json:"person_name"`
@@ -51,15 +53,34 @@ type ExposureWay struct {
 	Until *time.Time `json:"until"`
 }
 
-// ListExposure lists, for every revoked or deleted person of a property,
-// each door whose lock has not acknowledged their revocation and how they
-// could still get in there. Doors that acknowledged it, and doors whose
-// lock holds nothing of theirs any more (credentials expired, no code or
-// card), are left out.
+// exposedDoor is a door with a provisioned lock behind its desired state.
+type exposedDoor struct {
+	id, name     string
+	conn         domain.Connectivity
+	acked        int64
+	state        *LockState // nil: the lock never acknowledged a state
+	firstChange  int64      // first unacknowledged version, and when
+	firstAt      int64
+	firstRevoked int64 // first unacknowledged revocation version (0: none)
+	firstRevAt   int64
+	// unacked maps the time of each unacknowledged change to its version:
+	// a revocation is recorded with its change's time.
+	unacked map[int64]int64
+}
+
+// ListExposure lists every person whose access was narrowed at a door
+// whose lock has not acknowledged it yet — whatever their status now — and
+// how they could still get in there: a revocation the lock lacks (phone
+// credentials issued before it; nothing known of a lock that never
+// synced), or a doorcode or keycard the lock still holds that the door's
+// desired state no longer gives them. A door with no lock admits nobody
+// and is left out, as are doors whose lock is up to date and people whose
+// every way in has closed by itself.
 func (s *Store) ListExposure(ctx context.Context, a domain.Actor, propertyID string) ([]Exposure, error) {
 	out := []Exposure{}
 	err := s.read(ctx, func(t *Tx) error {
-		if _, err := t.property(ctx, a, propertyID); err != nil {
+		prop, err := t.property(ctx, a, propertyID)
+		if err != nil {
 			return err
 		}
 		if err := a.Can(propertyID, domain.PermPeople); err != nil {
@@ -68,108 +89,221 @@ func (s *Store) ListExposure(ctx context.Context, a domain.Actor, propertyID str
 			}
 		}
 		now := s.Now()
-		rows, err := t.query(ctx, `SELECT p.id, r.door_id, MAX(r.at) FROM people p JOIN door_revocations r ON r.person_id = p.id
-			WHERE p.property_id = ? AND p.revoked_at IS NOT NULL GROUP BY p.id, r.door_id ORDER BY p.id, r.door_id`, propertyID)
+		doors, err := t.exposedDoors(ctx, propertyID)
+		if err != nil || len(doors) == 0 {
+			return err
+		}
+		ids := make([]string, 0, len(doors))
+		props := map[string]domain.Property{}
+		for id := range doors {
+			ids = append(ids, id)
+			props[id] = prop
+		}
+		sort.Strings(ids)
+		// Revocations the locks lack, per door and person.
+		type key struct{ door, person string }
+		revs := map[key]int64{}
+		rows, err := t.query(ctx, `SELECT door_id, person_id, MAX(at) FROM door_revocations WHERE door_id IN (`+placeholders(len(ids))+`)
+			GROUP BY door_id, person_id`, anySlice(ids)...)
 		if err != nil {
 			return err
 		}
-		type rev struct {
-			person, door string
-			at           int64
-		}
-		var revs []rev
 		for rows.Next() {
-			var r rev
-			if err := rows.Scan(&r.person, &r.door, &r.at); err != nil {
+			var k key
+			var at int64
+			if err := rows.Scan(&k.door, &k.person, &at); err != nil {
 				rows.Close()
 				return err
 			}
-			revs = append(revs, r)
+			if _, ok := doors[k.door].unacked[at]; ok {
+				revs[k] = at
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		people := map[string]domain.Person{}
+		desired, err := t.desiredLocks(ctx, nil, props, ids, now)
+		if err != nil {
+			return err
+		}
+		people := map[string]*domain.Person{}
 		creds := map[string][]CredentialRecord{}
-		for _, r := range revs {
-			var e Exposure
-			var state sql.NullString
-			err := t.queryRow(ctx, `SELECT d.name, d.connectivity, d.acked_version, l.acked_state FROM doors d LEFT JOIN door_locks l ON l.door_id = d.id WHERE d.id = ?`, r.door).
-				Scan(&e.DoorName, &e.Connectivity, &e.LockVersion, &state)
+		load := func(id string) (*domain.Person, error) {
+			if p, ok := people[id]; ok {
+				return p, nil
+			}
+			p, err := scanPerson(t.queryRow(ctx, `SELECT `+personCols+` FROM people WHERE id = ? AND property_id = ?`, id, propertyID))
+			if errors.Is(err, sql.ErrNoRows) {
+				people[id] = nil
+				return nil, nil
+			}
 			if err != nil {
-				return err
+				return nil, err
 			}
-			if err := t.queryRow(ctx, `SELECT COALESCE(MIN(version), 0) FROM door_changes WHERE door_id = ? AND at = ?`, r.door, r.at).Scan(&e.RevocationVersion); err != nil {
-				return err
+			people[id] = &p
+			if creds[id], err = t.issuedCredentials(ctx, id, now); err != nil {
+				return nil, err
 			}
-			if e.LockVersion >= e.RevocationVersion {
-				continue // the lock refuses them
-			}
-			p, ok := people[r.person]
-			if !ok {
-				if p, err = scanPerson(t.queryRow(ctx, `SELECT `+personCols+` FROM people WHERE id = ?`, r.person)); err != nil {
-					return err
-				}
-				people[r.person] = p
-				if creds[r.person], err = t.issuedCredentials(ctx, r.person, now); err != nil {
-					return err
-				}
-			}
-			e.PersonID, e.PersonName, e.Status, e.DoorID, e.RevokedAt = p.ID, p.Name(), p.Status(now), r.door, fromMicros(r.at)
-			unbounded := false
-			var st LockState
-			if !state.Valid || state.String == "" || json.Unmarshal([]byte(state.String), &st) != nil {
-				e.Ways = append(e.Ways, ExposureWay{Kind: "pending_sync", Count: 1})
-				unbounded = true
-			} else {
-				codes := 0
-				for _, code := range sortedKeys(st.Doorcodes) {
-					if st.Doorcodes[code].PersonID == p.ID {
-						codes++
+			return &p, nil
+		}
+		for _, doorID := range ids {
+			d := doors[doorID]
+			want := desired.locks[doorID].State()
+			// Who the lock could still admit beyond what they hold now.
+			codes, cards := map[string]int{}, map[string][]string{}
+			var held []string
+			if d.state != nil {
+				for _, code := range sortedKeys(d.state.Doorcodes) {
+					e := d.state.Doorcodes[code]
+					if w, ok := want.Doorcodes[code]; ok && w == e {
+						continue
 					}
+					if w, ok := want.Doorcodes[code]; ok && w.PersonID == e.PersonID && revs[key{doorID, e.PersonID}] == 0 {
+						continue // changed, not narrowed (a narrowing records a revocation)
+					}
+					codes[e.PersonID]++
+					held = append(held, e.PersonID)
 				}
-				if codes > 0 {
-					e.Ways = append(e.Ways, ExposureWay{Kind: "doorcode", Count: codes})
+				for _, serial := range sortedKeys(d.state.Keycards) {
+					e := d.state.Keycards[serial]
+					if w, ok := want.Keycards[serial]; ok && w == e {
+						continue
+					}
+					if w, ok := want.Keycards[serial]; ok && w.PersonID == e.PersonID && revs[key{doorID, e.PersonID}] == 0 {
+						continue
+					}
+					cards[e.PersonID] = append(cards[e.PersonID], serial)
+					held = append(held, e.PersonID)
+				}
+			}
+			var who []string
+			for k := range revs {
+				if k.door == doorID {
+					who = append(who, k.person)
+				}
+			}
+			who = append(who, held...)
+			sort.Strings(who)
+			who = slices.Compact(who)
+			for _, personID := range who {
+				p, err := load(personID)
+				if err != nil {
+					return err
+				}
+				if p == nil {
+					continue
+				}
+				e := Exposure{PersonID: p.ID, PersonName: p.Name(), Status: p.Status(now), DoorID: doorID, DoorName: d.name,
+					Connectivity: d.conn, LockVersion: d.acked, RevokedAt: fromMicros(d.firstAt), RevocationVersion: d.firstChange}
+				revAt, revoked := revs[key{doorID, personID}]
+				if revoked {
+					e.RevokedAt, e.RevocationVersion = fromMicros(revAt), d.unacked[revAt]
+				} else if d.firstRevoked != 0 {
+					e.RevokedAt, e.RevocationVersion = fromMicros(d.firstRevAt), d.firstRevoked
+				}
+				unbounded := false
+				if d.state == nil && revoked {
+					e.Ways = append(e.Ways, ExposureWay{Kind: "pending_sync", Count: 1})
 					unbounded = true
 				}
-				var serials []string
-				for _, serial := range sortedKeys(st.Keycards) {
-					if st.Keycards[serial].PersonID == p.ID {
-						serials = append(serials, serial)
-					}
+				if n := codes[personID]; n > 0 {
+					e.Ways = append(e.Ways, ExposureWay{Kind: "doorcode", Count: n})
+					unbounded = true
 				}
-				if len(serials) > 0 {
+				if serials := cards[personID]; len(serials) > 0 {
 					e.Ways = append(e.Ways, ExposureWay{Kind: "keycard", Ref: strings.Join(serials, ", "), Count: len(serials)})
 					unbounded = true
 				}
-			}
-			var until time.Time
-			n := 0
-			for _, c := range creds[r.person] {
-				if c.IssuedAt.Before(revocationTime(e.RevokedAt)) && slices.Contains(c.DoorIDs, r.door) {
-					n++
-					if c.NotAfter.After(until) {
-						until = c.NotAfter
+				var until time.Time
+				n := 0
+				if revoked {
+					for _, c := range creds[personID] {
+						if c.IssuedAt.Before(revocationTime(e.RevokedAt)) && slices.Contains(c.DoorIDs, doorID) {
+							n++
+							if c.NotAfter.After(until) {
+								until = c.NotAfter
+							}
+						}
 					}
 				}
+				if n > 0 {
+					u := until
+					e.Ways = append(e.Ways, ExposureWay{Kind: "credential", Count: n, Until: &u})
+				}
+				if len(e.Ways) == 0 {
+					continue
+				}
+				if !unbounded {
+					e.Until = &until
+				}
+				out = append(out, e)
 			}
-			if n > 0 {
-				u := until
-				e.Ways = append(e.Ways, ExposureWay{Kind: "credential", Count: n, Until: &u})
-			}
-			if len(e.Ways) == 0 {
-				continue
-			}
-			if !unbounded {
-				e.Until = &until
-			}
-			out = append(out, e)
 		}
 		sort.SliceStable(out, func(i, j int) bool { return out[i].RevokedAt.After(out[j].RevokedAt) })
 		return nil
 	})
 	return out, err
+}
+
+// exposedDoors loads the property's doors whose provisioned lock has not
+// acknowledged the latest version, with their first unacknowledged change
+// and revocation. Doors without a lock admit nobody.
+func (t *Tx) exposedDoors(ctx context.Context, propertyID string) (map[string]*exposedDoor, error) {
+	rows, err := t.query(ctx, `SELECT d.id, d.name, d.connectivity, d.acked_version, l.acked_state FROM doors d JOIN door_locks l ON l.door_id = d.id
+		WHERE d.property_id = ? AND d.version > d.acked_version`, propertyID)
+	if err != nil {
+		return nil, err
+	}
+	doors := map[string]*exposedDoor{}
+	for rows.Next() {
+		d := &exposedDoor{unacked: map[int64]int64{}}
+		var state string
+		if err := rows.Scan(&d.id, &d.name, &d.conn, &d.acked, &state); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		var st LockState
+		if state != "" && json.Unmarshal([]byte(state), &st) == nil {
+			d.state = &st
+		}
+		doors[d.id] = d
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(doors) == 0 {
+		return doors, nil
+	}
+	rows, err = t.query(ctx, `SELECT c.door_id, c.version, c.at, c.revocation FROM door_changes c JOIN doors d ON d.id = c.door_id
+		WHERE d.property_id = ? AND c.version > d.acked_version ORDER BY c.door_id, c.version`, propertyID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var doorID string
+		var v, at int64
+		var rev bool
+		if err := rows.Scan(&doorID, &v, &at, &rev); err != nil {
+			return nil, err
+		}
+		d := doors[doorID]
+		if d == nil {
+			continue
+		}
+		if _, ok := d.unacked[at]; !ok {
+			d.unacked[at] = v
+		}
+		if d.firstChange == 0 {
+			d.firstChange, d.firstAt = v, at
+		}
+		if rev && d.firstRevoked == 0 {
+			d.firstRevoked, d.firstRevAt = v, at
+		}
+	}
+	return doors, rows.Err()
 }
 
 // issuedCredentials is IssuedCredentials inside a transaction.
