@@ -2,9 +2,12 @@ package mail
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
+	netmail "net/mail"
 	"net/textproto"
 	"slices"
+	"strings"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -19,12 +22,16 @@ const userAgent = "DOOR OS"
 // relay would receive.
 func (m Message) build(now time.Time) (*gomail.Msg, error) {
 	g := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
-	if err := g.FromFormat(m.From.Name, m.From.Email); err != nil {
+	from, err := headerAddress(m.From)
+	if err != nil {
 		return nil, permanent("%w: sender %q: %v", ErrInvalidAddress, m.From.Email, err)
 	}
-	if err := g.AddToFormat(m.To.Name, m.To.Email); err != nil {
+	g.FromMailAddress(from)
+	to, err := headerAddress(m.To)
+	if err != nil {
 		return nil, permanent("%w: recipient %q: %v", ErrInvalidAddress, m.To.Email, err)
 	}
+	g.ToMailAddress(to)
 	g.Subject(m.Subject)
 	g.SetMessageIDWithValue(m.ID + "@" + messageIDDomain(m.From))
 	date := m.Date
@@ -43,6 +50,23 @@ func (m Message) build(now time.Time) (*gomail.Msg, error) {
 		g.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	}
 	return g, nil
+}
+
+// headerAddress checks the address itself and pairs it with the display
+// name as a value: formatting `"name" <addr>` and parsing it back (go-mail's
+// *Format methods) fails for names holding quotes, commas or brackets,
+// which people's names may (`Ann (x","y) Lee`), and would fail the email for
+// good. net/mail quotes or encodes the name when the header is written.
+func headerAddress(a Address) (*netmail.Address, error) {
+	addr, err := netmail.ParseAddress(a.Email)
+	if err != nil {
+		return nil, err
+	}
+	if addr.Name != "" || addr.Address != strings.TrimSpace(a.Email) {
+		return nil, fmt.Errorf("not a bare address")
+	}
+	name := strings.Join(strings.Fields(a.Name), " ") // one line, whatever came in
+	return &netmail.Address{Name: name, Address: addr.Address}, nil
 }
 
 // render writes m as an RFC 5322 message.
