@@ -3,6 +3,7 @@ package api_test
 import (
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,6 +123,25 @@ func TestPeopleFlows(t *testing.T) {
 			if len(none.Keys) != 0 || none.Doorcode != "" {
 				t.Errorf("carol without keys: keys %v doorcode %q, want none", none.keyIDs(), none.Doorcode)
 			}
+			// An expiry in the past, or at or before the start of access,
+			// is refused as PATCH refuses it (domain.CheckExpiry).
+			for _, tc := range []struct {
+				name, id string
+				body     map[string]any
+				msg      string
+			}{
+				{"ErrExpiryInThePast", bob.ID, map[string]any{"expires_at": "2020-01-01T00:00:00Z"}, "expires_at: must be in the future"},
+				{"ErrExpiryBeforeStartsAt", bob.ID, map[string]any{"starts_at": ts(now.Add(2 * time.Hour)), "expires_at": ts(now.Add(time.Hour))}, "expires_at: must be after starts_at"},
+				{"ErrExpiryBeforePersonsStart", carol.ID, map[string]any{"expires_at": ts(now.Add(time.Hour))}, "must be after the start of access, " + start.UTC().Format(time.RFC3339) + " (the person's starts_at)"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					r := e.ok("PUT", e.prop+"/people/"+tc.id+"/keys/"+f.Building.ID, tc.body, 400)
+					if !strings.Contains(string(r.Body), tc.msg) {
+						t.Errorf("body %s, want %q", r.Body, tc.msg)
+					}
+				})
+			}
+			e.ok("PATCH", e.prop+"/people/"+bob.ID, map[string]any{"expires_at": "2020-01-01T00:00:00Z"}, 400)
 			evs := e.activity("?person_id=" + bob.ID)
 			if !hasKind(evs, domain.EventKeyGiven, bob.ID) || !hasKind(evs, domain.EventKeyTaken, bob.ID) {
 				t.Errorf("activity of bob lacks key_given/key_taken: %+v", evs)

@@ -223,12 +223,21 @@ func (in *InviteInput) Normalize(now time.Time) error {
 	default:
 		return FieldError("access", "%q is not one of app, doorcode", in.Access)
 	}
+	startNote := ""
 	if in.StartsAt == nil {
 		t := now
 		in.StartsAt = &t
+		startNote = "now, as starts_at was not given"
 	}
-	if in.ExpiresAt != nil && !in.ExpiresAt.After(*in.StartsAt) {
-		return FieldError("expires_at", "must be after starts_at")
+	// With starts_at sent, an invite may record a window that is already
+	// over (a past tenant imported with their history); without it, the
+	// access starts now and its end must be in the future.
+	check := CheckExpiry
+	if startNote == "" {
+		check = checkEndAfterStart
+	}
+	if err := check(*in.StartsAt, startNote, in.ExpiresAt, now); err != nil {
+		return err
 	}
 	if len(in.Keys) > 200 {
 		return FieldError("keys", "at most 200 keys per person")
@@ -260,9 +269,10 @@ type PersonPatch struct {
 	ExpiresAt    *time.Time
 }
 
-// Apply validates the patch against p and returns the changed person and
-// whether the change narrows access (a revocation at the person's doors).
-func (pp PersonPatch) Apply(p Person) (Person, bool, error) {
+// Apply validates the patch against p at now and returns the changed
+// person and whether the change narrows access (a revocation at the
+// person's doors). A patch that moves the window is held to CheckExpiry.
+func (pp PersonPatch) Apply(p Person, now time.Time) (Person, bool, error) {
 	out := p
 	if pp.FirstName != nil {
 		v := strings.TrimSpace(*pp.FirstName)
@@ -304,7 +314,15 @@ func (pp PersonPatch) Apply(p Person) (Person, bool, error) {
 	if pp.ExpiresAtSet {
 		out.ExpiresAt = pp.ExpiresAt
 	}
-	if out.ExpiresAt != nil && !out.ExpiresAt.After(out.StartsAt) {
+	if pp.StartsAt != nil || pp.ExpiresAtSet {
+		note := ""
+		if pp.StartsAt == nil {
+			note = "the person's starts_at"
+		}
+		if err := CheckExpiry(out.StartsAt, note, out.ExpiresAt, now); err != nil {
+			return p, false, err
+		}
+	} else if out.ExpiresAt != nil && !out.ExpiresAt.After(out.StartsAt) {
 		return p, false, FieldError("expires_at", "must be after starts_at")
 	}
 	return out, narrows(p.Window(), out.Window()), nil
@@ -328,9 +346,57 @@ type GrantChange struct {
 	ExpiresAt *time.Time `json:"expires_at"`
 }
 
+// Validate checks what needs no person: an expiry after the start sent.
 func (g GrantChange) Validate() error {
 	if g.StartsAt != nil && g.ExpiresAt != nil && !g.ExpiresAt.After(*g.StartsAt) {
 		return FieldError("expires_at", "must be after starts_at")
+	}
+	return nil
+}
+
+// Check validates giving the key to p at now: the grant's expiry must end
+// a non-empty window — after its effective start (the later of starts_at
+// and the person's own start) — and lie in the future (CheckExpiry).
+func (g GrantChange) Check(p Person, now time.Time) error {
+	if err := g.Validate(); err != nil {
+		return err
+	}
+	start, note := p.StartsAt, "the person's starts_at"
+	if g.StartsAt != nil && !g.StartsAt.Before(p.StartsAt) {
+		start, note = *g.StartsAt, ""
+	}
+	return CheckExpiry(start, note, g.ExpiresAt, now)
+}
+
+// CheckExpiry is the one rule for the end of an access window, whether it
+// is a person's (invite, edit) or one grant's (give a key): it must come
+// after the start of access, and not be over already — an expiry in the
+// past would hand out access that never works. startNote says where start
+// came from when the request did not send starts_at ("" when it did).
+func CheckExpiry(start time.Time, startNote string, end *time.Time, now time.Time) error {
+	if err := checkEndAfterStart(start, startNote, end, now); err != nil || end == nil {
+		return err
+	}
+	if !end.After(now) {
+		return FieldError("expires_at", "must be in the future (%s has passed)", end.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// checkEndAfterStart is the first half of CheckExpiry: a non-empty window.
+func checkEndAfterStart(start time.Time, startNote string, end *time.Time, now time.Time) error {
+	if end == nil {
+		return nil
+	}
+	if !end.After(start) {
+		switch {
+		case startNote == "":
+			return FieldError("expires_at", "must be after starts_at")
+		case !start.After(now):
+			return FieldError("expires_at", "must be in the future")
+		default:
+			return FieldError("expires_at", "must be after the start of access, %s (%s)", start.UTC().Format(time.RFC3339), startNote)
+		}
 	}
 	return nil
 }

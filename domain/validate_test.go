@@ -260,9 +260,10 @@ func TestPersonPatch(t *testing.T) {
 		{"ErrPhoneInvalid", domain.PersonPatch{Phone: str("abc")}, "phone", false, nil},
 		{"ErrExpiryBeforeStart", domain.PersonPatch{ExpiresAtSet: true, ExpiresAt: tm(start.Add(-time.Second))}, "expires_at", false, nil},
 		{"ErrStartAfterExpiry", domain.PersonPatch{StartsAt: tm(end)}, "expires_at", false, nil},
+		{"ErrExpiryInThePast", domain.PersonPatch{ExpiresAtSet: true, ExpiresAt: tm(start.Add(-time.Hour))}, "expires_at", false, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			next, narrowed, err := tc.patch.Apply(p)
+			next, narrowed, err := tc.patch.Apply(p, start)
 			if tc.field != "" {
 				wantErr(t, err, domain.EInvalid, tc.field)
 				if next.FirstName != p.FirstName || next.Email != p.Email {
@@ -288,6 +289,63 @@ func TestGrantChange(t *testing.T) {
 	wantErr(t, domain.GrantChange{StartsAt: &a, ExpiresAt: &b}.Validate(), "", "")
 	wantErr(t, domain.GrantChange{StartsAt: &b, ExpiresAt: &a}.Validate(), domain.EInvalid, "expires_at")
 	wantErr(t, domain.GrantChange{StartsAt: &a, ExpiresAt: &a}.Validate(), domain.EInvalid, "expires_at")
+}
+
+// TestCheckExpiry is the one rule for an expiry, shared by invite, edit
+// and give-a-key: after the (effective) start, and in the future, with a
+// message naming the start the request did not send.
+func TestCheckExpiry(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *time.Time { v := now.Add(d); return &v }
+	for _, tc := range []struct {
+		name      string
+		start     time.Time
+		note      string
+		end       *time.Time
+		wantInMsg string
+	}{
+		{"OKNoExpiry", now, "", nil, ""},
+		{"OKFuture", now.Add(-time.Hour), "", at(time.Hour), ""},
+		{"ErrBeforeStart", now.Add(2 * time.Hour), "", at(time.Hour), "must be after starts_at"},
+		{"ErrAtStart", now.Add(time.Hour), "", at(time.Hour), "must be after starts_at"},
+		{"ErrPastWithDefaultedStart", now, "now, as starts_at was not given", at(-time.Hour), "must be in the future"},
+		{"ErrBeforeDefaultedFutureStart", now.Add(48 * time.Hour), "the person's starts_at", at(time.Hour), "must be after the start of access, 2026-06-03T12:00:00Z (the person's starts_at)"},
+		{"ErrPastAfterStart", now.Add(-48 * time.Hour), "", at(-time.Hour), "must be in the future (2026-06-01T11:00:00Z has passed)"},
+		{"ErrNow", now.Add(-time.Hour), "", at(0), "must be in the future"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := domain.CheckExpiry(tc.start, tc.note, tc.end, now)
+			if tc.wantInMsg == "" {
+				wantErr(t, err, "", "")
+				return
+			}
+			wantErr(t, err, domain.EInvalid, "expires_at")
+			if !strings.Contains(err.Error(), tc.wantInMsg) {
+				t.Errorf("message %q, want it to say %q", err, tc.wantInMsg)
+			}
+		})
+	}
+	t.Run("GrantChange", func(t *testing.T) {
+		p := domain.Person{StartsAt: now.Add(-24 * time.Hour)}
+		past := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+		wantErr(t, domain.GrantChange{ExpiresAt: &past}.Check(p, now), domain.EInvalid, "expires_at")
+		wantErr(t, domain.GrantChange{ExpiresAt: at(time.Hour)}.Check(p, now), "", "")
+		future := domain.Person{StartsAt: now.Add(48 * time.Hour)}
+		err := domain.GrantChange{ExpiresAt: at(time.Hour)}.Check(future, now)
+		wantErr(t, err, domain.EInvalid, "expires_at")
+		if err != nil && !strings.Contains(err.Error(), "the person's starts_at") {
+			t.Errorf("message %q does not name the person's start", err)
+		}
+		wantErr(t, domain.GrantChange{StartsAt: at(2 * time.Hour), ExpiresAt: at(time.Hour)}.Check(p, now), domain.EInvalid, "expires_at")
+	})
+	t.Run("InviteWithoutStart", func(t *testing.T) {
+		in := domain.InviteInput{FirstName: "A", LastName: "B", Email: "a@example.com", Access: domain.AccessApp, ExpiresAt: at(-time.Hour)}
+		err := in.Normalize(now)
+		wantErr(t, err, domain.EInvalid, "expires_at")
+		if err != nil && !strings.Contains(err.Error(), "must be in the future") {
+			t.Errorf("message %q, want \"must be in the future\"", err)
+		}
+	})
 }
 
 func TestManagerInput(t *testing.T) {

@@ -689,7 +689,7 @@ func (s *Store) UpdatePerson(ctx context.Context, a domain.Actor, propertyID, id
 		if err != nil {
 			return err
 		}
-		next, narrowed, err := patch.Apply(p)
+		next, narrowed, err := patch.Apply(p, s.Now())
 		if err != nil {
 			return err
 		}
@@ -839,11 +839,11 @@ func (s *Store) GiveKey(ctx context.Context, a domain.Actor, propertyID, id, key
 		if err := a.CanHandleKeys(propertyID, keyID); err != nil {
 			return err
 		}
-		if err := in.Validate(); err != nil {
-			return err
-		}
 		p, err := t.person(ctx, propertyID, id, true)
 		if err != nil {
+			return err
+		}
+		if err := in.Check(p, now); err != nil {
 			return err
 		}
 		k, err := t.key(ctx, propertyID, keyID)
