@@ -26,7 +26,7 @@ type Server struct {
 	Store   *store.Store
 	Log     *slog.Logger
 	Metrics *Metrics
-	Limiter *LoginLimiter
+	Limiter *LoginThrottle
 	// Keys seals secrets and signs phone credentials (api/residents.go).
 	Keys ResidentKeys
 	// DoorSync provisions locks and takes their answers (api/doorsync.go);
@@ -39,7 +39,7 @@ func New(st *store.Store, log *slog.Logger, m *Metrics) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{Store: st, Log: log, Metrics: m, Limiter: NewLoginLimiter(5, time.Minute)}
+	return &Server{Store: st, Log: log, Metrics: m, Limiter: NewLoginThrottle()}
 }
 
 type ctxKey int

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dooros/dooros/api"
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
@@ -33,7 +34,9 @@ func loginFrom(t *testing.T, e *env, src, email, password string) int {
 }
 
 // TestLoginRateLimit: five failed logins block the account (from any
-// address) and the address (for any account) for a minute; a correct
+// address) for a minute; an address is blocked (for any account) only
+// after api.AddressLoginFailures failures, so one manager mistyping a
+// password behind a shared address locks nobody else out; a correct
 // password does not get through a block.
 func TestLoginRateLimit(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
@@ -62,14 +65,29 @@ func TestLoginRateLimit(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		t.Run("per address", func(t *testing.T) {
 			e := newEnv(t, st)
-			for i := 0; i < 5; i++ {
-				// Five different unknown accounts from one address.
+			storetest.Manager(t, st, e.F.PM, "colleague@example.com", nil)
+			// One manager locks their own account out from a shared address…
+			for i := 0; i < api.AccountLoginFailures; i++ {
+				if got := loginFrom(t, e, "127.0.0.30", "colleague@example.com", "wrong password"); got != 401 {
+					t.Fatalf("attempt %d: %d, want 401", i, got)
+				}
+			}
+			if got := loginFrom(t, e, "127.0.0.30", "colleague@example.com", storetest.PMPassword); got != 429 {
+				t.Errorf("the failing account from its address: %d, want 429", got)
+			}
+			// …and only their own: the next manager behind it logs in.
+			if got := loginFrom(t, e, "127.0.0.30", storetest.PMEmail, storetest.PMPassword); got != 200 {
+				t.Errorf("another account from the same address: %d, want 200", got)
+			}
+			// One address spraying guesses over many accounts is stopped at
+			// the per-address limit.
+			for i := api.AccountLoginFailures; i < api.AddressLoginFailures; i++ {
 				if got := loginFrom(t, e, "127.0.0.30", "guess"+itoa(int64(i))+"@example.com", "wrong password"); got != 401 {
 					t.Fatalf("attempt %d: %d, want 401", i, got)
 				}
 			}
 			if got := loginFrom(t, e, "127.0.0.30", storetest.PMEmail, storetest.PMPassword); got != 429 {
-				t.Errorf("right password from a blocked address: %d, want 429", got)
+				t.Errorf("right password from an address over its limit: %d, want 429", got)
 			}
 			if got := loginFrom(t, e, "127.0.0.31", storetest.PMEmail, storetest.PMPassword); got != 200 {
 				t.Errorf("same account from another address: %d, want 200", got)

@@ -64,3 +64,48 @@ func (l *LoginLimiter) prune(k string, now time.Time) []time.Time {
 	l.fails[k] = ts
 	return ts
 }
+
+// Login throttle limits: an account takes 5 failed passwords a minute,
+// from anywhere (the guessing that matters is per account). An address
+// takes many more, over a longer window: offices, campuses and carrier NAT
+// put whole buildings of managers behind one address, and a low limit
+// there let one mistyped password lock every account out (and let anyone
+// lock everyone out). It still stops one address spraying guesses over
+// many accounts.
+const (
+	AccountLoginFailures = 5
+	AccountLoginWindow   = time.Minute
+	AddressLoginFailures = 50
+	AddressLoginWindow   = 10 * time.Minute
+)
+
+// LoginThrottle is the manager login rate limit the API and the console
+// share: failures per account (AccountLoginFailures per
+// AccountLoginWindow) and per source address (AddressLoginFailures per
+// AddressLoginWindow).
+type LoginThrottle struct {
+	Account, Address *LoginLimiter
+}
+
+// NewLoginThrottle uses the documented limits.
+func NewLoginThrottle() *LoginThrottle {
+	return &LoginThrottle{
+		Account: NewLoginLimiter(AccountLoginFailures, AccountLoginWindow),
+		Address: NewLoginLimiter(AddressLoginFailures, AddressLoginWindow),
+	}
+}
+
+// Blocked reports whether the account or the address is over its limit.
+func (l *LoginThrottle) Blocked(account, address string) bool {
+	return l.Account.Blocked(account) || l.Address.Blocked(address)
+}
+
+// Fail records a failed password for the account from the address.
+func (l *LoginThrottle) Fail(account, address string) {
+	l.Account.Fail(account)
+	l.Address.Fail(address)
+}
+
+// Reset forgets the account's failures after a successful login (the
+// address's stay: a success proves nothing about the other accounts tried).
+func (l *LoginThrottle) Reset(account string) { l.Account.Reset(account) }

@@ -19,7 +19,6 @@ import (
 	"net/url"
 	"path"
 	"strings"
-	"time"
 
 	"github.com/dooros/dooros/api"
 	"github.com/dooros/dooros/domain"
@@ -38,7 +37,7 @@ var staticFS embed.FS
 type Options struct {
 	// Limiter counts failed logins; share the API's so both surfaces count
 	// against one budget. Nil makes a console-only limiter.
-	Limiter *api.LoginLimiter
+	Limiter *api.LoginThrottle
 	// SecureCookies marks cookies Secure even when the request did not
 	// arrive over TLS (a TLS-terminating proxy in front).
 	SecureCookies bool
@@ -63,7 +62,7 @@ func New(st *store.Store, mailbox *mail.Mailbox, log *slog.Logger, opts Options)
 		log = slog.New(slog.DiscardHandler)
 	}
 	if opts.Limiter == nil {
-		opts.Limiter = api.NewLoginLimiter(5, time.Minute)
+		opts.Limiter = api.NewLoginThrottle()
 	}
 	return &Console{store: st, mailbox: mailbox, log: log, opts: opts, pages: mustParsePages()}
 }

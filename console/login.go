@@ -40,7 +40,7 @@ func (c *Console) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email, _ := domain.NormalizeEmail("email", d.Email)
-	acct, addr := "acct:"+email, "addr:"+clientIP(r)
+	acct, addr := email, clientIP(r)
 	if c.opts.Limiter.Blocked(acct, addr) {
 		d.Message = "Too many failed logins. Wait a minute and try again."
 		c.showLogin(w, r, http.StatusTooManyRequests, d)
