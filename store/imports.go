@@ -386,17 +386,31 @@ type importEnv struct {
 	a     domain.Actor
 	prop  domain.Property
 	keys  map[string]domain.Key // lower-cased name → key
+	byID  map[string]domain.Key // id → key
 	units map[string]string     // lower-cased name → unit id
 }
 
 // ApplyImportBatch applies items (in file order, after the job's last
 // applied row) in one transaction, for at most budget (at least one item),
-// and returns how many it consumed. Each row runs in its own savepoint
-// through the same use cases as the API (Invite, GiveKey, UpdatePerson),
-// so a refused row leaves nothing behind and the others go in; the rows'
-// results and the job's progress commit with them. A dry run rolls the
-// rows' changes back and keeps only the results.
+// and returns how many it consumed. Rows get the outcome and writes of the
+// same use cases as the API (Invite, GiveKey, UpdatePerson): new people
+// are planned by the invite's rules and written together, rows that change
+// nothing are answered without writing, and the rest (edits, repeated
+// emails, a bulk write the database refused) run one by one, each in its
+// own savepoint, so a refused row leaves nothing behind and the others go
+// in (importBatch). The rows' results and the job's progress commit with
+// them. A dry run rolls the rows' changes back and keeps only the results.
 func (s *Store) ApplyImportBatch(ctx context.Context, jobID, workerID string, items []ImportItem, budget time.Duration) (int, ImportJob, error) {
+	used, job, err := s.applyImportBatch(ctx, jobID, workerID, items, budget, false)
+	var refused *bulkRefused
+	if errors.As(err, &refused) {
+		s.log.Info("import batch redone row by row", "import", jobID, "reason", refused.err.Error())
+		used, job, err = s.applyImportBatch(ctx, jobID, workerID, items, budget, true)
+	}
+	return used, job, err
+}
+
+func (s *Store) applyImportBatch(ctx context.Context, jobID, workerID string, items []ImportItem, budget time.Duration, rowByRow bool) (int, ImportJob, error) {
 	var job ImportJob
 	var used int
 	err := s.inTx(ctx, "import_batch", func(t *Tx) error {
@@ -424,10 +438,12 @@ func (s *Store) ApplyImportBatch(ctx context.Context, jobID, workerID string, it
 				return err
 			}
 		}
-		var results [][]ImportRowResult
-		var counts ImportCounts
+		b, err := s.newImportBatch(ctx, t, env, items, rowByRow)
+		if err != nil {
+			return err
+		}
 		last := job.NextRow
-		for _, it := range items {
+		for i, it := range items {
 			if used > 0 && time.Since(start) > budget {
 				break
 			}
@@ -436,10 +452,16 @@ func (s *Store) ApplyImportBatch(ctx context.Context, jobID, workerID string, it
 				return fmt.Errorf("store: import row %d given after row %d", it.Row, last)
 			}
 			last = it.Row
-			rs, err := s.importItem(ctx, t, env, it)
-			if err != nil {
+			if err := b.add(ctx, i, it); err != nil {
 				return err
 			}
+		}
+		if err := b.flush(ctx); err != nil {
+			return err
+		}
+		results := b.results[:used]
+		var counts ImportCounts
+		for _, rs := range results {
 			switch rs[0].Outcome {
 			case OutcomeCreated:
 				counts.Created++
@@ -450,7 +472,6 @@ func (s *Store) ApplyImportBatch(ctx context.Context, jobID, workerID string, it
 			default:
 				counts.Refused++
 			}
-			results = append(results, rs)
 		}
 		if job.DryRun {
 			// Everything the rows wrote goes; their results stay.
@@ -464,13 +485,14 @@ func (s *Store) ApplyImportBatch(ctx context.Context, jobID, workerID string, it
 				}
 			}
 		}
+		var resultRows [][]any
 		for _, rs := range results {
 			for seq, r := range rs {
-				if _, err := t.exec(ctx, `INSERT INTO import_rows (job_id, row_num, seq, email, outcome, column_name, reason, person_id) VALUES (?,?,?,?,?,?,?,?)`,
-					jobID, r.Row, seq, truncate(r.Email, 254), r.Outcome, r.Column, truncate(r.Reason, 1000), r.PersonID); err != nil {
-					return err
-				}
+				resultRows = append(resultRows, []any{jobID, r.Row, seq, truncate(r.Email, 254), r.Outcome, r.Column, truncate(r.Reason, 1000), r.PersonID})
 			}
+		}
+		if err := t.insertRows(ctx, `INSERT INTO import_rows (job_id, row_num, seq, email, outcome, column_name, reason, person_id) VALUES `, resultRows, ""); err != nil {
+			return err
 		}
 		res, err := t.exec(ctx, `UPDATE import_jobs SET processed_rows = processed_rows + ?, next_row = ?, created_count = created_count + ?,
 			changed_count = changed_count + ?, unchanged_count = unchanged_count + ?, refused_count = refused_count + ?, lease_until = ?
@@ -512,6 +534,7 @@ func (t *Tx) importEnv(ctx context.Context, job ImportJob) (*importEnv, error) {
 	if err != nil {
 		return nil, err
 	}
+	env.byID = keys
 	for _, k := range keys {
 		env.keys[strings.ToLower(k.Name)] = k
 	}
@@ -610,18 +633,11 @@ func (t *Tx) savepoint(ctx context.Context, name string, fn func() error) error 
 	return err
 }
 
-// importItem applies one record and returns its results. Rule errors
-// refuse the row; any other error aborts the batch.
+// importItem applies one record in its own savepoint and returns its
+// results. Rule errors refuse the row; any other error aborts the batch.
 func (s *Store) importItem(ctx context.Context, t *Tx, env *importEnv, it ImportItem) ([]ImportRowResult, error) {
 	if it.Data == nil {
-		var out []ImportRowResult
-		for _, e := range it.Errors {
-			out = append(out, ImportRowResult{Row: it.Row, Outcome: OutcomeRefused, Column: e.Column, Reason: e.Reason})
-		}
-		if len(out) == 0 {
-			out = append(out, ImportRowResult{Row: it.Row, Outcome: OutcomeRefused, Reason: "unreadable row"})
-		}
-		return out, nil
+		return parseRefusal(it), nil
 	}
 	r := it.Data
 	res := ImportRowResult{Row: it.Row, Email: strings.ToLower(strings.TrimSpace(r.Email))}
@@ -631,14 +647,32 @@ func (s *Store) importItem(ctx context.Context, t *Tx, env *importEnv, it Import
 		return err
 	})
 	if err != nil {
-		err = s.mapErr(err)
-		var de *domain.Error
-		if !errors.As(err, &de) {
-			return nil, err
-		}
-		res.Outcome, res.Column, res.Reason, res.PersonID = OutcomeRefused, csvColumn(de.Field), de.Message, ""
+		return s.refusal(it.Row, res.Email, err)
 	}
 	return []ImportRowResult{res}, nil
+}
+
+// parseRefusal is the result of a record the parser refused.
+func parseRefusal(it ImportItem) []ImportRowResult {
+	var out []ImportRowResult
+	for _, e := range it.Errors {
+		out = append(out, ImportRowResult{Row: it.Row, Outcome: OutcomeRefused, Column: e.Column, Reason: e.Reason})
+	}
+	if len(out) == 0 {
+		out = append(out, ImportRowResult{Row: it.Row, Outcome: OutcomeRefused, Reason: "unreadable row"})
+	}
+	return out
+}
+
+// refusal turns a rule's error into the row's refusal; any other error is
+// returned (it aborts the batch).
+func (s *Store) refusal(row int, email string, err error) ([]ImportRowResult, error) {
+	err = s.mapErr(err)
+	var de *domain.Error
+	if !errors.As(err, &de) {
+		return nil, err
+	}
+	return []ImportRowResult{{Row: row, Email: email, Outcome: OutcomeRefused, Column: csvColumn(de.Field), Reason: de.Message}}, nil
 }
 
 // csvColumn names the spreadsheet column of a use case's input field.

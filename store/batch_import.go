@@ -1,0 +1,212 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+
+	"github.com/dooros/dooros/domain"
+)
+
+// importBulkRows bounds how many planned invites wait before they are
+// written, so a batch's time budget also sees the writes.
+const importBulkRows = 500
+
+// importBatch applies the rows of one import batch the fast way where it
+// can, with the same outcome as applying them one by one (importItem):
+//
+//   - the batch's emails are looked up in one query, the grants of the
+//     people found in another;
+//   - a row whose email is new is checked and planned with the invite's
+//     own rules (domain.CheckInvite, domain.PlanInvite) and waits; the
+//     waiting invites are written together (writeInvites: a few multi-row
+//     statements, one door flush per transaction) in a savepoint;
+//   - a row for an existing person that would change nothing is answered
+//     "unchanged" without writing (planImportEdit);
+//   - everything else — a real edit, an email seen earlier in the batch —
+//     goes through importItem in its own savepoint, after the waiting
+//     invites are written, so it sees what the rows before it did;
+//   - when the database refuses the bulk write (on PostgreSQL another
+//     transaction may have invited one of the emails since the lookup),
+//     the whole batch is rolled back and redone with every row that
+//     writes going one by one (bulkRefused).
+//
+// A row the rules refuse is refused before anything of it is written, as
+// the savepoint of the row-by-row path would leave it.
+type importBatch struct {
+	s   *Store
+	t   *Tx
+	env *importEnv
+	// existing: email → person (not deleted) before the batch; held:
+	// person id → their grants.
+	existing map[string]domain.Person
+	held     map[string][]domain.Grant
+	// seen: emails of rows already taken in this batch; a later row with
+	// one of them goes row by row.
+	seen map[string]bool
+	// rowByRow: plan nothing, every row that writes goes row by row (the
+	// batch is being redone after bulkRefused).
+	rowByRow bool
+	pending  []pendingInvite
+	// results per item, in item order.
+	results [][]ImportRowResult
+}
+
+type pendingInvite struct {
+	idx  int
+	it   ImportItem
+	plan domain.InvitePlan
+}
+
+// newImportBatch looks up the people the items' emails name.
+func (s *Store) newImportBatch(ctx context.Context, t *Tx, env *importEnv, items []ImportItem, rowByRow bool) (*importBatch, error) {
+	b := &importBatch{s: s, t: t, env: env, rowByRow: rowByRow, existing: map[string]domain.Person{}, held: map[string][]domain.Grant{},
+		seen: map[string]bool{}, results: make([][]ImportRowResult, len(items))}
+	var emails []any
+	dup := map[string]bool{}
+	for _, it := range items {
+		if it.Data == nil {
+			continue
+		}
+		e := strings.ToLower(strings.TrimSpace(it.Data.Email))
+		if e != "" && !dup[e] {
+			dup[e] = true
+			emails = append(emails, e)
+		}
+	}
+	var ids []any
+	for lo := 0; lo < len(emails); lo += 500 {
+		chunk := emails[lo:min(lo+500, len(emails))]
+		rows, err := t.query(ctx, `SELECT `+personCols+` FROM people WHERE property_id = ? AND deleted_at IS NULL AND email IN (`+placeholders(len(chunk))+`)`,
+			append([]any{env.prop.ID}, chunk...)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			p, err := scanPerson(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			b.existing[p.Email] = p
+			ids = append(ids, p.ID)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	for lo := 0; lo < len(ids); lo += 500 {
+		chunk := ids[lo:min(lo+500, len(ids))]
+		rows, err := t.query(ctx, `SELECT person_id, key_id, may_share, starts_at, expires_at, granted_at FROM grants
+			WHERE person_id IN (`+placeholders(len(chunk))+`) ORDER BY person_id, key_id`, chunk...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var g domain.Grant
+			var st, ex sql.NullInt64
+			var granted int64
+			if err := rows.Scan(&g.PersonID, &g.KeyID, &g.MayShare, &st, &ex, &granted); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			g.StartsAt, g.ExpiresAt, g.GrantedAt = timePtr(st), timePtr(ex), fromMicros(granted)
+			b.held[g.PersonID] = append(b.held[g.PersonID], g)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// add applies (or plans) item i.
+func (b *importBatch) add(ctx context.Context, i int, it ImportItem) error {
+	r := it.Data
+	if r == nil {
+		b.results[i] = parseRefusal(it)
+		return nil
+	}
+	email := strings.ToLower(strings.TrimSpace(r.Email))
+	tg, err := b.env.resolve(r)
+	if err != nil {
+		b.results[i], err = b.s.refusal(it.Row, email, err)
+		return err
+	}
+	if b.seen[tg.email] {
+		return b.oneByOne(ctx, i, it)
+	}
+	b.seen[tg.email] = true
+	if p, ok := b.existing[tg.email]; ok {
+		if same, detail := planImportEdit(r, tg, p, b.held[p.ID]).unchanged(); same {
+			b.results[i] = []ImportRowResult{{Row: it.Row, Email: email, Outcome: OutcomeUnchanged, Reason: detail, PersonID: p.ID}}
+			return nil
+		}
+		return b.oneByOne(ctx, i, it)
+	}
+	if b.rowByRow {
+		return b.oneByOne(ctx, i, it)
+	}
+	pid, now := b.env.prop.ID, b.s.Now()
+	in := importInvite(r, tg)
+	if err := domain.CheckInvite(b.env.a, pid, &in, now); err != nil {
+		b.results[i], err = b.s.refusal(it.Row, email, err)
+		return err
+	}
+	plan, err := domain.PlanInvite(b.env.a, pid, domain.NewID("per"), in, b.env.byID, nil, now)
+	if err != nil {
+		b.results[i], err = b.s.refusal(it.Row, email, err)
+		return err
+	}
+	b.pending = append(b.pending, pendingInvite{idx: i, it: it, plan: plan})
+	b.results[i] = []ImportRowResult{{Row: it.Row, Email: email, Outcome: OutcomeCreated, Reason: createdDetail(tg), PersonID: plan.Person.ID}}
+	if len(b.pending) >= importBulkRows {
+		return b.flush(ctx)
+	}
+	return nil
+}
+
+// oneByOne writes the waiting invites, then applies item i on its own.
+func (b *importBatch) oneByOne(ctx context.Context, i int, it ImportItem) error {
+	if err := b.flush(ctx); err != nil {
+		return err
+	}
+	var err error
+	b.results[i], err = b.s.importItem(ctx, b.t, b.env, it)
+	return err
+}
+
+// flush writes the waiting invites together. When the database refuses
+// them (a conflict: on PostgreSQL another transaction may have invited
+// one of the emails since the lookup) it fails the transaction with
+// bulkRefused, and ApplyImportBatch redoes the batch one row at a time.
+// Writing them without a savepoint of their own spares SQLite copying
+// every page they touch into a sub-journal, and PostgreSQL two round trips.
+func (b *importBatch) flush(ctx context.Context) error {
+	if len(b.pending) == 0 {
+		return nil
+	}
+	plans := make([]domain.InvitePlan, len(b.pending))
+	for i, p := range b.pending {
+		plans[i] = p.plan
+	}
+	b.pending = b.pending[:0]
+	err := b.t.writeInvites(ctx, b.env.a, b.env.prop, plans)
+	if err == nil {
+		return nil
+	}
+	var de *domain.Error
+	if errors.As(b.s.mapErr(err), &de) {
+		return &bulkRefused{de}
+	}
+	return err
+}
+
+// bulkRefused: the database refused a batch's invites written together.
+type bulkRefused struct{ err *domain.Error }
+
+func (e *bulkRefused) Error() string { return "import batch: " + e.err.Error() }
+func (e *bulkRefused) Unwrap() error { return e.err }
