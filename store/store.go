@@ -58,12 +58,18 @@ type Store struct {
 }
 
 // Open connects to dsn: a postgres:// URL, or a SQLite file path (also
-// "sqlite:PATH"). It does not migrate; call Migrate.
+// "sqlite:PATH"). Any other scheme:// is refused. It does not migrate; call
+// Migrate.
 func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{log: log, Now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }, writer: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}}
+	if scheme, _, ok := strings.Cut(dsn, "://"); ok && scheme != "postgres" && scheme != "postgresql" && scheme != "sqlite" && !strings.ContainsAny(scheme, `/\.`) {
+		// Anything else would be taken for a SQLite path and create a
+		// directory named like the URL ("./mysql:/…").
+		return nil, fmt.Errorf("store: unsupported database %q: use a postgres:// (or postgresql://) URL, or a SQLite file path (\"sqlite:PATH\" also works)", scheme+"://")
+	}
 	var err error
 	switch {
 	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):

@@ -283,6 +283,19 @@ func TestCLIErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("unsupported database scheme", func(t *testing.T) {
+		t.Chdir(t.TempDir())
+		for _, dsn := range []string{"mysql://x", "sqlserver://sa@db/dooros", "MYSQL://root@localhost/db"} {
+			var out, errb syncBuffer
+			err := run(context.Background(), []string{"migrate", "--db", dsn}, noEnv, nil, &out, &errb)
+			if err == nil || !strings.Contains(err.Error(), "unsupported database") || !strings.Contains(err.Error(), "postgres://") {
+				t.Errorf("migrate --db %s = %v, want an unsupported-database error naming postgres://", dsn, err)
+			}
+			if entries, _ := os.ReadDir("."); len(entries) != 0 {
+				t.Errorf("migrate --db %s left %v in the working directory", dsn, entries)
+			}
+		}
+	})
 	t.Run("migrate an initialised directory", func(t *testing.T) {
 		var out, errb syncBuffer
 		if err := run(context.Background(), []string{"migrate", "--data", initialised}, noEnv, nil, &out, &errb); err != nil {
