@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,6 +31,31 @@ const (
 	// Keycard is Ben Okafor's card serial.
 	Keycard = "04:A2:19:7C:3B:11"
 )
+
+// OrgName is the organisation the demo creates in an empty database; Seed
+// reuses only an organisation of that name whose first manager is the demo's.
+const OrgName = "Demo Residential"
+
+// ErrNotDemo: Seed refuses a database whose organisation the demo did not
+// create.
+var ErrNotDemo = errors.New("demo: not a demo database")
+
+// demoOwned reports whether org is the one a previous Seed created.
+func demoOwned(ctx context.Context, st *store.Store, sys domain.Actor, org domain.Organisation) (bool, error) {
+	if org.Name != OrgName {
+		return false, nil
+	}
+	ms, err := st.ListManagers(ctx, sys)
+	if err != nil {
+		return false, err
+	}
+	for _, m := range ms {
+		if m.Email == PMEmail && m.Role == domain.RolePortfolioManager {
+			return true, nil
+		}
+	}
+	return false, nil
+}
 
 // Options tune Seed.
 type Options struct {
@@ -62,7 +88,7 @@ func Seed(ctx context.Context, st *store.Store, opts Options) (Result, error) {
 	res.Password = pw
 	org, err := st.Organisation(ctx)
 	if domain.ErrorCode(err) == domain.ENotFound {
-		if _, err := st.Init(ctx, "Demo Residential", domain.ManagerInput{Email: PMEmail, Password: pw, FirstName: "Dana", LastName: "Demo"}); err != nil {
+		if _, err := st.Init(ctx, OrgName, domain.ManagerInput{Email: PMEmail, Password: pw, FirstName: "Dana", LastName: "Demo"}); err != nil {
 			return res, fmt.Errorf("demo: init: %w", err)
 		}
 		org, err = st.Organisation(ctx)
@@ -71,9 +97,12 @@ func Seed(ctx context.Context, st *store.Store, opts Options) (Result, error) {
 		return res, err
 	}
 	sys := domain.System(org.ID, "DOOR OS demo")
-	// An existing organisation gets the demo Portfolio Manager added.
-	if _, err := st.CreateManager(ctx, sys, domain.ManagerInput{Email: PMEmail, Password: pw, FirstName: "Dana", LastName: "Demo", Role: domain.RolePortfolioManager}); err != nil && domain.ErrorCode(err) != domain.EConflict {
-		return res, fmt.Errorf("demo: manager: %w", err)
+	// A real organisation never gets demo data, nor a demo Portfolio
+	// Manager whose password is printed on the console.
+	if owned, err := demoOwned(ctx, st, sys, org); err != nil {
+		return res, err
+	} else if !owned {
+		return res, fmt.Errorf("%w: this database holds the organisation %q, which the demo did not create; use a fresh --data directory for the demo (and no --db)", ErrNotDemo, org.Name)
 	}
 	props, err := st.ListProperties(ctx, sys)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -175,4 +176,32 @@ func waitFor(t *testing.T, ok func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestSeed_RefusesARealOrganisation: `serve --demo` on a database that
+// holds a real organisation adds nothing to it — no demo property, no demo
+// Portfolio Manager with a printed password.
+func TestSeed_RefusesARealOrganisation(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		_, err := st.Init(ctx, "Acme Homes", domain.ManagerInput{Email: "owner@acme.example", Password: storetest.PMPassword, FirstName: "Olga", LastName: "Owner"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = demo.Seed(ctx, st, demo.Options{Password: storetest.PMPassword})
+		if !errors.Is(err, demo.ErrNotDemo) || !strings.Contains(err.Error(), "fresh --data directory") {
+			t.Fatalf("Seed on a real organisation = %v, want ErrNotDemo saying to use a fresh --data directory", err)
+		}
+		if _, _, err := st.Login(ctx, demo.PMEmail, storetest.PMPassword, store.TokenKindSession); err == nil {
+			t.Error("the demo Portfolio Manager can log in to the real organisation")
+		}
+		org, _ := st.Organisation(ctx)
+		props, err := st.ListProperties(ctx, domain.System(org.ID, "test"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(props) != 0 {
+			t.Errorf("properties after the refused demo: %+v, want none", props)
+		}
+	})
 }
