@@ -28,6 +28,7 @@ type person struct {
 	StartsAt  time.Time  `json:"starts_at"`
 	ExpiresAt *time.Time `json:"expires_at"`
 	InvitedBy string     `json:"invited_by"`
+	UpdatedAt time.Time  `json:"updated_at"`
 	Doorcode  string     `json:"doorcode"`
 	Keys      []grant    `json:"keys"`
 	Guests    []struct {

@@ -245,6 +245,17 @@ func TestPeopleFlows(t *testing.T) {
 			if !hasKind(evs, domain.EventPersonRevoked, alice.ID) || !hasKind(evs, domain.EventPersonRevoked, guest.ID) {
 				t.Errorf("revocation events %+v, want alice and gina", evs)
 			}
+			t.Run("again changes nothing", func(t *testing.T) {
+				before, was := e.counts(), e.person(alice.ID)
+				var again person
+				e.ok("POST", e.prop+"/people/"+alice.ID+"/revoke", nil, 200).Decode(t, &again)
+				if after := e.counts(); after != before {
+					t.Errorf("a second Revoke All Keys wrote something:\n before %s\n after  %s", before, after)
+				}
+				if again.Status != "revoked" || !again.UpdatedAt.Equal(was.UpdatedAt) {
+					t.Errorf("second revoke answered %+v, want the unchanged revoked person (updated_at %v)", again, was.UpdatedAt)
+				}
+			})
 		})
 
 		t.Run("re-grant on the same record", func(t *testing.T) {

@@ -1185,6 +1185,12 @@ func (s *Store) Revoke(ctx context.Context, a domain.Actor, propertyID, id strin
 		if err != nil {
 			return err
 		}
+		if domain.RevokeIsNoop(p) {
+			// Revoking again changes nothing: no event, no door bump, the
+			// record as it is.
+			out, err = t.view(ctx, a, p)
+			return err
+		}
 		guests, err := t.endAccess(ctx, a, propertyID, p, false)
 		if err != nil {
 			return err
