@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -234,6 +235,43 @@ func TestResidentLogin(t *testing.T) {
 				t.Errorf("a doorcode-only person was emailed a login code")
 			}
 		})
+	})
+}
+
+// TestResidentLoginFailuresLookAlike: a login code that does not log in —
+// never requested, used (also a wrong code after the last one was used),
+// expired or wrong — gets one answer, which tells a stranger nothing about
+// the email.
+func TestResidentLoginFailuresLookAlike(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newResEnv(t, st)
+		home := []map[string]any{{"key_id": e.F.Home.ID}}
+		e.invite("rita@example.com", home, nil)
+		e.invite("otto@example.com", home, nil)
+		used := e.requestCode("rita@example.com")
+		if r := e.verify("rita@example.com", used); r.Status != 200 {
+			t.Fatalf("first use = %d: %s", r.Status, r.Body)
+		}
+		wrong := fmt.Sprintf("%06d", (mustAtoi(used)+1)%1_000_000)
+		expired := e.requestCode("otto@example.com")
+		e.advance(store.LoginCodeTTL + time.Second)
+		var bodies []string
+		for _, r := range []*apitest.Response{
+			e.verify("never-asked@example.com", wrong),
+			e.verify("rita@example.com", wrong), // after the last code was used
+			e.verify("rita@example.com", used),  // the used code again
+			e.verify("otto@example.com", expired),
+		} {
+			wantStatus(t, r, 401, "unauthenticated")
+			var body struct{ Error struct{ Message string } }
+			r.Decode(t, &body)
+			bodies = append(bodies, body.Error.Message)
+		}
+		for _, m := range bodies {
+			if m != bodies[0] || !strings.Contains(m, "wrong or expired code") {
+				t.Fatalf("messages %q, want one generic \"wrong or expired code\"", bodies)
+			}
+		}
 	})
 }
 

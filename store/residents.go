@@ -204,6 +204,12 @@ func ParseDeviceKey(field, v string) (ed25519.PublicKey, error) {
 
 func encodeKey(k ed25519.PublicKey) string { return base64.StdEncoding.EncodeToString(k) }
 
+// errWrongLoginCode is the one answer to a login code that does not log in
+// (never requested, used, expired or wrong).
+func errWrongLoginCode() error {
+	return &domain.Error{Code: domain.EUnauthenticated, Field: "code", Message: fmt.Sprintf("wrong or expired code; codes work once, for %d minutes: use the latest email or request a new code", int(LoginCodeTTL/time.Minute))}
+}
+
 // VerifyResidentLogin checks the emailed code and, when it matches, enrolls
 // the phone's public key for every active or pending person record with
 // that email and app access, and returns a resident token. A wrong code
@@ -247,23 +253,24 @@ func (s *Store) VerifyResidentLogin(ctx context.Context, in ResidentLoginInput) 
 		var used sql.NullInt64
 		err := t.queryRow(ctx, `SELECT code_hash, expires_at, attempts, used_at FROM resident_login_codes WHERE email = ?`+t.forUpdate(), email).
 			Scan(&hash, &expires, &attempts, &used)
+		// An email that never asked for a code, a used, expired or wrong
+		// code all get the same answer: telling them apart would tell a
+		// stranger which emails are residents and when they last logged in.
 		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return domain.Errorf(domain.EUnauthenticated, "no login code was requested for this email; request one first")
+		case errors.Is(err, sql.ErrNoRows), used.Valid:
+			return errWrongLoginCode()
 		case err != nil:
 			return err
-		case used.Valid:
-			return domain.Errorf(domain.EUnauthenticated, "this login code was already used; request a new one")
 		case attempts >= MaxLoginAttempts:
 			return domain.Errorf(domain.ERateLimited, "too many wrong codes; request a new code")
 		case !now.Before(fromMicros(expires)):
-			return domain.Errorf(domain.EUnauthenticated, "this login code has expired (codes last %d minutes); request a new one", int(LoginCodeTTL/time.Minute))
+			return errWrongLoginCode()
 		}
 		if subtle.ConstantTimeCompare([]byte(hash), []byte(loginCodeHash(email, in.Code))) != 1 {
 			if _, err := t.exec(ctx, `UPDATE resident_login_codes SET attempts = attempts + 1 WHERE email = ?`, email); err != nil {
 				return err
 			}
-			refusal = &domain.Error{Code: domain.EUnauthenticated, Field: "code", Message: "wrong code; check the latest email"}
+			refusal = errWrongLoginCode()
 			if attempts+1 >= MaxLoginAttempts {
 				refusal = domain.Errorf(domain.ERateLimited, "too many wrong codes; request a new code")
 			}
