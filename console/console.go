@@ -247,9 +247,11 @@ type page struct {
 	CanKeys    bool
 	CanDevices bool
 	CanCards   bool
-	HasMailbox bool
-	Path       string
-	Data       any
+	// CanActivity: Key Management (any level) or Device Management.
+	CanActivity bool
+	HasMailbox  bool
+	Path        string
+	Data        any
 }
 
 // render writes a full page; the template is executed into a buffer first
@@ -270,6 +272,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, rq *request, st
 			pg.CanKeys = rq.Actor.Can(p.ID, domain.PermManageKeys) == nil
 			pg.CanDevices = rq.Actor.Can(p.ID, domain.PermDevices) == nil
 			pg.CanCards = rq.Actor.Can(p.ID, domain.PermCards) == nil
+			pg.CanActivity = rq.Actor.Can(p.ID, domain.PermActivity) == nil
 		}
 		if props, err := c.store.ListProperties(r.Context(), rq.Actor); err == nil {
 			pg.Properties = props

@@ -256,15 +256,22 @@ func TestPermissions(t *testing.T) {
 				t.Fatalf("%d people, want 1", n)
 			}
 		})
-		t.Run("without Key Management: activity, doors and keys are visible, sync tasks are not", func(t *testing.T) {
+		t.Run("without Key or Device Management: doors and keys are visible, activity and sync tasks are not", func(t *testing.T) {
 			c := e.login("nokm@example.com")
-			for _, p := range []string{e.p("activity"), e.p("doors"), e.p("keys")} {
+			for _, p := range []string{e.p("doors"), e.p("keys")} {
 				if r := c.get(p); r.Status != http.StatusOK {
 					t.Errorf("%s: %d, want 200", p, r.Status)
 				}
 			}
-			if r := c.get(e.p("sync")); r.Status != http.StatusForbidden {
-				t.Errorf("sync: %d, want 403", r.Status)
+			// Activity names people and shows their emails.
+			for _, p := range []string{e.p("activity"), e.p("activity.csv"), e.p("sync")} {
+				if r := c.get(p); r.Status != http.StatusForbidden {
+					t.Errorf("%s: %d, want 403", p, r.Status)
+				}
+			}
+			mustNotContain(t, c.get(e.p("doors")).Body, `id="nav-activity"`, "ana@example.com")
+			if r := e.login("limited@example.com").get(e.p("activity")); r.Status != http.StatusOK {
+				t.Errorf("limited Key Management: activity %d, want 200", r.Status)
 			}
 			mustContain(t, c.get(e.p("doors")).Body, "needs Key Management or Device Management")
 		})

@@ -137,16 +137,19 @@ func (a Actor) Assignment(propertyID string) (Assignment, bool) {
 type Permission int
 
 const (
-	PermView           Permission = iota // see doors, keys, units, activity, sync tasks
+	PermView           Permission = iota // see doors, keys, units
 	PermPeople                           // see and invite people, give/revoke keys (any key management)
 	PermManageKeys                       // create/edit/delete keys, reports: full key management
 	PermManageProperty                   // edit the property, add doors and units: portfolio managers
 	PermDevices                          // devices, syncs, locks: device management
 	PermCards                            // keycard activation
+	// PermActivity: Activity names people and shows their emails, so it
+	// needs Key Management (any level) or Device Management.
+	PermActivity
 )
 
 func (p Permission) String() string {
-	return [...]string{"access to this property", "Key Management", "full Key Management", "Portfolio Manager role", "Device Management", "Card Activation"}[p]
+	return [...]string{"access to this property", "Key Management", "full Key Management", "Portfolio Manager role", "Device Management", "Card Activation", "Key Management or Device Management"}[p]
 }
 
 // Can checks a permission at a property. A property the actor is not
@@ -170,6 +173,8 @@ func (a Actor) Can(propertyID string, p Permission) error {
 		allowed = as.DeviceManagement
 	case PermCards:
 		allowed = as.CardActivation
+	case PermActivity:
+		allowed = (as.KeyManagement != KeyManagementNone && as.KeyManagement != "") || as.DeviceManagement
 	}
 	if !allowed {
 		return Errorf(EForbidden, "this needs %s on this property; ask a Portfolio Manager of your organisation to grant it", p)

@@ -21,21 +21,21 @@ func TestActorCan(t *testing.T) {
 	cards := prop4(domain.Assignment{KeyManagement: domain.KeyManagementNone, CardActivation: true})
 	empty := prop4(domain.Assignment{})
 
-	perms := []domain.Permission{domain.PermView, domain.PermPeople, domain.PermManageKeys, domain.PermManageProperty, domain.PermDevices, domain.PermCards}
+	perms := []domain.Permission{domain.PermView, domain.PermPeople, domain.PermManageKeys, domain.PermManageProperty, domain.PermDevices, domain.PermCards, domain.PermActivity}
 	const ok, forb = "", domain.EForbidden
 	for _, tc := range []struct {
 		name  string
 		actor domain.Actor
-		want  [6]domain.Code // per perms
+		want  [7]domain.Code // per perms
 	}{
-		{"PortfolioManager", pm, [6]domain.Code{ok, ok, ok, ok, ok, ok}},
-		{"KeyManagementNone", none, [6]domain.Code{ok, forb, forb, forb, forb, forb}},
-		{"KeyManagementEmpty", empty, [6]domain.Code{ok, forb, forb, forb, forb, forb}},
-		{"KeyManagementLimited", limited, [6]domain.Code{ok, ok, forb, forb, forb, forb}},
-		{"KeyManagementSpecific", specific, [6]domain.Code{ok, ok, forb, forb, forb, forb}},
-		{"KeyManagementFull", full, [6]domain.Code{ok, ok, ok, forb, forb, forb}},
-		{"DeviceManagement", devices, [6]domain.Code{ok, forb, forb, forb, ok, forb}},
-		{"CardActivation", cards, [6]domain.Code{ok, forb, forb, forb, forb, ok}},
+		{"PortfolioManager", pm, [7]domain.Code{ok, ok, ok, ok, ok, ok, ok}},
+		{"KeyManagementNone", none, [7]domain.Code{ok, forb, forb, forb, forb, forb, forb}},
+		{"KeyManagementEmpty", empty, [7]domain.Code{ok, forb, forb, forb, forb, forb, forb}},
+		{"KeyManagementLimited", limited, [7]domain.Code{ok, ok, forb, forb, forb, forb, ok}},
+		{"KeyManagementSpecific", specific, [7]domain.Code{ok, ok, forb, forb, forb, forb, ok}},
+		{"KeyManagementFull", full, [7]domain.Code{ok, ok, ok, forb, forb, forb, ok}},
+		{"DeviceManagement", devices, [7]domain.Code{ok, forb, forb, forb, ok, forb, ok}},
+		{"CardActivation", cards, [7]domain.Code{ok, forb, forb, forb, forb, ok, forb}},
 	} {
 		for i, p := range perms {
 			t.Run(tc.name+"/"+p.String(), func(t *testing.T) {

@@ -29,6 +29,9 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 		if _, err := t.property(ctx, a, propertyID); err != nil {
 			return err
 		}
+		if err := a.Can(propertyID, domain.PermActivity); err != nil {
+			return err
+		}
 		limit := f.Limit
 		if limit <= 0 {
 			limit = defaultPageSize

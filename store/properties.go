@@ -233,17 +233,20 @@ func (t *Tx) door(ctx context.Context, propertyID, id string) (domain.Door, erro
 // CreateDoor adds a door (Portfolio Managers; it is part of setting up a
 // property).
 func (s *Store) CreateDoor(ctx context.Context, a domain.Actor, propertyID string, in domain.DoorInput) (domain.Door, error) {
-	if err := in.Normalize(); err != nil {
-		return domain.Door{}, err
-	}
-	d := domain.Door{ID: domain.NewID("dor"), PropertyID: propertyID, Name: in.Name, Type: in.Type, Connectivity: in.Connectivity, UnitID: in.UnitID, CreatedAt: s.Now().Truncate(1000)}
+	var d domain.Door
 	err := s.inTx(ctx, "create_door", func(t *Tx) error {
 		if _, err := t.property(ctx, a, propertyID); err != nil {
 			return err
 		}
+		// Permission before validation: a manager without the right hears
+		// 403, whatever they sent.
 		if err := a.Can(propertyID, domain.PermManageProperty); err != nil {
 			return err
 		}
+		if err := in.Normalize(); err != nil {
+			return err
+		}
+		d = domain.Door{ID: domain.NewID("dor"), PropertyID: propertyID, Name: in.Name, Type: in.Type, Connectivity: in.Connectivity, UnitID: in.UnitID, CreatedAt: s.Now().Truncate(1000)}
 		if in.UnitID != "" {
 			if _, err := t.unit(ctx, propertyID, in.UnitID); err != nil {
 				return &domain.Error{Code: domain.EInvalid, Field: "unit_id", Message: err.Error()}
@@ -326,10 +329,7 @@ func (t *Tx) unit(ctx context.Context, propertyID, id string) (domain.Unit, erro
 
 // CreateUnit adds a unit; assigning it to a person grants nothing.
 func (s *Store) CreateUnit(ctx context.Context, a domain.Actor, propertyID string, in domain.UnitInput) (domain.Unit, error) {
-	if err := in.Normalize(); err != nil {
-		return domain.Unit{}, err
-	}
-	u := domain.Unit{ID: domain.NewID("unt"), PropertyID: propertyID, Name: in.Name, CreatedAt: s.Now().Truncate(1000)}
+	var u domain.Unit
 	err := s.inTx(ctx, "create_unit", func(t *Tx) error {
 		if _, err := t.property(ctx, a, propertyID); err != nil {
 			return err
@@ -339,6 +339,10 @@ func (s *Store) CreateUnit(ctx context.Context, a domain.Actor, propertyID strin
 				return err
 			}
 		}
+		if err := in.Normalize(); err != nil {
+			return err
+		}
+		u = domain.Unit{ID: domain.NewID("unt"), PropertyID: propertyID, Name: in.Name, CreatedAt: s.Now().Truncate(1000)}
 		if err := t.nameFree(ctx, "units", propertyID, in.Name, ""); err != nil {
 			return err
 		}
@@ -482,15 +486,15 @@ func (t *Tx) writeKeyDoors(ctx context.Context, keyID string, doors []domain.Key
 
 // CreateKey creates a key (full Key Management).
 func (s *Store) CreateKey(ctx context.Context, a domain.Actor, propertyID string, in domain.KeyInput) (domain.Key, error) {
-	if err := in.Normalize(); err != nil {
-		return domain.Key{}, err
-	}
 	var k domain.Key
 	err := s.inTx(ctx, "create_key", func(t *Tx) error {
 		if _, err := t.property(ctx, a, propertyID); err != nil {
 			return err
 		}
 		if err := a.Can(propertyID, domain.PermManageKeys); err != nil {
+			return err
+		}
+		if err := in.Normalize(); err != nil {
 			return err
 		}
 		if err := t.checkKeyDoors(ctx, propertyID, in.Doors); err != nil {
@@ -569,15 +573,15 @@ func (t *Tx) holders(ctx context.Context, keyID string) ([]string, error) {
 // holder. Doors removed, doorcodes switched off or schedules narrowed are
 // revocations for the holders at those doors.
 func (s *Store) UpdateKey(ctx context.Context, a domain.Actor, propertyID, id string, in domain.KeyInput) (domain.Key, error) {
-	if err := in.Normalize(); err != nil {
-		return domain.Key{}, err
-	}
 	var k domain.Key
 	err := s.inTx(ctx, "update_key", func(t *Tx) error {
 		if _, err := t.property(ctx, a, propertyID); err != nil {
 			return err
 		}
 		if err := a.Can(propertyID, domain.PermManageKeys); err != nil {
+			return err
+		}
+		if err := in.Normalize(); err != nil {
 			return err
 		}
 		old, err := t.key(ctx, propertyID, id)
