@@ -106,7 +106,9 @@ func TestPermissionMatrix(t *testing.T) {
 			{"POST doors, invalid body", func() req { return req{"POST", P + "/doors", map[string]any{"name": ""}} }, [10]int{400, 403, 403, 403, 403, 403, 404, 401, 401, 401}},
 			{"POST units, invalid body", func() req { return req{"POST", P + "/units", map[string]any{"name": ""}} }, [10]int{400, 400, 403, 403, 403, 403, 404, 401, 401, 401}},
 			{"POST keys, invalid body", func() req { return req{"POST", P + "/keys", map[string]any{"name": ""}} }, [10]int{400, 400, 403, 403, 403, 403, 404, 401, 401, 401}},
-			{"PATCH key, invalid body", func() req { return req{"PATCH", P + "/keys/" + freshKey(), map[string]any{"name": "K", "doors": []any{}}} }, [10]int{400, 400, 403, 403, 403, 403, 404, 401, 401, 401}},
+			{"PATCH key, invalid body", func() req {
+				return req{"PATCH", P + "/keys/" + freshKey(), map[string]any{"name": "K", "doors": []any{}}}
+			}, [10]int{400, 400, 403, 403, 403, 403, 404, 401, 401, 401}},
 			{"GET key", func() req { return req{"GET", P + "/keys/" + f.Home.ID, nil} }, [10]int{200, 200, 200, 200, 200, 200, 404, 401, 401, 401}},
 			{"PATCH key", func() req { return req{"PATCH", P + "/keys/" + freshKey(), map[string]any{"name": "K" + uniq()}} }, [10]int{200, 200, 403, 403, 403, 403, 404, 401, 401, 401}},
 			{"DELETE key", func() req { return req{"DELETE", P + "/keys/" + freshKey(), nil} }, [10]int{204, 204, 403, 403, 403, 403, 404, 401, 401, 401}},
