@@ -114,6 +114,12 @@ func (c *Console) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /p/{p}/keys/{k}/delete", c.inProperty(c.keyDeleteConfirm))
 	mux.Handle("POST /p/{p}/keys/{k}/delete", c.inProperty(c.keyDelete))
 
+	// Anything else under a property: the styled 404 page, with the
+	// property's navigation, instead of the mux's plain text.
+	mux.Handle("/p/{p}/", c.inProperty(func(w http.ResponseWriter, r *http.Request, rq *request) error {
+		return domain.Errorf(domain.ENotFound, "there is no page at %s", r.URL.Path)
+	}))
+
 	mux.Handle("GET /staff", c.authed(c.staffList))
 	mux.Handle("POST /staff", c.authed(c.staffAdd))
 	mux.Handle("GET /staff/{m}", c.authed(c.staffShow))

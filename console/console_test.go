@@ -483,3 +483,22 @@ func TestPropertyPicker(t *testing.T) {
 		}
 	})
 }
+
+// TestUnknownPropertyPage: a mistyped path under a property gets the
+// styled 404 page with the console's navigation, not the mux's plain text.
+func TestUnknownPropertyPage(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		c := e.login(storetest.PMEmail)
+		for _, path := range []string{e.p("nonsense"), e.p("people", "x", "y", "z"), e.p("keys", "k", "bogus")} {
+			r := c.get(path)
+			if r.Status != http.StatusNotFound {
+				t.Fatalf("%s: %d, want 404", path, r.Status)
+			}
+			mustContain(t, r.Body, "<h1>Not found</h1>", "there is no page at", `aria-label="Main"`)
+		}
+		if r := c.get("/p/prp_nope/people"); r.Status != http.StatusNotFound {
+			t.Errorf("unknown property: %d, want 404", r.Status)
+		}
+	})
+}
