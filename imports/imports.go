@@ -91,9 +91,11 @@ type Runner struct {
 	Log   *slog.Logger
 	// WorkerID names this runner in job claims; default host:pid:random.
 	WorkerID string
-	// BatchRows and BatchTime bound one transaction (default 100 rows,
+	// BatchRows and BatchTime bound one transaction (default 1,000 rows,
 	// 200 ms): SQLite has one writer, and the console must not wait on a
-	// whole import.
+	// whole import. New people are written together (a 1,000-row batch of
+	// invites takes about 80 ms on SQLite); rows that go one by one (edits)
+	// are cut by BatchTime first.
 	BatchRows int
 	BatchTime time.Duration
 	// Pause is the time between batches (default 5 ms; negative: none) in
@@ -114,7 +116,7 @@ func (r *Runner) defaults() {
 		r.WorkerID = host + ":" + strconv.Itoa(os.Getpid()) + ":" + domain.NewID("w")
 	}
 	if r.BatchRows <= 0 {
-		r.BatchRows = 100
+		r.BatchRows = 1000
 	}
 	if r.BatchTime <= 0 {
 		r.BatchTime = 200 * time.Millisecond

@@ -5,9 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"sync/atomic"
 
 	"github.com/dooros/dooros/domain"
 )
+
+// importRowByRow makes every batch go row by row (tests compare the two
+// ways: SetImportRowByRow in export_test).
+var importRowByRow atomic.Bool
 
 // importBulkRows bounds how many planned invites wait before they are
 // written, so a batch's time budget also sees the writes.
@@ -29,8 +34,8 @@ const importBulkRows = 500
 //     invites are written, so it sees what the rows before it did;
 //   - when the database refuses the bulk write (on PostgreSQL another
 //     transaction may have invited one of the emails since the lookup),
-//     the whole batch is rolled back and redone with every row that
-//     writes going one by one (bulkRefused).
+//     the whole batch is rolled back and redone with every row going
+//     one by one (bulkRefused).
 //
 // A row the rules refuse is refused before anything of it is written, as
 // the savepoint of the row-by-row path would leave it.
@@ -45,8 +50,8 @@ type importBatch struct {
 	// seen: emails of rows already taken in this batch; a later row with
 	// one of them goes row by row.
 	seen map[string]bool
-	// rowByRow: plan nothing, every row that writes goes row by row (the
-	// batch is being redone after bulkRefused).
+	// rowByRow: every row goes one by one through importItem (the batch
+	// is being redone after bulkRefused).
 	rowByRow bool
 	pending  []pendingInvite
 	// results per item, in item order.
@@ -130,6 +135,9 @@ func (b *importBatch) add(ctx context.Context, i int, it ImportItem) error {
 		b.results[i] = parseRefusal(it)
 		return nil
 	}
+	if b.rowByRow {
+		return b.oneByOne(ctx, i, it)
+	}
 	email := strings.ToLower(strings.TrimSpace(r.Email))
 	tg, err := b.env.resolve(r)
 	if err != nil {
@@ -145,9 +153,6 @@ func (b *importBatch) add(ctx context.Context, i int, it ImportItem) error {
 			b.results[i] = []ImportRowResult{{Row: it.Row, Email: email, Outcome: OutcomeUnchanged, Reason: detail, PersonID: p.ID}}
 			return nil
 		}
-		return b.oneByOne(ctx, i, it)
-	}
-	if b.rowByRow {
 		return b.oneByOne(ctx, i, it)
 	}
 	pid, now := b.env.prop.ID, b.s.Now()

@@ -401,7 +401,7 @@ type importEnv struct {
 // in (importBatch). The rows' results and the job's progress commit with
 // them. A dry run rolls the rows' changes back and keeps only the results.
 func (s *Store) ApplyImportBatch(ctx context.Context, jobID, workerID string, items []ImportItem, budget time.Duration) (int, ImportJob, error) {
-	used, job, err := s.applyImportBatch(ctx, jobID, workerID, items, budget, false)
+	used, job, err := s.applyImportBatch(ctx, jobID, workerID, items, budget, importRowByRow.Load())
 	var refused *bulkRefused
 	if errors.As(err, &refused) {
 		s.log.Info("import batch redone row by row", "import", jobID, "reason", refused.err.Error())
