@@ -71,6 +71,21 @@ func TestImportCommand(t *testing.T) {
 			t.Errorf("no progress bar on stderr: %q", errOut)
 		}
 	})
+	t.Run("ProgressBarEndsItsLine", func(t *testing.T) {
+		// On a terminal stdout and stderr share the screen: the report must
+		// start on a line of its own, after the bar.
+		var both syncBuffer
+		args := []string{"import", "--data", dir, "--property", p.ID, "--dry-run", file}
+		run(ctx, args, noEnv, nil, &both, &both)
+		s := both.String()
+		bar, report := strings.LastIndex(s, "\r["), strings.Index(s, "ROW")
+		if bar < 0 || report < bar {
+			t.Fatalf("want the bar before the report:\n%q", s)
+		}
+		if line := s[bar:report]; !strings.HasSuffix(line, "\n") || strings.Count(line, "\n") != 1 {
+			t.Errorf("the bar's line does not end before the report: %q", line)
+		}
+	})
 	t.Run("ErrUsage", func(t *testing.T) {
 		var out, errb syncBuffer
 		if err := run(ctx, []string{"import", "--data", dir, file}, noEnv, nil, &out, &errb); err == nil {
