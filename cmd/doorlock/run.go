@@ -9,6 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/dooros/dooros/lock"
 	"github.com/dooros/dooros/lockproto"
@@ -17,7 +20,7 @@ import (
 )
 
 const usage = `usage:
-  doorlock provision --state DIR FILE          set up a lock from a provisioning file ("-" reads stdin)
+  doorlock provision --state DIR [--force] FILE  set up a lock from a provisioning file ("-" reads stdin)
   doorlock run --state DIR --ble ADDR --control ADDR [--mtu 185] [--rate 2048] [--mqtt-url URL] (password: DOORLOCK_MQTT_PASSWORD)
   doorlock keypad --control ADDR CODE          type a code at the keypad
   doorlock card --control ADDR SERIAL          tap a keycard
@@ -51,6 +54,7 @@ func provision(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("provision", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	state := fs.String("state", "", "state directory of the lock")
+	force := fs.Bool("force", false, "replace a lock already provisioned in --state (the old directory is kept as DIR.replaced-TIME)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,18 +73,50 @@ func provision(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p, err := lockproto.ParseProvisioning(data)
+	p, err := parseProvisioning(data)
 	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(*state, 0o700); err != nil {
 		return err
 	}
-	if err := lock.Provision(lock.DirFS(*state), p); err != nil {
+	err = lock.Provision(lock.DirFS(*state), p)
+	if err != nil && strings.Contains(err.Error(), "already provisioned") {
+		if !*force {
+			return fmt.Errorf("provision: %s already holds a provisioned lock; to replace it pass --force (the old directory is kept aside), or give a new --state DIR", *state)
+		}
+		aside := fmt.Sprintf("%s.replaced-%s", filepath.Clean(*state), time.Now().UTC().Format("20060102T150405Z"))
+		if err := os.Rename(*state, aside); err != nil {
+			return fmt.Errorf("provision: --force: %w", err)
+		}
+		fmt.Fprintf(stderr, "previous lock state moved to %s\n", aside)
+		if err := os.MkdirAll(*state, 0o700); err != nil {
+			return err
+		}
+		err = lock.Provision(lock.DirFS(*state), p)
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "provisioned lock %s (time zone %s) in %s\n", p.LockID, p.TimeZone, *state)
 	return nil
+}
+
+// parseProvisioning reads a provisioning file. People save the whole answer
+// of POST …/doors/{d}/lock ({"provisioning":{…},"mqtt_password":…}) as
+// often as its "provisioning" object: that object is accepted from either.
+func parseProvisioning(data []byte) (*lockproto.Provisioning, error) {
+	var wrapped struct {
+		Provisioning json.RawMessage `json:"provisioning"`
+	}
+	if json.Unmarshal(data, &wrapped) == nil && len(wrapped.Provisioning) > 0 && string(wrapped.Provisioning) != "null" {
+		data = wrapped.Provisioning
+	}
+	p, err := lockproto.ParseProvisioning(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w (pass the provisioning object of the API's answer, e.g. jq .provisioning, or the file the console's Provision lock offers)", err)
+	}
+	return p, nil
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -149,8 +185,14 @@ func control(ctx context.Context, cmd string, args []string, stdout, stderr io.W
 	case cmd == "status" && fs.NArg() == 0:
 	case cmd != "status" && fs.NArg() == 1:
 		line += " " + fs.Arg(0)
+	case cmd == "keypad" && fs.NArg() == 0:
+		return errors.New("keypad: the CODE to type is missing: doorlock keypad --control ADDR CODE")
+	case cmd == "card" && fs.NArg() == 0:
+		return errors.New("card: the card SERIAL to tap is missing: doorlock card --control ADDR SERIAL")
+	case cmd == "status":
+		return fmt.Errorf("status takes no arguments, got %q", fs.Args())
 	default:
-		return fmt.Errorf("%s: wrong arguments", cmd)
+		return fmt.Errorf("%s: one argument expected, got %d (%q)", cmd, fs.NArg(), fs.Args())
 	}
 	r, err := ask(ctx, *addr, line)
 	if err != nil {

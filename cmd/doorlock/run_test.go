@@ -260,3 +260,64 @@ func TestRunUsage(t *testing.T) {
 		t.Errorf("--mqtt-password on the command line gave no warning: %q", o.String())
 	}
 }
+
+// TestProvisionMessages: the whole API answer is accepted for its
+// "provisioning" object, a provisioned state directory says how to
+// proceed (and --force replaces it, keeping the old one aside), and
+// keypad or card without their argument say what is missing.
+func TestProvisionMessages(t *testing.T) {
+	propPub, _, _ := lockproto.NewPropertyKey()
+	dir := t.TempDir()
+	write := func(name string, v any) string {
+		b, _ := json.Marshal(v)
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	keys, _ := lockproto.NewLockKeys("door-gym")
+	prov := lockproto.NewProvisioning(keys, propPub, "UTC", time.Now())
+	whole := write("answer.json", map[string]any{"provisioning": prov, "mqtt_password": "x", "mqtt_url": "mqtt://127.0.0.1:1883"})
+	state := filepath.Join(dir, "state")
+	var out, errb bytes.Buffer
+	t.Run("OKWholeAPIAnswer", func(t *testing.T) {
+		if err := run(t.Context(), []string{"provision", "--state", state, whole}, os.Getenv, nil, &out, &errb); err != nil {
+			t.Fatalf("provision with the whole API answer: %v", err)
+		}
+	})
+	t.Run("ErrAlreadyProvisionedSaysHowToProceed", func(t *testing.T) {
+		err := run(t.Context(), []string{"provision", "--state", state, whole}, os.Getenv, nil, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), "--force") || !strings.Contains(err.Error(), "new --state") {
+			t.Fatalf("re-provision = %v, want it to name --force and a new --state", err)
+		}
+	})
+	t.Run("OKForceKeepsTheOldStateAside", func(t *testing.T) {
+		keys2, _ := lockproto.NewLockKeys("door-gym")
+		next := write("next.json", lockproto.NewProvisioning(keys2, propPub, "UTC", time.Now()))
+		if err := run(t.Context(), []string{"provision", "--state", state, "--force", next}, os.Getenv, nil, &out, &errb); err != nil {
+			t.Fatalf("provision --force: %v", err)
+		}
+		aside, _ := filepath.Glob(state + ".replaced-*")
+		if len(aside) != 1 {
+			t.Errorf("old state kept aside: %v, want one directory", aside)
+		}
+	})
+	t.Run("ErrNotProvisioningSaysWhatToPass", func(t *testing.T) {
+		bad := write("bad.json", map[string]any{"lock_id": 42})
+		err := run(t.Context(), []string{"provision", "--state", filepath.Join(dir, "other"), bad}, os.Getenv, nil, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), "jq .provisioning") {
+			t.Fatalf("bad file = %v, want a hint to pass the provisioning object", err)
+		}
+	})
+	t.Run("ErrKeypadWithoutCode", func(t *testing.T) {
+		err := run(t.Context(), []string{"keypad", "--control", "127.0.0.1:1"}, os.Getenv, nil, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), "CODE to type is missing") {
+			t.Fatalf("keypad without a code = %v", err)
+		}
+		err = run(t.Context(), []string{"card", "--control", "127.0.0.1:1"}, os.Getenv, nil, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), "SERIAL to tap is missing") {
+			t.Fatalf("card without a serial = %v", err)
+		}
+	})
+}
