@@ -17,13 +17,16 @@ import (
 
 // ControlReply is one line of the control socket's answer.
 type ControlReply struct {
-	Granted    *bool        `json:"granted,omitempty"`
-	Reason     string       `json:"reason,omitempty"`
-	Credential string       `json:"credential,omitempty"`
-	PersonID   string       `json:"person_id,omitempty"`
-	Seq        uint64       `json:"seq,omitempty"`
-	Status     *lock.Status `json:"status,omitempty"`
-	Error      string       `json:"error,omitempty"`
+	Granted    *bool  `json:"granted,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+	Credential string `json:"credential,omitempty"`
+	PersonID   string `json:"person_id,omitempty"`
+	// Ref is the credential serial, card serial or, for guest codes
+	// computed on the lock (no person), the key id.
+	Ref    string       `json:"ref,omitempty"`
+	Seq    uint64       `json:"seq,omitempty"`
+	Status *lock.Status `json:"status,omitempty"`
+	Error  string       `json:"error,omitempty"`
 }
 
 // ServeControl answers line commands — "keypad CODE", "card SERIAL",
@@ -82,7 +85,7 @@ func ControlCommand(l *lock.Lock, line string) ControlReply {
 	if err != nil {
 		return ControlReply{Error: err.Error()}
 	}
-	return ControlReply{Granted: &d.Granted, Reason: d.Reason, Credential: d.Credential, PersonID: d.PersonID, Seq: d.Seq}
+	return ControlReply{Granted: &d.Granted, Reason: d.Reason, Credential: d.Credential, PersonID: d.PersonID, Ref: d.Ref, Seq: d.Seq}
 }
 
 // Ask sends one control line to a running lock and reads its answer.

@@ -207,11 +207,20 @@ func control(ctx context.Context, cmd string, args []string, stdout, stderr io.W
 		return nil
 	}
 	if r.Granted != nil && *r.Granted {
-		fmt.Fprintf(stdout, "granted %s person=%s seq=%d\n", r.Credential, r.PersonID, r.Seq)
+		fmt.Fprintf(stdout, "granted %s %s seq=%d\n", r.Credential, who(r), r.Seq)
 		return nil
 	}
 	fmt.Fprintf(stdout, "denied %s (%s) seq=%d\n", r.Credential, r.Reason, r.Seq)
 	return fmt.Errorf("%w: %s", errDenied, r.Reason)
+}
+
+// who names whom a decision admitted: the person, or for a guest code
+// computed on the lock (no person behind it) the key it belongs to.
+func who(r *locksim.ControlReply) string {
+	if r.PersonID != "" {
+		return "person=" + r.PersonID
+	}
+	return "key=" + r.Ref
 }
 
 func ask(ctx context.Context, addr, line string) (*locksim.ControlReply, error) {

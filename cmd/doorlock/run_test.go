@@ -125,6 +125,8 @@ func TestEndToEnd(t *testing.T) {
 		return res
 	}
 
+	daySecret := make([]byte, 32)
+	rand.Read(daySecret)
 	alice, bob, carol := newPhone(), newPhone(), newPhone()
 	aliceCred := issue(alice, "alice", 1, time.Now().Add(24*time.Hour))
 
@@ -139,6 +141,7 @@ func TestEndToEnd(t *testing.T) {
 			LockID: "door-lobby", Base: 0, Version: 1, TrustedTime: time.Now(),
 			Revocations: []lockproto.Revocation{{PersonID: "alice", EffectiveAt: time.Now()}},
 			Doorcodes:   []lockproto.DoorcodeEntry{{Code: "2468024", PersonID: "bob"}},
+			DayKeys:     []lockproto.DayKey{{KeyID: "key_lobby", Secret: daySecret, Digits: 7, Slots: 1}},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -190,6 +193,18 @@ func TestEndToEnd(t *testing.T) {
 		if !strings.Contains(o.String(), "granted doorcode person=bob") {
 			t.Fatalf("output %q", o.String())
 		}
+		// A guest's day code has no person behind it: the line names its key.
+		loc, _ := time.LoadLocation("America/New_York")
+		dayCode := lockproto.GuestCode(daySecret, lockproto.DayCode, lockproto.DayNumber(time.Now(), loc), 0, 7)
+		o.mu.Lock()
+		o.b.Reset()
+		o.mu.Unlock()
+		if err := run(t.Context(), []string{"keypad", "--control", ctlAddr, dayCode}, os.Getenv, nil, &o, &o); err != nil {
+			t.Fatalf("day code: %v %s", err, o.String())
+		}
+		if got := o.String(); !strings.Contains(got, "key=key_lobby") || strings.Contains(got, "person=") {
+			t.Fatalf("day code output %q, want it to name the key", got)
+		}
 		if err := run(t.Context(), []string{"keypad", "--control", ctlAddr, "1111111"}, os.Getenv, nil, &o, &o); !errors.Is(err, errDenied) {
 			t.Fatalf("wrong code: %v", err)
 		}
@@ -230,7 +245,7 @@ func TestEndToEnd(t *testing.T) {
 		for _, e := range b.Events {
 			counts[e.Kind]++
 		}
-		if counts[lockproto.EventUnlockGranted] != 3 || counts[lockproto.EventUnlockDenied] != 2 || counts[lockproto.EventBundleApplied] != 1 || counts[lockproto.EventCodeGranted] != 1 {
+		if counts[lockproto.EventUnlockGranted] != 3 || counts[lockproto.EventUnlockDenied] != 2 || counts[lockproto.EventBundleApplied] != 1 || counts[lockproto.EventCodeGranted] != 2 { // Bob's doorcode and the guest day code
 			t.Fatalf("event counts %v", counts)
 		}
 	})
