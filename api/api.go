@@ -39,6 +39,9 @@ func New(st *store.Store, log *slog.Logger, m *Metrics) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if m != nil {
+		m.WatchStore(st, log)
+	}
 	return &Server{Store: st, Log: log, Metrics: m, Limiter: NewLoginThrottle()}
 }
 

@@ -110,7 +110,14 @@ func (s *Service) Bundle(ctx context.Context, doorID string) (store.DoorBundle, 
 	if err != nil {
 		return store.DoorBundle{}, err
 	}
-	return s.Store.BuildDoorBundle(ctx, s.Keys, signer, doorID)
+	b, err := s.Store.BuildDoorBundle(ctx, s.Keys, signer, doorID)
+	switch {
+	case err == nil:
+		bundlesBuilt.WithLabelValues("phone").Inc()
+	case !errors.Is(err, store.ErrInSync) && domain.ErrorCode(err) != domain.ENotFound:
+		bundleFailures.Inc()
+	}
+	return b, err
 }
 
 // HandleAck verifies a lock's acknowledgement with the lock's key and

@@ -167,7 +167,9 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 				pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 				err := p.Client.Publish(pctx, mqtt.MustTopic(mqtt.KindBundle, b.DoorID), b.Sealed, 1, false)
 				cancel()
-				if err == nil {
+				if err != nil {
+					publishFailures.Inc()
+				} else {
 					err = fmt.Errorf("published version %d, waiting for the lock's ack", b.Version)
 				}
 				settle(b.DoorID, false, err)
@@ -181,8 +183,10 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 			// one without a lock has nothing to push.
 			settle(b.DoorID, true, nil)
 		case b.Err != nil:
+			bundleFailures.Inc()
 			settle(b.DoorID, false, b.Err)
 		default:
+			bundlesBuilt.WithLabelValues("mqtt").Inc()
 			publish <- b.Bundle
 		}
 	})

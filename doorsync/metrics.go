@@ -1,0 +1,24 @@
+package doorsync
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Counters of this process's Door Sync work; api.Metrics serves them.
+var (
+	bundlesBuilt = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dooros_doorsync_bundles_total",
+		Help: "Door state bundles built (or reused) for a lock, by how they travel: mqtt (pushed to online locks) or phone (fetched by phones for offline doors).",
+	}, []string{"via"})
+	bundleFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dooros_doorsync_bundle_failures_total",
+		Help: "Door state bundles that could not be built (retried with backoff).",
+	})
+	publishFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dooros_doorsync_mqtt_publish_failures_total",
+		Help: "Bundles the MQTT broker did not accept for an online lock (retried with backoff).",
+	})
+)
+
+// Collectors are Door Sync's metrics, for a Prometheus registry.
+func Collectors() []prometheus.Collector {
+	return []prometheus.Collector{bundlesBuilt, bundleFailures, publishFailures}
+}
