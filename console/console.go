@@ -116,8 +116,26 @@ func (c *Console) Routes(mux *http.ServeMux) {
 
 	// Anything else under a property: the styled 404 page, with the
 	// property's navigation, instead of the mux's plain text.
-	mux.Handle("/p/{p}/", c.inProperty(func(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const anyPage = "/p/{p}/"
+	notFound := c.inProperty(func(w http.ResponseWriter, r *http.Request, rq *request) error {
 		return domain.Errorf(domain.ENotFound, "there is no page at %s", r.URL.Path)
+	})
+	mux.Handle(anyPage, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A page that exists for another method is still a 405.
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" && pattern != anyPage {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
+			return
+		}
+		notFound.ServeHTTP(w, r)
 	}))
 
 	mux.Handle("GET /staff", c.authed(c.staffList))
