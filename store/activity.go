@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/base64"
-	"strconv"
 	"strings"
 	"time"
 
@@ -32,13 +30,7 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 		if err := a.Can(propertyID, domain.PermActivity); err != nil {
 			return err
 		}
-		limit := f.Limit
-		if limit <= 0 {
-			limit = defaultPageSize
-		}
-		if limit > 1000 {
-			limit = 1000
-		}
+		limit := pageLimit(f.Limit, maxLogPage)
 		q := `SELECT id, at, kind, actor_id, actor_name, person_id, person_name, door_id, detail FROM events WHERE property_id = ?`
 		args := []any{propertyID}
 		if f.PersonID != "" {
@@ -67,11 +59,9 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 			args = append(args, micros(*f.Until))
 		}
 		if f.Cursor != "" {
-			b, err := base64.RawURLEncoding.DecodeString(f.Cursor)
-			at, id, ok := strings.Cut(string(b), "\x00")
-			n, perr := strconv.ParseInt(at, 10, 64)
-			if err != nil || !ok || perr != nil {
-				return domain.FieldError("cursor", "is not a cursor this server issued")
+			n, id, err := decodeIntCursor(f.Cursor)
+			if err != nil {
+				return err
 			}
 			q += ` AND (at < ? OR (at = ? AND id < ?))`
 			args = append(args, n, n, id)
@@ -96,11 +86,7 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if len(out) > limit {
-			out = out[:limit]
-			last := out[limit-1]
-			next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(micros(last.At), 10) + "\x00" + last.ID))
-		}
+		out, next = page(out, limit, func(e domain.Event) (string, string) { return microsKey(micros(e.At), e.ID) })
 		return nil
 	})
 	return out, next, err

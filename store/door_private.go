@@ -3,13 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
-
-	"github.com/dooros/dooros/domain"
 )
 
 // PrivateEvent is a resident's own entry at their own residence door:
@@ -31,9 +25,7 @@ type PrivateEvent struct {
 // previous page.
 func (s *Store) MyActivity(ctx context.Context, r Resident, cursor string, limit int) ([]PrivateEvent, string, error) {
 	out := []PrivateEvent{}
-	if limit <= 0 || limit > 200 {
-		limit = 50
-	}
+	limit = pageLimit(limit, maxPageSize)
 	if len(r.People) == 0 {
 		return out, "", nil
 	}
@@ -45,7 +37,7 @@ func (s *Store) MyActivity(ctx context.Context, r Resident, cursor string, limit
 		FROM private_events e LEFT JOIN doors d ON d.id = e.door_id
 		WHERE e.person_id IN (` + placeholders(len(r.People)) + `)`
 	if cursor != "" {
-		at, id, err := decodePrivateCursor(cursor)
+		at, id, err := decodeIntCursor(cursor)
 		if err != nil {
 			return nil, "", err
 		}
@@ -71,28 +63,6 @@ func (s *Store) MyActivity(ctx context.Context, r Resident, cursor string, limit
 	if err := rows.Err(); err != nil && err != sql.ErrNoRows {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d|%s", micros(last.At), last.ID))
-	}
+	out, next := page(out, limit, func(e PrivateEvent) (string, string) { return microsKey(micros(e.At), e.ID) })
 	return out, next, nil
-}
-
-func decodePrivateCursor(c string) (int64, string, error) {
-	bad := &domain.Error{Code: domain.EInvalid, Field: "cursor", Message: "not a cursor of this list"}
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return 0, "", bad
-	}
-	at, id, ok := strings.Cut(string(b), "|")
-	if !ok {
-		return 0, "", bad
-	}
-	v, err := strconv.ParseInt(at, 10, 64)
-	if err != nil {
-		return 0, "", bad
-	}
-	return v, id, nil
 }

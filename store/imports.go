@@ -166,11 +166,11 @@ func (s *Store) ListImports(ctx context.Context, a domain.Actor, propertyID, cur
 		if err := t.importAccess(ctx, a, propertyID); err != nil {
 			return err
 		}
-		limit = pageLimit(limit)
+		limit = pageLimit(limit, maxLogPage)
 		q := `SELECT ` + importCols + ` FROM import_jobs WHERE property_id = ?`
 		args := []any{propertyID}
 		if cursor != "" {
-			at, id, err := decodeTimeCursor(cursor)
+			at, id, err := decodeIntCursor(cursor)
 			if err != nil {
 				return err
 			}
@@ -191,11 +191,11 @@ func (s *Store) ListImports(ctx context.Context, a domain.Actor, propertyID, cur
 			}
 			out = append(out, j)
 		}
-		if len(out) > limit {
-			out = out[:limit]
-			next = encodeTimeCursor(micros(out[limit-1].CreatedAt), out[limit-1].ID)
+		if err := rows.Err(); err != nil {
+			return err
 		}
-		return rows.Err()
+		out, next = page(out, limit, func(j ImportJob) (string, string) { return microsKey(micros(j.CreatedAt), j.ID) })
+		return nil
 	})
 	return out, next, err
 }
@@ -216,7 +216,7 @@ func (s *Store) ImportRows(ctx context.Context, a domain.Actor, propertyID, id, 
 		if n == 0 {
 			return domain.Errorf(domain.ENotFound, "import %s not found", id)
 		}
-		limit = pageLimit(limit)
+		limit = pageLimit(limit, maxLogPage)
 		q := `SELECT row_num, seq, email, outcome, column_name, reason, person_id FROM import_rows WHERE job_id = ?`
 		args := []any{id}
 		switch outcome {
@@ -228,7 +228,7 @@ func (s *Store) ImportRows(ctx context.Context, a domain.Actor, propertyID, id, 
 			return domain.FieldError("outcome", "%q is not one of created, changed, unchanged, refused", outcome)
 		}
 		if cursor != "" {
-			r, sq, err := decodeTimeCursor(cursor)
+			r, sq, err := decodeIntCursor(cursor)
 			seq, perr := strconv.Atoi(sq)
 			if err != nil || perr != nil {
 				return domain.FieldError("cursor", "is not a cursor this server issued")
@@ -242,45 +242,29 @@ func (s *Store) ImportRows(ctx context.Context, a domain.Actor, propertyID, id, 
 			return err
 		}
 		defer rows.Close()
-		out = []ImportRowResult{}
-		var seqs []int
+		type seqRow struct {
+			ImportRowResult
+			seq int
+		}
+		var got []seqRow
 		for rows.Next() {
-			var r ImportRowResult
-			var seq int
-			if err := rows.Scan(&r.Row, &seq, &r.Email, &r.Outcome, &r.Column, &r.Reason, &r.PersonID); err != nil {
+			var r seqRow
+			if err := rows.Scan(&r.Row, &r.seq, &r.Email, &r.Outcome, &r.Column, &r.Reason, &r.PersonID); err != nil {
 				return err
 			}
-			out = append(out, r)
-			seqs = append(seqs, seq)
+			got = append(got, r)
 		}
-		if len(out) > limit {
-			out = out[:limit]
-			next = encodeTimeCursor(int64(out[limit-1].Row), strconv.Itoa(seqs[limit-1]))
+		if err := rows.Err(); err != nil {
+			return err
 		}
-		return rows.Err()
+		got, next = page(got, limit, func(r seqRow) (string, string) { return strconv.Itoa(r.Row), strconv.Itoa(r.seq) })
+		out = make([]ImportRowResult, len(got))
+		for i, r := range got {
+			out[i] = r.ImportRowResult
+		}
+		return nil
 	})
 	return out, next, err
-}
-
-func pageLimit(n int) int {
-	if n <= 0 {
-		return defaultPageSize
-	}
-	return min(n, 1000)
-}
-
-func encodeTimeCursor(n int64, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(n, 10) + "\x00" + id))
-}
-
-func decodeTimeCursor(c string) (int64, string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	at, id, ok := strings.Cut(string(b), "\x00")
-	n, perr := strconv.ParseInt(at, 10, 64)
-	if err != nil || !ok || perr != nil {
-		return 0, "", domain.FieldError("cursor", "is not a cursor this server issued")
-	}
-	return n, id, nil
 }
 
 // ClaimImport claims the oldest job that is queued, or running with an

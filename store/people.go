@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -466,24 +465,6 @@ func (s *Store) Person(ctx context.Context, a domain.Actor, propertyID, id strin
 	return v, err
 }
 
-const defaultPageSize, maxPageSize = 50, 200
-
-func encodeCursor(sortName, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(sortName + "\x00" + id))
-}
-
-func decodeCursor(c string) (string, string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return "", "", domain.FieldError("cursor", "is not a cursor this server issued")
-	}
-	sortName, id, ok := strings.Cut(string(b), "\x00")
-	if !ok {
-		return "", "", domain.FieldError("cursor", "is not a cursor this server issued")
-	}
-	return sortName, id, nil
-}
-
 // ListPeople is the People tab: sorted by last then first name, expired and
 // revoked people hidden unless IncludeExpired, searched by prefix of first
 // name, last name, "last first" or email, paged by cursor.
@@ -497,13 +478,7 @@ func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID strin
 		if _, err := t.property(ctx, a, propertyID); err != nil {
 			return err
 		}
-		limit := f.Limit
-		if limit <= 0 {
-			limit = defaultPageSize
-		}
-		if limit > maxPageSize {
-			limit = maxPageSize
-		}
+		limit := pageLimit(f.Limit, maxPageSize)
 		now := s.Now()
 		sortBy := ` ORDER BY sort_name, id LIMIT ?`
 		q := `SELECT ` + personCols + `, sort_name FROM people WHERE property_id = ? AND deleted_at IS NULL`
@@ -566,8 +541,11 @@ func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID strin
 		if err != nil {
 			return err
 		}
-		var people []domain.Person
-		var sortNames []string
+		type sorted struct {
+			domain.Person
+			sortName string
+		}
+		var got []sorted
 		for rows.Next() {
 			var p domain.Person
 			var starts, created, updated int64
@@ -580,16 +558,16 @@ func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID strin
 			}
 			p.StartsAt, p.CreatedAt, p.UpdatedAt = fromMicros(starts), fromMicros(created), fromMicros(updated)
 			p.ExpiresAt, p.RevokedAt = timePtr(expires), timePtr(revoked)
-			people = append(people, p)
-			sortNames = append(sortNames, sn)
+			got = append(got, sorted{p, sn})
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if len(people) > limit {
-			people = people[:limit]
-			next = encodeCursor(sortNames[limit-1], people[limit-1].ID)
+		got, next = page(got, limit, func(p sorted) (string, string) { return p.sortName, p.ID })
+		people := make([]domain.Person, len(got))
+		for i, p := range got {
+			people[i] = p.Person
 		}
 		keys, err := t.pageGrants(ctx, people)
 		if err != nil {

@@ -864,11 +864,11 @@ func (s *Store) ListPMSReviews(ctx context.Context, a domain.Actor, propertyID, 
 		default:
 			return domain.FieldError("status", "%q is not one of open, approved, rejected", status)
 		}
-		limit = pageLimit(limit)
+		limit = pageLimit(limit, maxLogPage)
 		q := `SELECT ` + reviewCols + ` FROM pms_reviews WHERE property_id = ? AND status = ?`
 		args := []any{propertyID, status}
 		if cursor != "" {
-			at, id, err := decodeTimeCursor(cursor)
+			at, id, err := decodeIntCursor(cursor)
 			if err != nil {
 				return err
 			}
@@ -888,11 +888,11 @@ func (s *Store) ListPMSReviews(ctx context.Context, a domain.Actor, propertyID, 
 			}
 			out = append(out, r)
 		}
-		if len(out) > limit {
-			out = out[:limit]
-			next = encodeTimeCursor(micros(out[limit-1].CreatedAt), out[limit-1].ID)
+		if err := rows.Err(); err != nil {
+			return err
 		}
-		return rows.Err()
+		out, next = page(out, limit, func(r PMSReview) (string, string) { return microsKey(micros(r.CreatedAt), r.ID) })
+		return nil
 	})
 	return out, next, err
 }
@@ -968,11 +968,11 @@ func (s *Store) ListPMSRuns(ctx context.Context, a domain.Actor, propertyID, cur
 		if err := t.importAccess(ctx, a, propertyID); err != nil {
 			return err
 		}
-		limit = pageLimit(limit)
+		limit = pageLimit(limit, maxLogPage)
 		q := `SELECT id, property_id, provider, roster_id, cause, status, summary, '[]', error, started_at, finished_at FROM pms_runs WHERE property_id = ?`
 		args := []any{propertyID}
 		if cursor != "" {
-			at, id, err := decodeTimeCursor(cursor)
+			at, id, err := decodeIntCursor(cursor)
 			if err != nil {
 				return err
 			}
@@ -993,11 +993,11 @@ func (s *Store) ListPMSRuns(ctx context.Context, a domain.Actor, propertyID, cur
 			r.Items = nil
 			out = append(out, r)
 		}
-		if len(out) > limit {
-			out = out[:limit]
-			next = encodeTimeCursor(micros(out[limit-1].StartedAt), out[limit-1].ID)
+		if err := rows.Err(); err != nil {
+			return err
 		}
-		return rows.Err()
+		out, next = page(out, limit, func(r PMSRun) (string, string) { return microsKey(micros(r.StartedAt), r.ID) })
+		return nil
 	})
 	return out, next, err
 }
