@@ -2,7 +2,6 @@ package console_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -20,12 +19,10 @@ import (
 	"github.com/dooros/dooros/demo"
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/doorsync"
-	"github.com/dooros/dooros/keyring"
 	"github.com/dooros/dooros/lockproto"
 	"github.com/dooros/dooros/lockproto/ble"
 	"github.com/dooros/dooros/mail"
 	"github.com/dooros/dooros/mail/mailtest"
-	"github.com/dooros/dooros/mqtt"
 	"github.com/dooros/dooros/notify"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
@@ -70,35 +67,11 @@ type browser struct {
 // embedded MQTT broker and the pusher.
 func startDoorSync(t *testing.T, st *store.Store) *doorsync.Service {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	master := make([]byte, keyring.MasterKeySize)
-	rand.Read(master)
-	keys, err := keyring.New(master, st)
+	svc, stop, err := doorsync.Start(context.Background(), st, storetest.Keyring(t, st), doorsync.Config{Addr: "127.0.0.1:0", ClientID: "console-browser-test", Poll: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := doorsync.New(st, keys, nil)
-	password, hash := mqtt.NewSecret()
-	broker, err := mqtt.StartEmbedded(mqtt.EmbeddedConfig{Addr: "127.0.0.1:0", ServiceSecret: hash})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Broker, svc.LockMQTTURL = broker, broker.URL()
-	client, err := mqtt.Connect(ctx, mqtt.ClientConfig{URL: broker.URL(), ClientID: "console-browser-test", Username: mqtt.DefaultServiceUser, Password: password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		(&doorsync.Pusher{Svc: svc, Client: client, Poll: 50 * time.Millisecond}).Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		client.Close()
-		broker.Close()
-	})
+	t.Cleanup(stop)
 	return svc
 }
 

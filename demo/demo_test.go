@@ -3,7 +3,6 @@ package demo_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"strings"
 	"testing"
@@ -12,10 +11,8 @@ import (
 	"github.com/dooros/dooros/demo"
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/doorsync"
-	"github.com/dooros/dooros/keyring"
 	"github.com/dooros/dooros/lockproto/ble"
 	"github.com/dooros/dooros/locksim"
-	"github.com/dooros/dooros/mqtt"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
 )
@@ -23,35 +20,11 @@ import (
 // doorSync is what `dooros serve` runs: keyring, embedded broker, pusher.
 func doorSync(t *testing.T, st *store.Store) *doorsync.Service {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	master := make([]byte, keyring.MasterKeySize)
-	rand.Read(master)
-	keys, err := keyring.New(master, st)
+	svc, stop, err := doorsync.Start(context.Background(), st, storetest.Keyring(t, st), doorsync.Config{Addr: "127.0.0.1:0", ClientID: "demo-test", Poll: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := doorsync.New(st, keys, nil)
-	password, hash := mqtt.NewSecret()
-	broker, err := mqtt.StartEmbedded(mqtt.EmbeddedConfig{Addr: "127.0.0.1:0", ServiceSecret: hash})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Broker, svc.LockMQTTURL = broker, broker.URL()
-	client, err := mqtt.Connect(ctx, mqtt.ClientConfig{URL: broker.URL(), ClientID: "demo-test", Username: mqtt.DefaultServiceUser, Password: password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		(&doorsync.Pusher{Svc: svc, Client: client, Poll: 50 * time.Millisecond}).Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		client.Close()
-		broker.Close()
-	})
+	t.Cleanup(stop)
 	return svc
 }
 

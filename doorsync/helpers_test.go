@@ -24,6 +24,7 @@ import (
 	"github.com/dooros/dooros/mqtt"
 	"github.com/dooros/dooros/notify"
 	"github.com/dooros/dooros/store"
+	"github.com/dooros/dooros/store/storetest"
 )
 
 // env is the whole cloud in one process: API over HTTP with a keyring, an
@@ -50,39 +51,18 @@ func newEnv(t testing.TB, st *store.Store, brokerURL string) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	e := &env{Env: apitest.New(t, st), t: t, ctx: ctx, doors: map[string]domain.Door{}}
-	master := make([]byte, keyring.MasterKeySize)
-	rand.Read(master)
-	var err error
-	if e.keys, err = keyring.New(master, st); err != nil {
-		t.Fatal(err)
-	}
+	e.keys = storetest.Keyring(t, st)
 	e.API.Keys = e.keys
-	e.svc = doorsync.New(st, e.keys, nil)
-	e.API.DoorSync = e.svc
-	servicePassword, serviceHash := mqtt.NewSecret()
-	cloud := mqtt.ClientConfig{ClientID: "dooros-test-" + domain.NewID("c"), Username: mqtt.DefaultServiceUser, Password: servicePassword}
-	if brokerURL == "" {
-		e.broker, err = mqtt.StartEmbedded(mqtt.EmbeddedConfig{Addr: "127.0.0.1:0", ServiceSecret: serviceHash})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { e.broker.Close() })
-		e.svc.Broker = e.broker
-		brokerURL = e.broker.URL()
-	} else {
-		cloud.Username, cloud.Password = "", ""
-	}
-	e.url, e.svc.LockMQTTURL, e.servicePassword = brokerURL, brokerURL, servicePassword
-	cloud.URL = brokerURL
-	client, err := mqtt.Connect(ctx, cloud)
+	e.servicePassword, _ = mqtt.NewSecret()
+	cfg := doorsync.Config{Addr: "127.0.0.1:0", URL: brokerURL, ServicePassword: e.servicePassword, ClientID: "dooros-test-" + domain.NewID("c"), Poll: 50 * time.Millisecond, Backoff: 500 * time.Millisecond}
+	svc, stop, err := doorsync.Start(ctx, st, e.keys, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { client.Close() })
-	p := &doorsync.Pusher{Svc: e.svc, Client: client, Poll: 50 * time.Millisecond, Backoff: 500 * time.Millisecond}
-	done := make(chan struct{})
-	go func() { defer close(done); p.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(stop)
+	e.svc, e.url = svc, svc.LockMQTTURL
+	e.API.DoorSync = e.svc
+	e.broker, _ = svc.Broker.(*mqtt.Embedded)
 
 	if e.box, err = mail.OpenMailbox(t.TempDir(), ""); err != nil {
 		t.Fatal(err)

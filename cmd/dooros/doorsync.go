@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/doorsync"
 	"github.com/dooros/dooros/mqtt"
 	"github.com/dooros/dooros/store"
@@ -26,64 +24,18 @@ func (f *mqttFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	f.password = getenv("DOOROS_MQTT_PASSWORD") // service password on the external broker
 }
 
-// startDoorSync starts the broker (embedded default), the cloud's MQTT
-// client and the pusher; stop waits for them.
+// startDoorSync starts Door Sync with the broker the flags choose and logs
+// where locks connect; stop waits for it.
 func startDoorSync(ctx context.Context, f mqttFlags, st *store.Store, keys doorsync.Keys, log *slog.Logger) (svc *doorsync.Service, stop func(), err error) {
-	svc = doorsync.New(st, keys, log.With("worker", "doorsync"))
-	cc := mqtt.ClientConfig{ClientID: "dooros-" + domain.NewID("srv"), Logger: log.With("mqtt", "cloud")}
-	var broker *mqtt.Embedded
-	if f.url == "" {
-		password, hash := mqtt.NewSecret() // per process, never stored
-		hashes, err := st.LockMQTTHashes(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		locks := map[string]mqtt.SecretHash{}
-		for id, h := range hashes {
-			if locks[id], err = mqtt.ParseSecretHash(h); err != nil {
-				return nil, nil, fmt.Errorf("lock %s: %w", id, err)
-			}
-		}
-		broker, err = mqtt.StartEmbedded(mqtt.EmbeddedConfig{Addr: f.addr, ServiceSecret: hash, Locks: locks, Logger: log.With("mqtt", "broker")})
-		if err != nil {
-			return nil, nil, fmt.Errorf("embedded MQTT broker: %w", err)
-		}
-		svc.Broker, svc.LockMQTTURL = broker, broker.URL()
-		cc.URL, cc.Username, cc.Password = broker.URL(), mqtt.DefaultServiceUser, password
-	} else {
-		svc.LockMQTTURL = f.url
-		cc.URL, cc.Username, cc.Password = f.url, f.user, f.password
-		if f.password == "" {
-			cc.Username = "" // an anonymous broker (development, CI)
-		}
-	}
-	client, err := mqtt.Connect(ctx, cc)
+	svc, stop, err = doorsync.Start(ctx, st, keys, doorsync.Config{Addr: f.addr, URL: f.url, User: f.user, Password: f.password, Poll: 100 * time.Millisecond, Log: log})
 	if err != nil {
-		if broker != nil {
-			broker.Close()
-		}
-		return nil, nil, fmt.Errorf("MQTT %s: %w", cc.URL, err)
+		return nil, nil, err
 	}
-	pctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := (&doorsync.Pusher{Svc: svc, Client: client, Poll: 100 * time.Millisecond}).Run(pctx); err != nil {
-			log.Error("door sync pusher stopped", "err", err)
-		}
-	}()
-	if broker != nil {
+	if b, ok := svc.Broker.(*mqtt.Embedded); ok {
 		// The bound address: with --mqtt-addr HOST:0 the port is chosen here.
-		log.Info("door sync: embedded MQTT broker listening", "broker_addr", broker.Addr(), "mqtt", svc.LockMQTTURL)
+		log.Info("door sync: embedded MQTT broker listening", "broker_addr", b.Addr(), "mqtt", svc.LockMQTTURL)
 	} else {
 		log.Info("door sync: external MQTT broker", "mqtt", svc.LockMQTTURL)
 	}
-	return svc, func() {
-		cancel()
-		<-done
-		client.Close()
-		if broker != nil {
-			broker.Close()
-		}
-	}, nil
+	return svc, stop, nil
 }

@@ -6,6 +6,7 @@ package storetest
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"fmt"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/keyring"
 	"github.com/dooros/dooros/store"
 )
 
@@ -185,4 +187,16 @@ func Token(t testing.TB, st *store.Store, email string) string {
 		t.Fatal(fmt.Errorf("login %s: %w", email, err))
 	}
 	return token
+}
+
+// Keyring returns a keyring under a random master key, its keys kept in st.
+func Keyring(t testing.TB, st *store.Store) *keyring.Keyring {
+	t.Helper()
+	master := make([]byte, keyring.MasterKeySize)
+	rand.Read(master)
+	keys, err := keyring.New(master, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }

@@ -1,0 +1,96 @@
+package doorsync
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/mqtt"
+	"github.com/dooros/dooros/store"
+)
+
+// Config chooses the broker Door Sync runs on and tunes its pusher.
+type Config struct {
+	// Addr is the listen address of the embedded broker (used when URL is
+	// empty); HOST:0 picks a port.
+	Addr string
+	// URL is an external broker (mqtt://host:port, mqtts://…); User and
+	// Password log the cloud in there (anonymous when Password is empty).
+	URL, User, Password string
+	// ServicePassword is the cloud's password on the embedded broker;
+	// random per process when empty (it is never stored).
+	ServicePassword string
+	// ClientID of the cloud's MQTT client; a fresh one when empty.
+	ClientID string
+	// Poll and Backoff tune the pusher (its defaults when zero).
+	Poll, Backoff time.Duration
+	Log           *slog.Logger
+}
+
+// Start starts the broker (embedded unless cfg.URL is set), the cloud's
+// MQTT client and the pusher; stop ends them and waits.
+func Start(ctx context.Context, st *store.Store, keys Keys, cfg Config) (svc *Service, stop func(), err error) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	svc = New(st, keys, log.With("worker", "doorsync"))
+	cc := mqtt.ClientConfig{ClientID: cfg.ClientID, Logger: log.With("mqtt", "cloud")}
+	if cc.ClientID == "" {
+		cc.ClientID = "dooros-" + domain.NewID("srv")
+	}
+	var broker *mqtt.Embedded
+	if cfg.URL == "" {
+		password, hash := cfg.ServicePassword, mqtt.HashSecret(cfg.ServicePassword)
+		if password == "" {
+			password, hash = mqtt.NewSecret()
+		}
+		hashes, err := st.LockMQTTHashes(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		locks := map[string]mqtt.SecretHash{}
+		for id, h := range hashes {
+			if locks[id], err = mqtt.ParseSecretHash(h); err != nil {
+				return nil, nil, fmt.Errorf("lock %s: %w", id, err)
+			}
+		}
+		broker, err = mqtt.StartEmbedded(mqtt.EmbeddedConfig{Addr: cfg.Addr, ServiceSecret: hash, Locks: locks, Logger: log.With("mqtt", "broker")})
+		if err != nil {
+			return nil, nil, fmt.Errorf("embedded MQTT broker: %w", err)
+		}
+		svc.Broker, svc.LockMQTTURL = broker, broker.URL()
+		cc.URL, cc.Username, cc.Password = broker.URL(), mqtt.DefaultServiceUser, password
+	} else {
+		svc.LockMQTTURL = cfg.URL
+		cc.URL, cc.Username, cc.Password = cfg.URL, cfg.User, cfg.Password
+		if cfg.Password == "" {
+			cc.Username = "" // an anonymous broker (development, CI)
+		}
+	}
+	client, err := mqtt.Connect(ctx, cc)
+	if err != nil {
+		if broker != nil {
+			broker.Close()
+		}
+		return nil, nil, fmt.Errorf("MQTT %s: %w", cc.URL, err)
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := (&Pusher{Svc: svc, Client: client, Poll: cfg.Poll, Backoff: cfg.Backoff}).Run(pctx); err != nil {
+			log.Error("door sync pusher stopped", "err", err)
+		}
+	}()
+	return svc, func() {
+		cancel()
+		<-done
+		client.Close()
+		if broker != nil {
+			broker.Close()
+		}
+	}, nil
+}
