@@ -83,23 +83,14 @@ func (s *Store) newImportBatch(ctx context.Context, t *Tx, env *importEnv, items
 	var ids []any
 	for lo := 0; lo < len(emails); lo += 500 {
 		chunk := emails[lo:min(lo+500, len(emails))]
-		rows, err := t.query(ctx, `SELECT `+personCols+` FROM people WHERE property_id = ? AND deleted_at IS NULL AND email IN (`+placeholders(len(chunk))+`)`,
+		ps, err := t.queryPeople(ctx, `SELECT `+personCols+` FROM people WHERE property_id = ? AND deleted_at IS NULL AND email IN (`+placeholders(len(chunk))+`)`,
 			append([]any{env.prop.ID}, chunk...)...)
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			p, err := scanPerson(rows)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
+		for _, p := range ps {
 			b.existing[p.Email] = p
 			ids = append(ids, p.ID)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
 		}
 	}
 	for lo := 0; lo < len(ids); lo += 500 {

@@ -188,23 +188,10 @@ func (s *Store) FindCardHolders(ctx context.Context, a domain.Actor, propertyID,
 			return nil
 		}
 		hi := term + "\U0010FFFF"
-		rows, err := t.query(ctx, `SELECT `+personCols+` FROM people WHERE property_id = ? AND deleted_at IS NULL
+		people, err := t.queryPeople(ctx, `SELECT `+personCols+` FROM people WHERE property_id = ? AND deleted_at IS NULL
 			AND ((email >= ? AND email < ?) OR (first_lc >= ? AND first_lc < ?) OR (last_lc >= ? AND last_lc < ?) OR (sort_name >= ? AND sort_name < ?))
 			ORDER BY sort_name, id LIMIT ?`, propertyID, term, hi, term, hi, term, hi, term, hi, maxCardHolders)
 		if err != nil {
-			return err
-		}
-		var people []domain.Person
-		for rows.Next() {
-			p, err := scanPerson(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			people = append(people, p)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		now := s.Now()

@@ -270,21 +270,12 @@ func (t *Tx) desiredLocks(ctx context.Context, sealer Sealer, props map[string]d
 	for lo := 0; lo < len(personIDs); lo += 500 {
 		chunk := anySlice(personIDs[lo:min(lo+500, len(personIDs))])
 		pin := placeholders(len(chunk))
-		rows, err := t.query(ctx, `SELECT `+personCols+` FROM people WHERE id IN (`+pin+`)`, chunk...)
+		ps, err := t.queryPeople(ctx, `SELECT `+personCols+` FROM people WHERE id IN (`+pin+`)`, chunk...)
 		if err != nil {
 			return out, err
 		}
-		for rows.Next() {
-			p, err := scanPerson(rows)
-			if err != nil {
-				rows.Close()
-				return out, err
-			}
+		for _, p := range ps {
 			people[p.ID] = p
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return out, err
 		}
 		if err := t.scanPairs(ctx, codes, `SELECT person_id, code FROM doorcodes WHERE person_id IN (`+pin+`)`, chunk...); err != nil {
 			return out, err

@@ -16,12 +16,14 @@ import (
 const personCols = `id, property_id, first_name, last_name, email, phone, access, resident, COALESCE(unit_id, ''),
 	starts_at, expires_at, COALESCE(invited_by, ''), revoked_at, deleted_at, created_at, updated_at`
 
-func scanPerson(sc interface{ Scan(...any) error }) (domain.Person, error) {
+// scanPerson reads a row of personCols followed by the extra columns, which
+// it scans into extra.
+func scanPerson(sc interface{ Scan(...any) error }, extra ...any) (domain.Person, error) {
 	var p domain.Person
 	var starts, created, updated int64
 	var expires, revoked, deleted sql.NullInt64
-	err := sc.Scan(&p.ID, &p.PropertyID, &p.FirstName, &p.LastName, &p.Email, &p.Phone, &p.Access, &p.Resident, &p.UnitID,
-		&starts, &expires, &p.InvitedBy, &revoked, &deleted, &created, &updated)
+	err := sc.Scan(append([]any{&p.ID, &p.PropertyID, &p.FirstName, &p.LastName, &p.Email, &p.Phone, &p.Access, &p.Resident, &p.UnitID,
+		&starts, &expires, &p.InvitedBy, &revoked, &deleted, &created, &updated}, extra...)...)
 	p.StartsAt, p.CreatedAt, p.UpdatedAt = fromMicros(starts), fromMicros(created), fromMicros(updated)
 	p.ExpiresAt, p.RevokedAt, p.DeletedAt = timePtr(expires), timePtr(revoked), timePtr(deleted)
 	return p, err
@@ -69,9 +71,9 @@ func grantKeyIDs(gs []domain.Grant) []string {
 	return out
 }
 
-// guests lists the (not deleted) guests a person invited.
-func (t *Tx) guests(ctx context.Context, hostID string) ([]domain.Person, error) {
-	rows, err := t.query(ctx, `SELECT `+personCols+` FROM people WHERE invited_by = ? AND deleted_at IS NULL ORDER BY created_at, id`, hostID)
+// queryPeople runs q, a SELECT of personCols, and reads the people.
+func (t *Tx) queryPeople(ctx context.Context, q string, args ...any) ([]domain.Person, error) {
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -85,6 +87,11 @@ func (t *Tx) guests(ctx context.Context, hostID string) ([]domain.Person, error)
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// guests lists the (not deleted) guests a person invited.
+func (t *Tx) guests(ctx context.Context, hostID string) ([]domain.Person, error) {
+	return t.queryPeople(ctx, `SELECT `+personCols+` FROM people WHERE invited_by = ? AND deleted_at IS NULL ORDER BY created_at, id`, hostID)
 }
 
 // view assembles a person for the API; the doorcode is shown only to
@@ -547,17 +554,12 @@ func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID strin
 		}
 		var got []sorted
 		for rows.Next() {
-			var p domain.Person
-			var starts, created, updated int64
-			var expires, revoked, deleted sql.NullInt64
 			var sn string
-			if err := rows.Scan(&p.ID, &p.PropertyID, &p.FirstName, &p.LastName, &p.Email, &p.Phone, &p.Access, &p.Resident, &p.UnitID,
-				&starts, &expires, &p.InvitedBy, &revoked, &deleted, &created, &updated, &sn); err != nil {
+			p, err := scanPerson(rows, &sn)
+			if err != nil {
 				rows.Close()
 				return err
 			}
-			p.StartsAt, p.CreatedAt, p.UpdatedAt = fromMicros(starts), fromMicros(created), fromMicros(updated)
-			p.ExpiresAt, p.RevokedAt = timePtr(expires), timePtr(revoked)
 			got = append(got, sorted{p, sn})
 		}
 		rows.Close()

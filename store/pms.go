@@ -314,18 +314,13 @@ func (s *Store) PMSContacts(ctx context.Context, propertyID, provider string, po
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		rows, err = t.query(ctx, `SELECT `+personCols+` FROM people WHERE property_id = ? AND deleted_at IS NULL AND invited_by IS NULL ORDER BY id`, propertyID)
+		ps, err := t.queryPeople(ctx, `SELECT `+personCols+` FROM people WHERE property_id = ? AND deleted_at IS NULL AND invited_by IS NULL ORDER BY id`, propertyID)
 		if err != nil {
 			return err
 		}
 		people := map[string]domain.Person{}
 		idx := map[string]int{}
-		for rows.Next() {
-			p, err := scanPerson(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
+		for _, p := range ps {
 			people[p.ID] = p
 			idx[p.ID] = len(out)
 			c := pms.Contact{PersonID: p.ID, ExternalID: links[p.ID], FirstName: p.FirstName, LastName: p.LastName, Email: p.Email, Phone: p.Phone, UnitID: p.UnitID}
@@ -340,10 +335,6 @@ func (s *Store) PMSContacts(ctx context.Context, propertyID, provider string, po
 				c.Status = pms.ContactActive
 			}
 			out = append(out, c)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
 		}
 		rows, err = t.query(ctx, `SELECT g.person_id, g.key_id, g.starts_at, g.expires_at FROM grants g JOIN people p ON p.id = g.person_id
 			WHERE p.property_id = ? AND p.deleted_at IS NULL AND p.invited_by IS NULL ORDER BY g.person_id, g.key_id`, propertyID)

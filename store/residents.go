@@ -349,21 +349,8 @@ func (s *Store) VerifyResidentLogin(ctx context.Context, in ResidentLoginInput) 
 
 // appPeople lists the not deleted person records with app access for email.
 func (t *Tx) appPeople(ctx context.Context, email string) ([]domain.Person, error) {
-	rows, err := t.query(ctx, `SELECT `+personCols+` FROM people WHERE email = ? AND access = ? AND deleted_at IS NULL ORDER BY property_id, id`,
+	return t.queryPeople(ctx, `SELECT `+personCols+` FROM people WHERE email = ? AND access = ? AND deleted_at IS NULL ORDER BY property_id, id`,
 		email, domain.AccessApp)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []domain.Person
-	for rows.Next() {
-		p, err := scanPerson(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
 }
 
 func (t *Tx) propertyByID(ctx context.Context, id string) (domain.Property, error) {
@@ -391,8 +378,8 @@ func (s *Store) AuthenticateResident(ctx context.Context, token string) (Residen
 		return r, err
 	}
 	r.DeviceKey, _ = base64.StdEncoding.DecodeString(enc)
-	rows, err := s.query(ctx, `SELECT d.id, p.id, p.property_id, p.first_name, p.last_name, p.email, p.phone, p.access, p.resident, COALESCE(p.unit_id, ''),
-			p.starts_at, p.expires_at, COALESCE(p.invited_by, ''), p.revoked_at, p.deleted_at, p.created_at, p.updated_at
+	rows, err := s.query(ctx, `SELECT p.id, p.property_id, p.first_name, p.last_name, p.email, p.phone, p.access, p.resident, COALESCE(p.unit_id, ''),
+			p.starts_at, p.expires_at, COALESCE(p.invited_by, ''), p.revoked_at, p.deleted_at, p.created_at, p.updated_at, d.id
 		FROM resident_devices d JOIN people p ON p.id = d.person_id
 		WHERE d.public_key = ? AND p.email = ? ORDER BY p.property_id, p.id`, enc, r.Email)
 	if err != nil {
@@ -401,17 +388,11 @@ func (s *Store) AuthenticateResident(ctx context.Context, token string) (Residen
 	defer rows.Close()
 	for rows.Next() {
 		var rp ResidentPerson
-		var devID string
-		var starts, created, updated int64
-		var expires, revoked, deleted sql.NullInt64
-		p := &rp.Person
-		if err := rows.Scan(&devID, &p.ID, &p.PropertyID, &p.FirstName, &p.LastName, &p.Email, &p.Phone, &p.Access, &p.Resident, &p.UnitID,
-			&starts, &expires, &p.InvitedBy, &revoked, &deleted, &created, &updated); err != nil {
+		p, err := scanPerson(rows, &rp.DeviceID)
+		if err != nil {
 			return r, err
 		}
-		p.StartsAt, p.CreatedAt, p.UpdatedAt = fromMicros(starts), fromMicros(created), fromMicros(updated)
-		p.ExpiresAt, p.RevokedAt, p.DeletedAt = timePtr(expires), timePtr(revoked), timePtr(deleted)
-		rp.DeviceID = devID
+		rp.Person = p
 		r.People = append(r.People, rp)
 	}
 	if err := rows.Err(); err != nil {
