@@ -24,10 +24,7 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 	var out []domain.Event
 	var next string
 	err := s.read(ctx, func(t *Tx) error {
-		if _, err := t.property(ctx, a, propertyID); err != nil {
-			return err
-		}
-		if err := a.Can(propertyID, domain.PermActivity); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermActivity); err != nil {
 			return err
 		}
 		limit := pageLimit(f.Limit, maxLogPage)

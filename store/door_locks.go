@@ -83,11 +83,8 @@ type ProvisionedLock struct {
 func (s *Store) ProvisionLock(ctx context.Context, a domain.Actor, sealer Sealer, propertyPub ed25519.PublicKey, propertyID, doorID, mqttPassword, mqttHash string) (ProvisionedLock, error) {
 	var out ProvisionedLock
 	err := s.inTx(ctx, "provision_lock", func(t *Tx) error {
-		prop, err := t.property(ctx, a, propertyID)
+		prop, err := t.authorize(ctx, a, propertyID, domain.PermDevices)
 		if err != nil {
-			return err
-		}
-		if err := a.Can(propertyID, domain.PermDevices); err != nil {
 			return err
 		}
 		d, err := t.door(ctx, propertyID, doorID)

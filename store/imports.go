@@ -115,10 +115,7 @@ func scanImport(sc interface{ Scan(...any) error }) (ImportJob, error) {
 func (s *Store) CreateImport(ctx context.Context, a domain.Actor, propertyID, fileName string, content []byte, totalRows int, dryRun bool) (ImportJob, error) {
 	var out ImportJob
 	err := s.inTx(ctx, "create_import", func(t *Tx) error {
-		if _, err := t.property(ctx, a, propertyID); err != nil {
-			return err
-		}
-		if err := a.Can(propertyID, domain.PermPeople); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
 			return err
 		}
 		id := domain.NewID("imp")
@@ -138,7 +135,7 @@ func (s *Store) CreateImport(ctx context.Context, a domain.Actor, propertyID, fi
 func (s *Store) Import(ctx context.Context, a domain.Actor, propertyID, id string) (ImportJob, error) {
 	var out ImportJob
 	err := s.read(ctx, func(t *Tx) error {
-		if err := t.importAccess(ctx, a, propertyID); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
 			return err
 		}
 		var err error
@@ -151,19 +148,12 @@ func (s *Store) Import(ctx context.Context, a domain.Actor, propertyID, id strin
 	return out, err
 }
 
-func (t *Tx) importAccess(ctx context.Context, a domain.Actor, propertyID string) error {
-	if _, err := t.property(ctx, a, propertyID); err != nil {
-		return err
-	}
-	return a.Can(propertyID, domain.PermPeople)
-}
-
 // ListImports lists a property's jobs, newest first.
 func (s *Store) ListImports(ctx context.Context, a domain.Actor, propertyID, cursor string, limit int) ([]ImportJob, string, error) {
 	var out []ImportJob
 	var next string
 	err := s.read(ctx, func(t *Tx) error {
-		if err := t.importAccess(ctx, a, propertyID); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
 			return err
 		}
 		limit = pageLimit(limit, maxLogPage)
@@ -206,7 +196,7 @@ func (s *Store) ImportRows(ctx context.Context, a domain.Actor, propertyID, id, 
 	var out []ImportRowResult
 	var next string
 	err := s.read(ctx, func(t *Tx) error {
-		if err := t.importAccess(ctx, a, propertyID); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
 			return err
 		}
 		var n int

@@ -65,10 +65,7 @@ func (s *Store) ActivateKeycard(ctx context.Context, a domain.Actor, propertyID,
 		return out, err
 	}
 	err = s.inTx(ctx, "activate_keycard", func(t *Tx) error {
-		if _, err := t.property(ctx, a, propertyID); err != nil {
-			return err
-		}
-		if err := a.Can(propertyID, domain.PermCards); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermCards); err != nil {
 			return err
 		}
 		p, err := t.person(ctx, propertyID, personID, true)
@@ -128,10 +125,7 @@ func (s *Store) ActivateKeycard(ctx context.Context, a domain.Actor, propertyID,
 func (s *Store) DeactivateKeycard(ctx context.Context, a domain.Actor, propertyID, personID string) (Keycard, error) {
 	var out Keycard
 	err := s.inTx(ctx, "deactivate_keycard", func(t *Tx) error {
-		if _, err := t.property(ctx, a, propertyID); err != nil {
-			return err
-		}
-		if err := a.Can(propertyID, domain.PermCards); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermCards); err != nil {
 			return err
 		}
 		p, err := t.person(ctx, propertyID, personID, true)

@@ -456,10 +456,7 @@ func (t *Tx) regenerateDoorcodes(ctx context.Context, propertyID string, length 
 // Management) doorcode.
 func (s *Store) Person(ctx context.Context, a domain.Actor, propertyID, id string) (v domain.PersonView, err error) {
 	err = s.read(ctx, func(t *Tx) error {
-		if err := a.Can(propertyID, domain.PermPeople); err != nil {
-			return err
-		}
-		if _, err := t.property(ctx, a, propertyID); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
 			return err
 		}
 		p, err := t.person(ctx, propertyID, id, false)
@@ -479,10 +476,7 @@ func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID strin
 	var out []domain.PersonView
 	var next string
 	err := s.read(ctx, func(t *Tx) error {
-		if err := a.Can(propertyID, domain.PermPeople); err != nil {
-			return err
-		}
-		if _, err := t.property(ctx, a, propertyID); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
 			return err
 		}
 		limit := pageLimit(f.Limit, maxPageSize)
@@ -655,10 +649,7 @@ func (t *Tx) personKeys(ctx context.Context, propertyID, personID string) ([]dom
 func (s *Store) UpdatePerson(ctx context.Context, a domain.Actor, propertyID, id string, patch domain.PersonPatch) (domain.PersonView, error) {
 	var out domain.PersonView
 	err := s.inTx(ctx, "update_person", func(t *Tx) error {
-		if _, err := t.property(ctx, a, propertyID); err != nil {
-			return err
-		}
-		if err := a.Can(propertyID, domain.PermPeople); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
 			return err
 		}
 		p, err := t.person(ctx, propertyID, id, true)
@@ -1155,10 +1146,7 @@ func (t *Tx) peopleKeys(ctx context.Context, propertyID string, personIDs []stri
 func (s *Store) Revoke(ctx context.Context, a domain.Actor, propertyID, id string) (domain.PersonView, error) {
 	var out domain.PersonView
 	err := s.inTx(ctx, "revoke", func(t *Tx) error {
-		if _, err := t.property(ctx, a, propertyID); err != nil {
-			return err
-		}
-		if err := a.Can(propertyID, domain.PermPeople); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
 			return err
 		}
 		p, err := t.person(ctx, propertyID, id, true)
@@ -1192,10 +1180,7 @@ func (s *Store) Revoke(ctx context.Context, a domain.Actor, propertyID, id strin
 // Revoke; their activity stays with their name as a snapshot.
 func (s *Store) DeletePerson(ctx context.Context, a domain.Actor, propertyID, id string) error {
 	return s.inTx(ctx, "delete_person", func(t *Tx) error {
-		if _, err := t.property(ctx, a, propertyID); err != nil {
-			return err
-		}
-		if err := a.Can(propertyID, domain.PermPeople); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
 			return err
 		}
 		p, err := t.person(ctx, propertyID, id, true)

@@ -155,7 +155,7 @@ func (t *Tx) pmsSettings(ctx context.Context, propertyID string) (PMSSettings, e
 func (s *Store) PMSSettings(ctx context.Context, a domain.Actor, propertyID string) (PMSSettings, error) {
 	var out PMSSettings
 	err := s.read(ctx, func(t *Tx) error {
-		if err := t.importAccess(ctx, a, propertyID); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
 			return err
 		}
 		var err error
@@ -170,10 +170,7 @@ func (s *Store) PMSSettings(ctx context.Context, a domain.Actor, propertyID stri
 func (s *Store) PutPMSSettings(ctx context.Context, a domain.Actor, propertyID string, in PMSSettingsInput) (PMSSettings, error) {
 	var out PMSSettings
 	err := s.inTx(ctx, "put_pms_settings", func(t *Tx) error {
-		if _, err := t.property(ctx, a, propertyID); err != nil {
-			return err
-		}
-		if err := a.Can(propertyID, domain.PermManageKeys); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermManageKeys); err != nil {
 			return err
 		}
 		if err := in.Normalize(); err != nil {
@@ -258,10 +255,7 @@ type PMSRoster struct {
 func (s *Store) SaveRoster(ctx context.Context, a domain.Actor, propertyID, provider, source string, content []byte, residents int) (PMSRoster, error) {
 	r := PMSRoster{ID: domain.NewID("rst"), Provider: provider, Source: source, Residents: residents, ReceivedAt: s.Now()}
 	err := s.inTx(ctx, "save_roster", func(t *Tx) error {
-		if _, err := t.property(ctx, a, propertyID); err != nil {
-			return err
-		}
-		if err := a.Can(propertyID, domain.PermManageKeys); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermManageKeys); err != nil {
 			return err
 		}
 		_, err := t.exec(ctx, `INSERT INTO pms_rosters (id, property_id, provider, source, content, residents, received_at) VALUES (?,?,?,?,?,?,?)`,
@@ -845,7 +839,7 @@ func (s *Store) ListPMSReviews(ctx context.Context, a domain.Actor, propertyID, 
 	var out []PMSReview
 	var next string
 	err := s.read(ctx, func(t *Tx) error {
-		if err := t.importAccess(ctx, a, propertyID); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
 			return err
 		}
 		switch status {
@@ -893,7 +887,7 @@ func (s *Store) ListPMSReviews(ctx context.Context, a domain.Actor, propertyID, 
 func (s *Store) DecidePMSReview(ctx context.Context, a domain.Actor, propertyID, id string, approve bool) (PMSReview, error) {
 	var out PMSReview
 	err := s.inTx(ctx, "decide_pms_review", func(t *Tx) error {
-		if err := t.importAccess(ctx, a, propertyID); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
 			return err
 		}
 		r, err := scanReview(t.queryRow(ctx, `SELECT `+reviewCols+` FROM pms_reviews WHERE id = ? AND property_id = ?`+t.forUpdate(), id, propertyID))
@@ -956,7 +950,7 @@ func (s *Store) ListPMSRuns(ctx context.Context, a domain.Actor, propertyID, cur
 	var out []PMSRun
 	var next string
 	err := s.read(ctx, func(t *Tx) error {
-		if err := t.importAccess(ctx, a, propertyID); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
 			return err
 		}
 		limit = pageLimit(limit, maxLogPage)
@@ -1013,7 +1007,7 @@ func scanRun(sc interface{ Scan(...any) error }) (PMSRun, error) {
 func (s *Store) PMSRun(ctx context.Context, a domain.Actor, propertyID, id string) (PMSRun, error) {
 	var out PMSRun
 	err := s.read(ctx, func(t *Tx) error {
-		if err := t.importAccess(ctx, a, propertyID); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
 			return err
 		}
 		var err error

@@ -43,6 +43,17 @@ func (t *Tx) property(ctx context.Context, a domain.Actor, id string) (domain.Pr
 	return p, err
 }
 
+// authorize loads a property the actor may see and checks perm on it. A
+// property the actor cannot see answers not found before any missing
+// permission answers forbidden.
+func (t *Tx) authorize(ctx context.Context, a domain.Actor, propertyID string, perm domain.Permission) (domain.Property, error) {
+	p, err := t.property(ctx, a, propertyID)
+	if err != nil {
+		return p, err
+	}
+	return p, a.Can(propertyID, perm)
+}
+
 // Property returns one property the actor may see.
 func (s *Store) Property(ctx context.Context, a domain.Actor, id string) (p domain.Property, err error) {
 	err = s.read(ctx, func(t *Tx) error {
@@ -133,10 +144,7 @@ func (s *Store) CreateProperty(ctx context.Context, a domain.Actor, in domain.Pr
 func (s *Store) UpdateProperty(ctx context.Context, a domain.Actor, id string, in domain.PropertyInput) (domain.Property, error) {
 	var out domain.Property
 	err := s.inTx(ctx, "update_property", func(t *Tx) error {
-		if err := a.Can(id, domain.PermManageProperty); err != nil {
-			return err
-		}
-		p, err := t.property(ctx, a, id)
+		p, err := t.authorize(ctx, a, id, domain.PermManageProperty)
 		if err != nil {
 			return err
 		}
@@ -235,12 +243,9 @@ func (t *Tx) door(ctx context.Context, propertyID, id string) (domain.Door, erro
 func (s *Store) CreateDoor(ctx context.Context, a domain.Actor, propertyID string, in domain.DoorInput) (domain.Door, error) {
 	var d domain.Door
 	err := s.inTx(ctx, "create_door", func(t *Tx) error {
-		if _, err := t.property(ctx, a, propertyID); err != nil {
-			return err
-		}
 		// Permission before validation: a manager without the right hears
 		// 403, whatever they sent.
-		if err := a.Can(propertyID, domain.PermManageProperty); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermManageProperty); err != nil {
 			return err
 		}
 		if err := in.Normalize(); err != nil {
@@ -488,10 +493,7 @@ func (t *Tx) writeKeyDoors(ctx context.Context, keyID string, doors []domain.Key
 func (s *Store) CreateKey(ctx context.Context, a domain.Actor, propertyID string, in domain.KeyInput) (domain.Key, error) {
 	var k domain.Key
 	err := s.inTx(ctx, "create_key", func(t *Tx) error {
-		if _, err := t.property(ctx, a, propertyID); err != nil {
-			return err
-		}
-		if err := a.Can(propertyID, domain.PermManageKeys); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermManageKeys); err != nil {
 			return err
 		}
 		if err := in.Normalize(); err != nil {
@@ -575,10 +577,7 @@ func (t *Tx) holders(ctx context.Context, keyID string) ([]string, error) {
 func (s *Store) UpdateKey(ctx context.Context, a domain.Actor, propertyID, id string, in domain.KeyInput) (domain.Key, error) {
 	var k domain.Key
 	err := s.inTx(ctx, "update_key", func(t *Tx) error {
-		if _, err := t.property(ctx, a, propertyID); err != nil {
-			return err
-		}
-		if err := a.Can(propertyID, domain.PermManageKeys); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermManageKeys); err != nil {
 			return err
 		}
 		if err := in.Normalize(); err != nil {
@@ -631,10 +630,7 @@ func changedDoors(cs []domain.DoorChange) []string {
 // DeleteKey deletes a key; every holder loses it (a revocation at its doors).
 func (s *Store) DeleteKey(ctx context.Context, a domain.Actor, propertyID, id string) error {
 	return s.inTx(ctx, "delete_key", func(t *Tx) error {
-		if _, err := t.property(ctx, a, propertyID); err != nil {
-			return err
-		}
-		if err := a.Can(propertyID, domain.PermManageKeys); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermManageKeys); err != nil {
 			return err
 		}
 		k, err := t.key(ctx, propertyID, id)

@@ -174,10 +174,7 @@ func (s *Store) ManagerByID(ctx context.Context, id string) (domain.Manager, err
 // here with its last error.
 func (s *Store) PersonEmails(ctx context.Context, a domain.Actor, propertyID, personID string) ([]OutboxStatus, error) {
 	err := s.read(ctx, func(t *Tx) error {
-		if _, err := t.property(ctx, a, propertyID); err != nil {
-			return err
-		}
-		if err := a.Can(propertyID, domain.PermPeople); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
 			return err
 		}
 		_, err := t.person(ctx, propertyID, personID, false)

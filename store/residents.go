@@ -452,10 +452,7 @@ func (t *Tx) devices(ctx context.Context, personIDs ...string) ([]Device, error)
 // PersonDevices lists a person's phones (managers with Key Management).
 func (s *Store) PersonDevices(ctx context.Context, a domain.Actor, propertyID, personID string) (out []Device, err error) {
 	err = s.read(ctx, func(t *Tx) error {
-		if _, err := t.property(ctx, a, propertyID); err != nil {
-			return err
-		}
-		if err := a.Can(propertyID, domain.PermPeople); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
 			return err
 		}
 		if _, err := t.person(ctx, propertyID, personID, false); err != nil {
@@ -472,10 +469,7 @@ func (s *Store) PersonDevices(ctx context.Context, a domain.Actor, propertyID, p
 // door the person can open (DESIGN.md §4.4).
 func (s *Store) RemoveDevice(ctx context.Context, a domain.Actor, propertyID, personID, deviceID string) error {
 	return s.inTx(ctx, "remove_device", func(t *Tx) error {
-		if _, err := t.property(ctx, a, propertyID); err != nil {
-			return err
-		}
-		if err := a.Can(propertyID, domain.PermPeople); err != nil {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
 			return err
 		}
 		p, err := t.person(ctx, propertyID, personID, true)
