@@ -14,7 +14,6 @@ import (
 
 	"github.com/dooros/dooros/api/apitest"
 	"github.com/dooros/dooros/domain"
-	"github.com/dooros/dooros/keyring"
 	"github.com/dooros/dooros/mail"
 	"github.com/dooros/dooros/notify"
 	"github.com/dooros/dooros/store"
@@ -36,13 +35,9 @@ func newResEnv(t *testing.T, st *store.Store) *resEnv {
 	t.Helper()
 	e := &resEnv{Env: apitest.New(t, st), t: t, now: time.Now().UTC().Truncate(time.Second)}
 	st.Now = e.clock
-	master := make([]byte, keyring.MasterKeySize)
-	rand.Read(master)
-	kr, err := keyring.New(master, st)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := storetest.Keyring(t, st)
 	e.API.Keys = kr
+	var err error
 	if e.box, err = mail.OpenMailbox(t.TempDir(), ""); err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +335,7 @@ func TestResidentGuests(t *testing.T) {
 			}
 			var g store.ResidentGuest
 			r.Decode(t, &g)
-			if g.Code == "" || g.Kind != store.GuestQuarterHourCode {
+			if g.Code == "" || g.Kind != domain.GuestQuarterHourCode {
 				t.Fatalf("guest = %+v", g)
 			}
 			var v domain.PersonView

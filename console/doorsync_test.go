@@ -2,7 +2,6 @@ package console_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"github.com/dooros/dooros/console"
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/doorsync"
-	"github.com/dooros/dooros/keyring"
 	"github.com/dooros/dooros/lock"
 	"github.com/dooros/dooros/lockproto"
 	"github.com/dooros/dooros/store"
@@ -37,13 +35,7 @@ func newSyncEnv(t *testing.T, st *store.Store) *syncEnv {
 	t.Helper()
 	se := &syncEnv{}
 	se.env = newEnvWith(t, st, func(storetest.Fixture) console.Options {
-		master := make([]byte, keyring.MasterKeySize)
-		rand.Read(master)
-		keys, err := keyring.New(master, st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		se.svc = doorsync.New(st, keys, nil)
+		se.svc = doorsync.New(st, storetest.Keyring(t, st), nil)
 		se.svc.LockMQTTURL = testBrokerURL
 		return console.Options{DoorSync: se.svc}
 	})

@@ -103,7 +103,7 @@ func TestEmails(t *testing.T) {
 
 		t.Run("AppGuestInvitation", func(t *testing.T) {
 			end := e.now.Add(48 * time.Hour)
-			if _, err := st.InviteGuest(ctx, e.keys, host, store.GuestInput{Kind: store.GuestApp, FirstName: "Gil", LastName: "Guest",
+			if _, err := st.InviteGuest(ctx, e.keys, host, store.GuestInput{Kind: domain.GuestApp, FirstName: "Gil", LastName: "Guest",
 				Email: "gil@example.com", Keys: []string{e.F.Building.ID}, ExpiresAt: &end}); err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +116,7 @@ func TestEmails(t *testing.T) {
 		})
 
 		t.Run("CodeGuestAndChangedCode", func(t *testing.T) {
-			g, err := st.InviteGuest(ctx, e.keys, host, store.GuestInput{Kind: store.GuestQuarterHourCode, FirstName: "Gus", LastName: "Guest",
+			g, err := st.InviteGuest(ctx, e.keys, host, store.GuestInput{Kind: domain.GuestQuarterHourCode, FirstName: "Gus", LastName: "Guest",
 				Email: "gus@example.com", Keys: []string{e.F.Building.ID}})
 			if err != nil {
 				t.Fatal(err)
@@ -128,7 +128,7 @@ func TestEmails(t *testing.T) {
 			}
 			// Another code guest of the key is revoked the same day: the key's
 			// codes rotate and Gus gets his new one.
-			h, err := st.InviteGuest(ctx, e.keys, host, store.GuestInput{Kind: store.GuestDayCode, FirstName: "Hal", LastName: "Guest",
+			h, err := st.InviteGuest(ctx, e.keys, host, store.GuestInput{Kind: domain.GuestDayCode, FirstName: "Hal", LastName: "Guest",
 				Email: "hal@example.com", Keys: []string{e.F.Building.ID}})
 			if err != nil {
 				t.Fatal(err)

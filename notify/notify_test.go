@@ -2,7 +2,6 @@ package notify_test
 
 import (
 	"context"
-	"crypto/rand"
 	"strings"
 	"sync"
 	"testing"
@@ -37,12 +36,7 @@ func newEnv(t *testing.T, st *store.Store) *env {
 		defer e.mu.Unlock()
 		return e.now
 	}
-	master := make([]byte, keyring.MasterKeySize)
-	rand.Read(master)
-	var err error
-	if e.keys, err = keyring.New(master, st); err != nil {
-		t.Fatal(err)
-	}
+	e.keys = storetest.Keyring(t, st)
 	return e
 }
 

@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"testing"
 	"time"
@@ -23,12 +22,7 @@ type resEnv struct {
 func newResEnv(t *testing.T, st *store.Store) *resEnv {
 	t.Helper()
 	e := &resEnv{env: newEnv(t, st)}
-	master := make([]byte, keyring.MasterKeySize)
-	rand.Read(master)
-	var err error
-	if e.keys, err = keyring.New(master, st); err != nil {
-		t.Fatal(err)
-	}
+	e.keys = storetest.Keyring(t, st)
 	e.host = e.resident("Rita", "rita@example.com")
 	return e
 }
@@ -43,7 +37,7 @@ func (e *resEnv) resident(first, email string) store.Resident {
 
 func (e *resEnv) codeGuest(host store.Resident, email, keyID, day string) store.ResidentGuest {
 	e.t.Helper()
-	g, err := e.st.InviteGuest(ctx, e.keys, host, store.GuestInput{Kind: store.GuestDayCode, FirstName: "Gus", LastName: "Guest",
+	g, err := e.st.InviteGuest(ctx, e.keys, host, store.GuestInput{Kind: domain.GuestDayCode, FirstName: "Gus", LastName: "Guest",
 		Email: email, Keys: []string{keyID}, Day: day})
 	if err != nil {
 		e.t.Fatalf("code guest %s: %v", email, err)
@@ -53,7 +47,7 @@ func (e *resEnv) codeGuest(host store.Resident, email, keyID, day string) store.
 
 func (e *resEnv) appGuest(host store.Resident, email string, keyIDs ...string) (store.ResidentGuest, error) {
 	end := e.clock.Now().Add(48 * time.Hour)
-	return e.st.InviteGuest(ctx, e.keys, host, store.GuestInput{Kind: store.GuestApp, FirstName: "Ann", LastName: "Guest",
+	return e.st.InviteGuest(ctx, e.keys, host, store.GuestInput{Kind: domain.GuestApp, FirstName: "Ann", LastName: "Guest",
 		Email: email, Keys: keyIDs, ExpiresAt: &end})
 }
 
@@ -276,7 +270,7 @@ func TestReinviteGuest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if again.ID != g.ID || again.Kind != store.GuestApp || again.Code != "" {
+		if again.ID != g.ID || again.Kind != domain.GuestApp || again.Code != "" {
 			t.Errorf("re-invited guest %+v, want record %s as an app guest", again, g.ID)
 		}
 		if v := e.person(g.ID); v.Access != domain.AccessApp {
@@ -328,7 +322,7 @@ func TestReinviteGuest(t *testing.T) {
 
 func (e *resEnv) codeGuestErr(host store.Resident, email string, code domain.Code) {
 	e.t.Helper()
-	_, err := e.st.InviteGuest(ctx, e.keys, host, store.GuestInput{Kind: store.GuestDayCode, FirstName: "Gus", LastName: "Guest",
+	_, err := e.st.InviteGuest(ctx, e.keys, host, store.GuestInput{Kind: domain.GuestDayCode, FirstName: "Gus", LastName: "Guest",
 		Email: email, Keys: []string{e.f.Building.ID}})
 	wantCode(e.t, err, code)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -42,12 +41,7 @@ func newWorld(t *testing.T, st *store.Store) *world {
 	t.Helper()
 	w := &world{t: t, st: st, smtp: mailtest.NewServer(t)}
 	w.e = apitest.New(t, st)
-	master := make([]byte, keyring.MasterKeySize)
-	rand.Read(master)
-	var err error
-	if w.keys, err = keyring.New(master, st); err != nil {
-		t.Fatal(err)
-	}
+	w.keys = storetest.Keyring(t, st)
 	w.e.API.Keys = w.keys
 	sender, err := mail.NewSMTPSender(w.smtp.URL(), "DOOR OS <door@example.com>")
 	if err != nil {
