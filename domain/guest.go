@@ -8,6 +8,24 @@ type Host struct {
 	Grants []Grant
 }
 
+// CheckInviter decides whether host may invite guests from the DOOR App:
+// only DOOR App users may.
+func CheckInviter(host Person) error {
+	if host.Access != AccessApp {
+		return Errorf(EForbidden, "only DOOR App users invite guests")
+	}
+	return nil
+}
+
+// CheckGuestWindow decides whether a guest of host may have the access
+// window guest: it must stay inside the host's own window.
+func CheckGuestWindow(host Person, guest Window) error {
+	if !guest.Within(host.Window()) {
+		return FieldError("expires_at", "a guest's access must stay inside %s's own window", host.Name())
+	}
+	return nil
+}
+
 // CheckGuest decides whether host may invite a guest with this invite. A guest
 // never gets more than the host's own doors (only keys the host may share) and
 // time window (inside the host's effective window on each key).

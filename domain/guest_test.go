@@ -81,3 +81,60 @@ func TestCheckGuest(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckInviter(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		access domain.AccessMode
+		code   domain.Code
+	}{
+		{"app user may invite", domain.AccessApp, ""},
+		{"doorcode holder is forbidden", domain.AccessDoorcode, domain.EForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := domain.CheckInviter(domain.Person{FirstName: "Ana", Access: tc.access})
+			if got := codeOf(err); got != tc.code {
+				t.Fatalf("code = %q, want %q (err %v)", got, tc.code, err)
+			}
+		})
+	}
+}
+
+func TestCheckGuestWindow(t *testing.T) {
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	at := func(d int) *time.Time { v := now.Add(time.Duration(d) * day); return &v }
+	bounded := domain.Person{FirstName: "Ana", StartsAt: now, ExpiresAt: at(30)}
+	open := domain.Person{FirstName: "Ana", StartsAt: now}
+	for _, tc := range []struct {
+		name  string
+		host  domain.Person
+		guest domain.Window
+		code  domain.Code
+	}{
+		{"inside is allowed", bounded, domain.Window{Start: *at(1), End: at(2)}, ""},
+		{"same window is allowed", bounded, domain.Window{Start: now, End: at(30)}, ""},
+		{"open guest under open host is allowed", open, domain.Window{Start: *at(1)}, ""},
+		{"start before host is refused", bounded, domain.Window{Start: *at(-1), End: at(2)}, domain.EInvalid},
+		{"end after host is refused", bounded, domain.Window{Start: *at(1), End: at(31)}, domain.EInvalid},
+		{"open guest under bounded host is refused", bounded, domain.Window{Start: *at(1)}, domain.EInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := domain.CheckGuestWindow(tc.host, tc.guest)
+			if got := codeOf(err); got != tc.code {
+				t.Fatalf("code = %q, want %q (err %v)", got, tc.code, err)
+			}
+			if e, ok := err.(*domain.Error); ok && e.Field != "expires_at" {
+				t.Fatalf("field = %q, want expires_at", e.Field)
+			}
+		})
+	}
+}
+
+// codeOf is err's code, "" for no error.
+func codeOf(err error) domain.Code {
+	if err == nil {
+		return ""
+	}
+	return domain.ErrorCode(err)
+}

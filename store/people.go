@@ -89,6 +89,17 @@ func (t *Tx) queryPeople(ctx context.Context, q string, args ...any) ([]domain.P
 	return out, rows.Err()
 }
 
+// host loads a person inviting (or holding) a guest, with their grants;
+// lock locks the host's row. Lock the host before the guest.
+func (t *Tx) host(ctx context.Context, propertyID, id string, lock bool) (domain.Host, error) {
+	p, err := t.person(ctx, propertyID, id, lock)
+	if err != nil {
+		return domain.Host{}, err
+	}
+	gs, err := t.grants(ctx, p.ID)
+	return domain.Host{Person: p, Grants: gs}, err
+}
+
 // guests lists the (not deleted) guests a person invited.
 func (t *Tx) guests(ctx context.Context, hostID string) ([]domain.Person, error) {
 	return t.queryPeople(ctx, `SELECT `+personCols+` FROM people WHERE invited_by = ? AND deleted_at IS NULL ORDER BY created_at, id`, hostID)
@@ -193,15 +204,14 @@ func (s *Store) invite(ctx context.Context, a domain.Actor, propertyID string, i
 		}
 		var host *domain.Host
 		if in.InvitedBy != "" {
-			h, err := t.person(ctx, propertyID, in.InvitedBy, true)
-			if err != nil {
+			h, err := t.host(ctx, propertyID, in.InvitedBy, true)
+			if domain.ErrorCode(err) == domain.ENotFound {
 				return &domain.Error{Code: domain.EInvalid, Field: "invited_by", Message: err.Error()}
 			}
-			hg, err := t.grants(ctx, h.ID)
 			if err != nil {
 				return err
 			}
-			host = &domain.Host{Person: h, Grants: hg}
+			host = &h
 		}
 		if err := t.emailFree(ctx, propertyID, in.Email, ""); err != nil {
 			return err
@@ -675,8 +685,8 @@ func (s *Store) UpdatePerson(ctx context.Context, a domain.Actor, propertyID, id
 				if err != nil {
 					return err
 				}
-				if !next.Window().Within(h.Window()) {
-					return domain.FieldError("expires_at", "a guest's access must stay inside %s's own window", h.Name())
+				if err := domain.CheckGuestWindow(h, next.Window()); err != nil {
+					return err
 				}
 			}
 		}
@@ -834,17 +844,13 @@ func (s *Store) GiveKey(ctx context.Context, a domain.Actor, propertyID, id, key
 		}
 		g := domain.Grant{PersonID: id, KeyID: keyID, MayShare: in.MayShare, StartsAt: truncPtr(in.StartsAt), ExpiresAt: truncPtr(in.ExpiresAt)}
 		if p.InvitedBy != "" {
-			h, err := t.person(ctx, propertyID, p.InvitedBy, false)
-			if err != nil {
-				return err
-			}
-			hg, err := t.grants(ctx, h.ID)
+			h, err := t.host(ctx, propertyID, p.InvitedBy, false)
 			if err != nil {
 				return err
 			}
 			w := g.EffectiveWindow(p)
 			probe := domain.InviteInput{Keys: []domain.GrantInput{{KeyID: keyID}}, StartsAt: &w.Start, ExpiresAt: w.End}
-			if err := domain.CheckGuest(domain.Host{Person: h, Grants: hg}, &probe, now); err != nil {
+			if err := domain.CheckGuest(h, &probe, now); err != nil {
 				return err
 			}
 			g.MayShare = false

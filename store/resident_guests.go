@@ -233,8 +233,8 @@ func (s *Store) InviteGuest(ctx context.Context, sealer Sealer, r Resident, in G
 	if err != nil {
 		return ResidentGuest{}, err
 	}
-	if host.Access != domain.AccessApp {
-		return ResidentGuest{}, domain.Errorf(domain.EForbidden, "only DOOR App users invite guests")
+	if err := domain.CheckInviter(host.Person); err != nil {
+		return ResidentGuest{}, err
 	}
 	if err := in.Kind.CheckRequest(in.Day, in.StartsAt, in.ExpiresAt, len(in.Keys)); err != nil {
 		return ResidentGuest{}, err
@@ -334,15 +334,12 @@ func (s *Store) reinviteAppGuest(ctx context.Context, sealer Sealer, a domain.Ac
 			return err
 		}
 		// The host first, as Invite and Revoke lock them.
-		h, err := t.person(ctx, host.PropertyID, host.ID, true)
+		hs, err := t.host(ctx, host.PropertyID, host.ID, true)
 		if err != nil {
 			return err
 		}
-		hg, err := t.grants(ctx, h.ID)
-		if err != nil {
-			return err
-		}
-		if err := domain.CheckGuest(domain.Host{Person: h, Grants: hg}, &inv, now); err != nil {
+		h := hs.Person
+		if err := domain.CheckGuest(hs, &inv, now); err != nil {
 			return err
 		}
 		keyIDs := make([]string, len(inv.Keys))
@@ -424,20 +421,17 @@ func (s *Store) inviteCodeGuest(ctx context.Context, sealer Sealer, a domain.Act
 		if err := inv.Normalize(now); err != nil {
 			return err
 		}
-		h, err := t.person(ctx, host.PropertyID, host.ID, true)
+		hs, err := t.host(ctx, host.PropertyID, host.ID, true)
 		if err != nil {
 			return err
 		}
-		hg, err := t.grants(ctx, h.ID)
-		if err != nil {
-			return err
-		}
+		h := hs.Person
 		keyID := inv.Keys[0].KeyID
 		keys, err := t.keysByID(ctx, h.PropertyID, []string{keyID})
 		if err != nil {
 			return err
 		}
-		if err := domain.CheckGuest(domain.Host{Person: h, Grants: hg}, &inv, now); err != nil {
+		if err := domain.CheckGuest(hs, &inv, now); err != nil {
 			return err
 		}
 		k := keys[keyID]
