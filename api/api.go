@@ -16,9 +16,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dooros/dooros/api/httperr"
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/doorsync"
 	"github.com/dooros/dooros/store"
+	"github.com/dooros/dooros/throttle"
 )
 
 // Server holds what the handlers need.
@@ -26,7 +28,7 @@ type Server struct {
 	Store   *store.Store
 	Log     *slog.Logger
 	Metrics *Metrics
-	Limiter *LoginThrottle
+	Limiter *throttle.Login
 	// Keys seals secrets and signs phone credentials (api/residents.go).
 	Keys ResidentKeys
 	// DoorSync provisions locks and takes their answers (api/doorsync.go);
@@ -42,7 +44,7 @@ func New(st *store.Store, log *slog.Logger, m *Metrics) *Server {
 	if m != nil {
 		m.WatchStore(st, log)
 	}
-	return &Server{Store: st, Log: log, Metrics: m, Limiter: NewLoginThrottle()}
+	return &Server{Store: st, Log: log, Metrics: m, Limiter: throttle.NewLogin()}
 }
 
 type ctxKey int
@@ -89,28 +91,11 @@ func (s *Server) public(h func(w http.ResponseWriter, r *http.Request) error) ht
 	})
 }
 
-var statusOf = map[domain.Code]int{
-	domain.EInvalid:         http.StatusBadRequest,
-	domain.EUnauthenticated: http.StatusUnauthorized,
-	domain.EForbidden:       http.StatusForbidden,
-	domain.ENotFound:        http.StatusNotFound,
-	domain.EConflict:        http.StatusConflict,
-	domain.ERateLimited:     http.StatusTooManyRequests,
-}
-
-// StatusOf maps an application error to its HTTP status.
-func StatusOf(err error) int {
-	if st, ok := statusOf[domain.ErrorCode(err)]; ok {
-		return st
-	}
-	return http.StatusInternalServerError
-}
-
 // fail writes the error shape of §5; unexpected errors are logged and shown
 // as "Internal error".
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := domain.ErrorCode(err)
-	status := StatusOf(err)
+	status := httperr.StatusOf(err)
 	if status == http.StatusInternalServerError {
 		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dooros/dooros/api"
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
+	"github.com/dooros/dooros/throttle"
 )
 
 // loginFrom logs in from a given loopback source address (127.0.0.N), so
@@ -35,7 +35,7 @@ func loginFrom(t *testing.T, e *env, src, email, password string) int {
 
 // TestLoginRateLimit: five failed logins block the account (from any
 // address) for a minute; an address is blocked (for any account) only
-// after api.AddressLoginFailures failures, so one manager mistyping a
+// after throttle.AddressLoginFailures failures, so one manager mistyping a
 // password behind a shared address locks nobody else out; a correct
 // password does not get through a block.
 func TestLoginRateLimit(t *testing.T) {
@@ -67,7 +67,7 @@ func TestLoginRateLimit(t *testing.T) {
 			e := newEnv(t, st)
 			storetest.Manager(t, st, e.F.PM, "colleague@example.com", nil)
 			// One manager locks their own account out from a shared address…
-			for i := 0; i < api.AccountLoginFailures; i++ {
+			for i := 0; i < throttle.AccountLoginFailures; i++ {
 				if got := loginFrom(t, e, "127.0.0.30", "colleague@example.com", "wrong password"); got != 401 {
 					t.Fatalf("attempt %d: %d, want 401", i, got)
 				}
@@ -81,7 +81,7 @@ func TestLoginRateLimit(t *testing.T) {
 			}
 			// One address spraying guesses over many accounts is stopped at
 			// the per-address limit.
-			for i := api.AccountLoginFailures; i < api.AddressLoginFailures; i++ {
+			for i := throttle.AccountLoginFailures; i < throttle.AddressLoginFailures; i++ {
 				if got := loginFrom(t, e, "127.0.0.30", "guess"+itoa(int64(i))+"@example.com", "wrong password"); got != 401 {
 					t.Fatalf("attempt %d: %d, want 401", i, got)
 				}

@@ -23,7 +23,6 @@ func (s *Server) bulkRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/properties/{p}/imports/{id}", s.authed(s.getImport))
 	mux.Handle("GET /api/v1/properties/{p}/imports/{id}/rows", s.authed(s.listImportRows))
 	s.pmsRoutes(mux)
-	s.reportRoutes(mux)
 }
 
 func serveImportTemplate(w http.ResponseWriter, r *http.Request) error {

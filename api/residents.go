@@ -8,6 +8,7 @@ import (
 
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/store"
+	"github.com/dooros/dooros/throttle"
 )
 
 // ResidentKeys seals server-side secrets and signs phone credentials;
@@ -33,7 +34,7 @@ func ResidentFrom(ctx context.Context) (store.Resident, bool) {
 func (s *Server) residentRoutes(mux *http.ServeMux) {
 	// Per client address: code requests and wrong codes together. The
 	// per-email limits live in the store, so they hold across instances.
-	addr := NewLoginLimiter(30, 10*time.Minute)
+	addr := throttle.NewLimiter(30, 10*time.Minute)
 	mux.Handle("POST /api/v1/app/login/start", s.public(func(w http.ResponseWriter, r *http.Request) error { return s.appLoginStart(w, r, addr) }))
 	mux.Handle("POST /api/v1/app/login/verify", s.public(func(w http.ResponseWriter, r *http.Request) error { return s.appLoginVerify(w, r, addr) }))
 	mux.Handle("POST /api/v1/app/logout", s.resident(s.appLogout))
@@ -79,7 +80,7 @@ func (s *Server) keys() (ResidentKeys, error) {
 	return s.Keys, nil
 }
 
-func (s *Server) appLoginStart(w http.ResponseWriter, r *http.Request, lim *LoginLimiter) error {
+func (s *Server) appLoginStart(w http.ResponseWriter, r *http.Request, lim *throttle.Limiter) error {
 	var in struct {
 		Email string `json:"email"`
 	}
@@ -102,7 +103,7 @@ func (s *Server) appLoginStart(w http.ResponseWriter, r *http.Request, lim *Logi
 	return nil
 }
 
-func (s *Server) appLoginVerify(w http.ResponseWriter, r *http.Request, lim *LoginLimiter) error {
+func (s *Server) appLoginVerify(w http.ResponseWriter, r *http.Request, lim *throttle.Limiter) error {
 	var in store.ResidentLoginInput
 	if err := decode(r, &in); err != nil {
 		return err

@@ -49,6 +49,14 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	s.doorSyncRoutes(mux)
 	s.bulkRoutes(mux)
 
+	// CSV reports (package report); they need full Key Management.
+	mux.Handle("GET /api/v1/properties/{p}/reports/admin-actions.csv", s.authed(s.reportCSV("admin-actions")))
+	mux.Handle("GET /api/v1/properties/{p}/reports/assigned-access.csv", s.authed(s.reportCSV("assigned-access")))
+	mux.Handle("GET /api/v1/properties/{p}/reports/keys.csv", s.authed(s.reportCSV("keys")))
+	mux.Handle("GET /api/v1/properties/{p}/reports/devices.csv", s.authed(s.reportCSV("devices")))
+	mux.Handle("GET /api/v1/properties/{p}/reports/keycards.csv", s.authed(s.reportCSV("keycards")))
+	mux.Handle("GET /api/v1/properties/{p}/reports/people-keys.csv", s.authed(s.reportCSV("people-keys")))
+
 	// Anything else under /api/v1 answers in the API's error shape.
 	mux.Handle("/api/v1/", s.public(func(w http.ResponseWriter, r *http.Request) error { return errNoRoute }))
 }

@@ -20,11 +20,12 @@ import (
 	"path"
 	"strings"
 
-	"github.com/dooros/dooros/api"
+	"github.com/dooros/dooros/api/httperr"
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/doorsync"
 	"github.com/dooros/dooros/mail"
 	"github.com/dooros/dooros/store"
+	"github.com/dooros/dooros/throttle"
 )
 
 //go:embed templates/*.html
@@ -37,7 +38,7 @@ var staticFS embed.FS
 type Options struct {
 	// Limiter counts failed logins; share the API's so both surfaces count
 	// against one budget. Nil makes a console-only limiter.
-	Limiter *api.LoginThrottle
+	Limiter *throttle.Login
 	// SecureCookies marks cookies Secure even when the request did not
 	// arrive over TLS (a TLS-terminating proxy in front).
 	SecureCookies bool
@@ -62,7 +63,7 @@ func New(st *store.Store, mailbox *mail.Mailbox, log *slog.Logger, opts Options)
 		log = slog.New(slog.DiscardHandler)
 	}
 	if opts.Limiter == nil {
-		opts.Limiter = api.NewLoginThrottle()
+		opts.Limiter = throttle.NewLogin()
 	}
 	return &Console{store: st, mailbox: mailbox, log: log, opts: opts, pages: mustParsePages()}
 }
@@ -243,7 +244,7 @@ func (c *Console) inProperty(h handler) http.Handler {
 
 // fail shows an error page with the status of the error's code.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, rq *request, err error) {
-	status := api.StatusOf(err)
+	status := httperr.StatusOf(err)
 	if status == http.StatusInternalServerError {
 		if errors.Is(err, context.Canceled) {
 			return
@@ -288,7 +289,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, rq *request, st
 	pg := page{Title: title, Nav: nav, Data: data, Path: r.URL.Path, HasMailbox: c.mailbox != nil}
 	if rq != nil {
 		pg.Actor, pg.CSRF = rq.Actor, rq.CSRF
-		pg.IsPM = rq.Actor.Role == domain.RolePortfolioManager
+		pg.IsPM = rq.Actor.CanManageManagers() == nil
 		if rq.Property.ID != "" {
 			p := rq.Property
 			pg.Property = &p

@@ -15,7 +15,7 @@ func (c *Console) mailboxAllowed(rq *request) error {
 	if c.mailbox == nil {
 		return domain.Errorf(domain.ENotFound, "this server sends email through an SMTP relay; there is no local mailbox")
 	}
-	if rq.Actor.Role != domain.RolePortfolioManager {
+	if rq.Actor.CanManageManagers() != nil {
 		return domain.Errorf(domain.EForbidden, "the local mailbox is for Portfolio Managers only")
 	}
 	return nil

@@ -1,14 +1,16 @@
-package api
+// Package throttle counts failed logins and says when an account or an
+// address has tried too often. The API and the console share one Login.
+package throttle
 
 import (
 	"sync"
 	"time"
 )
 
-// LoginLimiter counts failed logins per key (account, address) in a sliding
+// Limiter counts failed logins per key (account, address) in a sliding
 // window. It is per process: behind several instances each keeps its own
 // count, which still bounds guessing to instances × limit.
-type LoginLimiter struct {
+type Limiter struct {
 	mu     sync.Mutex
 	limit  int
 	window time.Duration
@@ -16,12 +18,12 @@ type LoginLimiter struct {
 	now    func() time.Time
 }
 
-func NewLoginLimiter(limit int, window time.Duration) *LoginLimiter {
-	return &LoginLimiter{limit: limit, window: window, fails: map[string][]time.Time{}, now: time.Now}
+func NewLimiter(limit int, window time.Duration) *Limiter {
+	return &Limiter{limit: limit, window: window, fails: map[string][]time.Time{}, now: time.Now}
 }
 
 // Blocked reports whether any key has reached the limit.
-func (l *LoginLimiter) Blocked(keys ...string) bool {
+func (l *Limiter) Blocked(keys ...string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -34,7 +36,7 @@ func (l *LoginLimiter) Blocked(keys ...string) bool {
 }
 
 // Fail records a failed attempt for each key.
-func (l *LoginLimiter) Fail(keys ...string) {
+func (l *Limiter) Fail(keys ...string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -44,13 +46,13 @@ func (l *LoginLimiter) Fail(keys ...string) {
 }
 
 // Reset forgets an account's failures after a successful login.
-func (l *LoginLimiter) Reset(key string) {
+func (l *Limiter) Reset(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.fails, key)
 }
 
-func (l *LoginLimiter) prune(k string, now time.Time) []time.Time {
+func (l *Limiter) prune(k string, now time.Time) []time.Time {
 	ts := l.fails[k]
 	i := 0
 	for i < len(ts) && now.Sub(ts[i]) >= l.window {
@@ -79,33 +81,33 @@ const (
 	AddressLoginWindow   = 10 * time.Minute
 )
 
-// LoginThrottle is the manager login rate limit the API and the console
+// Login is the manager login rate limit the API and the console
 // share: failures per account (AccountLoginFailures per
 // AccountLoginWindow) and per source address (AddressLoginFailures per
 // AddressLoginWindow).
-type LoginThrottle struct {
-	Account, Address *LoginLimiter
+type Login struct {
+	Account, Address *Limiter
 }
 
-// NewLoginThrottle uses the documented limits.
-func NewLoginThrottle() *LoginThrottle {
-	return &LoginThrottle{
-		Account: NewLoginLimiter(AccountLoginFailures, AccountLoginWindow),
-		Address: NewLoginLimiter(AddressLoginFailures, AddressLoginWindow),
+// NewLogin uses the documented limits.
+func NewLogin() *Login {
+	return &Login{
+		Account: NewLimiter(AccountLoginFailures, AccountLoginWindow),
+		Address: NewLimiter(AddressLoginFailures, AddressLoginWindow),
 	}
 }
 
 // Blocked reports whether the account or the address is over its limit.
-func (l *LoginThrottle) Blocked(account, address string) bool {
+func (l *Login) Blocked(account, address string) bool {
 	return l.Account.Blocked(account) || l.Address.Blocked(address)
 }
 
 // Fail records a failed password for the account from the address.
-func (l *LoginThrottle) Fail(account, address string) {
+func (l *Login) Fail(account, address string) {
 	l.Account.Fail(account)
 	l.Address.Fail(address)
 }
 
 // Reset forgets the account's failures after a successful login (the
 // address's stay: a success proves nothing about the other accounts tried).
-func (l *LoginThrottle) Reset(account string) { l.Account.Reset(account) }
+func (l *Login) Reset(account string) { l.Account.Reset(account) }
