@@ -58,6 +58,23 @@ func GrantDoors(keys map[string]Key, grants []Grant) []string {
 	return out
 }
 
+// DoorcodeDoors lists the doors where a holder of grants can open with a
+// doorcode: the doors of their keys that take doorcodes, sorted and unique.
+func DoorcodeDoors(keys map[string]Key, grants []Grant) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, g := range grants {
+		for _, d := range keys[g.KeyID].Doors {
+			if d.Doorcodes && !seen[d.DoorID] {
+				seen[d.DoorID] = true
+				out = append(out, d.DoorID)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // NeedsDoorcode reports whether any grant's key provides doorcodes, which
 // is when a person holds a doorcode (app and doorcode people alike).
 func NeedsDoorcode(keys map[string]Key, grants []Grant) bool {

@@ -80,6 +80,22 @@ func TestGrantDoorsAndDoorcodes(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
+		grants []domain.Grant
+		want   []string
+	}{
+		{"OnlyDoorsTakingDoorcodes", g("building"), []string{"lobby"}},
+		{"UniqueAcrossKeys", g("building", "home", "building"), []string{"lobby"}},
+		{"NoneWithoutDoorcodeDoors", g("home", "gym"), nil},
+		{"NoneWithoutGrants", nil, nil},
+	} {
+		t.Run("DoorcodeDoors"+tc.name, func(t *testing.T) {
+			if got := domain.DoorcodeDoors(keys, tc.grants); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("DoorcodeDoors = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name   string
 		mode   domain.AccessMode
 		grants []domain.Grant
 		needs  bool

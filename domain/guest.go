@@ -34,9 +34,7 @@ func CheckGuest(host Host, in *InviteInput, now time.Time) error {
 	if p.InvitedBy != "" {
 		return FieldError("invited_by", "a guest cannot invite guests")
 	}
-	switch p.Status(now) {
-	case StatusActive, StatusPending:
-	default:
+	if !p.Status(now).HoldsAccess() {
 		return FieldError("invited_by", "%s is %s and cannot invite guests", p.Name(), p.Status(now))
 	}
 	if len(in.Keys) == 0 {

@@ -122,6 +122,10 @@ const (
 	StatusDeleted Status = "deleted"
 )
 
+// HoldsAccess reports whether a person with this status holds access now
+// or will without a manager acting again: active or pending.
+func (s Status) HoldsAccess() bool { return s == StatusActive || s == StatusPending }
+
 // Person is anyone who holds (or held) access at a property: resident,
 // non-resident or guest.
 type Person struct {

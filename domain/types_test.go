@@ -178,3 +178,22 @@ func TestPropertyLocation(t *testing.T) {
 		t.Fatalf("Location of unknown zone = %v, want UTC", got)
 	}
 }
+
+func TestStatusHoldsAccess(t *testing.T) {
+	for _, tc := range []struct {
+		s    domain.Status
+		want bool
+	}{
+		{domain.StatusActive, true},
+		{domain.StatusPending, true},
+		{domain.StatusExpired, false},
+		{domain.StatusRevoked, false},
+		{domain.StatusDeleted, false},
+	} {
+		t.Run(string(tc.s), func(t *testing.T) {
+			if got := tc.s.HoldsAccess(); got != tc.want {
+				t.Fatalf("HoldsAccess = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

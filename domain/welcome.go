@@ -15,3 +15,23 @@ func WelcomeDue(access AccessMode, keys map[string]Key, grants []Grant, welcomed
 	}
 	return access != AccessDoorcode || NeedsDoorcode(keys, grants)
 }
+
+// QueuedMail is an email queued for a person that may no longer be worth
+// sending when the worker gets to it.
+type QueuedMail int
+
+const (
+	MailWelcome   QueuedMail = iota // the welcome email
+	MailGuestCode                   // a guest's day code
+)
+
+// MailStillDue reports whether a queued email is still worth sending to a
+// person whose status is now s: nothing goes to a revoked or deleted
+// person, and a guest's code only while it can still be used (active or
+// pending).
+func MailStillDue(m QueuedMail, s Status) bool {
+	if m == MailGuestCode {
+		return s.HoldsAccess()
+	}
+	return s != StatusRevoked && s != StatusDeleted
+}

@@ -40,3 +40,29 @@ func TestWelcomeDue(t *testing.T) {
 		})
 	}
 }
+
+func TestMailStillDue(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mail domain.QueuedMail
+		s    domain.Status
+		want bool
+	}{
+		{"WelcomeToActive", domain.MailWelcome, domain.StatusActive, true},
+		{"WelcomeToPending", domain.MailWelcome, domain.StatusPending, true},
+		{"WelcomeToExpired", domain.MailWelcome, domain.StatusExpired, true},
+		{"NoWelcomeToRevoked", domain.MailWelcome, domain.StatusRevoked, false},
+		{"NoWelcomeToDeleted", domain.MailWelcome, domain.StatusDeleted, false},
+		{"GuestCodeToActive", domain.MailGuestCode, domain.StatusActive, true},
+		{"GuestCodeToPending", domain.MailGuestCode, domain.StatusPending, true},
+		{"NoGuestCodeToExpired", domain.MailGuestCode, domain.StatusExpired, false},
+		{"NoGuestCodeToRevoked", domain.MailGuestCode, domain.StatusRevoked, false},
+		{"NoGuestCodeToDeleted", domain.MailGuestCode, domain.StatusDeleted, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := domain.MailStillDue(tc.mail, tc.s); got != tc.want {
+				t.Fatalf("MailStillDue = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -308,13 +308,13 @@ func (w *Worker) message(ctx context.Context, topic string, p map[string]string)
 	if err != nil {
 		return mail.Message{}, false, err
 	}
-	if d.Status == domain.StatusDeleted || d.Status == domain.StatusRevoked {
-		return mail.Message{}, true, nil
-	}
 	if topic == store.TopicWelcomeEmail {
+		if !domain.MailStillDue(domain.MailWelcome, d.Status) {
+			return mail.Message{}, true, nil
+		}
 		return w.welcome(d, p["invited_by"])
 	}
-	if d.GuestCode == nil || d.Status == domain.StatusExpired {
+	if d.GuestCode == nil || !domain.MailStillDue(domain.MailGuestCode, d.Status) {
 		return mail.Message{}, true, nil
 	}
 	msg, err := guestCode(d, p["invited_by"], p["changed"] == "true", w.Store.Now())

@@ -345,7 +345,7 @@ func (s *Store) MailboxDoors(ctx context.Context, r Resident) ([]MailboxDoor, er
 		now := s.Now()
 		seen := map[string]bool{}
 		for _, rp := range r.People {
-			if st := rp.Status(now); st != domain.StatusActive && st != domain.StatusPending {
+			if !rp.Status(now).HoldsAccess() {
 				continue
 			}
 			rows, err := t.query(ctx, `SELECT DISTINCT d.id FROM grants g JOIN key_doors kd ON kd.key_id = g.key_id JOIN doors d ON d.id = kd.door_id

@@ -73,7 +73,7 @@ func (s *Store) ActivateKeycard(ctx context.Context, a domain.Actor, propertyID,
 			return err
 		}
 		now := s.Now()
-		if st := p.Status(now); st != domain.StatusActive && st != domain.StatusPending {
+		if st := p.Status(now); !st.HoldsAccess() {
 			return domain.Errorf(domain.EConflict, "%s's access is %s; give them a key before activating a card", p.Name(), st)
 		}
 		var other string

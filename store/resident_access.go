@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -132,9 +131,7 @@ func (s *Store) MyDoorcodes(ctx context.Context, r Resident) (out []ResidentDoor
 	err = s.read(ctx, func(t *Tx) error {
 		now := s.Now()
 		for _, rp := range r.People {
-			switch rp.Status(now) {
-			case domain.StatusActive, domain.StatusPending:
-			default:
+			if !rp.Status(now).HoldsAccess() {
 				continue
 			}
 			var code string
@@ -158,7 +155,7 @@ func (s *Store) MyDoorcodes(ctx context.Context, r Resident) (out []ResidentDoor
 				return err
 			}
 			names := []string{}
-			for _, id := range doorcodeDoors(keys, gs) {
+			for _, id := range domain.DoorcodeDoors(keys, gs) {
 				names = append(names, doors[id].Name)
 			}
 			sort.Strings(names)
@@ -167,20 +164,6 @@ func (s *Store) MyDoorcodes(ctx context.Context, r Resident) (out []ResidentDoor
 		return nil
 	})
 	return out, err
-}
-
-// doorcodeDoors lists the doors where a holder's doorcode works.
-func doorcodeDoors(keys map[string]domain.Key, gs []domain.Grant) []string {
-	var out []string
-	for _, g := range gs {
-		for _, d := range keys[g.KeyID].Doors {
-			if d.Doorcodes && !slices.Contains(out, d.DoorID) {
-				out = append(out, d.DoorID)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // PropertySigner hands out a property's signing key; *keyring.Keyring
@@ -260,7 +243,7 @@ func (s *Store) RefreshCredentials(ctx context.Context, signer PropertySigner, r
 				e := residentEvent(p, EventCredentialRefused, "phone credential refused: "+why)
 				return t.addEvent(ctx, e)
 			}
-			if st := p.Status(now); st != domain.StatusActive && st != domain.StatusPending {
+			if st := p.Status(now); !st.HoldsAccess() {
 				if err := refuse("access is " + string(st)); err != nil {
 					return err
 				}

@@ -490,7 +490,7 @@ func (s *Store) inviteCodeGuest(ctx context.Context, sealer Sealer, a domain.Act
 		if err := t.syncDoorcodes(ctx, p.PropertyID, []string{p.ID}); err != nil {
 			return err // a reused record may still hold a resident-style doorcode
 		}
-		codeDoors := doorcodeDoors(keys, []domain.Grant{{KeyID: keyID}})
+		codeDoors := domain.DoorcodeDoors(keys, []domain.Grant{{KeyID: keyID}})
 		if len(oldDoors) > 0 {
 			if err := t.bumpDoors(ctx, domain.Changes(oldDoors, "earlier access of "+p.Name()+" replaced", p.ID)); err != nil {
 				return err
@@ -574,7 +574,7 @@ func (t *Tx) residentGuest(ctx context.Context, sealer Sealer, prop domain.Prope
 		return rg, err
 	}
 	rg.Kind, rg.Keys, rg.Day = kind, []string{keyID}, lockproto.DayStart(day, prop.Location()).Format("2006-01-02")
-	if st := rg.Status; st == domain.StatusActive || st == domain.StatusPending {
+	if rg.Status.HoldsAccess() {
 		gc, err := t.guestCodeOf(ctx, g.ID)
 		if err != nil || gc == nil {
 			return rg, err
@@ -663,7 +663,7 @@ func (t *Tx) endGuestCode(ctx context.Context, guest domain.Person) ([]domain.Do
 			return nil, err
 		}
 	}
-	return domain.Changes(doorcodeDoors(map[string]domain.Key{k.ID: k}, []domain.Grant{{KeyID: k.ID}}),
+	return domain.Changes(domain.DoorcodeDoors(map[string]domain.Key{k.ID: k}, []domain.Grant{{KeyID: k.ID}}),
 		"guest codes of key "+k.Name+" changed", guest.ID), nil
 }
 
@@ -679,7 +679,7 @@ func (t *Tx) endCodeGuests(ctx context.Context, a domain.Actor, guests []domain.
 	ended := map[string]bool{}
 	var changes []domain.DoorChange
 	for _, g := range guests {
-		if st := g.Status(now); st != domain.StatusActive && st != domain.StatusPending {
+		if !g.Status(now).HoldsAccess() {
 			continue
 		}
 		gc, err := t.guestCodeOf(ctx, g.ID)

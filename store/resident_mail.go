@@ -89,7 +89,7 @@ func (s *Store) MailPerson(ctx context.Context, sealer Sealer, personID string) 
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		for _, id := range doorcodeDoors(keys, gs) {
+		for _, id := range domain.DoorcodeDoors(keys, gs) {
 			d.DoorcodeDoors = append(d.DoorcodeDoors, doors[id].Name)
 		}
 		sort.Strings(d.DoorcodeDoors)
@@ -114,7 +114,7 @@ func (s *Store) MailPerson(ctx context.Context, sealer Sealer, personID string) 
 		}
 		loc := d.Property.Location()
 		mg := &MailGuestCode{Kind: gc.Kind, Code: code, KeyName: k.Name, ValidFrom: lockproto.DayStart(gc.Day, loc), ValidTo: lockproto.DayStart(gc.Day+1, loc)}
-		for _, id := range doorcodeDoors(map[string]domain.Key{k.ID: k}, []domain.Grant{{KeyID: k.ID}}) {
+		for _, id := range domain.DoorcodeDoors(map[string]domain.Key{k.ID: k}, []domain.Grant{{KeyID: k.ID}}) {
 			mg.Doors = append(mg.Doors, doors[id].Name)
 		}
 		sort.Strings(mg.Doors)

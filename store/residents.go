@@ -286,10 +286,9 @@ func (s *Store) VerifyResidentLogin(ctx context.Context, in ResidentLoginInput) 
 		var ok []domain.Person
 		var refused []string
 		for _, p := range people {
-			switch st := p.Status(now); st {
-			case domain.StatusActive, domain.StatusPending:
+			if st := p.Status(now); st.HoldsAccess() {
 				ok = append(ok, p)
-			default:
+			} else {
 				refused = append(refused, string(st))
 				if err := t.addEvent(ctx, residentEvent(p, EventLoginRefused, fmt.Sprintf("app login refused: access is %s", st))); err != nil {
 					return err
