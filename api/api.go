@@ -4,7 +4,6 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -47,22 +46,6 @@ func New(st *store.Store, log *slog.Logger, m *Metrics) *Server {
 	return &Server{Store: st, Log: log, Metrics: m, Limiter: throttle.NewLogin()}
 }
 
-type ctxKey int
-
-const actorKey ctxKey = 0
-
-// ActorFrom returns the authenticated manager of a request.
-func ActorFrom(ctx context.Context) domain.Actor {
-	a, _ := ctx.Value(actorKey).(domain.Actor)
-	return a
-}
-
-// WithActor stores an actor in a context (the console authenticates by
-// cookie and reuses the same handlers' rules).
-func WithActor(ctx context.Context, a domain.Actor) context.Context {
-	return context.WithValue(ctx, actorKey, a)
-}
-
 // authed wraps a handler that needs a valid bearer token.
 func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, a domain.Actor) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -76,7 +59,7 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, a domain.
 			s.fail(w, r, err)
 			return
 		}
-		if err := h(w, r.WithContext(WithActor(r.Context(), a)), a); err != nil {
+		if err := h(w, r, a); err != nil {
 			s.fail(w, r, err)
 		}
 	})

@@ -10,20 +10,6 @@ import (
 	"github.com/dooros/dooros/store"
 )
 
-// doorSyncRoutes registers Door Sync: lock provisioning (Device
-// Management), keycards (Card Activation), revocation exposure, and the
-// phone's mailbox and sync reports.
-func (s *Server) doorSyncRoutes(mux *http.ServeMux) {
-	mux.Handle("POST /api/v1/properties/{p}/doors/{d}/lock", s.authed(s.provisionLock))
-	mux.Handle("GET /api/v1/properties/{p}/people/{id}/keycard", s.authed(s.getKeycard))
-	mux.Handle("POST /api/v1/properties/{p}/people/{id}/keycard", s.authed(s.activateKeycard))
-	mux.Handle("DELETE /api/v1/properties/{p}/people/{id}/keycard", s.authed(s.deactivateKeycard))
-	mux.Handle("GET /api/v1/properties/{p}/exposure", s.authed(s.listExposure))
-	mux.Handle("GET /api/v1/me/mailbox", s.resident(s.myMailbox))
-	mux.Handle("POST /api/v1/me/sync-reports", s.resident(s.syncReport))
-	mux.Handle("GET /api/v1/me/activity", s.resident(s.myActivity))
-}
-
 func (s *Server) doorSync() (*doorsync.Service, error) {
 	if s.DoorSync != nil {
 		return s.DoorSync, nil
@@ -134,35 +120,17 @@ func (s *Server) myMailbox(w http.ResponseWriter, r *http.Request, res store.Res
 	return writeList(w, items, "")
 }
 
-type syncReportInput struct {
-	DoorID string   `json:"door_id"`
-	Ack    string   `json:"ack"`
-	Events []string `json:"events"`
-}
-
-type syncReportResult struct {
-	DoorID string            `json:"door_id"`
-	Ack    *store.AckResult  `json:"ack"`
-	Events []store.LogResult `json:"events"`
-}
-
 // syncReport takes what a phone brought back from a lock: its signed ack
 // and event-log batches. Each is verified with the lock's key; the first
 // forged or garbled part is refused (400). Parts recorded before it stay:
 // they were authentic.
 func (s *Server) syncReport(w http.ResponseWriter, r *http.Request, res store.Resident) error {
-	var in syncReportInput
+	var in doorsync.PhoneReport
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if in.DoorID == "" {
-		return domain.FieldError("door_id", "is required")
-	}
-	if in.Ack == "" && len(in.Events) == 0 {
-		return domain.FieldError("ack", "send an ack or event batches")
-	}
-	if len(in.Events) > 64 {
-		return domain.FieldError("events", "at most 64 batches per report")
+	if err := in.Check(); err != nil {
+		return err
 	}
 	ok, err := s.Store.PersonCanReach(r.Context(), res, in.DoorID)
 	if err != nil {
@@ -175,29 +143,9 @@ func (s *Server) syncReport(w http.ResponseWriter, r *http.Request, res store.Re
 	if err != nil {
 		return err
 	}
-	via := "phone of " + res.Email
-	out := syncReportResult{DoorID: in.DoorID, Events: []store.LogResult{}}
-	if in.Ack != "" {
-		raw, err := base64.StdEncoding.DecodeString(in.Ack)
-		if err != nil {
-			return domain.FieldError("ack", "must be base64")
-		}
-		a, err := ds.HandleAck(r.Context(), in.DoorID, raw, via)
-		if err != nil {
-			return err
-		}
-		out.Ack = &a
-	}
-	for i, e := range in.Events {
-		raw, err := base64.StdEncoding.DecodeString(e)
-		if err != nil {
-			return domain.FieldError("events", "batch %d must be base64", i)
-		}
-		lr, err := ds.HandleEvents(r.Context(), in.DoorID, raw, via)
-		if err != nil {
-			return err
-		}
-		out.Events = append(out.Events, lr)
+	out, err := ds.HandlePhoneReport(r.Context(), in, "phone of "+res.Email)
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -6,24 +6,12 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/dooros/dooros/csvio"
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/imports"
 )
-
-// bulkRoutes registers bulk provisioning: CSV imports, PMS User Sync and
-// CSV reports.
-func (s *Server) bulkRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /api/v1/import-template.csv", s.public(serveImportTemplate))
-	mux.Handle("POST /api/v1/properties/{p}/imports", s.authed(s.createImport))
-	mux.Handle("GET /api/v1/properties/{p}/imports", s.authed(s.listImports))
-	mux.Handle("GET /api/v1/properties/{p}/imports/{id}", s.authed(s.getImport))
-	mux.Handle("GET /api/v1/properties/{p}/imports/{id}/rows", s.authed(s.listImportRows))
-	s.pmsRoutes(mux)
-}
 
 func serveImportTemplate(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -98,20 +86,8 @@ func readUpload(w http.ResponseWriter, r *http.Request) (string, []byte, error) 
 	return "", nil, domain.FieldError("file", "send the CSV file as the \"file\" field of a multipart/form-data form, or as a text/csv body")
 }
 
-func limitParam(r *http.Request) (int, error) {
-	v := r.URL.Query().Get("limit")
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return 0, domain.FieldError("limit", "must be a positive integer")
-	}
-	return n, nil
-}
-
 func (s *Server) listImports(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
-	limit, err := limitParam(r)
+	limit, err := intParam(r, "limit")
 	if err != nil {
 		return err
 	}
@@ -132,7 +108,7 @@ func (s *Server) getImport(w http.ResponseWriter, r *http.Request, a domain.Acto
 }
 
 func (s *Server) listImportRows(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
-	limit, err := limitParam(r)
+	limit, err := intParam(r, "limit")
 	if err != nil {
 		return err
 	}

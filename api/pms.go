@@ -10,18 +10,6 @@ import (
 	"github.com/dooros/dooros/store"
 )
 
-func (s *Server) pmsRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /api/v1/properties/{p}/pms", s.authed(s.getPMSSettings))
-	mux.Handle("PUT /api/v1/properties/{p}/pms", s.authed(s.putPMSSettings))
-	mux.Handle("POST /api/v1/properties/{p}/pms/{provider}/roster", s.authed(s.postRoster))
-	mux.Handle("POST /api/v1/properties/{p}/pms/sync", s.authed(s.pmsSyncNow))
-	mux.Handle("GET /api/v1/properties/{p}/pms/runs", s.authed(s.listPMSRuns))
-	mux.Handle("GET /api/v1/properties/{p}/pms/runs/{id}", s.authed(s.getPMSRun))
-	mux.Handle("GET /api/v1/properties/{p}/pms/reviews", s.authed(s.listPMSReviews))
-	mux.Handle("POST /api/v1/properties/{p}/pms/reviews/{id}/approve", s.authed(s.decidePMSReview(true)))
-	mux.Handle("POST /api/v1/properties/{p}/pms/reviews/{id}/reject", s.authed(s.decidePMSReview(false)))
-}
-
 func (s *Server) syncer() *imports.Syncer { return &imports.Syncer{Store: s.Store, Log: s.Log} }
 
 func (s *Server) getPMSSettings(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
@@ -91,7 +79,7 @@ func (s *Server) pmsSyncNow(w http.ResponseWriter, r *http.Request, a domain.Act
 }
 
 func (s *Server) listPMSRuns(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
-	limit, err := limitParam(r)
+	limit, err := intParam(r, "limit")
 	if err != nil {
 		return err
 	}
@@ -112,7 +100,7 @@ func (s *Server) getPMSRun(w http.ResponseWriter, r *http.Request, a domain.Acto
 }
 
 func (s *Server) listPMSReviews(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
-	limit, err := limitParam(r)
+	limit, err := intParam(r, "limit")
 	if err != nil {
 		return err
 	}

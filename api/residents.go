@@ -1,10 +1,8 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/store"
@@ -17,40 +15,6 @@ import (
 type ResidentKeys interface {
 	store.Sealer
 	store.PropertySigner
-}
-
-type residentKey int
-
-const residentCtxKey residentKey = 0
-
-// ResidentFrom returns the authenticated resident of a request.
-func ResidentFrom(ctx context.Context) (store.Resident, bool) {
-	r, ok := ctx.Value(residentCtxKey).(store.Resident)
-	return r, ok
-}
-
-// residentRoutes registers the resident (DOOR App) API and the managers'
-// views of devices and emails.
-func (s *Server) residentRoutes(mux *http.ServeMux) {
-	// Per client address: code requests and wrong codes together. The
-	// per-email limits live in the store, so they hold across instances.
-	addr := throttle.NewLimiter(30, 10*time.Minute)
-	mux.Handle("POST /api/v1/app/login/start", s.public(func(w http.ResponseWriter, r *http.Request) error { return s.appLoginStart(w, r, addr) }))
-	mux.Handle("POST /api/v1/app/login/verify", s.public(func(w http.ResponseWriter, r *http.Request) error { return s.appLoginVerify(w, r, addr) }))
-	mux.Handle("POST /api/v1/app/logout", s.resident(s.appLogout))
-
-	mux.Handle("GET /api/v1/me/keys", s.resident(s.myKeys))
-	mux.Handle("GET /api/v1/me/doorcode", s.resident(s.myDoorcode))
-	mux.Handle("POST /api/v1/me/credentials", s.resident(s.refreshCredentials))
-	mux.Handle("GET /api/v1/me/devices", s.resident(s.myDevices))
-	mux.Handle("DELETE /api/v1/me/devices/{dev}", s.resident(s.removeMyDevice))
-	mux.Handle("GET /api/v1/me/guests", s.resident(s.myGuests))
-	mux.Handle("POST /api/v1/me/guests", s.resident(s.inviteGuest))
-	mux.Handle("DELETE /api/v1/me/guests/{id}", s.resident(s.revokeGuest))
-
-	mux.Handle("GET /api/v1/properties/{p}/people/{id}/devices", s.authed(s.personDevices))
-	mux.Handle("DELETE /api/v1/properties/{p}/people/{id}/devices/{dev}", s.authed(s.removePersonDevice))
-	mux.Handle("GET /api/v1/properties/{p}/people/{id}/emails", s.authed(s.personEmails))
 }
 
 // resident wraps a handler that needs a resident (app) token. Manager
@@ -67,7 +31,7 @@ func (s *Server) resident(h func(w http.ResponseWriter, r *http.Request, res sto
 			s.fail(w, r, err)
 			return
 		}
-		if err := h(w, r.WithContext(context.WithValue(r.Context(), residentCtxKey, res)), res); err != nil {
+		if err := h(w, r, res); err != nil {
 			s.fail(w, r, err)
 		}
 	})

@@ -1,6 +1,11 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
+	"time"
+
+	"github.com/dooros/dooros/throttle"
+)
 
 // Routes registers the whole API v1 surface on mux.
 func (s *Server) Routes(mux *http.ServeMux) {
@@ -45,9 +50,55 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/managers/{m}", s.authed(s.getManager))
 	mux.Handle("PUT /api/v1/managers/{m}/properties/{p}", s.authed(s.assignProperty))
 
-	s.residentRoutes(mux)
-	s.doorSyncRoutes(mux)
-	s.bulkRoutes(mux)
+	// Resident (DOOR App) API. Per client address: code requests and wrong
+	// codes together; the per-email limits live in the store, so they hold
+	// across instances.
+	addr := throttle.NewLimiter(30, 10*time.Minute)
+	mux.Handle("POST /api/v1/app/login/start", s.public(func(w http.ResponseWriter, r *http.Request) error { return s.appLoginStart(w, r, addr) }))
+	mux.Handle("POST /api/v1/app/login/verify", s.public(func(w http.ResponseWriter, r *http.Request) error { return s.appLoginVerify(w, r, addr) }))
+	mux.Handle("POST /api/v1/app/logout", s.resident(s.appLogout))
+	mux.Handle("GET /api/v1/me/keys", s.resident(s.myKeys))
+	mux.Handle("GET /api/v1/me/doorcode", s.resident(s.myDoorcode))
+	mux.Handle("POST /api/v1/me/credentials", s.resident(s.refreshCredentials))
+	mux.Handle("GET /api/v1/me/devices", s.resident(s.myDevices))
+	mux.Handle("DELETE /api/v1/me/devices/{dev}", s.resident(s.removeMyDevice))
+	mux.Handle("GET /api/v1/me/guests", s.resident(s.myGuests))
+	mux.Handle("POST /api/v1/me/guests", s.resident(s.inviteGuest))
+	mux.Handle("DELETE /api/v1/me/guests/{id}", s.resident(s.revokeGuest))
+
+	// Managers' views of residents' devices and emails.
+	mux.Handle("GET /api/v1/properties/{p}/people/{id}/devices", s.authed(s.personDevices))
+	mux.Handle("DELETE /api/v1/properties/{p}/people/{id}/devices/{dev}", s.authed(s.removePersonDevice))
+	mux.Handle("GET /api/v1/properties/{p}/people/{id}/emails", s.authed(s.personEmails))
+
+	// Door Sync: lock provisioning (Device Management), keycards (Card
+	// Activation), revocation exposure, the phone's mailbox and sync reports.
+	mux.Handle("POST /api/v1/properties/{p}/doors/{d}/lock", s.authed(s.provisionLock))
+	mux.Handle("GET /api/v1/properties/{p}/people/{id}/keycard", s.authed(s.getKeycard))
+	mux.Handle("POST /api/v1/properties/{p}/people/{id}/keycard", s.authed(s.activateKeycard))
+	mux.Handle("DELETE /api/v1/properties/{p}/people/{id}/keycard", s.authed(s.deactivateKeycard))
+	mux.Handle("GET /api/v1/properties/{p}/exposure", s.authed(s.listExposure))
+	mux.Handle("GET /api/v1/me/mailbox", s.resident(s.myMailbox))
+	mux.Handle("POST /api/v1/me/sync-reports", s.resident(s.syncReport))
+	mux.Handle("GET /api/v1/me/activity", s.resident(s.myActivity))
+
+	// CSV imports.
+	mux.Handle("GET /api/v1/import-template.csv", s.public(serveImportTemplate))
+	mux.Handle("POST /api/v1/properties/{p}/imports", s.authed(s.createImport))
+	mux.Handle("GET /api/v1/properties/{p}/imports", s.authed(s.listImports))
+	mux.Handle("GET /api/v1/properties/{p}/imports/{id}", s.authed(s.getImport))
+	mux.Handle("GET /api/v1/properties/{p}/imports/{id}/rows", s.authed(s.listImportRows))
+
+	// PMS User Sync.
+	mux.Handle("GET /api/v1/properties/{p}/pms", s.authed(s.getPMSSettings))
+	mux.Handle("PUT /api/v1/properties/{p}/pms", s.authed(s.putPMSSettings))
+	mux.Handle("POST /api/v1/properties/{p}/pms/{provider}/roster", s.authed(s.postRoster))
+	mux.Handle("POST /api/v1/properties/{p}/pms/sync", s.authed(s.pmsSyncNow))
+	mux.Handle("GET /api/v1/properties/{p}/pms/runs", s.authed(s.listPMSRuns))
+	mux.Handle("GET /api/v1/properties/{p}/pms/runs/{id}", s.authed(s.getPMSRun))
+	mux.Handle("GET /api/v1/properties/{p}/pms/reviews", s.authed(s.listPMSReviews))
+	mux.Handle("POST /api/v1/properties/{p}/pms/reviews/{id}/approve", s.authed(s.decidePMSReview(true)))
+	mux.Handle("POST /api/v1/properties/{p}/pms/reviews/{id}/reject", s.authed(s.decidePMSReview(false)))
 
 	// CSV reports (package report); they need full Key Management.
 	mux.Handle("GET /api/v1/properties/{p}/reports/admin-actions.csv", s.authed(s.reportCSV("admin-actions")))
