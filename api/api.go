@@ -18,6 +18,7 @@ import (
 	"github.com/dooros/dooros/api/httperr"
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/doorsync"
+	"github.com/dooros/dooros/imports"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/throttle"
 )
@@ -33,6 +34,9 @@ type Server struct {
 	// DoorSync provisions locks and takes their answers (api/doorsync.go);
 	// nil builds one over Store and Keys without an MQTT broker.
 	DoorSync *doorsync.Service
+	// PMS is the process's PMS User Sync (roster intake, Sync Now), shared
+	// with the console and the scheduler; nil builds one per request.
+	PMS *imports.Syncer
 }
 
 // New builds the API server.

@@ -10,7 +10,13 @@ import (
 	"github.com/dooros/dooros/store"
 )
 
-func (s *Server) syncer() *imports.Syncer { return &imports.Syncer{Store: s.Store, Log: s.Log} }
+// syncer is the process's PMS syncer (Server.PMS), or a fresh one.
+func (s *Server) syncer() *imports.Syncer {
+	if s.PMS != nil {
+		return s.PMS
+	}
+	return &imports.Syncer{Store: s.Store, Log: s.Log}
+}
 
 func (s *Server) getPMSSettings(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
 	set, err := s.Store.PMSSettings(r.Context(), a, r.PathValue("p"))

@@ -23,6 +23,7 @@ import (
 	"github.com/dooros/dooros/api/httperr"
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/doorsync"
+	"github.com/dooros/dooros/imports"
 	"github.com/dooros/dooros/mail"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/throttle"
@@ -45,6 +46,9 @@ type Options struct {
 	// DoorSync provisions locks (the Doors page's "Provision lock") and is
 	// woken after keycard changes; nil hides provisioning.
 	DoorSync *doorsync.Service
+	// PMS is the process's PMS User Sync, shared with the API and the
+	// scheduler; nil builds one per request.
+	PMS *imports.Syncer
 }
 
 // Console serves the web console.

@@ -27,7 +27,13 @@ func (c *Console) pmsRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /p/{p}/pms/reviews/{id}/reject", c.inProperty(c.pmsReviewDecide(false)))
 }
 
-func (c *Console) syncer() *imports.Syncer { return &imports.Syncer{Store: c.store, Log: c.log} }
+// syncer is the process's PMS syncer (Options.PMS), or a fresh one.
+func (c *Console) syncer() *imports.Syncer {
+	if c.opts.PMS != nil {
+		return c.opts.PMS
+	}
+	return &imports.Syncer{Store: c.store, Log: c.log}
+}
 
 // pmsForm is the settings form as typed: keys and units as the manager
 // sees them (names), turned into ids only when saved.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -145,11 +146,21 @@ func printImportReport(ctx context.Context, st *store.Store, a domain.Actor, j s
 	return nil
 }
 
+// newSyncer builds the process's one PMS syncer, shared by the API, the
+// console and the scheduler. Every field its defaults would fill is set
+// here, so concurrent callers only read it.
+func newSyncer(st *store.Store, log *slog.Logger, pmsDir string) *imports.Syncer {
+	host, _ := os.Hostname()
+	return &imports.Syncer{Store: st, Log: log.With("worker", "pms"), Dir: pmsDir,
+		WorkerID: host + ":" + strconv.Itoa(os.Getpid()) + ":" + domain.NewID("w"),
+		Tick:     30 * time.Second, Settle: 2 * time.Second}
+}
+
 // startBulk starts the CSV import worker and the PMS User Sync scheduler
-// (and watched folder, when pmsDir is set); the returned function stops
-// both and waits, so a running import hands its job back before the
+// (and watched folder, when the syncer has one); the returned function
+// stops both and waits, so a running import hands its job back before the
 // database closes.
-func startBulk(ctx context.Context, st *store.Store, log *slog.Logger, pmsDir string) func() {
+func startBulk(ctx context.Context, st *store.Store, log *slog.Logger, syncer *imports.Syncer) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{}, 2)
 	go func() {
@@ -157,11 +168,11 @@ func startBulk(ctx context.Context, st *store.Store, log *slog.Logger, pmsDir st
 		done <- struct{}{}
 	}()
 	go func() {
-		(&imports.Syncer{Store: st, Log: log.With("worker", "pms"), Dir: pmsDir}).Run(ctx)
+		syncer.Run(ctx)
 		done <- struct{}{}
 	}()
-	if pmsDir != "" {
-		log.Info("PMS watched folder", "dir", pmsDir)
+	if syncer.Dir != "" {
+		log.Info("PMS watched folder", "dir", syncer.Dir)
 	}
 	return func() { cancel(); <-done; <-done }
 }

@@ -102,9 +102,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		defer demoLocks.Close()
 	}
-	apiServer.DoorSync = doorSync
+	pmsSyncer := newSyncer(st, log, cfg.pmsDir)
+	apiServer.DoorSync, apiServer.PMS = doorSync, pmsSyncer
 	apiServer.Routes(mux)
-	console.New(st, mailbox, log, console.Options{Limiter: apiServer.Limiter, DoorSync: doorSync}).Routes(mux)
+	console.New(st, mailbox, log, console.Options{Limiter: apiServer.Limiter, DoorSync: doorSync, PMS: pmsSyncer}).Routes(mux)
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := st.DB().PingContext(r.Context()); err != nil {
@@ -131,7 +132,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	mailer := &notify.Worker{Store: st, Sender: sender, Keys: keys, Log: log.With("worker", "email"), PublicURL: publicURL, InvitationPage: notify.InvitationPage(mux)}
 	defer mailer.Start(ctx)() // waits for the email in flight before the store closes
-	defer startBulk(ctx, st, log, cfg.pmsDir)()
+	defer startBulk(ctx, st, log, pmsSyncer)()
 	log.Info("email delivery", "via", via)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
