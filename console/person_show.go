@@ -124,15 +124,11 @@ func (c *Console) showPerson(w http.ResponseWriter, r *http.Request, rq *request
 	if p.Status != domain.StatusDeleted {
 		// Not only after Revoke All Keys: a key taken or an earlier
 		// expiration leaves the same exposure at unsynced doors.
-		exp, err := c.store.ListExposure(ctx, rq.Actor, rq.Property.ID)
+		exp, err := c.store.PersonExposure(ctx, rq.Actor, rq.Property.ID, p.ID)
 		if err != nil {
 			return err
 		}
-		for _, e := range exp {
-			if e.PersonID == p.ID {
-				d.Exposed++
-			}
-		}
+		d.Exposed = len(exp)
 	}
 	c.render(w, r, rq, status, "person_show", p.Name(), "people", d)
 	return nil

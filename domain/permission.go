@@ -182,6 +182,18 @@ func (a Actor) Can(propertyID string, p Permission) error {
 	return nil
 }
 
+// CanPeopleOrDevices checks that the actor has Key Management or Device
+// Management on the property: what door sync state and exposure need
+// (device management's, but managers who change access must see which
+// doors still need a sync). Without either it answers People's error.
+func (a Actor) CanPeopleOrDevices(propertyID string) error {
+	err := a.Can(propertyID, PermPeople)
+	if err != nil && a.Can(propertyID, PermDevices) == nil {
+		return nil
+	}
+	return err
+}
+
 // CanHandleKeys checks that the actor may give or take each of the keys.
 // With "specific" key management only the listed keys may be handled.
 func (a Actor) CanHandleKeys(propertyID string, keyIDs ...string) error {

@@ -94,3 +94,28 @@ func TestActorCanHandleKeys(t *testing.T) {
 		})
 	}
 }
+
+func TestActorCanPeopleOrDevices(t *testing.T) {
+	const prop, other = "prp_a", "prp_b"
+	prop4 := func(as domain.Assignment) domain.Actor {
+		as.PropertyID = prop
+		return domain.Actor{Role: domain.RolePropertyManager, Assignments: map[string]domain.Assignment{prop: as}}
+	}
+	for _, tc := range []struct {
+		name  string
+		actor domain.Actor
+		prop  string
+		code  domain.Code
+	}{
+		{"PortfolioManagerAllowed", domain.Actor{Role: domain.RolePortfolioManager}, prop, ""},
+		{"KeyManagementAllowed", prop4(domain.Assignment{KeyManagement: domain.KeyManagementLimited}), prop, ""},
+		{"DeviceManagementAllowed", prop4(domain.Assignment{KeyManagement: domain.KeyManagementNone, DeviceManagement: true}), prop, ""},
+		{"CardActivationOnlyForbidden", prop4(domain.Assignment{KeyManagement: domain.KeyManagementNone, CardActivation: true}), prop, domain.EForbidden},
+		{"NothingForbidden", prop4(domain.Assignment{}), prop, domain.EForbidden},
+		{"UnassignedPropertyNotFound", prop4(domain.Assignment{DeviceManagement: true}), other, domain.ENotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantErr(t, tc.actor.CanPeopleOrDevices(tc.prop), tc.code, "")
+		})
+	}
+}

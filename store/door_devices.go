@@ -32,10 +32,8 @@ func (s *Store) ListDoorDevices(ctx context.Context, a domain.Actor, propertyID 
 		if _, err := t.property(ctx, a, propertyID); err != nil {
 			return err
 		}
-		if a.Can(propertyID, domain.PermDevices) != nil {
-			if err := a.Can(propertyID, domain.PermPeople); err != nil {
-				return err
-			}
+		if err := a.CanPeopleOrDevices(propertyID); err != nil {
+			return err
 		}
 		rows, err := t.query(ctx, `SELECT d.id, d.connectivity, d.version, d.acked_version, d.last_synced_at,
 				l.generation, l.provisioned_at, COALESCE(l.status, ''), l.last_seen_at,

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -77,16 +78,26 @@ type exposedDoor struct {
 // and is left out, as are doors whose lock is up to date and people whose
 // every way in has closed by itself.
 func (s *Store) ListExposure(ctx context.Context, a domain.Actor, propertyID string) ([]Exposure, error) {
+	return s.listExposure(ctx, a, propertyID, "")
+}
+
+// PersonExposure is ListExposure for one person: the rows of personID only.
+func (s *Store) PersonExposure(ctx context.Context, a domain.Actor, propertyID, personID string) ([]Exposure, error) {
+	return s.listExposure(ctx, a, propertyID, personID)
+}
+
+// listExposure is ListExposure, of personID only when it is set. It reads
+// each exposed door (and its acknowledged state) once, the revocations in
+// one query, and the people and their credentials in one query each.
+func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, personID string) ([]Exposure, error) {
 	out := []Exposure{}
 	err := s.read(ctx, func(t *Tx) error {
 		prop, err := t.property(ctx, a, propertyID)
 		if err != nil {
 			return err
 		}
-		if err := a.Can(propertyID, domain.PermPeople); err != nil {
-			if a.Can(propertyID, domain.PermDevices) != nil {
-				return err
-			}
+		if err := a.CanPeopleOrDevices(propertyID); err != nil {
+			return err
 		}
 		now := s.Now()
 		doors, err := t.exposedDoors(ctx, propertyID)
@@ -103,8 +114,13 @@ func (s *Store) ListExposure(ctx context.Context, a domain.Actor, propertyID str
 		// Revocations the locks lack, per door and person.
 		type key struct{ door, person string }
 		revs := map[key]int64{}
-		rows, err := t.query(ctx, `SELECT door_id, person_id, MAX(at) FROM door_revocations WHERE door_id IN (`+placeholders(len(ids))+`)
-			GROUP BY door_id, person_id`, anySlice(ids)...)
+		q := `SELECT door_id, person_id, MAX(at) FROM door_revocations WHERE door_id IN (` + placeholders(len(ids)) + `)`
+		args := anySlice(ids)
+		if personID != "" {
+			q += ` AND person_id = ?`
+			args = append(args, personID)
+		}
+		rows, err := t.query(ctx, q+` GROUP BY door_id, person_id`, args...)
 		if err != nil {
 			return err
 		}
@@ -127,31 +143,18 @@ func (s *Store) ListExposure(ctx context.Context, a domain.Actor, propertyID str
 		if err != nil {
 			return err
 		}
-		people := map[string]*domain.Person{}
-		creds := map[string][]CredentialRecord{}
-		load := func(id string) (*domain.Person, error) {
-			if p, ok := people[id]; ok {
-				return p, nil
-			}
-			p, err := scanPerson(t.queryRow(ctx, `SELECT `+personCols+` FROM people WHERE id = ? AND property_id = ?`, id, propertyID))
-			if errors.Is(err, sql.ErrNoRows) {
-				people[id] = nil
-				return nil, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			people[id] = &p
-			if creds[id], err = t.issuedCredentials(ctx, id, now); err != nil {
-				return nil, err
-			}
-			return &p, nil
+		// Who each door's lock could still admit beyond what they hold now.
+		type doorWho struct {
+			codes map[string]int
+			cards map[string][]string
+			who   []string
 		}
+		byDoor := make(map[string]doorWho, len(ids))
+		everyone := map[string]bool{}
 		for _, doorID := range ids {
 			d := doors[doorID]
 			want := desired.locks[doorID].State()
-			// Who the lock could still admit beyond what they hold now.
-			codes, cards := map[string]int{}, map[string][]string{}
+			dw := doorWho{codes: map[string]int{}, cards: map[string][]string{}}
 			var held []string
 			if d.state != nil {
 				for _, code := range sortedKeys(d.state.Doorcodes) {
@@ -162,7 +165,7 @@ func (s *Store) ListExposure(ctx context.Context, a domain.Actor, propertyID str
 					if w, ok := want.Doorcodes[code]; ok && w.PersonID == e.PersonID && revs[key{doorID, e.PersonID}] == 0 {
 						continue // changed, not narrowed (a narrowing records a revocation)
 					}
-					codes[e.PersonID]++
+					dw.codes[e.PersonID]++
 					held = append(held, e.PersonID)
 				}
 				for _, serial := range sortedKeys(d.state.Keycards) {
@@ -173,25 +176,36 @@ func (s *Store) ListExposure(ctx context.Context, a domain.Actor, propertyID str
 					if w, ok := want.Keycards[serial]; ok && w.PersonID == e.PersonID && revs[key{doorID, e.PersonID}] == 0 {
 						continue
 					}
-					cards[e.PersonID] = append(cards[e.PersonID], serial)
+					dw.cards[e.PersonID] = append(dw.cards[e.PersonID], serial)
 					held = append(held, e.PersonID)
 				}
 			}
-			var who []string
 			for k := range revs {
 				if k.door == doorID {
-					who = append(who, k.person)
+					dw.who = append(dw.who, k.person)
 				}
 			}
-			who = append(who, held...)
-			sort.Strings(who)
-			who = slices.Compact(who)
-			for _, personID := range who {
-				p, err := load(personID)
-				if err != nil {
-					return err
+			for _, p := range held {
+				if personID == "" || p == personID {
+					dw.who = append(dw.who, p)
 				}
-				if p == nil {
+			}
+			sort.Strings(dw.who)
+			dw.who = slices.Compact(dw.who)
+			for _, p := range dw.who {
+				everyone[p] = true
+			}
+			byDoor[doorID] = dw
+		}
+		people, creds, err := t.exposedPeople(ctx, propertyID, slices.Sorted(maps.Keys(everyone)), now)
+		if err != nil {
+			return err
+		}
+		for _, doorID := range ids {
+			d, dw := doors[doorID], byDoor[doorID]
+			for _, personID := range dw.who {
+				p, ok := people[personID]
+				if !ok {
 					continue
 				}
 				e := Exposure{PersonID: p.ID, PersonName: p.Name(), Status: p.Status(now), DoorID: doorID, DoorName: d.name,
@@ -207,11 +221,11 @@ func (s *Store) ListExposure(ctx context.Context, a domain.Actor, propertyID str
 					e.Ways = append(e.Ways, ExposureWay{Kind: "pending_sync", Count: 1})
 					unbounded = true
 				}
-				if n := codes[personID]; n > 0 {
+				if n := dw.codes[personID]; n > 0 {
 					e.Ways = append(e.Ways, ExposureWay{Kind: "doorcode", Count: n})
 					unbounded = true
 				}
-				if serials := cards[personID]; len(serials) > 0 {
+				if serials := dw.cards[personID]; len(serials) > 0 {
 					e.Ways = append(e.Ways, ExposureWay{Kind: "keycard", Ref: strings.Join(serials, ", "), Count: len(serials)})
 					unbounded = true
 				}
@@ -244,6 +258,28 @@ func (s *Store) ListExposure(ctx context.Context, a domain.Actor, propertyID str
 		return nil
 	})
 	return out, err
+}
+
+// exposedPeople loads the property's people among ids (deleted ones too)
+// and their phone credentials still valid at now, 500 ids a query.
+func (t *Tx) exposedPeople(ctx context.Context, propertyID string, ids []string, now time.Time) (map[string]domain.Person, map[string][]CredentialRecord, error) {
+	people := make(map[string]domain.Person, len(ids))
+	creds := map[string][]CredentialRecord{}
+	for lo := 0; lo < len(ids); lo += 500 {
+		chunk := anySlice(ids[lo:min(lo+500, len(ids))])
+		in := placeholders(len(chunk))
+		ps, err := t.queryPeople(ctx, `SELECT `+personCols+` FROM people WHERE property_id = ? AND id IN (`+in+`)`, append([]any{propertyID}, chunk...)...)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, p := range ps {
+			people[p.ID] = p
+		}
+		if err := t.issuedCredentialsIn(ctx, creds, `person_id IN (`+in+`)`, now, chunk...); err != nil {
+			return nil, nil, err
+		}
+	}
+	return people, creds, nil
 }
 
 // exposedDoors loads the property's doors whose provisioned lock has not
@@ -306,29 +342,29 @@ func (t *Tx) exposedDoors(ctx context.Context, propertyID string) (map[string]*e
 	return doors, rows.Err()
 }
 
-// issuedCredentials is IssuedCredentials inside a transaction.
-func (t *Tx) issuedCredentials(ctx context.Context, personID string, now time.Time) ([]CredentialRecord, error) {
-	rows, err := t.query(ctx, `SELECT serial, device_id, issued_at, not_before, not_after, door_ids FROM issued_credentials
-		WHERE person_id = ? AND not_after > ? ORDER BY issued_at, serial`, personID, micros(now))
+// issuedCredentialsIn adds to by, per person, the credentials matching
+// where (on person_id) that are still valid at now, by issue time.
+func (t *Tx) issuedCredentialsIn(ctx context.Context, by map[string][]CredentialRecord, where string, now time.Time, args ...any) error {
+	rows, err := t.query(ctx, `SELECT person_id, serial, device_id, issued_at, not_before, not_after, door_ids FROM issued_credentials
+		WHERE `+where+` AND not_after > ? ORDER BY issued_at, serial`, append(args, micros(now))...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	var out []CredentialRecord
 	for rows.Next() {
-		c := CredentialRecord{PersonID: personID}
+		var c CredentialRecord
 		var serial, issued, nb, na int64
 		var doors string
-		if err := rows.Scan(&serial, &c.DeviceID, &issued, &nb, &na, &doors); err != nil {
-			return nil, err
+		if err := rows.Scan(&c.PersonID, &serial, &c.DeviceID, &issued, &nb, &na, &doors); err != nil {
+			return err
 		}
 		c.Serial, c.IssuedAt, c.NotBefore, c.NotAfter = uint64(serial), fromMicros(issued), fromMicros(nb), fromMicros(na)
 		if err := json.Unmarshal([]byte(doors), &c.DoorIDs); err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, c)
+		by[c.PersonID] = append(by[c.PersonID], c)
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // MailboxDoor is a door a resident's phone can carry a bundle to.

@@ -27,10 +27,8 @@ func (s *Store) ListSyncTasks(ctx context.Context, a domain.Actor, propertyID st
 		}
 		// Sync state is device management's; managers who change access
 		// (any Key Management) must also see which doors still need a sync.
-		if a.Can(propertyID, domain.PermDevices) != nil {
-			if err := a.Can(propertyID, domain.PermPeople); err != nil {
-				return err
-			}
+		if err := a.CanPeopleOrDevices(propertyID); err != nil {
+			return err
 		}
 		rows, err := t.query(ctx, `SELECT d.id, d.name, d.connectivity, d.version, d.acked_version, d.last_synced_at,
 				COUNT(c.version), MIN(c.at), MAX(CASE WHEN c.revocation THEN 1 ELSE 0 END),
