@@ -2,7 +2,6 @@ package doorsync_test
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"sort"
 	"sync"
@@ -31,24 +30,8 @@ func BenchmarkDoorSync_Revoke1000OnlineLocks(b *testing.B) {
 	st := storetest.OpenSQLite(b)
 	e := newEnv(b, st, "")
 	ctx := e.ctx
-	doors := make([]domain.KeyDoor, n)
-	ids := make([]string, n)
-	for i := range n {
-		d, err := st.CreateDoor(ctx, e.F.PM, e.prop(), domain.DoorInput{Name: fmt.Sprintf("Door %04d", i), Type: domain.DoorEntrance, Connectivity: domain.Online})
-		if err != nil {
-			b.Fatal(err)
-		}
-		doors[i], ids[i] = domain.KeyDoor{DoorID: d.ID}, d.ID
-	}
 	// A key holds at most 500 doors: two keys.
-	var keys []domain.Key
-	for i := 0; i < n; i += 500 {
-		k, err := st.CreateKey(ctx, e.F.PM, e.prop(), domain.KeyInput{Name: fmt.Sprintf("Doors %d", i), Doors: doors[i:min(i+500, n)]})
-		if err != nil {
-			b.Fatal(err)
-		}
-		keys = append(keys, k)
-	}
+	ids, keys := e.manyDoors(n, domain.Online, false, false)
 	type sim struct {
 		l       *lock.Lock
 		mu      sync.Mutex

@@ -1,7 +1,6 @@
 package doorsync_test
 
 import (
-	"fmt"
 	"runtime"
 	"sync"
 	"syscall"
@@ -26,26 +25,7 @@ func BenchmarkDoorSync_Build1000Bundles(b *testing.B) {
 	st := storetest.OpenSQLite(b)
 	e := newEnv(b, st, "")
 	ctx := e.ctx
-	doors := make([]domain.KeyDoor, n)
-	ids := make([]string, n)
-	for i := range n {
-		d, err := st.CreateDoor(ctx, e.F.PM, e.prop(), domain.DoorInput{Name: fmt.Sprintf("Door %04d", i), Type: domain.DoorEntrance, Connectivity: domain.Offline})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := e.svc.Provision(ctx, e.F.PM, e.prop(), d.ID); err != nil {
-			b.Fatal(err)
-		}
-		doors[i], ids[i] = domain.KeyDoor{DoorID: d.ID, Doorcodes: true}, d.ID
-	}
-	var keys []domain.Key
-	for i := 0; i < n; i += 500 {
-		k, err := st.CreateKey(ctx, e.F.PM, e.prop(), domain.KeyInput{Name: fmt.Sprintf("Doors %d", i), Doors: doors[i:min(i+500, n)]})
-		if err != nil {
-			b.Fatal(err)
-		}
-		keys = append(keys, k)
-	}
+	ids, keys := e.manyDoors(n, domain.Offline, true, true)
 	grants := []map[string]any{}
 	for _, k := range keys {
 		grants = append(grants, map[string]any{"key_id": k.ID})

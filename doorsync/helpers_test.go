@@ -367,3 +367,32 @@ func eventually(t testing.TB, within time.Duration, what string, cond func() boo
 	t.Fatalf("%s: not within %v", what, within)
 	return 0
 }
+
+// manyDoors creates n doors with the given connectivity (each provisioned
+// right after it is created when provision is set) and puts them all in
+// keys of at most 500 doors, the most a key holds.
+func (e *env) manyDoors(n int, conn domain.Connectivity, doorcodes, provision bool) (ids []string, keys []domain.Key) {
+	e.t.Helper()
+	doors := make([]domain.KeyDoor, n)
+	ids = make([]string, n)
+	for i := range n {
+		d, err := e.Store.CreateDoor(e.ctx, e.F.PM, e.prop(), domain.DoorInput{Name: fmt.Sprintf("Door %04d", i), Type: domain.DoorEntrance, Connectivity: conn})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if provision {
+			if _, err := e.svc.Provision(e.ctx, e.F.PM, e.prop(), d.ID); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+		doors[i], ids[i] = domain.KeyDoor{DoorID: d.ID, Doorcodes: doorcodes}, d.ID
+	}
+	for i := 0; i < n; i += 500 {
+		k, err := e.Store.CreateKey(e.ctx, e.F.PM, e.prop(), domain.KeyInput{Name: fmt.Sprintf("Doors %d", i), Doors: doors[i:min(i+500, n)]})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	return ids, keys
+}
