@@ -221,11 +221,7 @@ const (
 
 // PMSSyncActor is the actor PMS User Sync changes are recorded under.
 func (s *Store) PMSSyncActor(ctx context.Context, propertyID, provider string) (domain.Actor, error) {
-	var org string
-	err := s.queryRow(ctx, `SELECT org_id FROM properties WHERE id = ?`, propertyID).Scan(&org)
-	if errors.Is(err, sql.ErrNoRows) {
-		return domain.Actor{}, domain.Errorf(domain.ENotFound, "property %s not found", propertyID)
-	}
+	org, err := orgOf(ctx, s, propertyID)
 	return domain.System(org, "PMS User Sync ("+ProviderName(provider)+")"), err
 }
 

@@ -65,11 +65,35 @@ func (s *Store) Property(ctx context.Context, a domain.Actor, id string) (p doma
 
 // PropertyByID loads a property without an actor, for system workers.
 func (s *Store) PropertyByID(ctx context.Context, id string) (domain.Property, error) {
-	p, err := scanProperty(s.queryRow(ctx, `SELECT `+propertyCols+` FROM properties WHERE id = ?`, id))
+	return propertyByID(ctx, s, id)
+}
+
+// propertyByID is PropertyByID inside a transaction.
+func (t *Tx) propertyByID(ctx context.Context, id string) (domain.Property, error) {
+	return propertyByID(ctx, t, id)
+}
+
+// rowQuerier is a *Store (outside a transaction) or a *Tx.
+type rowQuerier interface {
+	queryRow(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+func propertyByID(ctx context.Context, db rowQuerier, id string) (domain.Property, error) {
+	p, err := scanProperty(db.queryRow(ctx, `SELECT `+propertyCols+` FROM properties WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, domain.Errorf(domain.ENotFound, "property %s not found", id)
 	}
 	return p, err
+}
+
+// orgOf is the organisation a property belongs to.
+func orgOf(ctx context.Context, db rowQuerier, propertyID string) (string, error) {
+	var org string
+	err := db.queryRow(ctx, `SELECT org_id FROM properties WHERE id = ?`, propertyID).Scan(&org)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", domain.Errorf(domain.ENotFound, "property %s not found", propertyID)
+	}
+	return org, err
 }
 
 // read runs fn in a read-only transaction (a consistent snapshot). On

@@ -239,11 +239,10 @@ func (s *Store) InviteGuest(ctx context.Context, sealer Sealer, r Resident, in G
 	if err := in.Kind.CheckRequest(in.Day, in.StartsAt, in.ExpiresAt, len(in.Keys)); err != nil {
 		return ResidentGuest{}, err
 	}
-	var org string
-	if err := s.queryRow(ctx, `SELECT org_id FROM properties WHERE id = ?`, host.PropertyID).Scan(&org); err != nil {
+	actor, err := residentActor(ctx, s, host.Person)
+	if err != nil {
 		return ResidentGuest{}, err
 	}
-	actor := residentActor(org, host.Person)
 	grants := make([]domain.GrantInput, len(in.Keys))
 	for i, k := range in.Keys {
 		grants[i] = domain.GrantInput{KeyID: k}
@@ -608,11 +607,11 @@ func (s *Store) RevokeMyGuest(ctx context.Context, r Resident, guestID string) e
 			if g.RevokedAt != nil {
 				return domain.Errorf(domain.EConflict, "%s's access is already revoked", g.Name())
 			}
-			org, err := t.orgOf(ctx, propertyID)
+			ra, err := t.residentActor(ctx, host.Person)
 			if err != nil {
 				return err
 			}
-			_, err = t.endAccess(ctx, residentActor(org, host.Person), propertyID, g, false)
+			_, err = t.endAccess(ctx, ra, propertyID, g, false)
 			return err
 		}
 		return domain.Errorf(domain.ENotFound, "guest %s not found", guestID)

@@ -84,11 +84,21 @@ func (r Resident) Person(propertyID string) (ResidentPerson, bool) {
 	return ResidentPerson{}, false
 }
 
-// residentActor records a resident's own actions in Activity under their name.
-func residentActor(orgID string, p domain.Person) domain.Actor {
-	a := domain.System(orgID, p.Name()+" (resident)")
+// residentActor records a resident's own actions in Activity under their
+// name, in the organisation of their property.
+func residentActor(ctx context.Context, db rowQuerier, p domain.Person) (domain.Actor, error) {
+	org, err := orgOf(ctx, db, p.PropertyID)
+	if err != nil {
+		return domain.Actor{}, err
+	}
+	a := domain.System(org, p.Name()+" (resident)")
 	a.ManagerID = p.ID
-	return a
+	return a, nil
+}
+
+// residentActor is the package's residentActor inside a transaction.
+func (t *Tx) residentActor(ctx context.Context, p domain.Person) (domain.Actor, error) {
+	return residentActor(ctx, t, p)
 }
 
 func residentEvent(p domain.Person, kind, detail string) domain.Event {
@@ -352,14 +362,6 @@ func (t *Tx) appPeople(ctx context.Context, email string) ([]domain.Person, erro
 		email, domain.AccessApp)
 }
 
-func (t *Tx) propertyByID(ctx context.Context, id string) (domain.Property, error) {
-	p, err := scanProperty(t.queryRow(ctx, `SELECT `+propertyCols+` FROM properties WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, domain.Errorf(domain.ENotFound, "property %s not found", id)
-	}
-	return p, err
-}
-
 var errResidentToken = domain.Errorf(domain.EUnauthenticated, "missing, unknown or expired app token; log in again with doorapp login")
 
 // AuthenticateResident resolves a resident token to the login and the
@@ -518,11 +520,11 @@ func (s *Store) RemoveMyDevice(ctx context.Context, r Resident, deviceID string)
 		}
 		for _, p := range r.People {
 			if p.ID == personID {
-				org, err := t.orgOf(ctx, p.PropertyID)
+				ra, err := t.residentActor(ctx, p.Person)
 				if err != nil {
 					return err
 				}
-				return t.removeDevice(ctx, residentActor(org, p.Person), p.Person, deviceID, "resident removed phone")
+				return t.removeDevice(ctx, ra, p.Person, deviceID, "resident removed phone")
 			}
 		}
 		return domain.Errorf(domain.ENotFound, "device %s not found", deviceID)
@@ -543,10 +545,4 @@ func (s *Store) MyDevices(ctx context.Context, r Resident) (out []Device, err er
 		out[i].Current = out[i].PublicKey == encodeKey(r.DeviceKey)
 	}
 	return out, err
-}
-
-func (t *Tx) orgOf(ctx context.Context, propertyID string) (string, error) {
-	var org string
-	err := t.queryRow(ctx, `SELECT org_id FROM properties WHERE id = ?`, propertyID).Scan(&org)
-	return org, err
 }
