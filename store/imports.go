@@ -36,9 +36,10 @@ const ImportLease = 2 * time.Minute
 // worker crashing on it) is marked failed instead of crashing the next one.
 const importMaxAttempts = 5
 
-// ErrLostLease is returned when another worker took over a job (this one
-// stalled longer than ImportLease); nothing of the batch was written.
-var ErrLostLease = errors.New("store: import job was claimed by another worker")
+// ErrLostLease is returned when another worker took over a job — a CSV
+// import or a PMS sync run — because this one stalled longer than the
+// lease; nothing of the batch was written.
+var ErrLostLease = errors.New("store: the job was claimed by another worker")
 
 // ImportCounts counts rows by outcome.
 type ImportCounts struct {
@@ -282,9 +283,7 @@ func (s *Store) claimImport(ctx context.Context, workerID, id string) (*ImportJo
 			args = append(args, id)
 		}
 		q += ` ORDER BY created_at, id LIMIT 1`
-		if s.dialect == Postgres {
-			q += ` FOR UPDATE SKIP LOCKED`
-		}
+		q += t.skipLocked()
 		var jobID string
 		var attempts int
 		err := t.queryRow(ctx, q, args...).Scan(&jobID, &attempts)
@@ -346,8 +345,8 @@ func (s *Store) FinishImport(ctx context.Context, id, workerID, failure string) 
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrLostLease
+		if err := leaseHeld(res); err != nil {
+			return err
 		}
 		out, err = scanImport(t.queryRow(ctx, `SELECT `+importCols+` FROM import_jobs WHERE id = ?`, id))
 		return err
@@ -476,8 +475,8 @@ func (s *Store) applyImportBatch(ctx context.Context, jobID, workerID string, it
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrLostLease
+		if err := leaseHeld(res); err != nil {
+			return err
 		}
 		job, err = scanImport(t.queryRow(ctx, `SELECT `+importCols+` FROM import_jobs WHERE id = ?`, jobID))
 		return err

@@ -30,9 +30,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, topic string, n int) ([]OutboxI
 		q := `SELECT id, topic, subject_id, payload, attempts, created_at FROM outbox
 			WHERE topic = ? AND delivered_at IS NULL AND failed_at IS NULL AND available_at <= ?
 			ORDER BY available_at, id LIMIT ?`
-		if s.dialect == Postgres {
-			q += ` FOR UPDATE SKIP LOCKED`
-		}
+		q += t.skipLocked()
 		rows, err := t.query(ctx, q, topic, micros(now), n)
 		if err != nil {
 			return err

@@ -499,8 +499,8 @@ func (s *Store) ApplyPMSPlan(ctx context.Context, in PMSRunInput, plan pms.Plan)
 			if err != nil {
 				return err
 			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				return ErrLostLease
+			if err := leaseHeld(res); err != nil {
+				return err
 			}
 			for i := range batch {
 				op := &batch[i]

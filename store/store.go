@@ -285,6 +285,29 @@ func (t *Tx) forUpdate() string {
 	return ""
 }
 
+// skipLocked locks the selected rows on PostgreSQL and skips rows another
+// transaction holds, so concurrent workers claim different rows; on SQLite
+// the immediate transaction already serializes claims.
+func (t *Tx) skipLocked() string {
+	if t.s.dialect == Postgres {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
+// leaseHeld checks the result of a write guarded by a worker's lease (WHERE
+// worker_id = ?): no row updated means another worker took the job over.
+func leaseHeld(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrLostLease
+	}
+	return nil
+}
+
 // inTx runs fn in one transaction, committing on nil and rolling back on
 // error, so a request either writes everything or nothing.
 //
