@@ -37,6 +37,15 @@ type Syncer struct {
 	Settle time.Duration
 }
 
+// NewSyncer returns a syncer with every default filled in, so one value can
+// be shared by the API, the console and the scheduler without any of them
+// writing to it.
+func NewSyncer(st *store.Store, log *slog.Logger, dir string) *Syncer {
+	s := &Syncer{Store: st, Log: log, Dir: dir}
+	s.defaults()
+	return s
+}
+
 func (s *Syncer) defaults() {
 	if s.Log == nil {
 		s.Log = slog.New(slog.DiscardHandler)

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -150,10 +149,7 @@ func printImportReport(ctx context.Context, st *store.Store, a domain.Actor, j s
 // console and the scheduler. Every field its defaults would fill is set
 // here, so concurrent callers only read it.
 func newSyncer(st *store.Store, log *slog.Logger, pmsDir string) *imports.Syncer {
-	host, _ := os.Hostname()
-	return &imports.Syncer{Store: st, Log: log.With("worker", "pms"), Dir: pmsDir,
-		WorkerID: host + ":" + strconv.Itoa(os.Getpid()) + ":" + domain.NewID("w"),
-		Tick:     30 * time.Second, Settle: 2 * time.Second}
+	return imports.NewSyncer(st, log.With("worker", "pms"), pmsDir)
 }
 
 // startBulk starts the CSV import worker and the PMS User Sync scheduler
