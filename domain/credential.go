@@ -8,8 +8,9 @@ import (
 	"github.com/dooros/dooros/lockproto"
 )
 
-// ErrNothingToIssue: the person holds no key that opens a door now or
-// within the credential lifetime, so no phone credential is issued.
+// ErrNothingToIssue is returned when the person holds no key that opens a
+// door now or within the credential lifetime, so no phone credential is
+// issued.
 var ErrNothingToIssue = errors.New("no key opens a door now or within the credential lifetime")
 
 // CredentialPlan is what one phone credential covers: the locks (lock id =

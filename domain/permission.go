@@ -212,7 +212,8 @@ func (a Actor) CanHandleKeys(propertyID string, keyIDs ...string) error {
 	return nil
 }
 
-// CanManageManagers: only Portfolio Managers add managers and set permissions.
+// CanManageManagers checks that the actor may add managers and set their
+// permissions: only Portfolio Managers may.
 func (a Actor) CanManageManagers() error {
 	if a.Role != RolePortfolioManager {
 		return Errorf(EForbidden, "only Portfolio Managers manage managers")

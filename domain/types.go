@@ -190,7 +190,7 @@ type Window struct {
 	End   *time.Time
 }
 
-// Contains reports whether w lies entirely inside outer.
+// Within reports whether w lies entirely inside outer.
 func (w Window) Within(outer Window) bool {
 	if w.Start.Before(outer.Start) {
 		return false

@@ -54,7 +54,7 @@ type Worker struct {
 	// InvitationPage(mux).
 	InvitationPage string
 	// Poll is how often the worker looks for due rows when idle (default
-	// 500 ms); Wake makes it look at once.
+	// 500 ms).
 	Poll time.Duration
 	// Backoff is the first retry delay after a temporary failure; it doubles
 	// per attempt up to MaxBackoff (defaults 30 s and 1 h).
@@ -69,8 +69,6 @@ type Worker struct {
 	// (default 1 min, under the outbox lease). A message in flight at
 	// shutdown is finished within it rather than cut off mid-SMTP.
 	SendTimeout time.Duration
-
-	wake chan struct{}
 }
 
 // permanentError marks a failure retrying cannot fix (bad payload, unknown
@@ -110,21 +108,6 @@ func (w *Worker) defaults() {
 	if w.SendTimeout <= 0 {
 		w.SendTimeout = time.Minute
 	}
-	if w.wake == nil {
-		w.wake = make(chan struct{}, 1)
-	}
-}
-
-// Wake makes a running worker look for due rows now (call it after a
-// commit that enqueued an email, when in the same process).
-func (w *Worker) Wake() {
-	if w.wake == nil {
-		return
-	}
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
 }
 
 // Start runs the worker in the background until ctx ends or stop is
@@ -154,7 +137,6 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-timer.C:
-		case <-w.wake:
 		}
 		n, err := w.RunOnce(ctx)
 		if err != nil && ctx.Err() == nil {

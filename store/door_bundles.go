@@ -31,7 +31,8 @@ type BundleBuild struct {
 	Err error
 }
 
-// ErrSkippedOffline: BuildOptions.OnlineOnly left an offline door out.
+// ErrSkippedOffline is returned when BuildOptions.OnlineOnly left an offline
+// door out.
 var ErrSkippedOffline = errors.New("store: offline door skipped")
 
 // BuildOptions tune BuildDoorBundles.

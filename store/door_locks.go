@@ -204,7 +204,8 @@ type DoorBundle struct {
 	LogNext int64 `json:"log_next"`
 }
 
-// ErrInSync: the lock already holds the door's latest version.
+// ErrInSync is returned when the lock already holds the door's latest
+// version.
 var ErrInSync = errors.New("store: lock is in sync")
 
 // AckResult is what an acknowledgement changed.

@@ -295,7 +295,7 @@ func (t *Tx) desiredLocks(ctx context.Context, sealer Sealer, props map[string]d
 		if err := json.Unmarshal([]byte(raw), &sch); err != nil {
 			return nil, err
 		}
-		ls, err := ScheduleToLock(sch)
+		ls, err := sch.ToLock()
 		if err == nil {
 			schedules[raw] = ls
 		}

@@ -187,10 +187,6 @@ type IssuedCredential struct {
 	Doors             []string  `json:"doors"`
 }
 
-// ScheduleToLock converts a key's weekly schedule into the lock protocol's
-// windows; the rule is domain.Schedule.ToLock (kept for Door Sync callers).
-func ScheduleToLock(s domain.Schedule) (lockproto.Schedule, error) { return s.ToLock() }
-
 func newSerial() (uint64, error) {
 	var b [8]byte
 	for {

@@ -15,30 +15,15 @@ import (
 	"github.com/dooros/dooros/lockproto"
 )
 
-// GuestKind is how a resident's guest gets in; the kinds and their rules
-// live in domain (credential_guest.go).
-type GuestKind = domain.GuestKind
-
-// The guest kinds, as domain names them.
-const (
-	GuestApp             = domain.GuestApp
-	GuestDayCode         = domain.GuestDayCode
-	GuestQuarterHourCode = domain.GuestQuarterHourCode
-)
-
-// DayCodeSlots is how many guest codes of each kind a key hands out per day
-// (domain.DayCodeSlots).
-const DayCodeSlots = domain.DayCodeSlots
-
 // GuestInput is a resident's guest invitation from the app.
 type GuestInput struct {
 	// PropertyID picks the person record when the login covers several.
-	PropertyID string    `json:"property_id"`
-	Kind       GuestKind `json:"kind"`
-	FirstName  string    `json:"first_name"`
-	LastName   string    `json:"last_name"`
-	Email      string    `json:"email"`
-	Phone      string    `json:"phone"`
+	PropertyID string           `json:"property_id"`
+	Kind       domain.GuestKind `json:"kind"`
+	FirstName  string           `json:"first_name"`
+	LastName   string           `json:"last_name"`
+	Email      string           `json:"email"`
+	Phone      string           `json:"phone"`
 	// Keys are the host's shareable keys to give; a code guest gets exactly one.
 	Keys []string `json:"keys"`
 	// StartsAt/ExpiresAt bound an app guest.
@@ -50,17 +35,17 @@ type GuestInput struct {
 
 // ResidentGuest is a guest as their host sees them.
 type ResidentGuest struct {
-	ID         string        `json:"id"`
-	PropertyID string        `json:"property_id"`
-	HostID     string        `json:"host_id"`
-	Kind       GuestKind     `json:"kind"`
-	FirstName  string        `json:"first_name"`
-	LastName   string        `json:"last_name"`
-	Email      string        `json:"email"`
-	Status     domain.Status `json:"status"`
-	StartsAt   time.Time     `json:"starts_at"`
-	ExpiresAt  *time.Time    `json:"expires_at"`
-	Keys       []string      `json:"keys"`
+	ID         string           `json:"id"`
+	PropertyID string           `json:"property_id"`
+	HostID     string           `json:"host_id"`
+	Kind       domain.GuestKind `json:"kind"`
+	FirstName  string           `json:"first_name"`
+	LastName   string           `json:"last_name"`
+	Email      string           `json:"email"`
+	Status     domain.Status    `json:"status"`
+	StartsAt   time.Time        `json:"starts_at"`
+	ExpiresAt  *time.Time       `json:"expires_at"`
+	Keys       []string         `json:"keys"`
 	// Code and Day are set for code guests; the code only while it is usable.
 	Code string `json:"code,omitempty"`
 	Day  string `json:"day,omitempty"`
@@ -70,7 +55,7 @@ type ResidentGuest struct {
 type guestCode struct {
 	PersonID string
 	KeyID    string
-	Kind     GuestKind
+	Kind     domain.GuestKind
 	Day      int64
 	Slot     int
 }
@@ -103,7 +88,7 @@ func (t *Tx) daySecret(ctx context.Context, sealer Sealer, keyID string) ([]byte
 				return nil, 0, err
 			}
 			if _, err := t.exec(ctx, `INSERT INTO key_day_secrets (key_id, secret, generation, slots, created_at) VALUES (?,?,1,?,?) ON CONFLICT (key_id) DO NOTHING`,
-				keyID, fresh, DayCodeSlots, micros(t.s.Now())); err != nil {
+				keyID, fresh, domain.DayCodeSlots, micros(t.s.Now())); err != nil {
 				return nil, 0, err
 			}
 			continue
@@ -189,7 +174,7 @@ func (s *Store) DayKeysForDoor(ctx context.Context, sealer Sealer, doorID string
 			if err := json.Unmarshal([]byte(k.sched), &sch); err != nil {
 				return err
 			}
-			ls, err := ScheduleToLock(sch)
+			ls, err := sch.ToLock()
 			if err != nil {
 				return err
 			}
@@ -264,7 +249,7 @@ func (s *Store) InviteGuest(ctx context.Context, sealer Sealer, r Resident, in G
 	if err != nil {
 		return ResidentGuest{}, err
 	}
-	g := ResidentGuest{ID: v.ID, PropertyID: v.PropertyID, HostID: host.ID, Kind: GuestApp, FirstName: v.FirstName, LastName: v.LastName,
+	g := ResidentGuest{ID: v.ID, PropertyID: v.PropertyID, HostID: host.ID, Kind: domain.GuestApp, FirstName: v.FirstName, LastName: v.LastName,
 		Email: v.Email, Status: v.Status, StartsAt: v.StartsAt, ExpiresAt: v.ExpiresAt, Keys: []string{}}
 	for _, k := range v.Keys {
 		g.Keys = append(g.Keys, k.KeyID)
@@ -403,7 +388,7 @@ func without(a, b []string) []string {
 // inviteCodeGuest gives a guest a slot of the key's guest codes for one
 // day; prevID, when set, is a record with the guest's email that is
 // invited again (reuseGuest decides whether it may be).
-func (s *Store) inviteCodeGuest(ctx context.Context, sealer Sealer, a domain.Actor, host domain.Person, kind GuestKind, dayStr string, inv domain.InviteInput, prevID string) (ResidentGuest, error) {
+func (s *Store) inviteCodeGuest(ctx context.Context, sealer Sealer, a domain.Actor, host domain.Person, kind domain.GuestKind, dayStr string, inv domain.InviteInput, prevID string) (ResidentGuest, error) {
 	var out ResidentGuest
 	err := s.inTx(ctx, "invite_code_guest", func(t *Tx) error {
 		now := s.Now()
@@ -553,7 +538,7 @@ func (s *Store) MyGuests(ctx context.Context, sealer Sealer, r Resident) ([]Resi
 }
 
 func (t *Tx) residentGuest(ctx context.Context, sealer Sealer, prop domain.Property, g domain.Person, now time.Time) (ResidentGuest, error) {
-	rg := ResidentGuest{ID: g.ID, PropertyID: g.PropertyID, HostID: g.InvitedBy, Kind: GuestApp, FirstName: g.FirstName, LastName: g.LastName,
+	rg := ResidentGuest{ID: g.ID, PropertyID: g.PropertyID, HostID: g.InvitedBy, Kind: domain.GuestApp, FirstName: g.FirstName, LastName: g.LastName,
 		Email: g.Email, Status: g.Status(now), StartsAt: g.StartsAt, ExpiresAt: g.ExpiresAt, Keys: []string{}}
 	gs, err := t.grants(ctx, g.ID)
 	if err != nil {
@@ -562,7 +547,7 @@ func (t *Tx) residentGuest(ctx context.Context, sealer Sealer, prop domain.Prope
 	for _, gr := range gs {
 		rg.Keys = append(rg.Keys, gr.KeyID)
 	}
-	var kind GuestKind
+	var kind domain.GuestKind
 	var keyID string
 	var day int64
 	err = t.queryRow(ctx, `SELECT kind, key_id, day FROM guest_codes WHERE person_id = ?`, g.ID).Scan(&kind, &keyID, &day)

@@ -37,7 +37,7 @@ type MailKey struct {
 
 // MailGuestCode is a code guest's code.
 type MailGuestCode struct {
-	Kind      GuestKind
+	Kind      domain.GuestKind
 	Code      string
 	KeyName   string
 	Doors     []string
