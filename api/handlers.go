@@ -13,6 +13,8 @@ import (
 
 var errNoRoute = domain.Errorf(domain.ENotFound, "no such endpoint; see /api/v1/openapi.json")
 
+var errMethod = domain.Errorf(domain.EMethodNotAllowed, "this endpoint does not take that method; see the Allow header")
+
 // --- auth ---
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/dooros/dooros/throttle"
@@ -109,5 +110,26 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/properties/{p}/reports/people-keys.csv", s.authed(s.reportCSV("people-keys")))
 
 	// Anything else under /api/v1 answers in the API's error shape.
-	mux.Handle("/api/v1/", s.public(func(w http.ResponseWriter, r *http.Request) error { return errNoRoute }))
+	mux.Handle("/api/v1/", s.public(func(w http.ResponseWriter, r *http.Request) error {
+		if allow := allowedMethods(mux, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			return errMethod
+		}
+		return errNoRoute
+	}))
+}
+
+// allowedMethods lists the methods for which mux has a route at r's path.
+// The catch-all above also matches a known path with the wrong method;
+// that deserves 405 with Allow, not "no such endpoint".
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/api/v1/" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }

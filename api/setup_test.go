@@ -199,5 +199,16 @@ func TestSetupEndpoints(t *testing.T) {
 				t.Errorf("%d %s", res.Status, res.Body)
 			}
 		})
+
+		t.Run("known path with another method answers 405 with Allow", func(t *testing.T) {
+			res := e.Do("PUT", "/api/v1/properties", e.PMToken, map[string]string{"name": "x"})
+			if res.Status != 405 || res.ErrorCode() != "method_not_allowed" || res.Header.Get("Allow") != "GET, POST" {
+				t.Errorf("%d Allow=%q %s", res.Status, res.Header.Get("Allow"), res.Body)
+			}
+			res = e.Do("POST", "/api/v1/properties/"+e.F.Property.ID+"/people/x/keys/y", e.PMToken, nil)
+			if res.Status != 405 || res.Header.Get("Allow") != "PUT, DELETE" {
+				t.Errorf("%d Allow=%q %s", res.Status, res.Header.Get("Allow"), res.Body)
+			}
+		})
 	})
 }

@@ -20,7 +20,9 @@ const (
 	ENotFound        Code = "not_found"
 	EConflict        Code = "conflict"
 	ERateLimited     Code = "rate_limited"
-	EInternal        Code = "internal"
+	// EMethodNotAllowed: the path exists but not for this method.
+	EMethodNotAllowed Code = "method_not_allowed"
+	EInternal         Code = "internal"
 )
 
 // Error is the one application error type. Field names the offending input

@@ -156,7 +156,10 @@ func (e *Env) DoRaw(method, path, token, contentType string, body []byte) *Respo
 // described.
 func (e *Env) validate(req *http.Request, res *http.Response, out *Response) {
 	e.T.Helper()
-	if res.StatusCode == http.StatusNotFound && strings.Contains(string(out.Body), "no such endpoint") {
+	// The catch-all's answers for unknown paths (404) and known paths with
+	// another method (405) belong to no operation of the document.
+	if (res.StatusCode == http.StatusNotFound && strings.Contains(string(out.Body), "no such endpoint")) ||
+		(res.StatusCode == http.StatusMethodNotAllowed && strings.Contains(string(out.Body), "does not take that method")) {
 		return
 	}
 	vreq, _ := http.NewRequest(req.Method, req.URL.String(), nil)

@@ -9,12 +9,13 @@ import (
 )
 
 var statusOf = map[domain.Code]int{
-	domain.EInvalid:         http.StatusBadRequest,
-	domain.EUnauthenticated: http.StatusUnauthorized,
-	domain.EForbidden:       http.StatusForbidden,
-	domain.ENotFound:        http.StatusNotFound,
-	domain.EConflict:        http.StatusConflict,
-	domain.ERateLimited:     http.StatusTooManyRequests,
+	domain.EInvalid:          http.StatusBadRequest,
+	domain.EUnauthenticated:  http.StatusUnauthorized,
+	domain.EForbidden:        http.StatusForbidden,
+	domain.ENotFound:         http.StatusNotFound,
+	domain.EConflict:         http.StatusConflict,
+	domain.ERateLimited:      http.StatusTooManyRequests,
+	domain.EMethodNotAllowed: http.StatusMethodNotAllowed,
 }
 
 // StatusOf maps an application error to its HTTP status; errors without a
