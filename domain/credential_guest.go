@@ -135,6 +135,32 @@ func FreeCodeSlot(taken map[int]bool, keyName string) (int, error) {
 // host's ends (a guest never gets more than the host's own window).
 func CodeGuestMustEnd(guest, host Window) bool { return !guest.Within(host) }
 
+// ClampGuestGrant narrows a guest's grant on a key to the host's window on
+// that key (a guest never gets more than the host's own window): the grant
+// gets the intersection as its own window, and changed reports whether it
+// narrowed. A grant with nothing left gets a one-microsecond window, so it
+// opens nothing.
+func ClampGuestGrant(g Grant, guest Person, host Window) (out Grant, changed bool) {
+	cur := g.EffectiveWindow(guest)
+	w := cur.Intersect(host)
+	if w.Start.Equal(cur.Start) && sameEnd(w.End, cur.End) {
+		return g, false
+	}
+	if w.End != nil && !w.End.After(w.Start) {
+		e := w.Start.Add(time.Microsecond)
+		w.End = &e
+	}
+	g.StartsAt, g.ExpiresAt = &w.Start, w.End
+	return g, true
+}
+
+func sameEnd(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(*b)
+}
+
 // CodeReissueNeeded reports whether a released code still needs its key's
 // secret rotated: only while its day is not over (after that the locks no
 // longer accept it anyway).

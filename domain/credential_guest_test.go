@@ -180,3 +180,43 @@ func TestReinviteGuest(t *testing.T) {
 		})
 	}
 }
+
+func TestClampGuestGrant(t *testing.T) {
+	start := time.Date(2025, 6, 2, 12, 0, 0, 0, time.UTC)
+	ptr := func(t time.Time) *time.Time { return &t }
+	guest := domain.Person{StartsAt: start, ExpiresAt: ptr(start.Add(48 * time.Hour))}
+	for _, tc := range []struct {
+		name      string
+		grant     domain.Grant
+		host      domain.Window
+		changed   bool
+		wantStart time.Time
+		wantEnd   *time.Time
+	}{
+		{name: "KeptHostWider", host: domain.Window{Start: start.Add(-time.Hour)}},
+		{name: "KeptGrantEndsBeforeHost", grant: domain.Grant{ExpiresAt: ptr(start.Add(time.Hour))}, host: domain.Window{Start: start, End: ptr(start.Add(2 * time.Hour))}},
+		{name: "NarrowedEnd", host: domain.Window{Start: start, End: ptr(start.Add(24 * time.Hour))},
+			changed: true, wantStart: start, wantEnd: ptr(start.Add(24 * time.Hour))},
+		{name: "NarrowedStart", host: domain.Window{Start: start.Add(time.Hour)},
+			changed: true, wantStart: start.Add(time.Hour), wantEnd: ptr(start.Add(48 * time.Hour))},
+		{name: "NarrowedToNothing", host: domain.Window{Start: start.Add(-48 * time.Hour), End: ptr(start.Add(-time.Hour))},
+			changed: true, wantStart: start, wantEnd: ptr(start.Add(time.Microsecond))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, changed := domain.ClampGuestGrant(tc.grant, guest, tc.host)
+			if changed != tc.changed {
+				t.Fatalf("changed = %v, want %v", changed, tc.changed)
+			}
+			if !changed {
+				return
+			}
+			w := got.EffectiveWindow(guest)
+			if !w.Start.Equal(tc.wantStart) || w.End == nil || !w.End.Equal(*tc.wantEnd) {
+				t.Errorf("window = %v–%v, want %v–%v", w.Start, w.End, tc.wantStart, *tc.wantEnd)
+			}
+			if !w.Within(tc.host) && w.End.Sub(w.Start) > time.Microsecond {
+				t.Errorf("clamped window %v–%v is not inside the host's", w.Start, w.End)
+			}
+		})
+	}
+}

@@ -882,6 +882,9 @@ func (s *Store) GiveKey(ctx context.Context, a domain.Actor, propertyID, id, key
 				if err := t.takeFromGuests(ctx, a, propertyID, p, k); err != nil {
 					return err
 				}
+			} else if err := t.clampGuestsOnKey(ctx, a, propertyID, p, k, g.EffectiveWindow(p)); err != nil {
+				// Guests never outlive their host's window on the key.
+				return err
 			}
 		}
 		doors := k.DoorIDs()
@@ -907,6 +910,52 @@ func narrows(prev, next domain.Window) bool {
 		return true
 	}
 	return next.End != nil && (prev.End == nil || next.End.Before(*prev.End))
+}
+
+// clampGuestsOnKey narrows host's guests on key k to the host's new window
+// hw on it, as clampGuests does for the host's own window: code guests on
+// k whose day no longer fits end (a lock accepts the code all day), app
+// guests' grants on k are clamped (domain.ClampGuestGrant).
+func (t *Tx) clampGuestsOnKey(ctx context.Context, a domain.Actor, propertyID string, host domain.Person, k domain.Key, hw domain.Window) error {
+	guests, err := t.guests(ctx, host.ID)
+	if err != nil {
+		return err
+	}
+	_, codeChanges, err := t.endCodeGuests(ctx, a, guests, func(g domain.Person, keyID string) bool {
+		return keyID == k.ID && domain.CodeGuestMustEnd(g.Window(), hw)
+	}, "host "+host.Name()+"'s window on key "+k.Name+" narrowed")
+	if err != nil {
+		return err
+	}
+	if err := t.bumpDoors(ctx, codeChanges); err != nil {
+		return err
+	}
+	for _, g := range guests {
+		gs, err := t.grants(ctx, g.ID)
+		if err != nil {
+			return err
+		}
+		for _, gr := range gs {
+			if gr.KeyID != k.ID {
+				continue
+			}
+			next, changed := domain.ClampGuestGrant(gr, g, hw)
+			if !changed {
+				continue
+			}
+			if _, err := t.exec(ctx, `UPDATE grants SET starts_at = ?, expires_at = ? WHERE person_id = ? AND key_id = ?`,
+				nullMicros(next.StartsAt), nullMicros(next.ExpiresAt), g.ID, k.ID); err != nil {
+				return err
+			}
+			if err := t.bumpDoors(ctx, domain.Changes(k.DoorIDs(), "guest's key "+k.Name+" narrowed with host's", g.ID)); err != nil {
+				return err
+			}
+			if err := t.addEvent(ctx, adminEvent(a, propertyID, domain.EventPersonUpdated, &g, "key "+k.Name+" narrowed to host "+host.Name()+"'s window on it", k.DoorIDs())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // takeFromGuests removes key k from every guest of host.
