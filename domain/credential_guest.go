@@ -135,6 +135,12 @@ func FreeCodeSlot(taken map[int]bool, keyName string) (int, error) {
 // host's ends (a guest never gets more than the host's own window).
 func CodeGuestMustEnd(guest, host Window) bool { return !guest.Within(host) }
 
+// KeyEndsCodeGuests reports whether a key as it is now (next; a deleted
+// key has no doors) ends the code guests on it: with no doorcode door left
+// their code opens nothing, so they end rather than show active with no
+// usable code.
+func KeyEndsCodeGuests(next Key) bool { return !next.ProvidesDoorcodes() }
+
 // ClampGuestGrant narrows a guest's grant on a key to the host's window on
 // that key (a guest never gets more than the host's own window): the grant
 // gets the intersection as its own window, and changed reports whether it

@@ -181,6 +181,24 @@ func TestReinviteGuest(t *testing.T) {
 	}
 }
 
+func TestKeyEndsCodeGuests(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		key  domain.Key
+		end  bool
+	}{
+		{name: "KeptADoorcodeDoorLeft", key: domain.Key{Doors: []domain.KeyDoor{{DoorID: "a"}, {DoorID: "b", Doorcodes: true}}}},
+		{name: "EndedDoorcodesSwitchedOffEverywhere", key: domain.Key{Doors: []domain.KeyDoor{{DoorID: "a"}, {DoorID: "b"}}}, end: true},
+		{name: "EndedKeyDeleted", key: domain.Key{ID: "key_1"}, end: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := domain.KeyEndsCodeGuests(tc.key); got != tc.end {
+				t.Errorf("KeyEndsCodeGuests = %v, want %v", got, tc.end)
+			}
+		})
+	}
+}
+
 func TestClampGuestGrant(t *testing.T) {
 	start := time.Date(2025, 6, 2, 12, 0, 0, 0, time.UTC)
 	ptr := func(t time.Time) *time.Time { return &t }

@@ -622,6 +622,12 @@ func (s *Store) UpdateKey(ctx context.Context, a domain.Actor, propertyID, id st
 			return err
 		}
 		changes := domain.KeyChanges(old, domain.Key{ID: id, Doors: in.Doors}, holders)
+		// Code guests of a key left without doorcodes end.
+		codeChanges, err := t.endKeyCodeGuests(ctx, a, old, domain.Key{ID: id, Doors: in.Doors}, "doorcodes of key "+old.Name+" switched off")
+		if err != nil {
+			return err
+		}
+		changes = append(changes, codeChanges...)
 		if _, err := t.exec(ctx, `UPDATE access_keys SET name = ? WHERE id = ?`, in.Name, id); err != nil {
 			return err
 		}
@@ -666,6 +672,12 @@ func (s *Store) DeleteKey(ctx context.Context, a domain.Actor, propertyID, id st
 			return err
 		}
 		changes := domain.KeyChanges(k, domain.Key{ID: id}, holders)
+		// Its code guests end (before the key's guest codes go with it).
+		codeChanges, err := t.endKeyCodeGuests(ctx, a, k, domain.Key{ID: id}, "key "+k.Name+" deleted")
+		if err != nil {
+			return err
+		}
+		changes = append(changes, codeChanges...)
 		if _, err := t.exec(ctx, `DELETE FROM grants WHERE key_id = ?`, id); err != nil {
 			return err
 		}

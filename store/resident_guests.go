@@ -693,6 +693,24 @@ func (t *Tx) endCodeGuests(ctx context.Context, a domain.Actor, guests []domain.
 	return ended, changes, nil
 }
 
+// endKeyCodeGuests ends every code guest on key k (any host) when k as it
+// is now (next; no doors when deleted) leaves them nothing to open
+// (domain.KeyEndsCodeGuests), through endCodeGuests; why goes to Activity.
+// Call it before the key's doors or row change: the revocations go to the
+// key's doorcode doors as they were. It returns the door changes.
+func (t *Tx) endKeyCodeGuests(ctx context.Context, a domain.Actor, k, next domain.Key, why string) ([]domain.DoorChange, error) {
+	if !domain.KeyEndsCodeGuests(next) {
+		return nil, nil
+	}
+	guests, err := t.queryPeople(ctx, `SELECT `+personCols+` FROM people WHERE deleted_at IS NULL AND id IN
+		(SELECT person_id FROM guest_codes WHERE key_id = ? AND released_at IS NULL) ORDER BY created_at, id`, k.ID)
+	if err != nil {
+		return nil, err
+	}
+	_, changes, err := t.endCodeGuests(ctx, a, guests, func(_ domain.Person, keyID string) bool { return keyID == k.ID }, why)
+	return changes, err
+}
+
 // reissueGuestCodes re-emails every code guest of the property whose code
 // still works today or later: their code is computed with the property's
 // doorcode length, so a new length changes every guest code (called when
