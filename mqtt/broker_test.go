@@ -215,8 +215,10 @@ func TestEmbedded_SetLocksReloadsInBulk(t *testing.T) {
 	dropCfg, _ := mqtt.LockConfig(b.URL(), "lock-drop", dropPassword)
 	MustConnect(t, keepCfg)
 	MustConnect(t, dropCfg)
-	statuses.ExpectPayload(t, mqtt.MustTopic(mqtt.KindStatus, "lock-keep"), mqtt.StatusOnline)
-	statuses.ExpectPayload(t, mqtt.MustTopic(mqtt.KindStatus, "lock-drop"), mqtt.StatusOnline)
+	statuses.ExpectPayloads(t, map[string]string{
+		mqtt.MustTopic(mqtt.KindStatus, "lock-keep"): mqtt.StatusOnline,
+		mqtt.MustTopic(mqtt.KindStatus, "lock-drop"): mqtt.StatusOnline,
+	})
 
 	// Reload as at a restart, without lock-drop: only lock-drop is thrown out.
 	if err := b.SetLocks(map[string]mqtt.SecretHash{"lock-keep": keepHash}); err != nil {
@@ -284,7 +286,12 @@ func TestEmbedded_LastWillMarksLockOffline(t *testing.T) {
 	t.Run("RetainedForLateSubscriber", func(t *testing.T) {
 		cfg := MustProvisionLock(t, b)
 		lock := MustConnect(t, cfg)
+		topic := mqtt.MustTopic(mqtt.KindStatus, cfg.ClientID)
+		statuses.ExpectPayload(t, topic, mqtt.StatusOnline)
 		_ = lock.Close()
+		// The broker publishes the will after Close returns; wait until it
+		// has, then a subscriber arriving later must get it as retained.
+		statuses.ExpectPayload(t, topic, mqtt.StatusOffline)
 		late := MustConnect(t, ServiceConfig(b, servicePassword))
 		in := MustSubscribe(t, late, mqtt.MustTopic(mqtt.KindStatus, cfg.ClientID))
 		m := in.Expect(t, mqtt.MustTopic(mqtt.KindStatus, cfg.ClientID))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"maps"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -102,6 +103,24 @@ func (in Inbox) Expect(t testing.TB, topic string) mqtt.Message {
 			}
 		case <-deadline:
 			t.Fatalf("no message on %s within %s", topic, wait)
+		}
+	}
+}
+
+// ExpectPayloads waits for every topic's payload, in any order: two clients
+// connecting at once may announce themselves in either order.
+func (in Inbox) ExpectPayloads(t testing.TB, want map[string]string) {
+	t.Helper()
+	left := maps.Clone(want)
+	deadline := time.After(wait)
+	for len(left) > 0 {
+		select {
+		case m := <-in:
+			if p, ok := left[m.Topic]; ok && p == string(m.Payload) {
+				delete(left, m.Topic)
+			}
+		case <-deadline:
+			t.Fatalf("still waiting within %s for %v", wait, left)
 		}
 	}
 }

@@ -238,8 +238,10 @@ listener %d 127.0.0.1
 	cfgB, _ := mqtt.LockConfig(lockURL, lockB, passwords[lockB])
 	a := MustConnect(t, cfgA)
 	b := MustConnect(t, cfgB)
-	statuses.ExpectPayload(t, mqtt.MustTopic(mqtt.KindStatus, lockA), mqtt.StatusOnline)
-	statuses.ExpectPayload(t, mqtt.MustTopic(mqtt.KindStatus, lockB), mqtt.StatusOnline)
+	statuses.ExpectPayloads(t, map[string]string{
+		mqtt.MustTopic(mqtt.KindStatus, lockA): mqtt.StatusOnline,
+		mqtt.MustTopic(mqtt.KindStatus, lockB): mqtt.StatusOnline,
+	})
 	bBundles := MustSubscribe(t, b, mqtt.MustTopic(mqtt.KindBundle, lockB))
 
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
