@@ -66,21 +66,16 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 		q += ` ORDER BY at DESC, id DESC LIMIT ?`
 		args = append(args, limit+1)
 		rows, err := t.query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out = []domain.Event{}
-		for rows.Next() {
+		out, err = collect(rows, err, func(sc rowScanner) (domain.Event, error) {
 			var e domain.Event
 			var at int64
-			if err := rows.Scan(&e.ID, &at, &e.Kind, &e.ActorID, &e.Actor, &e.PersonID, &e.PersonName, &e.DoorID, &e.Detail); err != nil {
-				return err
+			if err := sc.Scan(&e.ID, &at, &e.Kind, &e.ActorID, &e.Actor, &e.PersonID, &e.PersonName, &e.DoorID, &e.Detail); err != nil {
+				return e, err
 			}
 			e.At, e.PropertyID = fromMicros(at), propertyID
-			out = append(out, e)
-		}
-		if err := rows.Err(); err != nil {
+			return e, nil
+		})
+		if err != nil {
 			return err
 		}
 		out, next = page(out, limit, func(e domain.Event) (string, string) { return microsKey(micros(e.At), e.ID) })

@@ -12,17 +12,9 @@ import (
 func (s *Store) PortfolioManagers(ctx context.Context, a domain.Actor) ([]domain.Manager, error) {
 	rows, err := s.query(ctx, `SELECT id, email, first_name, last_name FROM managers WHERE org_id = ? AND role = ? ORDER BY last_name, first_name, email`,
 		a.OrgID, domain.RolePortfolioManager)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []domain.Manager{}
-	for rows.Next() {
+	return collect(rows, err, func(sc rowScanner) (domain.Manager, error) {
 		m := domain.Manager{Role: domain.RolePortfolioManager}
-		if err := rows.Scan(&m.ID, &m.Email, &m.FirstName, &m.LastName); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		err := sc.Scan(&m.ID, &m.Email, &m.FirstName, &m.LastName)
+		return m, err
+	})
 }

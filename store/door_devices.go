@@ -40,26 +40,21 @@ func (s *Store) ListDoorDevices(ctx context.Context, a domain.Actor, propertyID 
 				(SELECT MIN(c.at) FROM door_changes c WHERE c.door_id = d.id AND c.version > d.acked_version)
 			FROM doors d LEFT JOIN door_locks l ON l.door_id = d.id
 			WHERE d.property_id = ? ORDER BY d.name, d.id`, propertyID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out = []DoorDevice{}
 		now := s.Now()
-		for rows.Next() {
+		out, err = collect(rows, err, func(sc rowScanner) (DoorDevice, error) {
 			var dd DoorDevice
 			var conn domain.Connectivity
 			var synced, gen, provAt, seen, oldest sql.NullInt64
 			var status string
-			if err := rows.Scan(&dd.DoorID, &conn, &dd.Version, &dd.AckedVersion, &synced, &gen, &provAt, &status, &seen, &oldest); err != nil {
-				return err
+			if err := sc.Scan(&dd.DoorID, &conn, &dd.Version, &dd.AckedVersion, &synced, &gen, &provAt, &status, &seen, &oldest); err != nil {
+				return dd, err
 			}
 			dd.Provisioned, dd.Generation = gen.Valid, int(gen.Int64)
 			dd.ProvisionedAt, dd.LastSeenAt, dd.LastSyncedAt = timePtr(provAt), timePtr(seen), timePtr(synced)
 			dd.Connection = lockConnection(conn, dd.Provisioned, status, dd.LastSeenAt, timePtr(oldest), now)
-			out = append(out, dd)
-		}
-		return rows.Err()
+			return dd, nil
+		})
+		return err
 	})
 	return out, err
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"time"
 )
 
@@ -47,20 +46,16 @@ func (s *Store) MyActivity(ctx context.Context, r Resident, cursor string, limit
 	q += ` ORDER BY e.at DESC, e.id DESC LIMIT ?`
 	args = append(args, limit+1)
 	rows, err := s.query(ctx, q, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	out, err = collect(rows, err, func(sc rowScanner) (PrivateEvent, error) {
 		var e PrivateEvent
 		var at, received int64
-		if err := rows.Scan(&e.ID, &e.PropertyID, &at, &received, &e.Kind, &e.PersonID, &e.DoorID, &e.DoorName, &e.Detail); err != nil {
-			return nil, "", err
+		if err := sc.Scan(&e.ID, &e.PropertyID, &at, &received, &e.Kind, &e.PersonID, &e.DoorID, &e.DoorName, &e.Detail); err != nil {
+			return e, err
 		}
 		e.At, e.ReceivedAt = fromMicros(at), fromMicros(received)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil && err != sql.ErrNoRows {
+		return e, nil
+	})
+	if err != nil {
 		return nil, "", err
 	}
 	out, next := page(out, limit, func(e PrivateEvent) (string, string) { return microsKey(micros(e.At), e.ID) })

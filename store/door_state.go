@@ -382,17 +382,12 @@ func (t *Tx) desiredLocks(ctx context.Context, sealer Sealer, props map[string]d
 		return out, err
 	}
 	type dayRow struct{ doorID, keyID, sched string }
-	var drs []dayRow
-	for rows.Next() {
+	drs, err := collect(rows, nil, func(sc rowScanner) (dayRow, error) {
 		var r dayRow
-		if err := rows.Scan(&r.doorID, &r.keyID, &r.sched); err != nil {
-			rows.Close()
-			return out, err
-		}
-		drs = append(drs, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		err := sc.Scan(&r.doorID, &r.keyID, &r.sched)
+		return r, err
+	})
+	if err != nil {
 		return out, err
 	}
 	type secret struct {

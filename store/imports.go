@@ -94,7 +94,7 @@ const importCols = `id, property_id, file_name, status, dry_run, total_rows, pro
 	created_count, changed_count, unchanged_count, refused_count, error, actor_id, actor_name, worker_id,
 	created_at, started_at, finished_at`
 
-func scanImport(sc interface{ Scan(...any) error }) (ImportJob, error) {
+func scanImport(sc rowScanner) (ImportJob, error) {
 	var j ImportJob
 	var created int64
 	var started, finished sql.NullInt64
@@ -170,19 +170,8 @@ func (s *Store) ListImports(ctx context.Context, a domain.Actor, propertyID, cur
 		}
 		q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
 		rows, err := t.query(ctx, q, append(args, limit+1)...)
+		out, err = collect(rows, err, scanImport)
 		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out = []ImportJob{}
-		for rows.Next() {
-			j, err := scanImport(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, j)
-		}
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		out, next = page(out, limit, func(j ImportJob) (string, string) { return microsKey(micros(j.CreatedAt), j.ID) })
@@ -229,23 +218,16 @@ func (s *Store) ImportRows(ctx context.Context, a domain.Actor, propertyID, id, 
 		}
 		q += ` ORDER BY row_num, seq LIMIT ?`
 		rows, err := t.query(ctx, q, append(args, limit+1)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
 		type seqRow struct {
 			ImportRowResult
 			seq int
 		}
-		var got []seqRow
-		for rows.Next() {
+		got, err := collect(rows, err, func(sc rowScanner) (seqRow, error) {
 			var r seqRow
-			if err := rows.Scan(&r.Row, &r.seq, &r.Email, &r.Outcome, &r.Column, &r.Reason, &r.PersonID); err != nil {
-				return err
-			}
-			got = append(got, r)
-		}
-		if err := rows.Err(); err != nil {
+			err := sc.Scan(&r.Row, &r.seq, &r.Email, &r.Outcome, &r.Column, &r.Reason, &r.PersonID)
+			return r, err
+		})
+		if err != nil {
 			return err
 		}
 		got, next = page(got, limit, func(r seqRow) (string, string) { return strconv.Itoa(r.Row), strconv.Itoa(r.seq) })

@@ -239,20 +239,12 @@ func (s *Store) ListManagers(ctx context.Context, a domain.Actor) ([]domain.Mana
 		return nil, err
 	}
 	rows, err := s.query(ctx, `SELECT id, email, first_name, last_name, role, password_hash <> '' FROM managers WHERE org_id = ? ORDER BY email`, a.OrgID)
-	if err != nil {
-		return nil, err
-	}
-	var out []domain.Manager
-	for rows.Next() {
+	out, err := collect(rows, err, func(sc rowScanner) (domain.Manager, error) {
 		var m domain.Manager
-		if err := rows.Scan(&m.ID, &m.Email, &m.FirstName, &m.LastName, &m.Role, &m.HasPassword); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		err := sc.Scan(&m.ID, &m.Email, &m.FirstName, &m.LastName, &m.Role, &m.HasPassword)
+		return m, err
+	})
+	if err != nil {
 		return nil, err
 	}
 	for i := range out {

@@ -32,21 +32,14 @@ func (s *Store) ClaimOutbox(ctx context.Context, topic string, n int) ([]OutboxI
 			ORDER BY available_at, id LIMIT ?`
 		q += t.skipLocked()
 		rows, err := t.query(ctx, q, topic, micros(now), n)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
+		out, err = collect(rows, err, func(sc rowScanner) (OutboxItem, error) {
 			var it OutboxItem
 			var created int64
-			if err := rows.Scan(&it.ID, &it.Topic, &it.SubjectID, &it.Payload, &it.Attempts, &created); err != nil {
-				rows.Close()
-				return err
-			}
+			err := sc.Scan(&it.ID, &it.Topic, &it.SubjectID, &it.Payload, &it.Attempts, &created)
 			it.CreatedAt = fromMicros(created)
-			out = append(out, it)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return it, err
+		})
+		if err != nil {
 			return err
 		}
 		for i := range out {
@@ -99,22 +92,16 @@ type OutboxStatus struct {
 // OutboxForSubject lists deliveries about one subject, newest first.
 func (s *Store) OutboxForSubject(ctx context.Context, subjectID string) ([]OutboxStatus, error) {
 	rows, err := s.query(ctx, `SELECT id, topic, created_at, attempts, delivered_at, failed_at, last_error FROM outbox WHERE subject_id = ? ORDER BY created_at DESC, id`, subjectID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []OutboxStatus{}
-	for rows.Next() {
+	return collect(rows, err, func(sc rowScanner) (OutboxStatus, error) {
 		var o OutboxStatus
 		var created int64
 		var del, fail sql.NullInt64
-		if err := rows.Scan(&o.ID, &o.Topic, &created, &o.Attempts, &del, &fail, &o.LastError); err != nil {
-			return nil, err
+		if err := sc.Scan(&o.ID, &o.Topic, &created, &o.Attempts, &del, &fail, &o.LastError); err != nil {
+			return o, err
 		}
 		o.CreatedAt, o.DeliveredAt, o.FailedAt = fromMicros(created), timePtr(del), timePtr(fail)
-		out = append(out, o)
-	}
-	return out, rows.Err()
+		return o, nil
+	})
 }
 
 func truncate(s string, n int) string {

@@ -18,7 +18,7 @@ const personCols = `id, property_id, first_name, last_name, email, phone, access
 
 // scanPerson reads a row of personCols followed by the extra columns, which
 // it scans into extra.
-func scanPerson(sc interface{ Scan(...any) error }, extra ...any) (domain.Person, error) {
+func scanPerson(sc rowScanner, extra ...any) (domain.Person, error) {
 	var p domain.Person
 	var starts, created, updated int64
 	var expires, revoked, deleted sql.NullInt64
@@ -45,22 +45,16 @@ func (t *Tx) person(ctx context.Context, propertyID, id string, lock bool) (doma
 
 func (t *Tx) grants(ctx context.Context, personID string) ([]domain.Grant, error) {
 	rows, err := t.query(ctx, `SELECT key_id, may_share, starts_at, expires_at, granted_at FROM grants WHERE person_id = ? ORDER BY key_id`, personID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []domain.Grant
-	for rows.Next() {
+	return collect(rows, err, func(sc rowScanner) (domain.Grant, error) {
 		g := domain.Grant{PersonID: personID}
 		var s, e sql.NullInt64
 		var granted int64
-		if err := rows.Scan(&g.KeyID, &g.MayShare, &s, &e, &granted); err != nil {
-			return nil, err
+		if err := sc.Scan(&g.KeyID, &g.MayShare, &s, &e, &granted); err != nil {
+			return g, err
 		}
 		g.StartsAt, g.ExpiresAt, g.GrantedAt = timePtr(s), timePtr(e), fromMicros(granted)
-		out = append(out, g)
-	}
-	return out, rows.Err()
+		return g, nil
+	})
 }
 
 func grantKeyIDs(gs []domain.Grant) []string {
@@ -74,19 +68,7 @@ func grantKeyIDs(gs []domain.Grant) []string {
 // queryPeople runs q, a SELECT of personCols, and reads the people.
 func (t *Tx) queryPeople(ctx context.Context, q string, args ...any) ([]domain.Person, error) {
 	rows, err := t.query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []domain.Person
-	for rows.Next() {
-		p, err := scanPerson(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return collect(rows, err, func(sc rowScanner) (domain.Person, error) { return scanPerson(sc) })
 }
 
 // host loads a person inviting (or holding) a guest, with their grants;
@@ -549,25 +531,16 @@ func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID strin
 		q += sortBy
 		args = append(args, limit+1)
 		rows, err := t.query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
 		type sorted struct {
 			domain.Person
 			sortName string
 		}
-		var got []sorted
-		for rows.Next() {
+		got, err := collect(rows, err, func(sc rowScanner) (sorted, error) {
 			var sn string
-			p, err := scanPerson(rows, &sn)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			got = append(got, sorted{p, sn})
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			p, err := scanPerson(sc, &sn)
+			return sorted{p, sn}, err
+		})
+		if err != nil {
 			return err
 		}
 		got, next = page(got, limit, func(p sorted) (string, string) { return p.sortName, p.ID })

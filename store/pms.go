@@ -127,7 +127,7 @@ func ProviderName(provider string) string {
 	return provider
 }
 
-func scanPMSSettings(sc interface{ Scan(...any) error }) (PMSSettings, error) {
+func scanPMSSettings(sc rowScanner) (PMSSettings, error) {
 	var s PMSSettings
 	var keys, units string
 	var next, updated int64
@@ -817,7 +817,7 @@ func (t *Tx) queueReview(ctx context.Context, propertyID, provider, runID string
 
 const reviewCols = `id, property_id, provider, run_id, reason, person_id, external_id, email, detail, proposal, status, created_at, updated_at, decided_at, decided_by`
 
-func scanReview(sc interface{ Scan(...any) error }) (PMSReview, error) {
+func scanReview(sc rowScanner) (PMSReview, error) {
 	var r PMSReview
 	var prop string
 	var created, updated int64
@@ -857,19 +857,8 @@ func (s *Store) ListPMSReviews(ctx context.Context, a domain.Actor, propertyID, 
 			args = append(args, at, at, id)
 		}
 		rows, err := t.query(ctx, q+` ORDER BY created_at, id LIMIT ?`, append(args, limit+1)...)
+		out, err = collect(rows, err, scanReview)
 		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out = []PMSReview{}
-		for rows.Next() {
-			r, err := scanReview(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, r)
-		}
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		out, next = page(out, limit, func(r PMSReview) (string, string) { return microsKey(micros(r.CreatedAt), r.ID) })
@@ -961,20 +950,12 @@ func (s *Store) ListPMSRuns(ctx context.Context, a domain.Actor, propertyID, cur
 			args = append(args, at, at, id)
 		}
 		rows, err := t.query(ctx, q+` ORDER BY started_at DESC, id DESC LIMIT ?`, append(args, limit+1)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out = []PMSRun{}
-		for rows.Next() {
-			r, err := scanRun(rows)
-			if err != nil {
-				return err
-			}
+		out, err = collect(rows, err, func(sc rowScanner) (PMSRun, error) {
+			r, err := scanRun(sc)
 			r.Items = nil
-			out = append(out, r)
-		}
-		if err := rows.Err(); err != nil {
+			return r, err
+		})
+		if err != nil {
 			return err
 		}
 		out, next = page(out, limit, func(r PMSRun) (string, string) { return microsKey(micros(r.StartedAt), r.ID) })
@@ -983,7 +964,7 @@ func (s *Store) ListPMSRuns(ctx context.Context, a domain.Actor, propertyID, cur
 	return out, next, err
 }
 
-func scanRun(sc interface{ Scan(...any) error }) (PMSRun, error) {
+func scanRun(sc rowScanner) (PMSRun, error) {
 	var r PMSRun
 	var sum, items string
 	var started int64

@@ -22,7 +22,7 @@ func sortedAssignments(m map[string]domain.Assignment) []domain.Assignment {
 
 const propertyCols = `id, name, time_zone, doorcode_length, credential_lifetime_hours, created_at`
 
-func scanProperty(sc interface{ Scan(...any) error }) (domain.Property, error) {
+func scanProperty(sc rowScanner) (domain.Property, error) {
 	var p domain.Property
 	var created int64
 	err := sc.Scan(&p.ID, &p.Name, &p.TimeZone, &p.DoorcodeLength, &p.CredentialLifetimeHours, &created)
@@ -229,24 +229,13 @@ func (s *Store) UpdateProperty(ctx context.Context, a domain.Actor, id string, i
 	return out, err
 }
 
-func scanStrings(rows *sql.Rows) ([]string, error) {
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
-}
+func scanStrings(rows *sql.Rows) ([]string, error) { return collect(rows, nil, scanString) }
 
 // --- doors ---
 
 const doorCols = `id, property_id, name, type, connectivity, COALESCE(unit_id, ''), created_at`
 
-func scanDoor(sc interface{ Scan(...any) error }) (domain.Door, error) {
+func scanDoor(sc rowScanner) (domain.Door, error) {
 	var d domain.Door
 	var created int64
 	err := sc.Scan(&d.ID, &d.PropertyID, &d.Name, &d.Type, &d.Connectivity, &d.UnitID, &created)
@@ -314,19 +303,8 @@ func (s *Store) ListDoors(ctx context.Context, a domain.Actor, propertyID string
 			return err
 		}
 		rows, err := t.query(ctx, `SELECT `+doorCols+` FROM doors WHERE property_id = ? ORDER BY name, id`, propertyID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out = []domain.Door{}
-		for rows.Next() {
-			d, err := scanDoor(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		return rows.Err()
+		out, err = collect(rows, err, scanDoor)
+		return err
 	})
 	return out, err
 }
@@ -391,21 +369,14 @@ func (s *Store) ListUnits(ctx context.Context, a domain.Actor, propertyID string
 			return err
 		}
 		rows, err := t.query(ctx, `SELECT id, property_id, name, created_at FROM units WHERE property_id = ? ORDER BY name, id`, propertyID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out = []domain.Unit{}
-		for rows.Next() {
+		out, err = collect(rows, err, func(sc rowScanner) (domain.Unit, error) {
 			var u domain.Unit
 			var created int64
-			if err := rows.Scan(&u.ID, &u.PropertyID, &u.Name, &created); err != nil {
-				return err
-			}
+			err := sc.Scan(&u.ID, &u.PropertyID, &u.Name, &created)
 			u.CreatedAt = fromMicros(created)
-			out = append(out, u)
-		}
-		return rows.Err()
+			return u, err
+		})
+		return err
 	})
 	return out, err
 }

@@ -325,23 +325,15 @@ type CredentialRecord struct {
 func (s *Store) IssuedCredentials(ctx context.Context, personID string, now time.Time) ([]CredentialRecord, error) {
 	rows, err := s.query(ctx, `SELECT serial, person_id, device_id, issued_at, not_before, not_after, door_ids FROM issued_credentials
 		WHERE person_id = ? AND not_after > ? ORDER BY issued_at, serial`, personID, micros(now))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []CredentialRecord
-	for rows.Next() {
+	return collect(rows, err, func(sc rowScanner) (CredentialRecord, error) {
 		var c CredentialRecord
 		var serial, issued, nb, na int64
 		var doors string
-		if err := rows.Scan(&serial, &c.PersonID, &c.DeviceID, &issued, &nb, &na, &doors); err != nil {
-			return nil, err
+		if err := sc.Scan(&serial, &c.PersonID, &c.DeviceID, &issued, &nb, &na, &doors); err != nil {
+			return c, err
 		}
 		c.Serial, c.IssuedAt, c.NotBefore, c.NotAfter = uint64(serial), fromMicros(issued), fromMicros(nb), fromMicros(na)
-		if err := json.Unmarshal([]byte(doors), &c.DoorIDs); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		err := json.Unmarshal([]byte(doors), &c.DoorIDs)
+		return c, err
+	})
 }

@@ -152,17 +152,12 @@ func (s *Store) DayKeysForDoor(ctx context.Context, sealer Sealer, doorID string
 			return err
 		}
 		type kd struct{ id, sched string }
-		var kds []kd
-		for rows.Next() {
+		kds, err := collect(rows, nil, func(sc rowScanner) (kd, error) {
 			var k kd
-			if err := rows.Scan(&k.id, &k.sched); err != nil {
-				rows.Close()
-				return err
-			}
-			kds = append(kds, k)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			err := sc.Scan(&k.id, &k.sched)
+			return k, err
+		})
+		if err != nil {
 			return err
 		}
 		for _, k := range kds {

@@ -383,20 +383,13 @@ func (s *Store) AuthenticateResident(ctx context.Context, token string) (Residen
 			p.starts_at, p.expires_at, COALESCE(p.invited_by, ''), p.revoked_at, p.deleted_at, p.created_at, p.updated_at, d.id
 		FROM resident_devices d JOIN people p ON p.id = d.person_id
 		WHERE d.public_key = ? AND p.email = ? ORDER BY p.property_id, p.id`, enc, r.Email)
-	if err != nil {
-		return r, err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	r.People, err = collect(rows, err, func(sc rowScanner) (ResidentPerson, error) {
 		var rp ResidentPerson
-		p, err := scanPerson(rows, &rp.DeviceID)
-		if err != nil {
-			return r, err
-		}
+		p, err := scanPerson(sc, &rp.DeviceID)
 		rp.Person = p
-		r.People = append(r.People, rp)
-	}
-	if err := rows.Err(); err != nil {
+		return rp, err
+	})
+	if err != nil {
 		return r, err
 	}
 	if len(r.People) == 0 {
@@ -433,21 +426,14 @@ func (t *Tx) devices(ctx context.Context, personIDs ...string) ([]Device, error)
 	}
 	rows, err := t.query(ctx, `SELECT id, person_id, property_id, name, public_key, created_at, last_seen_at FROM resident_devices
 		WHERE person_id IN (`+placeholders(len(personIDs))+`) ORDER BY created_at, id`, anySlice(personIDs)...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	return collect(rows, err, func(sc rowScanner) (Device, error) {
 		var d Device
 		var created int64
 		var seen sql.NullInt64
-		if err := rows.Scan(&d.ID, &d.PersonID, &d.PropertyID, &d.Name, &d.PublicKey, &created, &seen); err != nil {
-			return nil, err
-		}
+		err := sc.Scan(&d.ID, &d.PersonID, &d.PropertyID, &d.Name, &d.PublicKey, &created, &seen)
 		d.CreatedAt, d.LastSeenAt = fromMicros(created), timePtr(seen)
-		out = append(out, d)
-	}
-	return out, rows.Err()
+		return d, err
+	})
 }
 
 // PersonDevices lists a person's phones (managers with Key Management).
