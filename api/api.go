@@ -86,6 +86,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusInternalServerError {
 		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
+	if code == domain.ERateLimited {
+		// Every limit here is counted over a minute or more.
+		w.Header().Set("Retry-After", "60")
+	}
 	body := map[string]any{"code": string(code), "message": domain.ErrorMessage(err)}
 	var de *domain.Error
 	if errors.As(err, &de) && de.Field != "" {

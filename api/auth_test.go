@@ -52,8 +52,8 @@ func TestLoginRateLimit(t *testing.T) {
 				t.Errorf("right password on a blocked account from a fresh address: %d, want 429", got)
 			}
 			res := e.Do("POST", "/api/v1/auth/login", "", map[string]string{"email": storetest.PMEmail, "password": storetest.PMPassword})
-			if res.Status != 429 || res.ErrorCode() != "rate_limited" {
-				t.Errorf("blocked account: %d %s, want 429 rate_limited", res.Status, res.Body)
+			if res.Status != 429 || res.ErrorCode() != "rate_limited" || res.Header.Get("Retry-After") == "" {
+				t.Errorf("blocked account: %d Retry-After=%q %s, want 429 rate_limited with Retry-After", res.Status, res.Header.Get("Retry-After"), res.Body)
 			}
 			// Other accounts still log in from those addresses.
 			storetest.Manager(t, st, e.F.PM, "other@example.com", nil)

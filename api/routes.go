@@ -129,6 +129,9 @@ func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
 		probe.Method = m
 		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/api/v1/" {
 			allow = append(allow, m)
+			if m == http.MethodGet {
+				allow = append(allow, http.MethodHead) // a GET route serves HEAD too
+			}
 		}
 	}
 	return allow

@@ -202,7 +202,7 @@ func TestSetupEndpoints(t *testing.T) {
 
 		t.Run("known path with another method answers 405 with Allow", func(t *testing.T) {
 			res := e.Do("PUT", "/api/v1/properties", e.PMToken, map[string]string{"name": "x"})
-			if res.Status != 405 || res.ErrorCode() != "method_not_allowed" || res.Header.Get("Allow") != "GET, POST" {
+			if res.Status != 405 || res.ErrorCode() != "method_not_allowed" || res.Header.Get("Allow") != "GET, HEAD, POST" {
 				t.Errorf("%d Allow=%q %s", res.Status, res.Header.Get("Allow"), res.Body)
 			}
 			res = e.Do("POST", "/api/v1/properties/"+e.F.Property.ID+"/people/x/keys/y", e.PMToken, nil)

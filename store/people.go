@@ -675,6 +675,12 @@ func (s *Store) UpdatePerson(ctx context.Context, a domain.Actor, propertyID, id
 		}
 		next.StartsAt = next.StartsAt.UTC().Truncate(time.Microsecond)
 		next.ExpiresAt = truncPtr(next.ExpiresAt)
+		detail := describePatch(p, next)
+		if detail == "" {
+			// Nothing changes: no write, no Activity entry, no door work.
+			out, err = t.view(ctx, a, p)
+			return err
+		}
 		next.UpdatedAt = s.Now()
 		if _, err := t.exec(ctx, `UPDATE people SET first_name = ?, last_name = ?, email = ?, phone = ?, resident = ?, unit_id = ?,
 			starts_at = ?, expires_at = ?, updated_at = ?, sort_name = ?, first_lc = ?, last_lc = ? WHERE id = ?`,
@@ -698,7 +704,7 @@ func (s *Store) UpdatePerson(ctx context.Context, a domain.Actor, propertyID, id
 				return err
 			}
 		}
-		if err := t.addEvent(ctx, adminEvent(a, propertyID, domain.EventPersonUpdated, &next, describePatch(p, next), doors)); err != nil {
+		if err := t.addEvent(ctx, adminEvent(a, propertyID, domain.EventPersonUpdated, &next, detail, doors)); err != nil {
 			return err
 		}
 		out, err = t.view(ctx, a, next)
@@ -714,6 +720,7 @@ func sameTimePtr(a, b *time.Time) bool {
 	return a.Equal(*b)
 }
 
+// describePatch names the fields a patch changed, "" when it changed none.
 func describePatch(old, next domain.Person) string {
 	var ch []string
 	add := func(field string, changed bool) {
@@ -730,7 +737,7 @@ func describePatch(old, next domain.Person) string {
 	add("start", !old.StartsAt.Equal(next.StartsAt))
 	add("expiration", !sameTimePtr(old.ExpiresAt, next.ExpiresAt))
 	if len(ch) == 0 {
-		return "no change"
+		return ""
 	}
 	return "changed " + strings.Join(ch, ", ")
 }
