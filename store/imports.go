@@ -158,24 +158,11 @@ func (s *Store) ListImports(ctx context.Context, a domain.Actor, propertyID, cur
 			return err
 		}
 		limit = pageLimit(limit, maxLogPage)
-		q := `SELECT ` + importCols + ` FROM import_jobs WHERE property_id = ?`
-		args := []any{propertyID}
-		if cursor != "" {
-			at, id, err := decodeIntCursor(cursor)
-			if err != nil {
-				return err
-			}
-			q += ` AND (created_at < ? OR (created_at = ? AND id < ?))`
-			args = append(args, at, at, id)
-		}
-		q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
-		rows, err := t.query(ctx, q, append(args, limit+1)...)
-		out, err = collect(rows, err, scanImport)
-		if err != nil {
-			return err
-		}
-		out, next = page(out, limit, func(j ImportJob) (string, string) { return microsKey(micros(j.CreatedAt), j.ID) })
-		return nil
+		var err error
+		out, next, err = newestFirst(ctx, t, `SELECT `+importCols+` FROM import_jobs WHERE property_id = ?`, []any{propertyID},
+			"created_at", cursor, limit, scanImport,
+			func(j ImportJob) time.Time { return j.CreatedAt }, func(j ImportJob) string { return j.ID })
+		return err
 	})
 	return out, next, err
 }

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"context"
 	"encoding/base64"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dooros/dooros/domain"
 )
@@ -73,4 +75,27 @@ func microsKey(at int64, id string) (string, string) {
 
 func badCursor() error {
 	return domain.FieldError("cursor", "is not a cursor this server issued")
+}
+
+// newestFirst runs q (a SELECT ending in its WHERE clause) as one page of a
+// list ordered by the time column col, newest first, with id breaking ties;
+// at and id read those two values back for the next cursor.
+func newestFirst[T any](ctx context.Context, t *Tx, q string, args []any, col, cursor string, limit int,
+	scan func(rowScanner) (T, error), at func(T) time.Time, id func(T) string) ([]T, string, error) {
+	if cursor != "" {
+		c, cid, err := decodeIntCursor(cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		q += ` AND (` + col + ` < ? OR (` + col + ` = ? AND id < ?))`
+		args = append(args, c, c, cid)
+	}
+	q += ` ORDER BY ` + col + ` DESC, id DESC LIMIT ?`
+	rows, err := t.query(ctx, q, append(args, limit+1)...)
+	out, err := collect(rows, err, scan)
+	if err != nil {
+		return nil, "", err
+	}
+	out, next := page(out, limit, func(x T) (string, string) { return microsKey(micros(at(x)), id(x)) })
+	return out, next, nil
 }

@@ -939,27 +939,16 @@ func (s *Store) ListPMSRuns(ctx context.Context, a domain.Actor, propertyID, cur
 			return err
 		}
 		limit = pageLimit(limit, maxLogPage)
-		q := `SELECT id, property_id, provider, roster_id, cause, status, summary, '[]', error, started_at, finished_at FROM pms_runs WHERE property_id = ?`
-		args := []any{propertyID}
-		if cursor != "" {
-			at, id, err := decodeIntCursor(cursor)
-			if err != nil {
-				return err
-			}
-			q += ` AND (started_at < ? OR (started_at = ? AND id < ?))`
-			args = append(args, at, at, id)
-		}
-		rows, err := t.query(ctx, q+` ORDER BY started_at DESC, id DESC LIMIT ?`, append(args, limit+1)...)
-		out, err = collect(rows, err, func(sc rowScanner) (PMSRun, error) {
-			r, err := scanRun(sc)
-			r.Items = nil
-			return r, err
-		})
-		if err != nil {
-			return err
-		}
-		out, next = page(out, limit, func(r PMSRun) (string, string) { return microsKey(micros(r.StartedAt), r.ID) })
-		return nil
+		var err error
+		out, next, err = newestFirst(ctx, t, `SELECT id, property_id, provider, roster_id, cause, status, summary, '[]', error, started_at, finished_at FROM pms_runs WHERE property_id = ?`,
+			[]any{propertyID}, "started_at", cursor, limit,
+			func(sc rowScanner) (PMSRun, error) {
+				r, err := scanRun(sc)
+				r.Items = nil
+				return r, err
+			},
+			func(r PMSRun) time.Time { return r.StartedAt }, func(r PMSRun) string { return r.ID })
+		return err
 	})
 	return out, next, err
 }
