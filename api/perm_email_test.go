@@ -104,6 +104,35 @@ func TestEmailChangeEndsOldLogin(t *testing.T) {
 			tok := e.login("rita.new@example.com")
 			wantStatus(t, e.Do("POST", "/api/v1/me/credentials", tok, nil), 200, "")
 		})
+		// Removing a phone is a revocation at every door of the person:
+		// like Revoke All Keys, it needs every key they hold.
+		t.Run("RemovePhone", func(t *testing.T) {
+			devices := func(id string) []store.Device {
+				var l struct{ Items []store.Device }
+				e.Do("GET", P+"/people/"+id+"/devices", e.PMToken, nil).Decode(t, &l)
+				return l.Items
+			}
+			cy := e.invite("cy@example.com", []map[string]any{{"key_id": e.F.Home.ID}}, nil)
+			e.login("cy@example.com")
+			dev := devices(cy.ID)
+			if len(dev) != 1 {
+				t.Fatalf("devices %+v", dev)
+			}
+			wantStatus(t, e.Do("DELETE", P+"/people/"+cy.ID+"/devices/"+dev[0].ID, specific, nil), 403, "forbidden")
+			if len(devices(cy.ID)) != 1 {
+				t.Fatal("refused removal removed the phone")
+			}
+			di := e.invite("di@example.com", []map[string]any{{"key_id": e.F.Building.ID}}, nil)
+			e.login("di@example.com")
+			dev = devices(di.ID)
+			if len(dev) != 1 {
+				t.Fatalf("devices %+v", dev)
+			}
+			wantStatus(t, e.Do("DELETE", P+"/people/"+di.ID+"/devices/"+dev[0].ID, specific, nil), 204, "")
+			if len(devices(di.ID)) != 0 {
+				t.Fatal("phone still there")
+			}
+		})
 		t.Run("SpecificMayChangeWhatHeCouldCreate", func(t *testing.T) {
 			ann := e.invite("ann@example.com", []map[string]any{{"key_id": e.F.Building.ID}}, nil)
 			annToken := e.login("ann@example.com")

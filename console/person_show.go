@@ -35,7 +35,8 @@ type personData struct {
 	KeyDoors map[string]string
 	// What this manager may do to the person (domain's rules, so the page
 	// offers no button the store would refuse): edit the record, take
-	// each key, Revoke All Keys, Delete Person.
+	// each key, Revoke All Keys (and remove a phone: a revocation at
+	// all their doors too), Delete Person.
 	CanEdit, CanRevoke, CanDelete bool
 	Takeable                      map[string]bool
 }

@@ -463,6 +463,15 @@ func (s *Store) RemoveDevice(ctx context.Context, a domain.Actor, propertyID, pe
 		if err != nil {
 			return err
 		}
+		// Removing a phone revokes at every door of the person: it takes
+		// every key they hold, as Revoke All Keys does.
+		held, err := t.accessKeys(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if err := a.CanRevokePerson(propertyID, held); err != nil {
+			return err
+		}
 		return t.removeDevice(ctx, a, p, deviceID, "removed phone")
 	})
 }
