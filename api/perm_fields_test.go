@@ -242,6 +242,41 @@ func TestManagerChangesOnlyWhatHeCouldCreate(t *testing.T) {
 			})
 		}
 
+		// A CSV import edits existing people through the same use case:
+		// a row a manager could not have made himself is refused, the
+		// others applied.
+		for _, tg := range []struct {
+			name   string
+			listed bool
+			keys   []string
+		}{{"listed key", true, []string{f.Building.ID}}, {"unlisted key", false, []string{f.Home.ID}}} {
+			t.Run("POST imports/edit phone of person with "+tg.name, func(t *testing.T) {
+				for _, role := range fieldRoles {
+					p := invite(domain.InviteInput{Keys: keys(tg.keys...)})
+					body := "First Name,Last Name,Email,Phone\n" + p.FirstName + "," + p.LastName + "," + p.Email + ",555 0123\n"
+					res := e.DoRaw("POST", P+"/imports", tokens[role], "text/csv", []byte(body))
+					if role == "none" {
+						if res.Status != 403 {
+							t.Errorf("as none: import %d, want 403", res.Status)
+						}
+						continue
+					}
+					var j importJob
+					e.want(res, 202).Decode(t, &j)
+					e.runImports()
+					e.ok("GET", P+"/imports/"+j.ID, nil, 200).Decode(t, &j)
+					got := e.person(p.ID).Phone
+					if may(role, tg.listed) {
+						if got != "555 0123" || j.Counts.Changed != 1 {
+							t.Errorf("as %s: phone %q after %s, want changed", role, got, j.summary())
+						}
+					} else if got != "" || j.Counts.Refused != 1 {
+						t.Errorf("as %s: phone %q after %s, want the row refused and nothing changed", role, got, j.summary())
+					}
+				}
+			})
+		}
+
 		// Invite: what the invitee gets is what the manager gives.
 		inviteBodies := []struct {
 			name   string

@@ -152,6 +152,11 @@ func TestPermissionMatrix(t *testing.T) {
 			// level) or Device Management.
 			{"GET activity", func() req { return req{"GET", P + "/activity", nil} }, [10]int{200, 200, 200, 200, 403, 200, 404, 401, 401, 401}},
 			{"GET sync-tasks", func() req { return req{"GET", P + "/sync-tasks", nil} }, [10]int{200, 200, 200, 200, 403, 200, 404, 401, 401, 401}},
+			// "specific" sees these cut to his keys' doors
+			// (TestSpecificSeesTheDoorsOfHisKeys); reports need Key
+			// Management of any level.
+			{"GET exposure", func() req { return req{"GET", P + "/exposure", nil} }, [10]int{200, 200, 200, 200, 403, 200, 404, 401, 401, 401}},
+			{"GET report", func() req { return req{"GET", P + "/reports/people-keys.csv", nil} }, [10]int{200, 200, 200, 200, 403, 403, 404, 401, 401, 401}},
 			{"GET /managers", func() req { return req{"GET", "/api/v1/managers", nil} }, [10]int{200, 403, 403, 403, 403, 403, 403, 401, 401, 401}},
 			{"POST /managers", func() req {
 				return req{"POST", "/api/v1/managers", map[string]any{"email": "x" + uniq() + "@example.com", "first_name": "X", "last_name": "Y", "role": "property_manager"}}
