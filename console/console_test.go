@@ -329,6 +329,16 @@ func TestPermissions(t *testing.T) {
 				t.Fatal("person gone")
 			}
 		})
+		t.Run("specific: Activity offers and shows the doors of his keys only", func(t *testing.T) {
+			c := e.login("specific@example.com")
+			r := c.get(e.p("activity"))
+			if r.Status != http.StatusOK {
+				t.Fatalf("activity: %d", r.Status)
+			}
+			mustContain(t, r.Body, `<option value="`+e.f.Unit101.ID+`"`)
+			mustNotContain(t, r.Body, `<option value="`+e.f.Lobby.ID+`"`, `<option value="`+e.f.Gym.ID+`"`, "ana@example.com", "Ana Garcia")
+			mustContain(t, e.login("limited@example.com").get(e.p("activity")).Body, "Ana Garcia", `<option value="`+e.f.Gym.ID+`"`)
+		})
 		t.Run("limited: edit and revoke, but Delete Person needs full Key Management", func(t *testing.T) {
 			c := e.login("limited@example.com")
 			r := c.get(e.p("people", person.ID))
