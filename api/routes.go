@@ -101,7 +101,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/properties/{p}/pms/reviews/{id}/approve", s.authed(s.decidePMSReview(true)))
 	mux.Handle("POST /api/v1/properties/{p}/pms/reviews/{id}/reject", s.authed(s.decidePMSReview(false)))
 
-	// CSV reports (package report); they need full Key Management.
+	// CSV reports (package report); they need Key Management (docs/permissions.md).
 	mux.Handle("GET /api/v1/properties/{p}/reports/admin-actions.csv", s.authed(s.reportCSV("admin-actions")))
 	mux.Handle("GET /api/v1/properties/{p}/reports/assigned-access.csv", s.authed(s.reportCSV("assigned-access")))
 	mux.Handle("GET /api/v1/properties/{p}/reports/keys.csv", s.authed(s.reportCSV("keys")))

@@ -76,7 +76,17 @@ func (c *Console) activityList(w http.ResponseWriter, r *http.Request, rq *reque
 	if err != nil {
 		return err
 	}
-	d.Doors = doors
+	// The door filter offers the doors whose entries this manager sees
+	// ("specific": the doors of his keys).
+	_, seen, err := c.store.Scope(r.Context(), rq.Actor, rq.Property.ID, domain.PermActivity)
+	if err != nil {
+		return err
+	}
+	for _, door := range doors {
+		if seen == nil || seen[door.ID] {
+			d.Doors = append(d.Doors, door)
+		}
+	}
 	export := url.Values{}
 	for _, k := range []string{"person_id", "door_id", "kind", "from", "to"} {
 		if v := q.Get(k); v != "" {

@@ -278,9 +278,11 @@ type page struct {
 	CanCards   bool
 	// CanActivity: Key Management (any level) or Device Management.
 	CanActivity bool
-	HasMailbox  bool
-	Path        string
-	Data        any
+	// CanReports: any Key Management ("specific": cut to his keys).
+	CanReports bool
+	HasMailbox bool
+	Path       string
+	Data       any
 }
 
 // render writes a full page; the template is executed into a buffer first
@@ -302,6 +304,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, rq *request, st
 			pg.CanDevices = rq.Actor.Can(p.ID, domain.PermDevices) == nil
 			pg.CanCards = rq.Actor.Can(p.ID, domain.PermCards) == nil
 			pg.CanActivity = rq.Actor.Can(p.ID, domain.PermActivity) == nil
+			pg.CanReports = rq.Actor.Can(p.ID, domain.PermReports) == nil
 		}
 		if props, err := c.store.ListProperties(r.Context(), rq.Actor); err == nil {
 			pg.Properties = props

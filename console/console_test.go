@@ -302,6 +302,56 @@ func TestPermissions(t *testing.T) {
 				t.Fatalf("invite with a key outside the list: %d, want 403", r.Status)
 			}
 		})
+		// The person page offers only what the store would do (issue 12):
+		// changing a record or revoking needs every key the person holds,
+		// Delete Person full Key Management.
+		t.Run("specific: no edit, revoke, delete or remove on a person holding a key outside the list", func(t *testing.T) {
+			c := e.login("specific@example.com")
+			r := c.get(e.p("people", person.ID))
+			if r.Status != http.StatusOK {
+				t.Fatalf("person page: %d", r.Status)
+			}
+			mustNotContain(t, r.Body, `id="edit-form"`, `id="revoke-link"`, `id="delete-link"`, `aria-label="Remove key`)
+			mustContain(t, r.Body, `id="edit-refused"`)
+			for _, p := range []string{e.p("people", person.ID, "revoke"), e.p("people", person.ID, "delete")} {
+				if r := c.get(p); r.Status != http.StatusForbidden {
+					t.Errorf("GET %s: %d, want 403", p, r.Status)
+				}
+			}
+			form := url.Values{"first_name": {"Ana"}, "last_name": {"Garcia"}, "email": {"mallory@example.com"}}
+			if r := c.submit(e.p("people", person.ID, "edit"), form); r.Status != http.StatusForbidden {
+				t.Errorf("POST edit: %d, want 403", r.Status)
+			}
+			if r := c.submit(e.p("people", person.ID, "delete"), nil); r.Status != http.StatusForbidden {
+				t.Errorf("POST delete: %d, want 403", r.Status)
+			}
+			if n := e.countPeople(); n < 1 {
+				t.Fatal("person gone")
+			}
+		})
+		t.Run("specific: Activity offers and shows the doors of his keys only", func(t *testing.T) {
+			c := e.login("specific@example.com")
+			r := c.get(e.p("activity"))
+			if r.Status != http.StatusOK {
+				t.Fatalf("activity: %d", r.Status)
+			}
+			mustContain(t, r.Body, `<option value="`+e.f.Unit101.ID+`"`)
+			mustNotContain(t, r.Body, `<option value="`+e.f.Lobby.ID+`"`, `<option value="`+e.f.Gym.ID+`"`, "ana@example.com", "Ana Garcia")
+			mustContain(t, e.login("limited@example.com").get(e.p("activity")).Body, "Ana Garcia", `<option value="`+e.f.Gym.ID+`"`)
+		})
+		t.Run("limited: edit and revoke, but Delete Person needs full Key Management", func(t *testing.T) {
+			c := e.login("limited@example.com")
+			r := c.get(e.p("people", person.ID))
+			mustContain(t, r.Body, `id="edit-form"`, `id="revoke-link"`, `aria-label="Remove key`)
+			mustNotContain(t, r.Body, `id="delete-link"`)
+			if r := c.get(e.p("people", person.ID, "delete")); r.Status != http.StatusForbidden {
+				t.Errorf("GET delete: %d, want 403", r.Status)
+			}
+			if r := c.submit(e.p("people", person.ID, "delete"), nil); r.Status != http.StatusForbidden {
+				t.Errorf("POST delete: %d, want 403", r.Status)
+			}
+			mustContain(t, e.login(storetest.PMEmail).get(e.p("people", person.ID)).Body, `id="delete-link"`)
+		})
 		t.Run("unassigned property is not found", func(t *testing.T) {
 			c := e.login("limited@example.com")
 			for _, p := range []string{"/p/" + other.ID + "/people", "/p/" + other.ID + "/activity", "/p/" + other.ID + "/sync", "/go?p=" + other.ID} {

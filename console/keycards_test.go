@@ -234,12 +234,19 @@ func TestReportsPage(t *testing.T) {
 			}
 		})
 		t.Run("permissions", func(t *testing.T) {
+			// Reports need Key Management (any level).
 			lim := e.login("limited@example.com")
-			mustNotContain(t, lim.get(e.p("people")).Body, `id="nav-reports"`)
-			if r := lim.get(e.p("reports")); r.Status != http.StatusForbidden {
+			mustContain(t, lim.get(e.p("people")).Body, `id="nav-reports"`)
+			if r := lim.get(e.p("reports")); r.Status != http.StatusOK {
+				t.Errorf("limited: page %d, want 200", r.Status)
+			}
+			e.manager("cardsonly@example.com", &domain.Assignment{PropertyID: pid, KeyManagement: domain.KeyManagementNone, CardActivation: true, DeviceManagement: true})
+			none := e.login("cardsonly@example.com")
+			mustNotContain(t, none.get(e.p("doors")).Body, `id="nav-reports"`)
+			if r := none.get(e.p("reports")); r.Status != http.StatusForbidden {
 				t.Errorf("page: %d, want 403", r.Status)
 			}
-			if r := lim.get(e.p("reports", "keycards.csv")); r.Status != http.StatusForbidden || strings.Contains(r.Body, "CARD-1") {
+			if r := none.get(e.p("reports", "keycards.csv")); r.Status != http.StatusForbidden || strings.Contains(r.Body, "CARD-1") {
 				t.Errorf("download: %d, want 403", r.Status)
 			}
 			if r := c.get(e.p("reports", "secrets.csv")); r.Status != http.StatusNotFound {

@@ -3,12 +3,10 @@ package console
 import (
 	"net/http"
 	"net/url"
-
-	"github.com/dooros/dooros/domain"
 )
 
 func (c *Console) personDeleteConfirm(w http.ResponseWriter, r *http.Request, rq *request) error {
-	if err := rq.Actor.Can(rq.Property.ID, domain.PermPeople); err != nil {
+	if err := rq.Actor.CanDeletePerson(rq.Property.ID); err != nil {
 		return err
 	}
 	d, err := c.consequences(r, rq, true)

@@ -16,6 +16,14 @@ func (c *Console) personEdit(w http.ResponseWriter, r *http.Request, rq *request
 	if err != nil {
 		return err
 	}
+	// Permission before validation, as the store does it.
+	keys, err := c.store.PersonAccessKeys(ctx, rq.Actor, rq.Property.ID, cur.ID)
+	if err != nil {
+		return err
+	}
+	if err := rq.Actor.CanEditPerson(rq.Property.ID, keys); err != nil {
+		return err
+	}
 	old := formOf(cur, rq.Property)
 	f := personForm{FirstName: r.PostFormValue("first_name"), LastName: r.PostFormValue("last_name"), Email: r.PostFormValue("email"),
 		Phone: r.PostFormValue("phone"), UnitID: r.PostFormValue("unit_id"), Resident: r.PostFormValue("resident") == "on",

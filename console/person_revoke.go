@@ -73,7 +73,11 @@ func (c *Console) consequences(r *http.Request, rq *request, del bool) (conseque
 }
 
 func (c *Console) personRevokeConfirm(w http.ResponseWriter, r *http.Request, rq *request) error {
-	if err := rq.Actor.Can(rq.Property.ID, domain.PermPeople); err != nil {
+	keys, err := c.store.PersonAccessKeys(r.Context(), rq.Actor, rq.Property.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := rq.Actor.CanRevokePerson(rq.Property.ID, keys); err != nil {
 		return err
 	}
 	d, err := c.consequences(r, rq, false)

@@ -33,6 +33,12 @@ type personData struct {
 	Doors    map[string]domain.Door
 	// KeyDoors names the doors of every key of the property.
 	KeyDoors map[string]string
+	// What this manager may do to the person (domain's rules, so the page
+	// offers no button the store would refuse): edit the record, take
+	// each key, Revoke All Keys (and remove a phone: a revocation at
+	// all their doors too), Delete Person.
+	CanEdit, CanRevoke, CanDelete bool
+	Takeable                      map[string]bool
 }
 
 type personForm struct {
@@ -82,9 +88,18 @@ func (c *Console) showPerson(w http.ResponseWriter, r *http.Request, rq *request
 		d.KeyDoors[k.ID] = keyDoorNames(k, d.Doors)
 	}
 	held := map[string]bool{}
+	d.Takeable = map[string]bool{}
 	for _, g := range p.Keys {
 		held[g.KeyID] = true
+		d.Takeable[g.KeyID] = rq.Actor.CanHandleKeys(rq.Property.ID, g.KeyID) == nil
 	}
+	access, err := c.store.PersonAccessKeys(ctx, rq.Actor, rq.Property.ID, p.ID)
+	if err != nil {
+		return err
+	}
+	d.CanEdit = rq.Actor.CanEditPerson(rq.Property.ID, access) == nil
+	d.CanRevoke = rq.Actor.CanRevokePerson(rq.Property.ID, access) == nil
+	d.CanDelete = rq.Actor.CanDeletePerson(rq.Property.ID) == nil
 	for _, k := range keys {
 		if !held[k.ID] && rq.Actor.CanHandleKeys(rq.Property.ID, k.ID) == nil {
 			d.Giveable = append(d.Giveable, k)

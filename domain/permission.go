@@ -146,10 +146,13 @@ const (
 	// PermActivity: Activity names people and shows their emails, so it
 	// needs Key Management (any level) or Device Management.
 	PermActivity
+	// PermReports: the CSV reports, which name people and their keys: any
+	// Key Management; "specific" gets them cut to his keys (Actor.Scope).
+	PermReports
 )
 
 func (p Permission) String() string {
-	return [...]string{"access to this property", "Key Management", "full Key Management", "Portfolio Manager role", "Device Management", "Card Activation", "Key Management or Device Management"}[p]
+	return [...]string{"access to this property", "Key Management", "full Key Management", "Portfolio Manager role", "Device Management", "Card Activation", "Key Management or Device Management", "Key Management"}[p]
 }
 
 // Can checks a permission at a property. A property the actor is not
@@ -175,6 +178,8 @@ func (a Actor) Can(propertyID string, p Permission) error {
 		allowed = as.CardActivation
 	case PermActivity:
 		allowed = (as.KeyManagement != KeyManagementNone && as.KeyManagement != "") || as.DeviceManagement
+	case PermReports:
+		allowed = as.KeyManagement != KeyManagementNone && as.KeyManagement != ""
 	}
 	if !allowed {
 		return Errorf(EForbidden, "this needs %s on this property; ask a Portfolio Manager of your organisation to grant it", p)
@@ -210,6 +215,111 @@ func (a Actor) CanHandleKeys(propertyID string, keyIDs ...string) error {
 		}
 	}
 	return nil
+}
+
+// CanEditPerson checks that the actor may change a person's record (name,
+// email, phone, unit, resident flag, access window): only a manager who
+// could give every key behind that person's access may. The email is the
+// app login, so whoever sets it receives the person's access; a manager
+// who may not give one of those keys must not be able to hand it to
+// himself that way. held are the keys the person holds, with, for a code
+// guest, the key of their code (PersonKeys gathers them).
+func (a Actor) CanEditPerson(propertyID string, held []string) error {
+	if err := a.Can(propertyID, PermPeople); err != nil {
+		return err
+	}
+	if k, ok := a.outsideKeys(propertyID, held); !ok {
+		return Errorf(EForbidden, "this person holds key %s, which your Key Management (specific keys) does not cover; only a manager who may give every key they hold may change their record", k)
+	}
+	return nil
+}
+
+// CanRevokePerson checks Revoke All Keys: it takes every key the person
+// holds (and their guests', a subset of them), so a "specific" manager is
+// refused when the person holds any key outside his list; "limited" may
+// give and take any key, so may revoke anyone.
+func (a Actor) CanRevokePerson(propertyID string, held []string) error {
+	if err := a.Can(propertyID, PermPeople); err != nil {
+		return err
+	}
+	if k, ok := a.outsideKeys(propertyID, held); !ok {
+		return Errorf(EForbidden, "this person holds key %s, which your Key Management (specific keys) does not cover; ask a manager who may take every key they hold", k)
+	}
+	return nil
+}
+
+// CanDeletePerson checks Delete Person. Deleting removes the record itself
+// (it leaves People; coming back needs a new invitation), which is more
+// than giving and taking keys: it needs full Key Management.
+func (a Actor) CanDeletePerson(propertyID string) error {
+	if err := a.Can(propertyID, PermPeople); err != nil {
+		return err
+	}
+	if err := a.Can(propertyID, PermManageKeys); err != nil {
+		return Errorf(EForbidden, "Delete Person needs full Key Management on this property; Revoke All Keys takes their access and keeps the record")
+	}
+	return nil
+}
+
+// outsideKeys finds a key of keys outside a "specific" actor's list; ok
+// when there is none (or the actor is not "specific").
+func (a Actor) outsideKeys(propertyID string, keys []string) (string, bool) {
+	as, _ := a.Assignment(propertyID)
+	if as.KeyManagement != KeyManagementSpecific {
+		return "", true
+	}
+	for _, k := range keys {
+		if !slices.Contains(as.Keys, k) {
+			return k, false
+		}
+	}
+	return "", true
+}
+
+// Scope is the part of a property a manager sees in Activity, the
+// exposure view and the reports: everything, or only the doors of Keys.
+type Scope struct {
+	All  bool
+	Keys []string
+}
+
+// Scope answers what the actor sees of a property in a view that needs p
+// (PermActivity for Activity and exposure, PermReports for reports). A
+// "specific" manager sees exactly the doors of his keys: the Activity
+// entries at those doors (and his own actions), exposure rows at those
+// doors, and reports cut to those keys, their doors and the people who
+// hold them. Device Management shows every door's sync state and the
+// Activity and exposure that go with it, so with it he sees all of those
+// (reports are Key Management's alone).
+func (a Actor) Scope(propertyID string, p Permission) (Scope, error) {
+	if err := a.Can(propertyID, p); err != nil {
+		return Scope{}, err
+	}
+	as, _ := a.Assignment(propertyID)
+	if as.KeyManagement != KeyManagementSpecific || (p != PermReports && as.DeviceManagement) {
+		return Scope{All: true}, nil
+	}
+	return Scope{Keys: slices.Clone(as.Keys)}, nil
+}
+
+// HasKey reports whether key k is inside the scope.
+func (s Scope) HasKey(k string) bool { return s.All || slices.Contains(s.Keys, k) }
+
+// Doors is the set of doors of the scope's keys among keys (nil when the
+// scope is everything).
+func (s Scope) Doors(keys []Key) map[string]bool {
+	if s.All {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, k := range keys {
+		if slices.Contains(s.Keys, k.ID) {
+			for _, d := range k.Doors {
+				out[d.DoorID] = true
+			}
+		}
+	}
+	return out
 }
 
 // CanManageManagers checks that the actor may add managers and set their

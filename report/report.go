@@ -1,6 +1,8 @@
 // Package report writes the CSV reports for spreadsheets (DESIGN.md §2)
 // through csvio's Excel writer: UTF-8 BOM, CRLF, and no cell a
-// spreadsheet could read as a formula. They need full Key Management. The
+// spreadsheet could read as a formula. They need Key Management; a
+// "specific" manager gets them cut to his keys, their doors and the people
+// who hold them (domain.Actor.Scope). The
 // API (GET /api/v1/properties/{p}/reports/{name}.csv) and the console's
 // Reports page both serve them through Write.
 package report
@@ -10,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,10 +49,11 @@ var All = []Report{
 		func(g gen) writer { return g.peopleKeys }},
 }
 
-// Allowed is the permission every report needs: full Key Management of
-// the property.
+// Allowed is the permission every report needs: Key Management of the
+// property (domain.PermReports).
 func Allowed(a domain.Actor, propertyID string) error {
-	return a.Can(propertyID, domain.PermManageKeys)
+	_, err := a.Scope(propertyID, domain.PermReports)
+	return err
 }
 
 // Write writes the report named name (see All) of a property as a CSV
@@ -61,14 +65,36 @@ func Write(w http.ResponseWriter, r *http.Request, st *store.Store, log *slog.Lo
 	}
 	for _, rp := range All {
 		if rp.Name == name {
-			return write(w, r, gen{st}, log, a, propertyID, rp)
+			return write(w, r, gen{st: st}, log, a, propertyID, rp)
 		}
 	}
 	return domain.Errorf(domain.ENotFound, "no report named %q", name)
 }
 
-// gen reads what the reports hold.
-type gen struct{ st *store.Store }
+// gen reads what the reports hold, within scope: the keys and doors
+// (nil: all) the manager sees.
+type gen struct {
+	st    *store.Store
+	scope domain.Scope
+	doors map[string]bool
+}
+
+// seesDoor reports whether a door is in the report's scope.
+func (g gen) seesDoor(id string) bool { return g.doors == nil || g.doors[id] }
+
+// holder reports whether a person holds a key of the scope: the people a
+// "specific" manager's reports list.
+func (g gen) holder(v domain.PersonView) bool {
+	if g.scope.All {
+		return true
+	}
+	for _, k := range v.Keys {
+		if g.scope.HasKey(k.KeyID) {
+			return true
+		}
+	}
+	return false
+}
 
 // writer writes one report's records; it is called after permissions are
 // checked and before anything is sent, so an error still becomes an error
@@ -80,7 +106,7 @@ func write(w http.ResponseWriter, r *http.Request, g gen, log *slog.Logger, a do
 	if err != nil {
 		return err
 	}
-	if err := Allowed(a, p.ID); err != nil {
+	if g.scope, g.doors, err = g.st.Scope(r.Context(), a, p.ID, domain.PermReports); err != nil {
 		return err
 	}
 	var cw *csvio.Writer
@@ -184,6 +210,9 @@ func (g gen) assignedAccess(ctx context.Context, a domain.Actor, p domain.Proper
 	}
 	return g.eachPerson(ctx, a, p.ID, func(v domain.PersonView) error {
 		for _, k := range v.Keys {
+			if !g.scope.HasKey(k.KeyID) {
+				continue
+			}
 			if err := emit([]string{v.FirstName, v.LastName, v.Email, string(v.Status), yesNo(v.Resident), string(v.Access),
 				k.Name, yesNo(k.MayShare), reportTime(k.StartsAt, loc), reportTimePtr(k.ExpiresAt, loc), v.ID, k.KeyID}); err != nil {
 				return err
@@ -210,6 +239,9 @@ func (g gen) keys(ctx context.Context, a domain.Actor, p domain.Property, emit f
 		return err
 	}
 	for _, k := range keys {
+		if !g.scope.HasKey(k.ID) {
+			continue
+		}
 		for _, kd := range k.Doors {
 			d := byID[kd.DoorID]
 			if err := emit([]string{k.Name, d.Name, string(d.Type), string(d.Connectivity), yesNo(kd.Doorcodes), scheduleText(kd.Schedule), k.ID, kd.DoorID}); err != nil {
@@ -263,6 +295,9 @@ func (g gen) devices(ctx context.Context, a domain.Actor, p domain.Property, emi
 	}
 	sort.Slice(doors, func(i, j int) bool { return doors[i].Name < doors[j].Name })
 	for _, d := range doors {
+		if !g.seesDoor(d.ID) {
+			continue
+		}
 		t, l := pending[d.ID], locks[d.ID]
 		since, last := "", reportTimePtr(l.LastSyncedAt, loc)
 		if t.PendingChanges > 0 {
@@ -289,6 +324,20 @@ func (g gen) keycards(ctx context.Context, a domain.Actor, p domain.Property, em
 	if err != nil {
 		return err
 	}
+	// "Specific": the cards of people who hold one of his keys, and cards
+	// his doors still hold until they sync.
+	var holders map[string]bool
+	if !g.scope.All {
+		holders = map[string]bool{}
+		if err := g.eachPerson(ctx, a, p.ID, func(v domain.PersonView) error {
+			if g.holder(v) {
+				holders[v.ID] = true
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
 	if err := emit([]string{"Serial Number", "First Name", "Last Name", "Email", "Person Status", "Status", "Activated", "Activated By",
 		"Deactivated", "Deactivated By", "Still Works At Until Synced", "Person ID"}); err != nil {
 		return err
@@ -298,9 +347,14 @@ func (g gen) keycards(ctx context.Context, a domain.Actor, p domain.Property, em
 		if !k.Active {
 			status = "deactivated"
 		}
-		doors := make([]string, len(k.PendingDoors))
-		for i, d := range k.PendingDoors {
-			doors[i] = d.DoorName + " (" + string(d.Connectivity) + ")"
+		var doors []string
+		for _, d := range k.PendingDoors {
+			if g.seesDoor(d.DoorID) {
+				doors = append(doors, d.DoorName+" ("+string(d.Connectivity)+")")
+			}
+		}
+		if holders != nil && !holders[k.PersonID] && len(doors) == 0 {
+			continue
 		}
 		if err := emit([]string{k.Serial, k.FirstName, k.LastName, k.Email, string(k.PersonStatus), status, reportTime(k.ActivatedAt, loc), k.ActivatedBy,
 			reportTimePtr(k.DeactivatedAt, loc), k.DeactivatedBy, strings.Join(doors, "; "), k.PersonID}); err != nil {
@@ -315,6 +369,7 @@ func (g gen) peopleKeys(ctx context.Context, a domain.Actor, p domain.Property, 
 	if err != nil {
 		return err
 	}
+	keys = slices.DeleteFunc(keys, func(k domain.Key) bool { return !g.scope.HasKey(k.ID) })
 	head := []string{"First Name", "Last Name", "Email", "Status"}
 	for _, k := range keys {
 		head = append(head, k.Name)
@@ -323,6 +378,9 @@ func (g gen) peopleKeys(ctx context.Context, a domain.Actor, p domain.Property, 
 		return err
 	}
 	return g.eachPerson(ctx, a, p.ID, func(v domain.PersonView) error {
+		if !g.holder(v) {
+			return nil
+		}
 		held := map[string]bool{}
 		for _, k := range v.Keys {
 			held[k.KeyID] = true

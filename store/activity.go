@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,9 +29,25 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 		if _, err := t.authorize(ctx, a, propertyID, domain.PermActivity); err != nil {
 			return err
 		}
+		_, scoped, err := t.scope(ctx, a, propertyID, domain.PermActivity)
+		if err != nil {
+			return err
+		}
 		limit := pageLimit(f.Limit, maxLogPage)
 		q := `SELECT id, at, kind, actor_id, actor_name, person_id, person_name, door_id, detail FROM events WHERE property_id = ?`
 		args := []any{propertyID}
+		if scoped != nil {
+			// "Specific": the entries at the doors of his keys, and his
+			// own actions (domain.Actor.Scope).
+			q += ` AND (actor_id = ?`
+			args = append(args, a.ManagerID)
+			if doors := slices.Sorted(maps.Keys(scoped)); len(doors) > 0 {
+				in := placeholders(len(doors))
+				q += ` OR door_id IN (` + in + `) OR id IN (SELECT event_id FROM event_doors WHERE door_id IN (` + in + `))`
+				args = append(append(args, anySlice(doors)...), anySlice(doors)...)
+			}
+			q += `)`
+		}
 		if f.PersonID != "" {
 			q += ` AND person_id = ?`
 			args = append(args, f.PersonID)

@@ -104,6 +104,19 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 		if err != nil || len(doors) == 0 {
 			return err
 		}
+		// "Specific" sees the doors of his keys only (domain.Actor.Scope).
+		_, scoped, err := t.scope(ctx, a, propertyID, domain.PermActivity)
+		if err != nil {
+			return err
+		}
+		for id := range doors {
+			if scoped != nil && !scoped[id] {
+				delete(doors, id)
+			}
+		}
+		if len(doors) == 0 {
+			return nil
+		}
 		ids := make([]string, 0, len(doors))
 		props := map[string]domain.Property{}
 		for id := range doors {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -626,6 +625,36 @@ func (t *Tx) personKeys(ctx context.Context, propertyID, personID string) ([]dom
 	return gs, keys, err
 }
 
+// accessKeys lists the keys behind a person's access and their guests'
+// (the guests' are a subset of the host's): grants, and the key of each
+// code guest's code, which is held without a grant.
+func (t *Tx) accessKeys(ctx context.Context, personID string) ([]string, error) {
+	const whose = `(person_id = ? OR person_id IN (SELECT id FROM people WHERE invited_by = ? AND deleted_at IS NULL))`
+	rows, err := t.query(ctx, `SELECT key_id FROM grants WHERE `+whose+`
+		UNION SELECT key_id FROM guest_codes WHERE released_at IS NULL AND `+whose+` ORDER BY 1`, personID, personID, personID, personID)
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows)
+}
+
+// PersonAccessKeys lists the keys behind a person's access and their
+// guests' (what CanEditPerson and CanRevokePerson are asked about), for a
+// page that offers only what the manager may do.
+func (s *Store) PersonAccessKeys(ctx context.Context, a domain.Actor, propertyID, id string) (keys []string, err error) {
+	err = s.read(ctx, func(t *Tx) error {
+		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
+			return err
+		}
+		if _, err := t.person(ctx, propertyID, id, false); err != nil {
+			return err
+		}
+		keys, err = t.accessKeys(ctx, id)
+		return err
+	})
+	return keys, err
+}
+
 // UpdatePerson changes contact details and the access window. Only the
 // fields in the patch are written, so two managers editing different fields
 // of the same person at once both keep their change.
@@ -639,6 +668,15 @@ func (s *Store) UpdatePerson(ctx context.Context, a domain.Actor, propertyID, id
 		if err != nil {
 			return err
 		}
+		held, err := t.accessKeys(ctx, id)
+		if err != nil {
+			return err
+		}
+		// Before validation: a manager who may not change this person
+		// learns nothing from the patch.
+		if err := a.CanEditPerson(propertyID, held); err != nil {
+			return err
+		}
 		gs, keys, err := t.personKeys(ctx, propertyID, id)
 		if err != nil {
 			return err
@@ -649,10 +687,6 @@ func (s *Store) UpdatePerson(ctx context.Context, a domain.Actor, propertyID, id
 		}
 		windowChanged := !next.StartsAt.Equal(p.StartsAt) || !sameTimePtr(next.ExpiresAt, p.ExpiresAt)
 		if windowChanged {
-			// Moving a window changes every key the person holds.
-			if err := a.CanHandleKeys(propertyID, grantKeyIDs(gs)...); err != nil {
-				return err
-			}
 			if p.InvitedBy != "" {
 				h, err := t.person(ctx, propertyID, p.InvitedBy, false)
 				if err != nil {
@@ -688,6 +722,13 @@ func (s *Store) UpdatePerson(ctx context.Context, a domain.Actor, propertyID, id
 			micros(next.StartsAt), nullMicros(next.ExpiresAt), micros(next.UpdatedAt),
 			sortName(next.FirstName, next.LastName), strings.ToLower(next.FirstName), strings.ToLower(next.LastName), id); err != nil {
 			return err
+		}
+		if next.Email != p.Email {
+			// The email is the app login: whatever the old one was given
+			// ends now, also at offline locks (a revocation).
+			if err := t.endAppLogin(ctx, a, next, p.Email); err != nil {
+				return err
+			}
 		}
 		var doors []string
 		if windowChanged {
@@ -1039,9 +1080,11 @@ func (t *Tx) endAccess(ctx context.Context, a domain.Actor, propertyID string, p
 	if err != nil {
 		return nil, err
 	}
-	hostKeys := grantKeyIDs(grants[p.ID])
-	sort.Strings(hostKeys)
-	if err := a.CanHandleKeys(propertyID, hostKeys...); err != nil {
+	held, err := t.accessKeys(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.CanRevokePerson(propertyID, held); err != nil {
 		return nil, err
 	}
 	// Only code guests have a guest code to end; find them at once.
@@ -1216,6 +1259,9 @@ func (s *Store) Revoke(ctx context.Context, a domain.Actor, propertyID, id strin
 func (s *Store) DeletePerson(ctx context.Context, a domain.Actor, propertyID, id string) error {
 	return s.inTx(ctx, "delete_person", func(t *Tx) error {
 		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
+			return err
+		}
+		if err := a.CanDeletePerson(propertyID); err != nil {
 			return err
 		}
 		p, err := t.person(ctx, propertyID, id, true)

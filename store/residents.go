@@ -463,6 +463,15 @@ func (s *Store) RemoveDevice(ctx context.Context, a domain.Actor, propertyID, pe
 		if err != nil {
 			return err
 		}
+		// Removing a phone revokes at every door of the person: it takes
+		// every key they hold, as Revoke All Keys does.
+		held, err := t.accessKeys(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if err := a.CanRevokePerson(propertyID, held); err != nil {
+			return err
+		}
 		return t.removeDevice(ctx, a, p, deviceID, "removed phone")
 	})
 }
@@ -478,18 +487,57 @@ func (t *Tx) removeDevice(ctx context.Context, a domain.Actor, p domain.Person, 
 	if err != nil {
 		return err
 	}
-	if _, err := t.exec(ctx, `DELETE FROM resident_devices WHERE id = ?`, deviceID); err != nil {
-		return err
+	return t.removeDevices(ctx, a, p, []Device{{ID: deviceID, Name: name}}, what)
+}
+
+// removeDevices deletes device rows of p and revokes p's phone credentials
+// at each of their doors: one revocation for all of them, since a
+// revocation refuses every credential of the person issued before it.
+func (t *Tx) removeDevices(ctx context.Context, a domain.Actor, p domain.Person, devs []Device, what string) error {
+	if len(devs) == 0 {
+		return nil
+	}
+	for _, d := range devs {
+		if _, err := t.exec(ctx, `DELETE FROM resident_devices WHERE id = ?`, d.ID); err != nil {
+			return err
+		}
 	}
 	gs, keys, err := t.personKeys(ctx, p.PropertyID, p.ID)
 	if err != nil {
 		return err
 	}
 	doors := domain.GrantDoors(keys, gs)
-	if err := t.bumpDoors(ctx, domain.Changes(doors, "phone of "+p.Name()+" removed", p.ID)); err != nil {
+	reason := "phone of " + p.Name() + " removed"
+	if len(devs) > 1 {
+		reason = "phones of " + p.Name() + " removed"
+	}
+	if err := t.bumpDoors(ctx, domain.Changes(doors, reason, p.ID)); err != nil {
 		return err
 	}
-	return t.addEvent(ctx, adminEvent(a, p.PropertyID, EventDeviceRemoved, &p, fmt.Sprintf("%s %q", what, name), doors))
+	for _, d := range devs {
+		if err := t.addEvent(ctx, adminEvent(a, p.PropertyID, EventDeviceRemoved, &p, fmt.Sprintf("%s %q", what, d.Name), doors)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// endAppLogin ends what the email a person had gives in the DOOR App: the
+// person's phones (and so every credential issued to them: a revocation
+// at their doors, through removeDevices) and the resident tokens of that
+// email that no longer cover any record. Tokens that still cover records
+// at other properties stay: those records are not this person's.
+func (t *Tx) endAppLogin(ctx context.Context, a domain.Actor, p domain.Person, oldEmail string) error {
+	devs, err := t.devices(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	if err := t.removeDevices(ctx, a, p, devs, "email changed from "+oldEmail+": removed phone"); err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `DELETE FROM resident_tokens WHERE email = ? AND NOT EXISTS (SELECT 1 FROM resident_devices d JOIN people p ON p.id = d.person_id
+		WHERE d.public_key = resident_tokens.public_key AND p.email = resident_tokens.email)`, oldEmail)
+	return err
 }
 
 // RemoveMyDevice removes one of the resident's own phones (any of them,
