@@ -97,6 +97,25 @@ func (e *env) postRoster(token, provider, query string, body []byte, status int)
 	e.t.Helper()
 	var r rosterResult
 	e.want(e.DoRaw("POST", e.prop+"/pms/"+provider+"/roster"+query, token, "application/json", body), status).Decode(e.t, &r)
+	if status == 202 {
+		if r.Run == nil || r.Run.Status != "queued" {
+			e.t.Fatalf("roster answered 202 with run %+v, want a queued run", r.Run)
+		}
+		run := e.runJobs(r.Run.ID)
+		r.Run = &run
+	}
+	return r
+}
+
+// runJobs runs the background jobs until none is left, as the server's
+// job runner does, and returns the run with this id.
+func (e *env) runJobs(runID string) pmsRun {
+	e.t.Helper()
+	if err := (&imports.Runner{Store: e.Store, Pause: -1}).Drain(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	var r pmsRun
+	e.ok("GET", e.prop+"/pms/runs/"+runID, nil, 200).Decode(e.t, &r)
 	return r
 }
 
@@ -110,8 +129,11 @@ func (e *env) reviews(query string) []pmsReview {
 func (e *env) syncNow() pmsRun {
 	e.t.Helper()
 	var r pmsRun
-	e.ok("POST", e.prop+"/pms/sync", nil, 200).Decode(e.t, &r)
-	return r
+	e.ok("POST", e.prop+"/pms/sync", nil, 202).Decode(e.t, &r)
+	if r.Status != "queued" {
+		e.t.Fatalf("Sync Now answered run %+v, want a queued run", r)
+	}
+	return e.runJobs(r.ID)
 }
 
 func (e *env) findPerson(email string) person {
@@ -194,7 +216,7 @@ func TestPMSUserSync(t *testing.T) {
 		})
 
 		detected := st.Now()
-		res := e.postRoster(e.PMToken, "generic", "", body, 201)
+		res := e.postRoster(e.PMToken, "generic", "", body, 202)
 		t.Run("RunRecorded", func(t *testing.T) {
 			if res.Run == nil || res.Run.Status != "done" || res.Run.Cause != "roster" {
 				t.Fatalf("run %+v", res.Run)
@@ -309,7 +331,7 @@ func TestPMSUserSync(t *testing.T) {
 			more := append(append([]resident{}, pmsRoster...),
 				resident{ExternalID: "r-7", FirstName: "Finn", LastName: "Wait", Email: "finn@example.com", Status: "current"},
 				resident{ExternalID: "r-8", FirstName: "Gus", LastName: "No", Email: "gus@example.com", Status: "current"})
-			r := e.postRoster(e.PMToken, "generic", "", rosterJSON(more...), 201)
+			r := e.postRoster(e.PMToken, "generic", "", rosterJSON(more...), 202)
 			if got, want := r.Run.counts(), "created=2 reviews=2 alerts=1"; got != want {
 				t.Errorf("run: %s, want %s", got, want)
 			}
@@ -411,6 +433,9 @@ func TestPMSWatchedFolder(t *testing.T) {
 		n, err := s.ScanFolder(context.Background())
 		if err != nil || n != 1 {
 			t.Fatalf("scan: %d files, %v", n, err)
+		}
+		if err := (&imports.Runner{Store: st, Pause: -1}).Drain(context.Background()); err != nil {
+			t.Fatal(err)
 		}
 		t.Run("ProcessedOnceAndMoved", func(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(provDir, "residents.csv")); !os.IsNotExist(err) {

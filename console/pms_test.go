@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/imports"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
 )
@@ -145,7 +146,13 @@ func TestPMSPage(t *testing.T) {
 				t.Fatalf("status %d location %q: %s", r.Status, r.Header.Get("Location"), r.Body)
 			}
 			runID = m[1]
-			r = c.get(r.Header.Get("Location"))
+			loc := r.Header.Get("Location")
+			mustContain(t, c.get(loc).Body, `id="pms-run-progress"`, "Queued: the sync runs in the background")
+			if err := (&imports.Runner{Store: st, Pause: -1}).Drain(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r = c.get(loc)
+			mustNotContain(t, r.Body, `id="pms-run-progress"`)
 			mustContain(t, r.Body, "1 created", `data-action="create"`, "cara@example.com", `data-action="review"`)
 			if people, _, _ := st.ListPeople(ctx, e.f.PM, e.f.Property.ID, domain.PeopleFilter{Query: "cara"}); len(people) != 1 || len(people[0].Keys) != 0 || people[0].UnitID != unit.ID {
 				t.Fatalf("Cara after the sync: %+v (a contact in unit 101, no keys before approval)", people)
@@ -198,7 +205,10 @@ func TestPMSPage(t *testing.T) {
 			if r.Status != http.StatusSeeOther || m == nil || m[1] == runID {
 				t.Fatalf("status %d location %q", r.Status, r.Header.Get("Location"))
 			}
-			mustContain(t, c.get(r.Header.Get("Location")).Body, "sync_now", "0 created")
+			if err := (&imports.Runner{Store: st, Pause: -1}).Drain(ctx); err != nil {
+				t.Fatal(err)
+			}
+			mustContain(t, c.get(r.Header.Get("Location")).Body, "sync_now", "done", "0 created")
 			mustContain(t, c.get(e.p("pms", "runs", runID)).Body, "grant Building")
 		})
 		t.Run("permissions", func(t *testing.T) {
