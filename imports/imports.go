@@ -105,6 +105,9 @@ type Runner struct {
 	Poll time.Duration
 	// Progress, when set, is called after every committed batch.
 	Progress func(store.ImportJob)
+	// PMSBatchSteps bounds the steps of one PMS sync transaction (default
+	// 100; BatchTime bounds it too).
+	PMSBatchSteps int
 	// PMSProgress, when set, is called after every committed batch of a
 	// PMS sync run.
 	PMSProgress func(store.PMSRun)

@@ -188,7 +188,7 @@ func (r *Runner) processPMS(ctx context.Context, run store.PMSRun) (store.PMSRun
 		if err := ctx.Err(); err != nil {
 			return r.stopPMS(ctx, job.Run, err)
 		}
-		if err := r.Store.ApplyPMSBatch(ctx, job, r.WorkerID, r.BatchTime); err != nil {
+		if err := r.Store.ApplyPMSBatch(ctx, job, r.WorkerID, r.PMSBatchSteps, r.BatchTime); err != nil {
 			return r.stopPMS(ctx, job.Run, err)
 		}
 		if r.PMSProgress != nil {

@@ -618,6 +618,9 @@ func scanRun(sc rowScanner) (PMSRun, error) {
 type pmsOp struct {
 	item  PMSRunItem
 	apply func(ctx context.Context, t *Tx, st *pmsState) (string, error)
+	// withNext keeps the next step in the same batch (a new resident's
+	// create and grant commit together).
+	withNext bool
 }
 
 // pmsState is what the steps of a run share: the actor, the settings, and
@@ -757,7 +760,7 @@ func (t *Tx) heldRun(ctx context.Context, id, workerID string) (PMSRun, error) {
 }
 
 // ApplyPMSBatch applies the job's next steps in one transaction, for at
-// most budget (at least one step, at most pmsBatch): links, new contacts,
+// most budget (at least one step, at most maxSteps; 0: pmsBatch): links, new contacts,
 // contact updates, grants and revokes through the same use cases as a
 // manager's change, recorded under "PMS User Sync (Provider)", and review
 // queue items. Each step runs in a savepoint, so a step a rule refuses is
@@ -765,7 +768,10 @@ func (t *Tx) heldRun(ctx context.Context, id, workerID string) (PMSRun, error) {
 // counts and its progress commit with them: after a crash the run goes on
 // from the first step not committed, never applying one twice. Nobody is
 // ever deleted.
-func (s *Store) ApplyPMSBatch(ctx context.Context, job *PMSJob, workerID string, budget time.Duration) error {
+func (s *Store) ApplyPMSBatch(ctx context.Context, job *PMSJob, workerID string, maxSteps int, budget time.Duration) error {
+	if maxSteps <= 0 {
+		maxSteps = pmsBatch
+	}
 	var run PMSRun
 	var learned map[string]string
 	err := s.inTx(ctx, "pms_batch", func(t *Tx) error {
@@ -780,7 +786,7 @@ func (s *Store) ApplyPMSBatch(ctx context.Context, job *PMSJob, workerID string,
 		first := run.StepsDone
 		var rows [][]any
 		i := first
-		for ; i < len(job.ops) && i-first < pmsBatch && (i == first || time.Since(start) < budget); i++ {
+		for ; i < len(job.ops) && (i == first || job.ops[i-1].withNext || (i-first < maxSteps && time.Since(start) < budget)); i++ {
 			op := job.ops[i]
 			it := op.item
 			if op.apply != nil {
@@ -909,6 +915,7 @@ func pmsOps(runID, pid, provider string, plan pms.Plan) []pmsOp {
 			}})
 		key := strings.ToLower(c.Email)
 		for _, g := range newGrants[key] {
+			ops[len(ops)-1].withNext = true
 			ops = append(ops, grantOp(g))
 		}
 		delete(newGrants, key)
