@@ -35,7 +35,7 @@ func genericRoster(n int, prefix string, extra ...map[string]string) []byte {
 
 // pmsSetUp turns automatic PMS sync on for the fixture's property, giving
 // Building.
-func pmsSetUp(t *testing.T, st *store.Store, f storetest.Fixture, skip ...string) {
+func pmsSetUp(t testing.TB, st *store.Store, f storetest.Fixture, skip ...string) {
 	t.Helper()
 	if _, err := st.PutPMSSettings(context.Background(), f.PM, f.Property.ID, store.PMSSettingsInput{Provider: "generic", Access: pms.Automatic,
 		Keys: []string{f.Building.ID}, SkipStatuses: skip}); err != nil {
