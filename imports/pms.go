@@ -237,7 +237,7 @@ func (r *Runner) openPMS(ctx context.Context, run store.PMSRun) (*store.PMSJob, 
 	if err != nil {
 		return nil, err
 	}
-	return r.Store.StartPMSRun(ctx, run.ID, r.WorkerID, latest.ID, plan)
+	return r.Store.StartPMSRun(ctx, run.ID, r.WorkerID, latest, plan)
 }
 
 // stopPMS ends processing after an error, as stop does for imports: a

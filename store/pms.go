@@ -37,9 +37,6 @@ const (
 	ReviewRejected = "rejected"
 )
 
-// ErrSyncRunning is returned when another worker is syncing the property.
-var ErrSyncRunning = domain.Errorf(domain.EConflict, "a PMS sync of this property is running; try again when it has finished")
-
 // PMSSettings is a property's PMS User Sync configuration.
 type PMSSettings struct {
 	PropertyID      string            `json:"property_id"`
@@ -665,7 +662,7 @@ func (j *PMSJob) Done() bool { return j.Run.StepsDone >= len(j.ops) }
 // StartPMSRun stores the plan of a run this worker has just claimed (the
 // roster it read, the plan computed from it) and returns the job. A run
 // that has planned before a restart is opened with OpenPMSJob instead.
-func (s *Store) StartPMSRun(ctx context.Context, runID, workerID, rosterID string, plan pms.Plan) (*PMSJob, error) {
+func (s *Store) StartPMSRun(ctx context.Context, runID, workerID string, roster PMSRoster, plan pms.Plan) (*PMSJob, error) {
 	enc, err := encodePlan(plan)
 	if err != nil {
 		return nil, err
@@ -676,9 +673,11 @@ func (s *Store) StartPMSRun(ctx context.Context, runID, workerID, rosterID strin
 		if run, err = t.heldRun(ctx, runID, workerID); err != nil {
 			return err
 		}
-		n := len(pmsOps(run.ID, run.PropertyID, run.Provider, plan))
-		if _, err := t.exec(ctx, `UPDATE pms_runs SET roster_id = ?, plan = ?, total_ops = ?, next_op = 0, lease_until = ? WHERE id = ?`,
-			rosterID, enc, n, micros(s.Now().Add(PMSLease)), runID); err != nil {
+		// The roster read may be newer than the one the run was queued
+		// with, or of a provider the settings changed to since.
+		n := len(pmsOps(run.ID, run.PropertyID, roster.Provider, plan))
+		if _, err := t.exec(ctx, `UPDATE pms_runs SET roster_id = ?, provider = ?, plan = ?, total_ops = ?, next_op = 0, lease_until = ? WHERE id = ?`,
+			roster.ID, roster.Provider, enc, n, micros(s.Now().Add(PMSLease)), runID); err != nil {
 			return err
 		}
 		run, err = scanRun(t.queryRow(ctx, `SELECT `+pmsRunCols+` FROM pms_runs WHERE id = ?`, runID))
