@@ -41,9 +41,9 @@ func (s *Server) putPMSSettings(w http.ResponseWriter, r *http.Request, a domain
 }
 
 // postRoster takes a vendor export as the body (CSV, JSON or XML as the
-// provider writes it). Dry run: 200 with the plan; otherwise 201 with the
-// stored roster and the run that applied it, or 202 when another sync was
-// running (the next one applies this roster).
+// provider writes it). Dry run: 200 with the plan; otherwise 202 with the
+// stored roster and the queued run that will apply it in the background
+// (GET …/pms/runs/{id} follows it).
 func (s *Server) postRoster(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
 	dryRun, err := boolParam(r, "dry_run")
 	if err != nil {
@@ -64,12 +64,9 @@ func (s *Server) postRoster(w http.ResponseWriter, r *http.Request, a domain.Act
 		return err
 	}
 	status := http.StatusOK
-	switch {
-	case dryRun:
-	case res.Run != nil:
-		status = http.StatusCreated
-	default:
+	if res.Run != nil {
 		status = http.StatusAccepted
+		w.Header().Set("Location", "/api/v1/properties/"+res.Run.PropertyID+"/pms/runs/"+res.Run.ID)
 	}
 	writeJSON(w, status, res)
 	return nil
@@ -80,7 +77,9 @@ func (s *Server) pmsSyncNow(w http.ResponseWriter, r *http.Request, a domain.Act
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, run)
+	// The run goes on in the background whatever the client does.
+	w.Header().Set("Location", "/api/v1/properties/"+run.PropertyID+"/pms/runs/"+run.ID)
+	writeJSON(w, http.StatusAccepted, run)
 	return nil
 }
 

@@ -97,6 +97,25 @@ func (e *env) postRoster(token, provider, query string, body []byte, status int)
 	e.t.Helper()
 	var r rosterResult
 	e.want(e.DoRaw("POST", e.prop+"/pms/"+provider+"/roster"+query, token, "application/json", body), status).Decode(e.t, &r)
+	if status == 202 {
+		if r.Run == nil || r.Run.Status != "queued" {
+			e.t.Fatalf("roster answered 202 with run %+v, want a queued run", r.Run)
+		}
+		run := e.runJobs(r.Run.ID)
+		r.Run = &run
+	}
+	return r
+}
+
+// runJobs runs the background jobs until none is left, as the server's
+// job runner does, and returns the run with this id.
+func (e *env) runJobs(runID string) pmsRun {
+	e.t.Helper()
+	if err := (&imports.Runner{Store: e.Store, Pause: -1}).Drain(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	var r pmsRun
+	e.ok("GET", e.prop+"/pms/runs/"+runID, nil, 200).Decode(e.t, &r)
 	return r
 }
 
@@ -110,8 +129,11 @@ func (e *env) reviews(query string) []pmsReview {
 func (e *env) syncNow() pmsRun {
 	e.t.Helper()
 	var r pmsRun
-	e.ok("POST", e.prop+"/pms/sync", nil, 200).Decode(e.t, &r)
-	return r
+	e.ok("POST", e.prop+"/pms/sync", nil, 202).Decode(e.t, &r)
+	if r.Status != "queued" {
+		e.t.Fatalf("Sync Now answered run %+v, want a queued run", r)
+	}
+	return e.runJobs(r.ID)
 }
 
 func (e *env) findPerson(email string) person {
@@ -194,7 +216,7 @@ func TestPMSUserSync(t *testing.T) {
 		})
 
 		detected := st.Now()
-		res := e.postRoster(e.PMToken, "generic", "", body, 201)
+		res := e.postRoster(e.PMToken, "generic", "", body, 202)
 		t.Run("RunRecorded", func(t *testing.T) {
 			if res.Run == nil || res.Run.Status != "done" || res.Run.Cause != "roster" {
 				t.Fatalf("run %+v", res.Run)
@@ -309,7 +331,7 @@ func TestPMSUserSync(t *testing.T) {
 			more := append(append([]resident{}, pmsRoster...),
 				resident{ExternalID: "r-7", FirstName: "Finn", LastName: "Wait", Email: "finn@example.com", Status: "current"},
 				resident{ExternalID: "r-8", FirstName: "Gus", LastName: "No", Email: "gus@example.com", Status: "current"})
-			r := e.postRoster(e.PMToken, "generic", "", rosterJSON(more...), 201)
+			r := e.postRoster(e.PMToken, "generic", "", rosterJSON(more...), 202)
 			if got, want := r.Run.counts(), "created=2 reviews=2 alerts=1"; got != want {
 				t.Errorf("run: %s, want %s", got, want)
 			}
@@ -412,6 +434,9 @@ func TestPMSWatchedFolder(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Fatalf("scan: %d files, %v", n, err)
 		}
+		if err := (&imports.Runner{Store: st, Pause: -1}).Drain(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 		t.Run("ProcessedOnceAndMoved", func(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(provDir, "residents.csv")); !os.IsNotExist(err) {
 				t.Error("the file is still in the watched folder")
@@ -445,6 +470,73 @@ func TestPMSWatchedFolder(t *testing.T) {
 			msg, _ := os.ReadFile(failed[0])
 			if !strings.Contains(string(msg), "Yardi") {
 				t.Errorf("error file says %q", msg)
+			}
+		})
+	})
+}
+
+// TestPMSLeaseEndAndSkipStatuses covers issue 12 item 8: a lease end
+// moves the access of a resident a manager invited with an end of their
+// own (not only of people the sync created), and the lease statuses a
+// property skips are a validated setting.
+func TestPMSLeaseEndAndSkipStatuses(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		t.Run("ErrBadSkipStatuses", func(t *testing.T) {
+			long := strings.Repeat("x", 41)
+			many := make([]string, 51)
+			for i := range many {
+				many[i] = "s" + itoa(int64(i))
+			}
+			for _, skip := range [][]string{{"Moved Out"}, {"past"}, {"Former Resident"}, {"Model", "MODEL"}, {" "}, {"--"}, {long}, many} {
+				res := e.want(e.Do("PUT", e.prop+"/pms", e.PMToken, map[string]any{"provider": "generic", "skip_statuses": skip}), 400)
+				if !strings.Contains(string(res.Body), "skip_statuses") {
+					t.Errorf("%q: %s (no field named)", skip, res.Body)
+				}
+			}
+			e.ok("PUT", e.prop+"/pms", map[string]any{"provider": "generic", "skip_statuses": "Model"}, 400)
+			e.ok("GET", e.prop+"/pms", nil, 404) // nothing saved
+		})
+		var set struct {
+			Skip []string `json:"skip_statuses"`
+		}
+		e.ok("PUT", e.prop+"/pms", map[string]any{"provider": "generic", "access": "automatic", "keys": []string{e.F.Building.ID},
+			"skip_statuses": []string{" Future  "}}, 200).Decode(t, &set)
+		if len(set.Skip) != 1 || set.Skip[0] != "Future" {
+			t.Fatalf("skip_statuses %q", set.Skip)
+		}
+		end := time.Date(2031, 12, 31, 0, 0, 0, 0, time.UTC)
+		mia := e.invite(map[string]any{"first_name": "Mia", "last_name": "Early", "email": "mia@example.com", "access": "app", "resident": true,
+			"expires_at": end.Format(time.RFC3339), "keys": []map[string]any{{"key_id": e.F.Building.ID}}})
+		roster := func(miaEnd string) []byte {
+			return rosterJSON(
+				resident{ExternalID: "m-1", FirstName: "Mia", LastName: "Early", Email: "mia@example.com", LeaseEnd: miaEnd, Status: "current"},
+				resident{ExternalID: "f-1", FirstName: "Fay", LastName: "Later", Email: "fay@example.com", Status: "future"},
+				resident{ExternalID: "g-1", FirstName: "Gil", LastName: "Now", Email: "gil@example.com", Status: "current"})
+		}
+		t.Run("EarlyMoveOutOfInvitedResident", func(t *testing.T) {
+			r := e.postRoster(e.PMToken, "generic", "", roster("2027-03-31"), 202)
+			if got, want := r.Run.counts(), "linked=1 created=1 updated=1 granted=1 warnings=1"; got != want {
+				t.Errorf("run: %s, want %s", got, want)
+			}
+			ps := e.people("?include_expired=true&q=fay@example.com")
+			if len(ps) != 0 {
+				t.Errorf("a skipped status was imported: %+v", ps)
+			}
+			m := e.person(mia.ID)
+			if len(m.Keys) != 1 || m.Keys[0].ExpiresAt == nil || m.Keys[0].ExpiresAt.Before(time.Date(2027, 3, 31, 0, 0, 0, 0, time.UTC)) ||
+				m.Keys[0].ExpiresAt.After(time.Date(2027, 4, 2, 0, 0, 0, 0, time.UTC)) {
+				t.Errorf("Mia's key after an early move-out: %+v, want it to end with the lease on 2027-03-31", m.Keys)
+			}
+		})
+		t.Run("RenewalPastThePersonsOwnEnd", func(t *testing.T) {
+			e.postRoster(e.PMToken, "generic", "", roster("2033-06-30"), 202)
+			m := e.person(mia.ID)
+			if m.ExpiresAt == nil || m.ExpiresAt.Year() != 2033 || len(m.Keys) != 1 || m.Keys[0].ExpiresAt == nil || m.Keys[0].ExpiresAt.Year() != 2033 {
+				t.Errorf("Mia after renewal: person ends %v, keys %+v; want both in 2033", m.ExpiresAt, m.Keys)
+			}
+			if got := e.syncNow().counts(); got != "warnings=1" {
+				t.Errorf("the next sync: %s, want nothing but the skipped status", got)
 			}
 		})
 	})

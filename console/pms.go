@@ -44,6 +44,8 @@ type pmsForm struct {
 	MayShare bool
 	Interval string
 	Units    string
+	// Skip is the lease statuses to skip, comma-separated.
+	Skip string
 }
 
 type pmsData struct {
@@ -131,7 +133,8 @@ func (c *Console) renderPMS(w http.ResponseWriter, r *http.Request, rq *request,
 }
 
 func settingsForm(set store.PMSSettings, configured bool, units []domain.Unit) pmsForm {
-	f := pmsForm{Provider: set.Provider, Access: string(set.Access), Keys: map[string]bool{}, MayShare: set.MayShare, Interval: strconv.Itoa(set.IntervalMinutes)}
+	f := pmsForm{Provider: set.Provider, Access: string(set.Access), Keys: map[string]bool{}, MayShare: set.MayShare, Interval: strconv.Itoa(set.IntervalMinutes),
+		Skip: strings.Join(set.SkipStatuses, ", ")}
 	if !configured {
 		f.Access, f.Interval = string(pms.ApprovalRequired), strconv.Itoa(store.DefaultPMSIntervalMinutes)
 	}
@@ -168,8 +171,14 @@ func (c *Console) pmsSettingsSave(w http.ResponseWriter, r *http.Request, rq *re
 		return err
 	}
 	f := pmsForm{Provider: r.PostFormValue("provider"), Access: r.PostFormValue("access"), Keys: map[string]bool{},
-		MayShare: r.PostFormValue("may_share") != "", Interval: strings.TrimSpace(r.PostFormValue("interval_minutes")), Units: r.PostFormValue("units")}
-	in := store.PMSSettingsInput{Provider: f.Provider, Access: pms.AccessMode(f.Access), MayShare: f.MayShare, Keys: r.PostForm["keys"]}
+		MayShare: r.PostFormValue("may_share") != "", Interval: strings.TrimSpace(r.PostFormValue("interval_minutes")), Units: r.PostFormValue("units"),
+		Skip: r.PostFormValue("skip_statuses")}
+	in := store.PMSSettingsInput{Provider: f.Provider, Access: pms.AccessMode(f.Access), MayShare: f.MayShare, Keys: r.PostForm["keys"], SkipStatuses: []string{}}
+	for _, w := range strings.Split(f.Skip, ",") {
+		if w = strings.TrimSpace(w); w != "" {
+			in.SkipStatuses = append(in.SkipStatuses, w)
+		}
+	}
 	for _, k := range in.Keys {
 		f.Keys[k] = true
 	}

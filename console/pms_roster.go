@@ -1,7 +1,6 @@
 package console
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -50,10 +49,8 @@ func (c *Console) pmsRosterUpload(w http.ResponseWriter, r *http.Request, rq *re
 			d.Plan.Plan = *res.Plan
 		}
 		return c.renderPMS(w, r, rq, http.StatusOK, d)
-	case res.Run != nil:
-		return c.redirect(w, r, propertyURL(rq.Property.ID, "pms", "runs", res.Run.ID), runFlash(*res.Run))
 	default:
-		return c.redirect(w, r, propertyURL(rq.Property.ID, "pms"), "Roster received. Another sync of this property was running; the next sync, due now, applies this roster.")
+		return c.redirect(w, r, propertyURL(rq.Property.ID, "pms", "runs", res.Run.ID), "Roster received. "+runFlash(*res.Run))
 	}
 }
 
@@ -61,7 +58,7 @@ func (c *Console) pmsRosterUpload(w http.ResponseWriter, r *http.Request, rq *re
 func (c *Console) pmsSyncNow(w http.ResponseWriter, r *http.Request, rq *request) error {
 	run, err := c.syncer().SyncNow(r.Context(), rq.Actor, rq.Property.ID)
 	if err != nil {
-		if errors.Is(err, store.ErrSyncRunning) || domain.ErrorCode(err) == domain.ENotFound {
+		if domain.ErrorCode(err) == domain.ENotFound {
 			return c.redirect(w, r, propertyURL(rq.Property.ID, "pms"), "Sync Now: "+domain.ErrorMessage(err))
 		}
 		return err
@@ -69,7 +66,15 @@ func (c *Console) pmsSyncNow(w http.ResponseWriter, r *http.Request, rq *request
 	return c.redirect(w, r, propertyURL(rq.Property.ID, "pms", "runs", run.ID), runFlash(run))
 }
 
+// runFlash says where a run is; a queued or running one goes on in the
+// background, and its page shows its progress.
 func runFlash(run store.PMSRun) string {
+	switch run.Status {
+	case store.ImportQueued:
+		return "Sync queued: it runs in the background; this page shows its progress."
+	case store.ImportRunning:
+		return fmt.Sprintf("Sync running: %d of %d steps done.", run.StepsDone, run.Steps)
+	}
 	s := run.Summary
 	return fmt.Sprintf("Sync %s: %d created, %d linked, %d updated, %d granted, %d revoked, %d waiting for review, %d failed.",
 		run.Status, s.Created, s.Linked, s.Updated, s.Granted, s.Revoked, s.Reviews, s.Failed)

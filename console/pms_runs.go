@@ -19,6 +19,12 @@ func (c *Console) pmsRunShow(w http.ResponseWriter, r *http.Request, rq *request
 		return err
 	}
 	d := pmsRunData{PMSRun: run, keyNames: map[string]string{}}
+	if len(d.Items) > maxRunItemsShown {
+		// A 100,000-resident sync has 200,000 items: the page shows the
+		// first ones, the API all of them.
+		d.Hidden = len(d.Items) - maxRunItemsShown
+		d.Items = d.Items[:maxRunItemsShown]
+	}
 	for _, k := range keys {
 		d.keyNames[k.ID] = k.Name
 	}
@@ -26,8 +32,13 @@ func (c *Console) pmsRunShow(w http.ResponseWriter, r *http.Request, rq *request
 	return nil
 }
 
+// maxRunItemsShown bounds the items a run's page lists.
+const maxRunItemsShown = 1000
+
 type pmsRunData struct {
 	store.PMSRun
+	// Hidden is how many items the page leaves out.
+	Hidden   int
 	keyNames map[string]string
 }
 

@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/imports"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
 )
@@ -51,6 +53,12 @@ func genericRoster(t *testing.T, now time.Time, residents ...[4]string) []byte {
 
 var runPathRE = regexp.MustCompile(`/pms/runs/([A-Za-z0-9_]+)$`)
 
+// withSkip adds the lease statuses to skip to a settings form.
+func withSkip(v url.Values, skip string) url.Values {
+	v.Set("skip_statuses", skip)
+	return v
+}
+
 func TestPMSPage(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
@@ -86,6 +94,8 @@ func TestPMSPage(t *testing.T) {
 			{"ErrInterval", settings("", "often"), "not a number of minutes"},
 			{"ErrIntervalRange", settings("", "1"), "interval_minutes"},
 			{"ErrProvider", url.Values{"provider": {"acme"}, "interval_minutes": {"60"}}, "provider"},
+			{"ErrSkipPast", withSkip(settings("", "60"), "Model, Moved Out"), "means a past lease"},
+			{"ErrSkipDuplicate", withSkip(settings("", "60"), "Month to Month, month-to-month"), "are the same status"},
 		}
 		for _, tc := range bad {
 			t.Run(tc.name, func(t *testing.T) {
@@ -102,16 +112,17 @@ func TestPMSPage(t *testing.T) {
 		}
 		t.Run("settings saved", func(t *testing.T) {
 			c.get(e.p("pms"))
-			r := c.submit(e.p("pms", "settings"), settings("A-1 = 101", "30"))
+			r := c.submit(e.p("pms", "settings"), withSkip(settings("A-1 = 101", "30"), " Model ,Employee,"))
 			if r.Status != http.StatusSeeOther {
 				t.Fatalf("status %d: %s", r.Status, r.Body)
 			}
 			set, err := st.PMSSettings(ctx, e.f.PM, e.f.Property.ID)
-			if err != nil || set.Provider != "generic" || set.IntervalMinutes != 30 || set.Units["A-1"] != unit.ID || len(set.Keys) != 1 {
+			if err != nil || set.Provider != "generic" || set.IntervalMinutes != 30 || set.Units["A-1"] != unit.ID || len(set.Keys) != 1 ||
+				strings.Join(set.SkipStatuses, "|") != "Model|Employee" {
 				t.Fatalf("settings %+v %v", set, err)
 			}
 			r = c.get(e.p("pms"))
-			mustContain(t, r.Body, "PMS User Sync settings saved.", "A-1 = 101", `id="pms-roster-form"`, `id="pms-sync-now"`)
+			mustContain(t, r.Body, "PMS User Sync settings saved.", "A-1 = 101", `value="Model, Employee"`, `id="pms-roster-form"`, `id="pms-sync-now"`)
 		})
 
 		roster := genericRoster(t, st.Now(), [4]string{"r-1", "Cara", "Diaz", "cara@example.com"}, [4]string{"r-2", "Anna", "Smith", "ana@example.com"})
@@ -145,7 +156,13 @@ func TestPMSPage(t *testing.T) {
 				t.Fatalf("status %d location %q: %s", r.Status, r.Header.Get("Location"), r.Body)
 			}
 			runID = m[1]
-			r = c.get(r.Header.Get("Location"))
+			loc := r.Header.Get("Location")
+			mustContain(t, c.get(loc).Body, `id="pms-run-progress"`, "Queued: the sync runs in the background")
+			if err := (&imports.Runner{Store: st, Pause: -1}).Drain(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r = c.get(loc)
+			mustNotContain(t, r.Body, `id="pms-run-progress"`)
 			mustContain(t, r.Body, "1 created", `data-action="create"`, "cara@example.com", `data-action="review"`)
 			if people, _, _ := st.ListPeople(ctx, e.f.PM, e.f.Property.ID, domain.PeopleFilter{Query: "cara"}); len(people) != 1 || len(people[0].Keys) != 0 || people[0].UnitID != unit.ID {
 				t.Fatalf("Cara after the sync: %+v (a contact in unit 101, no keys before approval)", people)
@@ -198,7 +215,10 @@ func TestPMSPage(t *testing.T) {
 			if r.Status != http.StatusSeeOther || m == nil || m[1] == runID {
 				t.Fatalf("status %d location %q", r.Status, r.Header.Get("Location"))
 			}
-			mustContain(t, c.get(r.Header.Get("Location")).Body, "sync_now", "0 created")
+			if err := (&imports.Runner{Store: st, Pause: -1}).Drain(ctx); err != nil {
+				t.Fatal(err)
+			}
+			mustContain(t, c.get(r.Header.Get("Location")).Body, "sync_now", "done", "0 created")
 			mustContain(t, c.get(e.p("pms", "runs", runID)).Body, "grant Building")
 		})
 		t.Run("permissions", func(t *testing.T) {

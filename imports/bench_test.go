@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -177,11 +179,16 @@ func BenchmarkReconcile5000(b *testing.B) {
 				s := &imports.Syncer{Store: st}
 				start := time.Now()
 				res, err := s.Roster(ctx, f.PM, f.Property.ID, "generic", "bench", body, false)
-				total += time.Since(start)
 				if err != nil || res.Run == nil {
 					b.Fatalf("sync: %v", err)
 				}
-				run = *res.Run
+				if err := (&imports.Runner{Store: st}).Drain(ctx); err != nil {
+					b.Fatal(err)
+				}
+				total += time.Since(start)
+				if run, err = st.PMSRun(ctx, f.PM, f.Property.ID, res.Run.ID); err != nil {
+					b.Fatal(err)
+				}
 				if sm := run.Summary; sm.Created != added || sm.Granted != added || sm.Revoked != past || sm.Updated != phones || sm.Failed != 0 {
 					b.Fatalf("summary %+v", sm)
 				}
@@ -235,5 +242,63 @@ func seedLinkedResidents(b *testing.B, st *store.Store, f storetest.Fixture, n i
 	}
 	if err := tx.Commit(); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// BenchmarkPMSSync10k syncs a roster of 10,000 new current residents
+// (DOOROS_BENCH_PMS_N overrides the size) as the server does: the roster
+// request queues the run (its answer time is reported), the job runner
+// plans it and applies it batch by batch (each new resident is invited and
+// given the Building key: two doors, a doorcode, a welcome email). In the
+// same run the same number of people rows are inserted straight into the
+// database, the floor. Run with -benchtime=1x.
+func BenchmarkPMSSync10k(b *testing.B) {
+	n := 10000
+	if v := os.Getenv("DOOROS_BENCH_PMS_N"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
+			b.Fatalf("DOOROS_BENCH_PMS_N=%q", v)
+		}
+	}
+	for _, be := range storetest.Backends(b) {
+		b.Run(be.Name, func(b *testing.B) {
+			ctx := context.Background()
+			var sync, answer, raw time.Duration
+			var peak float64
+			for range b.N {
+				st := be.Open(b)
+				f := storetest.Seed(b, st)
+				w, _ := rawInsert(b, st, f.Property.ID, n)
+				raw += w
+
+				st = be.Open(b)
+				f = storetest.Seed(b, st)
+				pmsSetUp(b, st, f)
+				body := genericRoster(n, "sync")
+				runtime.GC()
+				stop := heapPeak()
+				start := time.Now()
+				res, err := imports.NewSyncer(st, nil, "").Roster(ctx, f.PM, f.Property.ID, "generic", "bench", body, false)
+				if err != nil {
+					b.Fatal(err)
+				}
+				answer += time.Since(start)
+				if err := (&imports.Runner{Store: st}).Drain(ctx); err != nil {
+					b.Fatal(err)
+				}
+				sync += time.Since(start)
+				peak = max(peak, stop())
+				run, err := st.PMSRun(ctx, f.PM, f.Property.ID, res.Run.ID)
+				if err != nil || run.Status != store.ImportDone || run.Summary.Created != n || run.Summary.Granted != n || run.Summary.Failed != 0 {
+					b.Fatalf("run %s %+v %q %v", run.Status, run.Summary, run.Error, err)
+				}
+			}
+			b.ReportMetric(sync.Seconds()/float64(b.N), "sync-s")
+			b.ReportMetric(answer.Seconds()*1000/float64(b.N), "answer-ms")
+			b.ReportMetric(raw.Seconds()/float64(b.N), "raw-insert-s")
+			b.ReportMetric(float64(sync)/float64(raw), "ratio")
+			b.ReportMetric(float64(n*b.N)/sync.Seconds(), "people/s")
+			b.ReportMetric(peak, "peak-heap-MB")
+		})
 	}
 }

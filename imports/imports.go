@@ -105,6 +105,12 @@ type Runner struct {
 	Poll time.Duration
 	// Progress, when set, is called after every committed batch.
 	Progress func(store.ImportJob)
+	// PMSBatchSteps bounds the steps of one PMS sync transaction (default
+	// 100; BatchTime bounds it too).
+	PMSBatchSteps int
+	// PMSProgress, when set, is called after every committed batch of a
+	// PMS sync run.
+	PMSProgress func(store.PMSRun)
 }
 
 func (r *Runner) defaults() {
@@ -151,15 +157,34 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 }
 
-// RunOnce claims one job and processes it; false when there was none.
+// RunOnce claims one job — a CSV import, else a PMS sync run — and
+// processes it; false when there was none.
 func (r *Runner) RunOnce(ctx context.Context) (bool, error) {
 	r.defaults()
 	job, err := r.Store.ClaimImport(ctx, r.WorkerID)
-	if err != nil || job == nil {
+	if err != nil {
 		return false, err
 	}
-	_, err = r.Process(ctx, *job)
+	if job != nil {
+		_, err = r.Process(ctx, *job)
+		return true, err
+	}
+	run, err := r.Store.ClaimPMSRun(ctx, r.WorkerID)
+	if err != nil || run == nil {
+		return false, err
+	}
+	_, err = r.processPMS(ctx, *run)
 	return true, err
+}
+
+// Drain processes jobs until none is ready (tests, the CLI).
+func (r *Runner) Drain(ctx context.Context) error {
+	for {
+		did, err := r.RunOnce(ctx)
+		if err != nil || !did {
+			return err
+		}
+	}
 }
 
 // RunJob claims the job with this id and processes it; false when another

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -108,7 +107,7 @@ func (s *Syncer) Roster(ctx context.Context, a domain.Actor, propertyID, provide
 		res.Warnings = warns
 	}
 	if dryRun {
-		plan, err := s.plan(ctx, propertyID, set, roster)
+		plan, err := planRoster(ctx, s.Store, propertyID, set, roster)
 		if err != nil {
 			return res, err
 		}
@@ -124,11 +123,8 @@ func (s *Syncer) Roster(ctx context.Context, a domain.Actor, propertyID, provide
 	if strings.HasPrefix(source, "folder:") {
 		cause = "folder"
 	}
-	run, err := s.sync(ctx, propertyID, cause)
-	if errors.Is(err, store.ErrSyncRunning) {
-		// The running sync has an older roster; the next one reads this.
-		return res, s.Store.RequestPMSSync(ctx, propertyID)
-	}
+	// A run already queued reads this roster when it starts.
+	run, err := s.Store.QueuePMSRun(ctx, propertyID, cause)
 	if err != nil {
 		return res, err
 	}
@@ -136,7 +132,8 @@ func (s *Syncer) Roster(ctx context.Context, a domain.Actor, propertyID, provide
 	return res, nil
 }
 
-// SyncNow re-reconciles the latest roster ("Sync Now").
+// SyncNow queues a sync of the latest roster ("Sync Now"); the job runner
+// applies it (Runner).
 func (s *Syncer) SyncNow(ctx context.Context, a domain.Actor, propertyID string) (store.PMSRun, error) {
 	s.defaults()
 	if _, err := s.Store.Property(ctx, a, propertyID); err != nil {
@@ -148,63 +145,116 @@ func (s *Syncer) SyncNow(ctx context.Context, a domain.Actor, propertyID string)
 	if _, err := s.Store.PMSSettings(ctx, a, propertyID); err != nil {
 		return store.PMSRun{}, err
 	}
-	return s.sync(ctx, propertyID, "sync_now")
+	return s.Store.QueuePMSRun(ctx, propertyID, "sync_now")
 }
 
-// Plan computes what a sync of roster would do, changing nothing.
-func (s *Syncer) plan(ctx context.Context, propertyID string, set store.PMSSettings, roster pms.Roster) (pms.Plan, error) {
-	contacts, err := s.Store.PMSContacts(ctx, propertyID, set.Provider, set.Keys)
+// planRoster computes what a sync of roster would do, changing nothing.
+func planRoster(ctx context.Context, st *store.Store, propertyID string, set store.PMSSettings, roster pms.Roster) (pms.Plan, error) {
+	contacts, err := st.PMSContacts(ctx, propertyID, set.Provider, set.Keys)
 	if err != nil {
 		return pms.Plan{}, err
 	}
-	units, err := s.Store.PMSUnitMap(ctx, propertyID, set)
+	units, err := st.PMSUnitMap(ctx, propertyID, set)
 	if err != nil {
 		return pms.Plan{}, err
 	}
+	roster, skipped := pms.SkipStatuses(roster, set.SkipStatuses)
 	policy := pms.Policy{Access: set.Access, KeyIDs: set.Keys, MayShare: set.MayShare}
-	return pms.Reconcile(roster, contacts, units, policy, s.Store.Now()), nil
+	plan := pms.Reconcile(roster, contacts, units, policy, st.Now())
+	for _, w := range skipped {
+		a := pms.Alert{Kind: pms.WarningSkippedStatus, Detail: w.Reason}
+		if w.ExternalID != "" {
+			a.ExternalIDs = []string{w.ExternalID}
+		}
+		plan.Warnings = append(plan.Warnings, a)
+	}
+	return plan, nil
 }
 
-// sync claims the property, reconciles its latest roster and applies the
-// plan.
-func (s *Syncer) sync(ctx context.Context, propertyID, cause string) (store.PMSRun, error) {
-	ok, err := s.Store.ClaimPMSSync(ctx, propertyID, s.WorkerID)
+// processPMS applies a sync run this runner has claimed. A new run reads
+// the property's latest roster, plans it and stores the plan; a resumed
+// one goes on with its stored plan from the first step not committed.
+// When ctx ends it hands the run back and returns ctx's error.
+func (r *Runner) processPMS(ctx context.Context, run store.PMSRun) (store.PMSRun, error) {
+	log := r.Log.With("pms_run", run.ID, "property", run.PropertyID)
+	job, err := r.openPMS(ctx, run)
 	if err != nil {
-		return store.PMSRun{}, err
+		return r.stopPMS(ctx, run, err)
 	}
-	if !ok {
-		return store.PMSRun{}, store.ErrSyncRunning
+	if run.Planned() {
+		log.Info("pms sync resumed", "after_step", run.StepsDone, "steps", job.Run.Steps)
 	}
-	defer func() {
-		if err := s.Store.ReleasePMSSync(context.WithoutCancel(ctx), propertyID, s.WorkerID); err != nil {
-			s.Log.Error("pms sync release", "property", propertyID, "err", err)
+	for !job.Done() {
+		if err := ctx.Err(); err != nil {
+			return r.stopPMS(ctx, job.Run, err)
 		}
-	}()
-	set, err := s.Store.PMSSettingsByID(ctx, propertyID)
-	if err != nil {
-		return store.PMSRun{}, err
+		if err := r.Store.ApplyPMSBatch(ctx, job, r.WorkerID, r.PMSBatchSteps, r.BatchTime); err != nil {
+			return r.stopPMS(ctx, job.Run, err)
+		}
+		if r.PMSProgress != nil {
+			r.PMSProgress(job.Run)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(max(r.Pause, 0)):
+		}
 	}
-	latest, err := s.Store.LatestRoster(ctx, propertyID, set.Provider)
+	out, err := r.Store.FinishPMSRun(ctx, run.ID, r.WorkerID, "")
+	if err == nil {
+		sm := out.Summary
+		log.Info("pms sync", "provider", out.Provider, "cause", out.Cause, "steps", out.Steps, "created", sm.Created,
+			"granted", sm.Granted, "revoked", sm.Revoked, "reviews", sm.Reviews, "failed", sm.Failed)
+		if r.PMSProgress != nil {
+			r.PMSProgress(out)
+		}
+	}
+	return out, err
+}
+
+// openPMS plans a new run or reopens a resumed one.
+func (r *Runner) openPMS(ctx context.Context, run store.PMSRun) (*store.PMSJob, error) {
+	if run.Planned() {
+		return r.Store.OpenPMSJob(ctx, run)
+	}
+	set, err := r.Store.PMSSettingsByID(ctx, run.PropertyID)
 	if err != nil {
-		return store.PMSRun{}, err
+		return nil, err
+	}
+	latest, err := r.Store.LatestRoster(ctx, run.PropertyID, set.Provider)
+	if err != nil {
+		return nil, err
 	}
 	conn, _ := pms.ConnectorFor(set.Provider)
-	prop, err := s.Store.PropertyByID(ctx, propertyID)
+	prop, err := r.Store.PropertyByID(ctx, run.PropertyID)
 	if err != nil {
-		return store.PMSRun{}, err
+		return nil, err
 	}
 	roster, _, err := conn.Parse(bytes.NewReader(latest.Content), prop.Location())
 	if err != nil {
-		return store.PMSRun{}, fmt.Errorf("stored roster %s: %w", latest.ID, err)
+		return nil, domain.Errorf(domain.EInvalid, "stored roster %s is not a %s roster: %v", latest.ID, store.ProviderName(set.Provider), err)
 	}
-	plan, err := s.plan(ctx, propertyID, set, roster)
+	plan, err := planRoster(ctx, r.Store, run.PropertyID, set, roster)
 	if err != nil {
-		return store.PMSRun{}, err
+		return nil, err
 	}
-	run, err := s.Store.ApplyPMSPlan(ctx, store.PMSRunInput{PropertyID: propertyID, WorkerID: s.WorkerID, RosterID: latest.ID, Cause: cause, Settings: set}, plan)
-	if err == nil {
-		s.Log.Info("pms sync", "property", propertyID, "provider", set.Provider, "cause", cause, "status", run.Status,
-			"created", run.Summary.Created, "granted", run.Summary.Granted, "revoked", run.Summary.Revoked, "reviews", run.Summary.Reviews, "failed", run.Summary.Failed)
+	return r.Store.StartPMSRun(ctx, run.ID, r.WorkerID, latest, plan)
+}
+
+// stopPMS ends processing after an error, as stop does for imports: a
+// cancelled runner hands the run back, a rule's refusal of the whole run
+// (settings or property gone) fails it, anything else leaves it to be
+// resumed when its lease runs out.
+func (r *Runner) stopPMS(ctx context.Context, run store.PMSRun, err error) (store.PMSRun, error) {
+	if ctx.Err() != nil {
+		if rerr := r.Store.ReleasePMSRun(context.WithoutCancel(ctx), run.ID, r.WorkerID); rerr != nil {
+			r.Log.Error("pms run release", "pms_run", run.ID, "err", rerr)
+		}
+		return run, ctx.Err()
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		r.Log.Warn("pms sync failed", "pms_run", run.ID, "reason", de.Error())
+		return r.Store.FinishPMSRun(context.WithoutCancel(ctx), run.ID, r.WorkerID, de.Error())
 	}
 	return run, err
 }
@@ -230,27 +280,15 @@ func (s *Syncer) Run(ctx context.Context) error {
 	}
 }
 
-// RunDue runs every scheduled sync that is due.
+// RunDue queues every scheduled sync that is due; the job runner applies
+// them.
 func (s *Syncer) RunDue(ctx context.Context) error {
 	s.defaults()
-	due, err := s.Store.DuePMSSyncs(ctx, 50)
-	if err != nil {
-		return err
+	runs, err := s.Store.QueueDuePMSRuns(ctx, 50)
+	for _, run := range runs {
+		s.Log.Debug("pms sync queued", "property", run.PropertyID, "run", run.ID)
 	}
-	for _, pid := range due {
-		_, err := s.sync(ctx, pid, "schedule")
-		switch {
-		case err == nil, errors.Is(err, store.ErrSyncRunning):
-		case domain.ErrorCode(err) == domain.ENotFound:
-			s.Log.Debug("pms sync skipped", "property", pid, "reason", err)
-		default:
-			s.Log.Error("pms sync", "property", pid, "err", err)
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-	}
-	return nil
+	return err
 }
 
 // ScanFolder picks up roster files in DIR/{property_id}/{provider}/: each

@@ -134,7 +134,7 @@ func (b *builder) build(n int, get func(string) (string, bool)) (Resident, bool)
 		warn(field, fmt.Sprintf("status %q is not a resident; record skipped", raw))
 		return Resident{}, false
 	}
-	r.Status = st
+	r.Status, r.VendorStatus = st, norm(raw)
 
 	date := func(f string) *time.Time {
 		v, field := val(f)

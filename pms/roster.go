@@ -39,6 +39,9 @@ type Resident struct {
 	LeaseStart *time.Time
 	LeaseEnd   *time.Time
 	Status     Status
+	// VendorStatus is the vendor's status word as read, folded (lower
+	// case, letters and digits only), for a property's skip list.
+	VendorStatus string
 }
 
 // Roster is everything one export says about one property.

@@ -244,31 +244,9 @@ func (s *Store) ClaimImportByID(ctx context.Context, id, workerID string) (*Impo
 func (s *Store) claimImport(ctx context.Context, workerID, id string) (*ImportJob, error) {
 	var out *ImportJob
 	err := s.inTx(ctx, "claim_import", func(t *Tx) error {
-		now := s.Now()
-		q := `SELECT id, attempts FROM import_jobs WHERE (status = ? OR (status = ? AND lease_until < ?))`
-		args := []any{ImportQueued, ImportRunning, micros(now)}
-		if id != "" {
-			q += ` AND id = ?`
-			args = append(args, id)
-		}
-		q += ` ORDER BY created_at, id LIMIT 1`
-		q += t.skipLocked()
-		var jobID string
-		var attempts int
-		err := t.queryRow(ctx, q, args...).Scan(&jobID, &attempts)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if attempts >= importMaxAttempts {
-			_, err := t.exec(ctx, `UPDATE import_jobs SET status = ?, error = ?, content = '', finished_at = ?, lease_until = NULL WHERE id = ?`,
-				ImportFailed, fmt.Sprintf("gave up after %d attempts", attempts), micros(now), jobID)
-			return err
-		}
-		if _, err := t.exec(ctx, `UPDATE import_jobs SET status = ?, worker_id = ?, lease_until = ?, attempts = attempts + 1,
-			started_at = COALESCE(started_at, ?) WHERE id = ?`, ImportRunning, workerID, micros(now.Add(ImportLease)), micros(now), jobID); err != nil {
+		out = nil
+		jobID, err := t.claimJob(ctx, importJobs, workerID, id)
+		if err != nil || jobID == "" {
 			return err
 		}
 		j, err := scanImport(t.queryRow(ctx, `SELECT `+importCols+` FROM import_jobs WHERE id = ?`, jobID))
@@ -279,6 +257,84 @@ func (s *Store) claimImport(ctx context.Context, workerID, id string) (*ImportJo
 		return nil
 	})
 	return out, err
+}
+
+// jobTable is a table of background jobs (CSV imports, PMS sync runs) that
+// the job runner claims with a lease: one claim, renewal, release and
+// give-up serve both, so the two kinds of job resume and fail alike.
+// Columns every job table has: id, status, worker_id, lease_until,
+// attempts, started_at, finished_at, error.
+type jobTable struct {
+	name  string
+	lease time.Duration
+	// input is the column holding the job's input, emptied when it ends.
+	input string
+	// where narrows the claimable rows (a PMS run waits for the older
+	// runs of its property).
+	where string
+	// order picks the oldest claimable job.
+	order string
+}
+
+var importJobs = jobTable{name: "import_jobs", lease: ImportLease, input: "content", order: "created_at, id"}
+
+// claimJob claims the oldest job of jt that is queued, or running with an
+// expired lease (its worker died), for workerID (only job id when id is
+// set); "" when there is none. On PostgreSQL the row is taken with FOR
+// UPDATE SKIP LOCKED, so several instances never claim one job. A job
+// claimed importMaxAttempts times without finishing is failed instead.
+func (t *Tx) claimJob(ctx context.Context, jt jobTable, workerID, id string) (string, error) {
+	now := t.s.Now()
+	q := `SELECT id, attempts FROM ` + jt.name + ` j WHERE (status = ? OR (status = ? AND lease_until < ?))` + jt.where
+	args := []any{ImportQueued, ImportRunning, micros(now)}
+	if id != "" {
+		q += ` AND id = ?`
+		args = append(args, id)
+	}
+	q += ` ORDER BY ` + jt.order + ` LIMIT 1` + t.skipLocked()
+	var jobID string
+	var attempts int
+	err := t.queryRow(ctx, q, args...).Scan(&jobID, &attempts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if attempts >= importMaxAttempts {
+		_, err := t.exec(ctx, `UPDATE `+jt.name+` SET status = ?, error = ?, `+jt.input+` = '', finished_at = ?, lease_until = NULL WHERE id = ?`,
+			ImportFailed, fmt.Sprintf("gave up after %d attempts", attempts), micros(now), jobID)
+		return "", err
+	}
+	_, err = t.exec(ctx, `UPDATE `+jt.name+` SET status = ?, worker_id = ?, lease_until = ?, attempts = attempts + 1,
+		started_at = COALESCE(started_at, ?) WHERE id = ?`, ImportRunning, workerID, micros(now.Add(jt.lease)), micros(now), jobID)
+	return jobID, err
+}
+
+// releaseJob hands a running job back (a worker shutting down), so another
+// worker resumes it without waiting for the lease to run out; the claim
+// does not count as an attempt.
+func (s *Store) releaseJob(ctx context.Context, jt jobTable, id, workerID string) error {
+	return s.inTx(ctx, "release_job", func(t *Tx) error {
+		_, err := t.exec(ctx, `UPDATE `+jt.name+` SET lease_until = ?, attempts = attempts - 1 WHERE id = ? AND worker_id = ? AND status = ?`,
+			micros(s.Now().Add(-time.Microsecond)), id, workerID, ImportRunning)
+		return err
+	})
+}
+
+// finishJob ends a running job held by workerID: done, or failed with a
+// reason; its input is dropped.
+func (t *Tx) finishJob(ctx context.Context, jt jobTable, id, workerID, failure string) error {
+	status := ImportDone
+	if failure != "" {
+		status = ImportFailed
+	}
+	res, err := t.exec(ctx, `UPDATE `+jt.name+` SET status = ?, error = ?, `+jt.input+` = '', finished_at = ?, lease_until = NULL
+		WHERE id = ? AND worker_id = ? AND status = ?`, status, truncate(failure, 500), micros(t.s.Now()), id, workerID, ImportRunning)
+	if err != nil {
+		return err
+	}
+	return leaseHeld(res)
 }
 
 // ImportContent returns the uploaded file of a job.
@@ -293,11 +349,7 @@ func (s *Store) ImportContent(ctx context.Context, id string) ([]byte, error) {
 // ReleaseImport hands a running job back (a worker shutting down), so
 // another worker resumes it without waiting for the lease to run out.
 func (s *Store) ReleaseImport(ctx context.Context, id, workerID string) error {
-	return s.inTx(ctx, "release_import", func(t *Tx) error {
-		_, err := t.exec(ctx, `UPDATE import_jobs SET lease_until = ?, attempts = attempts - 1 WHERE id = ? AND worker_id = ? AND status = ?`,
-			micros(s.Now().Add(-time.Microsecond)), id, workerID, ImportRunning)
-		return err
-	})
+	return s.releaseJob(ctx, importJobs, id, workerID)
 }
 
 // FinishImport ends a job: done, or failed with a reason. The uploaded
@@ -305,18 +357,10 @@ func (s *Store) ReleaseImport(ctx context.Context, id, workerID string) error {
 func (s *Store) FinishImport(ctx context.Context, id, workerID, failure string) (ImportJob, error) {
 	var out ImportJob
 	err := s.inTx(ctx, "finish_import", func(t *Tx) error {
-		status := ImportDone
-		if failure != "" {
-			status = ImportFailed
-		}
-		res, err := t.exec(ctx, `UPDATE import_jobs SET status = ?, error = ?, content = '', finished_at = ?, lease_until = NULL
-			WHERE id = ? AND worker_id = ? AND status = ?`, status, truncate(failure, 500), micros(s.Now()), id, workerID, ImportRunning)
-		if err != nil {
+		if err := t.finishJob(ctx, importJobs, id, workerID, failure); err != nil {
 			return err
 		}
-		if err := leaseHeld(res); err != nil {
-			return err
-		}
+		var err error
 		out, err = scanImport(t.queryRow(ctx, `SELECT `+importCols+` FROM import_jobs WHERE id = ?`, id))
 		return err
 	})

@@ -1,12 +1,15 @@
 package store
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -34,9 +37,6 @@ const (
 	ReviewRejected = "rejected"
 )
 
-// ErrSyncRunning is returned when another worker is syncing the property.
-var ErrSyncRunning = domain.Errorf(domain.EConflict, "a PMS sync of this property is running; try again when it has finished")
-
 // PMSSettings is a property's PMS User Sync configuration.
 type PMSSettings struct {
 	PropertyID      string            `json:"property_id"`
@@ -46,6 +46,7 @@ type PMSSettings struct {
 	MayShare        bool              `json:"may_share"`
 	Units           map[string]string `json:"units"`
 	IntervalMinutes int               `json:"interval_minutes"`
+	SkipStatuses    []string          `json:"skip_statuses"`
 	NextRunAt       time.Time         `json:"next_run_at"`
 	UpdatedAt       time.Time         `json:"updated_at"`
 }
@@ -58,6 +59,9 @@ type PMSSettingsInput struct {
 	MayShare        bool              `json:"may_share"`
 	Units           map[string]string `json:"units"`
 	IntervalMinutes int               `json:"interval_minutes"`
+	// SkipStatuses are vendor lease status words whose records the sync
+	// skips, besides those no adapter reads as residents.
+	SkipStatuses []string `json:"skip_statuses"`
 }
 
 // Normalize applies defaults and checks what needs no stored data.
@@ -94,6 +98,10 @@ func (in *PMSSettingsInput) Normalize() error {
 		}
 		seen[k] = true
 	}
+	var err error
+	if in.SkipStatuses, err = domain.NormalizeSkipStatuses(in.SkipStatuses, pms.MeansPast); err != nil {
+		return err
+	}
 	if in.Units == nil {
 		in.Units = map[string]string{}
 	}
@@ -129,19 +137,23 @@ func ProviderName(provider string) string {
 
 func scanPMSSettings(sc rowScanner) (PMSSettings, error) {
 	var s PMSSettings
-	var keys, units string
+	var keys, units, skip string
 	var next, updated int64
-	if err := sc.Scan(&s.PropertyID, &s.Provider, &s.Access, &keys, &s.MayShare, &units, &s.IntervalMinutes, &next, &updated); err != nil {
+	if err := sc.Scan(&s.PropertyID, &s.Provider, &s.Access, &keys, &s.MayShare, &units, &s.IntervalMinutes, &skip, &next, &updated); err != nil {
 		return s, err
 	}
 	s.NextRunAt, s.UpdatedAt = fromMicros(next), fromMicros(updated)
+	s.SkipStatuses = []string{}
+	if err := json.Unmarshal([]byte(skip), &s.SkipStatuses); err != nil {
+		return s, err
+	}
 	if err := json.Unmarshal([]byte(keys), &s.Keys); err != nil {
 		return s, err
 	}
 	return s, json.Unmarshal([]byte(units), &s.Units)
 }
 
-const pmsSettingsCols = `property_id, provider, access, key_ids, may_share, unit_map, interval_minutes, next_run_at, updated_at`
+const pmsSettingsCols = `property_id, provider, access, key_ids, may_share, unit_map, interval_minutes, skip_statuses, next_run_at, updated_at`
 
 func (t *Tx) pmsSettings(ctx context.Context, propertyID string) (PMSSettings, error) {
 	s, err := scanPMSSettings(t.queryRow(ctx, `SELECT `+pmsSettingsCols+` FROM pms_settings WHERE property_id = ?`, propertyID))
@@ -191,17 +203,18 @@ func (s *Store) PutPMSSettings(ctx context.Context, a domain.Actor, propertyID s
 		}
 		keys, _ := json.Marshal(in.Keys)
 		units, _ := json.Marshal(in.Units)
+		skip, _ := json.Marshal(in.SkipStatuses)
 		now := s.Now()
 		next := now.Add(time.Duration(in.IntervalMinutes) * time.Minute)
-		if _, err := t.exec(ctx, `INSERT INTO pms_settings (property_id, provider, access, key_ids, may_share, unit_map, interval_minutes, next_run_at, updated_at)
-			VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (property_id) DO UPDATE SET provider = excluded.provider, access = excluded.access,
+		if _, err := t.exec(ctx, `INSERT INTO pms_settings (property_id, provider, access, key_ids, may_share, unit_map, interval_minutes, skip_statuses, next_run_at, updated_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (property_id) DO UPDATE SET provider = excluded.provider, access = excluded.access,
 			key_ids = excluded.key_ids, may_share = excluded.may_share, unit_map = excluded.unit_map, interval_minutes = excluded.interval_minutes,
-			next_run_at = excluded.next_run_at, updated_at = excluded.updated_at`,
-			propertyID, in.Provider, in.Access, string(keys), in.MayShare, string(units), in.IntervalMinutes, micros(next), micros(now)); err != nil {
+			skip_statuses = excluded.skip_statuses, next_run_at = excluded.next_run_at, updated_at = excluded.updated_at`,
+			propertyID, in.Provider, in.Access, string(keys), in.MayShare, string(units), in.IntervalMinutes, string(skip), micros(next), micros(now)); err != nil {
 			return err
 		}
 		if err := t.addEvent(ctx, domain.Event{PropertyID: propertyID, Kind: EventPMSSettings, ActorID: a.ManagerID, Actor: a.Name,
-			Detail: fmt.Sprintf("set PMS User Sync: %s, %s, %d keys, every %d minutes", ProviderName(in.Provider), in.Access, len(in.Keys), in.IntervalMinutes)}); err != nil {
+			Detail: fmt.Sprintf("set PMS User Sync: %s, %s, %d keys, every %d minutes%s", ProviderName(in.Provider), in.Access, len(in.Keys), in.IntervalMinutes, skipDetail(in.SkipStatuses))}); err != nil {
 			return err
 		}
 		var err error
@@ -209,6 +222,13 @@ func (s *Store) PutPMSSettings(ctx context.Context, a domain.Actor, propertyID s
 		return err
 	})
 	return out, err
+}
+
+func skipDetail(words []string) string {
+	if len(words) == 0 {
+		return ""
+	}
+	return ", skipping lease statuses " + strings.Join(words, ", ")
 }
 
 // Activity kinds of PMS User Sync.
@@ -281,7 +301,8 @@ func (s *Store) LatestRoster(ctx context.Context, propertyID, provider string) (
 
 // PMSContacts lists the property's people (not guests, not deleted) as the
 // planner sees them, with their links to this provider's residents.
-// AccessExpiresAt is the latest end of the grants of the policy keys the
+// AccessExpiresAt is the latest effective end (the grant's own end or the
+// person's, whichever is first) of the grants of the policy keys the
 // person holds (nil when one of them has no end).
 func (s *Store) PMSContacts(ctx context.Context, propertyID, provider string, policyKeys []string) ([]pms.Contact, error) {
 	var out []pms.Contact
@@ -352,12 +373,17 @@ func (s *Store) PMSContacts(ctx context.Context, propertyID, provider string, po
 			if !slices.Contains(policyKeys, g.KeyID) || openEnded[g.PersonID] {
 				continue
 			}
-			if g.ExpiresAt == nil {
+			// The end that counts is where the grant stops opening doors:
+			// its own end or the person's, whichever comes first. People
+			// invited by a manager or a CSV file often have only the
+			// person's end; reading the grant's alone took them for
+			// open-ended, and an early move-out never moved their end.
+			if w.End == nil {
 				openEnded[g.PersonID], c.AccessExpiresAt = true, nil
 				continue
 			}
-			if c.AccessExpiresAt == nil || g.ExpiresAt.After(*c.AccessExpiresAt) {
-				e := *g.ExpiresAt
+			if c.AccessExpiresAt == nil || w.End.After(*c.AccessExpiresAt) {
+				e := *w.End
 				c.AccessExpiresAt = &e
 			}
 		}
@@ -366,45 +392,122 @@ func (s *Store) PMSContacts(ctx context.Context, propertyID, provider string, po
 	return out, err
 }
 
-// ClaimPMSSync claims a property's sync for workerID; false when another
-// worker holds it. The claim is one conditional UPDATE, so two instances
-// racing for it cannot both win, on either database.
-func (s *Store) ClaimPMSSync(ctx context.Context, propertyID, workerID string) (bool, error) {
-	var ok bool
-	err := s.inTx(ctx, "claim_pms_sync", func(t *Tx) error {
-		now := s.Now()
-		// The next scheduled run is one interval after this one starts; a
-		// roster arriving meanwhile (RequestPMSSync) makes it due again.
-		res, err := t.exec(ctx, `UPDATE pms_settings SET worker_id = ?, lease_until = ?, next_run_at = ? + CAST(interval_minutes AS BIGINT) * 60000000
-			WHERE property_id = ? AND (lease_until IS NULL OR lease_until < ?)`,
-			workerID, micros(now.Add(PMSLease)), micros(now), propertyID, micros(now))
+// pmsRuns is the job table of PMS sync runs: the import job runner claims
+// them as it claims CSV imports. A run waits until every older unfinished
+// run of its property has ended, so one property never syncs twice at once.
+var pmsRuns = jobTable{name: "pms_runs", lease: PMSLease, input: "plan", order: "started_at, id",
+	where: ` AND NOT EXISTS (SELECT 1 FROM pms_runs o WHERE o.property_id = j.property_id AND o.status IN ('queued', 'running')
+		AND (o.started_at < j.started_at OR (o.started_at = j.started_at AND o.id < j.id)))`}
+
+// QueuePMSRun queues a sync of the property's latest roster for the job
+// runner (Sync Now, a roster received, the watched folder; cause says
+// which) and returns it. When a run of the property is already queued,
+// that run is returned instead: it reads the latest roster when it starts.
+// The caller has checked the actor's permission.
+func (s *Store) QueuePMSRun(ctx context.Context, propertyID, cause string) (PMSRun, error) {
+	var out PMSRun
+	err := s.inTx(ctx, "queue_pms_run", func(t *Tx) error {
+		var err error
+		out, _, err = t.queuePMSRun(ctx, propertyID, cause)
+		return err
+	})
+	return out, err
+}
+
+// queuePMSRun is QueuePMSRun in t; queued is false when a queued run was
+// there already.
+func (t *Tx) queuePMSRun(ctx context.Context, propertyID, cause string) (PMSRun, bool, error) {
+	set, err := t.pmsSettings(ctx, propertyID)
+	if err != nil {
+		return PMSRun{}, false, err
+	}
+	run, err := scanRun(t.queryRow(ctx, `SELECT `+pmsRunCols+` FROM pms_runs WHERE property_id = ? AND status = ? ORDER BY started_at, id LIMIT 1`,
+		propertyID, ImportQueued))
+	if err == nil {
+		return run, false, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return run, false, err
+	}
+	var rosterID string
+	err = t.queryRow(ctx, `SELECT id FROM pms_rosters WHERE property_id = ? AND provider = ? ORDER BY received_at DESC, id DESC LIMIT 1`,
+		propertyID, set.Provider).Scan(&rosterID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return run, false, domain.Errorf(domain.ENotFound, "no %s roster has been received for this property yet", ProviderName(set.Provider))
+	}
+	if err != nil {
+		return run, false, err
+	}
+	id := domain.NewID("run")
+	if _, err := t.exec(ctx, `INSERT INTO pms_runs (id, property_id, provider, roster_id, cause, status, summary, items, started_at) VALUES (?,?,?,?,?,?,?,?,?)`,
+		id, propertyID, set.Provider, rosterID, cause, ImportQueued, "{}", "[]", micros(t.s.Now())); err != nil {
+		return run, false, err
+	}
+	run, err = scanRun(t.queryRow(ctx, `SELECT `+pmsRunCols+` FROM pms_runs WHERE id = ?`, id))
+	return run, true, err
+}
+
+// QueueDuePMSRuns queues the scheduled sync of every property whose sync
+// is due (at most limit) and moves each one's next run an interval on.
+// A property with no roster yet, or with a run already queued, gets none.
+func (s *Store) QueueDuePMSRuns(ctx context.Context, limit int) ([]PMSRun, error) {
+	var out []PMSRun
+	err := s.inTx(ctx, "queue_due_pms_runs", func(t *Tx) error {
+		out = nil
+		now := micros(s.Now())
+		rows, err := t.query(ctx, `SELECT property_id FROM pms_settings WHERE next_run_at <= ? ORDER BY next_run_at, property_id LIMIT ?`+t.skipLocked(), now, limit)
+		due, err := scanStringsErr(rows, err)
 		if err != nil {
 			return err
 		}
-		n, _ := res.RowsAffected()
-		ok = n == 1
+		for _, pid := range due {
+			if _, err := t.exec(ctx, `UPDATE pms_settings SET next_run_at = ? + CAST(interval_minutes AS BIGINT) * 60000000 WHERE property_id = ?`, now, pid); err != nil {
+				return err
+			}
+			run, queued, err := t.queuePMSRun(ctx, pid, "schedule")
+			if domain.ErrorCode(err) == domain.ENotFound {
+				continue // no roster yet
+			}
+			if err != nil {
+				return err
+			}
+			if queued {
+				out = append(out, run)
+			}
+		}
 		return nil
 	})
-	return ok, err
+	return out, err
 }
 
-// ReleasePMSSync ends a claim.
-func (s *Store) ReleasePMSSync(ctx context.Context, propertyID, workerID string) error {
-	return s.inTx(ctx, "release_pms_sync", func(t *Tx) error {
-		_, err := t.exec(ctx, `UPDATE pms_settings SET worker_id = '', lease_until = NULL WHERE property_id = ? AND worker_id = ?`, propertyID, workerID)
-		return err
-	})
-}
-
-// DuePMSSyncs lists properties whose scheduled sync is due and unclaimed.
-func (s *Store) DuePMSSyncs(ctx context.Context, limit int) ([]string, error) {
-	now := micros(s.Now())
-	rows, err := s.query(ctx, `SELECT property_id FROM pms_settings WHERE next_run_at <= ? AND (lease_until IS NULL OR lease_until < ?)
-		ORDER BY next_run_at LIMIT ?`, now, now, limit)
+func scanStringsErr(rows *sql.Rows, err error) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
 	return scanStrings(rows)
+}
+
+// ClaimPMSRun claims the oldest PMS sync run that is queued, or running
+// with an expired lease (its worker died), for workerID; nil when none is
+// ready.
+func (s *Store) ClaimPMSRun(ctx context.Context, workerID string) (*PMSRun, error) {
+	var out *PMSRun
+	err := s.inTx(ctx, "claim_pms_run", func(t *Tx) error {
+		out = nil
+		id, err := t.claimJob(ctx, pmsRuns, workerID, "")
+		if err != nil || id == "" {
+			return err
+		}
+		r, err := scanRun(t.queryRow(ctx, `SELECT `+pmsRunCols+` FROM pms_runs WHERE id = ?`, id))
+		out = &r
+		return err
+	})
+	return out, err
+}
+
+// ReleasePMSRun hands a running sync back (a worker shutting down).
+func (s *Store) ReleasePMSRun(ctx context.Context, id, workerID string) error {
+	return s.releaseJob(ctx, pmsRuns, id, workerID)
 }
 
 // PMSRunSummary counts what a run did.
@@ -420,6 +523,31 @@ type PMSRunSummary struct {
 	Failed   int `json:"failed"`
 }
 
+func (sm *PMSRunSummary) count(it PMSRunItem) {
+	if it.Status == "failed" {
+		sm.Failed++
+		return
+	}
+	switch it.Action {
+	case "link":
+		sm.Linked++
+	case "create":
+		sm.Created++
+	case "update":
+		sm.Updated++
+	case "grant":
+		sm.Granted++
+	case "revoke":
+		sm.Revoked++
+	case "review":
+		sm.Reviews++
+	case "alert":
+		sm.Alerts++
+	case "warning":
+		sm.Warnings++
+	}
+}
+
 // PMSRunItem is one thing a run did, queued or could not do.
 type PMSRunItem struct {
 	Action     string `json:"action"` // link | create | update | grant | revoke | review | alert | warning
@@ -431,217 +559,407 @@ type PMSRunItem struct {
 	Error      string `json:"error"`
 }
 
-// PMSRun is one sync.
+// PMSRun is one sync: queued by a request, applied in the background by
+// the job runner. Steps is how many steps the plan has (0 until the run
+// has planned), StepsDone how many are committed; Summary counts them.
 type PMSRun struct {
 	ID         string        `json:"id"`
 	PropertyID string        `json:"property_id"`
 	Provider   string        `json:"provider"`
 	RosterID   string        `json:"roster_id"`
 	Cause      string        `json:"cause"`
-	Status     string        `json:"status"`
+	Status     string        `json:"status"` // queued | running | done | failed
+	Steps      int           `json:"steps"`
+	StepsDone  int           `json:"steps_done"`
+	Progress   float64       `json:"progress"`
 	Summary    PMSRunSummary `json:"summary"`
 	Items      []PMSRunItem  `json:"items,omitempty"`
 	Error      string        `json:"error"`
-	StartedAt  time.Time     `json:"started_at"`
+	StartedAt  time.Time     `json:"started_at"` // when it was requested
 	FinishedAt *time.Time    `json:"finished_at"`
+
+	WorkerID string `json:"-"`
+	planned  bool
 }
 
-// PMSRunInput says what a run applies.
-type PMSRunInput struct {
-	PropertyID string
-	WorkerID   string
-	RosterID   string
-	Cause      string // roster | sync_now | schedule | folder
-	Settings   PMSSettings
+// Planned reports whether the run has stored its plan (a resumed run
+// applies that plan, not a new one).
+func (r PMSRun) Planned() bool { return r.planned }
+
+const pmsRunCols = `id, property_id, provider, roster_id, cause, status, summary, error, started_at, finished_at, worker_id, total_ops, next_op`
+
+func scanRun(sc rowScanner) (PMSRun, error) {
+	var r PMSRun
+	var sum string
+	var started int64
+	var finished sql.NullInt64
+	var total int
+	if err := sc.Scan(&r.ID, &r.PropertyID, &r.Provider, &r.RosterID, &r.Cause, &r.Status, &sum, &r.Error, &started, &finished,
+		&r.WorkerID, &total, &r.StepsDone); err != nil {
+		return r, err
+	}
+	r.StartedAt, r.FinishedAt = fromMicros(started), timePtr(finished)
+	r.planned = total >= 0
+	r.Steps = max(total, 0)
+	switch {
+	case r.Steps > 0:
+		r.Progress = float64(r.StepsDone) / float64(r.Steps)
+	case r.Status == ImportDone:
+		r.Progress = 1
+	}
+	return r, json.Unmarshal([]byte(sum), &r.Summary)
 }
 
+// pmsOp is one step of a run. apply returns the id of the person it
+// created or found, if any.
 type pmsOp struct {
 	item  PMSRunItem
-	apply func(ctx context.Context, t *Tx, st *pmsState) error
+	apply func(ctx context.Context, t *Tx, st *pmsState) (string, error)
+	// withNext keeps the next step in the same batch (a new resident's
+	// create and grant commit together).
+	withNext bool
 }
 
-// pmsState carries what earlier items of a run produced (people created
-// by this plan, for their grants).
+// pmsState is what the steps of a run share: the actor, the settings, and
+// the people created by earlier steps (for their grants and reviews).
 type pmsState struct {
-	a       domain.Actor
-	byEmail map[string]string
+	a   domain.Actor
+	set PMSSettings
+	// byEmail holds people created by committed batches; learned those of
+	// the batch being applied, merged into byEmail once it commits (a
+	// batch retried after a rollback must not see ids that were undone).
+	byEmail, learned map[string]string
 }
 
-// ApplyPMSPlan applies a plan for a sync the worker has claimed: links,
-// new contacts, contact updates, grants and revokes (each through the same
-// use cases as a manager's change, recorded under "PMS User Sync
-// (Provider)"), and queues reviews. Items are applied in batches, one
-// savepoint each, so a failing item is recorded and the rest go on, and
-// SQLite's writer is never held for the whole run. Nobody is ever deleted.
-func (s *Store) ApplyPMSPlan(ctx context.Context, in PMSRunInput, plan pms.Plan) (PMSRun, error) {
-	a, err := s.PMSSyncActor(ctx, in.PropertyID, in.Settings.Provider)
-	if err != nil {
-		return PMSRun{}, err
+// personID is the id of the person a step names by email, created by
+// this run (also before a restart) or already there.
+func (st *pmsState) personID(ctx context.Context, t *Tx, propertyID, email string) (string, error) {
+	key := strings.ToLower(email)
+	if id := st.learned[key]; id != "" {
+		return id, nil
 	}
-	run := PMSRun{ID: domain.NewID("run"), PropertyID: in.PropertyID, Provider: in.Settings.Provider, RosterID: in.RosterID,
-		Cause: in.Cause, Status: "running", StartedAt: s.Now(), Items: []PMSRunItem{}}
-	if err := s.inTx(ctx, "start_pms_run", func(t *Tx) error {
-		_, err := t.exec(ctx, `INSERT INTO pms_runs (id, property_id, provider, roster_id, cause, status, summary, items, started_at) VALUES (?,?,?,?,?,?,?,?,?)`,
-			run.ID, run.PropertyID, run.Provider, run.RosterID, run.Cause, run.Status, "{}", "[]", micros(run.StartedAt))
+	if id := st.byEmail[key]; id != "" {
+		return id, nil
+	}
+	p, found, err := t.personByEmail(ctx, propertyID, key)
+	if err != nil || !found {
+		return "", err
+	}
+	return p.ID, nil
+}
+
+// PMSJob is a claimed run with its plan as steps, applied batch by batch
+// by ApplyPMSBatch.
+type PMSJob struct {
+	Run PMSRun
+	ops []pmsOp
+	st  *pmsState
+}
+
+// Done reports whether every step is committed.
+func (j *PMSJob) Done() bool { return j.Run.StepsDone >= len(j.ops) }
+
+// StartPMSRun stores the plan of a run this worker has just claimed (the
+// roster it read, the plan computed from it) and returns the job. A run
+// that has planned before a restart is opened with OpenPMSJob instead.
+func (s *Store) StartPMSRun(ctx context.Context, runID, workerID string, roster PMSRoster, plan pms.Plan) (*PMSJob, error) {
+	enc, err := encodePlan(plan)
+	if err != nil {
+		return nil, err
+	}
+	var run PMSRun
+	err = s.inTx(ctx, "start_pms_run", func(t *Tx) error {
+		var err error
+		if run, err = t.heldRun(ctx, runID, workerID); err != nil {
+			return err
+		}
+		// The roster read may be newer than the one the run was queued
+		// with, or of a provider the settings changed to since.
+		n := len(pmsOps(run.ID, run.PropertyID, roster.Provider, plan))
+		if _, err := t.exec(ctx, `UPDATE pms_runs SET roster_id = ?, provider = ?, plan = ?, total_ops = ?, next_op = 0, lease_until = ? WHERE id = ?`,
+			roster.ID, roster.Provider, enc, n, micros(s.Now().Add(PMSLease)), runID); err != nil {
+			return err
+		}
+		run, err = scanRun(t.queryRow(ctx, `SELECT `+pmsRunCols+` FROM pms_runs WHERE id = ?`, runID))
 		return err
-	}); err != nil {
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.pmsJob(ctx, run, plan)
+}
+
+// OpenPMSJob reopens a claimed run that planned before (its worker
+// stopped): it goes on from its first step not committed.
+func (s *Store) OpenPMSJob(ctx context.Context, run PMSRun) (*PMSJob, error) {
+	var enc string
+	if err := s.queryRow(ctx, `SELECT plan FROM pms_runs WHERE id = ?`, run.ID).Scan(&enc); err != nil {
+		return nil, s.mapErr(err)
+	}
+	plan, err := decodePlan(enc)
+	if err != nil {
+		return nil, fmt.Errorf("store: run %s: stored plan: %w", run.ID, err)
+	}
+	return s.pmsJob(ctx, run, plan)
+}
+
+func (s *Store) pmsJob(ctx context.Context, run PMSRun, plan pms.Plan) (*PMSJob, error) {
+	a, err := s.PMSSyncActor(ctx, run.PropertyID, run.Provider)
+	if err != nil {
+		return nil, err
+	}
+	set, err := s.PMSSettingsByID(ctx, run.PropertyID)
+	if err != nil {
+		return nil, err
+	}
+	return &PMSJob{Run: run, ops: pmsOps(run.ID, run.PropertyID, run.Provider, plan),
+		st: &pmsState{a: a, set: set, byEmail: map[string]string{}}}, nil
+}
+
+func encodePlan(p pms.Plan) (string, error) {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	if err := json.NewEncoder(zw).Encode(p); err != nil {
+		return "", err
+	}
+	if err := zw.Close(); err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(b.Bytes()), nil
+}
+
+func decodePlan(enc string) (pms.Plan, error) {
+	var p pms.Plan
+	raw, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil {
+		return p, err
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return p, err
+	}
+	err = json.NewDecoder(zr).Decode(&p)
+	return p, err
+}
+
+// heldRun loads a run this worker holds (locked on PostgreSQL), or
+// ErrLostLease.
+func (t *Tx) heldRun(ctx context.Context, id, workerID string) (PMSRun, error) {
+	run, err := scanRun(t.queryRow(ctx, `SELECT `+pmsRunCols+` FROM pms_runs WHERE id = ?`+t.forUpdate(), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return run, domain.Errorf(domain.ENotFound, "sync run %s not found", id)
+	}
+	if err != nil {
 		return run, err
 	}
-	st := &pmsState{a: a, byEmail: map[string]string{}}
-	ops := s.pmsOps(in, plan)
-	for len(ops) > 0 {
-		n := min(len(ops), pmsBatch)
-		batch := ops[:n]
-		ops = ops[n:]
-		err := s.inTx(ctx, "pms_batch", func(t *Tx) error {
-			res, err := t.exec(ctx, `UPDATE pms_settings SET lease_until = ? WHERE property_id = ? AND worker_id = ?`,
-				micros(s.Now().Add(PMSLease)), in.PropertyID, in.WorkerID)
-			if err != nil {
-				return err
-			}
-			if err := leaseHeld(res); err != nil {
-				return err
-			}
-			for i := range batch {
-				op := &batch[i]
-				if op.apply == nil {
-					continue
+	if run.Status != ImportRunning || run.WorkerID != workerID {
+		return run, ErrLostLease
+	}
+	return run, nil
+}
+
+// ApplyPMSBatch applies the job's next steps in one transaction, for at
+// most budget (at least one step, at most maxSteps; 0: pmsBatch): links, new contacts,
+// contact updates, grants and revokes through the same use cases as a
+// manager's change, recorded under "PMS User Sync (Provider)", and review
+// queue items. Each step runs in a savepoint, so a step a rule refuses is
+// recorded as failed and the rest go on. The steps' items, the run's
+// counts and its progress commit with them: after a crash the run goes on
+// from the first step not committed, never applying one twice. Nobody is
+// ever deleted.
+func (s *Store) ApplyPMSBatch(ctx context.Context, job *PMSJob, workerID string, maxSteps int, budget time.Duration) error {
+	if maxSteps <= 0 {
+		maxSteps = pmsBatch
+	}
+	var run PMSRun
+	var learned map[string]string
+	err := s.inTx(ctx, "pms_batch", func(t *Tx) error {
+		start := time.Now()
+		var err error
+		if run, err = t.heldRun(ctx, job.Run.ID, workerID); err != nil {
+			return err
+		}
+		learned = map[string]string{}
+		st := *job.st
+		st.learned = learned
+		first := run.StepsDone
+		var rows [][]any
+		i := first
+		for ; i < len(job.ops) && (i == first || job.ops[i-1].withNext || (i-first < maxSteps && time.Since(start) < budget)); i++ {
+			op := job.ops[i]
+			it := op.item
+			if op.apply != nil {
+				var pid string
+				err := t.savepoint(ctx, "pms_item", func() error {
+					var err error
+					pid, err = op.apply(withTx(ctx, t), t, &st)
+					return err
+				})
+				if pid != "" {
+					it.PersonID = pid
 				}
-				err := t.savepoint(ctx, "pms_item", func() error { return op.apply(withTx(ctx, t), t, st) })
 				if err != nil {
 					err = s.mapErr(err)
 					var de *domain.Error
 					if !errors.As(err, &de) {
 						return err
 					}
-					op.item.Status, op.item.Error = "failed", de.Error()
-				} else if op.item.Status == "" {
-					op.item.Status = "applied"
+					it.Status, it.Error = "failed", de.Error()
+				} else if it.Status == "" {
+					it.Status = "applied"
 				}
 			}
-			return nil
-		})
-		if err != nil {
-			run.Status, run.Error = "failed", err.Error()
-			if errors.Is(err, ErrLostLease) || ctx.Err() != nil {
-				return run, errors.Join(err, ctx.Err())
-			}
-			break
+			run.Summary.count(it)
+			rows = append(rows, []any{run.ID, i, it.Action, it.Status, it.PersonID, truncate(it.ExternalID, 300), truncate(it.Email, 254),
+				truncate(it.Detail, 1000), truncate(it.Error, 1000)})
 		}
-		for _, op := range batch {
-			run.Items = append(run.Items, op.item)
+		if err := t.insertRows(ctx, `INSERT INTO pms_run_items (run_id, seq, action, status, person_id, external_id, email, detail, error) VALUES `, rows, ""); err != nil {
+			return err
 		}
-	}
-	for _, it := range run.Items {
-		sum := &run.Summary
-		if it.Status == "failed" {
-			sum.Failed++
-			continue
-		}
-		switch it.Action {
-		case "link":
-			sum.Linked++
-		case "create":
-			sum.Created++
-		case "update":
-			sum.Updated++
-		case "grant":
-			sum.Granted++
-		case "revoke":
-			sum.Revoked++
-		case "review":
-			sum.Reviews++
-		case "alert":
-			sum.Alerts++
-		case "warning":
-			sum.Warnings++
-		}
-	}
-	if run.Status == "running" {
-		run.Status = "done"
-	}
-	now := s.Now()
-	run.FinishedAt = &now
-	fctx := context.WithoutCancel(ctx)
-	err = s.inTx(fctx, "finish_pms_run", func(t *Tx) error {
 		sum, _ := json.Marshal(run.Summary)
-		items, _ := json.Marshal(run.Items)
-		if _, err := t.exec(fctx, `UPDATE pms_runs SET status = ?, summary = ?, items = ?, error = ?, finished_at = ? WHERE id = ?`,
-			run.Status, string(sum), string(items), truncate(run.Error, 1000), micros(now), run.ID); err != nil {
+		res, err := t.exec(ctx, `UPDATE pms_runs SET next_op = ?, summary = ?, lease_until = ? WHERE id = ? AND worker_id = ? AND status = ? AND next_op = ?`,
+			i, string(sum), micros(s.Now().Add(PMSLease)), run.ID, workerID, ImportRunning, first)
+		if err != nil {
+			return err
+		}
+		if err := leaseHeld(res); err != nil {
+			return err
+		}
+		run.StepsDone = i
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	maps.Copy(job.st.byEmail, learned)
+	run.Steps = len(job.ops)
+	if run.Steps > 0 {
+		run.Progress = float64(run.StepsDone) / float64(run.Steps)
+	}
+	run.planned = true
+	job.Run = run
+	return nil
+}
+
+// FinishPMSRun ends a run this worker holds: done, or failed with a
+// reason (what its committed batches applied stays, and is counted in its
+// summary and items). It records the sync in Activity.
+func (s *Store) FinishPMSRun(ctx context.Context, id, workerID, failure string) (PMSRun, error) {
+	var run PMSRun
+	err := s.inTx(ctx, "finish_pms_run", func(t *Tx) error {
+		var err error
+		if run, err = t.heldRun(ctx, id, workerID); err != nil {
+			return err
+		}
+		if err := t.finishJob(ctx, pmsRuns, id, workerID, failure); err != nil {
+			return err
+		}
+		if run, err = scanRun(t.queryRow(ctx, `SELECT `+pmsRunCols+` FROM pms_runs WHERE id = ?`, id)); err != nil {
 			return err
 		}
 		sm := run.Summary
-		return t.addEvent(fctx, domain.Event{PropertyID: in.PropertyID, Kind: EventPMSSync, Actor: a.Name,
-			Detail: fmt.Sprintf("%s sync (%s): %d linked, %d created, %d updated, %d granted, %d revoked, %d for review, %d alerts, %d failed",
-				ProviderName(run.Provider), run.Cause, sm.Linked, sm.Created, sm.Updated, sm.Granted, sm.Revoked, sm.Reviews, sm.Alerts, sm.Failed)})
+		detail := fmt.Sprintf("%s sync (%s): %d linked, %d created, %d updated, %d granted, %d revoked, %d for review, %d alerts, %d failed",
+			ProviderName(run.Provider), run.Cause, sm.Linked, sm.Created, sm.Updated, sm.Granted, sm.Revoked, sm.Reviews, sm.Alerts, sm.Failed)
+		if failure != "" {
+			detail += fmt.Sprintf("; stopped after %d of %d steps: %s", run.StepsDone, run.Steps, truncate(failure, 300))
+		}
+		return t.addEvent(ctx, domain.Event{PropertyID: run.PropertyID, Kind: EventPMSSync, Actor: "PMS User Sync (" + ProviderName(run.Provider) + ")", Detail: detail})
 	})
 	return run, err
 }
 
-// pmsOps turns a plan into items to apply, in plan order: links, creates,
-// updates, grants, revokes, then reviews, alerts and warnings.
-func (s *Store) pmsOps(in PMSRunInput, plan pms.Plan) []pmsOp {
-	pid, provider := in.PropertyID, in.Settings.Provider
+// pmsOps turns a plan into the steps of a run, in plan order: links,
+// creates (each followed by the grant of the person it creates, so no
+// batch boundary leaves a new resident without their keys), updates, the
+// other grants, revokes, then reviews, alerts and warnings. The same plan
+// always gives the same steps: a resumed run counts on it.
+func pmsOps(runID, pid, provider string, plan pms.Plan) []pmsOp {
 	var ops []pmsOp
 	for _, l := range plan.Links {
 		ops = append(ops, pmsOp{item: PMSRunItem{Action: "link", PersonID: l.PersonID, ExternalID: l.ExternalID, Email: l.Email, Detail: "linked to PMS resident " + l.ExternalID},
-			apply: func(ctx context.Context, t *Tx, _ *pmsState) error {
-				return t.link(ctx, pid, provider, l.PersonID, l.ExternalID)
+			apply: func(ctx context.Context, t *Tx, _ *pmsState) (string, error) {
+				return "", t.link(ctx, pid, provider, l.PersonID, l.ExternalID)
 			}})
 	}
-	for _, c := range plan.Creates {
-		op := pmsOp{item: PMSRunItem{Action: "create", ExternalID: c.ExternalID, Email: c.Email, Detail: fmt.Sprintf("new contact %s %s (%s)", c.FirstName, c.LastName, c.Status)}}
-		item := &op.item
-		op.apply = func(ctx context.Context, t *Tx, st *pmsState) error {
-			v, err := s.Invite(ctx, st.a, pid, domain.InviteInput{FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Phone: c.Phone,
-				Access: domain.AccessApp, Resident: true, UnitID: c.UnitID})
-			if err != nil {
-				return err
-			}
-			st.byEmail[strings.ToLower(c.Email)] = v.ID
-			item.PersonID = v.ID
-			if c.ExternalID == "" {
-				return nil
-			}
-			return t.link(ctx, pid, provider, v.ID, c.ExternalID)
+	newGrants := map[string][]pms.Grant{}
+	var grants []pms.Grant
+	for _, g := range plan.Grants {
+		if g.PersonID == "" {
+			newGrants[strings.ToLower(g.Email)] = append(newGrants[strings.ToLower(g.Email)], g)
+			continue
 		}
-		ops = append(ops, op)
+		grants = append(grants, g)
+	}
+	grantOp := func(g pms.Grant) pmsOp {
+		return pmsOp{item: PMSRunItem{Action: "grant", PersonID: g.PersonID, ExternalID: g.ExternalID, Email: g.Email, Detail: grantDetail(g)},
+			apply: func(ctx context.Context, t *Tx, st *pmsState) (string, error) {
+				return pmsGrant(ctx, t, st, pid, g, false)
+			}}
+	}
+	for _, c := range plan.Creates {
+		ops = append(ops, pmsOp{item: PMSRunItem{Action: "create", ExternalID: c.ExternalID, Email: c.Email, Detail: fmt.Sprintf("new contact %s %s (%s)", c.FirstName, c.LastName, c.Status)},
+			apply: func(ctx context.Context, t *Tx, st *pmsState) (string, error) {
+				v, err := t.s.Invite(ctx, st.a, pid, domain.InviteInput{FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Phone: c.Phone,
+					Access: domain.AccessApp, Resident: true, UnitID: c.UnitID})
+				if err != nil {
+					return "", err
+				}
+				if c.ExternalID != "" {
+					if err := t.link(ctx, pid, provider, v.ID, c.ExternalID); err != nil {
+						return "", err
+					}
+				}
+				st.learned[strings.ToLower(c.Email)] = v.ID
+				return v.ID, nil
+			}})
+		key := strings.ToLower(c.Email)
+		for _, g := range newGrants[key] {
+			ops[len(ops)-1].withNext = true
+			ops = append(ops, grantOp(g))
+		}
+		delete(newGrants, key)
 	}
 	for _, u := range plan.Updates {
 		ops = append(ops, pmsOp{item: PMSRunItem{Action: "update", PersonID: u.PersonID, ExternalID: u.ExternalID, Detail: fmt.Sprintf("%s: %q → %q", u.Field, u.From, u.To)},
-			apply: func(ctx context.Context, t *Tx, st *pmsState) error {
-				return s.pmsUpdate(ctx, t, st.a, pid, in.Settings, u)
+			apply: func(ctx context.Context, t *Tx, st *pmsState) (string, error) {
+				return "", t.s.pmsUpdate(ctx, t, st.a, pid, st.set, u)
 			}})
 	}
 	for _, g := range plan.Grants {
-		op := pmsOp{item: PMSRunItem{Action: "grant", PersonID: g.PersonID, ExternalID: g.ExternalID, Email: g.Email, Detail: grantDetail(g)}}
-		item := &op.item
-		op.apply = func(ctx context.Context, t *Tx, st *pmsState) error {
-			id, err := s.pmsGrant(ctx, t, st, pid, g, false)
-			item.PersonID = id
-			return err
+		if g.PersonID == "" && newGrants[strings.ToLower(g.Email)] == nil {
+			continue // placed after its create
 		}
-		ops = append(ops, op)
+		if g.PersonID == "" {
+			grants = append(grants, g) // a grant for an email no create names
+		}
+	}
+	for _, g := range grants {
+		ops = append(ops, grantOp(g))
 	}
 	for _, r := range plan.Revokes {
 		ops = append(ops, pmsOp{item: PMSRunItem{Action: "revoke", PersonID: r.PersonID, ExternalID: r.ExternalID, Email: r.Email, Detail: "revoked all keys: " + r.Reason},
-			apply: func(ctx context.Context, t *Tx, st *pmsState) error {
-				_, err := s.Revoke(ctx, st.a, pid, r.PersonID)
-				return err
+			apply: func(ctx context.Context, t *Tx, st *pmsState) (string, error) {
+				_, err := t.s.Revoke(ctx, st.a, pid, r.PersonID)
+				return "", err
 			}})
 	}
 	for _, rv := range plan.Reviews {
-		op := pmsOp{item: PMSRunItem{Action: "review", Status: "queued", PersonID: rv.PersonID, ExternalID: rv.ExternalID, Email: rv.Email, Detail: string(rv.Reason) + ": " + rv.Detail}}
-		op.apply = func(ctx context.Context, t *Tx, st *pmsState) error {
-			if rv.PersonID == "" && rv.Grant != nil {
-				// A grant for a contact this run created.
-				if id := st.byEmail[strings.ToLower(rv.Email)]; id != "" {
-					rv.PersonID, rv.Grant.PersonID = id, id
+		ops = append(ops, pmsOp{item: PMSRunItem{Action: "review", Status: "queued", PersonID: rv.PersonID, ExternalID: rv.ExternalID, Email: rv.Email, Detail: string(rv.Reason) + ": " + rv.Detail},
+			apply: func(ctx context.Context, t *Tx, st *pmsState) (string, error) {
+				if rv.PersonID == "" && rv.Grant != nil {
+					// A grant for a contact this run created.
+					id, err := st.personID(ctx, t, pid, rv.Email)
+					if err != nil {
+						return "", err
+					}
+					if id != "" {
+						g := *rv.Grant
+						rv.PersonID, g.PersonID = id, id
+						rv.Grant = &g
+					}
 				}
-			}
-			return t.queueReview(ctx, pid, provider, in.WorkerID, rv)
-		}
-		ops = append(ops, op)
+				return rv.PersonID, t.queueReview(ctx, pid, provider, runID, rv)
+			}})
 	}
 	for _, al := range plan.Alerts {
 		ops = append(ops, pmsOp{item: PMSRunItem{Action: "alert", Status: "reported", ExternalID: strings.Join(al.ExternalIDs, ","), Email: al.Email, Detail: string(al.Kind) + ": " + al.Detail}})
@@ -669,20 +987,17 @@ func (t *Tx) link(ctx context.Context, propertyID, provider, personID, externalI
 
 // pmsGrant gives the grant's keys; approved says a manager approved it
 // later than it was planned, so a start already passed becomes now.
-func (s *Store) pmsGrant(ctx context.Context, t *Tx, st *pmsState, propertyID string, g pms.Grant, approved bool) (string, error) {
+func pmsGrant(ctx context.Context, t *Tx, st *pmsState, propertyID string, g pms.Grant, approved bool) (string, error) {
+	s := t.s
 	id := g.PersonID
 	if id == "" {
-		id = st.byEmail[strings.ToLower(g.Email)]
-	}
-	if id == "" {
-		p, found, err := t.personByEmail(ctx, propertyID, strings.ToLower(g.Email))
-		if err != nil {
+		var err error
+		if id, err = st.personID(ctx, t, propertyID, g.Email); err != nil {
 			return "", err
 		}
-		if !found {
+		if id == "" {
 			return "", domain.Errorf(domain.ENotFound, "no person with email %s", g.Email)
 		}
-		id = p.ID
 	}
 	start := g.StartsAt
 	if approved && start.Before(s.Now()) {
@@ -728,6 +1043,18 @@ func (s *Store) pmsUpdate(ctx context.Context, t *Tx, a domain.Actor, propertyID
 		gs, err := t.grants(ctx, u.PersonID)
 		if err != nil {
 			return err
+		}
+		p, err := t.person(ctx, propertyID, u.PersonID, false)
+		if err != nil {
+			return err
+		}
+		if p.ExpiresAt != nil && (end == nil || end.After(*p.ExpiresAt)) {
+			// A renewal past the person's own end: the person's end caps
+			// every grant, so it moves too (or the next sync would find
+			// the same difference again).
+			if _, err := s.UpdatePerson(ctx, a, propertyID, u.PersonID, domain.PersonPatch{ExpiresAtSet: true, ExpiresAt: end}); err != nil {
+				return err
+			}
 		}
 		for _, g := range gs {
 			if !slices.Contains(set.Keys, g.KeyID) {
@@ -899,7 +1226,7 @@ func (s *Store) DecidePMSReview(ctx context.Context, a domain.Actor, propertyID,
 			p := r.Proposal
 			switch {
 			case p.Grant != nil:
-				_, err = s.pmsGrant(jctx, t, &pmsState{a: a, byEmail: map[string]string{}}, propertyID, *p.Grant, true)
+				_, err = pmsGrant(jctx, t, &pmsState{a: a, set: set, byEmail: map[string]string{}}, propertyID, *p.Grant, true)
 			case p.Revoke != nil:
 				_, err = s.Revoke(jctx, a, propertyID, p.Revoke.PersonID)
 			case p.Update != nil:
@@ -940,36 +1267,16 @@ func (s *Store) ListPMSRuns(ctx context.Context, a domain.Actor, propertyID, cur
 		}
 		limit = pageLimit(limit, maxLogPage)
 		var err error
-		out, next, err = newestFirst(ctx, t, `SELECT id, property_id, provider, roster_id, cause, status, summary, '[]', error, started_at, finished_at FROM pms_runs WHERE property_id = ?`,
-			[]any{propertyID}, "started_at", cursor, limit,
-			func(sc rowScanner) (PMSRun, error) {
-				r, err := scanRun(sc)
-				r.Items = nil
-				return r, err
-			},
+		out, next, err = newestFirst(ctx, t, `SELECT `+pmsRunCols+` FROM pms_runs WHERE property_id = ?`,
+			[]any{propertyID}, "started_at", cursor, limit, scanRun,
 			func(r PMSRun) time.Time { return r.StartedAt }, func(r PMSRun) string { return r.ID })
 		return err
 	})
 	return out, next, err
 }
 
-func scanRun(sc rowScanner) (PMSRun, error) {
-	var r PMSRun
-	var sum, items string
-	var started int64
-	var finished sql.NullInt64
-	if err := sc.Scan(&r.ID, &r.PropertyID, &r.Provider, &r.RosterID, &r.Cause, &r.Status, &sum, &items, &r.Error, &started, &finished); err != nil {
-		return r, err
-	}
-	r.StartedAt, r.FinishedAt = fromMicros(started), timePtr(finished)
-	if err := json.Unmarshal([]byte(sum), &r.Summary); err != nil {
-		return r, err
-	}
-	r.Items = []PMSRunItem{}
-	return r, json.Unmarshal([]byte(items), &r.Items)
-}
-
-// PMSRun returns one run with its items.
+// PMSRun returns one run with its items (those of a run still going: the
+// items committed so far).
 func (s *Store) PMSRun(ctx context.Context, a domain.Actor, propertyID, id string) (PMSRun, error) {
 	var out PMSRun
 	err := s.read(ctx, func(t *Tx) error {
@@ -977,11 +1284,29 @@ func (s *Store) PMSRun(ctx context.Context, a domain.Actor, propertyID, id strin
 			return err
 		}
 		var err error
-		out, err = scanRun(t.queryRow(ctx, `SELECT id, property_id, provider, roster_id, cause, status, summary, items, error, started_at, finished_at
-			FROM pms_runs WHERE id = ? AND property_id = ?`, id, propertyID))
+		out, err = scanRun(t.queryRow(ctx, `SELECT `+pmsRunCols+` FROM pms_runs WHERE id = ? AND property_id = ?`, id, propertyID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return domain.Errorf(domain.ENotFound, "sync run %s not found", id)
 		}
+		if err != nil {
+			return err
+		}
+		// Runs from before the job runner kept their items as JSON.
+		var legacy string
+		if err := t.queryRow(ctx, `SELECT items FROM pms_runs WHERE id = ?`, id).Scan(&legacy); err != nil {
+			return err
+		}
+		out.Items = []PMSRunItem{}
+		if err := json.Unmarshal([]byte(legacy), &out.Items); err != nil {
+			return err
+		}
+		rows, err := t.query(ctx, `SELECT action, status, person_id, external_id, email, detail, error FROM pms_run_items WHERE run_id = ? ORDER BY seq`, id)
+		items, err := collect(rows, err, func(sc rowScanner) (PMSRunItem, error) {
+			var it PMSRunItem
+			err := sc.Scan(&it.Action, &it.Status, &it.PersonID, &it.ExternalID, &it.Email, &it.Detail, &it.Error)
+			return it, err
+		})
+		out.Items = append(out.Items, items...)
 		return err
 	})
 	return out, err
@@ -1013,13 +1338,4 @@ func (s *Store) PMSUnitMap(ctx context.Context, propertyID string, set PMSSettin
 		out[k] = set.Units[k]
 	}
 	return out, rows.Err()
-}
-
-// RequestPMSSync makes the property's next scheduled sync due now (a
-// roster arrived while another sync was running).
-func (s *Store) RequestPMSSync(ctx context.Context, propertyID string) error {
-	return s.inTx(ctx, "request_pms_sync", func(t *Tx) error {
-		_, err := t.exec(ctx, `UPDATE pms_settings SET next_run_at = ? WHERE property_id = ?`, micros(s.Now()), propertyID)
-		return err
-	})
 }

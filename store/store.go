@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -326,23 +327,20 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(*Tx) error) (err er
 		}
 	}()
 	if s.dialect == SQLite {
-		// As long as busy_timeout: a writer that never finishes (a use
-		// case wrongly nested in another) fails instead of hanging.
-		wait := time.NewTimer(10 * time.Second)
-		select {
-		case s.writer <- struct{}{}:
-			wait.Stop()
-			defer func() { <-s.writer }()
-		case <-ctx.Done():
-			wait.Stop()
-			return ctx.Err()
-		case <-wait.C:
-			return fmt.Errorf("store: %s: database is busy", op)
+		if err := s.takeWriter(ctx, op); err != nil {
+			return err
 		}
+		defer func() { <-s.writer }()
 	}
 	for attempt := 0; ; attempt++ {
 		sqlTx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
+			if s.busy(err) && attempt < maxBusyRetries {
+				if werr := s.backoff(ctx, op, attempt, err); werr != nil {
+					return werr
+				}
+				continue
+			}
 			return fmt.Errorf("store: begin %s: %w", op, err)
 		}
 		t := &Tx{tx: sqlTx, s: s, prepare: s.dialect == SQLite}
@@ -350,15 +348,19 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(*Tx) error) (err er
 		if err == nil {
 			err = t.flushDoors(ctx)
 		}
-		if err != nil {
+		if err == nil {
+			err = sqlTx.Commit()
+		} else {
 			sqlTx.Rollback()
+		}
+		if err != nil {
 			if s.retryable(err) && attempt < 5 {
 				continue
 			}
-			return s.mapErr(err)
-		}
-		if err := sqlTx.Commit(); err != nil {
-			if s.retryable(err) && attempt < 5 {
+			if s.busy(err) && attempt < maxBusyRetries {
+				if werr := s.backoff(ctx, op, attempt, err); werr != nil {
+					return werr
+				}
 				continue
 			}
 			return s.mapErr(err)
@@ -366,6 +368,76 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(*Tx) error) (err er
 		for _, f := range t.after {
 			f()
 		}
+		return nil
+	}
+}
+
+// writerDeadlock is how long a write transaction waits for this process's
+// SQLite writer slot before it gives up. Transactions are short (a job's
+// batch stops at its time budget, about 200 ms), and the slot is handed
+// on in arrival order, so a wait this long is not contention but a use
+// case wrongly nested in another (holding the slot it waits for).
+const writerDeadlock = 2 * time.Minute
+
+// takeWriter waits for the SQLite writer slot. Contention is waited out:
+// a background job (import batch, PMS sync batch, outbox claim) must not
+// fail because others write; a long wait is logged.
+func (s *Store) takeWriter(ctx context.Context, op string) error {
+	select {
+	case s.writer <- struct{}{}:
+		return nil
+	default:
+	}
+	start := time.Now()
+	warn := time.NewTicker(10 * time.Second)
+	defer warn.Stop()
+	dead := time.NewTimer(writerDeadlock)
+	defer dead.Stop()
+	for {
+		select {
+		case s.writer <- struct{}{}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-warn.C:
+			s.log.Warn("store: waiting for the SQLite writer", "op", op, "waited", time.Since(start).Round(time.Second))
+		case <-dead.C:
+			return fmt.Errorf("store: %s: waited %s for the SQLite writer; a transaction nested in another?", op, writerDeadlock)
+		}
+	}
+}
+
+// maxBusyRetries bounds how often a transaction SQLite refused as busy is
+// run again. Busy here means another process holds the database (a
+// `dooros import` beside `dooros serve`) beyond busy_timeout, or a
+// snapshot went stale at commit; in this process the writer slot already
+// lets one writer in at a time.
+const maxBusyRetries = 8
+
+// busy reports SQLite's SQLITE_BUSY and SQLITE_LOCKED (and their extended
+// codes): the transaction was rolled back and can run again.
+func (s *Store) busy(err error) bool {
+	if s.dialect != SQLite {
+		return false
+	}
+	var ce interface{ Code() int }
+	if errors.As(err, &ce) {
+		c := ce.Code() & 0xff
+		return c == 5 || c == 6 // SQLITE_BUSY, SQLITE_LOCKED
+	}
+	return false
+}
+
+// backoff waits before busy retry number attempt (25 ms doubling to 1.6 s,
+// with jitter, so two processes do not retry in step).
+func (s *Store) backoff(ctx context.Context, op string, attempt int, cause error) error {
+	d := 25 * time.Millisecond << min(attempt, 6)
+	d += time.Duration(rand.Int64N(int64(d)))
+	s.log.Info("store: database busy, retrying", "op", op, "attempt", attempt+1, "in", d, "err", cause)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
 		return nil
 	}
 }
