@@ -1,7 +1,6 @@
 package console
 
 import (
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -43,7 +42,7 @@ func (c *Console) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email, _ := domain.NormalizeEmail("email", d.Email)
-	acct, addr := email, clientIP(r)
+	acct, addr := email, c.opts.Limiter.ClientIP(r)
 	if c.opts.Limiter.Blocked(acct, addr) {
 		d.Message = "Too many failed logins. Wait a minute and try again."
 		c.showLogin(w, r, http.StatusTooManyRequests, d)
@@ -141,12 +140,4 @@ func hasBrowserTrap(s string) bool {
 		}
 	}
 	return false
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
