@@ -2,11 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -218,5 +224,111 @@ func TestServeWithBrokerDown(t *testing.T) {
 	})
 	if err := srv.stop(); err != nil {
 		t.Errorf("serve: %v", err)
+	}
+}
+
+// postgresDSN makes a fresh schema on DOOROS_TEST_POSTGRES_URL and
+// returns a URL whose connections use it, or skips the test.
+func postgresDSN(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("DOOROS_TEST_POSTGRES_URL")
+	if base == "" {
+		t.Skip("DOOROS_TEST_POSTGRES_URL not set")
+	}
+	schema := "t_" + strings.ToLower(strings.ReplaceAll(strings.ReplaceAll(freeAddr(t), ".", "_"), ":", "_")) + "_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if db, err := sql.Open("pgx", base); err == nil {
+			db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+			db.Close()
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// TestTwoInstancesOnPostgres runs two `dooros serve` on one PostgreSQL
+// database sharing one external Mosquitto, as a scaled-out deployment
+// does: a lock provisioned on A, a person invited on B and revoked on A,
+// and the online lock follows both; wrong passwords tried on A and B count
+// together; and a third instance with the embedded broker refuses to start.
+func TestTwoInstancesOnPostgres(t *testing.T) {
+	broker := mosquittoAddr(t)
+	dsn := postgresDSN(t)
+	keyFile := filepath.Join(t.TempDir(), "master.key")
+	key := make([]byte, 32)
+	rand.Read(key)
+	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(key)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb syncBuffer
+	if err := run(context.Background(), []string{"init", "--db", dsn, "--org", "Acme", "--email", testEmail, "--password", testPassword}, noEnv, nil, &out, &errb); err != nil {
+		t.Fatalf("init: %v\n%s", err, errb.String())
+	}
+	args := func() []string {
+		return []string{"--db", dsn, "--data", t.TempDir(), "--master-key-file", keyFile, "--mqtt-url", "mqtt://" + broker}
+	}
+	a := startServe(t, args())
+	b := startServe(t, args())
+
+	t.Run("a third instance with the embedded broker refuses to start", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var out, errb syncBuffer
+		err := run(ctx, []string{"serve", "--db", dsn, "--data", t.TempDir(), "--master-key-file", keyFile, "--addr", freeAddr(t), "--mqtt-addr", "127.0.0.1:0"}, noEnv, nil, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), "--mqtt-url") {
+			t.Fatalf("serve with the embedded broker beside two instances: %v", err)
+		}
+	})
+
+	ca, cb := login(t, a.base), login(t, b.base)
+	p, key1, l := property(t, ca, broker)
+	var ana struct {
+		ID string `json:"id"`
+	}
+	cb.do("POST", p+"/people", map[string]any{"first_name": "Ana", "last_name": "Alvarez", "email": "ana@example.com", "access": "app",
+		"keys": []map[string]any{{"key_id": key1}}}, 201, &ana)
+	eventually(t, 30*time.Second, "Ana's doorcode, given on B, reaches the online lock", func() bool { return l.Status().Doorcodes == 1 })
+	before := l.Status()
+	start := time.Now()
+	ca.do("POST", p+"/people/"+ana.ID+"/revoke", nil, 200, nil)
+	eventually(t, 30*time.Second, "the revocation made on A reaches the online lock", func() bool {
+		s := l.Status()
+		return s.Doorcodes == 0 && s.Revoked > before.Revoked
+	})
+	t.Logf("revoke on A → applied by the online lock in %s", time.Since(start).Round(time.Millisecond))
+
+	t.Run("failed logins count across instances", func(t *testing.T) {
+		const who = "pat.limit@example.com"
+		ca.do("POST", "/api/v1/managers", map[string]any{"email": who, "first_name": "Pat", "last_name": "Limit", "role": "portfolio_manager", "password": testPassword}, 201, nil)
+		anon := func(c *client) *client { return &client{t: t, base: c.base} }
+		for i := range 5 {
+			c := anon(ca)
+			if i%2 == 1 {
+				c = anon(cb)
+			}
+			c.do("POST", "/api/v1/auth/login", map[string]any{"email": who, "password": "wrong password " + strconv.Itoa(i)}, 401, nil)
+		}
+		// The right password now: refused on both, the account is over its limit.
+		anon(ca).do("POST", "/api/v1/auth/login", map[string]any{"email": who, "password": testPassword}, 429, nil)
+		anon(cb).do("POST", "/api/v1/auth/login", map[string]any{"email": who, "password": testPassword}, 429, nil)
+	})
+	for _, s := range []*serveProc{a, b} {
+		if err := s.stop(); err != nil {
+			t.Errorf("serve: %v\n%s", err, s.errb.String())
+		}
 	}
 }
