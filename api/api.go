@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"reflect"
 	"sort"
@@ -205,11 +204,8 @@ func timeField(body []byte, v any) string {
 	return ""
 }
 
-// clientIP is the remote address without port (for rate limiting).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+// clientIP is the client's address for rate limiting: the peer's, or
+// the one a trusted proxy forwarded (throttle.Proxies).
+func (s *Server) clientIP(r *http.Request) string {
+	return s.Limiter.ClientIP(r)
 }

@@ -26,7 +26,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	email, _ := domain.NormalizeEmail("email", in.Email)
-	acct, addr := email, clientIP(r)
+	acct, addr := email, s.clientIP(r)
 	if s.Limiter.Blocked(acct, addr) {
 		return domain.Errorf(domain.ERateLimited, "too many failed logins; wait a minute and try again")
 	}

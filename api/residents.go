@@ -51,7 +51,7 @@ func (s *Server) appLoginStart(w http.ResponseWriter, r *http.Request, lim *thro
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	addr := "app-addr:" + clientIP(r)
+	addr := "app-addr:" + s.clientIP(r)
 	if lim.Blocked(addr) {
 		return domain.Errorf(domain.ERateLimited, "too many login attempts from this address; wait a few minutes")
 	}
@@ -72,7 +72,7 @@ func (s *Server) appLoginVerify(w http.ResponseWriter, r *http.Request, lim *thr
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	addr := "app-addr:" + clientIP(r)
+	addr := "app-addr:" + s.clientIP(r)
 	if lim.Blocked(addr) {
 		return domain.Errorf(domain.ERateLimited, "too many login attempts from this address; wait a few minutes")
 	}

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/dooros/dooros/api/httperr"
 	"github.com/dooros/dooros/domain"
@@ -157,6 +158,12 @@ func (c *Console) Routes(mux *http.ServeMux) {
 func staticFiles(fsys fs.FS) http.Handler {
 	h := http.FileServerFS(fsys)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A name no file can have (invalid UTF-8, a NUL) is a plain 404:
+		// the file server would report fs.ErrInvalid as a 500.
+		if name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/"); name != "" && (!fs.ValidPath(name) || strings.ContainsRune(name, 0) || !utf8.ValidString(name)) {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		h.ServeHTTP(w, r)
 	})

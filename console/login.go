@@ -1,9 +1,11 @@
 package console
 
 import (
-	"net"
 	"net/http"
+	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/store"
@@ -40,7 +42,7 @@ func (c *Console) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email, _ := domain.NormalizeEmail("email", d.Email)
-	acct, addr := email, clientIP(r)
+	acct, addr := email, c.opts.Limiter.ClientIP(r)
 	if c.opts.Limiter.Blocked(acct, addr) {
 		d.Message = "Too many failed logins. Wait a minute and try again."
 		c.showLogin(w, r, http.StatusTooManyRequests, d)
@@ -79,19 +81,63 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, rq *request) er
 	return nil
 }
 
-// safeNext keeps only a local path, so the login page cannot be used to
-// send someone to another site.
+// safeNext keeps only a path on this site, so the login page cannot be
+// used to send someone elsewhere. Browsers read a Location leniently: they
+// drop tabs and newlines anywhere, strip leading and trailing control
+// characters and spaces, and take a backslash for a slash, so
+// "/\t/evil.example" or "/\\evil.example" is the scheme-relative
+// "//evil.example". Anything a browser could read differently from a plain
+// path is refused rather than repaired: control characters, spaces at the
+// ends, backslashes (also percent-encoded, in case a proxy or a later
+// redirect decodes them), and a second leading slash in any form. What is
+// kept is re-encoded from the parsed URL, so the Location header carries
+// exactly the path that was checked.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.HasPrefix(next, "/api/") {
+	if !strings.HasPrefix(next, "/") || hasBrowserTrap(next) {
 		return ""
 	}
-	return next
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return ""
+	}
+	// The decoded path must be just as plain: "/%2F%2Fevil.example" or
+	// "/%5Cevil.example" turn into a host for anything that decodes once.
+	if hasBrowserTrap(u.Path) || strings.HasPrefix(u.Path, "//") || strings.HasPrefix(u.Path, "/api/") {
+		return ""
+	}
+	out := u.EscapedPath()
+	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") {
+		return ""
+	}
+	if u.RawQuery != "" {
+		out += "?" + u.RawQuery
+	}
+	if u.Fragment != "" {
+		out += "#" + u.EscapedFragment()
+	}
+	// path.Clean in http.Redirect must not turn it into something else
+	// ("/./" collapses, but never into "//": checked on the result).
+	if hasBrowserTrap(out) {
+		return ""
+	}
+	return out
 }
 
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+// hasBrowserTrap reports a second leading slash or backslash, any
+// backslash, or any character a browser drops or trims from a URL
+// (C0 controls, DEL, and spaces at the ends), also in Unicode spaces and
+// C1 controls, which some parsers treat the same.
+func hasBrowserTrap(s string) bool {
+	if len(s) > 1 && (s[1] == '/' || s[1] == '\\') {
+		return true
 	}
-	return host
+	if strings.TrimSpace(s) != s {
+		return true
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == '\\' || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError || (unicode.IsSpace(r) && r != ' ') {
+			return true
+		}
+	}
+	return false
 }

@@ -41,7 +41,8 @@ type Service struct {
 	LockMQTTURL string
 	Log         *slog.Logger
 
-	wake chan struct{}
+	wake   chan struct{}
+	client *mqtt.Client // the cloud's MQTT client, set by Start (BrokerState)
 }
 
 // New builds a Service.

@@ -30,7 +30,9 @@ type Config struct {
 }
 
 // Start starts the broker (embedded unless cfg.URL is set), the cloud's
-// MQTT client and the pusher; stop ends them and waits.
+// MQTT client and the pusher; stop ends them and waits. An external broker
+// need not be reachable: Start returns at once and the client connects in
+// the background (BrokerState).
 func Start(ctx context.Context, st *store.Store, keys Keys, cfg Config) (svc *Service, stop func(), err error) {
 	log := cfg.Log
 	if log == nil {
@@ -70,18 +72,28 @@ func Start(ctx context.Context, st *store.Store, keys Keys, cfg Config) (svc *Se
 			cc.Username = "" // an anonymous broker (development, CI)
 		}
 	}
-	client, err := mqtt.Connect(ctx, cc)
+	var client *mqtt.Client
+	if broker != nil {
+		// The embedded broker is in this process: it is up or Start fails.
+		client, err = mqtt.Connect(ctx, cc)
+	} else {
+		// An external broker may be down or not yet there: the server
+		// serves meanwhile, the client retries in the background, pushes
+		// wait in the outbox, and BrokerState tells /healthz and /metrics.
+		client, err = mqtt.Dial(cc)
+	}
 	if err != nil {
 		if broker != nil {
 			broker.Close()
 		}
 		return nil, nil, fmt.Errorf("MQTT %s: %w", cc.URL, err)
 	}
+	svc.client = client
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := (&Pusher{Svc: svc, Client: client, Poll: cfg.Poll, Backoff: cfg.Backoff}).Run(pctx); err != nil {
+		if err := (&Pusher{Svc: svc, Client: client, Poll: cfg.Poll, Backoff: cfg.Backoff}).Run(pctx); err != nil && pctx.Err() == nil {
 			log.Error("door sync pusher stopped", "err", err)
 		}
 	}()
@@ -93,4 +105,13 @@ func Start(ctx context.Context, st *store.Store, keys Keys, cfg Config) (svc *Se
 			broker.Close()
 		}
 	}, nil
+}
+
+// BrokerState is the state of Door Sync's connection to its MQTT broker;
+// ok is false when no broker is in use (a Service built without Start).
+func (s *Service) BrokerState() (st mqtt.ConnState, ok bool) {
+	if s == nil || s.client == nil {
+		return mqtt.ConnState{}, false
+	}
+	return s.client.State(), true
 }

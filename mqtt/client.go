@@ -97,6 +97,7 @@ type Client struct {
 	cancel context.CancelFunc
 	log    *slog.Logger
 	birth  *Message
+	host   string
 
 	ready     chan struct{} // closed once the first connection is established
 	readyOnce sync.Once
@@ -105,6 +106,49 @@ type Client struct {
 
 	mu   sync.Mutex
 	subs map[string]subscription // by filter
+
+	refused chan error   // a CONNACK refusal (bad credentials)
+	lastErr atomic.Value // error of the latest failed attempt
+
+	stateMu sync.Mutex
+	state   ConnState
+}
+
+// ConnState is what a client knows about its connection, for health
+// reports: whether it is up, since when, and why the latest attempt (or
+// the connection) failed.
+type ConnState struct {
+	Up bool
+	// Since is when the connection last came up or went down (the client's
+	// start while it has never connected).
+	Since time.Time
+	// Error is the latest connection error (empty once connected).
+	Error string
+	// Refused is set when the broker turned the credentials away; the
+	// client keeps trying (an operator may fix the broker's side).
+	Refused bool
+}
+
+// State is the connection's current state.
+func (c *Client) State() ConnState {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	return c.state
+}
+
+func (c *Client) setState(up bool, err error) {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	if up != c.state.Up {
+		c.state.Since = time.Now()
+	}
+	c.state.Up = up
+	c.state.Error, c.state.Refused = "", false
+	if err != nil {
+		c.state.Error = err.Error()
+		var connack *autopaho.ConnackError
+		c.state.Refused = errors.As(err, &connack)
+	}
 }
 
 type subscription struct {
@@ -118,6 +162,31 @@ type subscription struct {
 // connection error, when the broker cannot be reached before ctx ends. After
 // Connect returns, ctx no longer matters: the client lives until Close.
 func Connect(ctx context.Context, cfg ClientConfig) (*Client, error) {
+	c, err := Dial(cfg)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-c.ready:
+		return c, nil
+	case err := <-c.refused:
+		_ = c.Close()
+		return nil, fmt.Errorf("%w: %s as %q: %w", ErrRefused, c.host, cfg.Username, err)
+	case <-ctx.Done():
+		_ = c.Close()
+		if err, ok := c.lastErr.Load().(error); ok {
+			return nil, fmt.Errorf("mqtt: connect to %s: %w (last attempt: %w)", c.host, ctx.Err(), err)
+		}
+		return nil, fmt.Errorf("mqtt: connect to %s: %w", c.host, ctx.Err())
+	}
+}
+
+// Dial checks cfg and returns a client at once; it connects in the
+// background and keeps retrying (with backoff) whatever the broker says,
+// until Close. Publish and Subscribe wait for the connection; State says
+// how it stands. A server uses it so that an unreachable broker delays
+// only what needs the broker.
+func Dial(cfg ClientConfig) (*Client, error) {
 	u, err := ParseBrokerURL(cfg.URL)
 	if err != nil {
 		return nil, err
@@ -146,9 +215,8 @@ func Connect(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	}
 	logger = logger.With("broker", u.Host, "client_id", cfg.ClientID)
 
-	c := &Client{log: logger, birth: cfg.Birth, ready: make(chan struct{}), subs: map[string]subscription{}}
-	refused := make(chan error, 1)
-	var lastErr atomic.Value // error of the latest failed attempt
+	c := &Client{log: logger, birth: cfg.Birth, host: u.Host, ready: make(chan struct{}), subs: map[string]subscription{}, refused: make(chan error, 1)}
+	c.state.Since = time.Now()
 
 	acfg := autopaho.ClientConfig{
 		ServerUrls:                    []*url.URL{u},
@@ -165,11 +233,12 @@ func Connect(ctx context.Context, cfg ClientConfig) (*Client, error) {
 			go c.established(cm) // c.cm may not be set yet on the first connection
 		},
 		OnConnectError: func(err error) {
-			lastErr.Store(err)
+			c.lastErr.Store(err)
+			c.setState(false, err)
 			var connack *autopaho.ConnackError
 			if errors.As(err, &connack) {
 				select {
-				case refused <- err:
+				case c.refused <- err:
 				default:
 				}
 			}
@@ -178,8 +247,12 @@ func Connect(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		ClientConfig: paho.ClientConfig{
 			ClientID:          cfg.ClientID,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){c.route},
-			OnClientError:     func(err error) { logger.Warn("mqtt: connection lost", "error", err) },
+			OnClientError: func(err error) {
+				c.setState(false, err)
+				logger.Warn("mqtt: connection lost", "error", err)
+			},
 			OnServerDisconnect: func(d *paho.Disconnect) {
+				c.setState(false, fmt.Errorf("broker closed the connection (reason code 0x%02x)", d.ReasonCode))
 				logger.Warn("mqtt: broker closed the connection", "reason_code", d.ReasonCode)
 			},
 		},
@@ -199,19 +272,7 @@ func Connect(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		cancel()
 		return nil, fmt.Errorf("mqtt: %w", err)
 	}
-	select {
-	case <-c.ready:
-		return c, nil
-	case err := <-refused:
-		_ = c.Close()
-		return nil, fmt.Errorf("%w: %s as %q: %w", ErrRefused, u.Host, cfg.Username, err)
-	case <-ctx.Done():
-		_ = c.Close()
-		if err, ok := lastErr.Load().(error); ok {
-			return nil, fmt.Errorf("mqtt: connect to %s: %w (last attempt: %w)", u.Host, ctx.Err(), err)
-		}
-		return nil, fmt.Errorf("mqtt: connect to %s: %w", u.Host, ctx.Err())
-	}
+	return c, nil
 }
 
 // established renews the subscriptions and publishes Birth on a new
@@ -236,6 +297,7 @@ func (c *Client) established(cm *autopaho.ConnectionManager) {
 			c.log.Warn("mqtt: publishing birth message failed", "topic", b.Topic, "error", err)
 		}
 	}
+	c.setState(true, nil)
 	c.log.Info("mqtt: connected")
 	c.readyOnce.Do(func() { close(c.ready) })
 }

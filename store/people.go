@@ -819,7 +819,7 @@ func (t *Tx) clampGuests(ctx context.Context, a domain.Actor, propertyID string,
 			return err
 		}
 		doors := domain.GrantDoors(keys, gs)
-		if err := t.bumpDoors(ctx, domain.Changes(doors, "guest window narrowed with host's", g.ID)); err != nil {
+		if err := t.bumpDoors(ctx, domain.Changes(doors, "guest window narrowed to the host's", g.ID)); err != nil {
 			return err
 		}
 		if err := t.addEvent(ctx, adminEvent(a, propertyID, domain.EventPersonUpdated, &g, "guest window narrowed to host "+host.Name()+"'s", doors)); err != nil {
@@ -887,10 +887,15 @@ func (s *Store) GiveKey(ctx context.Context, a domain.Actor, propertyID, id, key
 			return err
 		}
 		if p.RevokedAt != nil {
-			if _, err := t.exec(ctx, `UPDATE people SET revoked_at = NULL, updated_at = ? WHERE id = ?`, micros(now), id); err != nil {
+			if _, err := t.exec(ctx, `UPDATE people SET revoked_at = NULL WHERE id = ?`, id); err != nil {
 				return err
 			}
 			p.RevokedAt = nil
+		}
+		if !sameGrant(old, g) { // the same key held the same way changes nobody
+			if err := t.touchPerson(ctx, &p, now); err != nil {
+				return err
+			}
 		}
 		if err := t.syncDoorcodes(ctx, propertyID, []string{id}); err != nil {
 			return err
@@ -900,7 +905,7 @@ func (s *Store) GiveKey(ctx context.Context, a domain.Actor, propertyID, id, key
 			revoked = []string{id}
 			if old.MayShare && !g.MayShare {
 				// A key that may no longer be shared leaves the guests too.
-				if err := t.takeFromGuests(ctx, a, propertyID, p, k); err != nil {
+				if err := t.takeFromGuests(ctx, a, propertyID, p, k, hostMayNotShare); err != nil {
 					return err
 				}
 			} else if err := t.clampGuestsOnKey(ctx, a, propertyID, p, k, g.EffectiveWindow(p)); err != nil {
@@ -968,7 +973,7 @@ func (t *Tx) clampGuestsOnKey(ctx context.Context, a domain.Actor, propertyID st
 				nullMicros(next.StartsAt), nullMicros(next.ExpiresAt), g.ID, k.ID); err != nil {
 				return err
 			}
-			if err := t.bumpDoors(ctx, domain.Changes(k.DoorIDs(), "guest's key "+k.Name+" narrowed with host's", g.ID)); err != nil {
+			if err := t.bumpDoors(ctx, domain.Changes(k.DoorIDs(), "guest's key "+k.Name+" narrowed to the host's window", g.ID)); err != nil {
 				return err
 			}
 			if err := t.addEvent(ctx, adminEvent(a, propertyID, domain.EventPersonUpdated, &g, "key "+k.Name+" narrowed to host "+host.Name()+"'s window on it", k.DoorIDs())); err != nil {
@@ -980,7 +985,8 @@ func (t *Tx) clampGuestsOnKey(ctx context.Context, a domain.Actor, propertyID st
 }
 
 // takeFromGuests removes key k from every guest of host.
-func (t *Tx) takeFromGuests(ctx context.Context, a domain.Actor, propertyID string, host domain.Person, k domain.Key) error {
+func (t *Tx) takeFromGuests(ctx context.Context, a domain.Actor, propertyID string, host domain.Person, k domain.Key, why hostKeyChange) error {
+	detail := guestKeyTaken(k, host, why)
 	guests, err := t.guests(ctx, host.ID)
 	if err != nil {
 		return err
@@ -993,14 +999,14 @@ func (t *Tx) takeFromGuests(ctx context.Context, a domain.Actor, propertyID stri
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
 			ids = append(ids, g.ID)
-			if err := t.addEvent(ctx, adminEvent(a, propertyID, domain.EventKeyTaken, &g, "key "+k.Name+" taken with host "+host.Name()+"'s", k.DoorIDs())); err != nil {
+			if err := t.addEvent(ctx, adminEvent(a, propertyID, domain.EventKeyTaken, &g, detail, k.DoorIDs())); err != nil {
 				return err
 			}
 		}
 	}
 	// Code guests on k lose their code (store/resident_guests.go).
 	_, codeChanges, err := t.endCodeGuests(ctx, a, guests, func(_ domain.Person, keyID string) bool { return keyID == k.ID },
-		"key "+k.Name+" taken with host "+host.Name()+"'s")
+		hostKeyReason(k, host, why))
 	if err != nil {
 		return err
 	}
@@ -1038,7 +1044,10 @@ func (s *Store) TakeKey(ctx context.Context, a domain.Actor, propertyID, id, key
 		if n, _ := res.RowsAffected(); n == 0 {
 			return domain.Errorf(domain.ENotFound, "%s does not hold key %s", p.Name(), k.Name)
 		}
-		if err := t.takeFromGuests(ctx, a, propertyID, p, k); err != nil {
+		if err := t.takeFromGuests(ctx, a, propertyID, p, k, hostLostKey); err != nil {
+			return err
+		}
+		if err := t.touchPerson(ctx, &p, t.s.Now()); err != nil {
 			return err
 		}
 		if err := t.syncDoorcodes(ctx, propertyID, []string{id}); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/dooros/dooros/keyring"
 	"github.com/dooros/dooros/mail"
 	"github.com/dooros/dooros/notify"
+	"github.com/dooros/dooros/throttle"
 )
 
 // serveConfig is everything "dooros serve" can be told.
@@ -34,6 +35,8 @@ type serveConfig struct {
 	mqtt mqttFlags
 	// pmsDir is the PMS roster watched folder (cmd/dooros/import.go).
 	pmsDir string
+	// trustedProxies may set X-Forwarded-For (throttle.ParseProxies).
+	trustedProxies string
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -48,7 +51,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&cfg.demo, "demo", false, "seed a demo property (reused on later runs) and print its login")
 	cfg.mqtt.register(fs, getenv)
 	fs.StringVar(&cfg.pmsDir, "pms-dir", getenv("DOOROS_PMS_DIR"), "watched folder of PMS roster files: DIR/{property_id}/{provider}/*.csv|json|xml [DOOROS_PMS_DIR]")
+	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", getenv("DOOROS_TRUSTED_PROXIES"), "reverse proxies whose X-Forwarded-For gives the client address for login limits: CIDR prefixes or addresses, comma-separated (default none: the peer address counts) [DOOROS_TRUSTED_PROXIES]")
 	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	proxies, err := throttle.ParseProxies(cfg.trustedProxies)
+	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
@@ -87,9 +95,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		demoLogin = &res
 	}
 
+	stopInstance, err := registerInstance(ctx, st, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopInstance()
+
 	mux := http.NewServeMux()
 	apiServer := api.New(st, log, metrics)
 	apiServer.Keys = keys
+	// Failed logins are counted in the database, so the limits hold
+	// across every instance on it.
+	apiServer.Limiter = throttle.NewSharedLogin(st, proxies, log.With("throttle", "login"))
 	doorSync, stopDoorSync, err := startDoorSync(ctx, cfg.mqtt, st, keys, log)
 	if err != nil {
 		return err
@@ -107,13 +124,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	apiServer.Routes(mux)
 	console.New(st, mailbox, log, console.Options{Limiter: apiServer.Limiter, DoorSync: doorSync, PMS: pmsSyncer}).Routes(mux)
 	mux.Handle("GET /metrics", metrics.Handler())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if err := st.DB().PingContext(r.Context()); err != nil {
-			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		io.WriteString(w, "ok\n")
-	})
+	mux.HandleFunc("GET /healthz", apiServer.Healthz)
+	metrics.WatchHealth(apiServer)
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {

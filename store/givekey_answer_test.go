@@ -1,0 +1,118 @@
+package store_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/store"
+	"github.com/dooros/dooros/store/storetest"
+)
+
+// The answer to giving or taking a key carries the person's updated_at as
+// a later read shows it, and that moves with the change; giving the same
+// key the same way again changes nothing.
+func TestGiveTakeKeyAnswerIsFresh(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		f := storetest.Seed(t, st)
+		now := time.Now().UTC().Truncate(time.Second)
+		st.Now = func() time.Time { return now }
+		p, err := st.Invite(ctx, f.PM, f.Property.ID, domain.InviteInput{FirstName: "Uma", LastName: "Update", Email: "uma@example.com",
+			Access: domain.AccessApp, Keys: []domain.GrantInput{{KeyID: f.Building.ID}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(step string, got domain.PersonView, want time.Time) {
+			t.Helper()
+			read, err := st.Person(ctx, f.PM, f.Property.ID, p.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.UpdatedAt.Equal(read.UpdatedAt) {
+				t.Errorf("%s: answer says updated_at %s, a read says %s", step, got.UpdatedAt, read.UpdatedAt)
+			}
+			if !read.UpdatedAt.Equal(want) {
+				t.Errorf("%s: updated_at %s, want %s", step, read.UpdatedAt, want)
+			}
+		}
+		exp := now.Add(30 * 24 * time.Hour)
+		now = now.Add(time.Minute)
+		got, err := st.GiveKey(ctx, f.PM, f.Property.ID, p.ID, f.Home.ID, domain.GrantChange{ExpiresAt: &exp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("give a new key", got, now)
+		changed := now
+		now = now.Add(time.Minute)
+		if got, err = st.GiveKey(ctx, f.PM, f.Property.ID, p.ID, f.Home.ID, domain.GrantChange{ExpiresAt: &exp}); err != nil {
+			t.Fatal(err)
+		}
+		check("give the same key the same way", got, changed)
+		now = now.Add(time.Minute)
+		if got, err = st.GiveKey(ctx, f.PM, f.Property.ID, p.ID, f.Home.ID, domain.GrantChange{MayShare: true, ExpiresAt: &exp}); err != nil {
+			t.Fatal(err)
+		}
+		check("let the key be shared", got, now)
+		now = now.Add(time.Minute)
+		if got, err = st.TakeKey(ctx, f.PM, f.Property.ID, p.ID, f.Home.ID); err != nil {
+			t.Fatal(err)
+		}
+		check("take the key", got, now)
+		now = now.Add(time.Minute)
+		if _, err := st.Revoke(ctx, f.PM, f.Property.ID, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Minute)
+		if got, err = st.GiveKey(ctx, f.PM, f.Property.ID, p.ID, f.Building.ID, domain.GrantChange{}); err != nil {
+			t.Fatal(err)
+		}
+		check("give a key after Revoke All Keys", got, now)
+		if got.Status != domain.StatusActive {
+			t.Errorf("status after giving a key again: %s", got.Status)
+		}
+	})
+}
+
+// A guest who loses a key because the host lost it, or may no longer share
+// it, gets an Activity entry that is a whole sentence saying so.
+func TestGuestKeyTakenActivityReads(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		f := storetest.Seed(t, st)
+		host, err := st.Invite(ctx, f.PM, f.Property.ID, domain.InviteInput{FirstName: "Ana", LastName: "Alvarez", Email: "ana@example.com", Resident: true,
+			Access: domain.AccessApp, Keys: []domain.GrantInput{{KeyID: f.Building.ID, MayShare: true}, {KeyID: f.Home.ID, MayShare: true}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp := time.Now().Add(24 * time.Hour)
+		guest, err := st.Invite(ctx, f.PM, f.Property.ID, domain.InviteInput{FirstName: "Gus", LastName: "Guest", Email: "gus@example.com",
+			Access: domain.AccessApp, InvitedBy: host.ID, Keys: []domain.GrantInput{{KeyID: f.Building.ID}, {KeyID: f.Home.ID}}, ExpiresAt: &exp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.TakeKey(ctx, f.PM, f.Property.ID, host.ID, f.Building.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.GiveKey(ctx, f.PM, f.Property.ID, host.ID, f.Home.ID, domain.GrantChange{MayShare: false}); err != nil {
+			t.Fatal(err)
+		}
+		evs, _, err := st.ListActivity(ctx, f.PM, f.Property.ID, store.ActivityFilter{PersonID: guest.ID, Kind: domain.EventKeyTaken, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var details []string
+		for _, e := range evs {
+			details = append(details, e.Detail)
+		}
+		want := []string{
+			"key " + f.Home.Name + " taken because host Ana Alvarez may no longer share it",
+			"key " + f.Building.Name + " taken because host Ana Alvarez no longer holds it",
+		}
+		if strings.Join(details, "\n") != strings.Join(want, "\n") {
+			t.Errorf("guest's key.taken entries:\n%s\nwant:\n%s", strings.Join(details, "\n"), strings.Join(want, "\n"))
+		}
+	})
+}
