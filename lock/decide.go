@@ -34,85 +34,30 @@ const (
 	ReasonUnknownCard      = "unknown_card"
 )
 
-// Challenge issues a fresh challenge (§4.3). Each nonce can be answered once,
-// within the challenge lifetime.
-func (l *Lock) Challenge() ([]byte, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.opts.Clock.Now()
-	if len(l.challenges) >= maxChallenges {
-		var oldest string
-		for n, exp := range l.challenges {
-			if oldest == "" || exp.Before(l.challenges[oldest]) {
-				oldest = n
-			}
-		}
-		delete(l.challenges, oldest)
-	}
-	ch, err := lockproto.NewChallenge(l.prov.LockID, l.st.Version, l.events.next())
-	if err != nil {
-		return nil, err
-	}
-	// Challenge lifetime runs on the raw RTC: it is a short interval, and
-	// must not jump when a bundle corrects the clock.
-	l.challenges[string(ch.Nonce)] = now.Add(l.opts.ChallengeTTL)
-	return ch.Encode()
-}
-
-// Unlock decides a phone's answer to a challenge and returns the encoded
-// result. The error is reserved for the lock failing (flash); a refusal is a
-// result with Granted false.
-func (l *Lock) Unlock(request []byte) ([]byte, error) {
-	d, err := l.UnlockDecision(request)
-	if err != nil {
-		return nil, err
-	}
-	res := lockproto.UnlockResult{V: lockproto.Version, Granted: d.Granted, Reason: d.Reason, Seq: d.Seq}
-	return res.Encode()
-}
-
-// UnlockDecision is Unlock with the decision as a value.
-func (l *Lock) UnlockDecision(request []byte) (Decision, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	d := l.decideUnlock(request)
-	d.Credential = "app"
-	return l.conclude(d, lockproto.EventUnlockGranted, lockproto.EventUnlockDenied)
-}
-
-// decideUnlock makes the checks of §4.3 in order; each refusal names the
-// first check that failed.
-func (l *Lock) decideUnlock(request []byte) Decision {
-	req, err := lockproto.DecodeUnlockRequest(request)
-	if err != nil {
-		return Decision{Reason: ReasonMalformed}
-	}
-	// 1. The nonce must be one this lock issued, still fresh, and unused. It
-	//    is consumed before anything else so a failed answer cannot be retried.
-	exp, ok := l.challenges[string(req.Nonce)]
-	delete(l.challenges, string(req.Nonce))
-	if !ok || l.opts.Clock.Now().After(exp) {
-		return Decision{Reason: ReasonUnknownChallenge}
-	}
-	// 2. The credential must carry the property's signature.
+// decideUnlock makes the checks of §4.3 in order for a proof that arrived
+// fresh in a channel whose transcript hash is binding; each refusal names
+// the first check that failed.
+func (l *Lock) decideUnlock(req *lockproto.UnlockRequest, binding []byte) Decision {
+	// 1. The credential must carry the property's signature.
 	cred, err := l.verifyCredential(req.Credential)
 	if err != nil {
 		return Decision{Reason: ReasonBadCredential}
 	}
 	d := Decision{PersonID: cred.PersonID, Ref: fmt.Sprint(cred.Serial)}
-	// 3. It must name this lock.
+	// 2. It must name this lock.
 	access, ok := cred.Access(l.prov.LockID)
 	if !ok {
 		d.Reason = ReasonOtherLock
 		return d
 	}
-	// 4. The phone must hold the device key the credential names, and have
-	//    signed this nonce for this lock.
-	if !req.VerifyDevice(cred.DeviceKey, l.prov.LockID) {
+	// 3. The phone must hold the device key the credential names, and have
+	//    signed this channel's transcript for this lock: a proof made in
+	//    another channel (a relay to another door, a replay) does not verify.
+	if !req.VerifyDevice(cred.DeviceKey, l.prov.LockID, binding) {
 		d.Reason = ReasonBadDeviceSig
 		return d
 	}
-	// 5. Validity window, by the lock's trusted clock only.
+	// 4. Validity window, by the lock's trusted clock only.
 	now := l.now()
 	if now.Before(cred.NotBefore) {
 		d.Reason = ReasonNotYetValid
@@ -122,18 +67,29 @@ func (l *Lock) decideUnlock(request []byte) Decision {
 		d.Reason = ReasonExpired
 		return d
 	}
-	// 6. Revocations carried by bundles refuse credentials issued before them.
+	// 5. Revocations carried by bundles refuse credentials issued before them.
 	if l.idx.revoked(cred) {
 		d.Reason = ReasonRevoked
 		return d
 	}
-	// 7. The weekly schedule at this door, in the property's time zone.
+	// 6. The weekly schedule at this door, in the property's time zone.
 	if !access.Schedule.Allows(now, l.loc) {
 		d.Reason = ReasonOutsideSchedule
 		return d
 	}
 	d.Granted, d.Reason = true, ReasonOK
 	return d
+}
+
+// authenticates says whether a decision shows a valid credential for this
+// lock, proven by its device: enough to carry bundles and read the log,
+// even when this is not a time the holder may open the door.
+func authenticates(reason string) bool {
+	switch reason {
+	case ReasonOK, ReasonOutsideSchedule, ReasonNotYetValid:
+		return true
+	}
+	return false
 }
 
 // verifyCredential checks the property signature, remembering credentials it

@@ -149,20 +149,19 @@ func FuzzReadMessage(f *testing.F) {
 }
 
 func FuzzDecodeMessage(f *testing.F) {
-	f.Add(encodeMessage(MsgError, encodeError(errors.New("x"), []byte{1, 2})))
-	f.Add(encodeMessage(MsgLogRequest, encodeLogRequest(7)))
+	f.Add(refusal([]byte{1, 1}, errors.New("x")))
+	f.Add(refusal(nil, errors.New("x")))
+	f.Add(encodeMessage(MsgSealed, []byte{1, 2, 3}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		typ, body, err := DecodeMessage(data)
 		if err != nil {
 			return
 		}
-		switch typ {
-		case MsgError:
-			if re, err := decodeError(body); err == nil {
-				_ = re.Unwrap()
+		if typ == MsgError {
+			var re *RemoteError
+			if err := remoteError(body); errors.As(err, &re) && re.Code == "" {
+				t.Fatal("remote error without a code")
 			}
-		case MsgLogRequest:
-			decodeLogRequest(body)
 		}
 	})
 }
