@@ -165,3 +165,31 @@ func FuzzDecodeMessage(f *testing.F) {
 		}
 	})
 }
+
+// The in-flight budget is reserved from the announced length before a
+// message is read and given back when it ends, complete or not.
+func TestInFlightBudget(t *testing.T) {
+	cfg := Config{MTU: 64, Rate: -1}
+	b := &budget{max: 1000}
+	big := frames(t, cfg, make([]byte, 600))
+	// A first message holding 600 bytes of the budget (its first frame only).
+	if !b.take(600) {
+		t.Fatal("budget refused the first reservation")
+	}
+	if _, err := newLink(&readOnly{bytes.NewReader(big)}, cfg).readLimited(1<<20, b); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second 600-byte message with 400 left: %v", err)
+	}
+	b.give(600)
+	if _, err := newLink(&readOnly{bytes.NewReader(big)}, cfg).readLimited(1<<20, b); err != nil {
+		t.Fatalf("with the budget back: %v", err)
+	}
+	if _, err := newLink(&readOnly{bytes.NewReader(big[:100])}, cfg).readLimited(1<<20, b); !errors.Is(err, ErrTruncated) {
+		t.Fatalf("truncated: %v", err)
+	}
+	if b.used != 0 {
+		t.Fatalf("budget holds %d bytes after the messages ended", b.used)
+	}
+	if _, err := newLink(&readOnly{bytes.NewReader(big)}, cfg).readLimited(100, b); !errors.Is(err, ErrOversized) {
+		t.Fatalf("over the per-phase limit: %v", err)
+	}
+}
