@@ -1,6 +1,8 @@
 package lock
 
 import (
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"time"
 
@@ -32,6 +34,10 @@ const (
 	ReasonUnknownCode      = "unknown_code"
 	ReasonKeypadLocked     = "keypad_locked"
 	ReasonUnknownCard      = "unknown_card"
+	// ReasonNeedCredential answers a proof by reference to a credential the
+	// lock does not hold (any more): nothing is decided or consumed, the
+	// phone sends the credential whole in the same channel.
+	ReasonNeedCredential = "need_credential"
 )
 
 // decideUnlock makes the checks of §4.3 in order for a proof that arrived
@@ -39,7 +45,7 @@ const (
 // the first check that failed.
 func (l *Lock) decideUnlock(req *lockproto.UnlockRequest, binding []byte) Decision {
 	// 1. The credential must carry the property's signature.
-	cred, err := l.verifyCredential(req.Credential)
+	cred, err := l.verifyCredential(req)
 	if err != nil {
 		return Decision{Reason: ReasonBadCredential}
 	}
@@ -92,24 +98,49 @@ func authenticates(reason string) bool {
 	return false
 }
 
+// cachedCred is a credential whose property signature the lock verified.
+type cachedCred struct {
+	digest [sha256.Size]byte
+	cred   *lockproto.Credential
+}
+
 // verifyCredential checks the property signature, remembering credentials it
-// verified before so a phone's repeated unlocks cost one signature check.
-// The cache holds only signature-verified content; every time, revocation
-// and lock check still runs on each use.
-func (l *Lock) verifyCredential(b []byte) (*lockproto.Credential, error) {
-	key := credDigest(b)
-	if c, ok := l.credCache[key]; ok {
-		return c, nil
+// verified before so a phone's repeated unlocks cost one signature check and
+// may name the credential by reference. The cache holds only
+// signature-verified content; every time, revocation and lock check still
+// runs on each use.
+func (l *Lock) verifyCredential(req *lockproto.UnlockRequest) (*lockproto.Credential, error) {
+	if req.Credential == nil {
+		if c, ok := l.credCache[[lockproto.CredentialRefSize]byte(req.CredentialRef)]; ok {
+			return c.cred, nil
+		}
+		return nil, errNeedCredential
 	}
-	c, err := lockproto.VerifyCredential(l.prov.PropertyPublicKey, b)
+	digest := sha256.Sum256(req.Credential)
+	ref := [lockproto.CredentialRefSize]byte(digest[:])
+	if c, ok := l.credCache[ref]; ok && c.digest == digest {
+		return c.cred, nil
+	}
+	c, err := lockproto.VerifyCredential(l.prov.PropertyPublicKey, req.Credential)
 	if err != nil {
 		return nil, err
 	}
 	if len(l.credCache) >= maxCredCache {
 		clear(l.credCache)
 	}
-	l.credCache[key] = c
+	l.credCache[ref] = cachedCred{digest: digest, cred: c}
 	return c, nil
+}
+
+var errNeedCredential = errors.New("credential not held: send it whole")
+
+// holds says whether the lock can decide req without its credential bytes.
+func (l *Lock) holds(req *lockproto.UnlockRequest) bool {
+	if req.Credential != nil {
+		return true
+	}
+	_, ok := l.credCache[[lockproto.CredentialRefSize]byte(req.CredentialRef)]
+	return ok
 }
 
 // conclude logs a decision durably. If the log cannot be written the door

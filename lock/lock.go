@@ -10,7 +10,6 @@ package lock
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,7 +65,7 @@ type Lock struct {
 	rt     *runtimeState
 	events *eventLog
 
-	credCache map[[32]byte]*lockproto.Credential
+	credCache map[[lockproto.CredentialRefSize]byte]cachedCred
 	today     *guestCodes
 }
 
@@ -150,7 +149,7 @@ func Open(opts Options) (*Lock, error) {
 		idx:       indexState(&st),
 		rt:        rt,
 		events:    events,
-		credCache: map[[32]byte]*lockproto.Credential{},
+		credCache: map[[lockproto.CredentialRefSize]byte]cachedCred{},
 	}
 	if _, err := l.record(lockproto.Event{Kind: lockproto.EventBoot, Version: st.Version}); err != nil {
 		return nil, err
@@ -326,5 +325,3 @@ func (l *Lock) EventsSince(from uint64) ([]byte, error) {
 		LockID: l.prov.LockID, Prev: prev, From: first, Events: events, Next: l.events.next(), At: l.now(),
 	})
 }
-
-func credDigest(b []byte) [32]byte { return sha256.Sum256(b) }

@@ -113,6 +113,9 @@ func (s *Session) prove(request []byte, open bool) (Decision, lockproto.UnlockRe
 		// One proof per channel, while the handshake is fresh: a relay
 		// cannot hold a lock's session open for a later answer.
 		d = Decision{Reason: ReasonUnknownChallenge}
+	case !l.holds(req):
+		return Decision{Reason: ReasonNeedCredential}, lockproto.UnlockResult{V: lockproto.Version, Reason: ReasonNeedCredential,
+			Version: l.st.Version, LogNext: l.events.next()}, nil
 	default:
 		d = l.decideUnlock(req, s.ch.Binding())
 	}

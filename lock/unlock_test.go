@@ -3,6 +3,7 @@ package lock
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"testing"
 	"time"
 
@@ -295,4 +296,60 @@ func TestRevokedPhoneExpiresWithoutSync(t *testing.T) {
 	wantDecision(t, e.unlock(cred), true, ReasonOK)
 	e.clock.Advance(lockproto.DefaultCredentialLifetime)
 	wantDecision(t, e.unlock(cred), false, ReasonExpired)
+}
+
+// A credential the lock verified before may be named by reference; a lock
+// that no longer holds it (rebooted) asks for it whole without deciding,
+// logging or consuming the channel's challenge.
+func TestUnlockByReference(t *testing.T) {
+	e := newEnv(t, "lock-a")
+	cred := e.cred(nil)
+	byRef := func(ch *lockproto.Channel) []byte {
+		req, _ := lockproto.NewUnlockRequest(ch, cred, e.devPriv, nil)
+		b, _ := req.ByRef().Encode()
+		return b
+	}
+	wantDecision(t, e.unlock(cred), true, ReasonOK)
+	s, ch := e.connect()
+	d, _ := s.decide(byRef(ch))
+	wantDecision(t, d, true, ReasonOK)
+
+	t.Run("UnknownReference", func(t *testing.T) {
+		e.reboot()
+		next := e.lock.Status().LogNext
+		s, ch := e.connect()
+		d, _ := s.decide(byRef(ch))
+		wantDecision(t, d, false, ReasonNeedCredential)
+		if e.lock.Status().LogNext != next {
+			t.Fatal("a reference the lock does not hold was logged")
+		}
+		req, _ := lockproto.NewUnlockRequest(ch, cred, e.devPriv, nil)
+		full, _ := req.Encode()
+		d, _ = s.decide(full)
+		wantDecision(t, d, true, ReasonOK)
+	})
+	t.Run("ReferenceOfAnotherDevicesCredential", func(t *testing.T) {
+		// Knowing a cached credential's reference is worth nothing without
+		// its device key.
+		_, thief, _ := ed25519.GenerateKey(rand.Reader)
+		s, ch := e.connect()
+		req, _ := lockproto.NewUnlockRequest(ch, cred, thief, nil)
+		b, _ := req.ByRef().Encode()
+		d, _ := s.decide(b)
+		wantDecision(t, d, false, ReasonBadDeviceSig)
+	})
+	t.Run("BothOrNeither", func(t *testing.T) {
+		_, ch := e.connect()
+		req, _ := lockproto.NewUnlockRequest(ch, cred, e.devPriv, nil)
+		both := *req
+		both.CredentialRef = lockproto.CredentialRef(cred)
+		short := *req.ByRef()
+		short.CredentialRef = short.CredentialRef[:8]
+		for _, r := range []*lockproto.UnlockRequest{&both, &short} {
+			b, _ := r.Encode()
+			if _, err := lockproto.DecodeUnlockRequest(b); !errors.Is(err, lockproto.ErrMalformed) {
+				t.Fatalf("request %+v: %v", r, err)
+			}
+		}
+	})
 }

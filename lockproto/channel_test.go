@@ -67,8 +67,14 @@ func TestChannelRefusesFakeOrOtherLock(t *testing.T) {
 		}
 	})
 	t.Run("RelayToOtherDoor", func(t *testing.T) {
-		if _, _, err := handshake(t, "lock-1", f.lock.Public, "lock-2", other.Private); !errors.Is(err, lockproto.ErrWrongLock) {
+		if _, _, err := handshake(t, "lock-1", f.lock.Public, "lock-2", other.Private); !errors.Is(err, lockproto.ErrSignature) {
 			t.Fatalf("other door: %v", err)
+		}
+	})
+	t.Run("GenuineKeyOtherID", func(t *testing.T) {
+		// The right key signing a transcript with another lock id.
+		if _, _, err := handshake(t, "lock-1", f.lock.Public, "lock-2", f.lock.Private); !errors.Is(err, lockproto.ErrSignature) {
+			t.Fatalf("id mismatch: %v", err)
 		}
 	})
 	t.Run("OtherDoorClaimingChosenID", func(t *testing.T) {

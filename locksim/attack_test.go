@@ -164,8 +164,8 @@ func TestAttackRelayToAnotherDoor(t *testing.T) {
 	r := startRelay(t, s.flat.sim.BLEAddr)
 	before := logNext(s.flat)
 	_, err := ble.DialLock(t.Context(), r.addr, ble.Config{Rate: -1}, "door-gym", s.certifiedKey(t, s.gym))
-	if !errors.Is(err, lockproto.ErrWrongLock) {
-		t.Fatalf("relay to the flat: %v, want ErrWrongLock", err)
+	if !errors.Is(err, lockproto.ErrSignature) {
+		t.Fatalf("relay to the flat: %v, want ErrSignature", err)
 	}
 	if logNext(s.flat) != before {
 		t.Fatal("the flat's lock logged something: it received a proof")
@@ -408,5 +408,30 @@ func TestV1HelloRefusedClearly(t *testing.T) {
 	}
 	if err := cbor.Unmarshal(msg[2:], &e); err != nil || e.Code != "version" || !bytes.Contains([]byte(e.Message), []byte("no longer accepted")) {
 		t.Fatalf("v1 refusal %+v %v", e, err)
+	}
+}
+
+// UnlockCached sends the credential whole only when the lock does not hold
+// it, and by reference afterwards: fewer bytes on a slow link.
+func TestUnlockCachedOverBLE(t *testing.T) {
+	s := newSite(t, ble.Config{Rate: -1})
+	key := s.certifiedKey(t, s.gym)
+	sent := func() int {
+		r := startRelay(t, s.gym.sim.BLEAddr)
+		sess, err := ble.DialLock(t.Context(), r.addr, ble.Config{Rate: -1}, "door-gym", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.Close()
+		res, err := sess.UnlockCached(t.Context(), s.cred, s.devPriv, nil)
+		if err != nil || !res.Granted {
+			t.Fatalf("cached unlock: %+v %v", res, err)
+		}
+		up, _ := r.recorded()
+		return len(up)
+	}
+	first, again := sent(), sent()
+	if again >= first-len(s.cred)/2 {
+		t.Fatalf("phone sent %d bytes the first time and %d once the lock held the credential", first, again)
 	}
 }

@@ -146,7 +146,7 @@ func (s *Session) Request(ctx context.Context, t lockproto.ChannelMsg, body []by
 	return cbody, nil
 }
 
-func (s *Session) prove(ctx context.Context, t lockproto.ChannelMsg, credential []byte, device crypto.Signer, timeToken []byte) (*lockproto.UnlockResult, error) {
+func (s *Session) prove(ctx context.Context, t lockproto.ChannelMsg, credential []byte, device crypto.Signer, timeToken []byte, byRef bool) (*lockproto.UnlockResult, error) {
 	s.mu.Lock()
 	ch := s.ch
 	s.mu.Unlock()
@@ -157,29 +157,49 @@ func (s *Session) prove(ctx context.Context, t lockproto.ChannelMsg, credential 
 	if err != nil {
 		return nil, err
 	}
-	b, err := req.Encode()
-	if err != nil {
-		return nil, err
+	send := func(r *lockproto.UnlockRequest) (*lockproto.UnlockResult, error) {
+		b, err := r.Encode()
+		if err != nil {
+			return nil, err
+		}
+		body, err := s.Request(ctx, t, b, lockproto.ChanResult)
+		if err != nil {
+			return nil, err
+		}
+		return lockproto.DecodeUnlockResult(body)
 	}
-	body, err := s.Request(ctx, t, b, lockproto.ChanResult)
-	if err != nil {
-		return nil, err
+	if byRef {
+		res, err := send(req.ByRef())
+		if err != nil || res.Reason != NeedCredential {
+			return res, err
+		}
 	}
-	return lockproto.DecodeUnlockResult(body)
+	return send(req)
 }
+
+// NeedCredential is the lock's answer to a proof by reference to a
+// credential it does not hold; UnlockCached then sends it whole.
+const NeedCredential = "need_credential"
 
 // Unlock proves the credential with the device key, bound to this channel,
 // and asks the lock to open. The result says whether the door opened; a
 // refusal is not an error. It also authenticates the session for
 // DeliverBundle and FetchLog. timeToken may be nil.
 func (s *Session) Unlock(ctx context.Context, credential []byte, device crypto.Signer, timeToken []byte) (*lockproto.UnlockResult, error) {
-	return s.prove(ctx, lockproto.ChanUnlock, credential, device, timeToken)
+	return s.prove(ctx, lockproto.ChanUnlock, credential, device, timeToken, false)
+}
+
+// UnlockCached is Unlock for a credential this lock accepted before: it
+// names the credential by reference (16 bytes instead of the whole), and
+// sends it whole only if the lock answers that it no longer holds it.
+func (s *Session) UnlockCached(ctx context.Context, credential []byte, device crypto.Signer, timeToken []byte) (*lockproto.UnlockResult, error) {
+	return s.prove(ctx, lockproto.ChanUnlock, credential, device, timeToken, true)
 }
 
 // Authenticate proves the credential without opening the door, for a
 // manual Door Sync. Result.Authenticated says whether the lock accepted it.
 func (s *Session) Authenticate(ctx context.Context, credential []byte, device crypto.Signer, timeToken []byte) (*lockproto.UnlockResult, error) {
-	return s.prove(ctx, lockproto.ChanAuthenticate, credential, device, timeToken)
+	return s.prove(ctx, lockproto.ChanAuthenticate, credential, device, timeToken, true)
 }
 
 // DeliverBundle relays a sealed bundle and returns the lock's signed ack for
