@@ -282,11 +282,12 @@ func FuzzChannelAccept(f *testing.F) {
 	fx := fixedFixture()
 	hs, hello, _ := lockproto.NewPhoneHandshake("lock-1", fx.lock.Public)
 	_, accept, _ := lockproto.AcceptChannel("lock-1", fx.lock.Private, hello)
+	want, _ := lockproto.DecodeChannelAccept(accept)
 	f.Add(accept)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		lockproto.DecodeChannelAccept(data)
+		got, err := lockproto.DecodeChannelAccept(data)
 		// Only the genuine accept of this handshake finishes it.
-		if _, err := hs.Finish(data); err == nil && !bytes.Equal(data, accept) {
+		if _, ferr := hs.Finish(data); ferr == nil && (err != nil || !bytes.Equal(got.Ephemeral, want.Ephemeral) || !bytes.Equal(got.Signature, want.Signature)) {
 			t.Fatal("finished with an accept the lock never signed")
 		}
 	})
