@@ -102,10 +102,13 @@ func (s *Session) needAuth() error {
 // phone may sync (a manual Door Sync does not open the door).
 func (s *Session) prove(request []byte, open bool) (Decision, lockproto.UnlockResult, error) {
 	l := s.l
+	req, err := lockproto.DecodeUnlockRequest(request)
+	// A time token the request carries (req.TimeToken, v2-lock's
+	// OfferTime) is offered here, before l.mu is taken and the window
+	// checks run, so an unlock after a clock reset judges by recovered time.
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var d Decision
-	req, err := lockproto.DecodeUnlockRequest(request)
 	switch {
 	case err != nil:
 		d = Decision{Reason: ReasonMalformed}
