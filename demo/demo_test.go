@@ -11,6 +11,7 @@ import (
 	"github.com/dooros/dooros/demo"
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/doorsync"
+	"github.com/dooros/dooros/lockproto"
 	"github.com/dooros/dooros/lockproto/ble"
 	"github.com/dooros/dooros/locksim"
 	"github.com/dooros/dooros/store"
@@ -111,13 +112,15 @@ func TestStartLocks(t *testing.T) {
 			t.Logf("online refusal %v after the revoke", time.Since(start))
 		})
 		t.Run("offline doors answer on their BLE link", func(t *testing.T) {
-			s, err := ble.Dial(ctx, byName["Gym"].BLE, ble.Config{})
+			gym := byName["Gym"]
+			s, err := ble.DialLock(ctx, gym.BLE, ble.Config{}, gym.Door.ID, gym.PublicKey)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			if _, err := s.Hello(ctx); err != nil {
-				t.Fatal(err)
+			// The channel is open; the log stays shut to a phone with no credential.
+			if _, err := s.FetchLog(ctx, 1); !errors.Is(err, lockproto.ErrNotAuthenticated) {
+				t.Fatalf("log read without a credential: %v", err)
 			}
 		})
 		t.Run("the printed instructions name the locks and the commands", func(t *testing.T) {

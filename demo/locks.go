@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,10 @@ type Lock struct {
 	BLE, Control string
 	// MQTT: the lock is connected to the broker (an online door).
 	MQTT bool
+	// PublicKey is the lock's key, as the cloud certifies it to phones.
+	PublicKey ed25519.PublicKey
+	// Firmware is the running lock itself.
+	Firmware *lock.Lock
 }
 
 // Locks are the demo's running simulated locks.
@@ -57,7 +62,7 @@ func StartLocks(ctx context.Context, ds *doorsync.Service, res Result, log *slog
 			return nil, fmt.Errorf("demo lock %s: %w", d.Name, err)
 		}
 		out.sims = append(out.sims, sim)
-		out.Locks = append(out.Locks, Lock{Door: d, BLE: sim.BLEAddr, Control: sim.ControlAddr, MQTT: online})
+		out.Locks = append(out.Locks, Lock{Door: d, BLE: sim.BLEAddr, Control: sim.ControlAddr, MQTT: online, PublicKey: sim.Lock.PublicKey(), Firmware: sim.Lock})
 	}
 	// Something to type at a keypad.
 	people, _, err := ds.Store.ListPeople(ctx, sys, res.Property.ID, domain.PeopleFilter{Query: "ben.okafor@"})

@@ -20,6 +20,7 @@ import (
 	"github.com/dooros/dooros/lock"
 	"github.com/dooros/dooros/lockproto"
 	"github.com/dooros/dooros/lockproto/ble"
+	"github.com/dooros/dooros/locksim"
 	"github.com/dooros/dooros/mail"
 	"github.com/dooros/dooros/mqtt"
 	"github.com/dooros/dooros/notify"
@@ -172,7 +173,7 @@ func serveBLE(ctx context.Context, t testing.TB, l *simLock) {
 		t.Fatal(err)
 	}
 	l.ble = ln.Addr().String()
-	go ble.Serve(ctx, ln, l.Lock, ble.Config{Rate: -1}, nil)
+	go ble.Serve(ctx, ln, locksim.BLEHandler(l.Lock), ble.Config{Rate: -1}, nil)
 }
 
 // phone is a resident's DOOR App: token, device key, credentials.
@@ -182,6 +183,8 @@ type phone struct {
 	token string
 	priv  ed25519.PrivateKey
 	cred  []byte
+	// lockKeys are the lock keys certified by the property, by lock id.
+	lockKeys map[string]ed25519.PublicKey
 }
 
 var codeRE = regexp.MustCompile(`login code for the DOOR app:\s+(\d{6})`) // mail.LoginCode keeps the code out of the subject
@@ -235,34 +238,61 @@ func (e *env) login(email string) *phone {
 	if p.cred, err = base64.StdEncoding.DecodeString(creds.Items[0].Credential); err != nil {
 		e.t.Fatal(err)
 	}
+	propPub, _ := base64.StdEncoding.DecodeString(creds.Items[0].PropertyPublicKey)
+	p.lockKeys = map[string]ed25519.PublicKey{}
+	for door, c := range creds.Items[0].LockCertificates {
+		raw, _ := base64.StdEncoding.DecodeString(c)
+		cert, err := lockproto.VerifyLockCertificate(propPub, raw)
+		if err != nil || cert.LockID != door {
+			e.t.Fatalf("lock certificate of %s: %v", door, err)
+		}
+		p.lockKeys[door] = cert.PublicKey
+	}
 	return p
 }
 
-// unlockDirect answers a challenge of l with the phone's credential,
-// calling the firmware directly (an online lock in these tests).
+// unlockDirect opens a channel to l and unlocks in it, calling the
+// firmware directly (an online lock in these tests).
 func (p *phone) unlockDirect(l *simLock) lock.Decision {
 	p.e.t.Helper()
-	chb, err := l.Challenge()
+	t := p.e.t
+	hs, hello, err := lockproto.NewPhoneHandshake(l.id, l.PublicKey())
 	if err != nil {
-		p.e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	ch, err := lockproto.DecodeChallenge(chb)
+	s, accept, err := l.OpenSession(hello)
 	if err != nil {
-		p.e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	req, err := lockproto.NewUnlockRequest(ch, p.cred, p.priv)
+	ch, err := hs.Finish(accept)
 	if err != nil {
-		p.e.t.Fatal(err)
+		t.Fatal(err)
+	}
+	req, err := lockproto.NewUnlockRequest(ch, p.cred, p.priv, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	b, err := req.Encode()
 	if err != nil {
-		p.e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	d, err := l.UnlockDecision(b)
+	out, err := s.Handle(ch.Seal(lockproto.EncodeChannelMsg(lockproto.ChanUnlock, b)))
 	if err != nil {
-		p.e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	return d
+	plain, err := ch.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ, body, err := lockproto.DecodeChannelMsg(plain)
+	if err != nil || typ != lockproto.ChanResult {
+		t.Fatalf("unlock reply %d: %v", typ, err)
+	}
+	res, err := lockproto.DecodeUnlockResult(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lock.Decision{Granted: res.Granted, Reason: res.Reason, Seq: res.Seq}
 }
 
 type mailboxItem struct {
@@ -291,17 +321,24 @@ func (p *phone) unlockBLE(l *simLock) bool {
 	p.e.t.Helper()
 	ctx, cancel := context.WithTimeout(p.e.ctx, 20*time.Second)
 	defer cancel()
-	s, err := ble.Dial(ctx, l.ble, ble.Config{Rate: -1})
+	pub, ok := p.lockKeys[l.id]
+	if !ok {
+		p.e.t.Fatalf("no lock certificate for %s", l.id)
+	}
+	s, err := ble.DialLock(ctx, l.ble, ble.Config{Rate: -1}, l.id, pub)
 	if err != nil {
 		p.e.t.Fatal(err)
 	}
 	defer s.Close()
-	res, err := s.Unlock(ctx, p.cred, p.priv)
+	res, err := s.Unlock(ctx, p.cred, p.priv, nil)
 	if err != nil {
 		p.e.t.Fatal(err)
 	}
-	if err := p.relay(ctx, s, l.id); err != nil {
-		p.e.t.Fatal(err)
+	// A refused phone may still sync (a schedule refusal), a revoked one not.
+	if res.Authenticated {
+		if err := p.relay(ctx, s, l.id); err != nil {
+			p.e.t.Fatal(err)
+		}
 	}
 	return res.Granted
 }

@@ -1,6 +1,8 @@
 package lock
 
 import (
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"time"
 
@@ -32,87 +34,36 @@ const (
 	ReasonUnknownCode      = "unknown_code"
 	ReasonKeypadLocked     = "keypad_locked"
 	ReasonUnknownCard      = "unknown_card"
+	// ReasonNeedCredential answers a proof by reference to a credential the
+	// lock does not hold (any more): nothing is decided or consumed, the
+	// phone sends the credential whole in the same channel.
+	ReasonNeedCredential = "need_credential"
 )
 
-// Challenge issues a fresh challenge (§4.3). Each nonce can be answered once,
-// within the challenge lifetime.
-func (l *Lock) Challenge() ([]byte, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.opts.Clock.Now()
-	if len(l.challenges) >= maxChallenges {
-		var oldest string
-		for n, exp := range l.challenges {
-			if oldest == "" || exp.Before(l.challenges[oldest]) {
-				oldest = n
-			}
-		}
-		delete(l.challenges, oldest)
-	}
-	ch, err := lockproto.NewChallenge(l.prov.LockID, l.st.Version, l.events.next())
-	if err != nil {
-		return nil, err
-	}
-	// Challenge lifetime runs on the raw RTC: it is a short interval, and
-	// must not jump when a bundle corrects the clock.
-	l.challenges[string(ch.Nonce)] = now.Add(l.opts.ChallengeTTL)
-	return ch.Encode()
-}
-
-// Unlock decides a phone's answer to a challenge and returns the encoded
-// result. The error is reserved for the lock failing (flash); a refusal is a
-// result with Granted false.
-func (l *Lock) Unlock(request []byte) ([]byte, error) {
-	d, err := l.UnlockDecision(request)
-	if err != nil {
-		return nil, err
-	}
-	res := lockproto.UnlockResult{V: lockproto.Version, Granted: d.Granted, Reason: d.Reason, Seq: d.Seq}
-	return res.Encode()
-}
-
-// UnlockDecision is Unlock with the decision as a value.
-func (l *Lock) UnlockDecision(request []byte) (Decision, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	d := l.decideUnlock(request)
-	d.Credential = "app"
-	return l.conclude(d, lockproto.EventUnlockGranted, lockproto.EventUnlockDenied)
-}
-
-// decideUnlock makes the checks of §4.3 in order; each refusal names the
-// first check that failed.
-func (l *Lock) decideUnlock(request []byte) Decision {
-	req, err := lockproto.DecodeUnlockRequest(request)
-	if err != nil {
-		return Decision{Reason: ReasonMalformed}
-	}
-	// 1. The nonce must be one this lock issued, still fresh, and unused. It
-	//    is consumed before anything else so a failed answer cannot be retried.
-	exp, ok := l.challenges[string(req.Nonce)]
-	delete(l.challenges, string(req.Nonce))
-	if !ok || l.opts.Clock.Now().After(exp) {
-		return Decision{Reason: ReasonUnknownChallenge}
-	}
-	// 2. The credential must carry the property's signature.
-	cred, err := l.verifyCredential(req.Credential)
+// decideUnlock makes the checks of §4.3 in order for a proof that arrived
+// fresh in a channel whose transcript hash is binding; each refusal names
+// the first check that failed.
+func (l *Lock) decideUnlock(req *lockproto.UnlockRequest, binding []byte) Decision {
+	// 1. The credential must carry the property's signature.
+	cred, err := l.verifyCredential(req)
 	if err != nil {
 		return Decision{Reason: ReasonBadCredential}
 	}
 	d := Decision{PersonID: cred.PersonID, Ref: fmt.Sprint(cred.Serial)}
-	// 3. It must name this lock.
+	// 2. It must name this lock.
 	access, ok := cred.Access(l.prov.LockID)
 	if !ok {
 		d.Reason = ReasonOtherLock
 		return d
 	}
-	// 4. The phone must hold the device key the credential names, and have
-	//    signed this nonce for this lock.
-	if !req.VerifyDevice(cred.DeviceKey, l.prov.LockID) {
+	// 3. The phone must hold the device key the credential names, and have
+	//    signed this channel's transcript for this lock: a proof made in
+	//    another channel (a relay to another door, a replay) does not verify.
+	if !req.VerifyDevice(cred.DeviceKey, l.prov.LockID, binding) {
 		d.Reason = ReasonBadDeviceSig
 		return d
 	}
-	// 5. Validity window, by the lock's trusted clock only.
+	// 4. Validity window, by the lock's trusted clock only.
 	now := l.now()
 	if now.Before(cred.NotBefore) {
 		d.Reason = ReasonNotYetValid
@@ -122,12 +73,12 @@ func (l *Lock) decideUnlock(request []byte) Decision {
 		d.Reason = ReasonExpired
 		return d
 	}
-	// 6. Revocations carried by bundles refuse credentials issued before them.
+	// 5. Revocations carried by bundles refuse credentials issued before them.
 	if l.idx.revoked(cred) {
 		d.Reason = ReasonRevoked
 		return d
 	}
-	// 7. The weekly schedule at this door, in the property's time zone.
+	// 6. The weekly schedule at this door, in the property's time zone.
 	if !access.Schedule.Allows(now, l.loc) {
 		d.Reason = ReasonOutsideSchedule
 		return d
@@ -136,24 +87,60 @@ func (l *Lock) decideUnlock(request []byte) Decision {
 	return d
 }
 
-// verifyCredential checks the property signature, remembering credentials it
-// verified before so a phone's repeated unlocks cost one signature check.
-// The cache holds only signature-verified content; every time, revocation
-// and lock check still runs on each use.
-func (l *Lock) verifyCredential(b []byte) (*lockproto.Credential, error) {
-	key := credDigest(b)
-	if c, ok := l.credCache[key]; ok {
-		return c, nil
+// authenticates says whether a decision shows a valid credential for this
+// lock, proven by its device: enough to carry bundles and read the log,
+// even when this is not a time the holder may open the door.
+func authenticates(reason string) bool {
+	switch reason {
+	case ReasonOK, ReasonOutsideSchedule, ReasonNotYetValid:
+		return true
 	}
-	c, err := lockproto.VerifyCredential(l.prov.PropertyPublicKey, b)
+	return false
+}
+
+// cachedCred is a credential whose property signature the lock verified.
+type cachedCred struct {
+	digest [sha256.Size]byte
+	cred   *lockproto.Credential
+}
+
+// verifyCredential checks the property signature, remembering credentials it
+// verified before so a phone's repeated unlocks cost one signature check and
+// may name the credential by reference. The cache holds only
+// signature-verified content; every time, revocation and lock check still
+// runs on each use.
+func (l *Lock) verifyCredential(req *lockproto.UnlockRequest) (*lockproto.Credential, error) {
+	if req.Credential == nil {
+		if c, ok := l.credCache[[lockproto.CredentialRefSize]byte(req.CredentialRef)]; ok {
+			return c.cred, nil
+		}
+		return nil, errNeedCredential
+	}
+	digest := sha256.Sum256(req.Credential)
+	ref := [lockproto.CredentialRefSize]byte(digest[:])
+	if c, ok := l.credCache[ref]; ok && c.digest == digest {
+		return c.cred, nil
+	}
+	c, err := lockproto.VerifyCredential(l.prov.PropertyPublicKey, req.Credential)
 	if err != nil {
 		return nil, err
 	}
 	if len(l.credCache) >= maxCredCache {
 		clear(l.credCache)
 	}
-	l.credCache[key] = c
+	l.credCache[ref] = cachedCred{digest: digest, cred: c}
 	return c, nil
+}
+
+var errNeedCredential = errors.New("credential not held: send it whole")
+
+// holds says whether the lock can decide req without its credential bytes.
+func (l *Lock) holds(req *lockproto.UnlockRequest) bool {
+	if req.Credential != nil {
+		return true
+	}
+	_, ok := l.credCache[[lockproto.CredentialRefSize]byte(req.CredentialRef)]
+	return ok
 }
 
 // conclude logs a decision durably. If the log cannot be written the door

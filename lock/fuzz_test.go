@@ -10,22 +10,41 @@ import (
 
 func FuzzUnlock(f *testing.F) {
 	e := newEnv(f, "lock-a")
-	used := e.request(e.cred(nil), e.devPriv)
-	if d, _ := e.lock.UnlockDecision(used); !d.Granted {
+	s, used := e.request(e.cred(nil), e.devPriv)
+	if d, _ := s.decide(used); !d.Granted {
 		f.Fatalf("seed request refused: %+v", d)
 	}
-	f.Add(used) // answered once already: a replay
+	f.Add(used) // made for another channel: a replay
 	f.Add([]byte{0xa0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		// Only the lock's own fresh nonces can be answered; no input made
-		// without one may open the door.
-		e.lock.Challenge()
-		d, err := e.lock.UnlockDecision(data)
+		// Only a proof signed by the device for this very channel opens;
+		// nothing made without the device key may.
+		s, _ := e.connectT(t)
+		d, err := s.decide(data)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if d.Granted {
 			t.Fatalf("fuzzed request granted: %+v", d)
+		}
+	})
+}
+
+// FuzzSessionHandle feeds a fresh session's channel raw frames: none opens,
+// and nothing is decided or applied.
+func FuzzSessionHandle(f *testing.F) {
+	e := newEnv(f, "lock-a")
+	_, ch := e.connect()
+	f.Add(ch.Seal(lockproto.EncodeChannelMsg(lockproto.ChanLogRequest, lockproto.EncodeLogRequest(1))))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, _ := e.connectT(t)
+		next := e.lock.Status().LogNext
+		if _, err := s.Handle(data); err == nil {
+			t.Fatal("a frame nobody sealed in this channel was handled")
+		}
+		if e.lock.Status().LogNext != next || s.Authenticated() {
+			t.Fatal("a frame that did not open changed the lock")
 		}
 	})
 }

@@ -130,17 +130,35 @@ func (e *env) cred(mod func(*lockproto.Credential)) []byte {
 	return b
 }
 
-func (e *env) request(cred []byte, dev ed25519.PrivateKey) []byte {
+// connect opens a session to the lock as a phone that knows its key.
+func (e *env) connect() (*Session, *lockproto.Channel) {
 	e.t.Helper()
-	chb, err := e.lock.Challenge()
+	return e.connectT(e.t)
+}
+
+// connectT is connect reporting to t (inside a fuzz function).
+func (e *env) connectT(t testing.TB) (*Session, *lockproto.Channel) {
+	t.Helper()
+	hs, hello, err := lockproto.NewPhoneHandshake(e.keys.LockID, e.keys.Public)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	ch, err := lockproto.DecodeChallenge(chb)
+	s, accept, err := e.lock.OpenSession(hello)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	req, err := lockproto.NewUnlockRequest(ch, cred, dev)
+	ch, err := hs.Finish(accept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, ch
+}
+
+// request opens a session and builds the phone's proof in it.
+func (e *env) request(cred []byte, dev ed25519.PrivateKey) (*Session, []byte) {
+	e.t.Helper()
+	s, ch := e.connect()
+	req, err := lockproto.NewUnlockRequest(ch, cred, dev, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -148,12 +166,19 @@ func (e *env) request(cred []byte, dev ed25519.PrivateKey) []byte {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return b
+	return s, b
+}
+
+// decide is an unlock of request in s, the channel's encryption aside.
+func (s *Session) decide(request []byte) (Decision, error) {
+	d, _, err := s.prove(request, true)
+	return d, err
 }
 
 func (e *env) unlock(cred []byte) Decision {
 	e.t.Helper()
-	d, err := e.lock.UnlockDecision(e.request(cred, e.devPriv))
+	s, req := e.request(cred, e.devPriv)
+	d, err := s.decide(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

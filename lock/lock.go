@@ -2,14 +2,14 @@
 // signed data (DESIGN.md §4) and keeps what it knows on flash so that a power
 // cut at any write leaves it at the old door-state version or the new one.
 //
-// Lock speaks only wire bytes at its edges (ApplyBundle, Challenge, Unlock,
-// EventsSince), so any transport can feed it: the simulated BLE link, MQTT
-// for online locks, or a test calling it directly.
+// Lock speaks only wire bytes at its edges (OpenSession and Session.Handle
+// for phones, ApplyBundle and EventsSince for an online lock's MQTT link),
+// so any transport can feed it: the simulated BLE link, MQTT for online
+// locks, or a test calling it directly.
 package lock
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,8 +32,7 @@ func (systemClock) Now() time.Time { return time.Now() }
 const (
 	DefaultDriftTolerance = 2 * time.Minute
 	DefaultLogRetention   = 10000
-	DefaultChallengeTTL   = 30 * time.Second
-	maxChallenges         = 16
+	DefaultChallengeTTL   = 10 * time.Second
 	maxCredCache          = 256
 	eventBatchLimit       = 256
 	wrongCodeLimit        = 5
@@ -50,7 +49,7 @@ type Options struct {
 	// drift between syncs, not a phone's opinion.
 	DriftTolerance time.Duration
 	LogRetention   int           // events kept for collection
-	ChallengeTTL   time.Duration // how long a challenge may be answered
+	ChallengeTTL   time.Duration // how long after the handshake the phone's proof may arrive
 }
 
 // Lock is one lock's firmware. It is safe for concurrent use.
@@ -66,9 +65,8 @@ type Lock struct {
 	rt     *runtimeState
 	events *eventLog
 
-	challenges map[string]time.Time // outstanding nonce → expiry
-	credCache  map[[32]byte]*lockproto.Credential
-	today      *guestCodes
+	credCache map[[lockproto.CredentialRefSize]byte]cachedCred
+	today     *guestCodes
 }
 
 // Provision writes a lock's identity and empty door state (version 0) to
@@ -142,17 +140,16 @@ func Open(opts Options) (*Lock, error) {
 		return nil, err
 	}
 	l := &Lock{
-		opts:       opts,
-		log:        opts.Logger.With("lock", prov.LockID),
-		prov:       &prov,
-		priv:       prov.LockPrivate(),
-		loc:        loc,
-		st:         &st,
-		idx:        indexState(&st),
-		rt:         rt,
-		events:     events,
-		challenges: map[string]time.Time{},
-		credCache:  map[[32]byte]*lockproto.Credential{},
+		opts:      opts,
+		log:       opts.Logger.With("lock", prov.LockID),
+		prov:      &prov,
+		priv:      prov.LockPrivate(),
+		loc:       loc,
+		st:        &st,
+		idx:       indexState(&st),
+		rt:        rt,
+		events:    events,
+		credCache: map[[lockproto.CredentialRefSize]byte]cachedCred{},
 	}
 	if _, err := l.record(lockproto.Event{Kind: lockproto.EventBoot, Version: st.Version}); err != nil {
 		return nil, err
@@ -328,5 +325,3 @@ func (l *Lock) EventsSince(from uint64) ([]byte, error) {
 		LockID: l.prov.LockID, Prev: prev, From: first, Events: events, Next: l.events.next(), At: l.now(),
 	})
 }
-
-func credDigest(b []byte) [32]byte { return sha256.Sum256(b) }

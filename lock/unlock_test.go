@@ -3,6 +3,7 @@ package lock
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"testing"
 	"time"
 
@@ -68,24 +69,28 @@ func TestUnlockForgedCredential(t *testing.T) {
 
 func TestUnlockReplayedResponse(t *testing.T) {
 	e := newEnv(t, "lock-a")
-	req := e.request(e.cred(nil), e.devPriv)
-	d, err := e.lock.UnlockDecision(req)
+	s, req := e.request(e.cred(nil), e.devPriv)
+	d, err := s.decide(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantDecision(t, d, true, ReasonOK)
-	d, err = e.lock.UnlockDecision(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantDecision(t, d, false, ReasonUnknownChallenge)
+	t.Run("SameChannel", func(t *testing.T) {
+		d, _ := s.decide(req)
+		wantDecision(t, d, false, ReasonUnknownChallenge)
+	})
+	t.Run("NewChannel", func(t *testing.T) {
+		s2, _ := e.connect()
+		d, _ := s2.decide(req)
+		wantDecision(t, d, false, ReasonBadDeviceSig)
+	})
 }
 
 func TestUnlockStaleChallenge(t *testing.T) {
 	e := newEnv(t, "lock-a")
-	req := e.request(e.cred(nil), e.devPriv)
+	s, req := e.request(e.cred(nil), e.devPriv)
 	e.clock.Advance(DefaultChallengeTTL + time.Second)
-	d, _ := e.lock.UnlockDecision(req)
+	d, _ := s.decide(req)
 	wantDecision(t, d, false, ReasonUnknownChallenge)
 }
 
@@ -99,27 +104,28 @@ func TestUnlockOtherLocksChallenge(t *testing.T) {
 	})
 
 	t.Run("ResponseRelayedToOtherLock", func(t *testing.T) {
-		// A response to lock B's challenge, carried to lock A.
-		d, _ := a.lock.UnlockDecision(b.request(cred, b.devPriv))
-		wantDecision(t, d, false, ReasonUnknownChallenge)
+		// A proof made in a channel to lock B, carried to lock A.
+		_, req := b.request(cred, b.devPriv)
+		s, _ := a.connect()
+		d, _ := s.decide(req)
+		wantDecision(t, d, false, ReasonBadDeviceSig)
 	})
-	t.Run("NonceSignedForOtherLock", func(t *testing.T) {
-		// Lock A's nonce, but the device signed it for lock B.
-		chb, _ := a.lock.Challenge()
-		ch, _ := lockproto.DecodeChallenge(chb)
-		ch.LockID = "lock-b"
-		req, _ := lockproto.NewUnlockRequest(ch, cred, a.devPriv)
-		rb, _ := req.Encode()
-		d, _ := a.lock.UnlockDecision(rb)
+	t.Run("SignedForOtherLock", func(t *testing.T) {
+		// Lock A's channel, but the device signed it as lock B.
+		s, ch := a.connect()
+		sig := ed25519.Sign(a.devPriv, lockproto.DeviceMessage("lock-b", ch.Binding()))
+		rb, _ := (&lockproto.UnlockRequest{V: lockproto.Version, Credential: cred, Signature: sig}).Encode()
+		d, _ := s.decide(rb)
 		wantDecision(t, d, false, ReasonBadDeviceSig)
 	})
 }
 
 func TestUnlockMalformed(t *testing.T) {
 	e := newEnv(t, "lock-a")
-	req := e.request(e.cred(nil), e.devPriv)
+	_, req := e.request(e.cred(nil), e.devPriv)
 	for _, bad := range [][]byte{nil, {0xa0}, req[:len(req)-1], append(append([]byte(nil), req...), 0)} {
-		d, err := e.lock.UnlockDecision(bad)
+		s, _ := e.connect()
+		d, err := s.decide(bad)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,17 +143,120 @@ func TestUnlockPhoneClockIgnored(t *testing.T) {
 
 	type withClock struct {
 		lockproto.UnlockRequest
-		PhoneTime int64 `cbor:"4,keyasint"`
+		PhoneTime int64 `cbor:"9,keyasint"`
 	}
-	chb, _ := e.lock.Challenge()
-	ch, _ := lockproto.DecodeChallenge(chb)
-	req, _ := lockproto.NewUnlockRequest(ch, cred, e.devPriv)
+	s, ch := e.connect()
+	req, _ := lockproto.NewUnlockRequest(ch, cred, e.devPriv, nil)
 	b, err := stEnc.Marshal(&withClock{UnlockRequest: *req, PhoneTime: t0.Unix()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _ := e.lock.UnlockDecision(b)
+	d, _ := s.decide(b)
 	wantDecision(t, d, false, ReasonMalformed)
+}
+
+// Sessions are independent: any number of other handshakes leaves a
+// phone's own challenge (its channel) answerable.
+func TestManySessionsEvictNothing(t *testing.T) {
+	e := newEnv(t, "lock-a")
+	s, req := e.request(e.cred(nil), e.devPriv)
+	for range 100 {
+		e.connect()
+	}
+	d, _ := s.decide(req)
+	wantDecision(t, d, true, ReasonOK)
+}
+
+// sealed sends one request through the channel as the phone would.
+func sealed(t *testing.T, s *Session, ch *lockproto.Channel, typ lockproto.ChannelMsg, body []byte) (lockproto.ChannelMsg, []byte) {
+	t.Helper()
+	out, err := s.Handle(ch.Seal(lockproto.EncodeChannelMsg(typ, body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := ch.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, rb, err := lockproto.DecodeChannelMsg(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt, rb
+}
+
+func TestSessionAuthGatesBundlesAndLogs(t *testing.T) {
+	e := newEnv(t, "lock-a")
+	bundle := e.seal(lockproto.Bundle{Version: 1, Snapshot: true})
+	refused := func(t *testing.T, s *Session, ch *lockproto.Channel) {
+		t.Helper()
+		for _, r := range []struct {
+			typ  lockproto.ChannelMsg
+			body []byte
+		}{{lockproto.ChanLogRequest, lockproto.EncodeLogRequest(1)}, {lockproto.ChanBundle, bundle}} {
+			rt, rb := sealed(t, s, ch, r.typ, r.body)
+			ce, err := lockproto.DecodeChannelError(rb)
+			if rt != lockproto.ChanError || err != nil || ce.Code != "not_authenticated" {
+				t.Fatalf("request %d without a proof answered %d %+v", r.typ, rt, ce)
+			}
+		}
+		if e.lock.Status().Version != 0 {
+			t.Fatal("bundle applied without a proof")
+		}
+	}
+	prove := func(t *testing.T, s *Session, ch *lockproto.Channel, typ lockproto.ChannelMsg, cred []byte) *lockproto.UnlockResult {
+		t.Helper()
+		req, _ := lockproto.NewUnlockRequest(ch, cred, e.devPriv, nil)
+		rb, _ := req.Encode()
+		rt, body := sealed(t, s, ch, typ, rb)
+		if rt != lockproto.ChanResult {
+			t.Fatalf("proof answered %d", rt)
+		}
+		res, err := lockproto.DecodeUnlockResult(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	t.Run("NoProof", func(t *testing.T) {
+		s, ch := e.connect()
+		refused(t, s, ch)
+	})
+	t.Run("ExpiredCredential", func(t *testing.T) {
+		s, ch := e.connect()
+		res := prove(t, s, ch, lockproto.ChanAuthenticate, e.cred(func(c *lockproto.Credential) { c.NotAfter = t0.Add(-time.Second) }))
+		if res.Authenticated || res.Granted || res.Reason != ReasonExpired {
+			t.Fatalf("result %+v", res)
+		}
+		refused(t, s, ch)
+	})
+	t.Run("SyncWithoutOpening", func(t *testing.T) {
+		next := e.lock.Status().LogNext
+		s, ch := e.connect()
+		res := prove(t, s, ch, lockproto.ChanAuthenticate, e.cred(nil))
+		if !res.Authenticated || res.Granted || res.LogNext != next {
+			t.Fatalf("result %+v", res)
+		}
+		if e.lock.Status().LogNext != next {
+			t.Fatal("a sync-only proof was logged as an unlock")
+		}
+		if rt, _ := sealed(t, s, ch, lockproto.ChanBundle, bundle); rt != lockproto.ChanAck {
+			t.Fatalf("bundle answered %d", rt)
+		}
+		if rt, _ := sealed(t, s, ch, lockproto.ChanLogRequest, lockproto.EncodeLogRequest(1)); rt != lockproto.ChanEvents {
+			t.Fatalf("log request answered %d", rt)
+		}
+	})
+	t.Run("UnlockAuthenticates", func(t *testing.T) {
+		s, ch := e.connect()
+		res := prove(t, s, ch, lockproto.ChanUnlock, e.cred(nil))
+		if !res.Authenticated || !res.Granted || res.Version != 1 || res.Seq == 0 {
+			t.Fatalf("result %+v", res)
+		}
+		if rt, _ := sealed(t, s, ch, lockproto.ChanLogRequest, lockproto.EncodeLogRequest(1)); rt != lockproto.ChanEvents {
+			t.Fatalf("log request answered %d", rt)
+		}
+	})
 }
 
 func TestUnlockRevoked(t *testing.T) {
@@ -187,4 +296,60 @@ func TestRevokedPhoneExpiresWithoutSync(t *testing.T) {
 	wantDecision(t, e.unlock(cred), true, ReasonOK)
 	e.clock.Advance(lockproto.DefaultCredentialLifetime)
 	wantDecision(t, e.unlock(cred), false, ReasonExpired)
+}
+
+// A credential the lock verified before may be named by reference; a lock
+// that no longer holds it (rebooted) asks for it whole without deciding,
+// logging or consuming the channel's challenge.
+func TestUnlockByReference(t *testing.T) {
+	e := newEnv(t, "lock-a")
+	cred := e.cred(nil)
+	byRef := func(ch *lockproto.Channel) []byte {
+		req, _ := lockproto.NewUnlockRequest(ch, cred, e.devPriv, nil)
+		b, _ := req.ByRef().Encode()
+		return b
+	}
+	wantDecision(t, e.unlock(cred), true, ReasonOK)
+	s, ch := e.connect()
+	d, _ := s.decide(byRef(ch))
+	wantDecision(t, d, true, ReasonOK)
+
+	t.Run("UnknownReference", func(t *testing.T) {
+		e.reboot()
+		next := e.lock.Status().LogNext
+		s, ch := e.connect()
+		d, _ := s.decide(byRef(ch))
+		wantDecision(t, d, false, ReasonNeedCredential)
+		if e.lock.Status().LogNext != next {
+			t.Fatal("a reference the lock does not hold was logged")
+		}
+		req, _ := lockproto.NewUnlockRequest(ch, cred, e.devPriv, nil)
+		full, _ := req.Encode()
+		d, _ = s.decide(full)
+		wantDecision(t, d, true, ReasonOK)
+	})
+	t.Run("ReferenceOfAnotherDevicesCredential", func(t *testing.T) {
+		// Knowing a cached credential's reference is worth nothing without
+		// its device key.
+		_, thief, _ := ed25519.GenerateKey(rand.Reader)
+		s, ch := e.connect()
+		req, _ := lockproto.NewUnlockRequest(ch, cred, thief, nil)
+		b, _ := req.ByRef().Encode()
+		d, _ := s.decide(b)
+		wantDecision(t, d, false, ReasonBadDeviceSig)
+	})
+	t.Run("BothOrNeither", func(t *testing.T) {
+		_, ch := e.connect()
+		req, _ := lockproto.NewUnlockRequest(ch, cred, e.devPriv, nil)
+		both := *req
+		both.CredentialRef = lockproto.CredentialRef(cred)
+		short := *req.ByRef()
+		short.CredentialRef = short.CredentialRef[:8]
+		for _, r := range []*lockproto.UnlockRequest{&both, &short} {
+			b, _ := r.Encode()
+			if _, err := lockproto.DecodeUnlockRequest(b); !errors.Is(err, lockproto.ErrMalformed) {
+				t.Fatalf("request %+v: %v", r, err)
+			}
+		}
+	})
 }

@@ -51,7 +51,16 @@ func unmarshal(data []byte, v any) error {
 
 func checkVersion(v uint8) error {
 	if v != Version {
-		return fmt.Errorf("%w: %d", ErrVersion, v)
+		return VersionError(int(v))
 	}
 	return nil
+}
+
+// VersionError is the clear refusal of a message in another format version:
+// v1 peers are told to update rather than left to guess.
+func VersionError(v int) error {
+	if v < Version {
+		return fmt.Errorf("%w: format version %d is no longer accepted, this side speaks %d (update the app or re-provision the lock)", ErrVersion, v, Version)
+	}
+	return fmt.Errorf("%w: format version %d is newer than this side's %d", ErrVersion, v, Version)
 }

@@ -4,7 +4,7 @@ import "errors"
 
 // Version is the format version of every message defined here. A decoder
 // refuses any other value rather than guessing at a future layout.
-const Version = 1
+const Version = 2
 
 // Errors are wrapped with detail; compare with errors.Is. The same values
 // travel over the BLE link as codes (see ErrorCode), so a phone can tell a
@@ -41,6 +41,7 @@ var errorCodes = []struct {
 	{"log_fork", ErrLogFork},
 	{"keypad_locked", ErrKeypadLocked},
 	{"not_provisioned", ErrNotProvisioned},
+	{"not_authenticated", ErrNotAuthenticated},
 }
 
 // ErrorCode names err for the wire; anything not listed is "internal" so that

@@ -57,44 +57,6 @@ func FuzzOpenBundle(f *testing.F) {
 	})
 }
 
-func FuzzDecodeUnlockRequest(f *testing.F) {
-	fx := fixedFixture()
-	ch := &lockproto.Challenge{V: 1, LockID: "lock-1", Nonce: make([]byte, 32)}
-	req, _ := lockproto.NewUnlockRequest(ch, fx.credential(f), fx.devPriv)
-	good, _ := req.Encode()
-	f.Add(good)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := lockproto.DecodeUnlockRequest(data)
-		if err != nil {
-			return
-		}
-		if r.VerifyDevice(fx.devPub, "lock-1") && (!bytes.Equal(r.Nonce, ch.Nonce) || !bytes.Equal(r.Signature, req.Signature)) {
-			t.Fatal("device signature verified over a nonce the device never signed")
-		}
-	})
-}
-
-func FuzzDecodeChallenge(f *testing.F) {
-	ch, _ := lockproto.NewChallenge("lock-1", 3, 9)
-	good, _ := ch.Encode()
-	res := &lockproto.UnlockResult{V: 1, Granted: true, Reason: "ok", Seq: 4}
-	goodRes, _ := res.Encode()
-	f.Add(good)
-	f.Add(goodRes)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if c, err := lockproto.DecodeChallenge(data); err == nil {
-			again, err := c.Encode()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := lockproto.DecodeChallenge(again); err != nil {
-				t.Fatalf("re-encoded challenge does not decode: %v", err)
-			}
-		}
-		lockproto.DecodeUnlockResult(data)
-	})
-}
-
 func FuzzVerifyAck(f *testing.F) {
 	fx := fixedFixture()
 	a := lockproto.Ack{LockID: "lock-1", Status: lockproto.AckApplied, Version: 4, Bundle: lockproto.BundleDigest(nil), LockTime: now}

@@ -85,7 +85,7 @@ func (p *Provisioning) Location() (*time.Location, error) {
 func (p *Provisioning) Validate() error {
 	switch {
 	case p.Version != Version:
-		return fmt.Errorf("%w: provisioning version %d", ErrVersion, p.Version)
+		return fmt.Errorf("provisioning: %w", VersionError(p.Version))
 	case p.LockID == "":
 		return fmt.Errorf("%w: provisioning: lock_id is required", ErrMalformed)
 	case len(p.PropertyPublicKey) != ed25519.PublicKeySize:

@@ -110,37 +110,6 @@ func TestIssueCredentialRejectsNonsense(t *testing.T) {
 	}
 }
 
-func TestUnlockRequest(t *testing.T) {
-	f := newFixture(t)
-	ch, err := lockproto.NewChallenge("lock-1", 4, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chb, _ := ch.Encode()
-	ch2, err := lockproto.DecodeChallenge(chb)
-	if err != nil || !bytes.Equal(ch2.Nonce, ch.Nonce) || ch2.Version != 4 {
-		t.Fatalf("challenge round trip: %v %+v", err, ch2)
-	}
-	req, err := lockproto.NewUnlockRequest(ch2, f.credential(t), f.devPriv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb, _ := req.Encode()
-	got, err := lockproto.DecodeUnlockRequest(rb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !got.VerifyDevice(f.devPub, "lock-1") {
-		t.Fatal("device signature does not verify")
-	}
-	if got.VerifyDevice(f.devPub, "lock-2") {
-		t.Fatal("device signature verifies for another lock")
-	}
-	if got.VerifyDevice(f.devPub[:31], "lock-1") {
-		t.Fatal("short key accepted")
-	}
-}
-
 func TestBundleSealOpen(t *testing.T) {
 	f := newFixture(t)
 	sealed := f.bundle(t)

@@ -3,59 +3,47 @@ package lockproto
 import (
 	"crypto"
 	"crypto/ed25519"
-	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 )
 
-// NonceSize is the size of a lock's challenge nonce.
-const NonceSize = 32
+// MaxTimeTokenSize bounds the optional time token a phone carries.
+const MaxTimeTokenSize = 1 << 10
 
-// Challenge is the lock's opening move (§4.3). Version and LogNext tell the
-// phone whether it carries a newer bundle for this door and which log entries
-// to collect.
-type Challenge struct {
-	V       uint8  `cbor:"0,keyasint"`
-	LockID  string `cbor:"1,keyasint"`
-	Nonce   []byte `cbor:"2,keyasint"`
-	Version uint64 `cbor:"3,keyasint"`
-	LogNext uint64 `cbor:"4,keyasint"`
-}
-
-// NewChallenge draws a fresh nonce for lockID.
-func NewChallenge(lockID string, version, logNext uint64) (*Challenge, error) {
-	n := make([]byte, NonceSize)
-	if _, err := rand.Read(n); err != nil {
-		return nil, err
-	}
-	return &Challenge{V: Version, LockID: lockID, Nonce: n, Version: version, LogNext: logNext}, nil
-}
-
-// Encode returns the wire form.
-func (c *Challenge) Encode() ([]byte, error) { return marshal(c) }
-
-// DecodeChallenge decodes a challenge received from a lock.
-func DecodeChallenge(data []byte) (*Challenge, error) {
-	var c Challenge
-	if err := unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("challenge: %w", err)
-	}
-	if err := checkVersion(c.V); err != nil {
-		return nil, err
-	}
-	if c.LockID == "" || len(c.Nonce) != NonceSize {
-		return nil, fmt.Errorf("%w: challenge", ErrMalformed)
-	}
-	return &c, nil
-}
-
-// UnlockRequest is the phone's answer: its credential and a device-key
-// signature over the challenge nonce and the lock id. The phone sends no
-// clock; the lock judges time by its own trusted clock.
+// UnlockRequest is the phone's proof inside a channel (§4.3, §4.10): its
+// credential and a device-key signature over the lock id and the channel's
+// transcript hash. The transcript holds the lock's fresh ephemeral key, so
+// it is the challenge: a proof made in one channel is worthless in any
+// other, and it never leaves the channel it was made for in the clear. The
+// phone sends no clock of its own; TimeToken, when present, is a
+// cloud-signed time the lock may trust.
+//
+// A phone whose credential this lock accepted before may send only its
+// CredentialRef instead (16 bytes rather than hundreds: what keeps an
+// unlock near a second at 333 B/s); a lock that no longer holds it answers
+// need_credential and the phone sends it whole in the same channel.
 type UnlockRequest struct {
-	V          uint8  `cbor:"0,keyasint"`
-	Nonce      []byte `cbor:"1,keyasint"`
-	Credential []byte `cbor:"2,keyasint"`
-	Signature  []byte `cbor:"3,keyasint"`
+	V             uint8  `cbor:"0,keyasint"`
+	Credential    []byte `cbor:"1,keyasint,omitempty"`
+	Signature     []byte `cbor:"2,keyasint"`
+	TimeToken     []byte `cbor:"3,keyasint,omitempty"`
+	CredentialRef []byte `cbor:"4,keyasint,omitempty"`
+}
+
+// CredentialRefSize is the size of a credential reference.
+const CredentialRefSize = 16
+
+// CredentialRef names a credential by the first 16 bytes of its SHA-256.
+func CredentialRef(credential []byte) []byte {
+	d := sha256.Sum256(credential)
+	return d[:CredentialRefSize]
+}
+
+// ByRef is r with the credential replaced by its reference.
+func (r *UnlockRequest) ByRef() *UnlockRequest {
+	out := *r
+	out.CredentialRef, out.Credential = CredentialRef(r.Credential), nil
+	return &out
 }
 
 // deviceSigned is what the device key signs. The context string keeps the
@@ -65,34 +53,38 @@ type deviceSigned struct {
 	Context string
 	V       uint8
 	LockID  string
-	Nonce   []byte
+	Binding []byte
 }
 
-// DeviceMessage returns the bytes a device key signs to answer a challenge.
-func DeviceMessage(lockID string, nonce []byte) []byte {
-	b, err := marshal(&deviceSigned{Context: "dooros-unlock", V: Version, LockID: lockID, Nonce: nonce})
+// DeviceMessage returns the bytes a device key signs to prove its
+// credential to lockID in the channel whose Binding is binding.
+func DeviceMessage(lockID string, binding []byte) []byte {
+	b, err := marshal(&deviceSigned{Context: "dooros-unlock", V: Version, LockID: lockID, Binding: binding})
 	if err != nil {
 		panic(err) // only strings and byte slices: cannot fail
 	}
 	return b
 }
 
-// NewUnlockRequest answers ch with credential, signed by the device key.
-func NewUnlockRequest(ch *Challenge, credential []byte, device crypto.Signer) (*UnlockRequest, error) {
-	sig, err := device.Sign(nil, DeviceMessage(ch.LockID, ch.Nonce), crypto.Hash(0))
+// NewUnlockRequest proves credential in ch, signed by the device key.
+func NewUnlockRequest(ch *Channel, credential []byte, device crypto.Signer, timeToken []byte) (*UnlockRequest, error) {
+	sig, err := device.Sign(nil, DeviceMessage(ch.LockID(), ch.Binding()), crypto.Hash(0))
 	if err != nil {
 		return nil, fmt.Errorf("lockproto: device signature: %w", err)
 	}
-	return &UnlockRequest{V: Version, Nonce: ch.Nonce, Credential: credential, Signature: sig}, nil
+	return &UnlockRequest{V: Version, Credential: credential, Signature: sig, TimeToken: timeToken}, nil
 }
 
 // Encode returns the wire form.
 func (r *UnlockRequest) Encode() ([]byte, error) { return marshal(r) }
 
-// DecodeUnlockRequest decodes a phone's answer. It checks shape only; the
+// MaxUnlockRequestSize bounds an unlock request before parsing.
+const MaxUnlockRequestSize = MaxCredentialSize + MaxTimeTokenSize + 256
+
+// DecodeUnlockRequest decodes a phone's proof. It checks shape only; the
 // lock verifies the credential and signature against its own state.
 func DecodeUnlockRequest(data []byte) (*UnlockRequest, error) {
-	if len(data) > MaxCredentialSize+256 {
+	if len(data) > MaxUnlockRequestSize {
 		return nil, fmt.Errorf("%w: unlock request", ErrTooLarge)
 	}
 	var r UnlockRequest
@@ -102,27 +94,37 @@ func DecodeUnlockRequest(data []byte) (*UnlockRequest, error) {
 	if err := checkVersion(r.V); err != nil {
 		return nil, err
 	}
-	if len(r.Nonce) != NonceSize || len(r.Signature) != ed25519.SignatureSize || len(r.Credential) == 0 {
+	byRef := len(r.CredentialRef) == CredentialRefSize && len(r.Credential) == 0
+	whole := len(r.CredentialRef) == 0 && len(r.Credential) > 0 && len(r.Credential) <= MaxCredentialSize
+	if len(r.Signature) != ed25519.SignatureSize || !(byRef || whole) || len(r.TimeToken) > MaxTimeTokenSize {
 		return nil, fmt.Errorf("%w: unlock request", ErrMalformed)
 	}
 	return &r, nil
 }
 
-// VerifyDevice checks the device signature against the device key.
-func (r *UnlockRequest) VerifyDevice(deviceKey ed25519.PublicKey, lockID string) bool {
+// VerifyDevice checks the device signature against the device key, for
+// this lock and this channel.
+func (r *UnlockRequest) VerifyDevice(deviceKey ed25519.PublicKey, lockID string, binding []byte) bool {
 	if len(deviceKey) != ed25519.PublicKeySize {
 		return false
 	}
-	return ed25519.Verify(deviceKey, DeviceMessage(lockID, r.Nonce), r.Signature)
+	return ed25519.Verify(deviceKey, DeviceMessage(lockID, binding), r.Signature)
 }
 
-// UnlockResult tells the phone what the lock decided. It is advisory for the
-// app's display; the authoritative record is the lock's signed event log.
+// UnlockResult tells the phone what the lock decided. It travels inside the
+// channel, so only the lock the phone authenticated can say "granted"; it is
+// still advisory for the app's display, the signed log being the record.
+// Authenticated says the phone proved a valid credential for this lock in
+// this channel, which is what bundles and log reads need; Version and
+// LogNext tell it what to relay.
 type UnlockResult struct {
-	V       uint8  `cbor:"0,keyasint"`
-	Granted bool   `cbor:"1,keyasint"`
-	Reason  string `cbor:"2,keyasint"`
-	Seq     uint64 `cbor:"3,keyasint"`
+	V             uint8  `cbor:"0,keyasint"`
+	Granted       bool   `cbor:"1,keyasint"`
+	Reason        string `cbor:"2,keyasint"`
+	Seq           uint64 `cbor:"3,keyasint,omitempty"`
+	Authenticated bool   `cbor:"4,keyasint"`
+	Version       uint64 `cbor:"5,keyasint"`
+	LogNext       uint64 `cbor:"6,keyasint"`
 }
 
 // Encode returns the wire form.
@@ -130,6 +132,9 @@ func (r *UnlockResult) Encode() ([]byte, error) { return marshal(r) }
 
 // DecodeUnlockResult decodes a lock's answer.
 func DecodeUnlockResult(data []byte) (*UnlockResult, error) {
+	if len(data) > 512 {
+		return nil, fmt.Errorf("%w: unlock result", ErrTooLarge)
+	}
 	var r UnlockResult
 	if err := unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("unlock result: %w", err)

@@ -74,7 +74,7 @@ func Start(ctx context.Context, cfg Config) (*Sim, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Sim{Lock: cfg.Lock, BLEAddr: bleLn.Addr().String(), ControlAddr: ctlLn.Addr().String(), cancel: cancel, errs: make(chan error, 3)}
 	l, log := cfg.Lock, cfg.Log
-	s.run(func() error { return ble.Serve(ctx, bleLn, l, cfg.BLE, log) })
+	s.run(func() error { return ble.Serve(ctx, bleLn, BLEHandler(l), cfg.BLE, log) })
 	s.run(func() error { return ServeControl(ctx, ctlLn, l, log) })
 	if cfg.MQTTURL != "" {
 		s.run(func() error { return RunMQTT(ctx, cfg.MQTTURL, cfg.MQTTPassword, l, log) })
@@ -110,4 +110,18 @@ func (s *Sim) Wait() error {
 func (s *Sim) Close() error {
 	s.cancel()
 	return s.Wait()
+}
+
+// BLEHandler serves l on the simulated BLE link: each connection gets its
+// own lock.Session.
+func BLEHandler(l *lock.Lock) ble.Handler { return bleHandler{l} }
+
+type bleHandler struct{ l *lock.Lock }
+
+func (h bleHandler) OpenChannel(hello []byte) (ble.Channel, []byte, error) {
+	s, reply, err := h.l.OpenSession(hello)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, reply, nil
 }

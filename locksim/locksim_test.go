@@ -65,14 +65,11 @@ func TestSim(t *testing.T) {
 		}
 	})
 	t.Run("BLELinkAnswers", func(t *testing.T) {
-		s, err := ble.Dial(t.Context(), sim.BLEAddr, ble.Config{Rate: -1})
+		s, err := ble.DialLock(t.Context(), sim.BLEAddr, ble.Config{Rate: -1}, "door-gym", sim.Lock.PublicKey())
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		if _, err := s.Hello(t.Context()); err != nil {
-			t.Fatal(err)
-		}
 	})
 	t.Run("CloseStops", func(t *testing.T) {
 		if err := sim.Close(); err != nil {

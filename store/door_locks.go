@@ -448,3 +448,38 @@ func (s *Store) RequeueDoorState(ctx context.Context, doorID string) error {
 		return t.enqueue(ctx, TopicDoorState, doorID, map[string]any{"door_id": doorID, "version": version}, s.Now())
 	})
 }
+
+// lockCertificates signs, for each of doorIDs whose lock is provisioned, the
+// certificate of the lock's current key (lock id = door id). It is signed at
+// each refresh from what provisioning stored, so a re-provisioned lock's
+// new key reaches phones with their next credentials.
+func (t *Tx) lockCertificates(ctx context.Context, priv ed25519.PrivateKey, doorIDs []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(doorIDs) == 0 {
+		return out, nil
+	}
+	rows, err := t.query(ctx, `SELECT door_id, public_key, provisioned_at FROM door_locks WHERE door_id IN (`+placeholders(len(doorIDs))+`) ORDER BY door_id`, anySlice(doorIDs)...)
+	type lockKey struct {
+		id, pub string
+		at      int64
+	}
+	keys, err := collect(rows, err, func(sc rowScanner) (lockKey, error) {
+		var k lockKey
+		return k, sc.Scan(&k.id, &k.pub, &k.at)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		pub, err := base64.StdEncoding.DecodeString(k.pub)
+		if err != nil || len(pub) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("store: door %s: stored lock key unreadable", k.id)
+		}
+		cert, err := lockproto.IssueLockCertificate(priv, lockproto.LockCertificate{LockID: k.id, PublicKey: pub, IssuedAt: fromMicros(k.at).Truncate(time.Second)})
+		if err != nil {
+			return nil, err
+		}
+		out[k.id] = base64.StdEncoding.EncodeToString(cert)
+	}
+	return out, nil
+}

@@ -185,6 +185,11 @@ type IssuedCredential struct {
 	NotBefore         time.Time `json:"not_before"`
 	NotAfter          time.Time `json:"not_after"`
 	Doors             []string  `json:"doors"`
+	// LockCertificates maps each door whose lock is provisioned to the
+	// property-signed certificate of its lock's key (lockproto
+	// LockCertificate, base64): the phone opens a channel only to a lock
+	// that proves this key.
+	LockCertificates map[string]string `json:"lock_certificates"`
 }
 
 func newSerial() (uint64, error) {
@@ -281,6 +286,10 @@ func (s *Store) RefreshCredentials(ctx context.Context, signer PropertySigner, r
 				return err
 			}
 			doorIDs := plan.DoorIDs()
+			certs, err := t.lockCertificates(ctx, priv, doorIDs)
+			if err != nil {
+				return err
+			}
 			dj, _ := json.Marshal(doorIDs)
 			issued := now.Truncate(time.Second)
 			if _, err := t.exec(ctx, `INSERT INTO issued_credentials (serial, person_id, property_id, device_id, issued_at, not_before, not_after, door_ids) VALUES (?,?,?,?,?,?,?,?)`,
@@ -292,7 +301,7 @@ func (s *Store) RefreshCredentials(ctx context.Context, signer PropertySigner, r
 			}
 			out = append(out, IssuedCredential{PropertyID: p.PropertyID, PersonID: p.ID, DeviceID: rp.DeviceID, Serial: fmt.Sprint(serial),
 				Credential: base64.StdEncoding.EncodeToString(signed), PropertyPublicKey: encodeKey(priv.Public().(ed25519.PublicKey)),
-				IssuedAt: issued, NotBefore: nb.Truncate(time.Second), NotAfter: na.Truncate(time.Second), Doors: doorIDs})
+				IssuedAt: issued, NotBefore: nb.Truncate(time.Second), NotAfter: na.Truncate(time.Second), Doors: doorIDs, LockCertificates: certs})
 		}
 		if len(out) == 0 {
 			refusal = domain.Errorf(domain.EForbidden, "no phone credential can be issued (%s); ask your property manager", strings.Join(refused, "; "))

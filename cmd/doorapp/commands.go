@@ -190,6 +190,8 @@ type storedCredential struct {
 	NotBefore         time.Time `json:"not_before"`
 	NotAfter          time.Time `json:"not_after"`
 	Doors             []string  `json:"doors"`
+	// LockCertificates: door id → the lock's key certified by the property.
+	LockCertificates map[string]string `json:"lock_certificates"`
 }
 
 func cmdCredentials(ctx context.Context, a *app, args []string) error {

@@ -61,18 +61,29 @@ func cmdSync(ctx context.Context, a *app, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	s, err := ble.Dial(ctx, addr, ble.Config{Rate: rate})
+	s, da, err := a.connect(ctx, door, addr, rate)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	return a.relay(ctx, s, door)
+	// A Door Sync proves the credential without opening the door: the lock
+	// hands its log and takes bundles only from a phone that holds a valid
+	// credential for it.
+	res, err := s.Authenticate(ctx, da.cred, da.device, nil)
+	if err != nil {
+		return err
+	}
+	if !res.Authenticated {
+		return fmt.Errorf("sync: the lock does not accept this phone's credential (%s)", res.Reason)
+	}
+	return a.relay(ctx, s, door, res.LogNext)
 }
 
 // relay is the phone as courier (DESIGN.md §4.5): the door's pending
 // bundle from the mailbox goes to the lock, and the lock's signed ack and
-// event log go back to the cloud, in the BLE session already open.
-func (a *app) relay(ctx context.Context, s *ble.Session, door string) error {
+// event log go back to the cloud, in the BLE session already open and
+// authenticated; logNext is the lock's next log sequence it reported then.
+func (a *app) relay(ctx context.Context, s *ble.Session, door string, logNext uint64) error {
 	start := time.Now()
 	var box list[mailboxItem]
 	if err := a.authed(ctx, "GET", "/api/v1/me/mailbox", nil, &box); err != nil {
@@ -109,11 +120,7 @@ func (a *app) relay(ctx context.Context, s *ble.Session, door string) error {
 		fmt.Fprintln(a.stdout, "sync: nothing pending for this door")
 	}
 	if from == 0 {
-		ch, err := s.Hello(ctx)
-		if err != nil {
-			return err
-		}
-		from = max(1, ch.LogNext-min(ch.LogNext, 256))
+		from = max(1, logNext-min(logNext, 256))
 	}
 	report := map[string]any{"door_id": door}
 	if ack != nil {

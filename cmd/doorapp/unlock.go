@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -11,12 +12,13 @@ import (
 	"slices"
 	"time"
 
+	"github.com/dooros/dooros/lockproto"
 	"github.com/dooros/dooros/lockproto/ble"
 )
 
-// cmdUnlock opens a door by challenge–response with the phone's credential
-// and, in the same BLE session, relays the door's pending bundle and brings
-// back the lock's ack and log (passive sync). A refused unlock exits
+// cmdUnlock opens a door over an authenticated channel with the phone's
+// credential and, in the same channel, relays the door's pending bundle and
+// brings back the lock's ack and log (passive sync). A refused unlock exits
 // non-zero.
 func cmdUnlock(ctx context.Context, a *app, args []string) error {
 	var door, addr string
@@ -35,49 +37,27 @@ func cmdUnlock(ctx context.Context, a *app, args []string) error {
 	if door == "" || addr == "" {
 		return errors.New("unlock: --door ID and --ble ADDR are required")
 	}
-	key, err := a.deviceKey()
-	if err != nil {
-		return err
-	}
-	// Renew credentials while online; a phone without a connection (or
-	// refused) keeps the ones it has, as a real phone would.
-	var l list[storedCredential]
-	if err := a.authed(ctx, "POST", "/api/v1/me/credentials", nil, &l); err == nil {
-		if err := a.saveJSON(credentialsFile, &l); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintf(a.stderr, "doorapp: credentials not renewed (%v); using the stored ones\n", err)
-		b, rerr := os.ReadFile(a.path(credentialsFile))
-		if rerr != nil {
-			return fmt.Errorf("no credentials: %w", err)
-		}
-		if err := json.Unmarshal(b, &l); err != nil {
-			return err
-		}
-	}
-	var cred []byte
-	for _, c := range l.Items {
-		if slices.Contains(c.Doors, door) {
-			if cred, err = base64.StdEncoding.DecodeString(c.Credential); err != nil {
-				return err
-			}
-		}
-	}
-	if cred == nil {
-		return fmt.Errorf("no credential of this phone names door %s", door)
-	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	s, err := ble.Dial(ctx, addr, ble.Config{Rate: rate})
+	start := time.Now()
+	s, da, err := a.connect(ctx, door, addr, rate)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	start := time.Now()
-	res, err := s.Unlock(ctx, cred, key)
+	// A credential this lock accepted before goes by reference: the
+	// unlock then fits a slow link. (The time token v2-lock stores with
+	// the credentials is the last argument.)
+	unlock := s.Unlock
+	if a.presented(door, da.cred) {
+		unlock = s.UnlockCached
+	}
+	res, err := unlock(ctx, da.cred, da.device, nil)
 	if err != nil {
 		return err
+	}
+	if res.Authenticated {
+		a.markPresented(door, da.cred)
 	}
 	if res.Granted {
 		fmt.Fprintf(a.stdout, "unlock: door %s opened (%v)\n", door, time.Since(start).Round(time.Millisecond))
@@ -85,7 +65,9 @@ func cmdUnlock(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.stdout, "unlock: door %s refused: %s\n", door, res.Reason)
 	}
 	if !noSync {
-		if err := a.relay(ctx, s, door); err != nil {
+		if !res.Authenticated {
+			fmt.Fprintf(a.stderr, "doorapp: no sync: the lock does not accept this phone's credential (%s)\n", res.Reason)
+		} else if err := a.relay(ctx, s, door, res.LogNext); err != nil {
 			fmt.Fprintf(a.stderr, "doorapp: sync after unlock failed: %v\n", err)
 		}
 	}
@@ -93,4 +75,124 @@ func cmdUnlock(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("refused: %s", res.Reason)
 	}
 	return nil
+}
+
+// doorAccess is what the phone holds for one door.
+type doorAccess struct {
+	cred    []byte
+	device  ed25519.PrivateKey
+	lockPub ed25519.PublicKey
+}
+
+// connect opens the channel to the lock of door: with the credential that
+// names the door and the lock key the property certified for it, so the
+// phone sends its credential to no other device.
+func (a *app) connect(ctx context.Context, door, addr string, rate int) (*ble.Session, *doorAccess, error) {
+	key, err := a.deviceKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	creds, err := a.credentials(ctx, door)
+	if err != nil {
+		return nil, nil, err
+	}
+	da, err := accessTo(creds, door)
+	if err != nil {
+		return nil, nil, err
+	}
+	da.device = key
+	s, err := ble.DialLock(ctx, addr, ble.Config{Rate: rate}, door, da.lockPub)
+	if err != nil {
+		return nil, nil, fmt.Errorf("door %s: %w", door, err)
+	}
+	return s, da, nil
+}
+
+// credentials returns the phone's credentials for an unlock at door. A
+// stored one that names the door and is in the first half of its window is
+// used as it is: the same credential again lets the lock take it by
+// reference. Otherwise they are renewed while online; a phone without a
+// connection (or refused) keeps the ones it has, as a real phone would.
+func (a *app) credentials(ctx context.Context, door string) ([]storedCredential, error) {
+	var l list[storedCredential]
+	if b, err := os.ReadFile(a.path(credentialsFile)); err == nil && json.Unmarshal(b, &l) == nil {
+		now := time.Now()
+		for _, c := range l.Items {
+			if slices.Contains(c.Doors, door) && !now.Before(c.NotBefore) && now.Before(c.IssuedAt.Add(c.NotAfter.Sub(c.IssuedAt)/2)) {
+				return l.Items, nil
+			}
+		}
+	}
+	err := a.authed(ctx, "POST", "/api/v1/me/credentials", nil, &l)
+	if err == nil {
+		return l.Items, a.saveJSON(credentialsFile, &l)
+	}
+	fmt.Fprintf(a.stderr, "doorapp: credentials not renewed (%v); using the stored ones\n", err)
+	b, rerr := os.ReadFile(a.path(credentialsFile))
+	if rerr != nil {
+		return nil, fmt.Errorf("no credentials: %w", err)
+	}
+	if err := json.Unmarshal(b, &l); err != nil {
+		return nil, err
+	}
+	return l.Items, nil
+}
+
+// accessTo finds the credential naming door and the certified key of its
+// lock, checked against the property key the credential came with.
+func accessTo(creds []storedCredential, door string) (*doorAccess, error) {
+	for _, c := range creds {
+		if !slices.Contains(c.Doors, door) {
+			continue
+		}
+		cred, err := base64.StdEncoding.DecodeString(c.Credential)
+		if err != nil {
+			return nil, err
+		}
+		certB64, ok := c.LockCertificates[door]
+		if !ok {
+			return nil, fmt.Errorf("no certificate for the lock of door %s (is its lock provisioned? refresh credentials)", door)
+		}
+		propPub, err := base64.StdEncoding.DecodeString(c.PropertyPublicKey)
+		if err != nil {
+			return nil, err
+		}
+		certBytes, err := base64.StdEncoding.DecodeString(certB64)
+		if err != nil {
+			return nil, err
+		}
+		cert, err := lockproto.VerifyLockCertificate(propPub, certBytes)
+		if err != nil {
+			return nil, fmt.Errorf("door %s: %w", door, err)
+		}
+		if cert.LockID != door {
+			return nil, fmt.Errorf("door %s: %w: certificate is for lock %s", door, lockproto.ErrWrongLock, cert.LockID)
+		}
+		return &doorAccess{cred: cred, lockPub: cert.PublicKey}, nil
+	}
+	return nil, fmt.Errorf("no credential of this phone names door %s", door)
+}
+
+// presentedFile remembers, per door, the reference of the credential its
+// lock last accepted.
+const presentedFile = "presented.json"
+
+func (a *app) presentedRefs() map[string]string {
+	m := map[string]string{}
+	if b, err := os.ReadFile(a.path(presentedFile)); err == nil {
+		json.Unmarshal(b, &m) // a damaged file only costs the credential's bytes once
+	}
+	return m
+}
+
+func (a *app) presented(door string, cred []byte) bool {
+	return a.presentedRefs()[door] == base64.StdEncoding.EncodeToString(lockproto.CredentialRef(cred))
+}
+
+func (a *app) markPresented(door string, cred []byte) {
+	m := a.presentedRefs()
+	m[door] = base64.StdEncoding.EncodeToString(lockproto.CredentialRef(cred))
+	if err := a.saveJSON(presentedFile, m); err != nil {
+		fmt.Fprintf(a.stderr, "doorapp: %v\n", err)
+	}
 }

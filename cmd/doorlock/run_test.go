@@ -113,12 +113,12 @@ func TestEndToEnd(t *testing.T) {
 	}
 	unlock := func(p phone, cred []byte) *lockproto.UnlockResult {
 		t.Helper()
-		s, err := ble.Dial(t.Context(), bleAddr, cfg)
+		s, err := ble.DialLock(t.Context(), bleAddr, cfg, "door-lobby", keys.Public)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		res, err := s.Unlock(t.Context(), cred, p.priv)
+		res, err := s.Unlock(t.Context(), cred, p.priv, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,15 +146,16 @@ func TestEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Bob's phone is the courier: it relays during its own unlock.
-		s, err := ble.Dial(t.Context(), bleAddr, cfg)
+		// Bob's phone is the courier: it relays during its own unlock,
+		// inside the channel his unlock authenticated.
+		s, err := ble.DialLock(t.Context(), bleAddr, cfg, "door-lobby", keys.Public)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		ch, err := s.Hello(t.Context())
-		if err != nil || ch.Version != 0 {
-			t.Fatalf("hello: %+v %v", ch, err)
+		res, err := s.Unlock(t.Context(), issue(bob, "bob", 2, time.Now().Add(time.Hour)), bob.priv, nil)
+		if err != nil || !res.Granted || !res.Authenticated || res.Version != 0 {
+			t.Fatalf("bob: %+v %v", res, err)
 		}
 		ackRaw, err := s.DeliverBundle(t.Context(), sealed)
 		if err != nil {
@@ -163,10 +164,6 @@ func TestEndToEnd(t *testing.T) {
 		ack, err := lockproto.VerifyAck(keys.Public, "door-lobby", ackRaw)
 		if err != nil || ack.Status != lockproto.AckApplied || ack.Version != 1 {
 			t.Fatalf("ack %+v %v", ack, err)
-		}
-		res, err := s.Unlock(t.Context(), issue(bob, "bob", 2, time.Now().Add(time.Hour)), bob.priv)
-		if err != nil || !res.Granted {
-			t.Fatalf("bob: %+v %v", res, err)
 		}
 		if res := unlock(alice, aliceCred); res.Granted || res.Reason != "revoked" {
 			t.Fatalf("alice after revocation: %+v", res)
@@ -228,11 +225,17 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("LogCollectedAndVerified", func(t *testing.T) {
-		s, err := ble.Dial(t.Context(), bleAddr, cfg)
+		s, err := ble.DialLock(t.Context(), bleAddr, cfg, "door-lobby", keys.Public)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
+		if _, err := s.FetchLog(t.Context(), 1); !errors.Is(err, lockproto.ErrNotAuthenticated) {
+			t.Fatalf("log read before any proof: %v", err)
+		}
+		if res, err := s.Authenticate(t.Context(), issue(bob, "bob", 4, time.Now().Add(time.Hour)), bob.priv, nil); err != nil || !res.Authenticated {
+			t.Fatalf("authenticate: %+v %v", res, err)
+		}
 		raw, err := s.FetchLog(t.Context(), 1)
 		if err != nil {
 			t.Fatal(err)

@@ -3,6 +3,7 @@ package ble
 import (
 	"context"
 	"crypto"
+	"crypto/ed25519"
 	"fmt"
 	"net"
 	"sync"
@@ -12,14 +13,17 @@ import (
 )
 
 // Session is a phone's connection to one lock. Its methods are the phone
-// app's whole vocabulary: they run one request at a time.
+// app's whole vocabulary: they run one request at a time. Nothing but the
+// hello is sent before Handshake has proven the lock is the one chosen.
 type Session struct {
 	conn net.Conn
 	link *link
 	mu   sync.Mutex
+	ch   *lockproto.Channel
 }
 
-// Dial connects to the lock's simulated BLE link at addr (host:port).
+// Dial connects to the lock's simulated BLE link at addr (host:port). The
+// session is usable once Handshake succeeds; DialLock does both.
 func Dial(ctx context.Context, addr string, cfg Config) (*Session, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -32,12 +36,24 @@ func Dial(ctx context.Context, addr string, cfg Config) (*Session, error) {
 	return &Session{conn: c, link: newLink(c, cfg)}, nil
 }
 
+// DialLock connects to lockID at addr and opens the channel with the lock
+// key the phone learnt from the lock's certificate.
+func DialLock(ctx context.Context, addr string, cfg Config, lockID string, lockPub ed25519.PublicKey) (*Session, error) {
+	s, err := Dial(ctx, addr, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Handshake(ctx, lockID, lockPub); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
 // Close drops the link.
 func (s *Session) Close() error { return s.conn.Close() }
 
-func (s *Session) roundTrip(ctx context.Context, t MsgType, body []byte, want MsgType) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *Session) exchange(ctx context.Context, msg []byte) (MsgType, []byte, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		s.conn.SetDeadline(dl)
 	} else {
@@ -45,28 +61,14 @@ func (s *Session) roundTrip(ctx context.Context, t MsgType, body []byte, want Ms
 	}
 	stop := context.AfterFunc(ctx, func() { s.conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	if err := s.link.writeMessage(encodeMessage(t, body)); err != nil {
-		return nil, s.ctxErr(ctx, err)
+	if err := s.link.writeMessage(msg); err != nil {
+		return 0, nil, s.ctxErr(ctx, err)
 	}
-	msg, err := s.link.readMessage()
+	reply, err := s.link.readMessage()
 	if err != nil {
-		return nil, s.ctxErr(ctx, err)
+		return 0, nil, s.ctxErr(ctx, err)
 	}
-	rt, rbody, err := DecodeMessage(msg)
-	if err != nil {
-		return nil, err
-	}
-	if rt == MsgError {
-		re, err := decodeError(rbody)
-		if err != nil {
-			return nil, err
-		}
-		return nil, re
-	}
-	if rt != want {
-		return nil, fmt.Errorf("%w: reply type %d, want %d", lockproto.ErrMalformed, rt, want)
-	}
-	return rbody, nil
+	return DecodeMessage(reply)
 }
 
 func (s *Session) ctxErr(ctx context.Context, err error) error {
@@ -76,53 +78,139 @@ func (s *Session) ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
-// Hello asks the lock for a fresh challenge. It also tells the phone the
-// lock's door-state version and next log sequence, so it knows what to relay.
-func (s *Session) Hello(ctx context.Context) (*lockproto.Challenge, error) {
-	body, err := s.roundTrip(ctx, MsgHello, nil, MsgChallenge)
-	if err != nil {
-		return nil, err
+// Handshake opens the channel: it goes on only if the lock signs this
+// handshake as lockID with lockPub (lockproto.PhoneHandshake.Finish). A
+// fake lock or a relay to another door fails here, before the phone has
+// sent anything personal.
+func (s *Session) Handshake(ctx context.Context, lockID string, lockPub ed25519.PublicKey) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch != nil {
+		return fmt.Errorf("ble: channel already open")
 	}
-	return lockproto.DecodeChallenge(body)
+	hs, hello, err := lockproto.NewPhoneHandshake(lockID, lockPub)
+	if err != nil {
+		return err
+	}
+	t, body, err := s.exchange(ctx, encodeMessage(MsgHello, hello))
+	if err != nil {
+		return err
+	}
+	switch t {
+	case MsgError:
+		return remoteError(body)
+	case MsgAccept:
+	default:
+		return fmt.Errorf("%w: handshake reply type %d", lockproto.ErrMalformed, t)
+	}
+	ch, err := hs.Finish(body)
+	if err != nil {
+		return err
+	}
+	s.ch = ch
+	return nil
 }
 
-// Answer sends an unlock request built for a challenge already received.
-func (s *Session) Answer(ctx context.Context, req *lockproto.UnlockRequest) (*lockproto.UnlockResult, error) {
-	b, err := req.Encode()
+// Request sends one request inside the channel and returns the body of its
+// reply of type want; a refusal is a *RemoteError.
+func (s *Session) Request(ctx context.Context, t lockproto.ChannelMsg, body []byte, want lockproto.ChannelMsg) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		return nil, fmt.Errorf("ble: no channel: handshake first")
+	}
+	rt, rbody, err := s.exchange(ctx, encodeMessage(MsgSealed, s.ch.Seal(lockproto.EncodeChannelMsg(t, body))))
 	if err != nil {
 		return nil, err
 	}
-	body, err := s.roundTrip(ctx, MsgUnlock, b, MsgUnlockResult)
+	if rt != MsgSealed {
+		if rt == MsgError {
+			return nil, remoteError(rbody)
+		}
+		return nil, fmt.Errorf("%w: reply type %d", lockproto.ErrMalformed, rt)
+	}
+	plain, err := s.ch.Open(rbody)
 	if err != nil {
 		return nil, err
 	}
-	return lockproto.DecodeUnlockResult(body)
+	ct, cbody, err := lockproto.DecodeChannelMsg(plain)
+	if err != nil {
+		return nil, err
+	}
+	if ct == lockproto.ChanError {
+		return nil, remoteError(cbody)
+	}
+	if ct != want {
+		return nil, fmt.Errorf("%w: reply type %d, want %d", lockproto.ErrMalformed, ct, want)
+	}
+	return cbody, nil
 }
 
-// Unlock runs challenge–response: a fresh challenge, answered with the
-// credential and a device-key signature. The result says whether the door
-// opened; a refusal is not an error.
-func (s *Session) Unlock(ctx context.Context, credential []byte, device crypto.Signer) (*lockproto.UnlockResult, error) {
-	ch, err := s.Hello(ctx)
+func (s *Session) prove(ctx context.Context, t lockproto.ChannelMsg, credential []byte, device crypto.Signer, timeToken []byte, byRef bool) (*lockproto.UnlockResult, error) {
+	s.mu.Lock()
+	ch := s.ch
+	s.mu.Unlock()
+	if ch == nil {
+		return nil, fmt.Errorf("ble: no channel: handshake first")
+	}
+	req, err := lockproto.NewUnlockRequest(ch, credential, device, timeToken)
 	if err != nil {
 		return nil, err
 	}
-	req, err := lockproto.NewUnlockRequest(ch, credential, device)
-	if err != nil {
-		return nil, err
+	send := func(r *lockproto.UnlockRequest) (*lockproto.UnlockResult, error) {
+		b, err := r.Encode()
+		if err != nil {
+			return nil, err
+		}
+		body, err := s.Request(ctx, t, b, lockproto.ChanResult)
+		if err != nil {
+			return nil, err
+		}
+		return lockproto.DecodeUnlockResult(body)
 	}
-	return s.Answer(ctx, req)
+	if byRef {
+		res, err := send(req.ByRef())
+		if err != nil || res.Reason != NeedCredential {
+			return res, err
+		}
+	}
+	return send(req)
+}
+
+// NeedCredential is the lock's answer to a proof by reference to a
+// credential it does not hold; UnlockCached then sends it whole.
+const NeedCredential = "need_credential"
+
+// Unlock proves the credential with the device key, bound to this channel,
+// and asks the lock to open. The result says whether the door opened; a
+// refusal is not an error. It also authenticates the session for
+// DeliverBundle and FetchLog. timeToken may be nil.
+func (s *Session) Unlock(ctx context.Context, credential []byte, device crypto.Signer, timeToken []byte) (*lockproto.UnlockResult, error) {
+	return s.prove(ctx, lockproto.ChanUnlock, credential, device, timeToken, false)
+}
+
+// UnlockCached is Unlock for a credential this lock accepted before: it
+// names the credential by reference (16 bytes instead of the whole), and
+// sends it whole only if the lock answers that it no longer holds it.
+func (s *Session) UnlockCached(ctx context.Context, credential []byte, device crypto.Signer, timeToken []byte) (*lockproto.UnlockResult, error) {
+	return s.prove(ctx, lockproto.ChanUnlock, credential, device, timeToken, true)
+}
+
+// Authenticate proves the credential without opening the door, for a
+// manual Door Sync. Result.Authenticated says whether the lock accepted it.
+func (s *Session) Authenticate(ctx context.Context, credential []byte, device crypto.Signer, timeToken []byte) (*lockproto.UnlockResult, error) {
+	return s.prove(ctx, lockproto.ChanAuthenticate, credential, device, timeToken, true)
 }
 
 // DeliverBundle relays a sealed bundle and returns the lock's signed ack for
 // the cloud. When the lock refuses an authentic bundle (already applied,
 // wrong base) the error is a *RemoteError that still carries the ack.
 func (s *Session) DeliverBundle(ctx context.Context, sealed []byte) ([]byte, error) {
-	return s.roundTrip(ctx, MsgBundle, sealed, MsgAck)
+	return s.Request(ctx, lockproto.ChanBundle, sealed, lockproto.ChanAck)
 }
 
 // FetchLog returns one lock-signed event batch starting at from. Batches are
 // bounded; call again from the batch's end until it reaches Next.
 func (s *Session) FetchLog(ctx context.Context, from uint64) ([]byte, error) {
-	return s.roundTrip(ctx, MsgLogRequest, encodeLogRequest(from), MsgEvents)
+	return s.Request(ctx, lockproto.ChanLogRequest, lockproto.EncodeLogRequest(from), lockproto.ChanEvents)
 }

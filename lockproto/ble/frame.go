@@ -25,6 +25,10 @@ const (
 	DefaultMaxMessage = 4<<20 + 4096
 	// MinMTU is the smallest BLE ATT MTU.
 	MinMTU = 23
+	// DefaultMaxConns is about what a BLE peripheral keeps at once.
+	DefaultMaxConns = 8
+	// DefaultMaxInFlight lets two full bundles arrive at once.
+	DefaultMaxInFlight = 2 * DefaultMaxMessage
 
 	frameHeader  = 4 // length (2), flags (1), sequence (1)
 	lengthPrefix = 4 // the first frame of a message starts with its total length
@@ -39,6 +43,14 @@ type Config struct {
 	// Rate is bytes per second; 0 means DefaultRate, negative is unlimited.
 	Rate       int
 	MaxMessage int // 0 means DefaultMaxMessage
+	// MaxConns bounds the lock's concurrent connections; 0 means
+	// DefaultMaxConns. A connection over it is closed at once: it never
+	// displaces one already there.
+	MaxConns int
+	// MaxInFlight is the lock's budget for messages being received on all
+	// connections together, reserved from each message's announced length
+	// before it is read; 0 means DefaultMaxInFlight.
+	MaxInFlight int
 }
 
 func (c Config) withDefaults() Config {
@@ -51,6 +63,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxMessage == 0 {
 		c.MaxMessage = DefaultMaxMessage
 	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
 	return c
 }
 
@@ -60,6 +78,9 @@ func (c Config) Validate() error {
 	if c.MTU < MinMTU || c.MTU > 65535 {
 		return fmt.Errorf("ble: MTU %d outside %d..65535", c.MTU, MinMTU)
 	}
+	if c.MaxConns < 0 || c.MaxInFlight < 0 || c.MaxMessage < 0 {
+		return fmt.Errorf("ble: negative limit")
+	}
 	return nil
 }
 
@@ -68,7 +89,37 @@ var (
 	ErrFrame     = errors.New("ble: bad frame")
 	ErrTruncated = errors.New("ble: link closed inside a message")
 	ErrOversized = errors.New("ble: message larger than the limit")
+	ErrBusy      = errors.New("ble: lock busy: in-flight message budget spent")
 )
+
+// budget is the bytes of messages being received on all of a lock's
+// connections, so many unfinished large messages cannot exhaust its memory.
+type budget struct {
+	mu        sync.Mutex
+	used, max int
+}
+
+func (b *budget) take(n int) bool {
+	if b == nil {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.max {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+func (b *budget) give(n int) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used -= n
+}
 
 // Frames returns how many frames a message of msgLen bytes needs and the
 // bytes they occupy on the link, so sync times can be computed without
@@ -151,15 +202,21 @@ func (l *link) pace(n int) {
 	l.next = l.next.Add(TransferTime(n, l.cfg.Rate))
 }
 
-// readMessage reassembles one message. Any frame that does not fit the
-// sequence — wrong length, lost or repeated frame, a continuation without a
-// start, a message shorter or longer than announced — ends the connection
-// rather than being guessed around.
-func (l *link) readMessage() ([]byte, error) {
+// readMessage reassembles one message of at most the link's limit.
+func (l *link) readMessage() ([]byte, error) { return l.readLimited(l.cfg.MaxMessage, nil) }
+
+// readLimited reassembles one message of at most limit bytes, reserving its
+// announced length from b (if any) until it is complete. Any frame that does
+// not fit the sequence — wrong length, lost or repeated frame, a
+// continuation without a start, a message shorter or longer than announced —
+// ends the connection rather than being guessed around.
+func (l *link) readLimited(limit int, b *budget) (_ []byte, err error) {
 	var (
 		msg  []byte
 		want int
 	)
+	reserved := 0
+	defer func() { b.give(reserved) }()
 	for started := false; ; started = true {
 		if _, err := io.ReadFull(l.rw, l.hdr[:]); err != nil {
 			if started || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -192,9 +249,13 @@ func (l *link) readMessage() ([]byte, error) {
 				return nil, fmt.Errorf("%w: first frame without length", ErrFrame)
 			}
 			want = int(binary.BigEndian.Uint32(body))
-			if want > l.cfg.MaxMessage {
-				return nil, fmt.Errorf("%w: %d bytes announced, limit %d", ErrOversized, want, l.cfg.MaxMessage)
+			if want > min(limit, l.cfg.MaxMessage) {
+				return nil, fmt.Errorf("%w: %d bytes announced, limit %d", ErrOversized, want, min(limit, l.cfg.MaxMessage))
 			}
+			if !b.take(want) {
+				return nil, fmt.Errorf("%w: %d bytes announced", ErrBusy, want)
+			}
+			reserved = want
 			msg = make([]byte, 0, min(want, 1<<16))
 			body = body[lengthPrefix:]
 		}

@@ -149,20 +149,47 @@ func FuzzReadMessage(f *testing.F) {
 }
 
 func FuzzDecodeMessage(f *testing.F) {
-	f.Add(encodeMessage(MsgError, encodeError(errors.New("x"), []byte{1, 2})))
-	f.Add(encodeMessage(MsgLogRequest, encodeLogRequest(7)))
+	f.Add(refusal([]byte{1, 1}, errors.New("x")))
+	f.Add(refusal(nil, errors.New("x")))
+	f.Add(encodeMessage(MsgSealed, []byte{1, 2, 3}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		typ, body, err := DecodeMessage(data)
 		if err != nil {
 			return
 		}
-		switch typ {
-		case MsgError:
-			if re, err := decodeError(body); err == nil {
-				_ = re.Unwrap()
+		if typ == MsgError {
+			var re *RemoteError
+			if err := remoteError(body); errors.As(err, &re) && re.Code == "" {
+				t.Fatal("remote error without a code")
 			}
-		case MsgLogRequest:
-			decodeLogRequest(body)
 		}
 	})
+}
+
+// The in-flight budget is reserved from the announced length before a
+// message is read and given back when it ends, complete or not.
+func TestInFlightBudget(t *testing.T) {
+	cfg := Config{MTU: 64, Rate: -1}
+	b := &budget{max: 1000}
+	big := frames(t, cfg, make([]byte, 600))
+	// A first message holding 600 bytes of the budget (its first frame only).
+	if !b.take(600) {
+		t.Fatal("budget refused the first reservation")
+	}
+	if _, err := newLink(&readOnly{bytes.NewReader(big)}, cfg).readLimited(1<<20, b); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second 600-byte message with 400 left: %v", err)
+	}
+	b.give(600)
+	if _, err := newLink(&readOnly{bytes.NewReader(big)}, cfg).readLimited(1<<20, b); err != nil {
+		t.Fatalf("with the budget back: %v", err)
+	}
+	if _, err := newLink(&readOnly{bytes.NewReader(big[:100])}, cfg).readLimited(1<<20, b); !errors.Is(err, ErrTruncated) {
+		t.Fatalf("truncated: %v", err)
+	}
+	if b.used != 0 {
+		t.Fatalf("budget holds %d bytes after the messages ended", b.used)
+	}
+	if _, err := newLink(&readOnly{bytes.NewReader(big)}, cfg).readLimited(100, b); !errors.Is(err, ErrOversized) {
+		t.Fatalf("over the per-phase limit: %v", err)
+	}
 }

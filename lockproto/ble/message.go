@@ -1,53 +1,39 @@
 package ble
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/dooros/dooros/lockproto"
-	"github.com/fxamacker/cbor/v2"
 )
 
 // MsgType is the second byte of every message on the link (the first is the
 // format version).
 type MsgType byte
 
-// Requests go phone → lock; each has exactly one reply, or MsgError.
+// The link carries the channel handshake in the clear and everything after
+// it sealed (lockproto.Channel): unlocks, bundles, acks and logs travel only
+// inside the channel.
 const (
-	MsgHello        MsgType = 1 // empty → MsgChallenge
-	MsgChallenge    MsgType = 2 // lockproto.Challenge
-	MsgUnlock       MsgType = 3 // lockproto.UnlockRequest → MsgUnlockResult
-	MsgUnlockResult MsgType = 4 // lockproto.UnlockResult
-	MsgBundle       MsgType = 5 // sealed bundle → MsgAck
-	MsgAck          MsgType = 6 // lock-signed ack
-	MsgLogRequest   MsgType = 7 // 8-byte big-endian first sequence → MsgEvents
-	MsgEvents       MsgType = 8 // lock-signed event batch
-	MsgError        MsgType = 9 // errorBody
+	MsgHello  MsgType = 1 // lockproto.ChannelHello → MsgAccept
+	MsgAccept MsgType = 2 // lockproto.ChannelAccept
+	MsgSealed MsgType = 3 // a channel frame, either way
+	MsgError  MsgType = 4 // lockproto.ChannelError, in the clear: only for refusing a handshake
 )
 
-// errorBody carries a refusal. Ack is set when the lock refused an authentic
-// bundle (stale, wrong base): the cloud still learns the lock's version.
-type errorBody struct {
-	Code    string `cbor:"1,keyasint"`
-	Message string `cbor:"2,keyasint,omitempty"`
-	Ack     []byte `cbor:"3,keyasint,omitempty"`
-}
+// v1 link messages had these: an old phone gets its refusal in a shape it
+// can read.
+const (
+	v1Version  = 1
+	v1MsgError = 9
+)
 
-var strictDec cbor.DecMode
-
-func init() {
-	var err error
-	strictDec, err = cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-		MaxNestedLevels:   4,
-	}.DecMode()
-	if err != nil {
-		panic(err)
-	}
-}
+// Per-message limits of the lock, by how far the connection has come: a
+// stranger cannot make the lock reserve more than a hello, and only a phone
+// that proved a valid credential may send a bundle.
+const (
+	limitHello    = lockproto.MaxHelloSize + 2
+	limitUnproven = lockproto.MaxUnlockRequestSize + 64
+)
 
 func encodeMessage(t MsgType, body []byte) []byte {
 	return append([]byte{lockproto.Version, byte(t)}, body...)
@@ -59,7 +45,7 @@ func DecodeMessage(msg []byte) (MsgType, []byte, error) {
 		return 0, nil, fmt.Errorf("%w: message of %d bytes", lockproto.ErrMalformed, len(msg))
 	}
 	if msg[0] != lockproto.Version {
-		return 0, nil, fmt.Errorf("%w: link message version %d", lockproto.ErrVersion, msg[0])
+		return 0, nil, lockproto.VersionError(int(msg[0]))
 	}
 	t := MsgType(msg[1])
 	if t < MsgHello || t > MsgError {
@@ -68,31 +54,14 @@ func DecodeMessage(msg []byte) (MsgType, []byte, error) {
 	return t, msg[2:], nil
 }
 
-func encodeLogRequest(from uint64) []byte {
-	return binary.BigEndian.AppendUint64(nil, from)
-}
-
-func decodeLogRequest(body []byte) (uint64, error) {
-	if len(body) != 8 {
-		return 0, fmt.Errorf("%w: log request", lockproto.ErrMalformed)
+// refusal is the clear-text error reply to a message that opens no channel.
+// A v1 message gets it in v1's shape, so an old app can say "update".
+func refusal(msg []byte, err error) []byte {
+	body := lockproto.EncodeChannelError(err, nil)
+	if len(msg) > 0 && msg[0] == v1Version {
+		return append([]byte{v1Version, v1MsgError}, body...)
 	}
-	return binary.BigEndian.Uint64(body), nil
-}
-
-func encodeError(err error, ack []byte) []byte {
-	b, merr := cbor.Marshal(&errorBody{Code: lockproto.ErrorCode(err), Message: err.Error(), Ack: ack})
-	if merr != nil {
-		panic(merr) // strings and bytes only: cannot fail
-	}
-	return b
-}
-
-func decodeError(body []byte) (*RemoteError, error) {
-	var e errorBody
-	if err := strictDec.Unmarshal(body, &e); err != nil {
-		return nil, fmt.Errorf("%w: error reply: %v", lockproto.ErrMalformed, err)
-	}
-	return &RemoteError{Code: e.Code, Message: e.Message, Ack: e.Ack}, nil
+	return encodeMessage(MsgError, body)
 }
 
 // RemoteError is a refusal reported by the lock. errors.Is matches it
@@ -108,3 +77,11 @@ func (e *RemoteError) Error() string { return "lock refused: " + e.Message }
 
 // Unwrap maps the wire code back to its sentinel.
 func (e *RemoteError) Unwrap() error { return lockproto.ErrorFromCode(e.Code) }
+
+func remoteError(body []byte) error {
+	e, err := lockproto.DecodeChannelError(body)
+	if err != nil {
+		return err
+	}
+	return &RemoteError{Code: e.Code, Message: e.Message, Ack: e.Ack}
+}

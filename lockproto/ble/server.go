@@ -3,34 +3,51 @@ package ble
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"sync"
 	"time"
+
+	"github.com/dooros/dooros/lockproto"
 )
 
-// Handler is the lock behind the link. lock.Lock implements it; every method
-// takes and returns wire bytes so the link never interprets them. Handlers
-// are called from many connections at once.
+// Handler is the lock behind the link; locksim adapts lock.Lock to it. It
+// is called from many connections at once.
 type Handler interface {
-	Challenge() ([]byte, error)
-	Unlock(request []byte) ([]byte, error)
-	// ApplyBundle may return an ack together with an error: an authentic
-	// bundle the lock refused is still acknowledged.
-	ApplyBundle(sealed []byte) (ack []byte, err error)
-	EventsSince(from uint64) ([]byte, error)
+	// OpenChannel answers a phone's hello (lockproto.AcceptChannel): the
+	// connection's channel and the accept to send back.
+	OpenChannel(hello []byte) (Channel, []byte, error)
 }
 
-// IdleTimeout closes a connection nobody talks on, as a BLE peripheral
-// drops a silent central.
-const IdleTimeout = 30 * time.Second
+// Channel is one connection's channel on the lock side (lock.Session).
+type Channel interface {
+	// Handle opens one sealed frame and returns the sealed reply; an error
+	// (a frame that does not open) closes the connection.
+	Handle(frame []byte) ([]byte, error)
+	// Authenticated says a phone proved a valid credential in this
+	// channel; until then messages are held to the size of a proof.
+	Authenticated() bool
+}
 
-// Serve accepts phone connections on ln until ctx ends.
+// Time limits of a connection, as a BLE peripheral drops a central that
+// does not talk: the hello must come at once, a proof soon after, and an
+// authenticated phone may then stay while it keeps talking.
+const (
+	HandshakeTimeout = 5 * time.Second
+	ProofTimeout     = 15 * time.Second
+	IdleTimeout      = 30 * time.Second
+)
+
+// Serve accepts phone connections on ln until ctx ends. At most
+// cfg.MaxConns are served at once; more are closed on arrival, so they can
+// never displace a phone already connected.
 func Serve(ctx context.Context, ln net.Listener, h Handler, cfg Config, log *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	cfg = cfg.withDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -40,6 +57,8 @@ func Serve(ctx context.Context, ln net.Listener, h Handler, cfg Config, log *slo
 	defer stop()
 	var conns sync.Map
 	defer conns.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
+	slots := make(chan struct{}, cfg.MaxConns)
+	b := &budget{max: cfg.MaxInFlight}
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -52,71 +71,91 @@ func Serve(ctx context.Context, ln net.Listener, h Handler, cfg Config, log *slo
 			}
 			return err
 		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			log.Warn("ble connection refused: all slots taken", "peer", c.RemoteAddr().String(), "max", cfg.MaxConns)
+			c.Close()
+			continue
+		}
 		conns.Store(c, nil)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() { <-slots }()
 			defer conns.Delete(c)
 			defer c.Close()
-			serveConn(c, h, cfg, log.With("peer", c.RemoteAddr().String()))
+			serveConn(c, h, cfg, b, log.With("peer", c.RemoteAddr().String()))
 		}()
 	}
 }
 
-func serveConn(c net.Conn, h Handler, cfg Config, log *slog.Logger) {
+func serveConn(c net.Conn, h Handler, cfg Config, b *budget, log *slog.Logger) {
 	l := newLink(c, cfg)
+	write := func(reply []byte) bool {
+		c.SetWriteDeadline(time.Now().Add(IdleTimeout + TransferTime(len(reply)*2, max(cfg.Rate, 1))))
+		if err := l.writeMessage(reply); err != nil {
+			log.Info("ble write failed", "err", err)
+			return false
+		}
+		return true
+	}
+	closed := func(err error) {
+		if !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
+			log.Info("ble link closed", "err", err)
+		}
+	}
+	start := time.Now()
+	c.SetReadDeadline(start.Add(HandshakeTimeout))
+	msg, err := l.readLimited(limitHello, b)
+	if err != nil {
+		closed(err)
+		return
+	}
+	t, body, err := DecodeMessage(msg)
+	if err == nil && t != MsgHello {
+		err = fmt.Errorf("%w: a connection starts with a hello", lockproto.ErrMalformed)
+	}
+	var ch Channel
+	var accept []byte
+	if err == nil {
+		ch, accept, err = h.OpenChannel(body)
+	}
+	if err != nil {
+		log.Info("ble handshake refused", "err", err)
+		write(refusal(msg, err))
+		return
+	}
+	if !write(encodeMessage(MsgAccept, accept)) {
+		return
+	}
 	for {
-		c.SetReadDeadline(time.Now().Add(IdleTimeout))
-		msg, err := l.readMessage()
+		limit, deadline := limitUnproven, start.Add(ProofTimeout)
+		if ch.Authenticated() {
+			limit, deadline = cfg.MaxMessage, time.Now().Add(IdleTimeout)
+		}
+		c.SetReadDeadline(deadline)
+		msg, err := l.readLimited(limit, b)
 		if err != nil {
-			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
-				log.Info("ble link closed", "err", err)
-			}
+			closed(err)
 			return
 		}
 		t, body, err := DecodeMessage(msg)
-		var reply []byte
-		if err != nil {
-			reply = encodeMessage(MsgError, encodeError(err, nil))
-		} else {
-			reply = dispatch(h, t, body)
+		if err == nil && t != MsgSealed {
+			err = fmt.Errorf("%w: only sealed messages after the handshake", lockproto.ErrMalformed)
 		}
-		c.SetWriteDeadline(time.Now().Add(IdleTimeout + TransferTime(len(reply)*2, max(cfg.withDefaults().Rate, 1))))
-		if err := l.writeMessage(reply); err != nil {
-			log.Info("ble write failed", "err", err)
+		if err != nil {
+			log.Info("ble link closed", "err", err)
+			write(refusal(msg, err))
+			return
+		}
+		out, err := ch.Handle(body)
+		if err != nil {
+			log.Info("ble channel broken", "err", err)
+			return
+		}
+		if !write(encodeMessage(MsgSealed, out)) {
 			return
 		}
 	}
-}
-
-func dispatch(h Handler, t MsgType, body []byte) []byte {
-	var (
-		out []byte
-		err error
-	)
-	switch t {
-	case MsgHello:
-		if out, err = h.Challenge(); err == nil {
-			return encodeMessage(MsgChallenge, out)
-		}
-	case MsgUnlock:
-		if out, err = h.Unlock(body); err == nil {
-			return encodeMessage(MsgUnlockResult, out)
-		}
-	case MsgBundle:
-		if out, err = h.ApplyBundle(body); err == nil {
-			return encodeMessage(MsgAck, out)
-		}
-	case MsgLogRequest:
-		var from uint64
-		if from, err = decodeLogRequest(body); err == nil {
-			if out, err = h.EventsSince(from); err == nil {
-				return encodeMessage(MsgEvents, out)
-			}
-		}
-	default:
-		err = errors.New("not a request")
-		out = nil
-	}
-	return encodeMessage(MsgError, encodeError(err, out))
 }
