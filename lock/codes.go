@@ -91,7 +91,7 @@ func (l *Lock) EnterCode(code string) (Decision, error) {
 		// First use of a 15-minute code: its 15 minutes start now, on this
 		// lock, and must survive a power cycle or pulling the battery would
 		// restart them — so the door opens only once this is on flash.
-		next.Quarter[code] = *start
+		next.Quarter[l.hashCode(code)] = *start
 		for c, q := range next.Quarter {
 			if now.Sub(q.First) > 48*time.Hour {
 				delete(next.Quarter, c)
@@ -116,7 +116,7 @@ func (l *Lock) judgeCode(code string, now time.Time) (d Decision, known bool, st
 		d.Reason = ReasonMalformed
 		return d, false, nil
 	}
-	if e, ok := l.idx.codes[code]; ok {
+	if e, ok := l.idx.codes[l.hashCode(code)]; ok {
 		d.PersonID = e.PersonID
 		d.Reason = l.entryReason(now, e.NotBefore, e.NotAfter, e.Schedule)
 		d.Granted = d.Reason == ReasonOK
@@ -156,7 +156,7 @@ func (l *Lock) judgeCode(code string, now time.Time) (d Decision, known bool, st
 
 // startedQuarterCode judges a 15-minute code already used on this lock.
 func (l *Lock) startedQuarterCode(code string, now time.Time) (Decision, bool) {
-	q, ok := l.rt.Quarter[code]
+	q, ok := l.rt.Quarter[l.hashCode(code)]
 	if !ok {
 		return Decision{}, false
 	}

@@ -63,8 +63,10 @@ type Lock struct {
 	rt     *runtimeState
 	events *eventLog
 
-	clk     clockState
-	rtcSeen time.Time // highest RTC reading since boot
+	// hashCode is the keyed hash doorcodes are kept and looked up by.
+	hashCode func(string) string
+	clk      clockState
+	rtcSeen  time.Time // highest RTC reading since boot
 
 	challenges map[string]time.Time // outstanding nonce → expiry
 	credCache  map[[32]byte]*lockproto.Credential
@@ -83,7 +85,7 @@ func Provision(fsys FS, p *lockproto.Provisioning) error {
 	} else if !isNotExist(err) {
 		return err
 	}
-	st := &doorState{TimeZone: p.TimeZone, TrustedTime: p.TrustedTime, MaxCredLifetime: lockproto.DefaultCredentialLifetime}
+	st := &doorState{TimeZone: p.TimeZone, TrustedTime: p.TrustedTime, MaxCredLifetime: lockproto.DefaultCredentialLifetime, CodesHashed: true}
 	// State first: a power cut before the identity is written leaves an
 	// unprovisioned lock that can simply be provisioned again.
 	if err := writeAtomic(fsys, stateFile, st); err != nil {
@@ -137,6 +139,15 @@ func Open(opts Options) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: time zone %q", ErrCorrupt, st.TimeZone)
 	}
+	hashCode := codeHasher(opts.FS, prov.LockSymmetricKey)
+	if !st.CodesHashed {
+		// A state from before codes were hashed: hashed now, on flash at the
+		// next bundle.
+		for i := range st.Doorcodes {
+			st.Doorcodes[i].Code = hashCode(st.Doorcodes[i].Code)
+		}
+		st.CodesHashed = true
+	}
 	clk, err := bootClock(opts.FS, opts.Clock.Now(), &st, rt, opts.DriftTolerance)
 	if err != nil {
 		return nil, err
@@ -155,6 +166,7 @@ func Open(opts Options) (*Lock, error) {
 		idx:        indexState(&st),
 		rt:         rt,
 		clk:        clk,
+		hashCode:   hashCode,
 		events:     events,
 		challenges: map[string]time.Time{},
 		credCache:  map[[32]byte]*lockproto.Credential{},
@@ -247,7 +259,7 @@ func (l *Lock) ApplyBundle(sealed []byte) ([]byte, error) {
 	if timeEvent != nil {
 		l.log.Info("bundle time", "event", timeEvent.Kind, "reason", timeEvent.Reason)
 	}
-	next := applyBundle(l.st, b)
+	next := applyBundle(l.st, b, l.hashCode)
 	// Prune with the corrected clock: revocations nobody can be refused by.
 	// An untrusted clock is a lower bound, so it prunes less, never more.
 	next.Revocations = pruneRevocations(next.Revocations, clk.lockTime(rtc), next.retention())

@@ -99,8 +99,8 @@ func TestPowerCutDuringApply(t *testing.T) {
 		v := after.Status().Version
 		seen[v] = true
 		st := after.Status()
-		_, hasOld := after.idx.codes[codeFor(0)]
-		_, hasNew := after.idx.codes["5555555"]
+		_, hasOld := after.idx.codes[after.hashCode(codeFor(0))]
+		_, hasNew := after.idx.codes[after.hashCode("5555555")]
 		_, hasCard := after.idx.cards["C1"]
 		switch v {
 		case 1:
@@ -162,7 +162,7 @@ func TestPowerCutDuringCodeUse(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cut at step %d: %v", n, err)
 		}
-		if q, ok := after.rt.Quarter[code]; ok && !q.First.Equal(base.clock.Now()) {
+		if q, ok := after.rt.Quarter[after.hashCode(code)]; ok && !q.First.Equal(base.clock.Now()) {
 			t.Fatalf("cut at step %d: first use %v", n, q.First)
 		}
 		checkWholeLog(t, after)

@@ -95,8 +95,11 @@ type doorState struct {
 	// Journal holds the events of the bundle that produced this state, to
 	// be logged from sequence JournalSeq: they reach flash with the state
 	// in one rename, and are appended to the log after it (flushJournal).
-	Journal     []lockproto.Event
-	JournalSeq  uint64
+	Journal    []lockproto.Event
+	JournalSeq uint64
+	// CodesHashed: Doorcodes[i].Code holds the code's keyed hash
+	// (codeHasher), never the code; false only in a state written before.
+	CodesHashed bool
 	Doorcodes   []lockproto.DoorcodeEntry
 	Keycards    []lockproto.KeycardEntry
 	Revocations []lockproto.Revocation
@@ -204,8 +207,9 @@ func (e *entries) revoked(c *lockproto.Credential) bool {
 }
 
 // applyBundle returns the door state after b, leaving cur untouched so that
-// nothing changes in memory unless the new state reaches flash.
-func applyBundle(cur *doorState, b *lockproto.Bundle) *doorState {
+// nothing changes in memory unless the new state reaches flash. Doorcodes
+// are kept by their keyed hash (hash), never as typed.
+func applyBundle(cur *doorState, b *lockproto.Bundle, hash func(string) string) *doorState {
 	next := &doorState{
 		Version:             b.Version,
 		TimeZone:            cur.TimeZone,
@@ -213,6 +217,7 @@ func applyBundle(cur *doorState, b *lockproto.Bundle) *doorState {
 		RevocationRetention: max(cur.retention(), b.RevocationRetention, b.MaxCredentialLifetime),
 		TrustedTime:         cur.TrustedTime,
 		ClockOffset:         cur.ClockOffset,
+		CodesHashed:         true,
 	}
 	if b.TimeZone != "" {
 		next.TimeZone = b.TimeZone
@@ -237,7 +242,7 @@ func applyBundle(cur *doorState, b *lockproto.Bundle) *doorState {
 		revs = append(revs, cur.Revocations...)
 	}
 	for _, c := range b.RemoveDoorcodes {
-		delete(codes, c)
+		delete(codes, hash(c))
 	}
 	for _, s := range b.RemoveKeycards {
 		delete(cards, s)
@@ -246,6 +251,7 @@ func applyBundle(cur *doorState, b *lockproto.Bundle) *doorState {
 		delete(days, k)
 	}
 	for _, d := range b.Doorcodes {
+		d.Code = hash(d.Code)
 		codes[d.Code] = d
 	}
 	for _, k := range b.Keycards {
