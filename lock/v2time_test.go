@@ -259,3 +259,19 @@ func TestOfferTimeRefusesForgeries(t *testing.T) {
 		t.Fatalf("a refused token changed the lock: %+v → %+v", before, after)
 	}
 }
+
+// FuzzOfferTime: whatever bytes a phone sends as a time token, the lock's
+// clock moves only for a token the property signed.
+func FuzzOfferTime(f *testing.F) {
+	d := newDoor(f)
+	d.mustBundle(lockproto.Bundle{})
+	f.Add(d.token(d.real.Add(time.Hour), 0))
+	f.Add(d.token(d.real.Add(-time.Hour), 3))
+	f.Add([]byte{0xd2, 0x84, 0x40, 0xa0, 0x40, 0x40})
+	f.Fuzz(func(t *testing.T, tok []byte) {
+		before := d.l.Status().Now
+		if err := d.l.OfferTime(tok); err != nil && !d.l.Status().Now.Equal(before) {
+			t.Fatalf("a refused token moved the clock from %v to %v", before, d.l.Status().Now)
+		}
+	})
+}
