@@ -22,9 +22,8 @@ const (
 )
 
 // DayCodeSlots is how many guest codes of each kind a key can hand out per
-// day. Every slot's code is valid at the lock on every day (the lock cannot
-// know which are allocated), so the number trades capacity against the
-// chance of guessing a valid code: 2 × DayCodeSlots codes per key per day.
+// day. The locks accept only the allocated slots and a few spares
+// (ActiveCodeSlots), so the number is capacity, not guessable codes.
 const DayCodeSlots = 20
 
 // IsCode reports a doorcode guest (day or 15-minute code).

@@ -272,7 +272,7 @@ func BenchmarkTapCard(b *testing.B) {
 // (state plus index) and its flash bytes per entry.
 func BenchmarkMemoryPerEntry(b *testing.B) {
 	st := applyBundle(&doorState{}, &lockproto.Bundle{Version: 1, Snapshot: true,
-		Doorcodes: benchDoorcodes(benchEntries, 0), Keycards: benchKeycards(benchEntries)})
+		Doorcodes: benchDoorcodes(benchEntries, 0), Keycards: benchKeycards(benchEntries)}, codeHasher(NewMemFS(), make([]byte, 32)))
 	raw, err := stEnc.Marshal(st)
 	if err != nil {
 		b.Fatal(err)

@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/dooros/dooros/lockproto"
@@ -25,7 +26,8 @@ func (l *Lock) guestCodesFor(day int64) *guestCodes {
 	}
 	g := &guestCodes{day: day, codes: map[string]guestRef{}}
 	for id, k := range l.idx.dayKeys {
-		for slot := range k.Slots {
+		// Only the active slots: an unallocated slot's code opens nothing.
+		for _, slot := range k.ActiveSlots {
 			for _, kind := range []lockproto.GuestCodeKind{lockproto.DayCode, lockproto.QuarterHourCode} {
 				g.codes[lockproto.GuestCode(k.Secret, kind, day, slot, int(k.Digits))] = guestRef{keyID: id, kind: kind, slot: slot}
 			}
@@ -35,10 +37,34 @@ func (l *Lock) guestCodesFor(day int64) *guestCodes {
 	return g
 }
 
-// EnterCode decides a code typed at the keypad (§4.6): resident codes from
-// bundles, then 15-minute codes already started on this lock, then today's
-// day codes and 15-minute codes computed from the keys' secrets. Unknown
-// codes count toward the keypad lockout.
+// Keypad limits (§4.6). A typist gets a few tries; a guesser gets few per
+// day: the short window trips on a burst, the long one on a slow drip (4 a
+// minute never tripped the old one-minute window), and each lockout in a
+// row doubles the next, up to maxLockout. docs/bench-lock.md computes the
+// guesses per day and the expected time to guess a code.
+const (
+	shortWindow = 10 * time.Minute
+	shortLimit  = 5
+	longWindow  = 24 * time.Hour
+	longLimit   = 20
+	// baseLockout doubles per strike up to maxLockout; strikes are forgotten
+	// after strikeMemory without a lockout.
+	baseLockout  = time.Minute
+	maxLockout   = 4 * time.Hour
+	strikeMemory = 24 * time.Hour
+	// alertStrikes: from this lockout in a row on, and whenever the long
+	// window trips, the lock logs keypad.alert for the manager.
+	alertStrikes = 2
+)
+
+// EnterCode decides a code typed at the keypad (§4.6). The attempt is
+// counted on flash BEFORE the code is judged, in one write that also holds
+// the lockout this attempt triggers if it is wrong: cutting the power once
+// the lock starts judging cannot give an uncounted guess or skip a
+// lockout. A code the lock knows is then uncounted (a second write; a cut
+// there merely leaves the attempt counted). Then: resident codes from
+// bundles, 15-minute codes already started on this lock, today's guest
+// codes of the active slots.
 func (l *Lock) EnterCode(code string) (Decision, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -48,66 +74,98 @@ func (l *Lock) EnterCode(code string) (Decision, error) {
 		d.Reason = ReasonKeypadLocked
 		return l.conclude(d, lockproto.EventCodeGranted, lockproto.EventCodeDenied)
 	}
-	if len(code) < 4 || len(code) > 9 || !allDigits(code) {
-		return l.wrongCode(d, now, ReasonMalformed)
+	before := l.rt
+	counted := before.clone()
+	counted.Attempts = append(keepSince(counted.Attempts, now.Add(-longWindow)), now)
+	lockout, alert := counted.trip(now)
+	if err := l.saveRuntime(counted); err != nil {
+		return Decision{Reason: "flash_failed", Credential: d.Credential}, err
 	}
-	if e, ok := l.idx.codes[code]; ok {
-		d.PersonID = e.PersonID
-		d.Reason = windowReason(now, e.NotBefore, e.NotAfter, e.Schedule, l.loc)
-		d.Granted = d.Reason == ReasonOK
-		return l.conclude(d, lockproto.EventCodeGranted, lockproto.EventCodeDenied)
+	d, known, start := l.judgeCode(code, now)
+	if !known {
+		return l.wrongCode(d, lockout, alert)
 	}
-	day := lockproto.DayNumber(now, l.loc)
-	if d, ok, err := l.startedQuarterCode(code, now, day); ok {
-		return d, err
-	}
-	ref, ok := l.guestCodesFor(day).codes[code]
-	if !ok {
-		return l.wrongCode(d, now, ReasonUnknownCode)
-	}
-	key := l.idx.dayKeys[ref.keyID]
-	d.Ref = ref.keyID
-	if ref.kind == lockproto.DayCode {
-		d.Credential = "daycode"
-		if !key.Schedule.Allows(now, l.loc) {
-			d.Reason = ReasonOutsideSchedule
-		} else {
-			d.Granted, d.Reason = true, ReasonOK
-		}
-		return l.conclude(d, lockproto.EventCodeGranted, lockproto.EventCodeDenied)
-	}
-	d.Credential = "quartercode"
-	if !key.Schedule.Allows(now, l.loc) {
-		d.Reason = ReasonOutsideSchedule
-		return l.conclude(d, lockproto.EventCodeGranted, lockproto.EventCodeDenied)
-	}
-	// First use: its 15 minutes start now, on this lock, and must survive a
-	// power cycle or pulling the battery would restart them.
-	next := l.rt.clone()
-	next.Quarter[code] = quarterUse{KeyID: ref.keyID, Day: day, Slot: ref.slot, First: now}
-	for c, q := range next.Quarter {
-		if now.Sub(q.First) > 48*time.Hour {
-			delete(next.Quarter, c)
+	next := before.clone()
+	next.Attempts = keepSince(next.Attempts, now.Add(-longWindow))
+	if start != nil {
+		// First use of a 15-minute code: its 15 minutes start now, on this
+		// lock, and must survive a power cycle or pulling the battery would
+		// restart them — so the door opens only once this is on flash.
+		next.Quarter[l.hashCode(code)] = *start
+		for c, q := range next.Quarter {
+			if now.Sub(q.First) > 48*time.Hour {
+				delete(next.Quarter, c)
+			}
 		}
 	}
 	if err := l.saveRuntime(next); err != nil {
-		return Decision{Reason: "flash_failed", Credential: d.Credential}, err
+		if start != nil {
+			return Decision{Reason: "flash_failed", Credential: d.Credential}, err
+		}
+		l.log.Error("keypad attempt not uncounted: flash write failed", "err", err)
 	}
-	d.Granted, d.Reason = true, ReasonOK
 	return l.conclude(d, lockproto.EventCodeGranted, lockproto.EventCodeDenied)
 }
 
-// startedQuarterCode handles a 15-minute code already used on this lock.
-func (l *Lock) startedQuarterCode(code string, now time.Time, day int64) (Decision, bool, error) {
-	q, ok := l.rt.Quarter[code]
+// judgeCode decides code without writing anything. known reports a code
+// the lock recognises (granted or refused for its window); start is the
+// first use of a 15-minute code, to be persisted before the door opens.
+func (l *Lock) judgeCode(code string, now time.Time) (d Decision, known bool, start *quarterUse) {
+	d = Decision{Credential: "doorcode"}
+	if len(code) < 4 || len(code) > 9 || !allDigits(code) {
+		d.Reason = ReasonMalformed
+		return d, false, nil
+	}
+	if e, ok := l.idx.codes[l.hashCode(code)]; ok {
+		d.PersonID = e.PersonID
+		d.Reason = l.entryReason(now, e.NotBefore, e.NotAfter, e.Schedule)
+		d.Granted = d.Reason == ReasonOK
+		return d, true, nil
+	}
+	if l.clk.Untrusted {
+		// Guest codes are all day- or minute-bound: with no trusted time the
+		// lock cannot tell today's from last month's.
+		d.Reason = ReasonNoTrustedTime
+		return d, false, nil
+	}
+	day := lockproto.DayNumber(now, l.loc)
+	if qd, ok := l.startedQuarterCode(code, now); ok {
+		return qd, true, nil
+	}
+	ref, ok := l.guestCodesFor(day).codes[code]
 	if !ok {
-		return Decision{}, false, nil
+		d.Reason = ReasonUnknownCode
+		return d, false, nil
+	}
+	key := l.idx.dayKeys[ref.keyID]
+	d.Ref = ref.keyID
+	d.Credential = "daycode"
+	if ref.kind == lockproto.QuarterHourCode {
+		d.Credential = "quartercode"
+	}
+	if !key.Schedule.Allows(now, l.loc) {
+		d.Reason = ReasonOutsideSchedule
+		return d, true, nil
+	}
+	d.Granted, d.Reason = true, ReasonOK
+	if ref.kind == lockproto.QuarterHourCode {
+		start = &quarterUse{KeyID: ref.keyID, Day: day, Slot: ref.slot, First: now}
+	}
+	return d, true, start
+}
+
+// startedQuarterCode judges a 15-minute code already used on this lock.
+func (l *Lock) startedQuarterCode(code string, now time.Time) (Decision, bool) {
+	q, ok := l.rt.Quarter[l.hashCode(code)]
+	if !ok {
+		return Decision{}, false
 	}
 	key, ok := l.idx.dayKeys[q.KeyID]
 	// The entry belongs to the code only while the key still computes it for
-	// that day; otherwise it is some other code that happens to match.
-	if !ok || lockproto.GuestCode(key.Secret, lockproto.QuarterHourCode, q.Day, q.Slot, int(key.Digits)) != code {
-		return Decision{}, false, nil
+	// that day on an active slot; otherwise it is some other code that
+	// happens to match.
+	if !ok || !key.SlotActive(q.Slot) || lockproto.GuestCode(key.Secret, lockproto.QuarterHourCode, q.Day, q.Slot, int(key.Digits)) != code {
+		return Decision{}, false
 	}
 	d := Decision{Credential: "quartercode", Ref: q.KeyID}
 	switch {
@@ -118,45 +176,72 @@ func (l *Lock) startedQuarterCode(code string, now time.Time, day int64) (Decisi
 	default:
 		d.Granted, d.Reason = true, ReasonOK
 	}
-	d, err := l.conclude(d, lockproto.EventCodeGranted, lockproto.EventCodeDenied)
-	return d, true, err
+	return d, true
 }
 
-// wrongCode counts a wrong code; the fifth within a minute locks the keypad
-// for a minute (§4.6), so guessing a 7-digit code takes years.
-func (l *Lock) wrongCode(d Decision, now time.Time, reason string) (Decision, error) {
-	d.Reason = reason
-	next := l.rt.clone()
-	kept := next.Attempts[:0]
-	for _, t := range next.Attempts {
-		if now.Sub(t) < wrongCodeWindow {
-			kept = append(kept, t)
+// trip applies the limits to the attempts counted (the newest included)
+// as if the newest is wrong: a burst (shortLimit in shortWindow) or a slow
+// stream (longLimit in longWindow) locks the keypad, each lockout in a row
+// twice as long as the one before, up to maxLockout. The attempts stay
+// counted, so once a window is full every further wrong code within it
+// locks again. It returns the lockout set (0: none) and an alert reason.
+func (r *runtimeState) trip(now time.Time) (time.Duration, string) {
+	short := len(keepSince(r.Attempts, now.Add(-shortWindow)))
+	long := len(r.Attempts)
+	if short < shortLimit && long < longLimit {
+		return 0, ""
+	}
+	if now.Sub(r.LastLockout) >= strikeMemory {
+		r.Strikes = 0
+	}
+	r.Strikes++
+	lockout := maxLockout
+	if r.Strikes <= 20 {
+		lockout = min(maxLockout, baseLockout<<(r.Strikes-1))
+	}
+	r.LockedUntil, r.LastLockout = now.Add(lockout), now
+	if r.Strikes >= alertStrikes || long >= longLimit {
+		return lockout, fmt.Sprintf("lockout %d in a row; %d wrong codes in 24h", r.Strikes, long)
+	}
+	return lockout, ""
+}
+
+// wrongCode logs a wrong code and the lockout (and alert) it triggered;
+// both are already on flash.
+func (l *Lock) wrongCode(d Decision, lockout time.Duration, alert string) (Decision, error) {
+	d, err := l.conclude(d, lockproto.EventCodeGranted, lockproto.EventCodeDenied)
+	if err != nil || lockout == 0 {
+		return d, err
+	}
+	l.log.Warn("keypad locked", "for", lockout, "strikes", l.rt.Strikes)
+	if _, err := l.record(lockproto.Event{Kind: lockproto.EventKeypadLocked, Reason: lockout.String()}); err != nil {
+		return d, err
+	}
+	if alert != "" {
+		l.log.Warn("keypad alert: codes are being guessed", "reason", alert)
+		if _, err := l.record(lockproto.Event{Kind: lockproto.EventKeypadAlert, Reason: alert}); err != nil {
+			return d, err
 		}
 	}
-	next.Attempts = append(kept, now)
-	locked := len(next.Attempts) >= wrongCodeLimit
-	if locked {
-		next.LockedUntil = now.Add(keypadLockout)
-		next.Attempts = nil
-	}
-	if err := l.saveRuntime(next); err != nil {
-		return Decision{Reason: "flash_failed", Credential: d.Credential}, err
-	}
-	d, err := l.conclude(d, lockproto.EventCodeGranted, lockproto.EventCodeDenied)
-	if err != nil || !locked {
-		return d, err
-	}
-	l.log.Warn("keypad locked", "until", next.LockedUntil)
-	if _, err := l.record(lockproto.Event{Kind: lockproto.EventKeypadLocked, Reason: keypadLockout.String()}); err != nil {
-		return d, err
-	}
 	return d, nil
+}
+
+// keepSince returns the times of ts not before since (ts is in order).
+func keepSince(ts []time.Time, since time.Time) []time.Time {
+	for i, t := range ts {
+		if !t.Before(since) {
+			return ts[i:]
+		}
+	}
+	return nil
 }
 
 func (r *runtimeState) clone() *runtimeState {
 	c := &runtimeState{
 		Attempts:    append([]time.Time(nil), r.Attempts...),
 		LockedUntil: r.LockedUntil,
+		Strikes:     r.Strikes,
+		LastLockout: r.LastLockout,
 		Quarter:     make(map[string]quarterUse, len(r.Quarter)),
 	}
 	for k, v := range r.Quarter {
@@ -166,6 +251,7 @@ func (r *runtimeState) clone() *runtimeState {
 }
 
 func (l *Lock) saveRuntime(next *runtimeState) error {
+	next.Known = l.now()
 	if err := writeAtomic(l.opts.FS, runtimeFile, next); err != nil {
 		return err
 	}

@@ -64,13 +64,10 @@ func (l *Lock) decideUnlock(req *lockproto.UnlockRequest, binding []byte) Decisi
 		return d
 	}
 	// 4. Validity window, by the lock's trusted clock only.
+	//    With no trusted time, or over the lifetime ceiling, refused (clock.go).
 	now := l.now()
-	if now.Before(cred.NotBefore) {
-		d.Reason = ReasonNotYetValid
-		return d
-	}
-	if !now.Before(cred.NotAfter) {
-		d.Reason = ReasonExpired
+	if r := l.credentialTimeReason(cred, now); r != "" {
+		d.Reason = r
 		return d
 	}
 	// 5. Revocations carried by bundles refuse credentials issued before them.
@@ -171,7 +168,7 @@ func (l *Lock) TapCard(serial string) (Decision, error) {
 		d.Reason = ReasonUnknownCard
 	} else {
 		d.PersonID = e.PersonID
-		d.Reason = windowReason(l.now(), e.NotBefore, e.NotAfter, e.Schedule, l.loc)
+		d.Reason = l.entryReason(l.now(), e.NotBefore, e.NotAfter, e.Schedule)
 		d.Granted = d.Reason == ReasonOK
 	}
 	return l.conclude(d, lockproto.EventCardGranted, lockproto.EventCardDenied)

@@ -116,6 +116,18 @@ func (m *MemFS) Rename(oldname, newname string) error {
 	return nil
 }
 
+// Image returns a copy of every file, as an attacker dumping the flash
+// chip would read it.
+func (m *MemFS) Image() map[string][]byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string][]byte, len(m.files))
+	for k, v := range m.files {
+		out[k] = append([]byte(nil), v...)
+	}
+	return out
+}
+
 // Clone copies the flash, as a test reads it back after a power cut.
 func (m *MemFS) Clone() *MemFS {
 	m.mu.Lock()

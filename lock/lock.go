@@ -35,9 +35,6 @@ const (
 	DefaultChallengeTTL   = 10 * time.Second
 	maxCredCache          = 256
 	eventBatchLimit       = 256
-	wrongCodeLimit        = 5
-	wrongCodeWindow       = time.Minute
-	keypadLockout         = time.Minute
 )
 
 // Options configure Open. Only FS is required.
@@ -67,6 +64,11 @@ type Lock struct {
 
 	credCache map[[lockproto.CredentialRefSize]byte]cachedCred
 	today     *guestCodes
+
+	// hashCode is the keyed hash doorcodes are kept and looked up by.
+	hashCode func(string) string
+	clk      clockState
+	rtcSeen  time.Time // highest RTC reading since boot
 }
 
 // Provision writes a lock's identity and empty door state (version 0) to
@@ -81,7 +83,7 @@ func Provision(fsys FS, p *lockproto.Provisioning) error {
 	} else if !isNotExist(err) {
 		return err
 	}
-	st := &doorState{TimeZone: p.TimeZone, TrustedTime: p.TrustedTime, MaxCredLifetime: lockproto.DefaultCredentialLifetime}
+	st := &doorState{TimeZone: p.TimeZone, TrustedTime: p.TrustedTime, MaxCredLifetime: lockproto.DefaultCredentialLifetime, CodesHashed: true}
 	// State first: a power cut before the identity is written leaves an
 	// unprovisioned lock that can simply be provisioned again.
 	if err := writeAtomic(fsys, stateFile, st); err != nil {
@@ -135,6 +137,19 @@ func Open(opts Options) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: time zone %q", ErrCorrupt, st.TimeZone)
 	}
+	hashCode := codeHasher(opts.FS, prov.LockSymmetricKey)
+	if !st.CodesHashed {
+		// A state from before codes were hashed: hashed now, on flash at the
+		// next bundle.
+		for i := range st.Doorcodes {
+			st.Doorcodes[i].Code = hashCode(st.Doorcodes[i].Code)
+		}
+		st.CodesHashed = true
+	}
+	clk, err := bootClock(opts.FS, opts.Clock.Now(), &st, rt, opts.DriftTolerance)
+	if err != nil {
+		return nil, err
+	}
 	events, err := openEventLog(opts.FS, opts.LogRetention)
 	if err != nil {
 		return nil, err
@@ -149,10 +164,19 @@ func Open(opts Options) (*Lock, error) {
 		idx:       indexState(&st),
 		rt:        rt,
 		events:    events,
+		clk:       clk,
+		hashCode:  hashCode,
 		credCache: map[[lockproto.CredentialRefSize]byte]cachedCred{},
+	}
+	// A bundle whose state reached flash before its events did: log them now.
+	if err := l.flushJournal(); err != nil {
+		return nil, err
 	}
 	if _, err := l.record(lockproto.Event{Kind: lockproto.EventBoot, Version: st.Version}); err != nil {
 		return nil, err
+	}
+	if l.clk.Untrusted {
+		l.log.Warn("no trusted time (RTC reset): anything that expires is refused until a signed time arrives")
 	}
 	l.log.Info("lock booted", "version", st.Version, "time", l.now(), "log_next", events.next())
 	return l, nil
@@ -164,19 +188,12 @@ func (l *Lock) LockID() string { return l.prov.LockID }
 // PublicKey returns the lock's Ed25519 public key (acks, event batches).
 func (l *Lock) PublicKey() ed25519.PublicKey { return l.priv.Public().(ed25519.PublicKey) }
 
-// now is the lock's trusted clock: the RTC, corrected by the last trusted
-// time, and never earlier than that time.
-func (l *Lock) now() time.Time {
-	t := l.opts.Clock.Now().Add(l.st.ClockOffset)
-	if t.Before(l.st.TrustedTime) {
-		return l.st.TrustedTime
-	}
-	return t
-}
-
 // record appends an event stamped with the trusted clock.
 func (l *Lock) record(e lockproto.Event) (lockproto.Event, error) {
 	e.At = l.now().Truncate(time.Second)
+	if err := l.flushJournal(); err != nil {
+		return e, err
+	}
 	return l.events.append(e)
 }
 
@@ -191,6 +208,8 @@ type Status struct {
 	Keycards  int       `json:"keycards"`
 	Revoked   int       `json:"revocations"`
 	DayKeys   int       `json:"day_keys"`
+	// NoTrustedTime: the RTC was reset and no signed time arrived since.
+	NoTrustedTime bool `json:"no_trusted_time,omitempty"`
 }
 
 // Status reports the lock's state.
@@ -200,7 +219,7 @@ func (l *Lock) Status() Status {
 	return Status{
 		LockID: l.prov.LockID, Version: l.st.Version, Now: l.now(), TimeZone: l.st.TimeZone,
 		LogNext: l.events.next(), Doorcodes: len(l.idx.codes), Keycards: len(l.idx.cards),
-		Revoked: len(l.idx.revs), DayKeys: len(l.idx.dayKeys),
+		Revoked: len(l.idx.revs), DayKeys: len(l.idx.dayKeys), NoTrustedTime: l.clk.Untrusted,
 	}
 }
 
@@ -231,40 +250,52 @@ func (l *Lock) ApplyBundle(sealed []byte) ([]byte, error) {
 		return l.signAck(ack), err
 	}
 
-	next := applyBundle(l.st, b)
-	timeEvent := l.trustTime(next, b.TrustedTime)
+	rtc := l.opts.Clock.Now()
+	l.now()
+	clk, _, timeEvent := l.clk.accept(rtc, b.TrustedTime, b.Epoch, l.opts.DriftTolerance)
+	if timeEvent != nil {
+		l.log.Info("bundle time", "event", timeEvent.Kind, "reason", timeEvent.Reason)
+	}
+	next := applyBundle(l.st, b, l.hashCode)
 	// Prune with the corrected clock: revocations nobody can be refused by.
-	next.Revocations = pruneRevocations(next.Revocations, nowWith(l.opts.Clock, next), next.MaxCredLifetime)
+	// An untrusted clock is a lower bound, so it prunes less, never more.
+	next.Revocations = pruneRevocations(next.Revocations, clk.lockTime(rtc), next.retention())
 	loc, err := time.LoadLocation(next.TimeZone)
 	if err != nil {
 		return nil, err // validated by OpenBundle; only a broken tzdata gets here
 	}
-	if err := writeAtomic(l.opts.FS, stateFile, next); err != nil {
+	// The clock first: it moves only by the cloud's signed word, so a power
+	// cut before the state is written leaves a correct clock and the old
+	// version.
+	// Always written: bundles are rare, and the persisted trusted time and
+	// last RTC reading are what an RTC reset is judged against.
+	if err := l.saveClock(clk); err != nil {
 		l.log.Error("bundle not applied: flash write failed", "version", b.Version, "err", err)
 		return nil, fmt.Errorf("%w: %v", lockproto.ErrInternal, err)
 	}
 	old := l.st.Version
-	l.st, l.idx, l.loc, l.today = next, indexState(next), loc, nil
+	// The state carries its own events (journal): written in the same
+	// atomic rename, appended to the log right after, and again at boot if
+	// the power went in between. A version is never applied unlogged.
+	at := l.now().Truncate(time.Second)
+	next.JournalSeq = l.events.next()
 	if timeEvent != nil {
-		if _, err := l.record(*timeEvent); err != nil {
-			l.log.Error("event log write failed", "err", err)
-		}
+		timeEvent.At = at
+		next.Journal = append(next.Journal, *timeEvent)
 	}
-	if _, err := l.record(lockproto.Event{Kind: lockproto.EventBundleApplied, Version: next.Version, Ref: fmt.Sprintf("%d", old)}); err != nil {
-		l.log.Error("event log write failed", "err", err)
+	next.Journal = append(next.Journal, lockproto.Event{Kind: lockproto.EventBundleApplied, At: at, Version: next.Version, Ref: fmt.Sprintf("%d", old)})
+	if err := writeAtomic(l.opts.FS, stateFile, next); err != nil {
+		l.log.Error("bundle not applied: flash write failed", "version", b.Version, "err", err)
+		return nil, fmt.Errorf("%w: %v", lockproto.ErrInternal, err)
+	}
+	l.st, l.idx, l.loc, l.today = next, indexState(next), loc, nil
+	if err := l.flushJournal(); err != nil {
+		l.log.Error("event log write failed; retried before the next event", "err", err)
 	}
 	l.log.Info("bundle applied", "from", old, "to", next.Version, "snapshot", b.Snapshot,
 		"doorcodes", len(next.Doorcodes), "keycards", len(next.Keycards), "revocations", len(next.Revocations), "day_keys", len(next.DayKeys))
 	ack.Status = lockproto.AckApplied
 	return l.signAck(ack), nil
-}
-
-func nowWith(c Clock, st *doorState) time.Time {
-	t := c.Now().Add(st.ClockOffset)
-	if t.Before(st.TrustedTime) {
-		return st.TrustedTime
-	}
-	return t
 }
 
 func pruneRevocations(revs []lockproto.Revocation, now time.Time, maxLifetime time.Duration) []lockproto.Revocation {
@@ -275,27 +306,6 @@ func pruneRevocations(revs []lockproto.Revocation, now time.Time, maxLifetime ti
 		}
 	}
 	return out
-}
-
-// trustTime applies §4.7 to next: a signed time may move the clock forward
-// freely but back only within the drift tolerance, because an old bundle
-// held back by a phone carries an old (authentic) time.
-func (l *Lock) trustTime(next *doorState, t time.Time) *lockproto.Event {
-	cur := l.now()
-	delta := t.Sub(cur)
-	if delta < -l.opts.DriftTolerance {
-		l.log.Warn("trusted time ignored: would move the clock back", "bundle_time", t, "lock_time", cur)
-		return &lockproto.Event{Kind: lockproto.EventTimeIgnored, Reason: delta.Round(time.Second).String()}
-	}
-	next.ClockOffset = t.Sub(l.opts.Clock.Now())
-	if t.After(next.TrustedTime) {
-		next.TrustedTime = t
-	}
-	if delta > 2*time.Second || delta < -2*time.Second {
-		l.log.Info("clock set from trusted time", "delta", delta.Round(time.Second))
-		return &lockproto.Event{Kind: lockproto.EventTimeSet, Reason: delta.Round(time.Second).String()}
-	}
-	return nil
 }
 
 func (l *Lock) refuseBundle(reason string, version uint64, err error) {

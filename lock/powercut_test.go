@@ -99,8 +99,8 @@ func TestPowerCutDuringApply(t *testing.T) {
 		v := after.Status().Version
 		seen[v] = true
 		st := after.Status()
-		_, hasOld := after.idx.codes[codeFor(0)]
-		_, hasNew := after.idx.codes["5555555"]
+		_, hasOld := after.idx.codes[after.hashCode(codeFor(0))]
+		_, hasNew := after.idx.codes[after.hashCode("5555555")]
 		_, hasCard := after.idx.cards["C1"]
 		switch v {
 		case 1:
@@ -114,8 +114,13 @@ func TestPowerCutDuringApply(t *testing.T) {
 		default:
 			t.Fatalf("cut at step %d: version %d", n, v)
 		}
-		// The log still verifies as one chain from the first event.
+		// The log still verifies as one chain from the first event, and
+		// holds the version's bundle.applied exactly when the version is
+		// applied: state and event are one atomic step.
 		checkWholeLog(t, after)
+		if got, want := appliedEvents(t, after, 2), map[uint64]int{1: 0, 2: 1}[v]; got != want {
+			t.Fatalf("cut at step %d: at version %d with %d bundle.applied events for version 2, want %d", n, v, got, want)
+		}
 		// And the lock keeps working: the bundle applies (or is known).
 		if _, err := after.ApplyBundle(delta); err != nil && !errors.Is(err, lockproto.ErrStale) {
 			t.Fatalf("cut at step %d: re-apply: %v", n, err)
@@ -157,11 +162,30 @@ func TestPowerCutDuringCodeUse(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cut at step %d: %v", n, err)
 		}
-		if q, ok := after.rt.Quarter[code]; ok && !q.First.Equal(base.clock.Now()) {
+		if q, ok := after.rt.Quarter[after.hashCode(code)]; ok && !q.First.Equal(base.clock.Now()) {
 			t.Fatalf("cut at step %d: first use %v", n, q.First)
 		}
 		checkWholeLog(t, after)
 	}
+}
+
+func appliedEvents(t *testing.T, l *Lock, version uint64) int {
+	t.Helper()
+	raw, err := l.EventsSince(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := lockproto.VerifyEventBatch(l.PublicKey(), l.LockID(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range b.Events {
+		if e.Kind == lockproto.EventBundleApplied && e.Version == version {
+			n++
+		}
+	}
+	return n
 }
 
 func checkWholeLog(t *testing.T, l *Lock) {

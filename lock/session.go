@@ -103,9 +103,14 @@ func (s *Session) needAuth() error {
 func (s *Session) prove(request []byte, open bool) (Decision, lockproto.UnlockResult, error) {
 	l := s.l
 	req, err := lockproto.DecodeUnlockRequest(request)
-	// A time token the request carries (req.TimeToken, v2-lock's
-	// OfferTime) is offered here, before l.mu is taken and the window
-	// checks run, so an unlock after a clock reset judges by recovered time.
+	// The time token the request carries is offered before l.mu is taken
+	// and the window checks run, so an unlock after a clock reset judges by
+	// recovered time. A token that does not verify changes nothing.
+	if err == nil && len(req.TimeToken) > 0 {
+		if terr := l.OfferTime(req.TimeToken); terr != nil {
+			l.log.Warn("time token in an unlock refused", "err", terr)
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var d Decision

@@ -84,11 +84,22 @@ type doorState struct {
 	Version         uint64
 	TimeZone        string
 	MaxCredLifetime time.Duration
-	// TrustedTime is the newest cloud-signed time accepted; the clock never
-	// reads earlier than this, even if the RTC is reset.
+	// RevocationRetention is the longest credential lifetime the lock was
+	// ever told (as retention or as lifetime): revocations are kept that
+	// long after they take effect.
+	RevocationRetention time.Duration
+	// TrustedTime and ClockOffset are where locks provisioned before the
+	// clock file kept their clock; read once at boot (bootClock).
 	TrustedTime time.Time
-	// ClockOffset corrects the RTC to the last trusted time.
 	ClockOffset time.Duration
+	// Journal holds the events of the bundle that produced this state, to
+	// be logged from sequence JournalSeq: they reach flash with the state
+	// in one rename, and are appended to the log after it (flushJournal).
+	Journal    []lockproto.Event
+	JournalSeq uint64
+	// CodesHashed: Doorcodes[i].Code holds the code's keyed hash
+	// (codeHasher), never the code; false only in a state written before.
+	CodesHashed bool
 	Doorcodes   []lockproto.DoorcodeEntry
 	Keycards    []lockproto.KeycardEntry
 	Revocations []lockproto.Revocation
@@ -99,9 +110,17 @@ type doorState struct {
 // on a power cycle, or pulling the battery would reset a keypad lockout or
 // restart a 15-minute code.
 type runtimeState struct {
+	// Attempts are the keypad attempts still counted (sliding window),
+	// each written before its code is judged.
 	Attempts    []time.Time
 	LockedUntil time.Time
 	Quarter     map[string]quarterUse
+	// Strikes counts lockouts in a row; each one doubles the next.
+	Strikes     int
+	LastLockout time.Time
+	// Known is the lock time when this was written: a lower bound of the
+	// true time if the RTC is later reset.
+	Known time.Time
 }
 
 type quarterUse struct {
@@ -188,14 +207,17 @@ func (e *entries) revoked(c *lockproto.Credential) bool {
 }
 
 // applyBundle returns the door state after b, leaving cur untouched so that
-// nothing changes in memory unless the new state reaches flash.
-func applyBundle(cur *doorState, b *lockproto.Bundle) *doorState {
+// nothing changes in memory unless the new state reaches flash. Doorcodes
+// are kept by their keyed hash (hash), never as typed.
+func applyBundle(cur *doorState, b *lockproto.Bundle, hash func(string) string) *doorState {
 	next := &doorState{
-		Version:         b.Version,
-		TimeZone:        cur.TimeZone,
-		MaxCredLifetime: cur.MaxCredLifetime,
-		TrustedTime:     cur.TrustedTime,
-		ClockOffset:     cur.ClockOffset,
+		Version:             b.Version,
+		TimeZone:            cur.TimeZone,
+		MaxCredLifetime:     cur.MaxCredLifetime,
+		RevocationRetention: max(cur.retention(), b.RevocationRetention, b.MaxCredentialLifetime),
+		TrustedTime:         cur.TrustedTime,
+		ClockOffset:         cur.ClockOffset,
+		CodesHashed:         true,
 	}
 	if b.TimeZone != "" {
 		next.TimeZone = b.TimeZone
@@ -220,7 +242,7 @@ func applyBundle(cur *doorState, b *lockproto.Bundle) *doorState {
 		revs = append(revs, cur.Revocations...)
 	}
 	for _, c := range b.RemoveDoorcodes {
-		delete(codes, c)
+		delete(codes, hash(c))
 	}
 	for _, s := range b.RemoveKeycards {
 		delete(cards, s)
@@ -229,6 +251,7 @@ func applyBundle(cur *doorState, b *lockproto.Bundle) *doorState {
 		delete(days, k)
 	}
 	for _, d := range b.Doorcodes {
+		d.Code = hash(d.Code)
 		codes[d.Code] = d
 	}
 	for _, k := range b.Keycards {
@@ -242,6 +265,27 @@ func applyBundle(cur *doorState, b *lockproto.Bundle) *doorState {
 	next.Keycards = sortedValues(cards)
 	next.DayKeys = sortedValues(days)
 	return next
+}
+
+// retention is how long a revocation is kept: the longest credential
+// lifetime ever told, never the current one alone — lowering the property's
+// lifetime does not shorten credentials already issued.
+func (st *doorState) retention() time.Duration {
+	return max(st.RevocationRetention, st.MaxCredLifetime)
+}
+
+// flushJournal appends the current state's journal events the log does not
+// have yet. The log's next sequence says how far it got: the journal was
+// written when it stood at JournalSeq, and nothing else is logged before the
+// journal is flushed.
+func (l *Lock) flushJournal() error {
+	j, base := l.st.Journal, l.st.JournalSeq
+	for next := l.events.next(); len(j) > 0 && next >= base && next < base+uint64(len(j)); next = l.events.next() {
+		if _, err := l.events.append(j[next-base]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func sortedValues[V any](m map[string]V) []V {

@@ -27,7 +27,7 @@ func TestUnlock(t *testing.T) {
 			c.NotBefore, c.NotAfter = t0.Add(-48*time.Hour), t0.Add(-time.Second)
 		}, false, ReasonExpired},
 		{"ErrNotYetValid", func(e *env, c *lockproto.Credential) {
-			c.NotBefore, c.NotAfter = t0.Add(time.Hour), t0.Add(24*time.Hour)
+			c.NotBefore, c.NotAfter = t0.Add(time.Hour), t0.Add(23*time.Hour)
 		}, false, ReasonNotYetValid},
 		{"ErrOtherDevice", func(e *env, c *lockproto.Credential) {
 			other, _, _ := ed25519.GenerateKey(rand.Reader)

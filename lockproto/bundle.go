@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -34,6 +35,15 @@ type Bundle struct {
 	Revocations           []Revocation    `cbor:"12,keyasint,omitempty"`
 	DayKeys               []DayKey        `cbor:"13,keyasint,omitempty"`
 	RemoveDayKeys         []string        `cbor:"14,keyasint,omitempty"`
+	// Epoch numbers the cloud's time corrections, as in TimeToken: a higher
+	// epoch lets TrustedTime move the lock's clock back by any amount.
+	Epoch uint64 `cbor:"40,keyasint,omitempty"`
+	// RevocationRetention is the longest credential lifetime the property
+	// ever issued. The lock keeps a revocation until that long after it took
+	// effect (and never shorter than any retention or lifetime it was told
+	// before), because lowering the property's lifetime does not shorten
+	// credentials already on phones.
+	RevocationRetention time.Duration `cbor:"41,keyasint,omitempty"`
 }
 
 // DoorcodeEntry is a resident's doorcode at this door.
@@ -71,6 +81,16 @@ type DayKey struct {
 	Digits   uint8    `cbor:"3,keyasint"`
 	Slots    uint16   `cbor:"4,keyasint"`
 	Schedule Schedule `cbor:"5,keyasint,omitempty"`
+	// ActiveSlots are the guest-code slots the lock accepts, ascending: the
+	// allocated ones plus a few pre-activated spares so a new guest code
+	// works offline before the next sync. Any other slot's code is unknown.
+	ActiveSlots []uint16 `cbor:"40,keyasint,omitempty"`
+}
+
+// SlotActive reports whether slot's guest codes are valid.
+func (k *DayKey) SlotActive(slot uint16) bool {
+	_, found := slices.BinarySearch(k.ActiveSlots, slot)
+	return found
 }
 
 // Expired reports whether r can no longer refuse anything: every credential
@@ -96,7 +116,7 @@ func (b *Bundle) validate() error {
 		return fmt.Errorf("%w: bundle: delta must move forward", ErrMalformed)
 	case b.TrustedTime.IsZero():
 		return fmt.Errorf("%w: bundle: trusted time is required", ErrMalformed)
-	case b.MaxCredentialLifetime < 0:
+	case b.MaxCredentialLifetime < 0 || b.RevocationRetention < 0:
 		return fmt.Errorf("%w: bundle: negative credential lifetime", ErrMalformed)
 	case b.Snapshot && (len(b.RemoveDoorcodes)+len(b.RemoveKeycards)+len(b.RemoveDayKeys) > 0):
 		return fmt.Errorf("%w: bundle: a snapshot removes nothing", ErrMalformed)
@@ -136,6 +156,11 @@ func (b *Bundle) validate() error {
 	for _, k := range b.DayKeys {
 		if k.KeyID == "" || len(k.Secret) < 16 || len(k.Secret) > 64 || k.Digits < 4 || k.Digits > 9 || k.Slots == 0 || k.Slots > 1000 {
 			return fmt.Errorf("%w: bundle: day key", ErrMalformed)
+		}
+		for i, s := range k.ActiveSlots {
+			if s >= k.Slots || (i > 0 && s <= k.ActiveSlots[i-1]) {
+				return fmt.Errorf("%w: bundle: day key active slots must be ascending and below %d", ErrMalformed, k.Slots)
+			}
 		}
 		if err := k.Schedule.Validate(); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package lockproto
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/fxamacker/cbor/v2"
@@ -41,10 +42,21 @@ func marshal(v any) ([]byte, error) {
 	return b, nil
 }
 
-// unmarshal decodes exactly one CBOR item; trailing bytes are an error.
+// unmarshal decodes exactly one CBOR item; trailing bytes are an error. The
+// item must also be exactly what this package would have encoded for the
+// decoded value (core deterministic encoding). The decoder alone would take a
+// time given as a float (1.7e9) or as RFC 3339 text, a non-shortest integer,
+// unsorted keys or an explicit zero field: none of these are the signer's
+// bytes as the protocol defines them, and accepting them lets two parsers
+// disagree about a signed message. Re-encoding is the one check that covers
+// every such form, field by field, whatever the message type.
 func unmarshal(data []byte, v any) error {
 	if err := decMode.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	again, err := encMode.Marshal(v)
+	if err != nil || !bytes.Equal(again, data) {
+		return fmt.Errorf("%w: not in the protocol's encoding (integer times, deterministic CBOR)", ErrMalformed)
 	}
 	return nil
 }

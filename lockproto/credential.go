@@ -123,6 +123,18 @@ func VerifyCredential(propertyPub ed25519.PublicKey, data []byte) (*Credential, 
 	return &c, nil
 }
 
+// Lifetime is how long the credential was issued for: NotAfter − IssuedAt.
+func (c *Credential) Lifetime() time.Duration { return c.NotAfter.Sub(c.IssuedAt) }
+
+// WithinCeiling reports whether the credential's lifetime is at most
+// ceiling, the property's lifetime the lock was told. A lock refuses longer
+// ones: otherwise a credential signed for ten years (a cloud bug, a leaked
+// signing path) would outlive every revocation the lock keeps. A zero
+// ceiling means none was told.
+func (c *Credential) WithinCeiling(ceiling time.Duration) bool {
+	return ceiling <= 0 || c.Lifetime() <= ceiling
+}
+
 // SameDevice reports whether key is the credential's device key.
 func (c *Credential) SameDevice(key []byte) bool {
 	return bytes.Equal(c.DeviceKey, key)

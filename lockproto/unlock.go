@@ -7,8 +7,6 @@ import (
 	"fmt"
 )
 
-// MaxTimeTokenSize bounds the optional time token a phone carries.
-const MaxTimeTokenSize = 1 << 10
 
 // UnlockRequest is the phone's proof inside a channel (§4.3, §4.10): its
 // credential and a device-key signature over the lock id and the channel's

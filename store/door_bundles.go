@@ -59,6 +59,7 @@ type bundleJob struct {
 	sealedSym          string
 	acked              *LockState
 	prop               domain.Property
+	clock              propertyClock
 	desired            DesiredLock
 	refreshAt          *time.Time
 	now                time.Time
@@ -289,7 +290,16 @@ func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []str
 		if err != nil {
 			return err
 		}
+		var propIDs []string
+		for id := range byProp {
+			propIDs = append(propIDs, id)
+		}
+		clocks, err := t.propertyClocks(ctx, propIDs)
+		if err != nil {
+			return err
+		}
 		for _, j := range jobs {
+			j.clock = clocks[j.propertyID]
 			j.desired = desired.locks[j.doorID]
 			if at, ok := desired.refreshAt[j.doorID]; ok {
 				j.refreshAt = &at
@@ -346,7 +356,8 @@ func (j *bundleJob) seal(sealer Sealer) error {
 		return err
 	}
 	b := lockproto.Bundle{LockID: j.doorID, Base: uint64(j.base), Version: uint64(j.version), TrustedTime: j.now,
-		TimeZone: j.prop.TimeZone, MaxCredentialLifetime: time.Duration(j.prop.CredentialLifetimeHours) * time.Hour}
+		TimeZone: j.prop.TimeZone, MaxCredentialLifetime: time.Duration(j.prop.CredentialLifetimeHours) * time.Hour,
+		Epoch: j.clock.epoch, RevocationRetention: j.clock.retention}
 	snap := PlanBundle(&b, j.desired, j.acked)
 	base := j.base
 	if snap {

@@ -24,6 +24,7 @@ const (
 	EventBundleApplied   = "door.bundle_applied"
 	EventBundleRefused   = "door.bundle_refused"
 	EventKeypadLocked    = "door.keypad_locked"
+	EventKeypadAlert     = "door.keypad_alert"
 	EventLockEvent       = "door.lock_event"
 )
 
@@ -389,6 +390,8 @@ func (t *Tx) lockEvent(ctx context.Context, propertyID, doorID, doorName string,
 		kind, detail = EventBundleRefused, fmt.Sprintf("lock refused a bundle (version %d): %s", e.Version, e.Reason)
 	case lockproto.EventKeypadLocked:
 		kind, detail = EventKeypadLocked, "keypad locked after repeated wrong codes"
+	case lockproto.EventKeypadAlert:
+		kind, detail = EventKeypadAlert, "codes are being guessed at the keypad: "+e.Reason
 	default:
 		if e.Reason != "" {
 			detail += ": " + e.Reason

@@ -343,15 +343,28 @@ func (t *Tx) desiredLocks(ctx context.Context, sealer Sealer, props map[string]d
 		}
 	}
 
-	// Revocations still in force, per property lifetime.
-	byLifetime := map[int][]string{}
+	// Revocations still in force: kept for the longest credential lifetime
+	// the property ever issued (the locks' rule too), not the current one.
+	var propIDs []string
+	seenProp := map[string]bool{}
 	for _, id := range doorIDs {
-		h := props[id].CredentialLifetimeHours
-		byLifetime[h] = append(byLifetime[h], id)
+		if pid := props[id].ID; !seenProp[pid] {
+			seenProp[pid] = true
+			propIDs = append(propIDs, pid)
+		}
 	}
-	for hours, ids := range byLifetime {
+	clocks, err := t.propertyClocks(ctx, propIDs)
+	if err != nil {
+		return out, err
+	}
+	byRetention := map[time.Duration][]string{}
+	for _, id := range doorIDs {
+		r := max(clocks[props[id].ID].retention, time.Duration(props[id].CredentialLifetimeHours)*time.Hour)
+		byRetention[r] = append(byRetention[r], id)
+	}
+	for retention, ids := range byRetention {
 		rows, err := t.query(ctx, `SELECT door_id, person_id, MAX(at) FROM door_revocations WHERE door_id IN (`+placeholders(len(ids))+`) AND at > ?
-			GROUP BY door_id, person_id ORDER BY door_id, person_id`, append(anySlice(ids), micros(now.Add(-time.Duration(hours)*time.Hour)))...)
+			GROUP BY door_id, person_id ORDER BY door_id, person_id`, append(anySlice(ids), micros(now.Add(-retention)))...)
 		if err != nil {
 			return out, err
 		}
@@ -381,12 +394,15 @@ func (t *Tx) desiredLocks(ctx context.Context, sealer Sealer, props map[string]d
 	if err != nil {
 		return out, err
 	}
-	type dayRow struct{ doorID, keyID, sched string }
 	drs, err := collect(rows, nil, func(sc rowScanner) (dayRow, error) {
 		var r dayRow
 		err := sc.Scan(&r.doorID, &r.keyID, &r.sched)
 		return r, err
 	})
+	if err != nil {
+		return out, err
+	}
+	allocated, err := t.allocatedSlots(ctx, drs, props, now)
 	if err != nil {
 		return out, err
 	}
@@ -410,7 +426,8 @@ func (t *Tx) desiredLocks(ctx context.Context, sealer Sealer, props map[string]d
 			return out, err
 		}
 		d := out.locks[r.doorID]
-		d.DayKeys = append(d.DayKeys, lockproto.DayKey{KeyID: r.keyID, Secret: sec.b, Digits: uint8(props[r.doorID].DoorcodeLength), Slots: uint16(sec.slots), Schedule: ls})
+		d.DayKeys = append(d.DayKeys, lockproto.DayKey{KeyID: r.keyID, Secret: sec.b, Digits: uint8(props[r.doorID].DoorcodeLength), Slots: uint16(sec.slots), Schedule: ls,
+			ActiveSlots: domain.ActiveCodeSlots(allocated[r.keyID], sec.slots)})
 		out.locks[r.doorID] = d
 	}
 	for id, d := range out.locks {
@@ -419,6 +436,44 @@ func (t *Tx) desiredLocks(ctx context.Context, sealer Sealer, props map[string]d
 		out.locks[id] = d
 	}
 	return out, nil
+}
+
+type dayRow struct{ doorID, keyID, sched string }
+
+// allocatedSlots returns, per key of drs, the guest-code slots allocated
+// to codes not released whose day is not over (from yesterday in the
+// property's zone: a day code lasts until local midnight).
+func (t *Tx) allocatedSlots(ctx context.Context, drs []dayRow, props map[string]domain.Property, now time.Time) (map[string]map[int]bool, error) {
+	out := map[string]map[int]bool{}
+	if len(drs) == 0 {
+		return out, nil
+	}
+	var keyIDs []string
+	fromDay := int64(-1)
+	for _, r := range drs {
+		if _, ok := out[r.keyID]; !ok {
+			out[r.keyID] = map[int]bool{}
+			keyIDs = append(keyIDs, r.keyID)
+		}
+		if d := lockproto.DayNumber(now, props[r.doorID].Location()) - 1; fromDay < 0 || d < fromDay {
+			fromDay = d
+		}
+	}
+	rows, err := t.query(ctx, `SELECT key_id, slot FROM guest_codes WHERE key_id IN (`+placeholders(len(keyIDs))+`) AND released_at IS NULL AND day >= ?`,
+		append(anySlice(keyIDs), fromDay)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var keyID string
+		var slot int
+		if err := rows.Scan(&keyID, &slot); err != nil {
+			return nil, err
+		}
+		out[keyID][slot] = true
+	}
+	return out, rows.Err()
 }
 
 // scanPairs adds the (key, value) rows of q to m.

@@ -153,8 +153,8 @@ func (s *Store) CreateProperty(ctx context.Context, a domain.Actor, in domain.Pr
 	p := domain.Property{ID: domain.NewID("prp"), Name: in.Name, TimeZone: in.TimeZone, DoorcodeLength: in.DoorcodeLength,
 		CredentialLifetimeHours: in.CredentialLifetimeHours, CreatedAt: s.Now().Truncate(1000)}
 	err := s.inTx(ctx, "create_property", func(t *Tx) error {
-		if _, err := t.exec(ctx, `INSERT INTO properties (id, org_id, name, time_zone, doorcode_length, credential_lifetime_hours, created_at) VALUES (?,?,?,?,?,?,?)`,
-			p.ID, a.OrgID, p.Name, p.TimeZone, p.DoorcodeLength, p.CredentialLifetimeHours, micros(p.CreatedAt)); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO properties (id, org_id, name, time_zone, doorcode_length, credential_lifetime_hours, credential_lifetime_max_hours, created_at) VALUES (?,?,?,?,?,?,?,?)`,
+			p.ID, a.OrgID, p.Name, p.TimeZone, p.DoorcodeLength, p.CredentialLifetimeHours, p.CredentialLifetimeHours, micros(p.CreatedAt)); err != nil {
 			return err
 		}
 		return t.addEvent(ctx, domain.Event{PropertyID: p.ID, Kind: domain.EventPropertyCreated, ActorID: a.ManagerID, Actor: a.Name, Detail: "created property " + p.Name})
@@ -187,8 +187,11 @@ func (s *Store) UpdateProperty(ctx context.Context, a domain.Actor, id string, i
 		if err := in.Normalize(); err != nil {
 			return err
 		}
-		if _, err := t.exec(ctx, `UPDATE properties SET name = ?, time_zone = ?, doorcode_length = ?, credential_lifetime_hours = ? WHERE id = ?`,
-			in.Name, in.TimeZone, in.DoorcodeLength, in.CredentialLifetimeHours, id); err != nil {
+		// The longest lifetime ever is kept: credentials issued under it are
+		// still on phones after the setting is lowered.
+		if _, err := t.exec(ctx, `UPDATE properties SET name = ?, time_zone = ?, doorcode_length = ?, credential_lifetime_hours = ?,
+			credential_lifetime_max_hours = CASE WHEN credential_lifetime_max_hours < ? THEN ? ELSE credential_lifetime_max_hours END WHERE id = ?`,
+			in.Name, in.TimeZone, in.DoorcodeLength, in.CredentialLifetimeHours, in.CredentialLifetimeHours, in.CredentialLifetimeHours, id); err != nil {
 			return err
 		}
 		detail := fmt.Sprintf("updated property %s", in.Name)

@@ -190,6 +190,10 @@ type IssuedCredential struct {
 	// LockCertificate, base64): the phone opens a channel only to a lock
 	// that proves this key.
 	LockCertificates map[string]string `json:"lock_certificates"`
+	// TimeToken is the cloud's time signed by the property key
+	// (lockproto.TimeToken, base64): the phone carries it in every unlock so
+	// a lock whose clock was reset trusts its clock again.
+	TimeToken string `json:"time_token"`
 }
 
 func newSerial() (uint64, error) {
@@ -285,6 +289,14 @@ func (s *Store) RefreshCredentials(ctx context.Context, signer PropertySigner, r
 			if err != nil {
 				return err
 			}
+			clocks, err := t.propertyClocks(ctx, []string{p.PropertyID})
+			if err != nil {
+				return err
+			}
+			tok, err := clocks[p.PropertyID].timeToken(priv, now)
+			if err != nil {
+				return err
+			}
 			doorIDs := plan.DoorIDs()
 			certs, err := t.lockCertificates(ctx, priv, doorIDs)
 			if err != nil {
@@ -301,7 +313,8 @@ func (s *Store) RefreshCredentials(ctx context.Context, signer PropertySigner, r
 			}
 			out = append(out, IssuedCredential{PropertyID: p.PropertyID, PersonID: p.ID, DeviceID: rp.DeviceID, Serial: fmt.Sprint(serial),
 				Credential: base64.StdEncoding.EncodeToString(signed), PropertyPublicKey: encodeKey(priv.Public().(ed25519.PublicKey)),
-				IssuedAt: issued, NotBefore: nb.Truncate(time.Second), NotAfter: na.Truncate(time.Second), Doors: doorIDs, LockCertificates: certs})
+				IssuedAt: issued, NotBefore: nb.Truncate(time.Second), NotAfter: na.Truncate(time.Second), Doors: doorIDs, LockCertificates: certs,
+				TimeToken: base64.StdEncoding.EncodeToString(tok)})
 		}
 		if len(out) == 0 {
 			refusal = domain.Errorf(domain.EForbidden, "no phone credential can be issued (%s); ask your property manager", strings.Join(refused, "; "))

@@ -470,6 +470,11 @@ func (s *Store) inviteCodeGuest(ctx context.Context, sealer Sealer, a domain.Act
 			return err // a reused record may still hold a resident-style doorcode
 		}
 		codeDoors := domain.DoorcodeDoors(keys, []domain.Grant{{KeyID: keyID}})
+		// The key's locks accept only allocated slots and a few spares
+		// (domain.ActiveCodeSlots): a new desired state refills the spares.
+		if err := t.bumpDoors(ctx, domain.Changes(codeDoors, "guest code of key "+k.Name+" handed out")); err != nil {
+			return err
+		}
 		if len(oldDoors) > 0 {
 			if err := t.bumpDoors(ctx, domain.Changes(oldDoors, "earlier access of "+p.Name()+" replaced", p.ID)); err != nil {
 				return err

@@ -192,6 +192,19 @@ type storedCredential struct {
 	Doors             []string  `json:"doors"`
 	// LockCertificates: door id → the lock's key certified by the property.
 	LockCertificates map[string]string `json:"lock_certificates"`
+	// TimeToken is the cloud's signed time handed out with the credential
+	// (base64 lockproto.TimeToken); the phone sends it in every unlock so a
+	// lock whose clock was reset trusts its clock again.
+	TimeToken string `json:"time_token,omitempty"`
+}
+
+// timeToken returns the stored time token, or nil if the cloud gave none.
+func (c storedCredential) timeToken() []byte {
+	b, err := base64.StdEncoding.DecodeString(c.TimeToken)
+	if err != nil || len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 func cmdCredentials(ctx context.Context, a *app, args []string) error {

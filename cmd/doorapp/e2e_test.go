@@ -273,6 +273,14 @@ func TestResidentFlow(t *testing.T) {
 		if !c.SameDevice(ritaPhone.devicePublic()) {
 			t.Error("credential is not bound to the phone's device key")
 		}
+		// Beside it, the cloud's signed time for the property's locks.
+		tok, err := lockproto.VerifyTimeToken(pub, creds[0].timeToken())
+		if err != nil {
+			t.Fatalf("stored time token: %v", err)
+		}
+		if d := tok.Time.Sub(c.IssuedAt); d < -time.Second || d > time.Second {
+			t.Errorf("time token %v, credential issued %v", tok.Time, c.IssuedAt)
+		}
 		var lockIDs []string
 		for _, l := range c.Locks {
 			lockIDs = append(lockIDs, l.LockID)

@@ -69,7 +69,7 @@ func cmdSync(ctx context.Context, a *app, args []string) error {
 	// A Door Sync proves the credential without opening the door: the lock
 	// hands its log and takes bundles only from a phone that holds a valid
 	// credential for it.
-	res, err := s.Authenticate(ctx, da.cred, da.device, nil)
+	res, err := s.Authenticate(ctx, da.cred, da.device, da.timeToken)
 	if err != nil {
 		return err
 	}

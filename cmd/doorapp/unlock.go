@@ -46,13 +46,12 @@ func cmdUnlock(ctx context.Context, a *app, args []string) error {
 	}
 	defer s.Close()
 	// A credential this lock accepted before goes by reference: the
-	// unlock then fits a slow link. (The time token v2-lock stores with
-	// the credentials is the last argument.)
+	// unlock then fits a slow link.
 	unlock := s.Unlock
 	if a.presented(door, da.cred) {
 		unlock = s.UnlockCached
 	}
-	res, err := unlock(ctx, da.cred, da.device, nil)
+	res, err := unlock(ctx, da.cred, da.device, da.timeToken)
 	if err != nil {
 		return err
 	}
@@ -82,6 +81,9 @@ type doorAccess struct {
 	cred    []byte
 	device  ed25519.PrivateKey
 	lockPub ed25519.PublicKey
+	// timeToken is the cloud's signed time stored with the credential,
+	// carried in every proof so a lock whose clock was reset recovers.
+	timeToken []byte
 }
 
 // connect opens the channel to the lock of door: with the credential that
@@ -168,7 +170,7 @@ func accessTo(creds []storedCredential, door string) (*doorAccess, error) {
 		if cert.LockID != door {
 			return nil, fmt.Errorf("door %s: %w: certificate is for lock %s", door, lockproto.ErrWrongLock, cert.LockID)
 		}
-		return &doorAccess{cred: cred, lockPub: cert.PublicKey}, nil
+		return &doorAccess{cred: cred, lockPub: cert.PublicKey, timeToken: c.timeToken()}, nil
 	}
 	return nil, fmt.Errorf("no credential of this phone names door %s", door)
 }

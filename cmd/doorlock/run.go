@@ -22,6 +22,7 @@ import (
 const usage = `usage:
   doorlock provision --state DIR [--force] FILE  set up a lock from a provisioning file ("-" reads stdin)
   doorlock run --state DIR --ble ADDR --control ADDR [--mtu 185] [--rate 2048] [--mqtt-url URL] (password: DOORLOCK_MQTT_PASSWORD)
+  (both: DOORLOCK_DEVICE_KEY, base64 32 bytes, seals the state directory)
   doorlock keypad --control ADDR CODE          type a code at the keypad
   doorlock card --control ADDR SERIAL          tap a keycard
   doorlock status --control ADDR               show the lock's state`
@@ -37,7 +38,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	switch args[0] {
 	case "provision":
-		return provision(args[1:], stdin, stdout, stderr)
+		return provision(args[1:], getenv, stdin, stdout, stderr)
 	case "run":
 		return serve(ctx, args[1:], getenv, stderr)
 	case "keypad", "card", "status":
@@ -50,7 +51,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
-func provision(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func provision(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("provision", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	state := fs.String("state", "", "state directory of the lock")
@@ -80,7 +81,11 @@ func provision(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(*state, 0o700); err != nil {
 		return err
 	}
-	err = lock.Provision(lock.DirFS(*state), p)
+	fsys, err := flash(*state, getenv)
+	if err != nil {
+		return err
+	}
+	err = lock.Provision(fsys, p)
 	if err != nil && strings.Contains(err.Error(), "already provisioned") {
 		if !*force {
 			return fmt.Errorf("provision: %s already holds a provisioned lock; to replace it pass --force (the old directory is kept aside), or give a new --state DIR", *state)
@@ -93,7 +98,7 @@ func provision(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if err := os.MkdirAll(*state, 0o700); err != nil {
 			return err
 		}
-		err = lock.Provision(lock.DirFS(*state), p)
+		err = lock.Provision(fsys, p)
 	}
 	if err != nil {
 		return err
@@ -155,7 +160,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 	})
 
-	l, err := lock.Open(lock.Options{FS: lock.DirFS(*state), Logger: log})
+	fsys, err := flash(*state, getenv)
+	if err != nil {
+		return err
+	}
+	l, err := lock.Open(lock.Options{FS: fsys, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -128,7 +128,7 @@ func TestEndToEnd(t *testing.T) {
 	daySecret := make([]byte, 32)
 	rand.Read(daySecret)
 	alice, bob, carol := newPhone(), newPhone(), newPhone()
-	aliceCred := issue(alice, "alice", 1, time.Now().Add(24*time.Hour))
+	aliceCred := issue(alice, "alice", 1, time.Now().Add(23*time.Hour))
 
 	t.Run("NewUserAdmittedWithoutSync", func(t *testing.T) {
 		if res := unlock(alice, aliceCred); !res.Granted {
@@ -141,7 +141,7 @@ func TestEndToEnd(t *testing.T) {
 			LockID: "door-lobby", Base: 0, Version: 1, TrustedTime: time.Now(),
 			Revocations: []lockproto.Revocation{{PersonID: "alice", EffectiveAt: time.Now()}},
 			Doorcodes:   []lockproto.DoorcodeEntry{{Code: "2468024", PersonID: "bob"}},
-			DayKeys:     []lockproto.DayKey{{KeyID: "key_lobby", Secret: daySecret, Digits: 7, Slots: 1}},
+			DayKeys:     []lockproto.DayKey{{KeyID: "key_lobby", Secret: daySecret, Digits: 7, Slots: 1, ActiveSlots: []uint16{0}}},
 		})
 		if err != nil {
 			t.Fatal(err)
