@@ -117,7 +117,16 @@ func (s *Server) myMailbox(w http.ResponseWriter, r *http.Request, res store.Res
 		items = append(items, mailboxItem{DoorID: b.DoorID, LockID: b.LockID, Base: b.Base, Version: b.Version, Snapshot: b.Snapshot,
 			Bundle: base64.StdEncoding.EncodeToString(b.Sealed), LogNext: b.LogNext})
 	}
-	return writeList(w, items, "")
+	logFrom, err := s.Store.LogFrom(r.Context(), res)
+	if err != nil {
+		return err
+	}
+	// log_from covers every door the phone can open, pending bundle or not.
+	writeJSON(w, http.StatusOK, struct {
+		list[mailboxItem]
+		LogFrom map[string]int64 `json:"log_from"`
+	}{list[mailboxItem]{Items: items}, logFrom})
+	return nil
 }
 
 // syncReport takes what a phone brought back from a lock: its signed ack

@@ -172,7 +172,7 @@ func checkWholeLog(t *testing.T, l *Lock) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, head, err := lockproto.VerifyEventBatch(l.PublicKey(), l.LockID(), raw)
+		b, head, err := openBatch(l, raw)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -74,17 +74,23 @@ func cmdSync(ctx context.Context, a *app, args []string) error {
 // event log go back to the cloud, in the BLE session already open.
 func (a *app) relay(ctx context.Context, s *ble.Session, door string) error {
 	start := time.Now()
-	var box list[mailboxItem]
+	var box struct {
+		list[mailboxItem]
+		LogFrom map[string]uint64 `json:"log_from"`
+	}
 	if err := a.authed(ctx, "GET", "/api/v1/me/mailbox", nil, &box); err != nil {
 		return fmt.Errorf("mailbox: %w", err)
 	}
 	var ack []byte
-	from := uint64(0)
+	// The cloud says where its copy of the log ends. Without that (a door
+	// the phone cannot open) it starts at the lock's oldest event: the
+	// cloud skips what it holds, and nothing an outsider logged can push
+	// the start past an event the cloud lacks.
+	from := max(1, box.LogFrom[door])
 	for _, it := range box.Items {
 		if it.LockID != door {
 			continue
 		}
-		from = it.LogNext
 		sealed, err := base64.StdEncoding.DecodeString(it.Bundle)
 		if err != nil {
 			return err
@@ -107,13 +113,6 @@ func (a *app) relay(ctx context.Context, s *ble.Session, door string) error {
 	}
 	if ack == nil {
 		fmt.Fprintln(a.stdout, "sync: nothing pending for this door")
-	}
-	if from == 0 {
-		ch, err := s.Hello(ctx)
-		if err != nil {
-			return err
-		}
-		from = max(1, ch.LogNext-min(ch.LogNext, 256))
 	}
 	report := map[string]any{"door_id": door}
 	if ack != nil {
@@ -142,7 +141,7 @@ func (a *app) relay(ctx context.Context, s *ble.Session, door string) error {
 			fmt.Fprintf(a.stdout, "sync: %d lock events were missing before this log (flagged)\n", r.Gap)
 		}
 		events += r.Added
-		if r.Added == 0 || r.LogNext <= from {
+		if r.LogNext <= from {
 			break
 		}
 		from = r.LogNext
