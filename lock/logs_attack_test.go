@@ -15,7 +15,7 @@ type testClock struct {
 	t  time.Time
 }
 
-func (c *testClock) Now() time.Time     { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *testClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // outsider is what the cloud holds for one lock, and the lock.
