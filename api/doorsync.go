@@ -46,11 +46,22 @@ func (s *Server) getKeycard(w http.ResponseWriter, r *http.Request, a domain.Act
 func (s *Server) activateKeycard(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
 	var in struct {
 		Serial string `json:"serial"`
+		Secure bool   `json:"secure"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	k, err := s.Store.ActivateKeycard(r.Context(), a, r.PathValue("p"), r.PathValue("id"), in.Serial)
+	var k store.Keycard
+	var err error
+	if in.Secure {
+		keys, kerr := s.keys()
+		if kerr != nil {
+			return kerr
+		}
+		k, err = s.Store.ActivateSecureKeycard(r.Context(), a, keys, r.PathValue("p"), r.PathValue("id"), in.Serial)
+	} else {
+		k, err = s.Store.ActivateKeycard(r.Context(), a, r.PathValue("p"), r.PathValue("id"), in.Serial)
+	}
 	if err != nil {
 		return err
 	}
