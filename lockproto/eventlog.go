@@ -129,10 +129,13 @@ type EventBatch struct {
 // Batch limits a lock applies when it fills a batch: at most
 // MaxBatchEvents events and, after the first, no more than EventBatchBudget
 // bytes of encoded events, so a sealed batch always fits the cloud's
-// ceiling (MaxSealedEventsSize) whatever the events hold.
+// ceiling (MaxSealedEventsSize) whatever the events hold. With bounded
+// fields an event is at most MaxEventSize bytes, so the budget holds 256
+// of the largest and never cuts a batch short; it guards the ceiling only.
 const (
 	MaxBatchEvents   = 256
-	EventBatchBudget = 64 << 10
+	MaxEventSize     = 512
+	EventBatchBudget = MaxBatchEvents * MaxEventSize
 )
 
 // EncodedEventSize is the size of e in a batch, for filling batches to

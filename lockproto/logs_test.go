@@ -107,6 +107,35 @@ func TestBoundEventField(t *testing.T) {
 	}
 }
 
+// The largest event a lock can log (every field at its bound) fits
+// MaxEventSize, so a full batch of them stays under the cloud's ceiling.
+func TestEventSizeCeiling(t *testing.T) {
+	f := newFixture(t)
+	wide := strings.Repeat("\u00e9", lockproto.MaxEventField/2) // 2-byte runes: the most bytes per field
+	e := lockproto.Event{Seq: 1<<64 - 1, At: now, Kind: wide, Credential: wide, PersonID: wide, Ref: wide, Reason: wide,
+		Version: 1<<64 - 1, Count: 1<<32 - 1, Last: now.AddDate(100, 0, 0)}
+	e.Bound()
+	size := lockproto.EncodedEventSize(&e)
+	t.Logf("largest event: %d bytes", size)
+	if !e.Bounded() || size > lockproto.MaxEventSize {
+		t.Fatalf("largest event %d bytes, ceiling %d", size, lockproto.MaxEventSize)
+	}
+	events := make([]lockproto.Event, lockproto.MaxBatchEvents)
+	for i := range events {
+		events[i] = e
+		events[i].Seq = uint64(i + 1)
+	}
+	raw, err := lockproto.SealEventBatch(f.lock.Private, f.lock.Symmetric, lockproto.EventBatch{LockID: "lock-1", Prev: lockproto.GenesisHash,
+		From: 1, Events: events, Next: uint64(len(events) + 1), At: now, Oldest: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("full batch of the largest events, sealed: %d bytes (ceiling %d)", len(raw), lockproto.MaxSealedEventsSize)
+	if _, _, err := lockproto.OpenEventBatch(f.lock.Public, "lock-1", f.lock.Symmetric, raw); err != nil {
+		t.Fatalf("the cloud refuses a full batch of the largest events: %v", err)
+	}
+}
+
 func TestSecureCard(t *testing.T) {
 	master, err := lockproto.NewCardMasterKey()
 	if err != nil {
