@@ -220,3 +220,52 @@ func BenchmarkSerialCardCheck(b *testing.B) {
 		}
 	}
 }
+
+// Log entries a flood adds per hour, at 10 junk attempts a second: four
+// junk kinds, and the worst case — also cycling the serials of 40 known
+// secure cards (a refusal names the card's holder, so each is its own
+// run). Aggregation bounds it at two entries per open run per window,
+// runs at 16 plus one coarse run per kind.
+func TestLogFloodRate(t *testing.T) {
+	master, _ := lockproto.NewCardMasterKey()
+	var cards []lockproto.KeycardEntry
+	for i := range 40 {
+		serial := "04" + strings.Repeat("0", 4) + string(rune('A'+i%26)) + string(rune('A'+i/26))
+		cards = append(cards, lockproto.KeycardEntry{Serial: serial, PersonID: "p" + serial, Key: lockproto.CardKey(master, serial)})
+	}
+	for _, c := range []struct {
+		name   string
+		window time.Duration
+		known  int
+	}{
+		{"no aggregation (window 1 ns)", time.Nanosecond, 0},
+		{"aggregated, 4 junk kinds", 0, 0},
+		{"aggregated, 4 junk kinds + 40 known card serials", 0, 40},
+	} {
+		o := newOutsider(t, lock.Options{DenialWindow: c.window})
+		o.cards(t, cards...)
+		start := o.l.Status().LogNext
+		for i := range 36000 { // one hour at 10/s
+			switch {
+			case c.known > 0 && i%2 == 1:
+				o.l.TapCard(cards[(i/2)%c.known].Serial)
+			case i%8 == 0:
+				o.l.TapCard("junk")
+			case i%8 == 2:
+				o.l.EnterCode("0000000")
+			case i%8 == 4:
+				o.l.Unlock([]byte{byte(i)})
+			default:
+				o.l.ApplyBundle([]byte{0xa0})
+			}
+			o.clock.Add(100 * time.Millisecond)
+		}
+		o.l.EventsSince(1) // closes runs whose window passed
+		added := o.l.Status().LogNext - start
+		hours := float64(lock.DefaultLogRetention) / float64(added)
+		t.Logf("%s: %d log entries per hour of flood; %d retained events last %.1f h", c.name, added, lock.DefaultLogRetention, hours)
+		if c.window == 0 && added > 4*2*(16+5) {
+			t.Errorf("%s: %d entries per hour, over the bound", c.name, added)
+		}
+	}
+}
