@@ -206,3 +206,37 @@ func TestDoorSync_HugeCardSerialDoesNotStickLog(t *testing.T) {
 		}
 	})
 }
+
+// TestDoorSync_LogForkFlagged: a second history signed with the same lock
+// key (a lock restored from an old flash image, or a copied key) is
+// refused, and flagged in Activity rather than sticking unseen.
+func TestDoorSync_LogForkFlagged(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, "")
+		bike, prov := e.provision("bike")
+		e.invite("ana@example.com")
+		p := e.login("ana@example.com")
+		fs := lock.NewMemFS()
+		if err := lock.Provision(fs, prov.Provisioning); err != nil {
+			t.Fatal(err)
+		}
+		twin, err := lock.Open(lock.Options{FS: fs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.unlockDirect(bike)
+		twin.TapCard("OTHER-HISTORY")
+		p.syncLog(t, bike)
+		forked, _ := twin.EventsSince(1)
+		r := p.e.Do("POST", "/api/v1/me/sync-reports", p.token, map[string]any{"door_id": bike.id, "events": [][]byte{forked}})
+		if r.Status != 409 {
+			t.Fatalf("forked batch: %d %s, want 409", r.Status, r.Body)
+		}
+		if f := activity(t, e, store.EventLogFork); len(f) != 1 || !strings.Contains(f[0].Detail, "forks at event") {
+			t.Fatalf("fork flags = %+v, want one", f)
+		}
+		if n := len(activity(t, e, domain.EventDoorDenied)); n != 0 {
+			t.Fatalf("the forked history reached Activity (%d denials)", n)
+		}
+	})
+}

@@ -320,8 +320,33 @@ type LogResult struct {
 // (door.log_gap) only when events are really lost: the batch starts at
 // the lock's oldest retained event and the cloud never received the
 // events before it. A batch that does not chain on stored events is a
-// fork and is refused.
+// fork: it is refused, and flagged (door.log_fork) so it does not stick
+// unseen — only the lock's key can sign a second history (a lock restored
+// from an old flash image, or a copied key); re-provisioning the lock
+// starts a new log.
 func (s *Store) RecordLockEvents(ctx context.Context, doorID string, generation int, batch *lockproto.EventBatch, via string) (LogResult, error) {
+	out, err := s.recordLockEvents(ctx, doorID, generation, batch, via)
+	var fork *logForkError
+	if !errors.As(err, &fork) {
+		return out, err
+	}
+	if ferr := s.inTx(ctx, "flag_log_fork", func(t *Tx) error {
+		return t.addEvent(ctx, domain.Event{PropertyID: fork.propertyID, Kind: EventLogFork, Actor: "Door Sync", DoorID: doorID, Doors: []string{doorID},
+			Detail: fmt.Sprintf("event log of %s forks at event %d: the lock signed a history other than the one stored; batch refused, re-provision the lock if it was restored or copied (via %s)", fork.doorName, fork.seq, via)})
+	}); ferr != nil {
+		return out, ferr
+	}
+	return out, domain.Errorf(domain.EConflict, "event log forks at event %d", fork.seq)
+}
+
+type logForkError struct {
+	seq                  uint64
+	propertyID, doorName string
+}
+
+func (e *logForkError) Error() string { return fmt.Sprintf("event log forks at event %d", e.seq) }
+
+func (s *Store) recordLockEvents(ctx context.Context, doorID string, generation int, batch *lockproto.EventBatch, via string) (LogResult, error) {
 	var out LogResult
 	err := s.inTx(ctx, "record_lock_events", func(t *Tx) error {
 		now := s.Now()
@@ -362,7 +387,7 @@ func (s *Store) RecordLockEvents(ctx context.Context, doorID string, generation 
 		}
 		if batch.From > 1 {
 			if h, ok := held[batch.From-1]; ok && !bytes.Equal(h, batch.Prev) {
-				return domain.Errorf(domain.EConflict, "event log forks at event %d", batch.From-1)
+				return &logForkError{batch.From - 1, propertyID, doorName}
 			}
 		}
 		h := batch.Prev
@@ -374,13 +399,13 @@ func (s *Store) RecordLockEvents(ctx context.Context, doorID string, generation 
 			}
 			if e.Seq < want {
 				if e.Seq+1 == want && headB64 != "" && !bytes.Equal(h, head) {
-					return domain.Errorf(domain.EConflict, "event log forks at event %d", e.Seq)
+					return &logForkError{e.Seq, propertyID, doorName}
 				}
 				continue
 			}
 			if stored, ok := held[e.Seq]; ok {
 				if !bytes.Equal(stored, h) {
-					return domain.Errorf(domain.EConflict, "event log forks at event %d", e.Seq)
+					return &logForkError{e.Seq, propertyID, doorName}
 				}
 				continue
 			}
