@@ -340,7 +340,8 @@ func (g *eventLog) closeRuns(now time.Time, force bool) error {
 func (g *eventLog) logged(agg *lockproto.Event) bool {
 	for i := len(g.events) - 1; i >= 0 && i >= len(g.events)-2*maxRuns-8; i-- {
 		e := &g.events[i]
-		if e.Count == agg.Count && e.Kind == agg.Kind && e.At.Equal(agg.At) && e.Last.Equal(agg.Last) && e.Reason == agg.Reason {
+		if e.Count == agg.Count && e.Kind == agg.Kind && e.At.Equal(agg.At) && e.Last.Equal(agg.Last) && e.Reason == agg.Reason &&
+			e.PersonID == agg.PersonID && e.Credential == agg.Credential && e.Ref == agg.Ref {
 			return true
 		}
 	}
