@@ -46,11 +46,22 @@ func (s *Server) getKeycard(w http.ResponseWriter, r *http.Request, a domain.Act
 func (s *Server) activateKeycard(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
 	var in struct {
 		Serial string `json:"serial"`
+		Secure bool   `json:"secure"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	k, err := s.Store.ActivateKeycard(r.Context(), a, r.PathValue("p"), r.PathValue("id"), in.Serial)
+	var k store.Keycard
+	var err error
+	if in.Secure {
+		keys, kerr := s.keys()
+		if kerr != nil {
+			return kerr
+		}
+		k, err = s.Store.ActivateSecureKeycard(r.Context(), a, keys, r.PathValue("p"), r.PathValue("id"), in.Serial)
+	} else {
+		k, err = s.Store.ActivateKeycard(r.Context(), a, r.PathValue("p"), r.PathValue("id"), in.Serial)
+	}
 	if err != nil {
 		return err
 	}
@@ -117,7 +128,16 @@ func (s *Server) myMailbox(w http.ResponseWriter, r *http.Request, res store.Res
 		items = append(items, mailboxItem{DoorID: b.DoorID, LockID: b.LockID, Base: b.Base, Version: b.Version, Snapshot: b.Snapshot,
 			Bundle: base64.StdEncoding.EncodeToString(b.Sealed), LogNext: b.LogNext})
 	}
-	return writeList(w, items, "")
+	logFrom, err := s.Store.LogFrom(r.Context(), res)
+	if err != nil {
+		return err
+	}
+	// log_from covers every door the phone can open, pending bundle or not.
+	writeJSON(w, http.StatusOK, struct {
+		list[mailboxItem]
+		LogFrom map[string]int64 `json:"log_from"`
+	}{list[mailboxItem]{Items: items}, logFrom})
+	return nil
 }
 
 // syncReport takes what a phone brought back from a lock: its signed ack

@@ -73,7 +73,7 @@ func keycardsBack(propertyID, q string) string {
 
 func (c *Console) keycardsActivate(w http.ResponseWriter, r *http.Request, rq *request) error {
 	id, q := r.PathValue("id"), r.PostFormValue("q")
-	k, err := c.store.ActivateKeycard(r.Context(), rq.Actor, rq.Property.ID, id, r.PostFormValue("serial"))
+	k, err := c.activateCard(r, rq, id)
 	if err != nil {
 		if fe, ok := toFormError(err); ok {
 			return c.renderKeycards(w, r, rq, http.StatusBadRequest, &keycardsData{Query: q, ErrorFor: id, Error: fe, Serial: r.PostFormValue("serial")})
@@ -82,7 +82,7 @@ func (c *Console) keycardsActivate(w http.ResponseWriter, r *http.Request, rq *r
 	}
 	c.wakeDoorSync()
 	return c.redirect(w, r, keycardsBack(rq.Property.ID, q),
-		"Activated keycard "+k.Serial+". Doors that are not internet-connected accept it after their next Door Sync.")
+		activatedMessage(k))
 }
 
 func (c *Console) keycardsDeactivate(w http.ResponseWriter, r *http.Request, rq *request) error {

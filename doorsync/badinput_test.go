@@ -79,18 +79,20 @@ func TestDoorSync_BadInput(t *testing.T) {
 				t.Errorf("acked %d, want %d", a, version)
 			}
 		})
-		t.Run("LogGapFlagged", func(t *testing.T) {
+		t.Run("LogBatchAheadIsNoGap", func(t *testing.T) {
 			for range 3 {
 				bike.EnterCode("0000001")
 			}
-			batch, _ := bike.EventsSince(bike.Status().LogNext - 1) // skips the earlier events
+			// A batch that skips earlier events the lock still holds is
+			// stored out of order, not flagged (logs_test.go has the fill).
+			batch, _ := bike.EventsSince(bike.Status().LogNext - 1)
 			if got, _ := report(map[string]any{"door_id": bike.id, "events": [][]byte{batch}}); got != 200 {
 				t.Fatalf("status %d", got)
 			}
 			var acts struct{ Items []domain.Event }
 			e.Do("GET", "/api/v1/properties/"+e.prop()+"/activity?kind="+store.EventLogGap, e.PMToken, nil).Decode(t, &acts)
-			if len(acts.Items) != 1 {
-				t.Errorf("log gap events = %+v, want one", acts.Items)
+			if len(acts.Items) != 0 {
+				t.Errorf("log gap events = %+v, want none", acts.Items)
 			}
 		})
 		t.Run("ProvisionDoorOfAnotherPropertyNotFound", func(t *testing.T) {

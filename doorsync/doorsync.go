@@ -145,13 +145,18 @@ func (s *Service) HandleAck(ctx context.Context, doorID string, ack []byte, via 
 	return res, nil
 }
 
-// HandleEvents verifies a lock-signed event batch and records its events.
+// HandleEvents opens a sealed, lock-signed event batch and records its
+// events.
 func (s *Service) HandleEvents(ctx context.Context, doorID string, batch []byte, via string) (store.LogResult, error) {
 	li, err := s.Store.Lock(ctx, doorID)
 	if err != nil {
 		return store.LogResult{}, err
 	}
-	b, _, err := lockproto.VerifyEventBatch(li.PublicKey, doorID, batch)
+	sym, err := s.Keys.Open(li.SealedSymmetric, store.LockSymmetricAAD(doorID, li.Generation))
+	if err != nil {
+		return store.LogResult{}, err
+	}
+	b, _, err := lockproto.OpenEventBatch(li.PublicKey, doorID, sym, batch)
 	if err != nil {
 		return store.LogResult{}, &domain.Error{Code: domain.EInvalid, Field: "events", Message: "not an event log signed by this door's lock: " + err.Error()}
 	}

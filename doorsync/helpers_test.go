@@ -97,6 +97,16 @@ type simLock struct {
 // provision provisions door's lock through the API and boots it.
 func (e *env) provision(door string, clock ...lock.Clock) (*simLock, doorsync.Provisioned) {
 	e.t.Helper()
+	var opts lock.Options
+	if len(clock) > 0 {
+		opts.Clock = clock[0]
+	}
+	return e.provisionWith(door, opts)
+}
+
+// provisionWith is provision with lock options (FS is set here).
+func (e *env) provisionWith(door string, opts lock.Options) (*simLock, doorsync.Provisioned) {
+	e.t.Helper()
 	d := e.doors[door]
 	r := e.Do("POST", "/api/v1/properties/"+e.prop()+"/doors/"+d.ID+"/lock", e.PMToken, nil)
 	if r.Status != 201 {
@@ -108,10 +118,7 @@ func (e *env) provision(door string, clock ...lock.Clock) (*simLock, doorsync.Pr
 	if err := lock.Provision(fs, p.Provisioning); err != nil {
 		e.t.Fatal(err)
 	}
-	opts := lock.Options{FS: fs}
-	if len(clock) > 0 {
-		opts.Clock = clock[0]
-	}
+	opts.FS = fs
 	l, err := lock.Open(opts)
 	if err != nil {
 		e.t.Fatal(err)

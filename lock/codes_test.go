@@ -97,7 +97,7 @@ func TestKeypadLockout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _, err := lockproto.VerifyEventBatch(e.lock.PublicKey(), "lock-a", batch)
+	b, _, err := openBatch(e.lock, batch)
 	if err != nil {
 		t.Fatal(err)
 	}

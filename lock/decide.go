@@ -158,22 +158,6 @@ func (l *Lock) conclude(d Decision, granted, denied string) (Decision, error) {
 	return d, nil
 }
 
-// TapCard decides a keycard tap.
-func (l *Lock) TapCard(serial string) (Decision, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	d := Decision{Credential: "keycard", Ref: serial}
-	e, ok := l.idx.cards[serial]
-	if !ok {
-		d.Reason = ReasonUnknownCard
-	} else {
-		d.PersonID = e.PersonID
-		d.Reason = l.entryReason(l.now(), e.NotBefore, e.NotAfter, e.Schedule)
-		d.Granted = d.Reason == ReasonOK
-	}
-	return l.conclude(d, lockproto.EventCardGranted, lockproto.EventCardDenied)
-}
-
 func windowReason(now, notBefore, notAfter time.Time, s lockproto.Schedule, loc *time.Location) string {
 	switch {
 	case !notBefore.IsZero() && now.Before(notBefore):

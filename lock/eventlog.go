@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"sort"
+	"time"
 
 	"github.com/dooros/dooros/lockproto"
 )
@@ -16,6 +18,8 @@ import (
 type eventLog struct {
 	fs        FS
 	retention int
+	window    time.Duration // how long a run of identical denials is folded into one aggregate
+	runs      []*denialRun  // open runs, persisted in denialsFile
 
 	baseSeq  uint64 // sequence number before events[0]
 	baseHash []byte // chain hash before events[0]
@@ -27,8 +31,11 @@ type eventLog struct {
 
 const logHeader = 8 + 32
 
-func openEventLog(fsys FS, retention int) (*eventLog, error) {
-	g := &eventLog{fs: fsys, retention: retention, baseHash: lockproto.GenesisHash}
+func openEventLog(fsys FS, retention int, window time.Duration) (*eventLog, error) {
+	g := &eventLog{fs: fsys, retention: retention, window: window, baseHash: lockproto.GenesisHash}
+	if err := g.loadRuns(); err != nil {
+		return nil, err
+	}
 	data, err := fsys.ReadFile(eventsFile)
 	if isNotExist(err) {
 		return g, g.rewrite()
@@ -158,9 +165,13 @@ func (g *eventLog) append(e lockproto.Event) (lockproto.Event, error) {
 	return e, nil
 }
 
-// since returns up to limit events from seq from (or the oldest retained, if
-// from is older) and the chain hash before the first of them.
-func (g *eventLog) since(from uint64, limit int) (first uint64, prev []byte, events []lockproto.Event) {
+// oldest is the sequence number of the oldest event the lock still holds.
+func (g *eventLog) oldest() uint64 { return g.baseSeq + 1 }
+
+// since returns up to limit events, and no more than budget encoded bytes
+// after the first, from seq from (or the oldest retained, if from is older)
+// and the chain hash before the first of them.
+func (g *eventLog) since(from uint64, limit, budget int) (first uint64, prev []byte, events []lockproto.Event) {
 	if from <= g.baseSeq {
 		from = g.baseSeq + 1
 	}
@@ -172,6 +183,167 @@ func (g *eventLog) since(from uint64, limit int) (first uint64, prev []byte, eve
 	if i > 0 {
 		prev = g.hashes[i-1]
 	}
-	j := min(len(g.events), i+limit)
+	j, size := i, 0
+	for j < len(g.events) && j-i < limit {
+		size += lockproto.EncodedEventSize(&g.events[j])
+		if j > i && size > budget {
+			break
+		}
+		j++
+	}
 	return from, prev, append([]lockproto.Event(nil), g.events[i:j]...)
+}
+
+// Aggregation of repeated denials. The first denial of a kind is logged
+// as it happens; identical ones within the window after it only raise the
+// count of an open run, and the run is logged as one aggregate event
+// (Count, At = first repeat, Last = last repeat) when its window closes.
+// So however fast junk arrives, each run costs at most two log entries
+// per window, and a flood cannot push real events out of retention.
+
+const (
+	denialsFile = "denials"
+	// maxRuns bounds the open runs. Past it, a new kind of denial joins a
+	// coarse run per event kind (details dropped), so cycling through many
+	// different junk inputs does not defeat the aggregation.
+	maxRuns = 16
+	// ReasonVarious is the reason of a coarse aggregate.
+	reasonVarious = "various"
+)
+
+// aggregated lists the kinds that outsiders can produce at will.
+var aggregated = map[string]bool{
+	lockproto.EventUnlockDenied: true, lockproto.EventCodeDenied: true, lockproto.EventCardDenied: true,
+	lockproto.EventBundleRefused: true, lockproto.EventKeypadLocked: true,
+}
+
+// denialRun is an open run of identical denials.
+type denialRun struct {
+	Key      string
+	Opened   time.Time // when its first denial was logged
+	FirstSeq uint64    // the event that logged it
+	Agg      lockproto.Event
+}
+
+// runKey says which denials are "identical": same kind, credential type,
+// reason and person; the reference (card serial, credential serial) only
+// when a person is known, since junk references are what an attacker varies.
+func runKey(e *lockproto.Event) string {
+	ref := ""
+	if e.PersonID != "" {
+		ref = e.Ref
+	}
+	return e.Kind + "\x00" + e.Credential + "\x00" + e.Reason + "\x00" + e.PersonID + "\x00" + ref
+}
+
+func coarseKey(e *lockproto.Event) string { return "*" + e.Kind }
+
+func (g *eventLog) loadRuns() error {
+	var runs []*denialRun
+	err := readChecked(g.fs, denialsFile, &runs)
+	if isNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		// A torn write of this small file loses only repeat counts; the
+		// first of every run is in the log.
+		return nil
+	}
+	g.runs = runs
+	return nil
+}
+
+func (g *eventLog) saveRuns() error { return writeAtomic(g.fs, denialsFile, g.runs) }
+
+// record bounds e's fields, stamps it and logs it, folding repeated
+// denials into their open run. The returned event is the one that stands
+// for e in the log (for a folded repeat: the first of its run).
+func (g *eventLog) record(e lockproto.Event, now time.Time) (lockproto.Event, error) {
+	e.Bound()
+	e.At = now
+	if err := g.closeRuns(now, false); err != nil {
+		return e, err
+	}
+	if !aggregated[e.Kind] {
+		return g.append(e)
+	}
+	key := runKey(&e)
+	r := g.run(key)
+	if r == nil && len(g.runs) >= maxRuns {
+		key = coarseKey(&e)
+		r = g.run(key)
+	}
+	if r != nil {
+		if r.Agg.Count == 0 {
+			r.Agg.At = now
+		}
+		r.Agg.Count++
+		r.Agg.Last = now
+		if err := g.saveRuns(); err != nil {
+			return e, fmt.Errorf("lock: event log: %w", err)
+		}
+		e.Seq = r.FirstSeq
+		return e, nil
+	}
+	logged, err := g.append(e)
+	if err != nil {
+		return logged, err
+	}
+	agg := lockproto.Event{Kind: e.Kind, Credential: e.Credential, Reason: e.Reason, PersonID: e.PersonID, Ref: e.Ref}
+	if key[0] == '*' {
+		agg = lockproto.Event{Kind: e.Kind, Reason: reasonVarious}
+	}
+	g.runs = append(g.runs, &denialRun{Key: key, Opened: now, FirstSeq: logged.Seq, Agg: agg})
+	if err := g.saveRuns(); err != nil {
+		return logged, fmt.Errorf("lock: event log: %w", err)
+	}
+	return logged, nil
+}
+
+func (g *eventLog) run(key string) *denialRun {
+	for _, r := range g.runs {
+		if r.Key == key {
+			return r
+		}
+	}
+	return nil
+}
+
+// closeRuns logs the aggregate of every run whose window has passed (all
+// of them when force is set).
+func (g *eventLog) closeRuns(now time.Time, force bool) error {
+	var keep []*denialRun
+	changed := false
+	sort.SliceStable(g.runs, func(i, j int) bool { return g.runs[i].Opened.Before(g.runs[j].Opened) })
+	for _, r := range g.runs {
+		if !force && now.Sub(r.Opened) < g.window {
+			keep = append(keep, r)
+			continue
+		}
+		changed = true
+		if r.Agg.Count > 0 && !g.logged(&r.Agg) {
+			if _, err := g.append(r.Agg); err != nil {
+				return err
+			}
+		}
+	}
+	if !changed {
+		return nil
+	}
+	g.runs = keep
+	return g.saveRuns()
+}
+
+// logged reports whether agg is already among the newest events: a power
+// cut after an aggregate was appended but before its run was closed on
+// flash must not log it twice.
+func (g *eventLog) logged(agg *lockproto.Event) bool {
+	for i := len(g.events) - 1; i >= 0 && i >= len(g.events)-2*maxRuns-8; i-- {
+		e := &g.events[i]
+		if e.Count == agg.Count && e.Kind == agg.Kind && e.At.Equal(agg.At) && e.Last.Equal(agg.Last) && e.Reason == agg.Reason &&
+			e.PersonID == agg.PersonID && e.Credential == agg.Credential && e.Ref == agg.Ref {
+			return true
+		}
+	}
+	return false
 }

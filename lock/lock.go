@@ -33,8 +33,8 @@ const (
 	DefaultDriftTolerance = 2 * time.Minute
 	DefaultLogRetention   = 10000
 	DefaultChallengeTTL   = 10 * time.Second
+	DefaultDenialWindow   = 15 * time.Minute
 	maxCredCache          = 256
-	eventBatchLimit       = 256
 )
 
 // Options configure Open. Only FS is required.
@@ -47,6 +47,9 @@ type Options struct {
 	DriftTolerance time.Duration
 	LogRetention   int           // events kept for collection
 	ChallengeTTL   time.Duration // how long after the handshake the phone's proof may arrive
+	// DenialWindow is how long identical denials are folded into one
+	// aggregate event (see eventlog.go).
+	DenialWindow time.Duration
 }
 
 // Lock is one lock's firmware. It is safe for concurrent use.
@@ -112,6 +115,9 @@ func Open(opts Options) (*Lock, error) {
 	if opts.ChallengeTTL <= 0 {
 		opts.ChallengeTTL = DefaultChallengeTTL
 	}
+	if opts.DenialWindow <= 0 {
+		opts.DenialWindow = DefaultDenialWindow
+	}
 	var prov lockproto.Provisioning
 	if err := readChecked(opts.FS, identityFile, &prov); err != nil {
 		if isNotExist(err) {
@@ -150,7 +156,7 @@ func Open(opts Options) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	events, err := openEventLog(opts.FS, opts.LogRetention)
+	events, err := openEventLog(opts.FS, opts.LogRetention, opts.DenialWindow)
 	if err != nil {
 		return nil, err
 	}
@@ -188,13 +194,13 @@ func (l *Lock) LockID() string { return l.prov.LockID }
 // PublicKey returns the lock's Ed25519 public key (acks, event batches).
 func (l *Lock) PublicKey() ed25519.PublicKey { return l.priv.Public().(ed25519.PublicKey) }
 
-// record appends an event stamped with the trusted clock.
+// record logs an event stamped with the trusted clock, after the state's
+// journal (eventLog.record bounds its fields and folds repeated denials).
 func (l *Lock) record(e lockproto.Event) (lockproto.Event, error) {
-	e.At = l.now().Truncate(time.Second)
 	if err := l.flushJournal(); err != nil {
 		return e, err
 	}
-	return l.events.append(e)
+	return l.events.record(e, l.now().Truncate(time.Second))
 }
 
 // Status is a snapshot for displays and the control socket.
@@ -326,12 +332,17 @@ func (l *Lock) signAck(a lockproto.Ack) []byte {
 	return b
 }
 
-// EventsSince returns a lock-signed batch of events starting at from.
+// EventsSince returns a batch of events starting at from, signed by the
+// lock and sealed to the cloud (the phone that carries it cannot read it).
+// Denial runs whose window has passed are logged first.
 func (l *Lock) EventsSince(from uint64) ([]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	first, prev, events := l.events.since(from, eventBatchLimit)
-	return lockproto.SignEventBatch(l.priv, lockproto.EventBatch{
-		LockID: l.prov.LockID, Prev: prev, From: first, Events: events, Next: l.events.next(), At: l.now(),
+	if err := l.events.closeRuns(l.now().Truncate(time.Second), false); err != nil {
+		l.log.Error("event log write failed", "err", err)
+	}
+	first, prev, events := l.events.since(from, lockproto.MaxBatchEvents, lockproto.EventBatchBudget)
+	return lockproto.SealEventBatch(l.priv, l.prov.LockSymmetricKey, lockproto.EventBatch{
+		LockID: l.prov.LockID, Prev: prev, From: first, Events: events, Next: l.events.next(), At: l.now(), Oldest: l.events.oldest(),
 	})
 }

@@ -3,6 +3,7 @@ package lock
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/dooros/dooros/lockproto"
 )
@@ -175,7 +176,7 @@ func appliedEvents(t *testing.T, l *Lock, version uint64) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _, err := lockproto.VerifyEventBatch(l.PublicKey(), l.LockID(), raw)
+	b, _, err := lockproto.OpenEventBatch(l.PublicKey(), l.LockID(), l.prov.LockSymmetricKey, raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +197,7 @@ func checkWholeLog(t *testing.T, l *Lock) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, head, err := lockproto.VerifyEventBatch(l.PublicKey(), l.LockID(), raw)
+		b, head, err := openBatch(l, raw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,5 +208,62 @@ func checkWholeLog(t *testing.T, l *Lock) {
 			return
 		}
 		seq, prev = b.From+uint64(len(b.Events)), head
+	}
+}
+
+// TestPowerCutClosingDenialRun cuts the power at every write step of
+// logging a run of repeated denials as its aggregate: after a reboot every
+// denial is counted exactly once — the aggregate is neither lost nor
+// logged twice.
+func TestPowerCutClosingDenialRun(t *testing.T) {
+	base := newEnv(t, "lock-a")
+	for range 3 {
+		base.lock.TapCard("nope") // first logged, two folded into the run
+	}
+	image := base.fs.(*MemFS).Clone()
+	count := func(l *Lock) uint32 {
+		t.Helper()
+		raw, err := l.EventsSince(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _, err := openBatch(l, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n uint32
+		for _, e := range b.Events {
+			if e.Kind == lockproto.EventCardDenied {
+				n += max(e.Count, 1)
+			}
+		}
+		return n
+	}
+	for n := 1; ; n++ {
+		fsys := &cutFS{mem: image.Clone()}
+		clock := &fakeClock{t: base.clock.Now()}
+		l, err := Open(Options{FS: fsys, Clock: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fsys.steps, fsys.cutAt = 0, n
+		clock.Advance(DefaultDenialWindow + time.Second)
+		l.EventsSince(1) // closes the run: aggregate appended, run file rewritten
+		if !fsys.dead {
+			if n < 3 {
+				t.Fatalf("closing the run took %d write steps; the test cuts nothing", n)
+			}
+			if got := count(l); got != 3 {
+				t.Fatalf("no cut: %d denials counted, want 3", got)
+			}
+			break
+		}
+		after, err := Open(Options{FS: fsys.mem.Clone(), Clock: clock})
+		if err != nil {
+			t.Fatalf("cut at step %d: lock does not boot: %v", n, err)
+		}
+		if got := count(after); got != 3 {
+			t.Fatalf("cut at step %d: %d denials counted after reboot, want 3", n, got)
+		}
 	}
 }

@@ -221,10 +221,10 @@ func (d *door) card(serial string) lock.Decision {
 // events returns the whole verified log.
 func (d *door) events() []lockproto.Event {
 	d.t.Helper()
-	return logOf(d.t, d.l)
+	return logOf(d.t, d.l, d.keys.Symmetric)
 }
 
-func logOf(t testing.TB, l *lock.Lock) []lockproto.Event {
+func logOf(t testing.TB, l *lock.Lock, sym []byte) []lockproto.Event {
 	t.Helper()
 	var out []lockproto.Event
 	seq, prev := uint64(1), lockproto.GenesisHash
@@ -233,7 +233,7 @@ func logOf(t testing.TB, l *lock.Lock) []lockproto.Event {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, head, err := lockproto.VerifyEventBatch(l.PublicKey(), l.LockID(), raw)
+		b, head, err := lockproto.OpenEventBatch(l.PublicKey(), l.LockID(), sym, raw)
 		if err != nil {
 			t.Fatal(err)
 		}

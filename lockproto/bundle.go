@@ -62,6 +62,9 @@ type KeycardEntry struct {
 	NotBefore time.Time `cbor:"3,keyasint,omitzero"`
 	NotAfter  time.Time `cbor:"4,keyasint,omitzero"`
 	Schedule  Schedule  `cbor:"5,keyasint,omitempty"`
+	// Key is a secure card's diversified key (CardKey): the lock then
+	// requires the card to answer a challenge. Empty: a serial-only card.
+	Key []byte `cbor:"60,keyasint,omitempty"`
 }
 
 // Revocation refuses every phone credential issued before EffectiveAt that
@@ -135,7 +138,7 @@ func (b *Bundle) validate() error {
 		}
 	}
 	for _, k := range b.Keycards {
-		if k.Serial == "" || len(k.Serial) > 64 || k.PersonID == "" {
+		if k.Serial == "" || len(k.Serial) > MaxCardSerial || k.PersonID == "" || (len(k.Key) != 0 && len(k.Key) != CardKeySize) {
 			return fmt.Errorf("%w: bundle: keycard entry", ErrMalformed)
 		}
 		if err := k.Schedule.Validate(); err != nil {

@@ -56,9 +56,25 @@ func unmarshal(data []byte, v any) error {
 	}
 	again, err := encMode.Marshal(v)
 	if err != nil || !bytes.Equal(again, data) {
+		// A message of another format version differs in its fields too:
+		// say so, rather than call it malformed.
+		if ver, ok := peekVersion(data); ok && ver != Version {
+			return VersionError(ver)
+		}
 		return fmt.Errorf("%w: not in the protocol's encoding (integer times, deterministic CBOR)", ErrMalformed)
 	}
 	return nil
+}
+
+// peekVersion reads the format version (map key 0) of a message that did
+// not decode as this version's.
+func peekVersion(data []byte) (int, bool) {
+	var m map[int]any
+	if cbor.Unmarshal(data, &m) != nil {
+		return 0, false
+	}
+	v, ok := m[0].(uint64)
+	return int(v), ok && v < 256
 }
 
 func checkVersion(v uint8) error {

@@ -74,19 +74,61 @@ func FuzzVerifyAck(f *testing.F) {
 	})
 }
 
-func FuzzVerifyEventBatch(f *testing.F) {
+func FuzzOpenEventBatch(f *testing.F) {
 	fx := fixedFixture()
-	good, err := lockproto.SignEventBatch(fx.lock.Private, lockproto.EventBatch{LockID: "lock-1", Prev: lockproto.GenesisHash, From: 1,
-		Events: []lockproto.Event{{Seq: 1, At: now, Kind: "boot"}, {Seq: 2, At: now.Add(time.Second), Kind: "card.denied", Ref: "x"}}, Next: 3, At: now})
+	good, err := lockproto.SealEventBatch(fx.lock.Private, fx.lock.Symmetric, lockproto.EventBatch{LockID: "lock-1", Prev: lockproto.GenesisHash, From: 1,
+		Events: []lockproto.Event{{Seq: 1, At: now, Kind: "boot"}, {Seq: 2, At: now.Add(time.Second), Kind: "card.denied", Ref: "x", Count: 3, Last: now.Add(time.Minute)}}, Next: 3, At: now, Oldest: 1})
 	if err != nil {
 		f.Fatal(err)
 	}
-	want, _, _ := lockproto.VerifyEventBatch(fx.lock.Public, "lock-1", good)
+	want, _, err := lockproto.OpenEventBatch(fx.lock.Public, "lock-1", fx.lock.Symmetric, good)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:30])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, _, err := lockproto.OpenEventBatch(fx.lock.Public, "lock-1", fx.lock.Symmetric, data)
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("accepted a batch the lock never sealed: %+v", got)
+		}
+	})
+}
+
+func FuzzDecodeCardResponse(f *testing.F) {
+	key := bytes.Repeat([]byte{7}, lockproto.CardKeySize)
+	ch := &lockproto.CardChallenge{V: lockproto.Version, LockID: "lock-1", Nonce: bytes.Repeat([]byte{9}, lockproto.CardNonceSize)}
+	chRaw, _ := ch.Encode()
+	good, err := lockproto.SimCard{UID: "04A1B2", Key: key}.Respond(chRaw)
+	if err != nil {
+		f.Fatal(err)
+	}
+	want, err := lockproto.DecodeCardResponse(good)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:10])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, derr := lockproto.DecodeCardResponse(data)
+		if err := lockproto.VerifyCardResponse(key, ch, "04A1B2", data); err == nil && (derr != nil || !reflect.DeepEqual(got, want)) {
+			t.Fatalf("accepted a card answer the card never made: %x", data)
+		}
+	})
+}
+
+func FuzzDecodeCardChallenge(f *testing.F) {
+	ch, _ := lockproto.NewCardChallenge("lock-1")
+	good, _ := ch.Encode()
 	f.Add(good)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, _, err := lockproto.VerifyEventBatch(fx.lock.Public, "lock-1", data)
-		if err == nil && !reflect.DeepEqual(got, want) {
-			t.Fatalf("accepted a batch the lock never signed: %+v", got)
+		c, err := lockproto.DecodeCardChallenge(data)
+		if err == nil && (len(c.Nonce) != lockproto.CardNonceSize || c.LockID == "") {
+			t.Fatalf("accepted a malformed challenge: %+v", c)
+		}
+		// The simulated card answers only what decodes.
+		if _, err := (lockproto.SimCard{UID: "04", Key: make([]byte, 16)}).Respond(data); err == nil && c == nil {
+			t.Fatal("card answered an undecodable challenge")
 		}
 	})
 }

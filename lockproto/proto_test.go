@@ -191,11 +191,11 @@ func TestAck(t *testing.T) {
 func TestEventBatch(t *testing.T) {
 	f := newFixture(t)
 	events := []lockproto.Event{{Seq: 1, At: now, Kind: lockproto.EventBoot}, {Seq: 2, At: now, Kind: lockproto.EventCardDenied, Ref: "04"}}
-	raw, err := lockproto.SignEventBatch(f.lock.Private, lockproto.EventBatch{LockID: "lock-1", Prev: lockproto.GenesisHash, From: 1, Events: events, Next: 3, At: now})
+	raw, err := lockproto.SealEventBatch(f.lock.Private, f.lock.Symmetric, lockproto.EventBatch{LockID: "lock-1", Prev: lockproto.GenesisHash, From: 1, Events: events, Next: 3, At: now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, head, err := lockproto.VerifyEventBatch(f.lock.Public, "lock-1", raw)
+	b, head, err := lockproto.OpenEventBatch(f.lock.Public, "lock-1", f.lock.Symmetric, raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestEventBatch(t *testing.T) {
 		t.Fatalf("gap not detected: %v", err)
 	}
 	// A lock cannot sign a batch with a hole in it.
-	if _, err := lockproto.SignEventBatch(f.lock.Private, lockproto.EventBatch{LockID: "lock-1", Prev: lockproto.GenesisHash, From: 1,
+	if _, err := lockproto.SealEventBatch(f.lock.Private, f.lock.Symmetric, lockproto.EventBatch{LockID: "lock-1", Prev: lockproto.GenesisHash, From: 1,
 		Events: []lockproto.Event{{Seq: 1, Kind: "a"}, {Seq: 3, Kind: "b"}}, Next: 4}); !errors.Is(err, lockproto.ErrMalformed) {
 		t.Fatal(err)
 	}

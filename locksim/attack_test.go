@@ -289,7 +289,7 @@ func TestAttackLogReadWithoutCredential(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := lockproto.VerifyEventBatch(s.gym.keys.Public, "door-gym", raw); err != nil {
+		if _, _, err := lockproto.OpenEventBatch(s.gym.keys.Public, "door-gym", s.gym.keys.Symmetric, raw); err != nil {
 			t.Fatal(err)
 		}
 	})

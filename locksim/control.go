@@ -3,6 +3,7 @@ package locksim
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dooros/dooros/lock"
+	"github.com/dooros/dooros/lockproto"
 )
 
 // ControlReply is one line of the control socket's answer.
@@ -29,8 +31,10 @@ type ControlReply struct {
 	Error  string       `json:"error,omitempty"`
 }
 
-// ServeControl answers line commands — "keypad CODE", "card SERIAL",
+// ServeControl answers line commands — "keypad CODE", "card SERIAL [KEY]",
 // "status" — with one JSON line each: the buttons of the simulated lock.
+// KEY (base64) makes the tapped card a secure one that answers the lock's
+// challenge with that key; without it the card shows its serial only.
 func ServeControl(ctx context.Context, ln net.Listener, l *lock.Lock, log *slog.Logger) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
@@ -75,12 +79,19 @@ func ControlCommand(l *lock.Lock, line string) ControlReply {
 	case "keypad":
 		d, err = l.EnterCode(arg)
 	case "card":
-		d, err = l.TapCard(arg)
+		serial, key, secure := strings.Cut(arg, " ")
+		card := lockproto.SimCard{UID: serial}
+		if secure {
+			if card.Key, err = base64.StdEncoding.DecodeString(strings.TrimSpace(key)); err != nil || len(card.Key) != lockproto.CardKeySize {
+				return ControlReply{Error: fmt.Sprintf("card key must be %d bytes of base64", lockproto.CardKeySize)}
+			}
+		}
+		d, err = l.PresentCard(card)
 	case "status":
 		s := l.Status()
 		return ControlReply{Status: &s}
 	default:
-		return ControlReply{Error: fmt.Sprintf("unknown command %q (keypad CODE, card SERIAL, status)", cmd)}
+		return ControlReply{Error: fmt.Sprintf("unknown command %q (keypad CODE, card SERIAL [KEY], status)", cmd)}
 	}
 	if err != nil {
 		return ControlReply{Error: err.Error()}

@@ -56,7 +56,7 @@ func (s *Store) ListKeycards(ctx context.Context, a domain.Actor, propertyID str
 		if err != nil {
 			return err
 		}
-		rows, err := t.query(ctx, `SELECT k.id, k.person_id, k.serial, k.activated_at, k.deactivated_at, k.activated_by, k.deactivated_by,
+		rows, err := t.query(ctx, `SELECT k.id, k.person_id, k.serial, k.activated_at, k.deactivated_at, k.activated_by, k.deactivated_by, k.secure,
 				p.first_name, p.last_name, p.email, p.starts_at, p.expires_at, p.revoked_at, p.deleted_at
 			FROM keycards k JOIN people p ON p.id = k.person_id WHERE k.property_id = ?
 			ORDER BY p.sort_name, p.id, CASE WHEN k.deactivated_at IS NULL THEN 0 ELSE 1 END, k.activated_at DESC, k.id`, propertyID)
@@ -73,12 +73,12 @@ func (s *Store) ListKeycards(ctx context.Context, a domain.Actor, propertyID str
 			var p domain.Person
 			var starts int64
 			var expires, revoked, deleted sql.NullInt64
-			if err := rows.Scan(&r.ID, &r.PersonID, &r.Serial, &act, &deact, &r.ActivatedBy, &r.DeactivatedBy,
+			if err := rows.Scan(&r.ID, &r.PersonID, &r.Serial, &act, &deact, &r.ActivatedBy, &r.DeactivatedBy, &r.Secure,
 				&p.FirstName, &p.LastName, &p.Email, &starts, &expires, &revoked, &deleted); err != nil {
 				return err
 			}
 			p.StartsAt, p.ExpiresAt, p.RevokedAt, p.DeletedAt = fromMicros(starts), timePtr(expires), timePtr(revoked), timePtr(deleted)
-			r.ActivatedAt, r.DeactivatedAt, r.Active = fromMicros(act), timePtr(deact), !deact.Valid
+			r.ActivatedAt, r.DeactivatedAt, r.Active, r.Cloneable = fromMicros(act), timePtr(deact), !deact.Valid, !r.Secure
 			r.FirstName, r.LastName, r.Email, r.PersonStatus = p.FirstName, p.LastName, p.Email, p.Status(now)
 			r.PendingDoors = []KeycardDoor{}
 			if r.Active {

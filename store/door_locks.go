@@ -123,6 +123,9 @@ func (s *Store) ProvisionLock(ctx context.Context, a domain.Actor, sealer Sealer
 		if _, err := t.exec(ctx, `UPDATE doors SET acked_version = 0 WHERE id = ?`, d.ID); err != nil {
 			return err
 		}
+		if _, err := t.exec(ctx, `DELETE FROM lock_log_events WHERE door_id = ?`, d.ID); err != nil {
+			return err
+		}
 		reason := "lock provisioned"
 		if prev > 0 {
 			reason = "lock re-provisioned (old device invalidated)"
@@ -153,15 +156,18 @@ type LockInfo struct {
 	Generation   int
 	PublicKey    ed25519.PublicKey
 	MQTTHash     string
+	// SealedSymmetric is the lock's symmetric key sealed by the keyring
+	// (AAD LockSymmetricAAD): event batches are sealed under it.
+	SealedSymmetric string
 }
 
 // Lock returns the provisioned lock of a door (ENotFound when none).
 func (s *Store) Lock(ctx context.Context, doorID string) (LockInfo, error) {
 	var li LockInfo
 	var pub string
-	err := s.queryRow(ctx, `SELECT d.id, d.property_id, d.name, d.connectivity, l.generation, l.public_key, l.mqtt_secret_hash
+	err := s.queryRow(ctx, `SELECT d.id, d.property_id, d.name, d.connectivity, l.generation, l.public_key, l.mqtt_secret_hash, l.symmetric_key
 		FROM door_locks l JOIN doors d ON d.id = l.door_id WHERE l.door_id = ?`, doorID).
-		Scan(&li.DoorID, &li.PropertyID, &li.DoorName, &li.Connectivity, &li.Generation, &pub, &li.MQTTHash)
+		Scan(&li.DoorID, &li.PropertyID, &li.DoorName, &li.Connectivity, &li.Generation, &pub, &li.MQTTHash, &li.SealedSymmetric)
 	if errors.Is(err, sql.ErrNoRows) {
 		return li, domain.Errorf(domain.ENotFound, "door %s has no provisioned lock", doorID)
 	}
@@ -303,16 +309,45 @@ func (s *Store) RecordLockAck(ctx context.Context, doorID string, generation int
 // LogResult is what an uploaded event batch added.
 type LogResult struct {
 	Added   int    `json:"added"`
-	LogNext uint64 `json:"log_next"`
-	Gap     uint64 `json:"gap"` // events missing before the batch
+	LogNext uint64 `json:"log_next"` // where the next fetch starts: the first event the cloud lacks
+	Gap     uint64 `json:"gap"`      // events the lock no longer holds and the cloud never received
 }
 
 // RecordLockEvents stores a verified event batch of a door's lock in
-// Activity with the lock's own timestamps. Events already stored are
-// skipped; a batch that starts later than expected is a gap (flagged as
-// door.log_gap); one that does not chain on the stored log is a fork and
-// is refused.
+// Activity with the lock's own timestamps. Batches may arrive in any
+// order: events already stored are skipped, events beyond the contiguous
+// position (log_next) are stored and remembered (lock_log_events) so the
+// batch that fills the hole only adds what is missing. A gap is flagged
+// (door.log_gap) only when events are really lost: the batch starts at
+// the lock's oldest retained event and the cloud never received the
+// events before it. A batch that does not chain on stored events is a
+// fork: it is refused, and flagged (door.log_fork) so it does not stick
+// unseen — only the lock's key can sign a second history (a lock restored
+// from an old flash image, or a copied key); re-provisioning the lock
+// starts a new log.
 func (s *Store) RecordLockEvents(ctx context.Context, doorID string, generation int, batch *lockproto.EventBatch, via string) (LogResult, error) {
+	out, err := s.recordLockEvents(ctx, doorID, generation, batch, via)
+	var fork *logForkError
+	if !errors.As(err, &fork) {
+		return out, err
+	}
+	if ferr := s.inTx(ctx, "flag_log_fork", func(t *Tx) error {
+		return t.addEvent(ctx, domain.Event{PropertyID: fork.propertyID, Kind: EventLogFork, Actor: "Door Sync", DoorID: doorID, Doors: []string{doorID},
+			Detail: fmt.Sprintf("event log of %s forks at event %d: the lock signed a history other than the one stored; batch refused, re-provision the lock if it was restored or copied (via %s)", fork.doorName, fork.seq, via)})
+	}); ferr != nil {
+		return out, ferr
+	}
+	return out, domain.Errorf(domain.EConflict, "event log forks at event %d", fork.seq)
+}
+
+type logForkError struct {
+	seq                  uint64
+	propertyID, doorName string
+}
+
+func (e *logForkError) Error() string { return fmt.Sprintf("event log forks at event %d", e.seq) }
+
+func (s *Store) recordLockEvents(ctx context.Context, doorID string, generation int, batch *lockproto.EventBatch, via string) (LogResult, error) {
 	var out LogResult
 	err := s.inTx(ctx, "record_lock_events", func(t *Tx) error {
 		now := s.Now()
@@ -339,14 +374,22 @@ func (s *Store) RecordLockEvents(ctx context.Context, doorID string, generation 
 			}
 		}
 		want := uint64(next)
-		if err := batch.Continues(want, head); errors.Is(err, lockproto.ErrLogGap) {
-			out.Gap = batch.From - want
-			if err := t.addEvent(ctx, domain.Event{PropertyID: propertyID, Kind: EventLogGap, Actor: "Door Sync", DoorID: doorID, Doors: []string{doorID},
-				Detail: fmt.Sprintf("event log of %s has a gap: events %d–%d never arrived (via %s)", doorName, want, batch.From-1, via)}); err != nil {
+		held, err := t.heldLockEvents(ctx, doorID, min(want, batch.From))
+		if err != nil {
+			return err
+		}
+		// Events the lock no longer holds and the cloud never received are
+		// lost: flag them and continue from the lock's oldest event.
+		if lost := batch.LostBefore(want); lost > 0 && batch.From == batch.Oldest {
+			if err := t.flagLostEvents(ctx, propertyID, doorID, doorName, want, batch.Oldest, held, via, &out); err != nil {
 				return err
 			}
-		} else if err != nil {
-			return domain.Errorf(domain.EConflict, "event log does not continue the stored log: %v", err)
+			want, head = batch.Oldest, batch.Prev
+		}
+		if batch.From > 1 {
+			if h, ok := held[batch.From-1]; ok && !bytes.Equal(h, batch.Prev) {
+				return &logForkError{batch.From - 1, propertyID, doorName}
+			}
 		}
 		h := batch.Prev
 		names := map[string]domain.Person{}
@@ -355,17 +398,37 @@ func (s *Store) RecordLockEvents(ctx context.Context, doorID string, generation 
 			if h, err = lockproto.ChainHash(h, e); err != nil {
 				return err
 			}
-			if e.Seq+1 == want && headB64 != "" && !bytes.Equal(h, head) {
-				return domain.Errorf(domain.EConflict, "event log forks at event %d", e.Seq)
-			}
 			if e.Seq < want {
+				if e.Seq+1 == want && headB64 != "" && !bytes.Equal(h, head) {
+					return &logForkError{e.Seq, propertyID, doorName}
+				}
+				continue
+			}
+			if stored, ok := held[e.Seq]; ok {
+				if !bytes.Equal(stored, h) {
+					return &logForkError{e.Seq, propertyID, doorName}
+				}
 				continue
 			}
 			if err := t.lockEvent(ctx, propertyID, doorID, doorName, doorType, unitID, e, names); err != nil {
 				return err
 			}
-			want, head = e.Seq+1, h
+			held[e.Seq] = h
+			if _, err := t.exec(ctx, `INSERT INTO lock_log_events (door_id, seq, hash) VALUES (?,?,?)`, doorID, int64(e.Seq), base64.StdEncoding.EncodeToString(h)); err != nil {
+				return err
+			}
 			out.Added++
+		}
+		// Advance over everything now held contiguously.
+		for {
+			hh, ok := held[want]
+			if !ok {
+				break
+			}
+			want, head = want+1, hh
+		}
+		if _, err := t.exec(ctx, `DELETE FROM lock_log_events WHERE door_id = ? AND seq < ?`, doorID, int64(want)-1); err != nil {
+			return err
 		}
 		out.LogNext = want
 		_, err = t.exec(ctx, `UPDATE door_locks SET log_next = ?, log_head = ?, last_seen_at = ? WHERE door_id = ?`,
@@ -375,9 +438,62 @@ func (s *Store) RecordLockEvents(ctx context.Context, doorID string, generation 
 	return out, err
 }
 
+// heldLockEvents returns the chain hashes of the stored events of a door's
+// lock from seq from - 1 on (the event before a batch checks its Prev). It
+// holds at most what the lock retains beyond the contiguous position.
+func (t *Tx) heldLockEvents(ctx context.Context, doorID string, from uint64) (map[uint64][]byte, error) {
+	rows, err := t.query(ctx, `SELECT seq, hash FROM lock_log_events WHERE door_id = ? AND seq >= ?`, doorID, int64(from)-1)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[uint64][]byte{}
+	for rows.Next() {
+		var seq int64
+		var h string
+		if err := rows.Scan(&seq, &h); err != nil {
+			return nil, err
+		}
+		if out[uint64(seq)], err = base64.StdEncoding.DecodeString(h); err != nil {
+			return nil, err
+		}
+	}
+	return out, rows.Err()
+}
+
+// flagLostEvents records one door.log_gap entry per run of events in
+// [from, to) that the cloud never received.
+func (t *Tx) flagLostEvents(ctx context.Context, propertyID, doorID, doorName string, from, to uint64, held map[uint64][]byte, via string, out *LogResult) error {
+	for seq := from; seq < to; {
+		if _, ok := held[seq]; ok {
+			seq++
+			continue
+		}
+		end := seq
+		for end+1 < to {
+			if _, ok := held[end+1]; ok {
+				break
+			}
+			end++
+		}
+		out.Gap += end - seq + 1
+		if err := t.addEvent(ctx, domain.Event{PropertyID: propertyID, Kind: EventLogGap, Actor: "Door Sync", DoorID: doorID, Doors: []string{doorID},
+			Detail: fmt.Sprintf("event log of %s has a gap: events %d–%d were overwritten on the lock before anyone collected them (via %s)", doorName, seq, end, via)}); err != nil {
+			return err
+		}
+		seq = end + 1
+	}
+	return nil
+}
+
 // lockEvent turns one lock event into Activity (or into the resident's
 // private activity for their own residence door).
 func (t *Tx) lockEvent(ctx context.Context, propertyID, doorID, doorName string, doorType domain.DoorType, unitID string, e *lockproto.Event, names map[string]domain.Person) error {
+	// A lock from before field bounds may have logged anything a card or
+	// phone sent; Activity shows it bounded, like a current lock logs it.
+	bounded := *e
+	bounded.Bound()
+	e = &bounded
 	kind, detail := EventLockEvent, e.Kind
 	switch e.Kind {
 	case lockproto.EventUnlockGranted, lockproto.EventCodeGranted, lockproto.EventCardGranted:
@@ -399,6 +515,9 @@ func (t *Tx) lockEvent(ctx context.Context, propertyID, doorID, doorName string,
 	}
 	if e.Ref != "" && (e.Credential == "keycard" || e.Credential == "app") {
 		detail += " " + e.Ref
+	}
+	if e.Count > 0 {
+		detail += fmt.Sprintf(", repeated %d times until %s", e.Count, e.Last.UTC().Format(time.RFC3339))
 	}
 	detail += fmt.Sprintf(" (lock event %d)", e.Seq)
 	ev := domain.Event{PropertyID: propertyID, At: e.At, Kind: kind, Actor: "lock " + doorName, DoorID: doorID, Detail: detail}

@@ -35,6 +35,9 @@ type DesiredLock struct {
 	Keycards    []lockproto.KeycardEntry
 	Revocations []lockproto.Revocation
 	DayKeys     []lockproto.DayKey
+	// SecureCards are the serials of secure cards among Keycards; their
+	// entries carry keys only when built with a sealer.
+	SecureCards map[string]bool
 }
 
 func digestOf(v any) string {
@@ -50,7 +53,14 @@ func (d DesiredLock) State() LockState {
 		s.Doorcodes[e.Code] = StateEntry{Digest: digestOf(e), PersonID: e.PersonID}
 	}
 	for _, e := range d.Keycards {
-		s.Keycards[e.Serial] = StateEntry{Digest: digestOf(e), PersonID: e.PersonID}
+		// The key is derived from the serial; whether there is one is what
+		// the lock must learn, and exposure (built without keys) compares.
+		e.Key = nil
+		digest := digestOf(e)
+		if d.SecureCards[e.Serial] {
+			digest = digestOf([]any{e, "secure"})
+		}
+		s.Keycards[e.Serial] = StateEntry{Digest: digest, PersonID: e.PersonID}
 	}
 	for _, e := range d.DayKeys {
 		s.DayKeys[e.KeyID] = StateEntry{Digest: digestOf(e)}
@@ -267,6 +277,7 @@ func (t *Tx) desiredLocks(ctx context.Context, sealer Sealer, props map[string]d
 	people := map[string]domain.Person{}
 	codes := map[string]string{}
 	cards := map[string]string{}
+	secureCards := map[string]string{} // person → serial of a secure card
 	for lo := 0; lo < len(personIDs); lo += 500 {
 		chunk := anySlice(personIDs[lo:min(lo+500, len(personIDs))])
 		pin := placeholders(len(chunk))
@@ -281,6 +292,9 @@ func (t *Tx) desiredLocks(ctx context.Context, sealer Sealer, props map[string]d
 			return out, err
 		}
 		if err := t.scanPairs(ctx, cards, `SELECT person_id, serial FROM keycards WHERE person_id IN (`+pin+`) AND deactivated_at IS NULL`, chunk...); err != nil {
+			return out, err
+		}
+		if err := t.scanPairs(ctx, secureCards, `SELECT person_id, serial FROM keycards WHERE person_id IN (`+pin+`) AND deactivated_at IS NULL AND secure`, chunk...); err != nil {
 			return out, err
 		}
 	}
@@ -301,6 +315,8 @@ func (t *Tx) desiredLocks(ctx context.Context, sealer Sealer, props map[string]d
 		}
 		return ls, err
 	}
+	masters := map[string][]byte{} // property → card master key
+	var flushErr error
 	flush := func(doorID, personID string, all, withCodes []HolderGrant) {
 		d := out.locks[doorID]
 		refresh := func(at *time.Time) {
@@ -318,7 +334,26 @@ func (t *Tx) desiredLocks(ctx context.Context, sealer Sealer, props map[string]d
 		}
 		if serial := cards[personID]; serial != "" {
 			if e, at, ok := LockEntryWindow(all, now); ok {
-				d.Keycards = append(d.Keycards, lockproto.KeycardEntry{Serial: serial, PersonID: personID, NotBefore: e.NotBefore, NotAfter: e.NotAfter, Schedule: e.Schedule})
+				entry := lockproto.KeycardEntry{Serial: serial, PersonID: personID, NotBefore: e.NotBefore, NotAfter: e.NotAfter, Schedule: e.Schedule}
+				if secureCards[personID] == serial {
+					if d.SecureCards == nil {
+						d.SecureCards = map[string]bool{}
+					}
+					d.SecureCards[serial] = true
+					if sealer != nil {
+						propID := props[doorID].ID
+						master, ok := masters[propID]
+						if !ok {
+							var err error
+							if master, err = t.cardMasterKey(ctx, sealer, propID); err != nil && flushErr == nil {
+								flushErr = err
+							}
+							masters[propID] = master
+						}
+						entry.Key = lockproto.CardKey(master, serial)
+					}
+				}
+				d.Keycards = append(d.Keycards, entry)
 				refresh(at)
 			}
 		}
@@ -341,6 +376,9 @@ func (t *Tx) desiredLocks(ctx context.Context, sealer Sealer, props map[string]d
 			flush(r.doorID, r.personID, all, withCodes)
 			all, withCodes = all[:0], withCodes[:0]
 		}
+	}
+	if flushErr != nil {
+		return out, flushErr
 	}
 
 	// Revocations still in force: kept for the longest credential lifetime

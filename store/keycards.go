@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/lockproto"
 )
 
 // Activity kinds of keycards.
@@ -32,6 +33,14 @@ type Keycard struct {
 	// deactivation (for a deactivated card) or activation (for an active one).
 	PendingDoors []KeycardDoor `json:"pending_doors"`
 	Note         string        `json:"note,omitempty"`
+	// Secure: a challenge–response card holding a key diversified from the
+	// property's card master key. Otherwise the card is checked by serial
+	// alone, and Cloneable says anyone who reads the serial can copy it.
+	Secure    bool `json:"secure"`
+	Cloneable bool `json:"cloneable"`
+	// CardKey is what the card encoder writes to a secure card, given only
+	// in the answer that activates it.
+	CardKey []byte `json:"card_key,omitempty"`
 }
 
 // KeycardDoor is a door a card change has not reached yet.
@@ -55,15 +64,30 @@ func checkSerial(s string) (string, error) {
 	return s, nil
 }
 
-// ActivateKeycard activates a card for a person (Card Activation). A person
-// has one active card: activating another replaces it. A serial active for
-// another person is a conflict.
+// ActivateKeycard activates a serial-only card for a person (Card
+// Activation). A person has one active card: activating another replaces
+// it. A serial active for another person is a conflict.
 func (s *Store) ActivateKeycard(ctx context.Context, a domain.Actor, propertyID, personID, serial string) (Keycard, error) {
+	return s.activateKeycard(ctx, a, nil, propertyID, personID, serial)
+}
+
+// ActivateSecureKeycard activates a secure card: its key is diversified
+// from the property's card master key (created on first use, sealed by
+// sealer) and returned once, in CardKey, for the card encoder. Locks get
+// the key in their sealed bundles and challenge the card at every tap.
+// Activating a card already active for the person as serial-only makes it
+// secure.
+func (s *Store) ActivateSecureKeycard(ctx context.Context, a domain.Actor, sealer Sealer, propertyID, personID, serial string) (Keycard, error) {
+	return s.activateKeycard(ctx, a, sealer, propertyID, personID, serial)
+}
+
+func (s *Store) activateKeycard(ctx context.Context, a domain.Actor, sealer Sealer, propertyID, personID, serial string) (Keycard, error) {
 	var out Keycard
 	serial, err := checkSerial(serial)
 	if err != nil {
 		return out, err
 	}
+	secure := sealer != nil
 	err = s.inTx(ctx, "activate_keycard", func(t *Tx) error {
 		if _, err := t.authorize(ctx, a, propertyID, domain.PermCards); err != nil {
 			return err
@@ -76,11 +100,43 @@ func (s *Store) ActivateKeycard(ctx context.Context, a domain.Actor, propertyID,
 		if st := p.Status(now); !st.HoldsAccess() {
 			return domain.Errorf(domain.EConflict, "%s's access is %s; give them a key before activating a card", p.Name(), st)
 		}
+		var cardKey []byte
+		if secure {
+			master, err := t.cardMasterKey(ctx, sealer, propertyID)
+			if err != nil {
+				return err
+			}
+			cardKey = lockproto.CardKey(master, serial)
+		}
 		var other string
-		err = t.queryRow(ctx, `SELECT person_id FROM keycards WHERE property_id = ? AND serial = ? AND deactivated_at IS NULL`, propertyID, serial).Scan(&other)
+		var wasSecure bool
+		err = t.queryRow(ctx, `SELECT person_id, secure FROM keycards WHERE property_id = ? AND serial = ? AND deactivated_at IS NULL`, propertyID, serial).Scan(&other, &wasSecure)
 		switch {
-		case err == nil && other == personID:
+		case err == nil && other == personID && (wasSecure || !secure):
 			out, err = t.keycard(ctx, personID)
+			out.CardKey = cardKey
+			return err
+		case err == nil && other == personID:
+			if _, err := t.exec(ctx, `UPDATE keycards SET secure = TRUE WHERE person_id = ? AND deactivated_at IS NULL`, personID); err != nil {
+				return err
+			}
+			doors, err := t.personDoors(ctx, propertyID, personID)
+			if err != nil {
+				return err
+			}
+			// The serial alone stops opening: a narrowing.
+			changes := domain.Changes(doors, "keycard "+serial+" of "+p.Name()+" made secure")
+			for i := range changes {
+				changes[i].Revocation = true
+			}
+			if err := t.bumpDoors(ctx, changes); err != nil {
+				return err
+			}
+			if err := t.addEvent(ctx, adminEvent(a, propertyID, EventKeycardActivated, &p, "made keycard "+serial+" secure", doors)); err != nil {
+				return err
+			}
+			out, err = t.keycard(ctx, personID)
+			out.CardKey = cardKey
 			return err
 		case err == nil:
 			return &domain.Error{Code: domain.EConflict, Field: "serial", Message: fmt.Sprintf("card %s is active for another person; deactivate it there first", serial)}
@@ -92,8 +148,8 @@ func (s *Store) ActivateKeycard(ctx context.Context, a domain.Actor, propertyID,
 		if err != nil {
 			return err
 		}
-		if _, err := t.exec(ctx, `INSERT INTO keycards (id, property_id, person_id, serial, activated_at, activated_by) VALUES (?,?,?,?,?,?)`,
-			domain.NewID("kcd"), propertyID, personID, serial, micros(now), a.Name); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO keycards (id, property_id, person_id, serial, activated_at, activated_by, secure) VALUES (?,?,?,?,?,?,?)`,
+			domain.NewID("kcd"), propertyID, personID, serial, micros(now), a.Name, secure); err != nil {
 			return err
 		}
 		doors, err := t.personDoors(ctx, propertyID, personID)
@@ -111,13 +167,46 @@ func (s *Store) ActivateKeycard(ctx context.Context, a domain.Actor, propertyID,
 		if err := t.bumpDoors(ctx, changes); err != nil {
 			return err
 		}
-		if err := t.addEvent(ctx, adminEvent(a, propertyID, EventKeycardActivated, &p, "activated keycard "+serial, doors)); err != nil {
+		what := "activated keycard " + serial + " (serial only, cloneable)"
+		if secure {
+			what = "activated secure keycard " + serial
+		}
+		if err := t.addEvent(ctx, adminEvent(a, propertyID, EventKeycardActivated, &p, what, doors)); err != nil {
 			return err
 		}
 		out, err = t.keycard(ctx, personID)
+		out.CardKey = cardKey
 		return err
 	})
 	return out, err
+}
+
+func cardMasterAAD(propertyID string) string { return "property_card_keys/" + propertyID }
+
+// cardMasterKey returns a property's card master key, creating it on first
+// use. Two activations racing agree on the first stored key.
+func (t *Tx) cardMasterKey(ctx context.Context, sealer Sealer, propertyID string) ([]byte, error) {
+	var sealed string
+	err := t.queryRow(ctx, `SELECT sealed_key FROM property_card_keys WHERE property_id = ?`, propertyID).Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		k, err := lockproto.NewCardMasterKey()
+		if err != nil {
+			return nil, err
+		}
+		if sealed, err = sealer.Seal(k, cardMasterAAD(propertyID)); err != nil {
+			return nil, err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO property_card_keys (property_id, sealed_key) VALUES (?,?) ON CONFLICT (property_id) DO NOTHING`, propertyID, sealed); err != nil {
+			return nil, err
+		}
+		err = t.queryRow(ctx, `SELECT sealed_key FROM property_card_keys WHERE property_id = ?`, propertyID).Scan(&sealed)
+		if err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	return sealer.Open(sealed, cardMasterAAD(propertyID))
 }
 
 // DeactivateKeycard deactivates a person's active card. The card keeps
@@ -188,11 +277,11 @@ func (t *Tx) personDoors(ctx context.Context, propertyID, personID string) ([]st
 }
 
 func (t *Tx) keycard(ctx context.Context, personID string) (Keycard, error) {
-	return t.scanKeycard(ctx, `SELECT id, person_id, serial, activated_at, deactivated_at FROM keycards WHERE person_id = ? AND deactivated_at IS NULL`, personID)
+	return t.scanKeycard(ctx, `SELECT id, person_id, serial, activated_at, deactivated_at, secure FROM keycards WHERE person_id = ? AND deactivated_at IS NULL`, personID)
 }
 
 func (t *Tx) lastKeycard(ctx context.Context, personID string) (Keycard, error) {
-	return t.scanKeycard(ctx, `SELECT id, person_id, serial, activated_at, deactivated_at FROM keycards WHERE person_id = ?
+	return t.scanKeycard(ctx, `SELECT id, person_id, serial, activated_at, deactivated_at, secure FROM keycards WHERE person_id = ?
 		ORDER BY CASE WHEN deactivated_at IS NULL THEN 1 ELSE 0 END DESC, activated_at DESC, id DESC LIMIT 1`, personID)
 }
 
@@ -200,14 +289,14 @@ func (t *Tx) scanKeycard(ctx context.Context, q string, personID string) (Keycar
 	var k Keycard
 	var act int64
 	var deact sql.NullInt64
-	err := t.queryRow(ctx, q, personID).Scan(&k.ID, &k.PersonID, &k.Serial, &act, &deact)
+	err := t.queryRow(ctx, q, personID).Scan(&k.ID, &k.PersonID, &k.Serial, &act, &deact, &k.Secure)
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, domain.Errorf(domain.ENotFound, "no keycard")
 	}
 	if err != nil {
 		return k, err
 	}
-	k.ActivatedAt, k.DeactivatedAt, k.Active = fromMicros(act), timePtr(deact), !deact.Valid
+	k.ActivatedAt, k.DeactivatedAt, k.Active, k.Cloneable = fromMicros(act), timePtr(deact), !deact.Valid, !k.Secure
 	k.PendingDoors, err = t.cardPendingDoors(ctx, k)
 	if err != nil {
 		return k, err

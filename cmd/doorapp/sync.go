@@ -76,26 +76,32 @@ func cmdSync(ctx context.Context, a *app, args []string) error {
 	if !res.Authenticated {
 		return fmt.Errorf("sync: the lock does not accept this phone's credential (%s)", res.Reason)
 	}
-	return a.relay(ctx, s, door, res.LogNext)
+	return a.relay(ctx, s, door)
 }
 
 // relay is the phone as courier (DESIGN.md §4.5): the door's pending
 // bundle from the mailbox goes to the lock, and the lock's signed ack and
 // event log go back to the cloud, in the BLE session already open and
-// authenticated; logNext is the lock's next log sequence it reported then.
-func (a *app) relay(ctx context.Context, s *ble.Session, door string, logNext uint64) error {
+// authenticated.
+func (a *app) relay(ctx context.Context, s *ble.Session, door string) error {
 	start := time.Now()
-	var box list[mailboxItem]
+	var box struct {
+		list[mailboxItem]
+		LogFrom map[string]uint64 `json:"log_from"`
+	}
 	if err := a.authed(ctx, "GET", "/api/v1/me/mailbox", nil, &box); err != nil {
 		return fmt.Errorf("mailbox: %w", err)
 	}
 	var ack []byte
-	from := uint64(0)
+	// The cloud says where its copy of the log ends. Without that (a door
+	// the phone cannot open) it starts at the lock's oldest event: the
+	// cloud skips what it holds, and nothing an outsider logged can push
+	// the start past an event the cloud lacks.
+	from := max(1, box.LogFrom[door])
 	for _, it := range box.Items {
 		if it.LockID != door {
 			continue
 		}
-		from = it.LogNext
 		sealed, err := base64.StdEncoding.DecodeString(it.Bundle)
 		if err != nil {
 			return err
@@ -118,9 +124,6 @@ func (a *app) relay(ctx context.Context, s *ble.Session, door string, logNext ui
 	}
 	if ack == nil {
 		fmt.Fprintln(a.stdout, "sync: nothing pending for this door")
-	}
-	if from == 0 {
-		from = max(1, logNext-min(logNext, 256))
 	}
 	report := map[string]any{"door_id": door}
 	if ack != nil {
@@ -149,7 +152,7 @@ func (a *app) relay(ctx context.Context, s *ble.Session, door string, logNext ui
 			fmt.Fprintf(a.stdout, "sync: %d lock events were missing before this log (flagged)\n", r.Gap)
 		}
 		events += r.Added
-		if r.Added == 0 || r.LogNext <= from {
+		if r.LogNext <= from {
 			break
 		}
 		from = r.LogNext

@@ -66,7 +66,7 @@ func cmdUnlock(ctx context.Context, a *app, args []string) error {
 	if !noSync {
 		if !res.Authenticated {
 			fmt.Fprintf(a.stderr, "doorapp: no sync: the lock does not accept this phone's credential (%s)\n", res.Reason)
-		} else if err := a.relay(ctx, s, door, res.LogNext); err != nil {
+		} else if err := a.relay(ctx, s, door); err != nil {
 			fmt.Fprintf(a.stderr, "doorapp: sync after unlock failed: %v\n", err)
 		}
 	}

@@ -5,7 +5,7 @@
 //	doorlock provision --state DIR FILE
 //	doorlock run --state DIR --ble 127.0.0.1:PORT --control 127.0.0.1:PORT [--mtu 185] [--rate 2048]
 //	doorlock keypad --control ADDR CODE
-//	doorlock card --control ADDR SERIAL
+//	doorlock card --control ADDR [--key KEY] SERIAL
 //	doorlock status --control ADDR
 package main
 

@@ -24,7 +24,7 @@ const usage = `usage:
   doorlock run --state DIR --ble ADDR --control ADDR [--mtu 185] [--rate 2048] [--mqtt-url URL] (password: DOORLOCK_MQTT_PASSWORD)
   (both: DOORLOCK_DEVICE_KEY, base64 32 bytes, seals the state directory)
   doorlock keypad --control ADDR CODE          type a code at the keypad
-  doorlock card --control ADDR SERIAL          tap a keycard
+  doorlock card --control ADDR [--key KEY] SERIAL  tap a keycard (KEY: a secure card's base64 key, as activation gave it)
   doorlock status --control ADDR               show the lock's state`
 
 // errDenied makes a refused keypad entry or card tap exit non-zero, so
@@ -184,6 +184,10 @@ func control(ctx context.Context, cmd string, args []string, stdout, stderr io.W
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("control", "", "control socket address of a running doorlock")
+	var key *string
+	if cmd == "card" {
+		key = fs.String("key", "", "the secure card's key (base64, from its activation); without it the card shows only its serial")
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -202,6 +206,9 @@ func control(ctx context.Context, cmd string, args []string, stdout, stderr io.W
 		return fmt.Errorf("status takes no arguments, got %q", fs.Args())
 	default:
 		return fmt.Errorf("%s: one argument expected, got %d (%q)", cmd, fs.NArg(), fs.Args())
+	}
+	if key != nil && *key != "" {
+		line += " " + *key
 	}
 	r, err := ask(ctx, *addr, line)
 	if err != nil {

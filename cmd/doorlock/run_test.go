@@ -240,7 +240,7 @@ func TestEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _, err := lockproto.VerifyEventBatch(keys.Public, "door-lobby", raw)
+		b, _, err := lockproto.OpenEventBatch(keys.Public, "door-lobby", keys.Symmetric, raw)
 		if err != nil {
 			t.Fatal(err)
 		}
