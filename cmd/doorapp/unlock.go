@@ -48,9 +48,9 @@ func cmdUnlock(ctx context.Context, a *app, args []string) error {
 	if !res.Granted && da.stored && res.Reason != "outside_schedule" && a.renewed(ctx, door, da.cred) {
 		// The stored credential predated a change a fresh one reflects
 		// (access given back after a revocation): try once more with it.
-		if s2, da2, res2, err := a.unlockOnce(ctx, door, addr, rate); err == nil {
+		if s2, _, res2, err := a.unlockOnce(ctx, door, addr, rate); err == nil {
 			s.Close()
-			s, da, res = s2, da2, res2
+			s, res = s2, res2
 		}
 	}
 	defer s.Close()
