@@ -61,7 +61,7 @@ func cmdSync(ctx context.Context, a *app, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	s, da, err := a.connect(ctx, door, addr, rate)
+	s, da, err := a.connect(ctx, door, addr, rate, false)
 	if err != nil {
 		return err
 	}

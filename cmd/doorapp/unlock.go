@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -40,24 +41,19 @@ func cmdUnlock(ctx context.Context, a *app, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	start := time.Now()
-	s, da, err := a.connect(ctx, door, addr, rate)
+	s, da, res, err := a.unlockOnce(ctx, door, addr, rate)
 	if err != nil {
 		return err
+	}
+	if !res.Granted && da.stored && res.Reason != "outside_schedule" && a.renewed(ctx, door, da.cred) {
+		// The stored credential predated a change a fresh one reflects
+		// (access given back after a revocation): try once more with it.
+		if s2, _, res2, err := a.unlockOnce(ctx, door, addr, rate); err == nil {
+			s.Close()
+			s, res = s2, res2
+		}
 	}
 	defer s.Close()
-	// A credential this lock accepted before goes by reference: the
-	// unlock then fits a slow link.
-	unlock := s.Unlock
-	if a.presented(door, da.cred) {
-		unlock = s.UnlockCached
-	}
-	res, err := unlock(ctx, da.cred, da.device, da.timeToken)
-	if err != nil {
-		return err
-	}
-	if res.Authenticated {
-		a.markPresented(door, da.cred)
-	}
 	if res.Granted {
 		fmt.Fprintf(a.stdout, "unlock: door %s opened (%v)\n", door, time.Since(start).Round(time.Millisecond))
 	} else {
@@ -76,11 +72,36 @@ func cmdUnlock(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
+// unlockOnce opens a channel to door's lock and unlocks in it. A credential
+// this lock accepted before goes by reference: the unlock then fits a slow
+// link. (The time token v2-lock stores with the credentials is the last
+// argument of the unlock.)
+func (a *app) unlockOnce(ctx context.Context, door, addr string, rate int) (*ble.Session, *doorAccess, *lockproto.UnlockResult, error) {
+	s, da, err := a.connect(ctx, door, addr, rate, false)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	unlock := s.Unlock
+	if a.presented(door, da.cred) {
+		unlock = s.UnlockCached
+	}
+	res, err := unlock(ctx, da.cred, da.device, da.timeToken)
+	if err != nil {
+		s.Close()
+		return nil, nil, nil, err
+	}
+	if res.Authenticated {
+		a.markPresented(door, da.cred)
+	}
+	return s, da, res, nil
+}
+
 // doorAccess is what the phone holds for one door.
 type doorAccess struct {
 	cred    []byte
 	device  ed25519.PrivateKey
 	lockPub ed25519.PublicKey
+	stored  bool // reused from the state directory, not renewed now
 	// timeToken is the cloud's signed time stored with the credential,
 	// carried in every proof so a lock whose clock was reset recovers.
 	timeToken []byte
@@ -89,12 +110,12 @@ type doorAccess struct {
 // connect opens the channel to the lock of door: with the credential that
 // names the door and the lock key the property certified for it, so the
 // phone sends its credential to no other device.
-func (a *app) connect(ctx context.Context, door, addr string, rate int) (*ble.Session, *doorAccess, error) {
+func (a *app) connect(ctx context.Context, door, addr string, rate int, renew bool) (*ble.Session, *doorAccess, error) {
 	key, err := a.deviceKey()
 	if err != nil {
 		return nil, nil, err
 	}
-	creds, err := a.credentials(ctx, door)
+	creds, stored, err := a.credentials(ctx, door, renew)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -102,7 +123,7 @@ func (a *app) connect(ctx context.Context, door, addr string, rate int) (*ble.Se
 	if err != nil {
 		return nil, nil, err
 	}
-	da.device = key
+	da.device, da.stored = key, stored
 	s, err := ble.DialLock(ctx, addr, ble.Config{Rate: rate}, door, da.lockPub)
 	if err != nil {
 		return nil, nil, fmt.Errorf("door %s: %w", door, err)
@@ -110,34 +131,47 @@ func (a *app) connect(ctx context.Context, door, addr string, rate int) (*ble.Se
 	return s, da, nil
 }
 
-// credentials returns the phone's credentials for an unlock at door. A
+// credentials returns the phone's credentials for an unlock at door, and
+// whether they are the stored ones rather than renewed now. Unless renew, a
 // stored one that names the door and is in the first half of its window is
 // used as it is: the same credential again lets the lock take it by
 // reference. Otherwise they are renewed while online; a phone without a
 // connection (or refused) keeps the ones it has, as a real phone would.
-func (a *app) credentials(ctx context.Context, door string) ([]storedCredential, error) {
+func (a *app) credentials(ctx context.Context, door string, renew bool) ([]storedCredential, bool, error) {
 	var l list[storedCredential]
-	if b, err := os.ReadFile(a.path(credentialsFile)); err == nil && json.Unmarshal(b, &l) == nil {
+	if b, err := os.ReadFile(a.path(credentialsFile)); err == nil && json.Unmarshal(b, &l) == nil && !renew {
 		now := time.Now()
 		for _, c := range l.Items {
 			if slices.Contains(c.Doors, door) && !now.Before(c.NotBefore) && now.Before(c.IssuedAt.Add(c.NotAfter.Sub(c.IssuedAt)/2)) {
-				return l.Items, nil
+				return l.Items, true, nil
 			}
 		}
 	}
-	err := a.authed(ctx, "POST", "/api/v1/me/credentials", nil, &l)
+	var fresh list[storedCredential]
+	err := a.authed(ctx, "POST", "/api/v1/me/credentials", nil, &fresh)
 	if err == nil {
-		return l.Items, a.saveJSON(credentialsFile, &l)
+		return fresh.Items, false, a.saveJSON(credentialsFile, &fresh)
 	}
 	fmt.Fprintf(a.stderr, "doorapp: credentials not renewed (%v); using the stored ones\n", err)
 	b, rerr := os.ReadFile(a.path(credentialsFile))
 	if rerr != nil {
-		return nil, fmt.Errorf("no credentials: %w", err)
+		return nil, true, fmt.Errorf("no credentials: %w", err)
 	}
 	if err := json.Unmarshal(b, &l); err != nil {
-		return nil, err
+		return nil, true, err
 	}
-	return l.Items, nil
+	return l.Items, true, nil
+}
+
+// renewed renews the credentials and says whether door now has another
+// credential than cred.
+func (a *app) renewed(ctx context.Context, door string, cred []byte) bool {
+	creds, stored, err := a.credentials(ctx, door, true)
+	if err != nil || stored {
+		return false
+	}
+	da, err := accessTo(creds, door)
+	return err == nil && !bytes.Equal(da.cred, cred)
 }
 
 // accessTo finds the credential naming door and the certified key of its
