@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/dooros/dooros/lockproto"
@@ -135,9 +136,9 @@ func (c clockState) accept(rtc, t time.Time, epoch uint64, tolerance time.Durati
 		n := c
 		n.Epoch = epoch
 		n.TrustedTime, n.Known = time.Time{}, time.Time{}
-		return set(n, "epoch "+itoa(epoch)+" "+delta.Round(time.Second).String())
+		return set(n, "epoch "+strconv.FormatUint(epoch, 10)+" "+delta.Round(time.Second).String())
 	case epoch < c.Epoch:
-		return ignored("old epoch " + itoa(epoch))
+		return ignored("old epoch " + strconv.FormatUint(epoch, 10))
 	case c.Untrusted:
 		if t.Before(cur) {
 			return ignored("before last known time " + delta.Round(time.Second).String())
@@ -149,19 +150,6 @@ func (c clockState) accept(rtc, t time.Time, epoch uint64, tolerance time.Durati
 		return ignored("pull-back limit " + delta.Round(time.Second).String())
 	}
 	return set(c, "")
-}
-
-func itoa(n uint64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(b[i:])
-		}
-	}
 }
 
 // now is the lock's clock. A reading of the RTC below one seen before is a

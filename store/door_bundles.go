@@ -290,16 +290,8 @@ func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []str
 		if err != nil {
 			return err
 		}
-		var propIDs []string
-		for id := range byProp {
-			propIDs = append(propIDs, id)
-		}
-		clocks, err := t.propertyClocks(ctx, propIDs)
-		if err != nil {
-			return err
-		}
 		for _, j := range jobs {
-			j.clock = clocks[j.propertyID]
+			j.clock = desired.clocks[j.propertyID]
 			j.desired = desired.locks[j.doorID]
 			if at, ok := desired.refreshAt[j.doorID]; ok {
 				j.refreshAt = &at

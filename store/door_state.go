@@ -225,6 +225,7 @@ func LockEntryWindow(grants []HolderGrant, now time.Time) (e HolderEntry, refres
 type desiredBatch struct {
 	locks     map[string]DesiredLock
 	refreshAt map[string]time.Time
+	clocks    map[string]propertyClock // by property id
 }
 
 // desiredLocks computes, in a few queries for all of doorIDs, the state
@@ -395,6 +396,7 @@ func (t *Tx) desiredLocks(ctx context.Context, sealer Sealer, props map[string]d
 	if err != nil {
 		return out, err
 	}
+	out.clocks = clocks
 	byRetention := map[time.Duration][]string{}
 	for _, id := range doorIDs {
 		r := max(clocks[props[id].ID].retention, time.Duration(props[id].CredentialLifetimeHours)*time.Hour)
