@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/dooros/dooros/lockproto"
@@ -312,9 +312,13 @@ func (g *eventLog) run(key string) *denialRun {
 // closeRuns logs the aggregate of every run whose window has passed (all
 // of them when force is set).
 func (g *eventLog) closeRuns(now time.Time, force bool) error {
+	if len(g.runs) == 0 {
+		return nil
+	}
 	var keep []*denialRun
 	changed := false
-	sort.SliceStable(g.runs, func(i, j int) bool { return g.runs[i].Opened.Before(g.runs[j].Opened) })
+	// Oldest run first, so aggregates are logged in the order runs began.
+	slices.SortStableFunc(g.runs, func(a, b *denialRun) int { return a.Opened.Compare(b.Opened) })
 	for _, r := range g.runs {
 		if !force && now.Sub(r.Opened) < g.window {
 			keep = append(keep, r)
