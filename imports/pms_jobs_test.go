@@ -111,7 +111,7 @@ func TestPMSSyncResumesAfterRestart(t *testing.T) {
 			// Worker A plans, commits two batches of 10 steps and dies
 			// (kill -9: it neither hands the run back nor finishes it).
 			batches := 0
-			a := &imports.Runner{Store: st, WorkerID: "worker-a", PMSBatchSteps: 10, Pause: -1, PMSProgress: func(store.PMSRun) {
+			a := &imports.Runner{Store: st, WorkerID: "worker-a", PMSBatchSteps: 10, BatchTime: time.Hour, Pause: -1, PMSProgress: func(store.PMSRun) {
 				if batches++; batches == 2 {
 					runtime.Goexit()
 				}
@@ -167,7 +167,7 @@ func TestPMSSyncResumesAfterRestart(t *testing.T) {
 			}
 			cctx, cancel := context.WithCancel(ctx)
 			batches := 0
-			c := &imports.Runner{Store: st, WorkerID: "worker-c", PMSBatchSteps: 10, Pause: -1, PMSProgress: func(store.PMSRun) {
+			c := &imports.Runner{Store: st, WorkerID: "worker-c", PMSBatchSteps: 10, BatchTime: time.Hour, Pause: -1, PMSProgress: func(store.PMSRun) {
 				if batches++; batches == 3 {
 					cancel() // "dooros serve" stopped mid-run
 				}
