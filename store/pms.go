@@ -439,8 +439,15 @@ func (t *Tx) queuePMSRun(ctx context.Context, propertyID, cause string) (PMSRun,
 		return run, false, err
 	}
 	id := domain.NewID("run")
-	if _, err := t.exec(ctx, `INSERT INTO pms_runs (id, property_id, provider, roster_id, cause, status, summary, items, started_at) VALUES (?,?,?,?,?,?,?,?,?)`,
-		id, propertyID, set.Provider, rosterID, cause, ImportQueued, "{}", "[]", micros(t.s.Now())); err != nil {
+	res, err := t.exec(ctx, `INSERT INTO pms_runs (id, property_id, provider, roster_id, cause, status, summary, items, started_at) VALUES (?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (property_id) WHERE status = 'queued' DO NOTHING`,
+		id, propertyID, set.Provider, rosterID, cause, ImportQueued, "{}", "[]", micros(t.s.Now()))
+	if err != nil {
+		return run, false, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		// Another instance queued one meanwhile.
+		run, err = scanRun(t.queryRow(ctx, `SELECT `+pmsRunCols+` FROM pms_runs WHERE property_id = ? AND status = ?`, propertyID, ImportQueued))
 		return run, false, err
 	}
 	run, err = scanRun(t.queryRow(ctx, `SELECT `+pmsRunCols+` FROM pms_runs WHERE id = ?`, id))

@@ -17,6 +17,9 @@ ALTER TABLE pms_runs ADD COLUMN plan TEXT NOT NULL DEFAULT '';
 ALTER TABLE pms_runs ADD COLUMN total_ops INTEGER NOT NULL DEFAULT -1; -- -1: not planned yet
 ALTER TABLE pms_runs ADD COLUMN next_op INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX pms_runs_pending ON pms_runs (property_id, started_at) WHERE status IN ('queued', 'running');
+-- At most one queued run per property, also when two instances queue at
+-- once (Sync Now on one, a roster on the other).
+CREATE UNIQUE INDEX pms_runs_one_queued ON pms_runs (property_id) WHERE status = 'queued';
 
 -- Runs of the request-bound sync that a client or a restart cut short
 -- stayed "running" with zero counts; say what happened to them.
@@ -45,6 +48,7 @@ ALTER TABLE pms_settings ADD COLUMN skip_statuses TEXT NOT NULL DEFAULT '[]';
 -- +goose Down
 ALTER TABLE pms_settings DROP COLUMN skip_statuses;
 DROP TABLE pms_run_items;
+DROP INDEX pms_runs_one_queued;
 DROP INDEX pms_runs_pending;
 ALTER TABLE pms_runs DROP COLUMN next_op;
 ALTER TABLE pms_runs DROP COLUMN total_ops;
