@@ -60,6 +60,9 @@ func checkSyncedOnce(t *testing.T, st *store.Store, f storetest.Fixture, runID, 
 	if len(run.Items) != run.Steps {
 		t.Errorf("%d items for %d steps", len(run.Items), run.Steps)
 	}
+	if got := count(t, st, `SELECT COUNT(*) FROM pms_run_plans WHERE run_id = '`+runID+`'`); got != 0 {
+		t.Errorf("the finished run's plan is still stored")
+	}
 	like := `'` + prefix + `-%'`
 	if got := count(t, st, `SELECT COUNT(*) FROM people WHERE email LIKE `+like); got != n+linked {
 		t.Errorf("%d people, want %d", got, n+linked)
@@ -293,7 +296,7 @@ func TestPMSSyncUnderConcurrentWriters(t *testing.T) {
 		go func() {
 			defer writers.Done()
 			<-started
-			db, err := sql.Open("sqlite", "file:"+path+"?_txlock=immediate")
+			db, err := sql.Open("sqlite", "file:"+path+"?_txlock=immediate&_pragma=busy_timeout(10000)")
 			if err != nil {
 				fail("lock holder", err)
 				return

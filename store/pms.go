@@ -395,7 +395,7 @@ func (s *Store) PMSContacts(ctx context.Context, propertyID, provider string, po
 // pmsRuns is the job table of PMS sync runs: the import job runner claims
 // them as it claims CSV imports. A run waits until every older unfinished
 // run of its property has ended, so one property never syncs twice at once.
-var pmsRuns = jobTable{name: "pms_runs", lease: PMSLease, input: "plan", order: "started_at, id",
+var pmsRuns = jobTable{name: "pms_runs", lease: PMSLease, drop: `DELETE FROM pms_run_plans WHERE run_id = ?`, order: "started_at, id",
 	where: ` AND NOT EXISTS (SELECT 1 FROM pms_runs o WHERE o.property_id = j.property_id AND o.status IN ('queued', 'running')
 		AND (o.started_at < j.started_at OR (o.started_at = j.started_at AND o.id < j.id)))`}
 
@@ -683,8 +683,11 @@ func (s *Store) StartPMSRun(ctx context.Context, runID, workerID string, roster 
 		// The roster read may be newer than the one the run was queued
 		// with, or of a provider the settings changed to since.
 		n := len(pmsOps(run.ID, run.PropertyID, roster.Provider, plan))
-		if _, err := t.exec(ctx, `UPDATE pms_runs SET roster_id = ?, provider = ?, plan = ?, total_ops = ?, next_op = 0, lease_until = ? WHERE id = ?`,
-			roster.ID, roster.Provider, enc, n, micros(s.Now().Add(PMSLease)), runID); err != nil {
+		if _, err := t.exec(ctx, `UPDATE pms_runs SET roster_id = ?, provider = ?, total_ops = ?, next_op = 0, lease_until = ? WHERE id = ?`,
+			roster.ID, roster.Provider, n, micros(s.Now().Add(PMSLease)), runID); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO pms_run_plans (run_id, plan) VALUES (?,?) ON CONFLICT (run_id) DO UPDATE SET plan = excluded.plan`, runID, enc); err != nil {
 			return err
 		}
 		run, err = scanRun(t.queryRow(ctx, `SELECT `+pmsRunCols+` FROM pms_runs WHERE id = ?`, runID))
@@ -700,7 +703,7 @@ func (s *Store) StartPMSRun(ctx context.Context, runID, workerID string, roster 
 // stopped): it goes on from its first step not committed.
 func (s *Store) OpenPMSJob(ctx context.Context, run PMSRun) (*PMSJob, error) {
 	var enc string
-	if err := s.queryRow(ctx, `SELECT plan FROM pms_runs WHERE id = ?`, run.ID).Scan(&enc); err != nil {
+	if err := s.queryRow(ctx, `SELECT plan FROM pms_run_plans WHERE run_id = ?`, run.ID).Scan(&enc); err != nil {
 		return nil, s.mapErr(err)
 	}
 	plan, err := decodePlan(enc)
