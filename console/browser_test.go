@@ -19,6 +19,7 @@ import (
 	"github.com/dooros/dooros/demo"
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/doorsync"
+	"github.com/dooros/dooros/imports"
 	"github.com/dooros/dooros/lockproto"
 	"github.com/dooros/dooros/mail"
 	"github.com/dooros/dooros/mail/mailtest"
@@ -573,6 +574,11 @@ func TestBrowser(t *testing.T) {
 		b.do(chromedp.SetUploadFiles(chromedp.CSS(`#pms-roster-form input[name=roster]`), []string{roster}),
 			chromedp.Click(chromedp.CSS(`#pms-roster-form input[name=dry_run]`)))
 		b.submit(`#pms-roster-form button[type=submit]`, "#pms-run-items")
+		b.see("Queued: the sync runs in the background")
+		if err := (&imports.Runner{Store: b.st, Pause: -1}).Drain(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		b.do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#pms-run-items")))
 		b.see("1 created", "kai.lee@example.com", "approval_required")
 		b.screenshot("pms-run")
 		b.open(pp + "/pms")

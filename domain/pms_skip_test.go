@@ -40,3 +40,32 @@ func TestNormalizeSkipStatuses(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNormalizeSkipStatuses: any list a client sends is either refused
+// with an error naming the field, or comes back trimmed, non-empty,
+// within bounds and without two words that compare equal.
+func FuzzNormalizeSkipStatuses(f *testing.F) {
+	f.Add("Model", "Employee")
+	f.Add(" Month to Month ", "month-to-month")
+	f.Add("\xff", "")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		out, err := domain.NormalizeSkipStatuses([]string{a, b}, func(w string) bool { return strings.EqualFold(w, "past") })
+		if err != nil {
+			if domain.ErrorCode(err) != domain.EInvalid {
+				t.Fatalf("error %v is not invalid input", err)
+			}
+			return
+		}
+		if len(out) != 2 {
+			t.Fatalf("%q → %q", []string{a, b}, out)
+		}
+		for _, w := range out {
+			if w == "" || w != strings.Join(strings.Fields(w), " ") || len([]rune(w)) > 40 {
+				t.Fatalf("%q kept as %q", []string{a, b}, w)
+			}
+		}
+		if strings.EqualFold(out[0], out[1]) {
+			t.Fatalf("duplicates kept: %q", out)
+		}
+	})
+}

@@ -60,6 +60,9 @@ func checkSyncedOnce(t *testing.T, st *store.Store, f storetest.Fixture, runID, 
 	if len(run.Items) != run.Steps {
 		t.Errorf("%d items for %d steps", len(run.Items), run.Steps)
 	}
+	if got := count(t, st, `SELECT COUNT(*) FROM pms_run_plans WHERE run_id = '`+runID+`'`); got != 0 {
+		t.Errorf("the finished run's plan is still stored")
+	}
 	like := `'` + prefix + `-%'`
 	if got := count(t, st, `SELECT COUNT(*) FROM people WHERE email LIKE `+like); got != n+linked {
 		t.Errorf("%d people, want %d", got, n+linked)
@@ -111,7 +114,7 @@ func TestPMSSyncResumesAfterRestart(t *testing.T) {
 			// Worker A plans, commits two batches of 10 steps and dies
 			// (kill -9: it neither hands the run back nor finishes it).
 			batches := 0
-			a := &imports.Runner{Store: st, WorkerID: "worker-a", PMSBatchSteps: 10, Pause: -1, PMSProgress: func(store.PMSRun) {
+			a := &imports.Runner{Store: st, WorkerID: "worker-a", PMSBatchSteps: 10, BatchTime: time.Hour, Pause: -1, PMSProgress: func(store.PMSRun) {
 				if batches++; batches == 2 {
 					runtime.Goexit()
 				}
@@ -167,7 +170,7 @@ func TestPMSSyncResumesAfterRestart(t *testing.T) {
 			}
 			cctx, cancel := context.WithCancel(ctx)
 			batches := 0
-			c := &imports.Runner{Store: st, WorkerID: "worker-c", PMSBatchSteps: 10, Pause: -1, PMSProgress: func(store.PMSRun) {
+			c := &imports.Runner{Store: st, WorkerID: "worker-c", PMSBatchSteps: 10, BatchTime: time.Hour, Pause: -1, PMSProgress: func(store.PMSRun) {
 				if batches++; batches == 3 {
 					cancel() // "dooros serve" stopped mid-run
 				}
@@ -293,7 +296,7 @@ func TestPMSSyncUnderConcurrentWriters(t *testing.T) {
 		go func() {
 			defer writers.Done()
 			<-started
-			db, err := sql.Open("sqlite", "file:"+path+"?_txlock=immediate")
+			db, err := sql.Open("sqlite", "file:"+path+"?_txlock=immediate&_pragma=busy_timeout(10000)")
 			if err != nil {
 				fail("lock holder", err)
 				return

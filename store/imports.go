@@ -267,8 +267,9 @@ func (s *Store) claimImport(ctx context.Context, workerID, id string) (*ImportJo
 type jobTable struct {
 	name  string
 	lease time.Duration
-	// input is the column holding the job's input, emptied when it ends.
-	input string
+	// input is the column holding the job's input, emptied when it ends;
+	// drop deletes input kept in another table (job id as its argument).
+	input, drop string
 	// where narrows the claimable rows (a PMS run waits for the older
 	// runs of its property).
 	where string
@@ -302,9 +303,11 @@ func (t *Tx) claimJob(ctx context.Context, jt jobTable, workerID, id string) (st
 		return "", err
 	}
 	if attempts >= importMaxAttempts {
-		_, err := t.exec(ctx, `UPDATE `+jt.name+` SET status = ?, error = ?, `+jt.input+` = '', finished_at = ?, lease_until = NULL WHERE id = ?`,
-			ImportFailed, fmt.Sprintf("gave up after %d attempts", attempts), micros(now), jobID)
-		return "", err
+		if _, err := t.exec(ctx, `UPDATE `+jt.name+` SET status = ?, error = ?, `+jt.clearInput()+`finished_at = ?, lease_until = NULL WHERE id = ?`,
+			ImportFailed, fmt.Sprintf("gave up after %d attempts", attempts), micros(now), jobID); err != nil {
+			return "", err
+		}
+		return "", t.dropInput(ctx, jt, jobID)
 	}
 	_, err = t.exec(ctx, `UPDATE `+jt.name+` SET status = ?, worker_id = ?, lease_until = ?, attempts = attempts + 1,
 		started_at = COALESCE(started_at, ?) WHERE id = ?`, ImportRunning, workerID, micros(now.Add(jt.lease)), micros(now), jobID)
@@ -329,12 +332,32 @@ func (t *Tx) finishJob(ctx context.Context, jt jobTable, id, workerID, failure s
 	if failure != "" {
 		status = ImportFailed
 	}
-	res, err := t.exec(ctx, `UPDATE `+jt.name+` SET status = ?, error = ?, `+jt.input+` = '', finished_at = ?, lease_until = NULL
+	res, err := t.exec(ctx, `UPDATE `+jt.name+` SET status = ?, error = ?, `+jt.clearInput()+`finished_at = ?, lease_until = NULL
 		WHERE id = ? AND worker_id = ? AND status = ?`, status, truncate(failure, 500), micros(t.s.Now()), id, workerID, ImportRunning)
 	if err != nil {
 		return err
 	}
-	return leaseHeld(res)
+	if err := leaseHeld(res); err != nil {
+		return err
+	}
+	return t.dropInput(ctx, jt, id)
+}
+
+// clearInput is the SET clause that empties the job's input column.
+func (jt jobTable) clearInput() string {
+	if jt.input == "" {
+		return ""
+	}
+	return jt.input + ` = '', `
+}
+
+// dropInput deletes a job's input kept in another table.
+func (t *Tx) dropInput(ctx context.Context, jt jobTable, id string) error {
+	if jt.drop == "" {
+		return nil
+	}
+	_, err := t.exec(ctx, jt.drop, id)
+	return err
 }
 
 // ImportContent returns the uploaded file of a job.

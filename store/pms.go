@@ -395,7 +395,7 @@ func (s *Store) PMSContacts(ctx context.Context, propertyID, provider string, po
 // pmsRuns is the job table of PMS sync runs: the import job runner claims
 // them as it claims CSV imports. A run waits until every older unfinished
 // run of its property has ended, so one property never syncs twice at once.
-var pmsRuns = jobTable{name: "pms_runs", lease: PMSLease, input: "plan", order: "started_at, id",
+var pmsRuns = jobTable{name: "pms_runs", lease: PMSLease, drop: `DELETE FROM pms_run_plans WHERE run_id = ?`, order: "started_at, id",
 	where: ` AND NOT EXISTS (SELECT 1 FROM pms_runs o WHERE o.property_id = j.property_id AND o.status IN ('queued', 'running')
 		AND (o.started_at < j.started_at OR (o.started_at = j.started_at AND o.id < j.id)))`}
 
@@ -439,8 +439,15 @@ func (t *Tx) queuePMSRun(ctx context.Context, propertyID, cause string) (PMSRun,
 		return run, false, err
 	}
 	id := domain.NewID("run")
-	if _, err := t.exec(ctx, `INSERT INTO pms_runs (id, property_id, provider, roster_id, cause, status, summary, items, started_at) VALUES (?,?,?,?,?,?,?,?,?)`,
-		id, propertyID, set.Provider, rosterID, cause, ImportQueued, "{}", "[]", micros(t.s.Now())); err != nil {
+	res, err := t.exec(ctx, `INSERT INTO pms_runs (id, property_id, provider, roster_id, cause, status, summary, items, started_at) VALUES (?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (property_id) WHERE status = 'queued' DO NOTHING`,
+		id, propertyID, set.Provider, rosterID, cause, ImportQueued, "{}", "[]", micros(t.s.Now()))
+	if err != nil {
+		return run, false, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		// Another instance queued one meanwhile.
+		run, err = scanRun(t.queryRow(ctx, `SELECT `+pmsRunCols+` FROM pms_runs WHERE property_id = ? AND status = ?`, propertyID, ImportQueued))
 		return run, false, err
 	}
 	run, err = scanRun(t.queryRow(ctx, `SELECT `+pmsRunCols+` FROM pms_runs WHERE id = ?`, id))
@@ -676,8 +683,11 @@ func (s *Store) StartPMSRun(ctx context.Context, runID, workerID string, roster 
 		// The roster read may be newer than the one the run was queued
 		// with, or of a provider the settings changed to since.
 		n := len(pmsOps(run.ID, run.PropertyID, roster.Provider, plan))
-		if _, err := t.exec(ctx, `UPDATE pms_runs SET roster_id = ?, provider = ?, plan = ?, total_ops = ?, next_op = 0, lease_until = ? WHERE id = ?`,
-			roster.ID, roster.Provider, enc, n, micros(s.Now().Add(PMSLease)), runID); err != nil {
+		if _, err := t.exec(ctx, `UPDATE pms_runs SET roster_id = ?, provider = ?, total_ops = ?, next_op = 0, lease_until = ? WHERE id = ?`,
+			roster.ID, roster.Provider, n, micros(s.Now().Add(PMSLease)), runID); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO pms_run_plans (run_id, plan) VALUES (?,?) ON CONFLICT (run_id) DO UPDATE SET plan = excluded.plan`, runID, enc); err != nil {
 			return err
 		}
 		run, err = scanRun(t.queryRow(ctx, `SELECT `+pmsRunCols+` FROM pms_runs WHERE id = ?`, runID))
@@ -693,7 +703,7 @@ func (s *Store) StartPMSRun(ctx context.Context, runID, workerID string, roster 
 // stopped): it goes on from its first step not committed.
 func (s *Store) OpenPMSJob(ctx context.Context, run PMSRun) (*PMSJob, error) {
 	var enc string
-	if err := s.queryRow(ctx, `SELECT plan FROM pms_runs WHERE id = ?`, run.ID).Scan(&enc); err != nil {
+	if err := s.queryRow(ctx, `SELECT plan FROM pms_run_plans WHERE run_id = ?`, run.ID).Scan(&enc); err != nil {
 		return nil, s.mapErr(err)
 	}
 	plan, err := decodePlan(enc)
