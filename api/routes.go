@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
 )
 
 // Routes registers the whole API v1 surface on mux.
