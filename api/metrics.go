@@ -96,9 +96,11 @@ func (m *Metrics) ObserveStore(op string, d time.Duration) {
 	m.storeOps.WithLabelValues(op).Observe(d.Seconds())
 }
 
-// Handler serves /metrics.
+// Handler serves /metrics. A collector that fails (the database samples
+// while the database is down) leaves out its own metrics, not the whole
+// scrape: dooros_dependency_up must be readable exactly then.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
 type statusRecorder struct {

@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/dooros/dooros/throttle"
 )
 
 // Routes registers the whole API v1 surface on mux.
@@ -52,9 +50,9 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("PUT /api/v1/managers/{m}/properties/{p}", s.authed(s.assignProperty))
 
 	// Resident (DOOR App) API. Per client address: code requests and wrong
-	// codes together; the per-email limits live in the store, so they hold
-	// across instances.
-	addr := throttle.NewLimiter(30, 10*time.Minute)
+	// codes together, counted where manager logins are (the database under
+	// `dooros serve`); the per-email limits live in the store.
+	addr := s.Limiter.NewAddressLimiter("app-address", 30, 10*time.Minute)
 	mux.Handle("POST /api/v1/app/login/start", s.public(func(w http.ResponseWriter, r *http.Request) error { return s.appLoginStart(w, r, addr) }))
 	mux.Handle("POST /api/v1/app/login/verify", s.public(func(w http.ResponseWriter, r *http.Request) error { return s.appLoginVerify(w, r, addr) }))
 	mux.Handle("POST /api/v1/app/logout", s.resident(s.appLogout))

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/dooros/dooros/domain"
@@ -14,7 +15,7 @@ const (
 	InstanceLiveFor   = 3 * InstanceHeartbeat
 )
 
-// RegisterInstance records self as running and applies
+// RegisterInstance records self as running and, on PostgreSQL, applies
 // domain.CheckInstances against the other live instances, in one
 // transaction; on PostgreSQL an advisory lock serialises registrations,
 // so two instances starting together cannot both miss each other. A
@@ -30,6 +31,15 @@ func (s *Store) RegisterInstance(ctx context.Context, self domain.Instance) erro
 		now := s.Now()
 		if _, err := t.exec(ctx, `DELETE FROM server_instances WHERE heartbeat_at < ? OR id = ?`, micros(now.Add(-24*time.Hour)), self.ID); err != nil {
 			return err
+		}
+		// A row with this host and listen address is this server's own
+		// previous run, stopped without removing it (kill -9, power loss):
+		// two processes cannot listen on one address, and if the old one
+		// still does, this one fails to listen anyway.
+		if !strings.HasSuffix(self.Addr, ":0") {
+			if _, err := t.exec(ctx, `DELETE FROM server_instances WHERE host = ? AND addr = ?`, self.Host, self.Addr); err != nil {
+				return err
+			}
 		}
 		rows, err := t.query(ctx, `SELECT id, host, addr, embedded_broker, started_at, heartbeat_at FROM server_instances WHERE heartbeat_at >= ?`, micros(now.Add(-InstanceLiveFor)))
 		if err != nil {
@@ -50,8 +60,14 @@ func (s *Store) RegisterInstance(ctx context.Context, self domain.Instance) erro
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if err := domain.CheckInstances(self, others); err != nil {
-			return err
+		// Only on PostgreSQL: several instances on one SQLite file is no
+		// deployment (one machine, one writer), and a process restarted
+		// there on another port after a crash must not wait for its old
+		// heartbeat to go stale.
+		if s.dialect == Postgres {
+			if err := domain.CheckInstances(self, others); err != nil {
+				return err
+			}
 		}
 		_, err = t.exec(ctx, `INSERT INTO server_instances (id, host, addr, embedded_broker, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			self.ID, self.Host, self.Addr, self.EmbeddedBroker, micros(now), micros(now))

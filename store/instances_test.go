@@ -17,10 +17,19 @@ import (
 func TestRegisterInstance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
+		if st.Dialect() != store.Postgres {
+			// One SQLite file is one machine: nothing is refused there.
+			for _, id := range []string{"s1", "s2"} {
+				if err := st.RegisterInstance(ctx, domain.Instance{ID: id, Host: "h", Addr: "127.0.0.1:0", EmbeddedBroker: true}); err != nil {
+					t.Fatalf("SQLite: %v", err)
+				}
+			}
+			return
+		}
 		now := time.Now()
 		st.Now = func() time.Time { return now }
 		inst := func(id string, embedded bool) domain.Instance {
-			return domain.Instance{ID: id, Host: "h", Addr: "127.0.0.1:8080", EmbeddedBroker: embedded}
+			return domain.Instance{ID: id, Host: "host-" + id, Addr: "127.0.0.1:8080", EmbeddedBroker: embedded}
 		}
 		refused := func(self domain.Instance, want string) {
 			t.Helper()
@@ -54,5 +63,17 @@ func TestRegisterInstance(t *testing.T) {
 		if err := st.RegisterInstance(ctx, inst("e", true)); err != nil {
 			t.Fatalf("instances silent for longer than InstanceLiveFor still count: %v", err)
 		}
+		// e is killed (its row stays) and started again at once on the
+		// same host and address: its old row is its own, not another
+		// instance.
+		restarted := inst("e2", true)
+		restarted.Host = "host-e"
+		if err := st.RegisterInstance(ctx, restarted); err != nil {
+			t.Fatalf("a restart on the same address is refused: %v", err)
+		}
+		other := inst("f", true)
+		other.Host = "host-e"
+		other.Addr = "127.0.0.1:9090"
+		refused(other, "e2")
 	})
 }

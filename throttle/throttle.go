@@ -174,6 +174,16 @@ func NewSharedLogin(c Counter, proxies Proxies, log *slog.Logger) *Login {
 	}
 }
 
+// NewAddressLimiter is a limiter by client address of limit failures per
+// window, counted where l counts (shared or in memory): for other logins
+// (the resident app's) that should hold across instances just as much.
+func (l *Login) NewAddressLimiter(name string, limit int, window time.Duration) *Limiter {
+	if c := l.Address.shared; c != nil {
+		return NewSharedLimiter(name, limit, window, c, l.Address.log)
+	}
+	return NewLimiter(limit, window)
+}
+
 // MaxWindow is the longest window a login limit counts over: failures
 // older than it can be pruned.
 const MaxWindow = AddressLoginWindow
