@@ -7,7 +7,6 @@ import (
 	"fmt"
 )
 
-
 // UnlockRequest is the phone's proof inside a channel (§4.3, §4.10): its
 // credential and a device-key signature over the lock id and the channel's
 // transcript hash. The transcript holds the lock's fresh ephemeral key, so
