@@ -45,6 +45,9 @@ func checkOnce(t *testing.T, st *store.Store, jobID, prefix string, n int) {
 	if got := count(t, st, `SELECT COUNT(*) FROM (SELECT row_num FROM import_rows WHERE job_id = '`+jobID+`' GROUP BY row_num HAVING COUNT(*) > 1) d`); got != 0 {
 		t.Errorf("%d rows have several results", got)
 	}
+	if got := count(t, st, `SELECT COUNT(*) FROM import_contents WHERE job_id = '`+jobID+`'`); got != 0 {
+		t.Errorf("the finished job's file is still stored")
+	}
 	if got := count(t, st, `SELECT COUNT(*) FROM import_rows WHERE job_id = '`+jobID+`' AND outcome = 'created'`); got != n {
 		t.Errorf("%d rows created, want %d", got, n)
 	}

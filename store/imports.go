@@ -122,7 +122,10 @@ func (s *Store) CreateImport(ctx context.Context, a domain.Actor, propertyID, fi
 		id := domain.NewID("imp")
 		if _, err := t.exec(ctx, `INSERT INTO import_jobs (id, property_id, actor_id, actor_name, file_name, content, dry_run, status, total_rows, created_at)
 			VALUES (?,?,?,?,?,?,?,?,?,?)`, id, propertyID, a.ManagerID, a.Name, truncate(fileName, 200),
-			base64.StdEncoding.EncodeToString(content), dryRun, ImportQueued, totalRows, micros(s.Now())); err != nil {
+			"", dryRun, ImportQueued, totalRows, micros(s.Now())); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO import_contents (job_id, content) VALUES (?,?)`, id, base64.StdEncoding.EncodeToString(content)); err != nil {
 			return err
 		}
 		var err error
@@ -277,7 +280,7 @@ type jobTable struct {
 	order string
 }
 
-var importJobs = jobTable{name: "import_jobs", lease: ImportLease, input: "content", order: "created_at, id"}
+var importJobs = jobTable{name: "import_jobs", lease: ImportLease, drop: `DELETE FROM import_contents WHERE job_id = ?`, order: "created_at, id"}
 
 // claimJob claims the oldest job of jt that is queued, or running with an
 // expired lease (its worker died), for workerID (only job id when id is
@@ -363,7 +366,7 @@ func (t *Tx) dropInput(ctx context.Context, jt jobTable, id string) error {
 // ImportContent returns the uploaded file of a job.
 func (s *Store) ImportContent(ctx context.Context, id string) ([]byte, error) {
 	var enc string
-	if err := s.queryRow(ctx, `SELECT content FROM import_jobs WHERE id = ?`, id).Scan(&enc); err != nil {
+	if err := s.queryRow(ctx, `SELECT content FROM import_contents WHERE job_id = ?`, id).Scan(&enc); err != nil {
 		return nil, s.mapErr(err)
 	}
 	return base64.StdEncoding.DecodeString(enc)

@@ -48,12 +48,24 @@ CREATE TABLE pms_run_items (
     PRIMARY KEY (run_id, seq)
 );
 
+-- A CSV import's uploaded file, out of the import_jobs row that every
+-- batch updates (SQLite rewrites a whole row on update: a 20 MB file per
+-- batch). Deleted when the job ends.
+CREATE TABLE import_contents (
+    job_id  TEXT PRIMARY KEY REFERENCES import_jobs (id),
+    content TEXT NOT NULL -- base64 of the file
+);
+INSERT INTO import_contents (job_id, content) SELECT id, content FROM import_jobs WHERE content <> '';
+UPDATE import_jobs SET content = '';
+
 -- Vendor status words whose records this property's sync skips, besides
 -- the words every adapter knows are not residents (JSON array).
 ALTER TABLE pms_settings ADD COLUMN skip_statuses TEXT NOT NULL DEFAULT '[]';
 
 -- +goose Down
 ALTER TABLE pms_settings DROP COLUMN skip_statuses;
+UPDATE import_jobs SET content = COALESCE((SELECT c.content FROM import_contents c WHERE c.job_id = import_jobs.id), '');
+DROP TABLE import_contents;
 DROP TABLE pms_run_items;
 DROP TABLE pms_run_plans;
 DROP INDEX pms_runs_one_queued;
