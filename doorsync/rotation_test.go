@@ -67,6 +67,12 @@ func TestDoorSync_LockKeyRotationOffline(t *testing.T) {
 		if status != 202 || len(rot.PublicKey) != ed25519.PublicKeySize {
 			t.Fatalf("rotate = %d %+v", status, rot)
 		}
+		if _, status := e.rotate(e.doors["lobby"].ID); status != 404 {
+			t.Fatalf("rotating a door with no lock = %d, want 404", status)
+		}
+		if _, status := e.rotate("no-such-door"); status != 404 {
+			t.Fatalf("rotating an unknown door = %d, want 404", status)
+		}
 		if _, status := e.rotate(bike.id); status != 409 {
 			t.Fatalf("second rotation while one is pending = %d, want 409", status)
 		}
