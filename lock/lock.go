@@ -191,8 +191,13 @@ func Open(opts Options) (*Lock, error) {
 // LockID returns the lock's provisioned id.
 func (l *Lock) LockID() string { return l.prov.LockID }
 
-// PublicKey returns the lock's Ed25519 public key (acks, event batches).
-func (l *Lock) PublicKey() ed25519.PublicKey { return l.keys.priv.Public().(ed25519.PublicKey) }
+// PublicKey returns the lock's Ed25519 public key (acks, event batches):
+// the provisioned one, or the one the last key rotation gave it.
+func (l *Lock) PublicKey() ed25519.PublicKey {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.keys.priv.Public().(ed25519.PublicKey)
+}
 
 // record logs an event stamped with the trusted clock, after the state's
 // journal (eventLog.record bounds its fields and folds repeated denials).
