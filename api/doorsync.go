@@ -34,6 +34,19 @@ func (s *Server) provisionLock(w http.ResponseWriter, r *http.Request, a domain.
 	return nil
 }
 
+func (s *Server) rotateLock(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
+	ds, err := s.doorSync()
+	if err != nil {
+		return err
+	}
+	out, err := ds.RotateLock(r.Context(), a, r.PathValue("p"), r.PathValue("d"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, out)
+	return nil
+}
+
 func (s *Server) getKeycard(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
 	k, err := s.Store.PersonKeycard(r.Context(), a, r.PathValue("p"), r.PathValue("id"))
 	if err != nil {

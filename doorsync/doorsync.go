@@ -100,6 +100,17 @@ func (s *Service) Provision(ctx context.Context, a domain.Actor, propertyID, doo
 	return out, nil
 }
 
+// RotateLock gives the lock of a door new keys in the field (see
+// store.RotateLockKeys); the next bundle to the door carries them.
+func (s *Service) RotateLock(ctx context.Context, a domain.Actor, propertyID, doorID string) (store.LockRotation, error) {
+	r, err := s.Store.RotateLockKeys(ctx, a, s.Keys, propertyID, doorID)
+	if err != nil {
+		return r, err
+	}
+	s.Wake()
+	return r, nil
+}
+
 // Bundle returns the sealed bundle that brings a door's lock up to date
 // (store.ErrInSync when there is none).
 func (s *Service) Bundle(ctx context.Context, doorID string) (store.DoorBundle, error) {
@@ -129,6 +140,13 @@ func (s *Service) HandleAck(ctx context.Context, doorID string, ack []byte, via 
 		return store.AckResult{}, err
 	}
 	a, err := lockproto.VerifyAck(li.PublicKey, doorID, ack)
+	if err != nil && li.PendingPublicKey != nil {
+		// The ack of a key rotation is signed with the new key: the lock
+		// proves it switched, and the cloud switches too.
+		if a, err = lockproto.VerifyAck(li.PendingPublicKey, doorID, ack); err == nil {
+			err = s.Store.CompleteLockKeyRotation(ctx, doorID, li.Generation, li.PendingPublicKey)
+		}
+	}
 	if err != nil {
 		return store.AckResult{}, &domain.Error{Code: domain.EInvalid, Field: "ack", Message: "not an acknowledgement signed by this door's lock: " + err.Error()}
 	}
@@ -157,6 +175,15 @@ func (s *Service) HandleEvents(ctx context.Context, doorID string, batch []byte,
 		return store.LogResult{}, err
 	}
 	b, _, err := lockproto.OpenEventBatch(li.PublicKey, doorID, sym, batch)
+	if err != nil && li.PendingPublicKey != nil {
+		// The lock switched to its new keys and the ack saying so was lost:
+		// its log, sealed under the new keys, completes the rotation.
+		if psym, perr := s.Keys.Open(li.SealedPendingSymmetric, store.LockSymmetricAAD(doorID, li.Generation)); perr == nil {
+			if b, _, err = lockproto.OpenEventBatch(li.PendingPublicKey, doorID, psym, batch); err == nil {
+				err = s.Store.CompleteLockKeyRotation(ctx, doorID, li.Generation, li.PendingPublicKey)
+			}
+		}
+	}
 	if err != nil {
 		return store.LogResult{}, &domain.Error{Code: domain.EInvalid, Field: "events", Message: "not an event log signed by this door's lock: " + err.Error()}
 	}

@@ -227,7 +227,7 @@ func (l *Lock) OfferTime(token []byte) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	tok, err := lockproto.VerifyTimeToken(l.prov.PropertyPublicKey, token)
+	tok, err := lockproto.VerifyTimeToken(l.keys.propertyPub, token)
 	if err != nil {
 		return err
 	}

@@ -118,7 +118,7 @@ func (l *Lock) verifyCredential(req *lockproto.UnlockRequest) (*lockproto.Creden
 	if c, ok := l.credCache[ref]; ok && c.digest == digest {
 		return c.cred, nil
 	}
-	c, err := lockproto.VerifyCredential(l.prov.PropertyPublicKey, req.Credential)
+	c, err := l.keys.verifyCredential(req.Credential)
 	if err != nil {
 		return nil, err
 	}

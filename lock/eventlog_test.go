@@ -9,7 +9,7 @@ import (
 
 // openBatch opens a sealed batch as the cloud does.
 func openBatch(l *Lock, raw []byte) (*lockproto.EventBatch, []byte, error) {
-	return lockproto.OpenEventBatch(l.PublicKey(), l.LockID(), l.prov.LockSymmetricKey, raw)
+	return lockproto.OpenEventBatch(l.PublicKey(), l.LockID(), l.keys.sym, raw)
 }
 
 func fetch(t *testing.T, l *Lock, from uint64) (*lockproto.EventBatch, []byte) {

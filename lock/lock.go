@@ -58,7 +58,7 @@ type Lock struct {
 	opts   Options
 	log    *slog.Logger
 	prov   *lockproto.Provisioning
-	priv   ed25519.PrivateKey
+	keys   keys // in force: provisioned, or as the last rotation left them
 	loc    *time.Location
 	st     *doorState
 	idx    *entries
@@ -164,7 +164,7 @@ func Open(opts Options) (*Lock, error) {
 		opts:      opts,
 		log:       opts.Logger.With("lock", prov.LockID),
 		prov:      &prov,
-		priv:      prov.LockPrivate(),
+		keys:      keysOf(&prov, &st),
 		loc:       loc,
 		st:        &st,
 		idx:       indexState(&st),
@@ -191,8 +191,13 @@ func Open(opts Options) (*Lock, error) {
 // LockID returns the lock's provisioned id.
 func (l *Lock) LockID() string { return l.prov.LockID }
 
-// PublicKey returns the lock's Ed25519 public key (acks, event batches).
-func (l *Lock) PublicKey() ed25519.PublicKey { return l.priv.Public().(ed25519.PublicKey) }
+// PublicKey returns the lock's Ed25519 public key (acks, event batches):
+// the provisioned one, or the one the last key rotation gave it.
+func (l *Lock) PublicKey() ed25519.PublicKey {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.keys.priv.Public().(ed25519.PublicKey)
+}
 
 // record logs an event stamped with the trusted clock, after the state's
 // journal (eventLog.record bounds its fields and folds repeated denials).
@@ -236,7 +241,7 @@ func (l *Lock) Status() Status {
 func (l *Lock) ApplyBundle(sealed []byte) ([]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, err := lockproto.OpenBundle(l.prov.PropertyPublicKey, l.prov.LockID, l.prov.LockSymmetricKey, sealed)
+	b, err := lockproto.OpenBundle(l.keys.propertyPub, l.prov.LockID, l.keys.sym, sealed)
 	if err != nil {
 		l.refuseBundle(lockproto.ErrorCode(err), 0, err)
 		return nil, err
@@ -263,6 +268,7 @@ func (l *Lock) ApplyBundle(sealed []byte) ([]byte, error) {
 		l.log.Info("bundle time", "event", timeEvent.Kind, "reason", timeEvent.Reason)
 	}
 	next := applyBundle(l.st, b, l.hashCode)
+	next.Keys = l.keys.rotate(next.Keys, b.Rotation)
 	// Prune with the corrected clock: revocations nobody can be refused by.
 	// An untrusted clock is a lower bound, so it prunes less, never more.
 	next.Revocations = pruneRevocations(next.Revocations, clk.lockTime(rtc), next.retention())
@@ -295,6 +301,13 @@ func (l *Lock) ApplyBundle(sealed []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %v", lockproto.ErrInternal, err)
 	}
 	l.st, l.idx, l.loc, l.today = next, indexState(next), loc, nil
+	if b.Rotation != nil {
+		// The ack below is already signed with the new lock key: the
+		// cloud verifies it with either, and learns the lock switched.
+		l.keys = keysOf(l.prov, next)
+		clear(l.credCache)
+		l.log.Info("keys rotated", "property", b.Rotation.RotatesProperty(), "lock", b.Rotation.RotatesLock())
+	}
 	if err := l.flushJournal(); err != nil {
 		l.log.Error("event log write failed; retried before the next event", "err", err)
 	}
@@ -325,7 +338,7 @@ func (l *Lock) signAck(a lockproto.Ack) []byte {
 	a.Version = l.st.Version
 	a.LockTime = l.now()
 	a.LogNext = l.events.next()
-	b, err := lockproto.SignAck(l.priv, a)
+	b, err := lockproto.SignAck(l.keys.priv, a)
 	if err != nil {
 		panic(err) // the key was validated at boot; signing cannot fail
 	}
@@ -342,7 +355,7 @@ func (l *Lock) EventsSince(from uint64) ([]byte, error) {
 		l.log.Error("event log write failed", "err", err)
 	}
 	first, prev, events := l.events.since(from, lockproto.MaxBatchEvents, lockproto.EventBatchBudget)
-	return lockproto.SealEventBatch(l.priv, l.prov.LockSymmetricKey, lockproto.EventBatch{
+	return lockproto.SealEventBatch(l.keys.priv, l.keys.sym, lockproto.EventBatch{
 		LockID: l.prov.LockID, Prev: prev, From: first, Events: events, Next: l.events.next(), At: l.now(), Oldest: l.events.oldest(),
 	})
 }

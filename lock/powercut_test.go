@@ -176,7 +176,7 @@ func appliedEvents(t *testing.T, l *Lock, version uint64) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _, err := lockproto.OpenEventBatch(l.PublicKey(), l.LockID(), l.prov.LockSymmetricKey, raw)
+	b, _, err := lockproto.OpenEventBatch(l.PublicKey(), l.LockID(), l.keys.sym, raw)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ type Session struct {
 func (l *Lock) OpenSession(hello []byte) (*Session, []byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ch, reply, err := lockproto.AcceptChannel(l.prov.LockID, l.priv, hello)
+	ch, reply, err := lockproto.AcceptChannel(l.prov.LockID, l.keys.priv, hello)
 	if err != nil {
 		return nil, nil, err
 	}

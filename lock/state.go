@@ -104,6 +104,8 @@ type doorState struct {
 	Keycards    []lockproto.KeycardEntry
 	Revocations []lockproto.Revocation
 	DayKeys     []lockproto.DayKey
+	// Keys, once a bundle rotated them, replace the provisioned ones.
+	Keys *rotatedKeys
 }
 
 // runtimeState is what the lock learns between bundles and must not forget
@@ -218,6 +220,7 @@ func applyBundle(cur *doorState, b *lockproto.Bundle, hash func(string) string) 
 		TrustedTime:         cur.TrustedTime,
 		ClockOffset:         cur.ClockOffset,
 		CodesHashed:         true,
+		Keys:                cur.Keys,
 	}
 	if b.TimeZone != "" {
 		next.TimeZone = b.TimeZone

@@ -44,6 +44,9 @@ type Bundle struct {
 	// before), because lowering the property's lifetime does not shorten
 	// credentials already on phones.
 	RevocationRetention time.Duration `cbor:"41,keyasint,omitempty"`
+	// Rotation replaces the lock's keys and/or the property key from this
+	// version on (rotation.go).
+	Rotation *KeyRotation `cbor:"42,keyasint,omitempty"`
 }
 
 // DoorcodeEntry is a resident's doorcode at this door.
@@ -123,6 +126,11 @@ func (b *Bundle) validate() error {
 		return fmt.Errorf("%w: bundle: negative credential lifetime", ErrMalformed)
 	case b.Snapshot && (len(b.RemoveDoorcodes)+len(b.RemoveKeycards)+len(b.RemoveDayKeys) > 0):
 		return fmt.Errorf("%w: bundle: a snapshot removes nothing", ErrMalformed)
+	}
+	if b.Rotation != nil {
+		if err := b.Rotation.validate(); err != nil {
+			return err
+		}
 	}
 	if b.TimeZone != "" {
 		if _, err := time.LoadLocation(b.TimeZone); err != nil {

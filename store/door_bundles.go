@@ -64,6 +64,9 @@ type bundleJob struct {
 	refreshAt          *time.Time
 	now                time.Time
 	signer             ed25519.PrivateKey
+	// pendingSeed and pendingSym: a key rotation waiting for the lock
+	// (lock_rotation.go); every bundle carries it until the lock switches.
+	pendingSeed, pendingSym string
 	// Filled by sealing.
 	bundle DoorBundle
 	state  string
@@ -209,7 +212,7 @@ func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []str
 		now := s.Now()
 		rows, err := t.query(ctx, `SELECT d.id, d.property_id, d.connectivity, d.version, l.door_id IS NOT NULL,
 				COALESCE(l.generation, 0), COALESCE(l.symmetric_key, ''), COALESCE(l.acked_state, ''), COALESCE(l.acked_state_version, 0),
-				COALESCE(l.need_snapshot, FALSE), COALESCE(l.log_next, 1)
+				COALESCE(l.need_snapshot, FALSE), COALESCE(l.log_next, 1), COALESCE(l.pending_seed, ''), COALESCE(l.pending_symmetric_key, '')
 			FROM doors d LEFT JOIN door_locks l ON l.door_id = d.id WHERE d.id IN (`+placeholders(len(doorIDs))+`)`, anySlice(doorIDs)...)
 		if err != nil {
 			return err
@@ -225,7 +228,7 @@ func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []str
 			var provisioned, needSnap bool
 			var ackedState string
 			var ackedVersion int64
-			if err := rows.Scan(&j.doorID, &j.propertyID, &j.conn, &j.version, &provisioned, &j.gen, &j.sealedSym, &ackedState, &ackedVersion, &needSnap, &j.logNext); err != nil {
+			if err := rows.Scan(&j.doorID, &j.propertyID, &j.conn, &j.version, &provisioned, &j.gen, &j.sealedSym, &ackedState, &ackedVersion, &needSnap, &j.logNext, &j.pendingSeed, &j.pendingSym); err != nil {
 				rows.Close()
 				return err
 			}
@@ -350,6 +353,9 @@ func (j *bundleJob) seal(sealer Sealer) error {
 	b := lockproto.Bundle{LockID: j.doorID, Base: uint64(j.base), Version: uint64(j.version), TrustedTime: j.now,
 		TimeZone: j.prop.TimeZone, MaxCredentialLifetime: time.Duration(j.prop.CredentialLifetimeHours) * time.Hour,
 		Epoch: j.clock.epoch, RevocationRetention: j.clock.retention}
+	if b.Rotation, err = j.rotation(sealer); err != nil {
+		return err
+	}
 	snap := PlanBundle(&b, j.desired, j.acked)
 	base := j.base
 	if snap {

@@ -115,7 +115,8 @@ func (s *Store) ProvisionLock(ctx context.Context, a domain.Actor, sealer Sealer
 			VALUES (?,?,?,?,?,?)
 			ON CONFLICT (door_id) DO UPDATE SET generation = excluded.generation, public_key = excluded.public_key,
 				symmetric_key = excluded.symmetric_key, mqtt_secret_hash = excluded.mqtt_secret_hash, provisioned_at = excluded.provisioned_at,
-				acked_state = '', acked_state_version = 0, need_snapshot = FALSE, log_next = 1, log_head = '', status = '', last_seen_at = NULL`,
+				acked_state = '', acked_state_version = 0, need_snapshot = FALSE, log_next = 1,
+				pending_public_key = '', pending_symmetric_key = '', pending_seed = '', log_head = '', status = '', last_seen_at = NULL`,
 			d.ID, gen, base64.StdEncoding.EncodeToString(keys.Public), sealed, mqttHash, micros(now)); err != nil {
 			return err
 		}
@@ -159,22 +160,30 @@ type LockInfo struct {
 	// SealedSymmetric is the lock's symmetric key sealed by the keyring
 	// (AAD LockSymmetricAAD): event batches are sealed under it.
 	SealedSymmetric string
+	// PendingPublicKey and SealedPendingSymmetric: keys a rotation gave the
+	// lock, current once it proves it holds them (nil/empty: none).
+	PendingPublicKey       ed25519.PublicKey
+	SealedPendingSymmetric string
 }
 
 // Lock returns the provisioned lock of a door (ENotFound when none).
 func (s *Store) Lock(ctx context.Context, doorID string) (LockInfo, error) {
 	var li LockInfo
-	var pub string
-	err := s.queryRow(ctx, `SELECT d.id, d.property_id, d.name, d.connectivity, l.generation, l.public_key, l.mqtt_secret_hash, l.symmetric_key
+	var pub, pending string
+	err := s.queryRow(ctx, `SELECT d.id, d.property_id, d.name, d.connectivity, l.generation, l.public_key, l.mqtt_secret_hash, l.symmetric_key,
+			l.pending_public_key, l.pending_symmetric_key
 		FROM door_locks l JOIN doors d ON d.id = l.door_id WHERE l.door_id = ?`, doorID).
-		Scan(&li.DoorID, &li.PropertyID, &li.DoorName, &li.Connectivity, &li.Generation, &pub, &li.MQTTHash, &li.SealedSymmetric)
+		Scan(&li.DoorID, &li.PropertyID, &li.DoorName, &li.Connectivity, &li.Generation, &pub, &li.MQTTHash, &li.SealedSymmetric, &pending, &li.SealedPendingSymmetric)
 	if errors.Is(err, sql.ErrNoRows) {
 		return li, domain.Errorf(domain.ENotFound, "door %s has no provisioned lock", doorID)
 	}
 	if err != nil {
 		return li, err
 	}
-	li.PublicKey, err = base64.StdEncoding.DecodeString(pub)
+	if li.PublicKey, err = base64.StdEncoding.DecodeString(pub); err != nil || pending == "" {
+		return li, err
+	}
+	li.PendingPublicKey, err = base64.StdEncoding.DecodeString(pending)
 	return li, err
 }
 
