@@ -125,6 +125,12 @@ func (a *app) connect(ctx context.Context, door, addr string, rate int, renew bo
 	}
 	da.device, da.stored = key, stored
 	s, err := ble.DialLock(ctx, addr, ble.Config{Rate: rate}, door, da.lockPub)
+	if err != nil && stored && !renew && errors.Is(err, lockproto.ErrSignature) {
+		// The lock may have been given new keys since this phone stored
+		// its certificate (a key rotation another phone carried there):
+		// a renewed credential brings the certificate the cloud has now.
+		return a.connect(ctx, door, addr, rate, true)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("door %s: %w", door, err)
 	}

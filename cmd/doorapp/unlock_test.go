@@ -81,6 +81,20 @@ func TestUnlockOverBLE(t *testing.T) {
 				t.Fatal("log went back")
 			}
 		})
+		t.Run("LockKeysRotated", func(t *testing.T) {
+			// The lock is given new keys; this phone carries the rotation
+			// there itself, so its stored certificate names the old key.
+			w.do("POST", "/api/v1/properties/"+w.prop()+"/doors/"+f.Unit101.ID+"/lock/rotate", nil, 202)
+			out := p.must("sync", "--door", f.Unit101.ID, "--ble", sim.BLEAddr, "--rate", "-1")
+			if !strings.Contains(out, "delivered") {
+				t.Fatalf("rotation not delivered: %s", out)
+			}
+			// The stored certificate no longer matches the lock: the app
+			// renews it and opens the door.
+			if out := unlock(); !strings.Contains(out, "opened") {
+				t.Fatalf("unlock after the rotation: %s", out)
+			}
+		})
 		t.Run("ErrWrongLockAtAddress", func(t *testing.T) {
 			// Another door's lock answering at the address: refused before
 			// anything personal is sent.
