@@ -231,11 +231,22 @@ func (l *Lock) OfferTime(token []byte) error {
 	if err != nil {
 		return err
 	}
-	l.now()
-	next, persist, ev := l.clk.accept(l.opts.Clock.Now(), tok.Time, tok.Epoch, l.opts.DriftTolerance)
-	if ev != nil && ev.Kind == lockproto.EventTimeIgnored && !l.clk.Untrusted && tok.Epoch == l.clk.Epoch {
-		// Routine: phones carry tokens hours old. Not worth a log entry each.
+	cur := l.now()
+	routine := !l.clk.Untrusted && tok.Epoch == l.clk.Epoch
+	if tok.Epoch < l.clk.Epoch || (routine && !tok.Time.After(cur)) {
+		// Phones carry tokens hours old, and anyone may send one before
+		// proving anything: a token never pulls a trusted clock back and
+		// an old one is not logged, so replayed tokens cannot fill the log.
 		return nil
+	}
+	next, persist, ev := l.clk.accept(l.opts.Clock.Now(), tok.Time, tok.Epoch, l.opts.DriftTolerance)
+	if ev != nil && ev.Kind == lockproto.EventTimeIgnored {
+		return nil
+	}
+	if routine && tok.Time.Sub(cur) <= l.opts.DriftTolerance {
+		// Drift corrected silently; only a jump past the tolerance is
+		// logged, and each needs a token newer than the last.
+		ev = nil
 	}
 	if persist {
 		if err := l.saveClock(next); err != nil {

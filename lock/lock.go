@@ -241,6 +241,12 @@ func (l *Lock) Status() Status {
 func (l *Lock) ApplyBundle(sealed []byte) ([]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// The journal of the current state must be in the log before a new
+	// state's journal takes its place and its sequence numbers.
+	if err := l.flushJournal(); err != nil {
+		l.log.Error("event log write failed", "err", err)
+		return nil, lockproto.ErrInternal
+	}
 	b, err := lockproto.OpenBundle(l.keys.propertyPub, l.prov.LockID, l.keys.sym, sealed)
 	if err != nil {
 		l.refuseBundle(lockproto.ErrorCode(err), 0, err)
@@ -351,7 +357,13 @@ func (l *Lock) signAck(a lockproto.Ack) []byte {
 func (l *Lock) EventsSince(from uint64) ([]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.events.closeRuns(l.now().Truncate(time.Second), false); err != nil {
+	// Closed denial runs are logged only after the state's journal, which
+	// holds the sequence numbers right after the log's end.
+	err := l.flushJournal()
+	if err == nil {
+		err = l.events.closeRuns(l.now().Truncate(time.Second), false)
+	}
+	if err != nil {
 		l.log.Error("event log write failed", "err", err)
 	}
 	first, prev, events := l.events.since(from, lockproto.MaxBatchEvents, lockproto.EventBatchBudget)

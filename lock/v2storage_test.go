@@ -112,3 +112,59 @@ func TestDoorcodesStoredAsKeyedHashes(t *testing.T) {
 	d.boot()
 	want(t, "after reboot", d.code("1112223"), true, lock.ReasonOK)
 }
+
+// failingAppends is a flash whose next appends to name fail (a worn or
+// busy log sector), then recover.
+type failingAppends struct {
+	lock.FS
+	name string
+	fail int
+}
+
+func (f *failingAppends) AppendFile(name string, data []byte) error {
+	if name == f.name && f.fail > 0 {
+		f.fail--
+		return errors.New("flash append failed")
+	}
+	return f.FS.AppendFile(name, data)
+}
+
+// TestJournalKeepsItsPlaceInTheLog: a bundle's state reaches flash but
+// its bundle.applied entry cannot be appended at once. Whatever is logged
+// next — a closed denial run at a log request, the next bundle — comes
+// after it: every applied version keeps exactly one bundle.applied entry,
+// and the log stays one chain.
+func TestJournalKeepsItsPlaceInTheLog(t *testing.T) {
+	d := newDoor(t)
+	flash := &failingAppends{FS: d.fs, name: "events"}
+	d.fs = flash
+	d.boot()
+	d.mustBundle(lockproto.Bundle{})
+	for range 3 {
+		d.code("0000000") // a denial run, still open
+		d.wait(time.Second)
+	}
+	flash.fail = 1
+	if err := d.bundle(lockproto.Bundle{}); err != nil {
+		t.Fatal(err)
+	}
+	d.wait(20 * time.Minute) // the run's window passes: the log request closes it
+	if _, err := d.l.EventsSince(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.bundle(lockproto.Bundle{}); err != nil {
+		t.Fatal(err)
+	}
+	d.boot()
+	applied := map[uint64]int{}
+	for _, e := range d.events() {
+		if e.Kind == lockproto.EventBundleApplied {
+			applied[e.Version]++
+		}
+	}
+	for v := uint64(1); v <= 3; v++ {
+		if applied[v] != 1 {
+			t.Fatalf("bundle.applied entries per version = %v, want one for each of 1..3", applied)
+		}
+	}
+}
