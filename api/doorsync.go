@@ -47,6 +47,17 @@ func (s *Server) rotateLock(w http.ResponseWriter, r *http.Request, a domain.Act
 	return nil
 }
 
+// correctTime starts a new time epoch at the property: the locks take the
+// cloud's time now even where that moves their clock back.
+func (s *Server) correctTime(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
+	out, err := s.Store.CorrectTime(r.Context(), a, r.PathValue("p"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, out)
+	return nil
+}
+
 func (s *Server) getKeycard(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
 	k, err := s.Store.PersonKeycard(r.Context(), a, r.PathValue("p"), r.PathValue("id"))
 	if err != nil {

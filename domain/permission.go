@@ -324,6 +324,17 @@ func (s Scope) Doors(keys []Key) map[string]bool {
 
 // CanManageManagers checks that the actor may add managers and set their
 // permissions: only Portfolio Managers may.
+// CanCorrectTime says whether the actor may start a new time epoch at a
+// property. It can move every lock's clock back, and so revive access that
+// had run out: only Portfolio Managers, who answer for the whole
+// organisation, may.
+func (a Actor) CanCorrectTime() error {
+	if a.Role != RolePortfolioManager {
+		return Errorf(EForbidden, "only Portfolio Managers correct the locks' time")
+	}
+	return nil
+}
+
 func (a Actor) CanManageManagers() error {
 	if a.Role != RolePortfolioManager {
 		return Errorf(EForbidden, "only Portfolio Managers manage managers")

@@ -229,3 +229,29 @@ func TestActorScope(t *testing.T) {
 		}
 	})
 }
+
+// TestActorCanCorrectTime: a time correction can move every lock's clock
+// back, so only Portfolio Managers may start one — not a Property Manager
+// with full Key Management and Device Management.
+func TestActorCanCorrectTime(t *testing.T) {
+	full := domain.Assignment{PropertyID: "p1", KeyManagement: domain.KeyManagementFull, DeviceManagement: true, CardActivation: true}
+	for _, tc := range []struct {
+		name  string
+		actor domain.Actor
+		ok    bool
+	}{
+		{"PortfolioManager", domain.Actor{Role: domain.RolePortfolioManager}, true},
+		{"ErrPropertyManagerWithEverything", domain.Actor{Role: domain.RolePropertyManager, Assignments: map[string]domain.Assignment{"p1": full}}, false},
+		{"ErrPropertyManagerWithNothing", domain.Actor{Role: domain.RolePropertyManager}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.actor.CanCorrectTime()
+			if got := err == nil; got != tc.ok {
+				t.Fatalf("CanCorrectTime() = %v, want allowed %v", err, tc.ok)
+			}
+			if err != nil && domain.ErrorCode(err) != domain.EForbidden {
+				t.Fatalf("code = %v, want forbidden", domain.ErrorCode(err))
+			}
+		})
+	}
+}
