@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,6 +19,7 @@ import (
 	"github.com/dooros/dooros/doorsync"
 	"github.com/dooros/dooros/lock"
 	"github.com/dooros/dooros/locksim"
+	"github.com/dooros/dooros/store/storetest"
 )
 
 // mosquittoAddr is the host:port of DOOROS_TEST_MQTT_URL (an anonymous
@@ -227,39 +226,6 @@ func TestServeWithBrokerDown(t *testing.T) {
 	}
 }
 
-// postgresDSN makes a fresh schema on DOOROS_TEST_POSTGRES_URL and
-// returns a URL whose connections use it, or skips the test.
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("DOOROS_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("DOOROS_TEST_POSTGRES_URL not set")
-	}
-	schema := "t_" + strings.ToLower(strings.ReplaceAll(strings.ReplaceAll(freeAddr(t), ".", "_"), ":", "_")) + "_" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if db, err := sql.Open("pgx", base); err == nil {
-			db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-			db.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // TestTwoInstancesOnPostgres runs two `dooros serve` on one PostgreSQL
 // database sharing one external Mosquitto, as a scaled-out deployment
 // does: a lock provisioned on A, a person invited on B and revoked on A,
@@ -267,7 +233,7 @@ func postgresDSN(t *testing.T) string {
 // together; and a third instance with the embedded broker refuses to start.
 func TestTwoInstancesOnPostgres(t *testing.T) {
 	broker := mosquittoAddr(t)
-	dsn := postgresDSN(t)
+	dsn := storetest.PostgresURL(t)
 	keyFile := filepath.Join(t.TempDir(), "master.key")
 	key := make([]byte, 32)
 	rand.Read(key)

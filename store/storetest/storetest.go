@@ -58,13 +58,14 @@ func OpenSQLite(t testing.TB) *store.Store {
 	return st
 }
 
-// OpenPostgres opens a migrated store in a fresh schema of the database
-// named by DOOROS_TEST_POSTGRES_URL, and drops the schema afterwards.
-func OpenPostgres(t testing.TB) *store.Store {
+// PostgresURL makes a fresh schema in the database named by
+// DOOROS_TEST_POSTGRES_URL (or skips the test), drops it afterwards, and
+// returns a URL whose connections use it.
+func PostgresURL(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("DOOROS_TEST_POSTGRES_URL")
 	if base == "" {
-		t.Skip("DOOROS_TEST_POSTGRES_URL not set")
+		t.Skip("DOOROS_TEST_POSTGRES_URL not set (CI sets it)")
 	}
 	schema := "t_" + strings.TrimPrefix(domain.NewID("s"), "s_")
 	admin, err := sql.Open("pgx", base)
@@ -89,7 +90,14 @@ func OpenPostgres(t testing.TB) *store.Store {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	st, err := store.Open(context.Background(), u.String(), nil)
+	return u.String()
+}
+
+// OpenPostgres opens a migrated store in a fresh schema of the database
+// named by DOOROS_TEST_POSTGRES_URL, and drops the schema afterwards.
+func OpenPostgres(t testing.TB) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), PostgresURL(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
