@@ -58,6 +58,30 @@ func (s *Server) correctTime(w http.ResponseWriter, r *http.Request, a domain.Ac
 	return nil
 }
 
+// rotatePropertyKey starts a rotation of the property's signing key.
+func (s *Server) rotatePropertyKey(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
+	ds, err := s.doorSync()
+	if err != nil {
+		return err
+	}
+	out, err := ds.RotatePropertyKey(r.Context(), a, r.PathValue("p"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, out)
+	return nil
+}
+
+// propertyKey shows the property's signing key and the rotation under way.
+func (s *Server) propertyKey(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
+	out, err := s.Store.PropertyKeyStatus(r.Context(), a, r.PathValue("p"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
 func (s *Server) getKeycard(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
 	k, err := s.Store.PersonKeycard(r.Context(), a, r.PathValue("p"), r.PathValue("id"))
 	if err != nil {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/ed25519"
 	"net/http"
 	"strings"
 
@@ -15,6 +16,7 @@ import (
 type ResidentKeys interface {
 	store.Sealer
 	store.PropertySigner
+	NewPropertyKey(propertyID string) (ed25519.PublicKey, string, error)
 }
 
 // resident wraps a handler that needs a resident (app) token. Manager

@@ -75,6 +75,8 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/properties/{p}/doors/{d}/lock", s.authed(s.provisionLock))
 	mux.Handle("POST /api/v1/properties/{p}/doors/{d}/lock/rotate", s.authed(s.rotateLock))
 	mux.Handle("POST /api/v1/properties/{p}/time-correction", s.authed(s.correctTime))
+	mux.Handle("GET /api/v1/properties/{p}/signing-key", s.authed(s.propertyKey))
+	mux.Handle("POST /api/v1/properties/{p}/signing-key/rotate", s.authed(s.rotatePropertyKey))
 	mux.Handle("GET /api/v1/properties/{p}/people/{id}/keycard", s.authed(s.getKeycard))
 	mux.Handle("POST /api/v1/properties/{p}/people/{id}/keycard", s.authed(s.activateKeycard))
 	mux.Handle("DELETE /api/v1/properties/{p}/people/{id}/keycard", s.authed(s.deactivateKeycard))

@@ -30,6 +30,22 @@ func (c CredentialPlan) DoorIDs() []string {
 	return out
 }
 
+// SplitBy splits the plan into one plan per signing key: keyOf names the key whose signature the lock
+// of a door verifies. During a property-key rotation doors whose lock
+// already took the new key need a credential signed by it, the others one
+// signed by the old key; the window is the same for every part.
+func (c CredentialPlan) SplitBy(keyOf func(lockID string) string) map[string]CredentialPlan {
+	out := map[string]CredentialPlan{}
+	for _, l := range c.Locks {
+		k := keyOf(l.LockID)
+		p := out[k]
+		p.NotBefore, p.NotAfter = c.NotBefore, c.NotAfter
+		p.Locks = append(p.Locks, l)
+		out[k] = p
+	}
+	return out
+}
+
 // PlanCredential decides what a phone credential issued at now covers. It
 // never gives more than a grant allows (DESIGN.md §4.2):
 //   - the doors of the grants active now; when none is, the grants starting

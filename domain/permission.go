@@ -335,6 +335,16 @@ func (a Actor) CanCorrectTime() error {
 	return nil
 }
 
+// CanRotatePropertyKey says whether the actor may rotate a property's
+// signing key. Every lock and phone credential of the property moves to
+// the new key, so, like a time correction, only Portfolio Managers may.
+func (a Actor) CanRotatePropertyKey() error {
+	if a.Role != RolePortfolioManager {
+		return Errorf(EForbidden, "only Portfolio Managers rotate a property's signing key")
+	}
+	return nil
+}
+
 func (a Actor) CanManageManagers() error {
 	if a.Role != RolePortfolioManager {
 		return Errorf(EForbidden, "only Portfolio Managers manage managers")

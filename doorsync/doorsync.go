@@ -27,6 +27,9 @@ import (
 type Keys interface {
 	store.Sealer
 	store.PropertySigner
+	// NewPropertyKey makes and seals a property's next signing key for a
+	// rotation (keyring.Keyring.NewPropertyKey).
+	NewPropertyKey(propertyID string) (ed25519.PublicKey, string, error)
 }
 
 // Service is Door Sync's use cases over the store and the keyring.
@@ -111,18 +114,40 @@ func (s *Service) RotateLock(ctx context.Context, a domain.Actor, propertyID, do
 	return r, nil
 }
 
+// RotatePropertyKey starts rotating a property's signing key (see
+// store.StartPropertyKeyRotation): every provisioned lock gets a bundle
+// carrying the next key, signed with the key it trusts now.
+func (s *Service) RotatePropertyKey(ctx context.Context, a domain.Actor, propertyID string) (store.PropertyKeyState, error) {
+	// Who may, before anything is written (the first use of a property
+	// key creates it).
+	if _, err := s.Store.Property(ctx, a, propertyID); err != nil {
+		return store.PropertyKeyState{}, err
+	}
+	if err := a.CanRotatePropertyKey(); err != nil {
+		return store.PropertyKeyState{}, err
+	}
+	if _, err := s.Keys.PropertySigner(ctx, propertyID); err != nil {
+		return store.PropertyKeyState{}, err
+	}
+	pub, sealed, err := s.Keys.NewPropertyKey(propertyID)
+	if err != nil {
+		return store.PropertyKeyState{}, err
+	}
+	out, err := s.Store.StartPropertyKeyRotation(ctx, a, propertyID, pub, sealed)
+	if err != nil {
+		return out, err
+	}
+	s.Wake()
+	return out, nil
+}
+
 // Bundle returns the sealed bundle that brings a door's lock up to date
 // (store.ErrInSync when there is none).
 func (s *Service) Bundle(ctx context.Context, doorID string) (store.DoorBundle, error) {
-	li, err := s.Store.Lock(ctx, doorID)
-	if err != nil {
+	if _, err := s.Store.Lock(ctx, doorID); err != nil {
 		return store.DoorBundle{}, err
 	}
-	signer, err := s.Keys.PropertySigner(ctx, li.PropertyID)
-	if err != nil {
-		return store.DoorBundle{}, err
-	}
-	b, err := s.Store.BuildDoorBundle(ctx, s.Keys, signer, doorID)
+	b, err := s.Store.BuildDoorBundle(ctx, s.Keys, s.Keys, doorID)
 	switch {
 	case err == nil:
 		bundlesBuilt.WithLabelValues("phone").Inc()

@@ -31,14 +31,21 @@ const MasterKeySize = chacha20poly1305.KeySize
 // sealVersion prefixes every sealed value so the format can change later.
 const sealVersion = "v1."
 
-// ErrNoKey is what Storage.PropertyKey returns when a property has no key yet.
+// ErrNoKey is what Storage.PropertyKeys returns when a property has no key yet.
 var ErrNoKey = errors.New("keyring: no key stored")
+
+// StoredKeys is a property's row of sealed signing keys: the current one
+// and, during a property-key rotation, the next one (empty otherwise).
+type StoredKeys struct {
+	Public, Sealed         string
+	NextPublic, NextSealed string
+}
 
 // Storage persists sealed property keys. PutPropertyKey must keep the first
 // key written for a property (INSERT … ON CONFLICT DO NOTHING) and return
 // the stored one, so two servers creating a key at once agree on it.
 type Storage interface {
-	PropertyKey(ctx context.Context, propertyID string) (publicKey, sealedPrivate string, err error)
+	PropertyKeys(ctx context.Context, propertyID string) (StoredKeys, error)
 	PutPropertyKey(ctx context.Context, propertyID, publicKey, sealedPrivate string) (storedPublic, storedSealed string, err error)
 }
 
@@ -48,7 +55,11 @@ type Keyring struct {
 	aead    cipherAEAD
 	storage Storage
 
-	mu    sync.Mutex
+	mu sync.Mutex
+	// cache holds opened property keys by property and public key: which
+	// key is current is read from storage on every call (a rotation on
+	// another server changes it), but a public key's private key never
+	// changes.
 	cache map[string]ed25519.PrivateKey
 }
 
@@ -99,29 +110,68 @@ func (k *Keyring) Open(sealed, aad string) ([]byte, error) {
 	return plain, nil
 }
 
+// propertyAAD binds a property's first key to its row.
 func propertyAAD(propertyID string) string { return "property_keys/" + propertyID }
 
-// PropertySigner returns the property's Ed25519 private key, creating and
-// storing one on first use. Door Sync signs bundles and the resident API
-// signs phone credentials with it.
+// rotatedAAD binds a key made by a rotation to its property and its public
+// key, so it opens in the next slot and, once the rotation finished, in
+// the current one, without being sealed again.
+func rotatedAAD(propertyID, pub string) string { return propertyAAD(propertyID) + "/" + pub }
+
+// PropertySigner returns the property's current Ed25519 private key,
+// creating and storing one on first use. During a property-key rotation
+// it is still the old key: which key signs for which door is the store's
+// decision (see PropertySigners).
 func (k *Keyring) PropertySigner(ctx context.Context, propertyID string) (ed25519.PrivateKey, error) {
+	keys, err := k.PropertySigners(ctx, propertyID)
+	if err != nil {
+		return nil, err
+	}
+	return keys[0], nil
+}
+
+// PropertySigners returns the property's current private key and, during a
+// property-key rotation, the next one after it (creating the current key
+// on first use). The store picks, per door, the one its lock trusts.
+func (k *Keyring) PropertySigners(ctx context.Context, propertyID string) ([]ed25519.PrivateKey, error) {
 	if propertyID == "" {
 		return nil, errors.New("keyring: empty property id")
 	}
-	k.mu.Lock()
-	priv, ok := k.cache[propertyID]
-	k.mu.Unlock()
-	if ok {
-		return priv, nil
-	}
-	pub, sealed, err := k.storage.PropertyKey(ctx, propertyID)
+	row, err := k.storage.PropertyKeys(ctx, propertyID)
 	if errors.Is(err, ErrNoKey) {
-		pub, sealed, err = k.create(ctx, propertyID)
+		row.Public, row.Sealed, err = k.create(ctx, propertyID)
 	}
 	if err != nil {
 		return nil, err
 	}
-	seed, err := k.Open(sealed, propertyAAD(propertyID))
+	cur, err := k.open(propertyID, row.Public, row.Sealed)
+	if err != nil {
+		return nil, err
+	}
+	out := []ed25519.PrivateKey{cur}
+	if row.NextPublic != "" {
+		next, err := k.open(propertyID, row.NextPublic, row.NextSealed)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, next)
+	}
+	return out, nil
+}
+
+// open opens a sealed property key whose public key is pub (base64).
+func (k *Keyring) open(propertyID, pub, sealed string) (ed25519.PrivateKey, error) {
+	id := propertyID + "/" + pub
+	k.mu.Lock()
+	priv, ok := k.cache[id]
+	k.mu.Unlock()
+	if ok {
+		return priv, nil
+	}
+	seed, err := k.Open(sealed, rotatedAAD(propertyID, pub))
+	if err != nil {
+		seed, err = k.Open(sealed, propertyAAD(propertyID))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("property %s: %w", propertyID, err)
 	}
@@ -133,7 +183,7 @@ func (k *Keyring) PropertySigner(ctx context.Context, propertyID string) (ed2551
 		return nil, fmt.Errorf("keyring: property %s: stored public key does not match the private key", propertyID)
 	}
 	k.mu.Lock()
-	k.cache[propertyID] = priv
+	k.cache[id] = priv
 	k.mu.Unlock()
 	return priv, nil
 }
@@ -150,9 +200,24 @@ func (k *Keyring) create(ctx context.Context, propertyID string) (string, string
 	return k.storage.PutPropertyKey(ctx, propertyID, base64.StdEncoding.EncodeToString(pub), sealed)
 }
 
-// PropertyPublicKey returns the property's public key (creating the key
-// pair on first use). Locks are provisioned with it; credentials and
-// bundles verify against it.
+// NewPropertyKey makes the next signing key of a property for a rotation:
+// its public key and its seed sealed for the property's key row. Nothing is
+// stored: the store keeps it beside the current key in the transaction that
+// starts the rotation.
+func (k *Keyring) NewPropertyKey(propertyID string) (ed25519.PublicKey, string, error) {
+	if propertyID == "" {
+		return nil, "", errors.New("keyring: empty property id")
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, "", err
+	}
+	sealed, err := k.Seal(priv.Seed(), rotatedAAD(propertyID, base64.StdEncoding.EncodeToString(pub)))
+	return pub, sealed, err
+}
+
+// PropertyPublicKey returns the property's current public key (creating
+// the key pair on first use). Credentials and bundles verify against it.
 func (k *Keyring) PropertyPublicKey(ctx context.Context, propertyID string) (ed25519.PublicKey, error) {
 	priv, err := k.PropertySigner(ctx, propertyID)
 	if err != nil {

@@ -67,6 +67,11 @@ type bundleJob struct {
 	// pendingSeed and pendingSym: a key rotation waiting for the lock
 	// (lock_rotation.go); every bundle carries it until the lock switches.
 	pendingSeed, pendingSym string
+	// trustedPub is the property key (base64) the lock verifies bundles
+	// with; propRotation the property-key rotation its bundles carry until
+	// the lock takes it (property_key_rotation.go).
+	trustedPub   string
+	propRotation *lockproto.KeyRotation
 	// Filled by sealing.
 	bundle DoorBundle
 	state  string
@@ -137,12 +142,28 @@ func (s *Store) BuildDoorBundles(ctx context.Context, sealer Sealer, signers Pro
 				done <- b
 			}
 			// Signing keys outside the transaction: creating one writes.
+			// The key is the one the lock trusts (old until it took a
+			// property-key rotation).
+			propKeys := map[string][]ed25519.PrivateKey{}
 			for _, j := range jobs {
 				if j.bundle.Sealed != nil {
 					toStore <- j // already sealed for this move: reuse
 					continue
 				}
-				if j.signer, err = signers.PropertySigner(ctx, j.propertyID); err != nil {
+				keys, ok := propKeys[j.propertyID]
+				if !ok {
+					if keys, err = signers.PropertySigners(ctx, j.propertyID); err == nil {
+						propKeys[j.propertyID] = keys
+					}
+				}
+				if err == nil {
+					if j.trustedPub == "" {
+						j.signer = keys[0] // no key row when loaded: the one just made
+					} else {
+						j.signer, err = signerFor(keys, j.trustedPub)
+					}
+				}
+				if err != nil {
 					done <- BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: err}
 					continue
 				}
@@ -212,8 +233,11 @@ func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []str
 		now := s.Now()
 		rows, err := t.query(ctx, `SELECT d.id, d.property_id, d.connectivity, d.version, l.door_id IS NOT NULL,
 				COALESCE(l.generation, 0), COALESCE(l.symmetric_key, ''), COALESCE(l.acked_state, ''), COALESCE(l.acked_state_version, 0),
-				COALESCE(l.need_snapshot, FALSE), COALESCE(l.log_next, 1), COALESCE(l.pending_seed, ''), COALESCE(l.pending_symmetric_key, '')
-			FROM doors d LEFT JOIN door_locks l ON l.door_id = d.id WHERE d.id IN (`+placeholders(len(doorIDs))+`)`, anySlice(doorIDs)...)
+				COALESCE(l.need_snapshot, FALSE), COALESCE(l.log_next, 1), COALESCE(l.pending_seed, ''), COALESCE(l.pending_symmetric_key, ''),
+				COALESCE(l.property_rotation_version, 0), COALESCE(l.property_key_next, FALSE),
+				COALESCE(pk.public_key, ''), COALESCE(pk.next_public_key, ''), COALESCE(pk.rotation_started_at, 0)
+			FROM doors d LEFT JOIN door_locks l ON l.door_id = d.id LEFT JOIN property_keys pk ON pk.property_id = d.property_id
+			WHERE d.id IN (`+placeholders(len(doorIDs))+`)`, anySlice(doorIDs)...)
 		if err != nil {
 			return err
 		}
@@ -227,8 +251,19 @@ func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []str
 			j := &bundleJob{now: now}
 			var provisioned, needSnap bool
 			var ackedState string
-			var ackedVersion int64
-			if err := rows.Scan(&j.doorID, &j.propertyID, &j.conn, &j.version, &provisioned, &j.gen, &j.sealedSym, &ackedState, &ackedVersion, &needSnap, &j.logNext, &j.pendingSeed, &j.pendingSym); err != nil {
+			var ackedVersion, rotationVersion, rotationSince int64
+			var keyNext bool
+			var curKey, nextKey string
+			if err := rows.Scan(&j.doorID, &j.propertyID, &j.conn, &j.version, &provisioned, &j.gen, &j.sealedSym, &ackedState, &ackedVersion, &needSnap, &j.logNext, &j.pendingSeed, &j.pendingSym,
+				&rotationVersion, &keyNext, &curKey, &nextKey, &rotationSince); err != nil {
+				rows.Close()
+				return err
+			}
+			j.trustedPub = curKey
+			if nextKey != "" && keyNext {
+				j.trustedPub = nextKey
+			}
+			if j.propRotation, err = propertyRotation(rotationVersion > 0 && !keyNext, nextKey, fromMicros(rotationSince)); err != nil {
 				rows.Close()
 				return err
 			}
@@ -355,6 +390,12 @@ func (j *bundleJob) seal(sealer Sealer) error {
 		Epoch: j.clock.epoch, RevocationRetention: j.clock.retention}
 	if b.Rotation, err = j.rotation(sealer); err != nil {
 		return err
+	}
+	if pr := j.propRotation; pr != nil {
+		if b.Rotation == nil {
+			b.Rotation = &lockproto.KeyRotation{}
+		}
+		b.Rotation.PropertyPublicKey, b.Rotation.EffectiveAt = pr.PropertyPublicKey, pr.EffectiveAt
 	}
 	snap := PlanBundle(&b, j.desired, j.acked)
 	base := j.base
@@ -525,21 +566,15 @@ func anySliceOf(changes []domain.DoorChange) []any {
 	return out
 }
 
-type fixedSigner ed25519.PrivateKey
-
-func (f fixedSigner) PropertySigner(context.Context, string) (ed25519.PrivateKey, error) {
-	return ed25519.PrivateKey(f), nil
-}
-
 // BuildDoorBundle returns the bundle that brings a door's lock from the
 // version it acknowledged to the door's current version: a delta when the
 // lock's state is known, else a snapshot. A bundle already sealed for the
-// same move is returned again (the same bytes for every courier). signer is
-// the property's signing key (fetched by the caller: creating it would
-// need a second write transaction). ErrInSync when nothing is pending.
-func (s *Store) BuildDoorBundle(ctx context.Context, sealer Sealer, signer ed25519.PrivateKey, doorID string) (DoorBundle, error) {
+// same move is returned again (the same bytes for every courier). It is
+// signed with the property key the door's lock trusts (from signers).
+// ErrInSync when nothing is pending.
+func (s *Store) BuildDoorBundle(ctx context.Context, sealer Sealer, signers PropertySigner, doorID string) (DoorBundle, error) {
 	var out BundleBuild
-	s.BuildDoorBundles(ctx, sealer, fixedSigner(signer), []string{doorID}, BuildOptions{Workers: 1}, func(b BundleBuild) { out = b })
+	s.BuildDoorBundles(ctx, sealer, signers, []string{doorID}, BuildOptions{Workers: 1}, func(b BundleBuild) { out = b })
 	return out.Bundle, out.Err
 }
 

@@ -110,14 +110,27 @@ func (s *Store) ProvisionLock(ctx context.Context, a domain.Actor, sealer Sealer
 		if d.Connectivity != domain.Online {
 			mqttPassword, mqttHash = "", ""
 		}
+		// During a property-key rotation a new lock gets the next key from
+		// the start, and counts as rotated.
+		var nextKey string
+		if err := t.queryRow(ctx, `SELECT next_public_key FROM property_keys WHERE property_id = ?`, propertyID).Scan(&nextKey); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		keyNext := nextKey != ""
+		if keyNext {
+			if propertyPub, err = base64.StdEncoding.DecodeString(nextKey); err != nil {
+				return err
+			}
+		}
 		now := s.Now()
-		if _, err := t.exec(ctx, `INSERT INTO door_locks (door_id, generation, public_key, symmetric_key, mqtt_secret_hash, provisioned_at)
-			VALUES (?,?,?,?,?,?)
+		if _, err := t.exec(ctx, `INSERT INTO door_locks (door_id, generation, public_key, symmetric_key, mqtt_secret_hash, provisioned_at, property_key_next)
+			VALUES (?,?,?,?,?,?,?)
 			ON CONFLICT (door_id) DO UPDATE SET generation = excluded.generation, public_key = excluded.public_key,
 				symmetric_key = excluded.symmetric_key, mqtt_secret_hash = excluded.mqtt_secret_hash, provisioned_at = excluded.provisioned_at,
 				acked_state = '', acked_state_version = 0, need_snapshot = FALSE, log_next = 1,
-				pending_public_key = '', pending_symmetric_key = '', pending_seed = '', log_head = '', status = '', last_seen_at = NULL`,
-			d.ID, gen, base64.StdEncoding.EncodeToString(keys.Public), sealed, mqttHash, micros(now)); err != nil {
+				pending_public_key = '', pending_symmetric_key = '', pending_seed = '', log_head = '', status = '', last_seen_at = NULL,
+				property_key_next = excluded.property_key_next, property_rotation_version = 0`,
+			d.ID, gen, base64.StdEncoding.EncodeToString(keys.Public), sealed, mqttHash, micros(now), keyNext); err != nil {
 			return err
 		}
 		// The new lock holds nothing yet.
@@ -306,6 +319,11 @@ func (s *Store) RecordLockAck(ctx context.Context, doorID string, generation int
 		if err := t.completeDoorPushes(ctx, doorID, out.AckedVersion, now); err != nil {
 			return err
 		}
+		// The lock is at lockVersion, whatever the status: at or past the
+		// first version carrying a property-key rotation, it took the key.
+		if err := t.propertyKeyApplied(ctx, doorID, lockVersion); err != nil {
+			return err
+		}
 		if ack.Status == lockproto.AckApplied {
 			return t.addEvent(ctx, domain.Event{PropertyID: propertyID, Kind: EventLockAcked, Actor: "Door Sync", DoorID: doorID, Doors: []string{doorID},
 				At: ack.LockTime, Detail: fmt.Sprintf("lock of %s applied version %d (via %s)", doorName, lockVersion, via)})
@@ -402,6 +420,7 @@ func (s *Store) recordLockEvents(ctx context.Context, doorID string, generation 
 		}
 		h := batch.Prev
 		names := map[string]domain.Person{}
+		var applied int64 // the newest version the batch says the lock applied
 		for i := range batch.Events {
 			e := &batch.Events[i]
 			if h, err = lockproto.ChainHash(h, e); err != nil {
@@ -422,6 +441,9 @@ func (s *Store) recordLockEvents(ctx context.Context, doorID string, generation 
 			if err := t.lockEvent(ctx, propertyID, doorID, doorName, doorType, unitID, e, names); err != nil {
 				return err
 			}
+			if e.Kind == lockproto.EventBundleApplied {
+				applied = max(applied, int64(e.Version))
+			}
 			held[e.Seq] = h
 			if _, err := t.exec(ctx, `INSERT INTO lock_log_events (door_id, seq, hash) VALUES (?,?,?)`, doorID, int64(e.Seq), base64.StdEncoding.EncodeToString(h)); err != nil {
 				return err
@@ -440,9 +462,14 @@ func (s *Store) recordLockEvents(ctx context.Context, doorID string, generation 
 			return err
 		}
 		out.LogNext = want
-		_, err = t.exec(ctx, `UPDATE door_locks SET log_next = ?, log_head = ?, last_seen_at = ? WHERE door_id = ?`,
-			int64(want), base64.StdEncoding.EncodeToString(head), micros(now), doorID)
-		return err
+		if _, err = t.exec(ctx, `UPDATE door_locks SET log_next = ?, log_head = ?, last_seen_at = ? WHERE door_id = ?`,
+			int64(want), base64.StdEncoding.EncodeToString(head), micros(now), doorID); err != nil {
+			return err
+		}
+		// The ack of a bundle carrying a property-key rotation may be lost;
+		// the lock's own log says it applied it (the lock would refuse
+		// every later bundle the cloud signed with the old key).
+		return t.propertyKeyApplied(ctx, doorID, applied)
 	})
 	return out, err
 }

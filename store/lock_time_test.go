@@ -33,13 +33,9 @@ func TestRevocationKeptForLongestLifetimeEver(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		signer, err := keys.PropertySigner(ctx, e.prop())
-		if err != nil {
-			t.Fatal(err)
-		}
 		bundle := func() *lockproto.Bundle {
 			t.Helper()
-			db, err := st.BuildDoorBundle(ctx, keys, signer, door)
+			db, err := st.BuildDoorBundle(ctx, keys, keys, door)
 			if err != nil {
 				t.Fatal(err)
 			}

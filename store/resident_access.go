@@ -166,10 +166,13 @@ func (s *Store) MyDoorcodes(ctx context.Context, r Resident) (out []ResidentDoor
 	return out, err
 }
 
-// PropertySigner hands out a property's signing key; *keyring.Keyring
-// implements it.
+// PropertySigner hands out a property's signing keys; *keyring.Keyring
+// implements it. PropertySigners is the current key and, during a
+// property-key rotation, the next one: the store signs for each door with
+// the one its lock trusts.
 type PropertySigner interface {
 	PropertySigner(ctx context.Context, propertyID string) (ed25519.PrivateKey, error)
+	PropertySigners(ctx context.Context, propertyID string) ([]ed25519.PrivateKey, error)
 }
 
 // IssuedCredential is one signed phone credential (lockproto.Credential as
@@ -216,12 +219,12 @@ func newSerial() (uint64, error) {
 // transaction that locks the person rows, so a credential can never be
 // issued after a revocation that the same person's Revoke committed.
 func (s *Store) RefreshCredentials(ctx context.Context, signer PropertySigner, r Resident) ([]IssuedCredential, error) {
-	keys := map[string]ed25519.PrivateKey{}
+	keys := map[string][]ed25519.PrivateKey{}
 	for _, p := range r.People {
 		if p.DeletedAt != nil || p.RevokedAt != nil || keys[p.PropertyID] != nil {
 			continue
 		}
-		k, err := signer.PropertySigner(ctx, p.PropertyID)
+		k, err := signer.PropertySigners(ctx, p.PropertyID)
 		if err != nil {
 			return nil, err
 		}
@@ -260,8 +263,8 @@ func (s *Store) RefreshCredentials(ctx context.Context, signer PropertySigner, r
 				}
 				continue
 			}
-			priv := keys[p.PropertyID]
-			if priv == nil {
+			propKeys := keys[p.PropertyID]
+			if propKeys == nil {
 				// Revoked when the request started, re-granted since: the
 				// next refresh picks it up.
 				continue
@@ -279,42 +282,35 @@ func (s *Store) RefreshCredentials(ctx context.Context, signer PropertySigner, r
 			if err != nil {
 				return err
 			}
-			serial, err := newSerial()
+			// One credential per property key the doors' locks trust: during
+			// a property-key rotation, the old key for locks that did not
+			// take the new one yet, the new key for the others.
+			trusted, err := t.trustedPropertyKeys(ctx, p.PropertyID, plan.DoorIDs())
 			if err != nil {
 				return err
 			}
-			nb, na := plan.NotBefore, plan.NotAfter
-			c := lockproto.Credential{Serial: serial, PersonID: p.ID, DeviceKey: r.DeviceKey, Locks: plan.Locks, NotBefore: nb, NotAfter: na, IssuedAt: now}
-			signed, err := lockproto.IssueCredential(priv, c)
-			if err != nil {
-				return err
+			parts := plan.SplitBy(func(door string) string { return trusted[door] })
+			// The current key's part first, then the next key's.
+			for _, priv := range propKeys {
+				pub := encodeKey(priv.Public().(ed25519.PublicKey))
+				if _, ok := parts[pub]; !ok {
+					continue
+				}
+				delete(parts, pub)
+				ic, err := t.issueCredential(ctx, priv, p, rp.DeviceID, r.DeviceKey, parts[pub], now)
+				if err != nil {
+					return err
+				}
+				out = append(out, ic)
 			}
-			clocks, err := t.propertyClocks(ctx, []string{p.PropertyID})
-			if err != nil {
-				return err
-			}
-			tok, err := clocks[p.PropertyID].timeToken(priv, now)
-			if err != nil {
-				return err
-			}
-			doorIDs := plan.DoorIDs()
-			certs, err := t.lockCertificates(ctx, priv, doorIDs)
-			if err != nil {
-				return err
-			}
-			dj, _ := json.Marshal(doorIDs)
-			issued := now.Truncate(time.Second)
-			if _, err := t.exec(ctx, `INSERT INTO issued_credentials (serial, person_id, property_id, device_id, issued_at, not_before, not_after, door_ids) VALUES (?,?,?,?,?,?,?,?)`,
-				int64(serial), p.ID, p.PropertyID, rp.DeviceID, micros(issued), micros(nb.Truncate(time.Second)), micros(na.Truncate(time.Second)), string(dj)); err != nil {
-				return err
+			if len(parts) > 0 {
+				// A lock trusts a key this request did not fetch (a rotation
+				// started or finished meanwhile).
+				return domain.Errorf(domain.EConflict, "the property's signing key changed meanwhile; try again")
 			}
 			if _, err := t.exec(ctx, `UPDATE resident_devices SET last_seen_at = ? WHERE id = ?`, micros(now), rp.DeviceID); err != nil {
 				return err
 			}
-			out = append(out, IssuedCredential{PropertyID: p.PropertyID, PersonID: p.ID, DeviceID: rp.DeviceID, Serial: fmt.Sprint(serial),
-				Credential: base64.StdEncoding.EncodeToString(signed), PropertyPublicKey: encodeKey(priv.Public().(ed25519.PublicKey)),
-				IssuedAt: issued, NotBefore: nb.Truncate(time.Second), NotAfter: na.Truncate(time.Second), Doors: doorIDs, LockCertificates: certs,
-				TimeToken: base64.StdEncoding.EncodeToString(tok)})
 		}
 		if len(out) == 0 {
 			refusal = domain.Errorf(domain.EForbidden, "no phone credential can be issued (%s); ask your property manager", strings.Join(refused, "; "))
@@ -328,6 +324,45 @@ func (s *Store) RefreshCredentials(ctx context.Context, signer PropertySigner, r
 		return nil, refusal
 	}
 	return out, nil
+}
+
+// issueCredential signs one phone credential for plan with priv, with the
+// certificates of its doors' locks and a time token signed by the same key,
+// and records it for revocation lists and exposure reports.
+func (t *Tx) issueCredential(ctx context.Context, priv ed25519.PrivateKey, p domain.Person, deviceID string, deviceKey ed25519.PublicKey, plan domain.CredentialPlan, now time.Time) (IssuedCredential, error) {
+	serial, err := newSerial()
+	if err != nil {
+		return IssuedCredential{}, err
+	}
+	nb, na := plan.NotBefore, plan.NotAfter
+	c := lockproto.Credential{Serial: serial, PersonID: p.ID, DeviceKey: deviceKey, Locks: plan.Locks, NotBefore: nb, NotAfter: na, IssuedAt: now}
+	signed, err := lockproto.IssueCredential(priv, c)
+	if err != nil {
+		return IssuedCredential{}, err
+	}
+	clocks, err := t.propertyClocks(ctx, []string{p.PropertyID})
+	if err != nil {
+		return IssuedCredential{}, err
+	}
+	tok, err := clocks[p.PropertyID].timeToken(priv, now)
+	if err != nil {
+		return IssuedCredential{}, err
+	}
+	doorIDs := plan.DoorIDs()
+	certs, err := t.lockCertificates(ctx, priv, doorIDs)
+	if err != nil {
+		return IssuedCredential{}, err
+	}
+	dj, _ := json.Marshal(doorIDs)
+	issued := now.Truncate(time.Second)
+	if _, err := t.exec(ctx, `INSERT INTO issued_credentials (serial, person_id, property_id, device_id, issued_at, not_before, not_after, door_ids) VALUES (?,?,?,?,?,?,?,?)`,
+		int64(serial), p.ID, p.PropertyID, deviceID, micros(issued), micros(nb.Truncate(time.Second)), micros(na.Truncate(time.Second)), string(dj)); err != nil {
+		return IssuedCredential{}, err
+	}
+	return IssuedCredential{PropertyID: p.PropertyID, PersonID: p.ID, DeviceID: deviceID, Serial: fmt.Sprint(serial),
+		Credential: base64.StdEncoding.EncodeToString(signed), PropertyPublicKey: encodeKey(priv.Public().(ed25519.PublicKey)),
+		IssuedAt: issued, NotBefore: nb.Truncate(time.Second), NotAfter: na.Truncate(time.Second), Doors: doorIDs, LockCertificates: certs,
+		TimeToken: base64.StdEncoding.EncodeToString(tok)}, nil
 }
 
 // CredentialRecord is a phone credential the cloud issued, for revocation
