@@ -158,7 +158,10 @@ func (s *Store) StartPropertyKeyRotation(ctx context.Context, a domain.Actor, pr
 		if pending != "" {
 			return domain.Errorf(domain.EConflict, "a rotation of this property's signing key is under way (next key %s): it finishes when every lock has applied it; see GET …/signing-key", fingerprintOf(pending))
 		}
-		now := s.Now().Truncate(time.Second)
+		// EffectiveAt, in whole seconds like a credential's IssuedAt: the
+		// next second, so every credential issued before now stays valid at
+		// rotated locks until it expires.
+		now := s.Now().Truncate(time.Second).Add(time.Second)
 		// Lock the doors first: no other transaction may bump them between
 		// reading their versions and this one's bump, so the first version
 		// carrying the rotation is exactly version + 1.

@@ -293,11 +293,12 @@ func (s *Store) RefreshCredentials(ctx context.Context, signer PropertySigner, r
 			// The current key's part first, then the next key's.
 			for _, priv := range propKeys {
 				pub := encodeKey(priv.Public().(ed25519.PublicKey))
-				if _, ok := parts[pub]; !ok {
+				part, ok := parts[pub]
+				if !ok {
 					continue
 				}
 				delete(parts, pub)
-				ic, err := t.issueCredential(ctx, priv, p, rp.DeviceID, r.DeviceKey, parts[pub], now)
+				ic, err := t.issueCredential(ctx, priv, p, rp.DeviceID, r.DeviceKey, part, now)
 				if err != nil {
 					return err
 				}
