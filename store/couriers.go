@@ -77,6 +77,10 @@ func (t *Tx) courierDoors(ctx context.Context, rp ResidentPerson, now time.Time,
 // each) so it stays far below lockproto.MaxCredentialSize.
 const maxCourierDoors = 128
 
+// courierSkew is how far a courier credential's window starts before its
+// issue time.
+const courierSkew = 10 * time.Minute
+
 // CourierCredential is a sync-only credential (lockproto.Credential with
 // SyncOnly) for the calling phone: it lets the phone deliver the pending
 // bundles of Doors and fetch their sealed logs, and opens nothing.
@@ -184,9 +188,14 @@ func issueCourierCredential(ctx context.Context, t *Tx, priv ed25519.PrivateKey,
 		locks[i] = lockproto.LockAccess{LockID: d}
 	}
 	issued := now.Truncate(time.Second)
+	// NotBefore a little before now: a lock whose clock lags the cloud's
+	// (its last trusted time plus its RTC) still takes the proof for what
+	// it is, sync only, rather than as not yet valid. Revocations compare
+	// IssuedAt, which stays now.
+	nb := issued.Add(-courierSkew)
 	na := issued.Add(domain.CourierLifetime(time.Duration(prop.CredentialLifetimeHours) * time.Hour))
 	signed, err := lockproto.IssueCredential(priv, lockproto.Credential{Serial: serial, PersonID: personID, DeviceKey: deviceKey, Locks: locks,
-		NotBefore: issued, NotAfter: na, IssuedAt: issued, SyncOnly: true})
+		NotBefore: nb, NotAfter: na, IssuedAt: issued, SyncOnly: true})
 	if err != nil {
 		return CourierCredential{}, err
 	}
@@ -199,6 +208,6 @@ func issueCourierCredential(ctx context.Context, t *Tx, priv ed25519.PrivateKey,
 		return CourierCredential{}, fmt.Errorf("store: courier time token: %w", err)
 	}
 	return CourierCredential{PropertyID: prop.ID, PersonID: personID, Credential: base64.StdEncoding.EncodeToString(signed),
-		PropertyPublicKey: encodeKey(priv.Public().(ed25519.PublicKey)), NotBefore: issued, NotAfter: na, Doors: doors,
+		PropertyPublicKey: encodeKey(priv.Public().(ed25519.PublicKey)), NotBefore: nb, NotAfter: na, Doors: doors,
 		LockCertificates: certs, TimeToken: base64.StdEncoding.EncodeToString(tok)}, nil
 }
