@@ -82,6 +82,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("DELETE /api/v1/properties/{p}/people/{id}/keycard", s.authed(s.deactivateKeycard))
 	mux.Handle("GET /api/v1/properties/{p}/exposure", s.authed(s.listExposure))
 	mux.Handle("GET /api/v1/me/mailbox", s.resident(s.myMailbox))
+	mux.Handle("POST /api/v1/me/courier", s.resident(s.issueCourier))
 	mux.Handle("POST /api/v1/me/sync-reports", s.resident(s.syncReport))
 	mux.Handle("GET /api/v1/me/activity", s.resident(s.myActivity))
 

@@ -31,9 +31,12 @@ const (
 	ReasonExpired          = "expired"
 	ReasonRevoked          = "revoked"
 	ReasonOutsideSchedule  = "outside_schedule"
-	ReasonUnknownCode      = "unknown_code"
-	ReasonKeypadLocked     = "keypad_locked"
-	ReasonUnknownCard      = "unknown_card"
+	// ReasonSyncOnly refuses to open for a courier credential
+	// (lockproto.Credential.SyncOnly): it authenticates a Door Sync only.
+	ReasonSyncOnly     = "sync_only"
+	ReasonUnknownCode  = "unknown_code"
+	ReasonKeypadLocked = "keypad_locked"
+	ReasonUnknownCard  = "unknown_card"
 	// ReasonNeedCredential answers a proof by reference to a credential the
 	// lock does not hold (any more): nothing is decided or consumed, the
 	// phone sends the credential whole in the same channel.
@@ -75,6 +78,11 @@ func (l *Lock) decideUnlock(req *lockproto.UnlockRequest, binding []byte) Decisi
 		d.Reason = ReasonRevoked
 		return d
 	}
+	// A courier credential syncs and never opens, whatever the schedule.
+	if cred.SyncOnly {
+		d.Reason = ReasonSyncOnly
+		return d
+	}
 	// 6. The weekly schedule at this door, in the property's time zone.
 	if !access.Schedule.Allows(now, l.loc) {
 		d.Reason = ReasonOutsideSchedule
@@ -89,7 +97,7 @@ func (l *Lock) decideUnlock(req *lockproto.UnlockRequest, binding []byte) Decisi
 // even when this is not a time the holder may open the door.
 func authenticates(reason string) bool {
 	switch reason {
-	case ReasonOK, ReasonOutsideSchedule, ReasonNotYetValid:
+	case ReasonOK, ReasonOutsideSchedule, ReasonNotYetValid, ReasonSyncOnly:
 		return true
 	}
 	return false

@@ -26,6 +26,13 @@ type Credential struct {
 	// IssuedAt is what revocations compare against: a revocation refuses
 	// every credential issued before it took effect.
 	IssuedAt time.Time `cbor:"7,keyasint"`
+	// SyncOnly marks a courier credential: it proves the phone to the lock
+	// so it may deliver bundles and read the (sealed) log, and never opens
+	// the door. The cloud gives one to staff and to phones carrying a
+	// door's pending bundle without holding a key there (issue 11). A lock
+	// that predates the field refuses the credential (unknown field):
+	// it fails closed.
+	SyncOnly bool `cbor:"8,keyasint,omitempty"`
 }
 
 // LockAccess names one lock and the holder's weekly schedule at that door;

@@ -386,24 +386,18 @@ type MailboxDoor struct {
 	PropertyID string
 }
 
-// MailboxDoors lists the doors, among those the resident's active records
-// can open, whose provisioned lock has not acknowledged the latest version.
+// MailboxDoors lists the doors whose provisioned lock has not acknowledged
+// the latest version that the login's phone may carry a bundle to: for
+// each of its records, courierDoors (the doors of its keys, shared doors,
+// its unit's doors and doors with a pending revocation while it holds
+// access; the doors of its stale credentials once revoked or deleted).
 func (s *Store) MailboxDoors(ctx context.Context, r Resident) ([]MailboxDoor, error) {
 	var out []MailboxDoor
 	err := s.read(ctx, func(t *Tx) error {
 		now := s.Now()
 		seen := map[string]bool{}
 		for _, rp := range r.People {
-			if !rp.Status(now).HoldsAccess() {
-				continue
-			}
-			rows, err := t.query(ctx, `SELECT DISTINCT d.id FROM grants g JOIN key_doors kd ON kd.key_id = g.key_id JOIN doors d ON d.id = kd.door_id
-				JOIN door_locks l ON l.door_id = d.id
-				WHERE g.person_id = ? AND (d.version > d.acked_version OR l.need_snapshot) ORDER BY d.id`, rp.ID)
-			if err != nil {
-				return err
-			}
-			ids, err := scanStrings(rows)
+			ids, err := t.courierDoors(ctx, rp, now, true)
 			if err != nil {
 				return err
 			}
@@ -438,5 +432,24 @@ func (s *Store) PersonCanReach(ctx context.Context, r Resident, doorID string) (
 			return true, nil
 		}
 	}
-	return false, nil
+	// A deleted record's app brings back the ack of its own revocation
+	// from the doors of its stale credentials (MailboxDoors).
+	var ok bool
+	err = s.read(ctx, func(t *Tx) error {
+		for _, rp := range r.People {
+			if rp.DeletedAt == nil || rp.PropertyID != propertyID {
+				continue
+			}
+			ids, err := t.courierDoors(ctx, rp, s.Now(), false)
+			if err != nil {
+				return err
+			}
+			if slices.Contains(ids, doorID) {
+				ok = true
+				return nil
+			}
+		}
+		return nil
+	})
+	return ok, err
 }

@@ -61,21 +61,14 @@ func cmdSync(ctx context.Context, a *app, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	s, da, err := a.connect(ctx, door, addr, rate, false)
+	// A Door Sync proves a credential without opening the door: the lock
+	// hands its log and takes bundles only from a phone that holds a valid
+	// credential for it, its own or a courier's (cmd/doorapp/courier.go).
+	s, err := a.syncSession(ctx, door, addr, rate)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	// A Door Sync proves the credential without opening the door: the lock
-	// hands its log and takes bundles only from a phone that holds a valid
-	// credential for it.
-	res, err := s.Authenticate(ctx, da.cred, da.device, da.timeToken)
-	if err != nil {
-		return err
-	}
-	if !res.Authenticated {
-		return fmt.Errorf("sync: the lock does not accept this phone's credential (%s)", res.Reason)
-	}
 	return a.relay(ctx, s, door)
 }
 

@@ -41,6 +41,9 @@ func cmdUnlock(ctx context.Context, a *app, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	start := time.Now()
+	if !noSync {
+		a.applyFirst(ctx, door, addr, rate) // cmd/doorapp/courier.go
+	}
 	s, da, res, err := a.unlockOnce(ctx, door, addr, rate)
 	if err != nil {
 		return err

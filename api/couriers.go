@@ -1,0 +1,22 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/dooros/dooros/store"
+)
+
+// issueCourier gives the phone its sync-only credentials and the doors it
+// must sync before unlocking (store.IssueCourier).
+func (s *Server) issueCourier(w http.ResponseWriter, r *http.Request, res store.Resident) error {
+	k, err := s.keys()
+	if err != nil {
+		return err
+	}
+	out, err := s.Store.IssueCourier(r.Context(), k, res)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
