@@ -200,3 +200,17 @@ func (s *Server) personEmails(w http.ResponseWriter, r *http.Request, a domain.A
 	}
 	return writeList(w, es, "")
 }
+
+// myRemoteUnlock asks an online door's lock to open (doorsync.RemoteUnlock).
+func (s *Server) myRemoteUnlock(w http.ResponseWriter, r *http.Request, res store.Resident) error {
+	ds, err := s.doorSync()
+	if err != nil {
+		return err
+	}
+	out, err := ds.RemoteUnlock(r.Context(), res, r.PathValue("d"), s.RemoteUnlockWait)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
