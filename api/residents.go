@@ -214,3 +214,19 @@ func (s *Server) myRemoteUnlock(w http.ResponseWriter, r *http.Request, res stor
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
+
+// resetMyDoorcode is the app's Reset Doorcode (store.ResetMyDoorcode).
+func (s *Server) resetMyDoorcode(w http.ResponseWriter, r *http.Request, res store.Resident) error {
+	var in struct {
+		PropertyID string `json:"property_id"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	out, err := s.Store.ResetMyDoorcode(r.Context(), res, in.PropertyID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

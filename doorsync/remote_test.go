@@ -110,3 +110,68 @@ func TestRemoteUnlock_LockDoesNotAnswer(t *testing.T) {
 		}
 	})
 }
+
+// TestResetDoorcode_OldCodeRefusedAtLock: the app's Reset Doorcode gives a
+// new code; the online lock refuses the old one and opens for the new one
+// once Door Sync pushed the change. Bad requests change nothing.
+func TestResetDoorcode_OldCodeRefusedAtLock(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, "")
+		lobby, lp := e.provision("lobby")
+		go locksim.RunMQTT(e.ctx, e.url, lp.MQTTPassword, lobby.Lock, nil)
+		e.invite("ana@example.com")
+		phone := e.login("ana@example.com")
+		code := func() string {
+			r := e.Do("GET", "/api/v1/me/doorcode", phone.token, nil)
+			var out struct{ Items []store.ResidentDoorcode }
+			r.Decode(t, &out)
+			if len(out.Items) != 1 {
+				t.Fatalf("doorcodes: %s", r.Body)
+			}
+			return out.Items[0].Code
+		}
+		old := code()
+		synced := func() bool {
+			v, _, _, err := st.DoorVersion(e.ctx, lobby.id)
+			return err == nil && int64(lobby.Status().Version) == v
+		}
+		eventually(t, 10*time.Second, "the lobby gets Ana's doorcode", synced)
+		if d, _ := lobby.EnterCode(old); !d.Granted {
+			t.Fatalf("the doorcode before the reset: %s", d.Reason)
+		}
+		for _, tc := range []struct {
+			name, token, body string
+			status            int
+		}{
+			{"no token", "", `{}`, 401},
+			{"unknown field", phone.token, `{"code":"123456"}`, 400},
+			{"another property", phone.token, `{"property_id":"prp_other"}`, 404},
+			{"not JSON", phone.token, `code`, 400},
+		} {
+			if r := e.DoRaw("POST", "/api/v1/me/doorcode/reset", tc.token, "application/json", []byte(tc.body)); r.Status != tc.status {
+				t.Errorf("%s: %d, want %d: %s", tc.name, r.Status, tc.status, r.Body)
+			}
+		}
+		if code() != old {
+			t.Fatal("a refused reset changed the doorcode")
+		}
+		r := e.Do("POST", "/api/v1/me/doorcode/reset", phone.token, map[string]any{})
+		if r.Status != 200 {
+			t.Fatalf("reset = %d: %s", r.Status, r.Body)
+		}
+		var out store.ResidentDoorcode
+		r.Decode(t, &out)
+		if out.Code == old || out.Code != code() || len(out.Doors) == 0 {
+			t.Fatalf("reset gave %+v (old %s, now %s)", out, old, code())
+		}
+		// Polled by version, not by typing codes: wrong codes count
+		// towards the keypad lockout.
+		eventually(t, 10*time.Second, "the reset reaches the lobby", synced)
+		if d, _ := lobby.EnterCode(old); d.Granted {
+			t.Fatal("the old doorcode still opens the lobby after the reset")
+		}
+		if d, _ := lobby.EnterCode(out.Code); !d.Granted {
+			t.Fatalf("the new doorcode at the lobby: %s", d.Reason)
+		}
+	})
+}
