@@ -33,6 +33,9 @@ type Server struct {
 	// DoorSync provisions locks and takes their answers (api/doorsync.go);
 	// nil builds one over Store and Keys without an MQTT broker.
 	DoorSync *doorsync.Service
+	// RemoteUnlockWait bounds how long a remote unlock waits for the lock
+	// (doorsync.DefaultRemoteWait when zero).
+	RemoteUnlockWait time.Duration
 	// PMS is the process's PMS User Sync (roster intake, Sync Now), shared
 	// with the console and the scheduler; nil builds one per request.
 	PMS *imports.Syncer

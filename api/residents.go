@@ -202,3 +202,33 @@ func (s *Server) personEmails(w http.ResponseWriter, r *http.Request, a domain.A
 	}
 	return writeList(w, es, "")
 }
+
+// myRemoteUnlock asks an online door's lock to open (doorsync.RemoteUnlock).
+func (s *Server) myRemoteUnlock(w http.ResponseWriter, r *http.Request, res store.Resident) error {
+	ds, err := s.doorSync()
+	if err != nil {
+		return err
+	}
+	out, err := ds.RemoteUnlock(r.Context(), res, r.PathValue("d"), s.RemoteUnlockWait)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// resetMyDoorcode is the app's Reset Doorcode (store.ResetMyDoorcode).
+func (s *Server) resetMyDoorcode(w http.ResponseWriter, r *http.Request, res store.Resident) error {
+	var in struct {
+		PropertyID string `json:"property_id"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	out, err := s.Store.ResetMyDoorcode(r.Context(), res, in.PropertyID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

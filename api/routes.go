@@ -85,6 +85,8 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/me/courier", s.resident(s.issueCourier))
 	mux.Handle("POST /api/v1/me/sync-reports", s.resident(s.syncReport))
 	mux.Handle("GET /api/v1/me/activity", s.resident(s.myActivity))
+	mux.Handle("POST /api/v1/me/doors/{d}/unlock", s.resident(s.myRemoteUnlock))
+	mux.Handle("POST /api/v1/me/doorcode/reset", s.resident(s.resetMyDoorcode))
 
 	// CSV imports.
 	mux.Handle("GET /api/v1/import-template.csv", s.public(serveImportTemplate))

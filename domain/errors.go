@@ -22,7 +22,9 @@ const (
 	ERateLimited     Code = "rate_limited"
 	// EMethodNotAllowed: the path exists but not for this method.
 	EMethodNotAllowed Code = "method_not_allowed"
-	EInternal         Code = "internal"
+	// ETimeout: a device the request waits on (a lock) did not answer.
+	ETimeout  Code = "timeout"
+	EInternal Code = "internal"
 )
 
 // Error is the one application error type. Field names the offending input

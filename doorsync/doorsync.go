@@ -46,6 +46,7 @@ type Service struct {
 
 	wake   chan struct{}
 	client *mqtt.Client // the cloud's MQTT client, set by Start (BrokerState)
+	remote remoteWaiters // remote unlocks waiting for their lock (remote.go)
 }
 
 // New builds a Service.

@@ -75,7 +75,7 @@ func (p *Pusher) Run(ctx context.Context) error {
 			p.Svc.Log.Warn("door sync: inbound queue full, message dropped (the outbox will republish)", "lock", id, "kind", kind)
 		}
 	}
-	for _, k := range []mqtt.Kind{mqtt.KindAck, mqtt.KindEvents, mqtt.KindStatus} {
+	for _, k := range []mqtt.Kind{mqtt.KindAck, mqtt.KindEvents, mqtt.KindStatus, mqtt.KindResult} {
 		if err := p.Client.Subscribe(ctx, mqtt.Filter(k), 1, handler); err != nil {
 			return err
 		}
@@ -226,6 +226,8 @@ func (p *Pusher) receive(ctx context.Context, m inbound) {
 		if _, err := p.Svc.HandleAck(ctx, m.lockID, m.body, "mqtt"); err != nil {
 			log.Warn("door sync: ack refused", "err", err)
 		}
+	case mqtt.KindResult:
+		p.Svc.remote.deliver(m.lockID, m.body)
 	case mqtt.KindEvents:
 		if _, err := p.Svc.HandleEvents(ctx, m.lockID, m.body, "mqtt"); err != nil {
 			log.Warn("door sync: event log refused", "err", err)

@@ -243,6 +243,8 @@ func (r *runtimeState) clone() *runtimeState {
 		Strikes:     r.Strikes,
 		LastLockout: r.LastLockout,
 		Quarter:     make(map[string]quarterUse, len(r.Quarter)),
+
+		RemoteCounter: r.RemoteCounter,
 	}
 	for k, v := range r.Quarter {
 		c.Quarter[k] = v

@@ -123,6 +123,9 @@ type runtimeState struct {
 	// Known is the lock time when this was written: a lower bound of the
 	// true time if the RTC is later reset.
 	Known time.Time
+	// RemoteCounter is the highest remote-unlock counter the lock took
+	// (remote.go): a command at or below it is a replay.
+	RemoteCounter uint64
 }
 
 type quarterUse struct {
@@ -206,6 +209,13 @@ func (e *entries) revoked(c *lockproto.Credential) bool {
 		return true
 	}
 	return false
+}
+
+// revokedPerson says whether a revocation of person took effect after
+// issued (remote unlock commands carry no serial or device key).
+func (e *entries) revokedPerson(person string, issued time.Time) bool {
+	t, ok := e.revPerson[person]
+	return ok && issued.Before(t)
 }
 
 // applyBundle returns the door state after b, leaving cur untouched so that

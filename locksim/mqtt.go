@@ -11,7 +11,8 @@ import (
 
 // RunMQTT connects an online lock to its broker until ctx ends: it applies
 // the bundles the cloud pushes, answers each with its signed ack, and
-// publishes its event log as it grows. The lock only ever talks on its own
+// publishes its event log as it grows; it decides remote unlock commands
+// and publishes its signed results. The lock only ever talks on its own
 // topics.
 func RunMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.Logger) error {
 	if log == nil {
@@ -33,6 +34,17 @@ func RunMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 		select {
 		case bundles <- m.Payload:
 		default: // the cloud republishes until acknowledged
+		}
+	}); err != nil {
+		return err
+	}
+	// Remote unlock commands: a burst beyond the queue is dropped (the
+	// resident sees the lock not answering; commands are never republished).
+	commands := make(chan []byte, 64)
+	if err := c.Subscribe(ctx, mqtt.MustTopic(mqtt.KindCommand, l.LockID()), 1, func(m mqtt.Message) {
+		select {
+		case commands <- m.Payload:
+		default:
 		}
 	}); err != nil {
 		return err
@@ -68,6 +80,16 @@ func RunMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 				if err := c.Publish(ctx, mqtt.MustTopic(mqtt.KindAck, l.LockID()), ack, 1, false); err != nil {
 					log.Warn("publish ack", "err", err)
 				}
+			}
+			publishLog()
+		case cmd := <-commands:
+			res, d, err := l.RemoteUnlock(cmd)
+			if err != nil {
+				log.Error("remote unlock", "err", err)
+			}
+			log.Info("remote unlock", "granted", d.Granted, "reason", d.Reason, "person", d.PersonID)
+			if err := c.Publish(ctx, mqtt.MustTopic(mqtt.KindResult, l.LockID()), res, 1, false); err != nil {
+				log.Warn("publish result", "err", err)
 			}
 			publishLog()
 		case <-tick.C:

@@ -15,6 +15,15 @@ func TestPrincipalAccess(t *testing.T) {
 		{lock, "dooros/v1/locks/l1/events", true, false},
 		{lock, "dooros/v1/locks/l1/status", true, false},
 		{lock, "dooros/v1/locks/l2/bundle", false, false},
+		// Remote unlock: a lock reads only its own commands and cannot
+		// forge one (or another lock's result).
+		{lock, "dooros/v1/locks/l1/command", false, true},
+		{lock, "dooros/v1/locks/l1/result", true, false},
+		{lock, "dooros/v1/locks/l2/command", false, false},
+		{lock, "dooros/v1/locks/+/command", false, false},
+		{lock, "dooros/v1/locks/l2/result", false, false},
+		{cloud, "dooros/v1/locks/l1/command", true, true},
+		{cloud, "dooros/v1/locks/+/result", true, true},
 		{lock, "dooros/v1/locks/l2/ack", false, false},
 		{lock, "dooros/v1/locks/+/bundle", false, false},
 		{lock, "dooros/v1/locks/l1/#", false, false},

@@ -18,9 +18,11 @@ func ExampleMosquittoACL() {
 	//
 	// # Every lock connects with username = lock id and may use only its own topics.
 	// pattern read dooros/v1/locks/%u/bundle
+	// pattern read dooros/v1/locks/%u/command
 	// pattern write dooros/v1/locks/%u/ack
 	// pattern write dooros/v1/locks/%u/events
 	// pattern write dooros/v1/locks/%u/status
+	// pattern write dooros/v1/locks/%u/result
 	//
 	// # The cloud service account(s).
 	// user dooros-cloud-1

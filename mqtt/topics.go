@@ -29,10 +29,16 @@ const (
 	// KindStatus carries StatusOnline or StatusOffline, lock → cloud, QoS 1,
 	// retained; StatusOffline is the lock's Last Will.
 	KindStatus Kind = "status"
+	// KindCommand carries property-signed remote unlock commands, cloud →
+	// lock, QoS 1 (lockproto.RemoteUnlock; a replay is refused by the lock).
+	KindCommand Kind = "command"
+	// KindResult carries the lock's signed answer to a command, lock →
+	// cloud, QoS 1.
+	KindResult Kind = "result"
 )
 
 // Kinds lists every kind, inbound (cloud → lock) first.
-var Kinds = []Kind{KindBundle, KindAck, KindEvents, KindStatus}
+var Kinds = []Kind{KindBundle, KindCommand, KindAck, KindEvents, KindStatus, KindResult}
 
 // Payloads of the status topic.
 const (
@@ -50,7 +56,7 @@ var (
 const maxLockIDLen = 128
 
 // Inbound reports whether the cloud publishes this kind and the lock subscribes to it.
-func (k Kind) Inbound() bool { return k == KindBundle }
+func (k Kind) Inbound() bool { return k == KindBundle || k == KindCommand }
 
 // Retained reports whether messages of this kind are published retained, so
 // that a subscriber arriving later learns the current value.
@@ -58,7 +64,7 @@ func (k Kind) Retained() bool { return k == KindStatus }
 
 func (k Kind) valid() bool {
 	switch k {
-	case KindBundle, KindAck, KindEvents, KindStatus:
+	case KindBundle, KindAck, KindEvents, KindStatus, KindCommand, KindResult:
 		return true
 	}
 	return false

@@ -96,7 +96,7 @@ func (w *Worker) welcome(d store.MailData, invitedBy string) (msg mail.Message, 
 	p, loc := d.Person, d.Property.Location()
 	if d.Host != nil {
 		msg, err = mail.GuestInvitation(mail.GuestInvitationData{To: to(p), FirstName: p.FirstName, ResidentName: d.Host.Name(),
-			Property: d.Property.Name, Location: loc, Kind: mail.GuestApp, ServerURL: w.publicURL(), Doors: allDoors(d.Keys),
+			Property: d.Property.Name, Location: loc, Kind: mail.GuestApp, ServerURL: w.publicURL(), AppURL: w.appURL(p.Email), Doors: allDoors(d.Keys),
 			StartsAt: p.StartsAt, ExpiresAt: orZero(p.ExpiresAt), Now: w.Store.Now()})
 		return msg, false, err
 	}
@@ -110,6 +110,7 @@ func (w *Worker) welcome(d store.MailData, invitedBy string) (msg mail.Message, 
 		wd.Access, wd.Doors = mail.AccessDoorcode, d.DoorcodeDoors
 	} else {
 		wd.Access, wd.ServerURL, wd.DoorcodeDoors = mail.AccessApp, w.publicURL(), d.DoorcodeDoors
+		wd.AppURL = w.appURL(p.Email)
 		for _, k := range d.Keys {
 			ka := mail.KeyAccess{Name: k.Name, Doors: k.Doors}
 			// A key's own window is shown only where it differs from the person's.
@@ -158,3 +159,9 @@ func (w *Worker) invitationPage() string {
 }
 
 func (w *Worker) link(path string) string { return w.publicURL() + path }
+
+// appURL opens the resident web app's sign-in (package residentweb) with
+// the email filled in.
+func (w *Worker) appURL(email string) string {
+	return w.link("/app/?email=" + url.QueryEscape(email))
+}

@@ -16,6 +16,7 @@ var statusOf = map[domain.Code]int{
 	domain.EConflict:         http.StatusConflict,
 	domain.ERateLimited:      http.StatusTooManyRequests,
 	domain.EMethodNotAllowed: http.StatusMethodNotAllowed,
+	domain.ETimeout:          http.StatusGatewayTimeout,
 }
 
 // StatusOf maps an application error to its HTTP status; errors without a

@@ -18,6 +18,7 @@ import (
 	"github.com/dooros/dooros/keyring"
 	"github.com/dooros/dooros/mail"
 	"github.com/dooros/dooros/notify"
+	"github.com/dooros/dooros/residentweb"
 	"github.com/dooros/dooros/throttle"
 )
 
@@ -123,6 +124,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	apiServer.DoorSync, apiServer.PMS = doorSync, pmsSyncer
 	apiServer.Routes(mux)
 	console.New(st, mailbox, log, console.Options{Limiter: apiServer.Limiter, DoorSync: doorSync, PMS: pmsSyncer}).Routes(mux)
+	residentApp, err := residentweb.New()
+	if err != nil {
+		return err
+	}
+	residentApp.Routes(mux) // the resident web app, /app/
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.HandleFunc("GET /healthz", apiServer.Healthz)
 	metrics.WatchHealth(apiServer)
