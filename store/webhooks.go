@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/dooros/dooros/domain"
@@ -254,9 +255,12 @@ type WebhookDelivery struct {
 }
 
 const deliveryCols = `d.id, d.endpoint_id, d.event_id, d.kind, d.property_id, d.person_id, d.door_id, d.state, d.created_at, d.available_at, d.attempts, d.last_attempt_at, d.last_status, d.last_error, d.last_response, d.last_duration_ms, d.delivered_at, d.resend_of,
-	COALESCE(e.at, 0), COALESCE(e.actor_name, ''), COALESCE(e.person_name, ''), COALESCE(e.detail, '')`
+	d.ev_at, d.ev_actor, d.ev_person, d.ev_detail`
 
-const deliveryFrom = ` FROM webhook_deliveries d LEFT JOIN events e ON e.id = d.event_id`
+// deliveryFrom is the delivery log with its events (a derived table, so
+// the log's cursor reads plain column names).
+const deliveryFrom = ` FROM (SELECT wd.*, COALESCE(e.at, 0) AS ev_at, COALESCE(e.actor_name, '') AS ev_actor, COALESCE(e.person_name, '') AS ev_person, COALESCE(e.detail, '') AS ev_detail
+	FROM webhook_deliveries wd LEFT JOIN events e ON e.id = wd.event_id) d`
 
 func scanDelivery(sc rowScanner) (WebhookDelivery, error) {
 	var d WebhookDelivery
@@ -287,7 +291,7 @@ func (s *Store) WebhookDeliveries(ctx context.Context, a domain.Actor, webhookID
 			return err
 		}
 		var err error
-		out, next, err = newestFirst(ctx, t, `SELECT `+deliveryCols+deliveryFrom+` WHERE d.endpoint_id = ?`, []any{webhookID}, "d.created_at", cursor, pageLimit(limit, maxLogPage),
+		out, next, err = newestFirst(ctx, t, `SELECT `+deliveryCols+deliveryFrom+` WHERE d.endpoint_id = ?`, []any{webhookID}, "created_at", cursor, pageLimit(limit, maxLogPage),
 			scanDelivery, func(d WebhookDelivery) time.Time { return d.CreatedAt }, func(d WebhookDelivery) string { return d.ID })
 		return err
 	})
@@ -384,6 +388,48 @@ func (t *Tx) queueWebhooks(ctx context.Context) error {
 	if len(subs) == 0 {
 		return nil
 	}
+	// seq orders deliveries per person and door: after every delivery
+	// already queued about the same people and doors (committed by
+	// transactions that held their rows before this one), and after every
+	// one this process queued, whatever the clocks say.
+	seq := micros(t.s.Now())
+	var people, doors []any
+	for _, e := range evs {
+		if e.person != "" {
+			people = append(people, e.person)
+		}
+		if e.door != "" {
+			doors = append(doors, e.door)
+		}
+	}
+	if len(people)+len(doors) > 0 && len(people)+len(doors) < 1000 {
+		q := `SELECT COALESCE(MAX(seq_at), 0) FROM webhook_deliveries WHERE `
+		var args []any
+		if len(people) > 0 {
+			q += `person_id IN (` + placeholders(len(people)) + `)`
+			args = append(args, people...)
+		}
+		if len(doors) > 0 {
+			if len(people) > 0 {
+				q += ` OR `
+			}
+			q += `door_id IN (` + placeholders(len(doors)) + `)`
+			args = append(args, doors...)
+		}
+		var last int64
+		if err := t.queryRow(ctx, q, args...).Scan(&last); err != nil {
+			return err
+		}
+		seq = max(seq, last+1)
+	}
+	for {
+		prev := webhookSeq.Load()
+		next := max(seq, prev+1)
+		if webhookSeq.CompareAndSwap(prev, next) {
+			seq = next
+			break
+		}
+	}
 	now := micros(t.s.Now())
 	n := 0
 	for _, e := range evs {
@@ -392,11 +438,14 @@ func (t *Tx) queueWebhooks(ctx context.Context) error {
 				continue
 			}
 			n++
-			t.appends = append(t.appends, appendRow{insertWebhookDelivery, ``, []any{domain.NewID("whd"), s.endpoint, e.id, e.property, e.kind, e.person, e.door, now, n, WebhookPending, now, now}})
+			t.appends = append(t.appends, appendRow{insertWebhookDelivery, ``, []any{domain.NewID("whd"), s.endpoint, e.id, e.property, e.kind, e.person, e.door, seq, n, WebhookPending, now, now}})
 		}
 	}
 	return nil
 }
+
+// webhookSeq is the last seq_at this process gave.
+var webhookSeq atomic.Int64
 
 const insertWebhookDelivery = `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, property_id, kind, person_id, door_id, seq_at, seq_n, state, created_at, available_at) VALUES `
 

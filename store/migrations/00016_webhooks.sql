@@ -54,8 +54,8 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, available_at);
 CREATE INDEX webhook_deliveries_log ON webhook_deliveries (endpoint_id, seq_at, seq_n);
-CREATE INDEX webhook_deliveries_person ON webhook_deliveries (endpoint_id, person_id, state);
-CREATE INDEX webhook_deliveries_door ON webhook_deliveries (endpoint_id, door_id, state);
+CREATE INDEX webhook_deliveries_person ON webhook_deliveries (person_id, seq_at);
+CREATE INDEX webhook_deliveries_door ON webhook_deliveries (door_id, seq_at);
 
 -- +goose Down
 DROP TABLE webhook_deliveries;
