@@ -15,13 +15,13 @@ import (
 // Webhook is an endpoint that receives the Activity of an organisation (no
 // PropertyID) or of one property, signed with its own secret.
 type Webhook struct {
-	ID          string    `json:"id"`
-	OrgID       string    `json:"-"`
-	PropertyID  string    `json:"property_id"` // "" = every property of the organisation
-	URL         string    `json:"url"`
-	Description string    `json:"description"`
-	Kinds       []string  `json:"kinds"`
-	Status      string    `json:"status"` // WebhookEnabled, WebhookPaused, WebhookDisabled
+	ID          string   `json:"id"`
+	OrgID       string   `json:"-"`
+	PropertyID  string   `json:"property_id"` // "" = every property of the organisation
+	URL         string   `json:"url"`
+	Description string   `json:"description"`
+	Kinds       []string `json:"kinds"`
+	Status      string   `json:"status"` // WebhookEnabled, WebhookPaused, WebhookDisabled
 	// DisabledReason says why the platform disabled the endpoint.
 	DisabledReason string    `json:"disabled_reason"`
 	CreatedBy      string    `json:"created_by"`

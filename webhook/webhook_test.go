@@ -487,11 +487,11 @@ func TestSSRFRefused(t *testing.T) {
 	recv := newReceiver(t)
 	port := recv.srv.URL[strings.LastIndex(recv.srv.URL, ":"):]
 	for _, u := range []string{
-		recv.srv.URL,                      // 127.0.0.1
-		"http://localhost" + port,         // a name resolving to loopback
-		"http://[::1]" + port,             // IPv6 loopback
-		"http://10.1.2.3" + port,          // private
-		"http://169.254.169.254/latest/",  // cloud metadata, link-local
+		recv.srv.URL,                       // 127.0.0.1
+		"http://localhost" + port,          // a name resolving to loopback
+		"http://[::1]" + port,              // IPv6 loopback
+		"http://10.1.2.3" + port,           // private
+		"http://169.254.169.254/latest/",   // cloud metadata, link-local
 		"http://[::ffff:127.0.0.1]" + port, // IPv4-mapped loopback
 		"http://0.0.0.0" + port,
 	} {
