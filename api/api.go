@@ -39,6 +39,9 @@ type Server struct {
 	// PMS is the process's PMS User Sync (roster intake, Sync Now), shared
 	// with the console and the scheduler; nil builds one per request.
 	PMS *imports.Syncer
+	// Webhooks is what the operator allows webhook URLs (dooros serve
+	// --webhooks-allow-private).
+	Webhooks domain.WebhookPolicy
 }
 
 // New builds the API server.

@@ -28,6 +28,7 @@ func OpenAPI() ([]byte, error) {
 	sort.Strings(names)
 	doc := map[string]any{}
 	paths := map[string]any{}
+	hooks := map[string]any{}
 	components := map[string]map[string]any{}
 	for _, n := range names {
 		b, err := openapiFS.ReadFile(n)
@@ -46,6 +47,13 @@ func OpenAPI() ([]byte, error) {
 						return nil, fmt.Errorf("%s: path %s defined twice", n, p)
 					}
 					paths[p] = item
+				}
+			case "webhooks": // OpenAPI 3.1 top-level webhooks, merged like paths
+				for name, item := range v.(map[string]any) {
+					if _, dup := hooks[name]; dup {
+						return nil, fmt.Errorf("%s: webhook %s defined twice", n, name)
+					}
+					hooks[name] = item
 				}
 			case "components":
 				for kind, defs := range v.(map[string]any) {
@@ -69,6 +77,9 @@ func OpenAPI() ([]byte, error) {
 		}
 	}
 	doc["paths"] = paths
+	if len(hooks) > 0 {
+		doc["webhooks"] = hooks
+	}
 	doc["components"] = components
 	return json.MarshalIndent(doc, "", "  ")
 }

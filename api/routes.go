@@ -44,6 +44,15 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/properties/{p}/activity", s.authed(s.listActivity))
 	mux.Handle("GET /api/v1/properties/{p}/sync-tasks", s.authed(s.listSyncTasks))
 
+	mux.Handle("GET /api/v1/webhooks", s.authed(s.listWebhooks))
+	mux.Handle("POST /api/v1/webhooks", s.authed(s.createWebhook))
+	mux.Handle("GET /api/v1/webhooks/{w}", s.authed(s.getWebhook))
+	mux.Handle("PATCH /api/v1/webhooks/{w}", s.authed(s.updateWebhook))
+	mux.Handle("DELETE /api/v1/webhooks/{w}", s.authed(s.deleteWebhook))
+	mux.Handle("POST /api/v1/webhooks/{w}/roll-secret", s.authed(s.rollWebhookSecret))
+	mux.Handle("GET /api/v1/webhooks/{w}/deliveries", s.authed(s.listWebhookDeliveries))
+	mux.Handle("POST /api/v1/webhooks/{w}/deliveries/{d}/resend", s.authed(s.resendWebhookDelivery))
+
 	mux.Handle("GET /api/v1/managers", s.authed(s.listManagers))
 	mux.Handle("POST /api/v1/managers", s.authed(s.createManager))
 	mux.Handle("GET /api/v1/managers/{m}", s.authed(s.getManager))

@@ -190,6 +190,9 @@ func (t *Tx) flushAppends(ctx context.Context) error {
 	if len(t.appends) == 0 {
 		return nil
 	}
+	if err := t.queueWebhooks(ctx); err != nil { // webhooks.go
+		return err
+	}
 	type group struct {
 		head, tail string
 		rows       [][]any
