@@ -77,6 +77,8 @@ func New(st *store.Store, mailbox *mail.Mailbox, log *slog.Logger, opts Options)
 func (c *Console) Routes(mux *http.ServeMux) {
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/", c.secure(http.StripPrefix("/static/", staticFiles(static))))
+	mux.Handle("GET /setup", c.secure(http.HandlerFunc(c.setupForm)))
+	mux.Handle("POST /setup", c.secure(http.HandlerFunc(c.setupSubmit)))
 	mux.Handle("GET /login", c.secure(http.HandlerFunc(c.loginForm)))
 	mux.Handle("POST /login", c.secure(http.HandlerFunc(c.loginSubmit)))
 	mux.Handle("POST /logout", c.authed(c.logout))
@@ -107,6 +109,7 @@ func (c *Console) Routes(mux *http.ServeMux) {
 	c.pmsRoutes(mux)
 	c.reportRoutes(mux)
 	c.keycardRoutes(mux)
+	c.propertyRoutes(mux)
 	mux.Handle("GET /p/{p}/doors", c.inProperty(c.doorsList))
 	mux.Handle("POST /p/{p}/doors/{d}/lock", c.inProperty(c.doorProvision))
 	mux.Handle("GET /p/{p}/sync", c.inProperty(c.syncTasks))
@@ -287,6 +290,8 @@ type page struct {
 	CanActivity bool
 	// CanReports: any Key Management ("specific": cut to his keys).
 	CanReports bool
+	// CanSetup: edit the property, add doors and units (Portfolio Managers).
+	CanSetup   bool
 	HasMailbox bool
 	Path       string
 	Data       any
@@ -312,6 +317,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, rq *request, st
 			pg.CanCards = rq.Actor.Can(p.ID, domain.PermCards) == nil
 			pg.CanActivity = rq.Actor.Can(p.ID, domain.PermActivity) == nil
 			pg.CanReports = rq.Actor.Can(p.ID, domain.PermReports) == nil
+			pg.CanSetup = rq.Actor.Can(p.ID, domain.PermManageProperty) == nil
 		}
 		if props, err := c.store.ListProperties(r.Context(), rq.Actor); err == nil {
 			pg.Properties = props

@@ -24,6 +24,11 @@ type loginData struct {
 // (cookie + hidden field), so another site cannot log a browser into an
 // account of its choosing.
 func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {
+	// A fresh install has nobody to log in: the first-run page comes first.
+	if done, err := c.store.Initialized(r.Context()); err == nil && !done {
+		http.Redirect(w, r, "/setup", http.StatusSeeOther)
+		return
+	}
 	c.showLogin(w, r, http.StatusOK, loginData{Next: safeNext(r.URL.Query().Get("next")), Notice: takeFlash(w, r)})
 }
 

@@ -54,7 +54,22 @@ func (s *Store) Init(ctx context.Context, orgName string, in domain.ManagerInput
 			m.ID, orgID, m.Email, m.FirstName, m.LastName, m.Role, hash, now)
 		return err
 	})
+	if domain.ErrorCode(err) == domain.EConflict {
+		// Lost a race with another first run: the unique index of
+		// migration 00017 let only one organisation in.
+		return domain.Manager{}, domain.Errorf(domain.EConflict, "this database already has an organisation")
+	}
 	return m, err
+}
+
+// Initialized reports whether the database has its organisation (the
+// first-run page is offered only while it has none).
+func (s *Store) Initialized(ctx context.Context) (bool, error) {
+	var n int
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM organisations`).Scan(&n); err != nil {
+		return false, err
+	}
+	return n > 0, nil
 }
 
 // Organisation returns the (single) organisation, for system actors.

@@ -10,10 +10,13 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -47,8 +50,13 @@ The state directory (default ~/.doorapp) holds the device key, the session
 token and credentials, readable by the owner only.`
 
 // run is the whole program; main only calls it, so tests run it in-process.
+// Asking for help (-h, --help) is a success, also after a command: the
+// usage is printed to stdout and the exit status is 0.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	app, rest, err := newApp(args, getenv, stdin, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // newApp printed the usage
+	}
 	if err != nil {
 		return err
 	}
@@ -57,6 +65,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return fmt.Errorf("missing command")
 	}
 	cmd, cmdArgs := rest[0], rest[1:]
+	if wantsHelp(cmdArgs) {
+		fmt.Fprintln(stdout, commandUsage(cmd))
+		return nil
+	}
 	if c, ok := commands[cmd]; ok {
 		return c(ctx, app, cmdArgs)
 	}
@@ -80,4 +92,43 @@ var commands = map[string]func(ctx context.Context, a *app, args []string) error
 	"guests":      cmdGuests,
 	"unlock":      cmdUnlock, // cmd/doorapp/unlock.go
 	"sync":        cmdSync,   // cmd/doorapp/sync.go
+}
+
+// wantsHelp reports a help flag among a command's arguments (before a
+// "--" that ends the flags).
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// commandUsage is the part of the usage about one command (its lines and
+// their continuation lines), or the whole usage for a command it does
+// not list.
+func commandUsage(cmd string) string {
+	var out []string
+	in := false
+	for _, line := range strings.Split(usage, "\n") {
+		switch {
+		case strings.HasPrefix(line, "  "+cmd+" ") || line == "  "+cmd:
+			in = true
+		case strings.HasPrefix(line, "    "):
+			// a continuation line keeps the current state
+		default:
+			in = false
+		}
+		if in {
+			out = append(out, line)
+		}
+	}
+	if len(out) == 0 {
+		return usage
+	}
+	return "usage: doorapp [--server URL] [--state DIR] <command> [flags]\n\n" + strings.Join(out, "\n")
 }

@@ -148,6 +148,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	if ok, err := st.Initialized(ctx); err == nil && !ok {
+		fmt.Fprintf(stdout, "First run: open %s/setup in a browser to create your organisation and first Portfolio Manager (or run `dooros init`).\n", publicURL)
+	}
 	mailer := &notify.Worker{Store: st, Sender: sender, Keys: keys, Log: log.With("worker", "email"), PublicURL: publicURL, InvitationPage: notify.InvitationPage(mux)}
 	defer mailer.Start(ctx)() // waits for the email in flight before the store closes
 	defer startBulk(ctx, st, log, pmsSyncer)()
