@@ -17,6 +17,8 @@
 //   - POST /unreachable {"node":2,"on":true}: the node stops acknowledging
 //     frames (out of range); false brings it back.
 //   - GET /slots?node=2: the node's slots as the lock itself holds them.
+//   - POST /reset {"node":2}: empties every slot and makes it reachable
+//     (between tests sharing one mock network).
 //
 // Node 2: a listening lock with 10 slots. Node 3: a lock with 2 slots
 // (the "full lock" test).
@@ -99,7 +101,13 @@ exports.default = function ({ require }) {
 				const url = new URL(req.url, "http://x");
 				let body = "";
 				for await (const c of req) body += c;
-				const input = body ? JSON.parse(body) : {};
+				let input = {};
+				try {
+					input = (body && JSON.parse(body)) || {};
+				} catch {
+					res.writeHead(400);
+					return res.end("bad json");
+				}
 				const node = byId.get(Number(input.node ?? url.searchParams.get("node")));
 				const reply = (status, v) => {
 					res.writeHead(status, { "content-type": "application/json" });
@@ -126,6 +134,13 @@ exports.default = function ({ require }) {
 									ackRequested: false,
 								}),
 							);
+							return reply(200, {});
+						case "/reset":
+							for (const sl of slots(node)) {
+								node.state.delete(`UserCode_userIdStatus_${sl.slot}`);
+								node.state.delete(`UserCode_userCode_${sl.slot}`);
+							}
+							node.autoAckControllerFrames = true;
 							return reply(200, {});
 						case "/unreachable":
 							node.autoAckControllerFrames = !input.on;
