@@ -34,6 +34,8 @@ const (
 	ConnOnline       = "online"       // online door, lock connected
 	ConnDisconnected = "disconnected" // online door, lock gone or silent too long
 	ConnNever        = "never"        // online door whose lock never connected
+	ConnAsleep       = "asleep"       // Z-Wave lock asleep: changes wait for its wake-up
+	ConnUnreachable  = "unreachable"  // Z-Wave lock dead, or its gateway down
 )
 
 // LockSilentAfter is how long an online door's lock may leave a pushed

@@ -32,9 +32,10 @@ func (s *Store) ListSyncTasks(ctx context.Context, a domain.Actor, propertyID st
 		}
 		rows, err := t.query(ctx, `SELECT d.id, d.name, d.connectivity, d.version, d.acked_version, d.last_synced_at,
 				COUNT(c.version), MIN(c.at), MAX(CASE WHEN c.revocation THEN 1 ELSE 0 END),
-				COALESCE(MAX(l.status), ''), MAX(l.last_seen_at), COUNT(l.door_id)
+				COALESCE(MAX(l.status), ''), MAX(l.last_seen_at), COUNT(l.door_id), COALESCE(MAX(z.status), ''), COUNT(z.door_id)
 			FROM doors d JOIN door_changes c ON c.door_id = d.id AND c.version > d.acked_version
 			LEFT JOIN door_locks l ON l.door_id = d.id
+			LEFT JOIN zwave_locks z ON z.door_id = d.id
 			WHERE d.property_id = ? AND d.version > d.acked_version
 			GROUP BY d.id, d.name, d.connectivity, d.version, d.acked_version, d.last_synced_at
 			ORDER BY MIN(c.at), d.name`, propertyID)
@@ -49,14 +50,30 @@ func (s *Store) ListSyncTasks(ctx context.Context, a domain.Actor, propertyID st
 			var conn domain.Connectivity
 			var last, seen sql.NullInt64
 			var oldest int64
-			var rev, locks int
-			var status string
+			var rev, locks, zwave int
+			var status, zstatus string
 			if err := rows.Scan(&st.DoorID, &st.DoorName, &conn, &st.Version, &st.AckedVersion, &last, &st.PendingChanges, &oldest, &rev,
-				&status, &seen, &locks); err != nil {
+				&status, &seen, &locks, &zstatus, &zwave); err != nil {
 				return err
 			}
 			st.LastSyncedAt, st.OldestChangeAt, st.IncludesRevocation = timePtr(last), fromMicros(oldest), rev == 1
 			st.LastSeenAt = timePtr(seen)
+			if zwave > 0 {
+				// A Z-Wave lock: the zwave adapter is on it while the node
+				// is awake; asleep or unreachable, the task shows it.
+				switch zstatus {
+				case "alive":
+					continue
+				case "asleep":
+					st.Connection = ConnAsleep
+				case "":
+					st.Connection = ConnNever
+				default:
+					st.Connection = ConnUnreachable
+				}
+				out = append(out, st)
+				continue
+			}
 			st.Connection = lockConnection(conn, locks > 0, status, st.LastSeenAt, &st.OldestChangeAt, now)
 			if conn == domain.Online && (locks == 0 || st.Connection == ConnOnline) {
 				continue // no lock to reach yet, or the pusher is on it

@@ -1,0 +1,417 @@
+package zwave
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dooros/dooros/store"
+)
+
+// Syncer keeps every Z-Wave lock in step with DOOR OS: one connection per
+// gateway (reconnected with backoff when it drops), and per door a sync
+// that writes and clears User Code slots until the node confirmed the
+// door's latest version. Changes made while a gateway is down are not
+// lost: the door's version stays ahead of what its node holds, and the
+// sync runs when the gateway is back.
+type Syncer struct {
+	Store  *store.Store
+	Sealer store.Sealer
+	Log    *slog.Logger
+	// Poll is how often versions are checked (default 100ms); Retry the
+	// wait after a failed sync (default 2s); CommandTimeout how long one
+	// slot write may wait, a sleeping node's until it wakes (default 2m).
+	Poll, Retry, CommandTimeout time.Duration
+	// Now is the clock for code windows (default store's).
+	Now func() time.Time
+
+	mu       sync.Mutex
+	gateways map[string]*gateway
+	doors    map[string]*doorState // by door id
+	wake     chan struct{}
+}
+
+type gateway struct {
+	id     string
+	client *Client // nil while disconnected
+	nodes  map[int]string
+}
+
+type doorState struct {
+	busy    bool
+	retryAt time.Time
+	nextAt  time.Time // a code's window opens or closes
+	synced  int64     // version confirmed by this process
+}
+
+func (s *Syncer) init() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gateways == nil {
+		s.gateways, s.doors, s.wake = map[string]*gateway{}, map[string]*doorState{}, make(chan struct{}, 1)
+	}
+	if s.Poll == 0 {
+		s.Poll = 100 * time.Millisecond
+	}
+	if s.Retry == 0 {
+		s.Retry = 2 * time.Second
+	}
+	if s.CommandTimeout == 0 {
+		s.CommandTimeout = 2 * time.Minute
+	}
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	if s.Now == nil {
+		s.Now = s.Store.Now
+	}
+}
+
+// Kick makes the syncer check versions now rather than at the next poll
+// (the API calls it after a change; polling alone is enough).
+func (s *Syncer) Kick() {
+	s.init()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run syncs until ctx ends.
+func (s *Syncer) Run(ctx context.Context) error {
+	s.init()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	t := time.NewTicker(s.Poll)
+	defer t.Stop()
+	for {
+		if err := s.round(ctx, &wg); err != nil && ctx.Err() == nil {
+			s.Log.Warn("zwave: round", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-s.wake:
+		}
+	}
+}
+
+func (s *Syncer) round(ctx context.Context, wg *sync.WaitGroup) error {
+	locks, err := s.Store.ZWaveLocks(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.gateways {
+		g.nodes = map[int]string{}
+	}
+	for _, l := range locks {
+		g := s.gateways[l.GatewayID]
+		if g == nil {
+			g = &gateway{id: l.GatewayID, nodes: map[int]string{}}
+			s.gateways[l.GatewayID] = g
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.connect(ctx, g)
+			}()
+		}
+		g.nodes[l.NodeID] = l.DoorID
+		d := s.doors[l.DoorID]
+		if d == nil {
+			d = &doorState{}
+			s.doors[l.DoorID] = d
+		}
+		due := l.Version > l.Acked || l.Version > d.synced || (!d.nextAt.IsZero() && !now.Before(d.nextAt))
+		if !due || d.busy || g.client == nil || now.Before(d.retryAt) {
+			continue
+		}
+		d.busy = true
+		c := g.client
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.syncDoor(ctx, c, l)
+			s.mu.Lock()
+			d.busy = false
+			if err != nil {
+				d.retryAt = s.Now().Add(s.Retry)
+			}
+			s.mu.Unlock()
+			if err != nil && ctx.Err() == nil {
+				s.Log.Info("zwave: sync incomplete", "door", l.DoorID, "node", l.NodeID, "err", err)
+			}
+		}()
+	}
+	return nil
+}
+
+// connect keeps a gateway connected and turns its events into DOOR OS
+// records.
+func (s *Syncer) connect(ctx context.Context, g *gateway) {
+	backoff := 200 * time.Millisecond
+	for ctx.Err() == nil {
+		url, token, err := s.Store.ZWaveGatewayConn(ctx, nil, s.Sealer, "", g.id)
+		var c *Client
+		if err == nil {
+			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			c, err = Dial(dctx, url, token)
+			cancel()
+		}
+		if err != nil {
+			s.markGateway(ctx, g, "unreachable")
+			s.Log.Info("zwave: gateway unreachable", "gateway", g.id, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 5*time.Second)
+			continue
+		}
+		backoff = 200 * time.Millisecond
+		s.mu.Lock()
+		g.client = c
+		nodes := map[int]string{}
+		for k, v := range g.nodes {
+			nodes[k] = v
+		}
+		s.mu.Unlock()
+		for _, n := range c.Nodes() {
+			if door, ok := nodes[n.ID]; ok {
+				var battery *int
+				if lvl, ok := n.Battery(); ok {
+					battery = &lvl
+				}
+				s.record(ctx, s.Store.RecordZWaveNode(ctx, door, statusName(n.Status), battery))
+			}
+		}
+		s.Kick()
+		s.events(ctx, g, c)
+		s.mu.Lock()
+		g.client = nil
+		s.mu.Unlock()
+		c.Close()
+		s.markGateway(ctx, g, "unreachable")
+	}
+}
+
+func (s *Syncer) markGateway(ctx context.Context, g *gateway, status string) {
+	s.mu.Lock()
+	var doors []string
+	for _, d := range g.nodes {
+		doors = append(doors, d)
+	}
+	s.mu.Unlock()
+	for _, d := range doors {
+		s.record(ctx, s.Store.RecordZWaveNode(ctx, d, status, nil))
+	}
+}
+
+func (s *Syncer) record(ctx context.Context, err error) {
+	if err != nil && ctx.Err() == nil {
+		s.Log.Warn("zwave: record", "err", err)
+	}
+}
+
+func statusName(st int) string {
+	switch st {
+	case StatusAsleep:
+		return "asleep"
+	case StatusDead:
+		return "dead"
+	case StatusAwake, StatusAlive:
+		return "alive"
+	}
+	return ""
+}
+
+func (s *Syncer) events(ctx context.Context, g *gateway, c *Client) {
+	for {
+		var ev Event
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok = <-c.Events():
+			if !ok {
+				return
+			}
+		}
+		if ev.Source != "node" {
+			continue
+		}
+		s.mu.Lock()
+		door := g.nodes[ev.NodeID]
+		s.mu.Unlock()
+		if door == "" {
+			continue
+		}
+		switch ev.Event {
+		case "sleep":
+			s.record(ctx, s.Store.RecordZWaveNode(ctx, door, "asleep", nil))
+		case "wake up", "alive":
+			s.record(ctx, s.Store.RecordZWaveNode(ctx, door, "alive", nil))
+			s.retryNow(door)
+		case "dead":
+			s.record(ctx, s.Store.RecordZWaveNode(ctx, door, "dead", nil))
+		case "value updated":
+			var a struct {
+				CommandClass int             `json:"commandClass"`
+				Property     any             `json:"property"`
+				NewValue     json.RawMessage `json:"newValue"`
+			}
+			if json.Unmarshal(ev.Args, &a) == nil && a.CommandClass == CCBattery && a.Property == "level" {
+				var lvl int
+				if json.Unmarshal(a.NewValue, &lvl) == nil {
+					s.record(ctx, s.Store.RecordZWaveNode(ctx, door, "", &lvl))
+				}
+			}
+		case "notification":
+			if e, ok := accessEvent(ev); ok {
+				e.At = s.Now()
+				s.record(ctx, s.Store.RecordZWaveEvent(ctx, door, e))
+			}
+		}
+	}
+}
+
+// accessEvent reads an Access Control notification (type 6): keypad,
+// manual and RF lock and unlock operations.
+func accessEvent(ev Event) (store.ZWaveEvent, bool) {
+	var a struct {
+		Type       int `json:"type"`
+		Event      int `json:"event"`
+		Parameters struct {
+			UserID int `json:"userId"`
+		} `json:"parameters"`
+	}
+	if json.Unmarshal(ev.Args, &a) != nil || a.Type != 6 {
+		return store.ZWaveEvent{}, false
+	}
+	var e store.ZWaveEvent
+	switch a.Event {
+	case 1, 2:
+		e.Via, e.Unlock = "manual", a.Event == 2
+	case 3, 4:
+		e.Via, e.Unlock = "rf", a.Event == 4
+	case 5, 6:
+		e.Via, e.Unlock, e.Slot = "keypad", a.Event == 6, a.Parameters.UserID
+	default:
+		return e, false
+	}
+	return e, true
+}
+
+func (s *Syncer) retryNow(door string) {
+	s.mu.Lock()
+	if d := s.doors[door]; d != nil {
+		d.retryAt = time.Time{}
+	}
+	s.mu.Unlock()
+	s.Kick()
+}
+
+// syncDoor brings one lock to the door's current version.
+func (s *Syncer) syncDoor(ctx context.Context, c *Client, l store.ZWaveLock) error {
+	tgt, err := s.Store.ZWaveTarget(ctx, l.DoorID)
+	if err != nil {
+		return err
+	}
+	capacity := tgt.Capacity
+	if capacity == 0 {
+		cctx, cancel := context.WithTimeout(ctx, s.CommandTimeout)
+		capacity, err = c.UserCodeSlots(cctx, l.NodeID)
+		cancel()
+		if err != nil {
+			return s.nodeFailed(ctx, c, l, fmt.Errorf("read user code slots: %w", err))
+		}
+	}
+	ops, over, next := Plan(tgt.Codes, tgt.Slots, capacity, s.Now())
+	for _, op := range ops {
+		cctx, cancel := context.WithTimeout(ctx, s.CommandTimeout)
+		if op.Clear {
+			err = c.ClearUserCode(cctx, l.NodeID, op.Slot)
+		} else {
+			err = c.SetUserCode(cctx, l.NodeID, op.Slot, op.Code.Code)
+		}
+		cancel()
+		if err != nil {
+			return s.nodeFailed(ctx, c, l, fmt.Errorf("slot %d: %w", op.Slot, err))
+		}
+		if op.Clear {
+			err = s.Store.RecordZWaveSlot(ctx, l.DoorID, op.Slot, "", "")
+		} else {
+			err = s.Store.RecordZWaveSlot(ctx, l.DoorID, op.Slot, op.Code.PersonID, op.Code.Digest)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := s.Store.FinishZWaveSync(ctx, l.DoorID, tgt.Version, capacity, over); err != nil {
+		return err
+	}
+	if l.Status != "alive" {
+		s.record(ctx, s.Store.RecordZWaveNode(ctx, l.DoorID, "alive", nil))
+	}
+	s.mu.Lock()
+	if d := s.doors[l.DoorID]; d != nil {
+		d.nextAt = next
+		d.synced = max(d.synced, tgt.Version)
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// nodeFailed records why a node did not confirm: asleep, dead, or its
+// gateway gone.
+func (s *Syncer) nodeFailed(ctx context.Context, c *Client, l store.ZWaveLock, err error) error {
+	status := "dead"
+	var zerr *Error
+	switch {
+	case errors.Is(err, ErrClosed):
+		status = "unreachable"
+	case errors.Is(err, context.DeadlineExceeded):
+		status = "asleep"
+	case errors.As(err, &zerr):
+		status = "dead"
+	}
+	if ctx.Err() == nil {
+		s.record(ctx, s.Store.RecordZWaveNode(ctx, l.DoorID, status, nil))
+	}
+	return err
+}
+
+// Gateway returns the connected client of a gateway (nil when down).
+func (s *Syncer) gatewayClient(id string) *Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g := s.gateways[id]; g != nil {
+		return g.client
+	}
+	return nil
+}
+
+// ErrGatewayDown is returned for a command to a lock whose gateway is not
+// connected.
+var ErrGatewayDown = errors.New("the lock's Z-Wave gateway is not connected")
+
+// SetLocked locks or unlocks a Z-Wave lock now, through its gateway's
+// connection.
+func (s *Syncer) SetLocked(ctx context.Context, l store.ZWaveLock, locked bool) error {
+	s.init()
+	c := s.gatewayClient(l.GatewayID)
+	if c == nil {
+		return ErrGatewayDown
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return c.SetLocked(cctx, l.NodeID, locked)
+}

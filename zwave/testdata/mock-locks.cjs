@@ -1,0 +1,159 @@
+// Mock Z-Wave network for the zwave package's tests, loaded by zwave-js's
+// own mock serial controller (node_modules/zwave-js/bin/mock-server.cjs
+// --config this-file). It defines three keypad locks with the command
+// classes DOOR OS uses (User Code, Door Lock, Notification, Battery) and,
+// where zwave-js's mock lacks a behaviour the tests need, defines it here:
+//
+//   - Battery: answers Battery Get with the level the control port set.
+//   - A keypad: POST /keypad {"node":2,"code":"1234"} on the control port
+//     (ZWAVE_MOCK_CONTROL_PORT) makes the node check the code against its
+//     own User Code slots; a match unlocks and sends the Access Control
+//     notification "Keypad unlock operation" with the slot as user id; a
+//     miss sends nothing and answers {"unlocked":false} (many real locks
+//     stay silent on a wrong code).
+//   - POST /manual {"node":2,"unlock":true}: the thumb turn (Access
+//     Control events 1/2).
+//   - POST /battery {"node":2,"level":12}: sets the level and reports it.
+//   - POST /unreachable {"node":2,"on":true}: the node stops acknowledging
+//     frames (out of range); false brings it back.
+//   - GET /slots?node=2: the node's slots as the lock itself holds them.
+//   - POST /reset {"node":2}: empties every slot and makes it reachable
+//     (between tests sharing one mock network).
+//
+// Node 2: a listening lock with 10 slots. Node 3: a lock with 2 slots
+// (the "full lock" test).
+const http = require("node:http");
+
+exports.default = function ({ require }) {
+	const { CommandClasses } = require("@zwave-js/core");
+	const cc = require("@zwave-js/cc");
+	const { createMockZWaveRequestFrame } = require("@zwave-js/testing");
+
+	const batteryLevel = new Map(); // node id -> level
+
+	const respondToBatteryGet = {
+		handleCC(controller, self, receivedCC) {
+			if (receivedCC instanceof cc.BatteryCCGet) {
+				return {
+					action: "sendCC",
+					cc: new cc.BatteryCCReport({ nodeId: controller.ownNodeId, level: batteryLevel.get(self.id) ?? 90 }),
+				};
+			}
+		},
+	};
+
+	const lock = (id, numUsers) => ({
+		id,
+		capabilities: {
+			isListening: true,
+			// A fingerprint no device file of zwave-js's config database
+			// matches (a real one brings that device's quirks along).
+			manufacturerId: 0x7e57,
+			productType: 0x0001,
+			productId: 0x0001,
+			commandClasses: [
+				CommandClasses.Version,
+				CommandClasses["Manufacturer Specific"],
+				{ ccId: CommandClasses["User Code"], version: 1, numUsers },
+				{ ccId: CommandClasses["Door Lock"], version: 2 },
+				{
+					ccId: CommandClasses.Notification,
+					version: 8,
+					supportsV1Alarm: false,
+					notificationTypesAndEvents: { 6: [1, 2, 3, 4, 5, 6] },
+				},
+				{ ccId: CommandClasses.Battery, version: 1 },
+			],
+		},
+		behaviors: [respondToBatteryGet],
+	});
+
+	return {
+		nodes: [lock(2, 10), lock(3, 2)],
+		onInit(controller, nodes) {
+			const byId = new Map(nodes.map((n) => [n.id, n]));
+			const notify = (node, event, userId) =>
+				node.sendToController(
+					createMockZWaveRequestFrame(
+						new cc.NotificationCCReport({
+							nodeId: node.id,
+							notificationType: 6,
+							notificationEvent: event,
+							eventParameters: userId ? Uint8Array.from([userId]) : undefined,
+						}),
+						{ ackRequested: false },
+					),
+				);
+			const slots = (node) => {
+				const n = node.getCCCapabilities(CommandClasses["User Code"], 0)?.numUsers ?? 1;
+				const out = [];
+				for (let i = 1; i <= n; i++) {
+					const code = node.state.get(`UserCode_userCode_${i}`);
+					out.push({
+						slot: i,
+						status: node.state.get(`UserCode_userIdStatus_${i}`) ?? 0,
+						code: code == undefined ? "" : typeof code === "string" ? code : Buffer.from(code).toString("latin1"),
+					});
+				}
+				return out;
+			};
+			const server = http.createServer(async (req, res) => {
+				const url = new URL(req.url, "http://x");
+				let body = "";
+				for await (const c of req) body += c;
+				let input = {};
+				try {
+					input = (body && JSON.parse(body)) || {};
+				} catch {
+					res.writeHead(400);
+					return res.end("bad json");
+				}
+				const node = byId.get(Number(input.node ?? url.searchParams.get("node")));
+				const reply = (status, v) => {
+					res.writeHead(status, { "content-type": "application/json" });
+					res.end(JSON.stringify(v));
+				};
+				if (!node) return reply(404, { error: "no such node" });
+				try {
+					switch (url.pathname) {
+						case "/slots":
+							return reply(200, slots(node));
+						case "/keypad": {
+							const hit = slots(node).find((s) => s.status === 1 && s.code === String(input.code));
+							if (!hit) return reply(200, { unlocked: false });
+							await notify(node, 6, hit.slot);
+							return reply(200, { unlocked: true, slot: hit.slot });
+						}
+						case "/manual":
+							await notify(node, input.unlock ? 2 : 1, 0);
+							return reply(200, {});
+						case "/battery":
+							batteryLevel.set(node.id, input.level);
+							await node.sendToController(
+								createMockZWaveRequestFrame(new cc.BatteryCCReport({ nodeId: node.id, level: input.level }), {
+									ackRequested: false,
+								}),
+							);
+							return reply(200, {});
+						case "/reset":
+							for (const sl of slots(node)) {
+								node.state.delete(`UserCode_userIdStatus_${sl.slot}`);
+								node.state.delete(`UserCode_userCode_${sl.slot}`);
+							}
+							node.autoAckControllerFrames = true;
+							return reply(200, {});
+						case "/unreachable":
+							node.autoAckControllerFrames = !input.on;
+							return reply(200, {});
+					}
+					reply(404, { error: "unknown path" });
+				} catch (e) {
+					reply(500, { error: String(e) });
+				}
+			});
+			server.listen(Number(process.env.ZWAVE_MOCK_CONTROL_PORT || 5556), "127.0.0.1", () =>
+				console.log("mock control listening"),
+			);
+		},
+	};
+};

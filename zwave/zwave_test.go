@@ -1,0 +1,322 @@
+package zwave_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/store"
+	"github.com/dooros/dooros/store/storetest"
+	"github.com/dooros/dooros/zwave"
+)
+
+// env is a seeded store whose Lobby door (online, doorcodes through the
+// Building key) is bound to a node of the mock network, with a Syncer
+// running against the real Z-Wave JS server.
+type env struct {
+	t      *testing.T
+	st     *store.Store
+	f      storetest.Fixture
+	net    *mockNet
+	gw     store.ZWaveGateway
+	node   int
+	syncer *zwave.Syncer
+}
+
+func newEnv(t *testing.T, st *store.Store, node int) *env {
+	t.Helper()
+	n := network(t)
+	n.reset(t, node)
+	e := &env{t: t, st: st, f: storetest.Seed(t, st), net: n, node: node}
+	kr := storetest.Keyring(t, st)
+	ctx := context.Background()
+	var err error
+	e.gw, err = st.AddZWaveGateway(ctx, e.f.PM, kr, e.prop(), store.ZWaveGatewayInput{Name: "Hub", URL: n.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.BindZWaveLock(ctx, e.f.PM, e.prop(), e.f.Lobby.ID, e.gw.ID, node); err != nil {
+		t.Fatal(err)
+	}
+	e.syncer = &zwave.Syncer{Store: st, Sealer: kr, Poll: 50 * time.Millisecond, Retry: 300 * time.Millisecond, CommandTimeout: 20 * time.Second,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { e.syncer.Run(runCtx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return e
+}
+
+func (e *env) prop() string { return e.f.Property.ID }
+
+func (e *env) invite(first, email string) domain.PersonView {
+	e.t.Helper()
+	v, err := e.st.Invite(context.Background(), e.f.PM, e.prop(), domain.InviteInput{FirstName: first, LastName: "Test", Email: email,
+		Access: domain.AccessDoorcode, Keys: []domain.GrantInput{{KeyID: e.f.Building.ID}}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if v.Doorcode == "" {
+		e.t.Fatalf("invite gave %s no doorcode", email)
+	}
+	return v
+}
+
+// eventually retries cond until it holds or d passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (e *env) lock() store.ZWaveLock {
+	e.t.Helper()
+	l, err := e.st.ZWaveLockOf(context.Background(), e.prop(), e.f.Lobby.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return l
+}
+
+func (e *env) synced() bool {
+	l := e.lock()
+	return l.Acked == l.Version
+}
+
+// task returns the Lobby's Door Sync task, if listed.
+func (e *env) task() (domain.SyncTask, bool) {
+	e.t.Helper()
+	ts, err := e.st.ListSyncTasks(context.Background(), e.f.PM, e.prop())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, tk := range ts {
+		if tk.DoorID == e.f.Lobby.ID {
+			return tk, true
+		}
+	}
+	return domain.SyncTask{}, false
+}
+
+func (e *env) activity(kind string) []domain.Event {
+	e.t.Helper()
+	evs, _, err := e.st.ListActivity(context.Background(), e.f.PM, e.prop(), store.ActivityFilter{DoorID: e.f.Lobby.ID, Kind: kind, Limit: 100})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return evs
+}
+
+// TestInviteKeypadRevoke is the path end to end on the real
+// Z-Wave JS: invite → code in a slot → keypad unlock in Activity with the
+// person → revoke → slot cleared and Door Sync closed → the code refused.
+func TestInviteKeypadRevoke(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, 2)
+		ana := e.invite("Ana", "ana@example.com")
+		bo := e.invite("Bo", "bo@example.com")
+		eventually(t, 20*time.Second, "both codes in the lock's slots", func() bool {
+			return e.net.holds(t, 2, ana.Doorcode) > 0 && e.net.holds(t, 2, bo.Doorcode) > 0
+		})
+		eventually(t, 5*time.Second, "the door's version confirmed", e.synced)
+		if l := e.lock(); l.Capacity != 10 || l.OverFull != 0 || l.Status != "alive" {
+			t.Fatalf("lock after sync: %+v", l)
+		}
+		if _, open := e.task(); open {
+			t.Fatal("a Door Sync task is open for a synced Z-Wave lock")
+		}
+
+		unlocked, slot := e.net.keypad(t, 2, ana.Doorcode)
+		if !unlocked || slot == 0 {
+			t.Fatal("the lock refused a code DOOR OS wrote")
+		}
+		var ev domain.Event
+		eventually(t, 5*time.Second, "keypad unlock in Activity", func() bool {
+			evs := e.activity(domain.EventDoorUnlocked)
+			if len(evs) > 0 {
+				ev = evs[0]
+			}
+			return len(evs) > 0
+		})
+		if ev.PersonID != ana.ID || !strings.Contains(ev.Detail, "keypad") || !strings.Contains(ev.Detail, fmt.Sprintf("slot %d", slot)) {
+			t.Fatalf("keypad event %+v, want Ana by slot %d", ev, slot)
+		}
+
+		if _, err := st.Revoke(context.Background(), e.f.PM, e.prop(), ana.ID); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 10*time.Second, "the revoked code cleared from its slot", func() bool { return e.net.holds(t, 2, ana.Doorcode) == 0 })
+		eventually(t, 5*time.Second, "the revocation confirmed", e.synced)
+		if unlocked, _ := e.net.keypad(t, 2, ana.Doorcode); unlocked {
+			t.Fatal("the revoked code still opens the lock")
+		}
+		if unlocked, _ := e.net.keypad(t, 2, "99999999"); unlocked {
+			t.Fatal("an unknown code opens the lock")
+		}
+		if e.net.holds(t, 2, bo.Doorcode) == 0 {
+			t.Fatal("Bo's code went with Ana's")
+		}
+
+		// Delete clears at once too.
+		if err := st.DeletePerson(context.Background(), e.f.PM, e.prop(), bo.ID); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 10*time.Second, "the deleted person's code cleared", func() bool { return e.net.holds(t, 2, bo.Doorcode) == 0 })
+	})
+}
+
+// TestFullLock: more key holders than slots; the lock holds what fits and
+// the rest is reported, then a freed slot is used.
+func TestFullLock(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, 3) // 2 slots
+		var people []domain.PersonView
+		for i, name := range []string{"Ana", "Bo", "Cy"} {
+			people = append(people, e.invite(name, fmt.Sprintf("p%d@example.com", i)))
+		}
+		eventually(t, 20*time.Second, "sync confirmed", e.synced)
+		l := e.lock()
+		if l.Capacity != 2 || l.OverFull != 1 {
+			t.Fatalf("full lock: capacity %d over_full %d, want 2 and 1", l.Capacity, l.OverFull)
+		}
+		held := 0
+		for _, p := range people {
+			if e.net.holds(t, 3, p.Doorcode) > 0 {
+				held++
+			}
+		}
+		if held != 2 {
+			t.Fatalf("%d codes at a 2-slot lock", held)
+		}
+		if evs := e.activity(store.EventZWaveOverFull); len(evs) != 1 || !strings.Contains(evs[0].Detail, "1 people") {
+			t.Fatalf("over-full not reported in Activity: %+v", evs)
+		}
+		// Revoking one holder frees a slot for the one left out.
+		var out domain.PersonView
+		for _, p := range people {
+			if e.net.holds(t, 3, p.Doorcode) == 0 {
+				out = p
+			}
+		}
+		victim := people[0]
+		if victim.ID == out.ID {
+			victim = people[1]
+		}
+		if _, err := st.Revoke(context.Background(), e.f.PM, e.prop(), victim.ID); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 10*time.Second, "the left-out code written into the freed slot", func() bool {
+			return e.net.holds(t, 3, out.Doorcode) > 0 && e.net.holds(t, 3, victim.Doorcode) == 0
+		})
+		eventually(t, 5*time.Second, "over-full cleared", func() bool { return e.lock().OverFull == 0 })
+	})
+}
+
+// TestUnreachableNode: a node that stops answering keeps the Door Sync
+// task open, shown unreachable; when it answers again the change arrives.
+func TestUnreachableNode(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, 2)
+		eventually(t, 20*time.Second, "first sync", e.synced)
+		e.net.do(t, "/unreachable", map[string]any{"node": 2, "on": true}, nil)
+		ana := e.invite("Ana", "ana@example.com")
+		eventually(t, 30*time.Second, "the task shown unreachable", func() bool {
+			tk, open := e.task()
+			return open && tk.Connection == store.ConnUnreachable
+		})
+		if e.synced() {
+			t.Fatal("a change the node never confirmed counts as synced")
+		}
+		e.net.do(t, "/unreachable", map[string]any{"node": 2, "on": false}, nil)
+		eventually(t, 30*time.Second, "the code delivered once the node answers", func() bool { return e.net.holds(t, 2, ana.Doorcode) > 0 })
+		eventually(t, 5*time.Second, "task closed", func() bool { _, open := e.task(); return !open && e.synced() })
+	})
+}
+
+// TestGatewayDropsAndReturns: changes made while the Z-Wave JS server is
+// down are delivered when it is back; nothing is lost.
+func TestGatewayDropsAndReturns(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, 2)
+		ana := e.invite("Ana", "ana@example.com")
+		eventually(t, 20*time.Second, "Ana's code in the lock", func() bool { return e.net.holds(t, 2, ana.Doorcode) > 0 })
+		eventually(t, 5*time.Second, "synced", e.synced)
+
+		e.net.stopServer()
+		t.Cleanup(func() {
+			if e.net.srv == nil {
+				if err := e.net.startServer(); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+		if _, err := st.Revoke(context.Background(), e.f.PM, e.prop(), ana.ID); err != nil {
+			t.Fatal(err)
+		}
+		bo := e.invite("Bo", "bo@example.com")
+		eventually(t, 10*time.Second, "the task shown unreachable while the gateway is down", func() bool {
+			tk, open := e.task()
+			return open && tk.Connection == store.ConnUnreachable && tk.IncludesRevocation
+		})
+		if e.net.holds(t, 2, ana.Doorcode) == 0 {
+			t.Fatal("the slot changed with no gateway")
+		}
+		if err := e.net.startServer(); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "queued changes delivered", func() bool {
+			return e.net.holds(t, 2, ana.Doorcode) == 0 && e.net.holds(t, 2, bo.Doorcode) > 0
+		})
+		eventually(t, 5*time.Second, "task closed", func() bool { _, open := e.task(); return !open && e.synced() })
+	})
+}
+
+// TestBatteryAndLockNow: battery reports reach the lock's record and a low
+// level is alerted once; Lock/Unlock now reaches the node and is logged.
+func TestBatteryAndLockNow(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, 2)
+		eventually(t, 20*time.Second, "first sync", e.synced)
+		e.net.do(t, "/battery", map[string]any{"node": 2, "level": 15}, nil)
+		eventually(t, 5*time.Second, "battery 15%", func() bool { l := e.lock(); return l.Battery != nil && *l.Battery == 15 && l.BatteryLow() })
+		e.net.do(t, "/battery", map[string]any{"node": 2, "level": 14}, nil)
+		eventually(t, 5*time.Second, "battery 14%", func() bool { l := e.lock(); return *l.Battery == 14 })
+		if evs := e.activity(store.EventZWaveBattery); len(evs) != 1 {
+			t.Fatalf("%d low-battery alerts, want 1 (only when crossing)", len(evs))
+		}
+
+		ctx := context.Background()
+		for _, locked := range []bool{false, true} {
+			err := st.LogZWaveLockNow(ctx, e.f.PM, e.prop(), e.f.Lobby.ID, locked, func(l store.ZWaveLock) error {
+				return e.syncer.SetLocked(ctx, l, locked)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		evs := e.activity(store.EventZWaveLockNow)
+		if len(evs) != 2 || !strings.Contains(evs[0].Detail, "locked") || evs[0].ActorID != e.f.PM.ManagerID {
+			t.Fatalf("lock-now log: %+v", evs)
+		}
+		// Without Device Management: refused, node untouched, nothing logged.
+		viewer := storetest.Manager(t, st, e.f.PM, "viewer@example.com", &domain.Assignment{PropertyID: e.prop(), KeyManagement: domain.KeyManagementFull})
+		called := false
+		err := st.LogZWaveLockNow(ctx, viewer, e.prop(), e.f.Lobby.ID, false, func(store.ZWaveLock) error { called = true; return nil })
+		if domain.ErrorCode(err) != domain.EForbidden || called {
+			t.Fatalf("lock now without Device Management: %v (node called: %v)", err, called)
+		}
+		if len(e.activity(store.EventZWaveLockNow)) != 2 {
+			t.Fatal("a refused lock-now was logged")
+		}
+	})
+}
