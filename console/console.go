@@ -112,6 +112,7 @@ func (c *Console) Routes(mux *http.ServeMux) {
 	c.propertyRoutes(mux)
 	mux.Handle("GET /p/{p}/doors", c.inProperty(c.doorsList))
 	mux.Handle("POST /p/{p}/doors/{d}/lock", c.inProperty(c.doorProvision))
+	mux.Handle("POST /p/{p}/signing-key/rotate", c.inProperty(c.signingKeyRotate))
 	mux.Handle("GET /p/{p}/sync", c.inProperty(c.syncTasks))
 	mux.Handle("GET /p/{p}/exposure", c.inProperty(c.exposureList))
 

@@ -16,6 +16,11 @@ type doorsData struct {
 	CanProvision bool
 	// Unprovisioned counts doors without a lock yet.
 	Unprovisioned int
+	// SigningKey is the property's signing key and the rotation under
+	// way, for Portfolio Managers on a server running Door Sync (nil
+	// otherwise); NoSigningKey: the property has none yet.
+	SigningKey   *store.PropertyKeyState
+	NoSigningKey bool
 }
 
 type doorRow struct {
@@ -59,6 +64,36 @@ func (c *Console) doorsList(w http.ResponseWriter, r *http.Request, rq *request)
 		}
 		d.Doors = append(d.Doors, row)
 	}
+	if c.opts.DoorSync != nil && rq.Actor.CanRotatePropertyKey() == nil {
+		k, err := c.store.PropertyKeyStatus(ctx, rq.Actor, rq.Property.ID)
+		switch {
+		case err == nil:
+			d.SigningKey = &k
+		case domain.ErrorCode(err) == domain.ENotFound:
+			d.NoSigningKey = true
+		default:
+			return err
+		}
+	}
 	c.render(w, r, rq, http.StatusOK, "doors", "Doors", "doors", d)
 	return nil
+}
+
+// signingKeyRotate starts a rotation of the property's signing key
+// (Portfolio Managers; see doorsync.Service.RotatePropertyKey).
+func (c *Console) signingKeyRotate(w http.ResponseWriter, r *http.Request, rq *request) error {
+	if c.opts.DoorSync == nil {
+		return domain.Errorf(domain.EConflict, "this server does not rotate keys (Door Sync is not running)")
+	}
+	k, err := c.opts.DoorSync.RotatePropertyKey(r.Context(), rq.Actor, rq.Property.ID)
+	if err != nil {
+		return err
+	}
+	var flash string
+	if k.Rotation == nil {
+		flash = "Signing key rotated: the property has no lock, the new key " + k.Fingerprint + " is in force."
+	} else {
+		flash = "Signing key rotation started: every lock gets the new key " + k.Rotation.NextFingerprint + " with its next Door Sync."
+	}
+	return c.redirect(w, r, propertyURL(rq.Property.ID, "doors")+"#signing-key", flash)
 }

@@ -504,3 +504,61 @@ func rebind(st *store.Store, q string) string {
 	}
 	return b.String()
 }
+
+// TestSigningKeyRotation: a Portfolio Manager sees the property's signing
+// key on the Doors page and starts its rotation there; the page then
+// shows its progress and no second button, and a second POST is refused
+// (409). A manager with Device Management sees no key and is refused
+// (403); a forged form starts nothing.
+func TestSigningKeyRotation(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		e := newSyncEnv(t, st)
+		e.manager("devices@example.com", &domain.Assignment{PropertyID: e.f.Property.ID, KeyManagement: domain.KeyManagementNone, DeviceManagement: true})
+		c := e.login(storetest.PMEmail)
+		e.provision(c, e.f.Gym.ID)
+		before, err := st.PropertyKeyStatus(ctx, e.f.PM, e.f.Property.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rotating := func() bool {
+			k, err := st.PropertyKeyStatus(ctx, e.f.PM, e.f.Property.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return k.Rotation != nil
+		}
+
+		r := c.get(e.p("doors"))
+		mustContain(t, r.Body, `id="signing-key"`, before.Fingerprint, `action="`+e.p("signing-key", "rotate")+`"`, "Rotate signing key")
+
+		dc := e.login("devices@example.com")
+		r = dc.get(e.p("doors"))
+		mustNotContain(t, r.Body, `id="signing-key"`, "Rotate signing key")
+		if r := dc.submit(e.p("signing-key", "rotate"), nil); r.Status != http.StatusForbidden {
+			t.Fatalf("Device Management rotation: %d, want 403", r.Status)
+		}
+		if r := c.post(e.p("signing-key", "rotate"), url.Values{"csrf": {"forged"}}); r.Status != http.StatusForbidden {
+			t.Fatalf("forged form: %d, want 403", r.Status)
+		}
+		if rotating() {
+			t.Fatal("a refused request started a rotation")
+		}
+
+		c.get(e.p("doors"))
+		r = c.submit(e.p("signing-key", "rotate"), nil)
+		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != e.p("doors")+"#signing-key" {
+			t.Fatalf("rotate: %d to %q: %s", r.Status, r.Header.Get("Location"), r.Body)
+		}
+		r = c.get(e.p("doors"))
+		after, err := st.PropertyKeyStatus(ctx, e.f.PM, e.f.Property.ID)
+		if err != nil || after.Rotation == nil {
+			t.Fatalf("no rotation under way: %+v %v", after, err)
+		}
+		mustContain(t, r.Body, "Signing key rotation started", after.Rotation.NextFingerprint, `id="signing-key-rotation"`, "0 of 1 locks took the new key")
+		mustNotContain(t, r.Body, "Rotate signing key")
+		if r := c.submit(e.p("signing-key", "rotate"), nil); r.Status != http.StatusConflict || !strings.Contains(r.Body, "under way") {
+			t.Fatalf("second rotation: %d", r.Status)
+		}
+	})
+}

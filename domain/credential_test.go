@@ -118,3 +118,35 @@ func TestScheduleToLock(t *testing.T) {
 		})
 	}
 }
+
+// TestCredentialPlanSplitBy: during a property-key rotation a plan is cut
+// by the key each door's lock trusts; every door lands in exactly one
+// part, with its own access, and every part keeps the plan's window.
+func TestCredentialPlanSplitBy(t *testing.T) {
+	now := time.Date(2025, 6, 2, 12, 0, 0, 0, time.UTC)
+	plan := domain.CredentialPlan{NotBefore: now, NotAfter: now.Add(24 * time.Hour), Locks: []lockproto.LockAccess{
+		{LockID: "d1"}, {LockID: "d2", Schedule: lockproto.Schedule{{Day: time.Monday, Start: 60, End: 120}}}, {LockID: "d3"}}}
+	parts := plan.SplitBy(func(door string) string {
+		if door == "d2" {
+			return "new"
+		}
+		return "old"
+	})
+	if len(parts) != 2 {
+		t.Fatalf("%d parts, want 2", len(parts))
+	}
+	if got := parts["old"].DoorIDs(); !slices.Equal(got, []string{"d1", "d3"}) {
+		t.Fatalf("old key part = %v", got)
+	}
+	if got := parts["new"]; !slices.Equal(got.DoorIDs(), []string{"d2"}) || len(got.Locks[0].Schedule) != 1 {
+		t.Fatalf("new key part = %+v", got)
+	}
+	for k, p := range parts {
+		if !p.NotBefore.Equal(plan.NotBefore) || !p.NotAfter.Equal(plan.NotAfter) {
+			t.Fatalf("part %s window %v–%v, want the plan's", k, p.NotBefore, p.NotAfter)
+		}
+	}
+	if one := plan.SplitBy(func(string) string { return "k" }); len(one) != 1 || len(one["k"].Locks) != 3 {
+		t.Fatalf("no rotation: %+v", one)
+	}
+}

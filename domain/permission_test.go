@@ -255,3 +255,29 @@ func TestActorCanCorrectTime(t *testing.T) {
 		})
 	}
 }
+
+// TestActorCanRotatePropertyKey: rotating a property's signing key moves
+// every lock and credential of the property, so only Portfolio Managers
+// may — not a Property Manager with everything else.
+func TestActorCanRotatePropertyKey(t *testing.T) {
+	full := domain.Assignment{PropertyID: "p1", KeyManagement: domain.KeyManagementFull, DeviceManagement: true, CardActivation: true}
+	for _, tc := range []struct {
+		name  string
+		actor domain.Actor
+		ok    bool
+	}{
+		{"PortfolioManager", domain.Actor{Role: domain.RolePortfolioManager}, true},
+		{"ErrPropertyManagerWithEverything", domain.Actor{Role: domain.RolePropertyManager, Assignments: map[string]domain.Assignment{"p1": full}}, false},
+		{"ErrPropertyManagerWithNothing", domain.Actor{Role: domain.RolePropertyManager}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.actor.CanRotatePropertyKey()
+			if got := err == nil; got != tc.ok {
+				t.Fatalf("CanRotatePropertyKey() = %v, want allowed %v", err, tc.ok)
+			}
+			if err != nil && domain.ErrorCode(err) != domain.EForbidden {
+				t.Fatalf("code = %v, want forbidden", domain.ErrorCode(err))
+			}
+		})
+	}
+}

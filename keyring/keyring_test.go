@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -153,6 +154,75 @@ func TestPropertySigner(t *testing.T) {
 		}
 		if _, err := a.PropertySigner(ctx, domain.NewID("prp")); err == nil {
 			t.Error("a key was created for a property that does not exist")
+		}
+	})
+}
+
+// TestPropertyKeyRotation: the next key is sealed like the current one and
+// bound to its property; once a rotation finishes (at once here: no lock is
+// provisioned) every server signs with the new key — a keyring that had
+// opened the old key does not keep handing it out — and the old private key
+// is gone from storage.
+func TestPropertyKeyRotation(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		f := storetest.Seed(t, st)
+		m := master(t)
+		a, _ := keyring.New(m, st)
+		b, _ := keyring.New(m, st)
+		old, err := b.PropertySigner(ctx, f.Property.ID) // b caches the old key
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, sealed, err := a.NewPropertyKey(f.Property.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if signers, _ := a.PropertySigners(ctx, f.Property.ID); len(signers) != 1 {
+			t.Fatal("NewPropertyKey stored a key by itself")
+		}
+		state, err := st.StartPropertyKeyRotation(ctx, f.PM, f.Property.ID, pub, sealed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if state.Rotation != nil || state.PublicKey != base64.StdEncoding.EncodeToString(pub) || state.PreviousFingerprint != store.KeyFingerprint(old.Public().(ed25519.PublicKey)) {
+			t.Fatalf("a property with no lock did not finish at once: %+v", state)
+		}
+		got, err := b.PropertySigners(ctx, f.Property.ID)
+		if err != nil || len(got) != 1 || !got[0].Public().(ed25519.PublicKey).Equal(pub) {
+			t.Fatalf("another server after the rotation: %d keys, %v", len(got), err)
+		}
+		row, err := st.PropertyKeys(ctx, f.Property.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if row.NextSealed != "" || strings.Contains(row.Sealed, base64.StdEncoding.EncodeToString(got[0].Seed())) {
+			t.Fatal("storage after the rotation holds a next key or the key in the clear")
+		}
+		wrong, _ := keyring.New(master(t), st)
+		if _, err := wrong.PropertySigner(ctx, f.Property.ID); err == nil {
+			t.Error("the rotated key opened under another master key")
+		}
+
+		// A next key sealed for another property does not open here: a row
+		// copied between properties signs nothing.
+		other, err := st.CreateProperty(ctx, f.PM, domain.PropertyInput{Name: "Other Court", TimeZone: "UTC"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.PropertySigner(ctx, other.ID); err != nil {
+			t.Fatal(err)
+		}
+		pub2, sealed2, err := a.NewPropertyKey(f.Property.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.StartPropertyKeyRotation(ctx, f.PM, other.ID, pub2, sealed2); err != nil {
+			t.Fatal(err)
+		}
+		fresh, _ := keyring.New(m, st)
+		if _, err := fresh.PropertySigner(ctx, other.ID); err == nil {
+			t.Fatal("a key sealed for another property opened")
 		}
 	})
 }

@@ -323,7 +323,7 @@ func (s *Store) RecordLockAck(ctx context.Context, doorID string, generation int
 		}
 		// The lock is at lockVersion, whatever the status: at or past the
 		// first version carrying a property-key rotation, it took the key.
-		if err := t.propertyKeyApplied(ctx, doorID, lockVersion); err != nil {
+		if err := t.propertyKeyApplied(ctx, doorID, lockVersion, false); err != nil {
 			return err
 		}
 		if ack.Status == lockproto.AckApplied {
@@ -471,7 +471,7 @@ func (s *Store) recordLockEvents(ctx context.Context, doorID string, generation 
 		// The ack of a bundle carrying a property-key rotation may be lost;
 		// the lock's own log says it applied it (the lock would refuse
 		// every later bundle the cloud signed with the old key).
-		return t.propertyKeyApplied(ctx, doorID, applied)
+		return t.propertyKeyApplied(ctx, doorID, applied, true)
 	})
 	return out, err
 }

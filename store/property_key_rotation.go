@@ -210,13 +210,17 @@ func (s *Store) StartPropertyKeyRotation(ctx context.Context, a domain.Actor, pr
 // carrying the property-key rotation, the lock trusts the next key: later
 // bundles, credentials, lock certificates and time tokens for it are
 // signed with that key, and the rotation finishes if it was the last lock.
-// doorVersion is the door's current version: a newer one, sealed with the
-// old key the lock no longer accepts, is replaced by a new version.
-func (t *Tx) propertyKeyApplied(ctx context.Context, doorID string, version int64) error {
+// Bundles already sealed for the door were signed with the old key, which
+// the lock now refuses: when one could still be handed out — the door has
+// a newer version, the cloud asks for a snapshot, or resync (the lock's
+// version came from its log, not an ack, so the cloud does not know its
+// state) — the door gets a new version, built with the new key.
+func (t *Tx) propertyKeyApplied(ctx context.Context, doorID string, version int64, resync bool) error {
 	var rv, doorVersion int64
+	var needSnapshot bool
 	var propertyID string
-	err := t.queryRow(ctx, `SELECT l.property_rotation_version, d.version, d.property_id FROM door_locks l JOIN doors d ON d.id = l.door_id WHERE l.door_id = ?`, doorID).
-		Scan(&rv, &doorVersion, &propertyID)
+	err := t.queryRow(ctx, `SELECT l.property_rotation_version, l.need_snapshot, d.version, d.property_id FROM door_locks l JOIN doors d ON d.id = l.door_id WHERE l.door_id = ?`, doorID).
+		Scan(&rv, &needSnapshot, &doorVersion, &propertyID)
 	if err != nil || rv == 0 || version < rv {
 		return err
 	}
@@ -229,7 +233,7 @@ func (t *Tx) propertyKeyApplied(ctx context.Context, doorID string, version int6
 	if _, err := t.exec(ctx, `UPDATE door_locks SET property_key_next = TRUE, property_rotation_version = 0 WHERE door_id = ?`, doorID); err != nil {
 		return err
 	}
-	if doorVersion > version {
+	if resync || needSnapshot || doorVersion > version {
 		if err := t.bumpDoors(ctx, []domain.DoorChange{{DoorID: doorID, Reason: "lock took the new property key"}}); err != nil {
 			return err
 		}
