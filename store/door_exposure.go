@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/lockproto"
 )
 
 // Exposure is one door that could still admit a person whose access there
@@ -40,10 +41,13 @@ type Exposure struct {
 // ExposureWay is one way the person could still get in, listed once per
 // kind whatever the number of credentials, codes or cards behind it.
 type ExposureWay struct {
-	// Kind: pending_sync (the lock's state is unknown: never synced),
-	// credential (phone credentials issued before the revocation, until
-	// the last of them expires), doorcode or keycard (still held by the
-	// lock until it syncs).
+	// Kind: credential (phone credentials issued before the revocation,
+	// until the last of them expires), doorcode or keycard (still held by
+	// the lock until it syncs), guest_code (a doorcode guest's day or
+	// 15-minute code, computed by the lock from the key's day secret until
+	// a sync brings the rotated one, and at most until the code's day
+	// ends). pending_sync is no longer produced: a lock that never synced
+	// holds no codes, cards or day keys, so only credentials open it.
 	Kind string `json:"kind"`
 	// Ref names what is still held: the keycard serials (comma-separated).
 	Ref string `json:"ref,omitempty"`
@@ -210,10 +214,16 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 			}
 			byDoor[doorID] = dw
 		}
-		people, creds, err := t.exposedPeople(ctx, propertyID, slices.Sorted(maps.Keys(everyone)), now)
+		who := slices.Sorted(maps.Keys(everyone))
+		people, creds, err := t.exposedPeople(ctx, propertyID, who, now)
 		if err != nil {
 			return err
 		}
+		holds, codes, err := t.exposedAccess(ctx, who, now)
+		if err != nil {
+			return err
+		}
+		loc := prop.Location()
 		for _, doorID := range ids {
 			d, dw := doors[doorID], byDoor[doorID]
 			for _, personID := range dw.who {
@@ -229,10 +239,31 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 				} else if d.firstRevoked != 0 {
 					e.RevokedAt, e.RevocationVersion = fromMicros(d.firstRevAt), d.firstRevoked
 				}
+				// Someone who holds access at this door now (given the key
+				// again, or never started and still holding it) is not
+				// exposed: the lock admits them rightly.
+				if p.Status(now).HoldsAccess() && holds[key{doorID, personID}] {
+					continue
+				}
 				unbounded := false
-				if d.state == nil && revoked {
-					e.Ways = append(e.Ways, ExposureWay{Kind: "pending_sync", Count: 1})
-					unbounded = true
+				// A lock that never synced holds no codes, cards or day
+				// keys: only phone credentials (below) can open it.
+				var guestUntil time.Time
+				nGuest := 0
+				if revoked && d.state != nil {
+					for _, g := range codes[personID] {
+						if _, ok := d.state.DayKeys[g.keyID]; !ok {
+							continue
+						}
+						// The code dies at local midnight after its day; the
+						// rotated day secret reaches the lock with the sync.
+						if end := lockproto.DayStart(g.day+1, loc); end.After(now) {
+							nGuest++
+							if end.After(guestUntil) {
+								guestUntil = end
+							}
+						}
+					}
 				}
 				if n := dw.codes[personID]; n > 0 {
 					e.Ways = append(e.Ways, ExposureWay{Kind: "doorcode", Count: n})
@@ -258,6 +289,13 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 					u := until
 					e.Ways = append(e.Ways, ExposureWay{Kind: "credential", Count: n, Until: &u})
 				}
+				if nGuest > 0 {
+					u := guestUntil
+					e.Ways = append(e.Ways, ExposureWay{Kind: "guest_code", Count: nGuest, Until: &u})
+					if u.After(until) {
+						until = u
+					}
+				}
 				if len(e.Ways) == 0 {
 					continue
 				}
@@ -271,6 +309,59 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 		return nil
 	})
 	return out, err
+}
+
+// exposedGuestCode is a doorcode guest's code, released or not: the locks
+// compute it from the key's day secret until a sync brings the rotated one.
+type exposedGuestCode struct {
+	keyID string
+	day   int64
+}
+
+// exposedAccess loads, for the people ids, the doors they hold a key to
+// now (a grant not expired) and their guest codes whose day is not over.
+func (t *Tx) exposedAccess(ctx context.Context, ids []string, now time.Time) (map[struct{ door, person string }]bool, map[string][]exposedGuestCode, error) {
+	holds := map[struct{ door, person string }]bool{}
+	codes := map[string][]exposedGuestCode{}
+	for lo := 0; lo < len(ids); lo += 500 {
+		chunk := anySlice(ids[lo:min(lo+500, len(ids))])
+		in := placeholders(len(chunk))
+		rows, err := t.query(ctx, `SELECT kd.door_id, g.person_id FROM grants g JOIN key_doors kd ON kd.key_id = g.key_id
+			WHERE g.person_id IN (`+in+`) AND (g.expires_at IS NULL OR g.expires_at > ?)`, append(chunk, micros(now))...)
+		if err != nil {
+			return nil, nil, err
+		}
+		for rows.Next() {
+			var k struct{ door, person string }
+			if err := rows.Scan(&k.door, &k.person); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			holds[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
+		rows, err = t.query(ctx, `SELECT person_id, key_id, day FROM guest_codes WHERE person_id IN (`+in+`)`, chunk...)
+		if err != nil {
+			return nil, nil, err
+		}
+		for rows.Next() {
+			var p string
+			var g exposedGuestCode
+			if err := rows.Scan(&p, &g.keyID, &g.day); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			codes[p] = append(codes[p], g)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return holds, codes, nil
 }
 
 // exposedPeople loads the property's people among ids (deleted ones too)
