@@ -164,14 +164,19 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 		type doorWho struct {
 			codes map[string]int
 			cards map[string][]string
-			who   []string
+			// inPlace counts, per person, the codes narrowed in place
+			// (still desired for the same person, with another window or
+			// schedule); cardInPlace marks such cards.
+			inPlace     map[string]int
+			cardInPlace map[string]bool
+			who         []string
 		}
 		byDoor := make(map[string]doorWho, len(ids))
 		everyone := map[string]bool{}
 		for _, doorID := range ids {
 			d := doors[doorID]
 			want := desired.locks[doorID].State()
-			dw := doorWho{codes: map[string]int{}, cards: map[string][]string{}}
+			dw := doorWho{codes: map[string]int{}, cards: map[string][]string{}, inPlace: map[string]int{}, cardInPlace: map[string]bool{}}
 			var held []string
 			if d.state != nil {
 				for _, code := range sortedKeys(d.state.Doorcodes) {
@@ -179,8 +184,11 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 					if w, ok := want.Doorcodes[code]; ok && w == e {
 						continue
 					}
-					if w, ok := want.Doorcodes[code]; ok && w.PersonID == e.PersonID && revs[key{doorID, e.PersonID}] == 0 {
-						continue // changed, not narrowed (a narrowing records a revocation)
+					if w, ok := want.Doorcodes[code]; ok && w.PersonID == e.PersonID {
+						if revs[key{doorID, e.PersonID}] == 0 {
+							continue // changed, not narrowed (a narrowing records a revocation)
+						}
+						dw.inPlace[e.PersonID]++
 					}
 					dw.codes[e.PersonID]++
 					held = append(held, e.PersonID)
@@ -190,8 +198,11 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 					if w, ok := want.Keycards[serial]; ok && w == e {
 						continue
 					}
-					if w, ok := want.Keycards[serial]; ok && w.PersonID == e.PersonID && revs[key{doorID, e.PersonID}] == 0 {
-						continue
+					if w, ok := want.Keycards[serial]; ok && w.PersonID == e.PersonID {
+						if revs[key{doorID, e.PersonID}] == 0 {
+							continue
+						}
+						dw.cardInPlace[serial] = true
 					}
 					dw.cards[e.PersonID] = append(dw.cards[e.PersonID], serial)
 					held = append(held, e.PersonID)
@@ -239,11 +250,24 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 				} else if d.firstRevoked != 0 {
 					e.RevokedAt, e.RevocationVersion = fromMicros(d.firstRevAt), d.firstRevoked
 				}
-				// Someone who holds access at this door now (given the key
-				// again, or never started and still holding it) is not
-				// exposed: the lock admits them rightly.
-				if p.Status(now).HoldsAccess() && holds[key{doorID, personID}] {
+				// Given a key to this door again after the revocation: the
+				// lock admits them rightly, by old credentials and codes as
+				// by new ones.
+				if revoked && p.Status(now).HoldsAccess() && holds[key{doorID, personID}] > revAt {
 					continue
+				}
+				// Not started yet (never active): a code or card narrowed
+				// in place opens nothing before the new window does; only
+				// what the lock should no longer hold at all counts.
+				nCodes, cards := dw.codes[personID], dw.cards[personID]
+				if p.Status(now) == domain.StatusPending {
+					nCodes -= dw.inPlace[personID]
+					cards = nil
+					for _, serial := range dw.cards[personID] {
+						if !dw.cardInPlace[serial] {
+							cards = append(cards, serial)
+						}
+					}
 				}
 				unbounded := false
 				// A lock that never synced holds no codes, cards or day
@@ -265,11 +289,11 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 						}
 					}
 				}
-				if n := dw.codes[personID]; n > 0 {
-					e.Ways = append(e.Ways, ExposureWay{Kind: "doorcode", Count: n})
+				if nCodes > 0 {
+					e.Ways = append(e.Ways, ExposureWay{Kind: "doorcode", Count: nCodes})
 					unbounded = true
 				}
-				if serials := dw.cards[personID]; len(serials) > 0 {
+				if serials := cards; len(serials) > 0 {
 					e.Ways = append(e.Ways, ExposureWay{Kind: "keycard", Ref: strings.Join(serials, ", "), Count: len(serials)})
 					unbounded = true
 				}
@@ -319,25 +343,27 @@ type exposedGuestCode struct {
 }
 
 // exposedAccess loads, for the people ids, the doors they hold a key to
-// now (a grant not expired) and their guest codes whose day is not over.
-func (t *Tx) exposedAccess(ctx context.Context, ids []string, now time.Time) (map[struct{ door, person string }]bool, map[string][]exposedGuestCode, error) {
-	holds := map[struct{ door, person string }]bool{}
+// now (a grant not expired) with the latest grant's time, and their guest
+// codes.
+func (t *Tx) exposedAccess(ctx context.Context, ids []string, now time.Time) (map[struct{ door, person string }]int64, map[string][]exposedGuestCode, error) {
+	holds := map[struct{ door, person string }]int64{}
 	codes := map[string][]exposedGuestCode{}
 	for lo := 0; lo < len(ids); lo += 500 {
 		chunk := anySlice(ids[lo:min(lo+500, len(ids))])
 		in := placeholders(len(chunk))
-		rows, err := t.query(ctx, `SELECT kd.door_id, g.person_id FROM grants g JOIN key_doors kd ON kd.key_id = g.key_id
+		rows, err := t.query(ctx, `SELECT kd.door_id, g.person_id, g.granted_at FROM grants g JOIN key_doors kd ON kd.key_id = g.key_id
 			WHERE g.person_id IN (`+in+`) AND (g.expires_at IS NULL OR g.expires_at > ?)`, append(chunk, micros(now))...)
 		if err != nil {
 			return nil, nil, err
 		}
 		for rows.Next() {
 			var k struct{ door, person string }
-			if err := rows.Scan(&k.door, &k.person); err != nil {
+			var at int64
+			if err := rows.Scan(&k.door, &k.person, &at); err != nil {
 				rows.Close()
 				return nil, nil, err
 			}
-			holds[k] = true
+			holds[k] = max(holds[k], at)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
