@@ -27,7 +27,9 @@ type exposureData struct {
 
 // WorstFor says how long the worst case keeps a door open to that person
 // from the revocation, in days, hours and minutes.
-func (d exposureData) WorstFor() string { return spell(time.Duration(d.Summary.WorstSeconds) * time.Second) }
+func (d exposureData) WorstFor() string {
+	return spell(time.Duration(d.Summary.WorstSeconds) * time.Second)
+}
 
 func spell(t time.Duration) string {
 	days, hours, mins := int(t/(24*time.Hour)), int(t%(24*time.Hour)/time.Hour), int(t%time.Hour/time.Minute)
