@@ -90,6 +90,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/properties/{p}/people/{id}/keycard", s.authed(s.activateKeycard))
 	mux.Handle("DELETE /api/v1/properties/{p}/people/{id}/keycard", s.authed(s.deactivateKeycard))
 	mux.Handle("GET /api/v1/properties/{p}/exposure", s.authed(s.listExposure))
+	mux.Handle("GET /api/v1/properties/{p}/exposure/summary", s.authed(s.exposureSummary))
 	mux.Handle("GET /api/v1/me/mailbox", s.resident(s.myMailbox))
 	mux.Handle("POST /api/v1/me/courier", s.resident(s.issueCourier))
 	mux.Handle("POST /api/v1/me/sync-reports", s.resident(s.syncReport))

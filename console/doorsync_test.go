@@ -248,7 +248,7 @@ func TestExposure(t *testing.T) {
 
 		t.Run("nobody exposed", func(t *testing.T) {
 			r := c.get(e.p("exposure"))
-			mustContain(t, r.Body, `id="exposure-none"`)
+			mustContain(t, r.Body, `id="exposure-none"`, "Worst case: none")
 			mustNotContain(t, r.Body, `id="exposure-summary"`)
 		})
 		// Three phone credentials for the Gym, as three refreshes of Ana's
@@ -307,6 +307,9 @@ func TestExposure(t *testing.T) {
 				"2 doors may still admit 1 person beyond the access they hold now.",
 				"Unit 101", `data-kind="doorcode"`, "doorcode still on the lock", `data-kind="keycard"`, "<code>CARD-1</code>",
 				"Gym <span", "until the lock syncs")
+			// The worst case stands at the top: a doorcode and a card
+			// have no bound of their own.
+			mustContain(t, r.Body, `id="exposure-worst"`, "Worst case: a door stays open to a revoked person until its lock syncs", "(Ana Garcia at ")
 			// The Lobby has no lock: it admits nobody.
 			mustNotContain(t, r.Body, "Lobby <span", `data-kind="pending_sync"`)
 		})

@@ -20,6 +20,26 @@ type exposureData struct {
 	// Doors and People count the distinct doors and people of Items (one
 	// item is one person at one door).
 	Doors, People int
+	// Summary is the worst case of Items (the property's, unless
+	// filtered to one person): the figure at the top of the page.
+	Summary store.ExposureSummary
+}
+
+// WorstFor says how long the worst case keeps a door open to that person
+// from the revocation, in days, hours and minutes.
+func (d exposureData) WorstFor() string {
+	return spell(time.Duration(d.Summary.WorstSeconds) * time.Second)
+}
+
+func spell(t time.Duration) string {
+	days, hours, mins := int(t/(24*time.Hour)), int(t%(24*time.Hour)/time.Hour), int(t%time.Hour/time.Minute)
+	switch {
+	case days > 0:
+		return fmt.Sprintf("%d d %d h", days, hours)
+	case hours > 0:
+		return fmt.Sprintf("%d h %d min", hours, mins)
+	}
+	return fmt.Sprintf("%d min", mins)
 }
 
 // exposureList is the revocation exposure: for every person whose access
@@ -47,6 +67,7 @@ func (c *Console) exposureList(w http.ResponseWriter, r *http.Request, rq *reque
 		}
 	}
 	d.Items = items
+	d.Summary = store.SummarizeExposure(items, d.Now)
 	doors, people := map[string]bool{}, map[string]bool{}
 	for _, e := range items {
 		doors[e.DoorID], people[e.PersonID] = true, true
@@ -83,6 +104,11 @@ func wayLabel(kind string, n int) string {
 			return fmt.Sprintf("%d deactivated keycards still on the lock", n)
 		}
 		return "deactivated keycard still on the lock"
+	case "guest_code":
+		if n > 1 {
+			return fmt.Sprintf("%d guest codes the lock still computes (until their day ends)", n)
+		}
+		return "guest code the lock still computes (until its day ends)"
 	}
 	return kind
 }

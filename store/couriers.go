@@ -211,3 +211,58 @@ func issueCourierCredential(ctx context.Context, t *Tx, priv ed25519.PrivateKey,
 		PropertyPublicKey: encodeKey(priv.Public().(ed25519.PublicKey)), NotBefore: nb, NotAfter: na, Doors: doors,
 		LockCertificates: certs, TimeToken: base64.StdEncoding.EncodeToString(tok)}, nil
 }
+
+// ExposureSummary is a property's revocation exposure in one figure: the
+// worst case, the longest any person whose access was narrowed could still
+// get in anywhere (issue 11).
+type ExposureSummary struct {
+	People int `json:"people"`
+	Doors  int `json:"doors"`
+	// Worst is the worst row: one that lasts until its lock syncs beats any
+	// bounded one (the oldest revocation first), else the latest Until.
+	// Null when nothing is exposed.
+	Worst *Exposure `json:"worst"`
+	// UntilSynced says the worst case has no bound of its own: some way in
+	// stays open until a lock syncs.
+	UntilSynced bool `json:"until_synced"`
+	// WorstSeconds is how long the worst case keeps the door open to that
+	// person from the revocation: until its Until, or, until synced, up to
+	// now and counting.
+	WorstSeconds int64 `json:"worst_seconds"`
+}
+
+// SummarizeExposure computes the summary of items at now.
+func SummarizeExposure(items []Exposure, now time.Time) ExposureSummary {
+	var s ExposureSummary
+	people, doors := map[string]bool{}, map[string]bool{}
+	for i := range items {
+		e := &items[i]
+		people[e.PersonID], doors[e.DoorID] = true, true
+		switch w := s.Worst; {
+		case w == nil,
+			e.Until == nil && w.Until != nil,
+			e.Until == nil && w.Until == nil && e.RevokedAt.Before(w.RevokedAt),
+			e.Until != nil && w.Until != nil && e.Until.After(*w.Until):
+			s.Worst = e
+		}
+	}
+	s.People, s.Doors = len(people), len(doors)
+	if w := s.Worst; w != nil {
+		end := now
+		if w.Until != nil {
+			end = *w.Until
+		}
+		s.UntilSynced = w.Until == nil
+		s.WorstSeconds = int64(max(0, end.Sub(w.RevokedAt)) / time.Second)
+	}
+	return s
+}
+
+// ExposureSummary is SummarizeExposure of ListExposure now.
+func (s *Store) ExposureSummary(ctx context.Context, a domain.Actor, propertyID string) (ExposureSummary, error) {
+	items, err := s.ListExposure(ctx, a, propertyID)
+	if err != nil {
+		return ExposureSummary{}, err
+	}
+	return SummarizeExposure(items, s.Now()), nil
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/lockproto"
 )
 
 // Exposure is one door that could still admit a person whose access there
@@ -40,10 +41,13 @@ type Exposure struct {
 // ExposureWay is one way the person could still get in, listed once per
 // kind whatever the number of credentials, codes or cards behind it.
 type ExposureWay struct {
-	// Kind: pending_sync (the lock's state is unknown: never synced),
-	// credential (phone credentials issued before the revocation, until
-	// the last of them expires), doorcode or keycard (still held by the
-	// lock until it syncs).
+	// Kind: credential (phone credentials issued before the revocation,
+	// until the last of them expires), doorcode or keycard (still held by
+	// the lock until it syncs), guest_code (a doorcode guest's day or
+	// 15-minute code, computed by the lock from the key's day secret until
+	// a sync brings the rotated one, and at most until the code's day
+	// ends). pending_sync is no longer produced: a lock that never synced
+	// holds no codes, cards or day keys, so only credentials open it.
 	Kind string `json:"kind"`
 	// Ref names what is still held: the keycard serials (comma-separated).
 	Ref string `json:"ref,omitempty"`
@@ -160,14 +164,19 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 		type doorWho struct {
 			codes map[string]int
 			cards map[string][]string
-			who   []string
+			// inPlace counts, per person, the codes narrowed in place
+			// (still desired for the same person, with another window or
+			// schedule); cardInPlace marks such cards.
+			inPlace     map[string]int
+			cardInPlace map[string]bool
+			who         []string
 		}
 		byDoor := make(map[string]doorWho, len(ids))
 		everyone := map[string]bool{}
 		for _, doorID := range ids {
 			d := doors[doorID]
 			want := desired.locks[doorID].State()
-			dw := doorWho{codes: map[string]int{}, cards: map[string][]string{}}
+			dw := doorWho{codes: map[string]int{}, cards: map[string][]string{}, inPlace: map[string]int{}, cardInPlace: map[string]bool{}}
 			var held []string
 			if d.state != nil {
 				for _, code := range sortedKeys(d.state.Doorcodes) {
@@ -175,8 +184,11 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 					if w, ok := want.Doorcodes[code]; ok && w == e {
 						continue
 					}
-					if w, ok := want.Doorcodes[code]; ok && w.PersonID == e.PersonID && revs[key{doorID, e.PersonID}] == 0 {
-						continue // changed, not narrowed (a narrowing records a revocation)
+					if w, ok := want.Doorcodes[code]; ok && w.PersonID == e.PersonID {
+						if revs[key{doorID, e.PersonID}] == 0 {
+							continue // changed, not narrowed (a narrowing records a revocation)
+						}
+						dw.inPlace[e.PersonID]++
 					}
 					dw.codes[e.PersonID]++
 					held = append(held, e.PersonID)
@@ -186,8 +198,11 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 					if w, ok := want.Keycards[serial]; ok && w == e {
 						continue
 					}
-					if w, ok := want.Keycards[serial]; ok && w.PersonID == e.PersonID && revs[key{doorID, e.PersonID}] == 0 {
-						continue
+					if w, ok := want.Keycards[serial]; ok && w.PersonID == e.PersonID {
+						if revs[key{doorID, e.PersonID}] == 0 {
+							continue
+						}
+						dw.cardInPlace[serial] = true
 					}
 					dw.cards[e.PersonID] = append(dw.cards[e.PersonID], serial)
 					held = append(held, e.PersonID)
@@ -210,10 +225,16 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 			}
 			byDoor[doorID] = dw
 		}
-		people, creds, err := t.exposedPeople(ctx, propertyID, slices.Sorted(maps.Keys(everyone)), now)
+		who := slices.Sorted(maps.Keys(everyone))
+		people, creds, err := t.exposedPeople(ctx, propertyID, who, now)
 		if err != nil {
 			return err
 		}
+		holds, codes, err := t.exposedAccess(ctx, who, now)
+		if err != nil {
+			return err
+		}
+		loc := prop.Location()
 		for _, doorID := range ids {
 			d, dw := doors[doorID], byDoor[doorID]
 			for _, personID := range dw.who {
@@ -229,16 +250,50 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 				} else if d.firstRevoked != 0 {
 					e.RevokedAt, e.RevocationVersion = fromMicros(d.firstRevAt), d.firstRevoked
 				}
+				// Given a key to this door again after the revocation: the
+				// lock admits them rightly, by old credentials and codes as
+				// by new ones.
+				if revoked && p.Status(now).HoldsAccess() && holds[key{doorID, personID}] > revAt {
+					continue
+				}
+				// Not started yet (never active): a code or card narrowed
+				// in place opens nothing before the new window does; only
+				// what the lock should no longer hold at all counts.
+				nCodes, cards := dw.codes[personID], dw.cards[personID]
+				if p.Status(now) == domain.StatusPending {
+					nCodes -= dw.inPlace[personID]
+					cards = nil
+					for _, serial := range dw.cards[personID] {
+						if !dw.cardInPlace[serial] {
+							cards = append(cards, serial)
+						}
+					}
+				}
 				unbounded := false
-				if d.state == nil && revoked {
-					e.Ways = append(e.Ways, ExposureWay{Kind: "pending_sync", Count: 1})
+				// A lock that never synced holds no codes, cards or day
+				// keys: only phone credentials (below) can open it.
+				var guestUntil time.Time
+				nGuest := 0
+				if revoked && d.state != nil {
+					for _, g := range codes[personID] {
+						if _, ok := d.state.DayKeys[g.keyID]; !ok {
+							continue
+						}
+						// The code dies at local midnight after its day; the
+						// rotated day secret reaches the lock with the sync.
+						if end := lockproto.DayStart(g.day+1, loc); end.After(now) {
+							nGuest++
+							if end.After(guestUntil) {
+								guestUntil = end
+							}
+						}
+					}
+				}
+				if nCodes > 0 {
+					e.Ways = append(e.Ways, ExposureWay{Kind: "doorcode", Count: nCodes})
 					unbounded = true
 				}
-				if n := dw.codes[personID]; n > 0 {
-					e.Ways = append(e.Ways, ExposureWay{Kind: "doorcode", Count: n})
-					unbounded = true
-				}
-				if serials := dw.cards[personID]; len(serials) > 0 {
+				if serials := cards; len(serials) > 0 {
 					e.Ways = append(e.Ways, ExposureWay{Kind: "keycard", Ref: strings.Join(serials, ", "), Count: len(serials)})
 					unbounded = true
 				}
@@ -258,6 +313,13 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 					u := until
 					e.Ways = append(e.Ways, ExposureWay{Kind: "credential", Count: n, Until: &u})
 				}
+				if nGuest > 0 {
+					u := guestUntil
+					e.Ways = append(e.Ways, ExposureWay{Kind: "guest_code", Count: nGuest, Until: &u})
+					if u.After(until) {
+						until = u
+					}
+				}
 				if len(e.Ways) == 0 {
 					continue
 				}
@@ -271,6 +333,61 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 		return nil
 	})
 	return out, err
+}
+
+// exposedGuestCode is a doorcode guest's code, released or not: the locks
+// compute it from the key's day secret until a sync brings the rotated one.
+type exposedGuestCode struct {
+	keyID string
+	day   int64
+}
+
+// exposedAccess loads, for the people ids, the doors they hold a key to
+// now (a grant not expired) with the latest grant's time, and their guest
+// codes.
+func (t *Tx) exposedAccess(ctx context.Context, ids []string, now time.Time) (map[struct{ door, person string }]int64, map[string][]exposedGuestCode, error) {
+	holds := map[struct{ door, person string }]int64{}
+	codes := map[string][]exposedGuestCode{}
+	for lo := 0; lo < len(ids); lo += 500 {
+		chunk := anySlice(ids[lo:min(lo+500, len(ids))])
+		in := placeholders(len(chunk))
+		rows, err := t.query(ctx, `SELECT kd.door_id, g.person_id, g.granted_at FROM grants g JOIN key_doors kd ON kd.key_id = g.key_id
+			WHERE g.person_id IN (`+in+`) AND (g.expires_at IS NULL OR g.expires_at > ?)`, append(chunk, micros(now))...)
+		if err != nil {
+			return nil, nil, err
+		}
+		for rows.Next() {
+			var k struct{ door, person string }
+			var at int64
+			if err := rows.Scan(&k.door, &k.person, &at); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			holds[k] = max(holds[k], at)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
+		rows, err = t.query(ctx, `SELECT person_id, key_id, day FROM guest_codes WHERE person_id IN (`+in+`)`, chunk...)
+		if err != nil {
+			return nil, nil, err
+		}
+		for rows.Next() {
+			var p string
+			var g exposedGuestCode
+			if err := rows.Scan(&p, &g.keyID, &g.day); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			codes[p] = append(codes[p], g)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return holds, codes, nil
 }
 
 // exposedPeople loads the property's people among ids (deleted ones too)
