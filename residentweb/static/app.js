@@ -348,5 +348,6 @@ wireGuests();
 addEventListener('hashchange', route);
 if ('serviceWorker' in navigator) navigator.serviceWorker.register('/app/sw.js', { scope: '/app/' }).catch(() => {});
 if (token) showHome(); else $('email').focus();
+performance.mark('dooros-ready');
 document.body.dataset.ready = '1';
 })();
