@@ -47,7 +47,7 @@ func chromium(t *testing.T) string {
 // online Lobby lock running over MQTT, and a headless Chromium in a
 // 390×844 phone viewport.
 type phoneEnv struct {
-	t      *testing.T
+	t *testing.T
 	*apitest.Env
 	ctx    context.Context // the browser's
 	box    *mail.Mailbox
