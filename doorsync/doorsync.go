@@ -45,7 +45,7 @@ type Service struct {
 	Log         *slog.Logger
 
 	wake   chan struct{}
-	client *mqtt.Client // the cloud's MQTT client, set by Start (BrokerState)
+	client *mqtt.Client  // the cloud's MQTT client, set by Start (BrokerState)
 	remote remoteWaiters // remote unlocks waiting for their lock (remote.go)
 }
 

@@ -28,7 +28,7 @@ function say(msg, kind) {
 class APIError extends Error {
   constructor(status, body) {
     const e = (body && body.error) || {};
-    super(e.message ? (e.field ? e.field + ': ' : '') + e.message : 'Request failed (' + status + ')');
+    super(e.message || 'Request failed (' + status + ')');
     this.status = status; this.code = e.code;
   }
 }
@@ -301,9 +301,8 @@ function wireGuests() {
     const [propertyID, keyID] = ($('g-key').value || '|').split('|');
     if (!keyID) { say('You have no key you may share.', 'bad'); return; }
     const kind = $('g-kind').value;
-    const body = { property_id: propertyID, kind, keys: [keyID], first_name: $('g-first').value.trim(), last_name: $('g-last').value.trim() };
+    const body = { property_id: propertyID, kind, keys: [keyID], first_name: $('g-first').value.trim(), last_name: $('g-last').value.trim(), email: $('g-email').value.trim() };
     if (kind === 'app') {
-      body.email = $('g-email').value.trim();
       if ($('g-start').value) body.starts_at = new Date($('g-start').value).toISOString();
       if ($('g-end').value) body.expires_at = new Date($('g-end').value).toISOString();
     } else {
@@ -322,7 +321,7 @@ async function loadActivity() {
   const data = await api('GET', '/me/activity');
   $('activity-list').replaceChildren(...(data.items.length ? data.items : [null]).map((e) => e === null
     ? el('li', { text: 'Nothing yet.' })
-    : el('li', {}, el('strong', { text: e.door_name || '' }), ' ', e.detail, el('div', { class: 'muted', text: fmt(e.at) })))));
+    : el('li', {}, el('strong', { text: e.door_name || '' }), ' ', e.detail, el('div', { class: 'muted', text: fmt(e.at) }))));
 }
 
 async function loadDevices() {
@@ -349,5 +348,6 @@ wireGuests();
 addEventListener('hashchange', route);
 if ('serviceWorker' in navigator) navigator.serviceWorker.register('/app/sw.js', { scope: '/app/' }).catch(() => {});
 if (token) showHome(); else $('email').focus();
+performance.mark('dooros-ready');
 document.body.dataset.ready = '1';
 })();
