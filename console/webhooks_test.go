@@ -150,7 +150,7 @@ func TestWebhooksBrowser(t *testing.T) {
 	b.open(pp + "/webhooks")
 	b.see("deliveries kept failing")
 	b.submit("#enable-"+ws[0].ID, "#webhooks")
-	b.see("Enabled "+recv.URL+"/hook")
+	b.see("Enabled " + recv.URL + "/hook")
 	if got.Load() != 2 {
 		t.Fatalf("receiver got %d requests, want 2", got.Load())
 	}

@@ -107,8 +107,12 @@ func TestWebhookCreatorLosesAccess(t *testing.T) {
 		if len(ds) != 1 || ds[0].State != store.WebhookSkipped || !strings.Contains(ds[0].LastError, "no longer manages") {
 			t.Fatalf("%+v", ds)
 		}
-		if _, err := st.Webhook(ctx, m, w.ID); err == nil {
-			t.Fatal("the manager still manages the endpoint")
+		now, err := st.Authenticate(ctx, storetest.Token(t, st, "full@example.com"), store.TokenKindAPI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Webhook(ctx, now, w.ID); domain.ErrorCode(err) != domain.EForbidden {
+			t.Fatalf("the manager still manages the endpoint: %v", err)
 		}
 	})
 }

@@ -19,8 +19,8 @@ import (
 	"github.com/dooros/dooros/keyring"
 	"github.com/dooros/dooros/mail"
 	"github.com/dooros/dooros/notify"
-	"github.com/dooros/dooros/webhook"
 	"github.com/dooros/dooros/throttle"
+	"github.com/dooros/dooros/webhook"
 )
 
 // serveConfig is everything "dooros serve" can be told.
