@@ -168,9 +168,8 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	}
 	var (
 		mu       sync.Mutex
-		errs     []error
+		results  = map[string]store.WebhookAttempt{}
 		released []string
-		n        int
 		wg       sync.WaitGroup
 	)
 	sem := make(chan struct{}, w.Concurrency)
@@ -184,22 +183,22 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			err := w.deliver(ctx, j)
+			at := w.deliver(ctx, j)
 			mu.Lock()
-			n++
-			if err != nil {
-				errs = append(errs, err)
-			}
+			results[j.DeliveryID] = at
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
+	// One transaction records the batch; a crash before it re-sends the
+	// batch (at-least-once, same event ids) once the lease runs out.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.Timeout+10*time.Second)
+	defer cancel()
+	err = w.Store.RecordWebhookAttempts(rctx, results)
 	if len(released) > 0 {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.Timeout)
-		defer cancel()
-		errs = append(errs, w.Store.ReleaseWebhookDeliveries(rctx, released))
+		err = errors.Join(err, w.Store.ReleaseWebhookDeliveries(rctx, released))
 	}
-	return n, errors.Join(errs...)
+	return len(results), err
 }
 
 // refusedError is an address the safety rules refuse; retrying cannot
@@ -208,8 +207,9 @@ type refusedError struct{ msg string }
 
 func (e *refusedError) Error() string { return e.msg }
 
-// deliver makes one attempt and records it.
-func (w *Worker) deliver(ctx context.Context, j store.WebhookJob) error {
+// deliver makes one attempt and decides what follows: done, a retry
+// after a backoff, or failure for good (disabling the endpoint).
+func (w *Worker) deliver(ctx context.Context, j store.WebhookJob) store.WebhookAttempt {
 	// Shutdown does not cut an attempt off: it finishes within Timeout.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.Timeout+10*time.Second)
 	defer cancel()
@@ -219,7 +219,7 @@ func (w *Worker) deliver(ctx context.Context, j store.WebhookJob) error {
 	var refused *refusedError
 	switch {
 	case res.Delivered:
-		w.Log.Info("webhook delivered", "delivery", j.DeliveryID, "event", j.Event.ID, "status", res.Status)
+		w.Log.Debug("webhook delivered", "delivery", j.DeliveryID, "event", j.Event.ID, "status", res.Status)
 	case errors.As(res.err, &refused):
 		res.Fail = true
 		res.Error = "disabled: " + res.Error
@@ -232,7 +232,7 @@ func (w *Worker) deliver(ctx context.Context, j store.WebhookJob) error {
 		res.RetryAt = res.At.Add(w.backoff(j.Attempts))
 		w.Log.Info("webhook failed; will retry", "delivery", j.DeliveryID, "attempt", j.Attempts, "retry_at", res.RetryAt, "err", res.Error)
 	}
-	return w.Store.RecordWebhookAttempt(ctx, j.DeliveryID, res.WebhookAttempt)
+	return res.WebhookAttempt
 }
 
 type result struct {
