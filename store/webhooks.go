@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -402,25 +403,27 @@ func (t *Tx) queueWebhooks(ctx context.Context) error {
 			doors = append(doors, e.door)
 		}
 	}
-	if len(people)+len(doors) > 0 && len(people)+len(doors) < 1000 {
-		q := `SELECT COALESCE(MAX(seq_at), 0) FROM webhook_deliveries WHERE `
+	if len(people)+len(doors) > 0 {
+		// One indexed MAX per person and door (a MAX over an IN list or an
+		// OR would read every row of a busy door).
+		var parts []string
 		var args []any
-		if len(people) > 0 {
-			q += `person_id IN (` + placeholders(len(people)) + `)`
-			args = append(args, people...)
+		for _, p := range dedupe(people) {
+			parts, args = append(parts, `SELECT (SELECT MAX(seq_at) FROM webhook_deliveries WHERE person_id = ?) AS m`), append(args, p)
 		}
-		if len(doors) > 0 {
-			if len(people) > 0 {
-				q += ` OR `
+		for _, d := range dedupe(doors) {
+			parts, args = append(parts, `SELECT (SELECT MAX(seq_at) FROM webhook_deliveries WHERE door_id = ?) AS m`), append(args, d)
+		}
+		for lo := 0; lo < len(parts); lo += 500 {
+			hi := min(lo+500, len(parts))
+			var last sql.NullInt64
+			if err := t.queryRow(ctx, `SELECT MAX(m) FROM (`+strings.Join(parts[lo:hi], ` UNION ALL `)+`) x`, args[lo:hi]...).Scan(&last); err != nil {
+				return err
 			}
-			q += `door_id IN (` + placeholders(len(doors)) + `)`
-			args = append(args, doors...)
+			if last.Valid {
+				seq = max(seq, last.Int64+1)
+			}
 		}
-		var last int64
-		if err := t.queryRow(ctx, q, args...).Scan(&last); err != nil {
-			return err
-		}
-		seq = max(seq, last+1)
 	}
 	for {
 		prev := webhookSeq.Load()
@@ -442,6 +445,18 @@ func (t *Tx) queueWebhooks(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+func dedupe(v []any) []any {
+	seen := map[any]bool{}
+	out := v[:0:0]
+	for _, x := range v {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // webhookSeq is the last seq_at this process gave.
