@@ -691,3 +691,20 @@ func (s *Store) ReleaseWebhookDeliveries(ctx context.Context, ids []string) erro
 		return err
 	})
 }
+
+// PruneWebhookDeliveries deletes finished deliveries (delivered, failed,
+// skipped) created before cutoff, at most limit of them; it returns how
+// many it deleted. Pending ones stay whatever their age.
+func (s *Store) PruneWebhookDeliveries(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	var n int64
+	err := s.inTx(ctx, "prune_webhooks", func(t *Tx) error {
+		res, err := t.exec(ctx, `DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries WHERE state <> ? AND created_at < ? LIMIT ?)`,
+			WebhookPending, micros(cutoff), limit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}

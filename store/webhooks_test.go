@@ -3,6 +3,7 @@ package store_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/store"
@@ -149,6 +150,34 @@ func TestWebhookOrderAndLease(t *testing.T) {
 		}
 		if n := len(e.deliveries(w)); n != 3 {
 			t.Fatalf("%d deliveries", n)
+		}
+	})
+}
+
+// TestWebhookPrune: finished deliveries older than the cutoff go; pending
+// ones stay.
+func TestWebhookPrune(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		w := e.webhook(e.f.PM, e.prop(), "person.*")
+		e.invite("Ana", "Lopez", "ana@example.com")
+		e.invite("Bob", "Berg", "bob@example.com")
+		jobs, err := st.ClaimWebhookDeliveries(ctx, 1)
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("%v %d", err, len(jobs))
+		}
+		if err := st.RecordWebhookAttempt(ctx, jobs[0].DeliveryID, store.WebhookAttempt{At: e.clock.Now(), Status: 204, Delivered: true}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := st.PruneWebhookDeliveries(ctx, e.clock.Now().Add(-time.Hour), 100); err != nil || n != 0 {
+			t.Fatalf("pruned %d recent (%v)", n, err)
+		}
+		e.clock.Add(31 * 24 * time.Hour)
+		if n, err := st.PruneWebhookDeliveries(ctx, e.clock.Now().Add(-30*24*time.Hour), 100); err != nil || n != 1 {
+			t.Fatalf("pruned %d (%v), want the delivered one", n, err)
+		}
+		if ds := e.deliveries(w); len(ds) != 1 || ds[0].State != store.WebhookPending {
+			t.Fatalf("left %+v", ds)
 		}
 	})
 }

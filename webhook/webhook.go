@@ -76,6 +76,9 @@ type Worker struct {
 	// GiveUpAfter: a delivery still failing this long after its event
 	// fails for good and disables the endpoint (default 72 h).
 	GiveUpAfter time.Duration
+	// Keep is how long finished deliveries stay in the log (default 30
+	// days); the worker prunes older ones about once an hour.
+	Keep time.Duration
 	// Batch is how many deliveries one claim takes and Concurrency how many
 	// are in flight at once (defaults 50 and 8).
 	Batch       int
@@ -107,6 +110,9 @@ func (w *Worker) defaults() {
 	if w.GiveUpAfter <= 0 {
 		w.GiveUpAfter = 72 * time.Hour
 	}
+	if w.Keep <= 0 {
+		w.Keep = 30 * 24 * time.Hour
+	}
 	if w.Batch <= 0 {
 		w.Batch = 50
 	}
@@ -137,6 +143,7 @@ func (w *Worker) Run(ctx context.Context) {
 	w.defaults()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var pruned time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -146,6 +153,14 @@ func (w *Worker) Run(ctx context.Context) {
 		n, err := w.RunOnce(ctx)
 		if err != nil && ctx.Err() == nil {
 			w.Log.Error("webhook outbox", "err", err)
+		}
+		if time.Since(pruned) > time.Hour {
+			pruned = time.Now()
+			if m, err := w.Store.PruneWebhookDeliveries(ctx, w.Store.Now().Add(-w.Keep), 10000); err != nil && ctx.Err() == nil {
+				w.Log.Error("webhook log pruning", "err", err)
+			} else if m > 0 {
+				w.Log.Info("webhook log pruned", "deliveries", m, "older_than", w.Keep)
+			}
 		}
 		next := w.Poll
 		if n > 0 {
