@@ -115,7 +115,7 @@ func TestWebhooksPermissions(t *testing.T) {
 		e.want(e.Do("POST", "/api/v1/webhooks", full, body(p)), 201).Decode(t, &propHook)
 		for _, c := range []struct {
 			name, token, prop string
-			status           int
+			status            int
 		}{
 			{"full manager, whole organisation", full, "", 403},
 			{"full manager, property not assigned", full, other.ID, 404},

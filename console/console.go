@@ -50,6 +50,10 @@ type Options struct {
 	// PMS is the process's PMS User Sync, shared with the API and the
 	// scheduler; nil builds one per request.
 	PMS *imports.Syncer
+	// Keys seals webhook secrets and Webhooks is what the operator allows
+	// their URLs (webhooks.go); nil Keys hides the Webhooks page.
+	Keys     store.Sealer
+	Webhooks domain.WebhookPolicy
 }
 
 // Console serves the web console.
@@ -110,6 +114,7 @@ func (c *Console) Routes(mux *http.ServeMux) {
 	c.reportRoutes(mux)
 	c.keycardRoutes(mux)
 	c.propertyRoutes(mux)
+	c.webhookRoutes(mux)
 	mux.Handle("GET /p/{p}/doors", c.inProperty(c.doorsList))
 	mux.Handle("POST /p/{p}/doors/{d}/lock", c.inProperty(c.doorProvision))
 	mux.Handle("POST /p/{p}/signing-key/rotate", c.inProperty(c.signingKeyRotate))

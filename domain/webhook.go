@@ -320,11 +320,10 @@ func WebhookGrace(hours *float64) (time.Duration, error) {
 	if hours == nil {
 		return DefaultWebhookGrace, nil
 	}
-	d := time.Duration(*hours * float64(time.Hour))
-	if *hours < 0 || d > MaxWebhookGrace || *hours != *hours {
+	if !(*hours >= 0 && *hours <= MaxWebhookGrace.Hours()) { // also NaN
 		return 0, FieldError("grace_hours", "grace_hours must be between 0 and %d", int(MaxWebhookGrace/time.Hour))
 	}
-	return d, nil
+	return time.Duration(*hours * float64(time.Hour)), nil
 }
 
 // NewWebhookSecret returns a fresh signing secret ("whsec_" and 32 random

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -402,25 +403,27 @@ func (t *Tx) queueWebhooks(ctx context.Context) error {
 			doors = append(doors, e.door)
 		}
 	}
-	if len(people)+len(doors) > 0 && len(people)+len(doors) < 1000 {
-		q := `SELECT COALESCE(MAX(seq_at), 0) FROM webhook_deliveries WHERE `
+	if len(people)+len(doors) > 0 {
+		// One indexed MAX per person and door (a MAX over an IN list or an
+		// OR would read every row of a busy door).
+		var parts []string
 		var args []any
-		if len(people) > 0 {
-			q += `person_id IN (` + placeholders(len(people)) + `)`
-			args = append(args, people...)
+		for _, p := range dedupe(people) {
+			parts, args = append(parts, `SELECT (SELECT MAX(seq_at) FROM webhook_deliveries WHERE person_id = ?) AS m`), append(args, p)
 		}
-		if len(doors) > 0 {
-			if len(people) > 0 {
-				q += ` OR `
+		for _, d := range dedupe(doors) {
+			parts, args = append(parts, `SELECT (SELECT MAX(seq_at) FROM webhook_deliveries WHERE door_id = ?) AS m`), append(args, d)
+		}
+		for lo := 0; lo < len(parts); lo += 500 {
+			hi := min(lo+500, len(parts))
+			var last sql.NullInt64
+			if err := t.queryRow(ctx, `SELECT MAX(m) FROM (`+strings.Join(parts[lo:hi], ` UNION ALL `)+`) x`, args[lo:hi]...).Scan(&last); err != nil {
+				return err
 			}
-			q += `door_id IN (` + placeholders(len(doors)) + `)`
-			args = append(args, doors...)
+			if last.Valid {
+				seq = max(seq, last.Int64+1)
+			}
 		}
-		var last int64
-		if err := t.queryRow(ctx, q, args...).Scan(&last); err != nil {
-			return err
-		}
-		seq = max(seq, last+1)
 	}
 	for {
 		prev := webhookSeq.Load()
@@ -442,6 +445,18 @@ func (t *Tx) queueWebhooks(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+func dedupe(v []any) []any {
+	seen := map[any]bool{}
+	out := v[:0:0]
+	for _, x := range v {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // webhookSeq is the last seq_at this process gave.
@@ -479,21 +494,19 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, n int) ([]WebhookJob
 	err := s.inTx(ctx, "claim_webhooks", func(t *Tx) error {
 		out = nil
 		now := s.Now()
-		q := `SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
-			WHERE d.state = ? AND d.available_at <= ? AND w.status = ?
-			AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = d.endpoint_id AND p.state = ?
-				AND (p.seq_at < d.seq_at OR (p.seq_at = d.seq_at AND p.seq_n < d.seq_n))
-				AND ((d.person_id <> '' AND p.person_id = d.person_id) OR (d.door_id <> '' AND p.door_id = d.door_id)))
-			ORDER BY d.seq_at, d.seq_n LIMIT ?`
-		if s.dialect == Postgres {
-			q += ` FOR UPDATE OF d SKIP LOCKED`
-		}
-		rows, err := t.query(ctx, q, WebhookPending, micros(now), domain.WebhookEnabled, WebhookPending, n)
-		ids, err := collect(rows, err, scanString)
+		ids, err := t.dueWebhookDeliveries(ctx, now, n)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		rows, err = t.query(ctx, `SELECT d.id, d.endpoint_id, w.url, w.secret, w.previous_secret, w.previous_expires_at, w.created_by, d.attempts, d.created_at,
+		if s.dialect == Postgres {
+			// Another instance may hold (or have just taken) some of them.
+			rows, err := t.query(ctx, `SELECT id FROM webhook_deliveries WHERE id IN (`+placeholders(len(ids))+`) AND state = ? AND available_at <= ? FOR UPDATE SKIP LOCKED`,
+				append(anySlice(ids), WebhookPending, micros(now))...)
+			if ids, err = collect(rows, err, scanString); err != nil || len(ids) == 0 {
+				return err
+			}
+		}
+		rows, err := t.query(ctx, `SELECT d.id, d.endpoint_id, w.url, w.secret, w.previous_secret, w.previous_expires_at, w.created_by, d.attempts, d.created_at,
 			COALESCE(e.id, ''), d.property_id, COALESCE(e.at, 0), d.kind, COALESCE(e.actor_name, ''), d.person_id, COALESCE(e.person_name, ''), d.door_id, COALESCE(e.detail, '')
 			FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id LEFT JOIN events e ON e.id = d.event_id
 			WHERE d.id IN (`+placeholders(len(ids))+`) ORDER BY d.seq_at, d.seq_n`, anySlice(ids)...)
@@ -554,6 +567,62 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, n int) ([]WebhookJob
 	return out, err
 }
 
+// webhookWindow is how many pending deliveries of one endpoint a claim
+// looks at, oldest first.
+const webhookWindow = 1000
+
+// dueWebhookDeliveries picks up to n deliveries to attempt now: of the
+// enabled endpoints with due deliveries, each endpoint's pending
+// deliveries are walked in order (seq), and one is taken when it is due
+// and no earlier pending one of that endpoint is about the same person or
+// door — an earlier one being retried later, or in flight under another
+// worker's lease, holds back the rest of its person's and door's events.
+func (t *Tx) dueWebhookDeliveries(ctx context.Context, now time.Time, n int) ([]string, error) {
+	rows, err := t.query(ctx, `SELECT d.endpoint_id FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
+		WHERE d.state = ? AND d.available_at <= ? AND w.status = ? GROUP BY d.endpoint_id ORDER BY MIN(d.available_at) LIMIT 50`,
+		WebhookPending, micros(now), domain.WebhookEnabled)
+	endpoints, err := collect(rows, err, scanString)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, ep := range endpoints {
+		if len(ids) >= n {
+			break
+		}
+		type cand struct {
+			id, person, door string
+			avail            int64
+		}
+		rows, err := t.query(ctx, `SELECT id, person_id, door_id, available_at FROM webhook_deliveries WHERE endpoint_id = ? AND state = ? ORDER BY seq_at, seq_n LIMIT ?`,
+			ep, WebhookPending, webhookWindow)
+		cands, err := collect(rows, err, func(sc rowScanner) (cand, error) {
+			var c cand
+			return c, sc.Scan(&c.id, &c.person, &c.door, &c.avail)
+		})
+		if err != nil {
+			return nil, err
+		}
+		held := map[string]bool{}
+		for _, c := range cands {
+			free := (c.person == "" || !held["p:"+c.person]) && (c.door == "" || !held["d:"+c.door])
+			if c.person != "" {
+				held["p:"+c.person] = true
+			}
+			if c.door != "" {
+				held["d:"+c.door] = true
+			}
+			if free && c.avail <= micros(now) {
+				ids = append(ids, c.id)
+				if len(ids) >= n {
+					break
+				}
+			}
+		}
+	}
+	return ids, nil
+}
+
 // WebhookAttempt is the outcome of one delivery attempt.
 type WebhookAttempt struct {
 	At       time.Time
@@ -572,27 +641,42 @@ type WebhookAttempt struct {
 // due again at RetryAt, or failed — which also disables the endpoint, with
 // the reason the console shows.
 func (s *Store) RecordWebhookAttempt(ctx context.Context, deliveryID string, at WebhookAttempt) error {
-	return s.inTx(ctx, "record_webhook_attempt", func(t *Tx) error {
-		state, avail := WebhookPending, micros(at.RetryAt)
-		var delivered any
-		switch {
-		case at.Delivered:
-			state, avail, delivered = WebhookDelivered, micros(at.At), micros(at.At)
-		case at.Fail:
-			state, avail = WebhookFailed, micros(at.At)
+	return s.RecordWebhookAttempts(ctx, map[string]WebhookAttempt{deliveryID: at})
+}
+
+// RecordWebhookAttempts records the outcomes of a worker's batch in one
+// transaction (one commit instead of one per delivery).
+func (s *Store) RecordWebhookAttempts(ctx context.Context, attempts map[string]WebhookAttempt) error {
+	return s.inTx(ctx, "record_webhook_attempts", func(t *Tx) error {
+		for id, at := range attempts {
+			if err := t.recordWebhookAttempt(ctx, id, at); err != nil {
+				return err
+			}
 		}
-		res, err := t.exec(ctx, `UPDATE webhook_deliveries SET state = ?, available_at = ?, last_attempt_at = ?, last_status = ?, last_error = ?, last_response = ?, last_duration_ms = ?, delivered_at = ?
-			WHERE id = ? AND state = ?`, state, avail, micros(at.At), at.Status, truncate(at.Error, 500), truncate(at.Response, 1000), int(at.Duration/time.Millisecond), delivered, deliveryID, WebhookPending)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 || !at.Fail {
-			return nil
-		}
-		_, err = t.exec(ctx, `UPDATE webhook_endpoints SET status = ?, disabled_reason = ?, updated_at = ? WHERE id = (SELECT endpoint_id FROM webhook_deliveries WHERE id = ?) AND status = ?`,
-			domain.WebhookDisabled, truncate(at.Error, 500), micros(at.At), deliveryID, domain.WebhookEnabled)
-		return err
+		return nil
 	})
+}
+
+func (t *Tx) recordWebhookAttempt(ctx context.Context, deliveryID string, at WebhookAttempt) error {
+	state, avail := WebhookPending, micros(at.RetryAt)
+	var delivered any
+	switch {
+	case at.Delivered:
+		state, avail, delivered = WebhookDelivered, micros(at.At), micros(at.At)
+	case at.Fail:
+		state, avail = WebhookFailed, micros(at.At)
+	}
+	res, err := t.exec(ctx, `UPDATE webhook_deliveries SET state = ?, available_at = ?, last_attempt_at = ?, last_status = ?, last_error = ?, last_response = ?, last_duration_ms = ?, delivered_at = ?
+		WHERE id = ? AND state = ?`, state, avail, micros(at.At), at.Status, truncate(at.Error, 500), truncate(at.Response, 1000), int(at.Duration/time.Millisecond), delivered, deliveryID, WebhookPending)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 || !at.Fail {
+		return nil
+	}
+	_, err = t.exec(ctx, `UPDATE webhook_endpoints SET status = ?, disabled_reason = ?, updated_at = ? WHERE id = (SELECT endpoint_id FROM webhook_deliveries WHERE id = ?) AND status = ?`,
+		domain.WebhookDisabled, truncate(at.Error, 500), micros(at.At), deliveryID, domain.WebhookEnabled)
+	return err
 }
 
 // ReleaseWebhookDeliveries hands claimed deliveries back, due now (a
@@ -606,4 +690,21 @@ func (s *Store) ReleaseWebhookDeliveries(ctx context.Context, ids []string) erro
 			append([]any{micros(s.Now()), WebhookPending}, anySlice(ids)...)...)
 		return err
 	})
+}
+
+// PruneWebhookDeliveries deletes finished deliveries (delivered, failed,
+// skipped) created before cutoff, at most limit of them; it returns how
+// many it deleted. Pending ones stay whatever their age.
+func (s *Store) PruneWebhookDeliveries(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	var n int64
+	err := s.inTx(ctx, "prune_webhooks", func(t *Tx) error {
+		res, err := t.exec(ctx, `DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries WHERE state <> ? AND created_at < ? LIMIT ?)`,
+			WebhookPending, micros(cutoff), limit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
 }

@@ -76,6 +76,9 @@ type Worker struct {
 	// GiveUpAfter: a delivery still failing this long after its event
 	// fails for good and disables the endpoint (default 72 h).
 	GiveUpAfter time.Duration
+	// Keep is how long finished deliveries stay in the log (default 30
+	// days); the worker prunes older ones about once an hour.
+	Keep time.Duration
 	// Batch is how many deliveries one claim takes and Concurrency how many
 	// are in flight at once (defaults 50 and 8).
 	Batch       int
@@ -107,6 +110,9 @@ func (w *Worker) defaults() {
 	if w.GiveUpAfter <= 0 {
 		w.GiveUpAfter = 72 * time.Hour
 	}
+	if w.Keep <= 0 {
+		w.Keep = 30 * 24 * time.Hour
+	}
 	if w.Batch <= 0 {
 		w.Batch = 50
 	}
@@ -137,6 +143,7 @@ func (w *Worker) Run(ctx context.Context) {
 	w.defaults()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var pruned time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -146,6 +153,14 @@ func (w *Worker) Run(ctx context.Context) {
 		n, err := w.RunOnce(ctx)
 		if err != nil && ctx.Err() == nil {
 			w.Log.Error("webhook outbox", "err", err)
+		}
+		if time.Since(pruned) > time.Hour {
+			pruned = time.Now()
+			if m, err := w.Store.PruneWebhookDeliveries(ctx, w.Store.Now().Add(-w.Keep), 10000); err != nil && ctx.Err() == nil {
+				w.Log.Error("webhook log pruning", "err", err)
+			} else if m > 0 {
+				w.Log.Info("webhook log pruned", "deliveries", m, "older_than", w.Keep)
+			}
 		}
 		next := w.Poll
 		if n > 0 {
@@ -168,9 +183,8 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	}
 	var (
 		mu       sync.Mutex
-		errs     []error
+		results  = map[string]store.WebhookAttempt{}
 		released []string
-		n        int
 		wg       sync.WaitGroup
 	)
 	sem := make(chan struct{}, w.Concurrency)
@@ -184,22 +198,22 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			err := w.deliver(ctx, j)
+			at := w.deliver(ctx, j)
 			mu.Lock()
-			n++
-			if err != nil {
-				errs = append(errs, err)
-			}
+			results[j.DeliveryID] = at
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
+	// One transaction records the batch; a crash before it re-sends the
+	// batch (at-least-once, same event ids) once the lease runs out.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.Timeout+10*time.Second)
+	defer cancel()
+	err = w.Store.RecordWebhookAttempts(rctx, results)
 	if len(released) > 0 {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.Timeout)
-		defer cancel()
-		errs = append(errs, w.Store.ReleaseWebhookDeliveries(rctx, released))
+		err = errors.Join(err, w.Store.ReleaseWebhookDeliveries(rctx, released))
 	}
-	return n, errors.Join(errs...)
+	return len(results), err
 }
 
 // refusedError is an address the safety rules refuse; retrying cannot
@@ -208,8 +222,9 @@ type refusedError struct{ msg string }
 
 func (e *refusedError) Error() string { return e.msg }
 
-// deliver makes one attempt and records it.
-func (w *Worker) deliver(ctx context.Context, j store.WebhookJob) error {
+// deliver makes one attempt and decides what follows: done, a retry
+// after a backoff, or failure for good (disabling the endpoint).
+func (w *Worker) deliver(ctx context.Context, j store.WebhookJob) store.WebhookAttempt {
 	// Shutdown does not cut an attempt off: it finishes within Timeout.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.Timeout+10*time.Second)
 	defer cancel()
@@ -219,7 +234,7 @@ func (w *Worker) deliver(ctx context.Context, j store.WebhookJob) error {
 	var refused *refusedError
 	switch {
 	case res.Delivered:
-		w.Log.Info("webhook delivered", "delivery", j.DeliveryID, "event", j.Event.ID, "status", res.Status)
+		w.Log.Debug("webhook delivered", "delivery", j.DeliveryID, "event", j.Event.ID, "status", res.Status)
 	case errors.As(res.err, &refused):
 		res.Fail = true
 		res.Error = "disabled: " + res.Error
@@ -232,7 +247,7 @@ func (w *Worker) deliver(ctx context.Context, j store.WebhookJob) error {
 		res.RetryAt = res.At.Add(w.backoff(j.Attempts))
 		w.Log.Info("webhook failed; will retry", "delivery", j.DeliveryID, "attempt", j.Attempts, "retry_at", res.RetryAt, "err", res.Error)
 	}
-	return w.Store.RecordWebhookAttempt(ctx, j.DeliveryID, res.WebhookAttempt)
+	return res.WebhookAttempt
 }
 
 type result struct {

@@ -15,11 +15,13 @@ import (
 	"github.com/dooros/dooros/api"
 	"github.com/dooros/dooros/console"
 	"github.com/dooros/dooros/demo"
+	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/keyring"
 	"github.com/dooros/dooros/mail"
 	"github.com/dooros/dooros/notify"
 	"github.com/dooros/dooros/residentweb"
 	"github.com/dooros/dooros/throttle"
+	"github.com/dooros/dooros/webhook"
 )
 
 // serveConfig is everything "dooros serve" can be told.
@@ -38,6 +40,9 @@ type serveConfig struct {
 	pmsDir string
 	// trustedProxies may set X-Forwarded-For (throttle.ParseProxies).
 	trustedProxies string
+	// webhooksAllowPrivate lets webhooks reach plain http and private,
+	// loopback and link-local receivers (webhook package).
+	webhooksAllowPrivate bool
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -53,6 +58,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg.mqtt.register(fs, getenv)
 	fs.StringVar(&cfg.pmsDir, "pms-dir", getenv("DOOROS_PMS_DIR"), "watched folder of PMS roster files: DIR/{property_id}/{provider}/*.csv|json|xml [DOOROS_PMS_DIR]")
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", getenv("DOOROS_TRUSTED_PROXIES"), "reverse proxies whose X-Forwarded-For gives the client address for login limits: CIDR prefixes or addresses, comma-separated (default none: the peer address counts) [DOOROS_TRUSTED_PROXIES]")
+	fs.BoolVar(&cfg.webhooksAllowPrivate, "webhooks-allow-private", getenv("DOOROS_WEBHOOKS_ALLOW_PRIVATE") == "true", "let webhooks go to plain http:// URLs and to private, loopback and link-local addresses (local receivers, tests); off: https to public addresses only [DOOROS_WEBHOOKS_ALLOW_PRIVATE=true]")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -122,8 +128,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	pmsSyncer := newSyncer(st, log, cfg.pmsDir)
 	apiServer.DoorSync, apiServer.PMS = doorSync, pmsSyncer
+	webhookPolicy := domain.WebhookPolicy{AllowPrivate: cfg.webhooksAllowPrivate}
+	apiServer.Webhooks = webhookPolicy
 	apiServer.Routes(mux)
-	console.New(st, mailbox, log, console.Options{Limiter: apiServer.Limiter, DoorSync: doorSync, PMS: pmsSyncer}).Routes(mux)
+	console.New(st, mailbox, log, console.Options{Limiter: apiServer.Limiter, DoorSync: doorSync, PMS: pmsSyncer, Keys: keys, Webhooks: webhookPolicy}).Routes(mux)
 	residentApp, err := residentweb.New()
 	if err != nil {
 		return err
@@ -154,6 +162,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	mailer := &notify.Worker{Store: st, Sender: sender, Keys: keys, Log: log.With("worker", "email"), PublicURL: publicURL, InvitationPage: notify.InvitationPage(mux)}
 	defer mailer.Start(ctx)() // waits for the email in flight before the store closes
 	defer startBulk(ctx, st, log, pmsSyncer)()
+	hooks := &webhook.Worker{Store: st, Keys: keys, Policy: webhookPolicy, Log: log.With("worker", "webhooks")}
+	defer hooks.Start(ctx)() // finishes the deliveries in flight before the store closes
 	log.Info("email delivery", "via", via)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

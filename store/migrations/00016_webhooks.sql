@@ -53,7 +53,8 @@ CREATE TABLE webhook_deliveries (
     resend_of        TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, available_at);
-CREATE INDEX webhook_deliveries_log ON webhook_deliveries (endpoint_id, seq_at, seq_n);
+CREATE INDEX webhook_deliveries_order ON webhook_deliveries (endpoint_id, state, seq_at, seq_n);
+CREATE INDEX webhook_deliveries_log ON webhook_deliveries (endpoint_id, created_at);
 CREATE INDEX webhook_deliveries_person ON webhook_deliveries (person_id, seq_at);
 CREATE INDEX webhook_deliveries_door ON webhook_deliveries (door_id, seq_at);
 
