@@ -62,7 +62,17 @@ func describe(e domain.Event, door string, loc *time.Location) (what, how string
 	case domain.EventDoorUnlocked, domain.EventDoorDenied:
 		m := lockDetail.FindStringSubmatch(e.Detail)
 		if m == nil {
-			return upperFirst(e.Detail), ""
+			// Not from a lock's log (an entry added by a worker or the
+			// demo): the door and person still make the sentence.
+			subject := "Someone"
+			if who != "" {
+				subject = who
+			}
+			if e.Kind == domain.EventDoorUnlocked {
+				return subject + " opened " + door, credentialIn(e.Detail)
+			}
+			why := strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(e.Detail, "denied"), ":"))
+			return subject + " was refused at " + door + ": " + why, credentialIn(e.Detail)
 		}
 		cred, reason := m[1]+m[2], m[3]
 		how = domain.CredentialText(cred)
@@ -142,6 +152,17 @@ func describe(e domain.Event, door string, loc *time.Location) (what, how string
 		}
 	}
 	return upperFirst(e.Detail), ""
+}
+
+// credentialIn names the credential a free-text detail mentions, if any.
+func credentialIn(detail string) string {
+	d := strings.ToLower(detail)
+	for _, c := range []struct{ word, name string }{{"door app", "DOOR App"}, {"doorcode", "Doorcode"}, {"keycard", "Keycard"}, {"day code", "Guest day code"}} {
+		if strings.Contains(d, c.word) {
+			return c.name
+		}
+	}
+	return ""
 }
 
 func upperFirst(s string) string {
