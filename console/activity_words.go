@@ -37,7 +37,12 @@ type activityRow struct {
 var lockDetail = regexp.MustCompile(`^(?:unlocked with (\w+)|denied (\w+): (\w*))(?: (.+?))?(?:, repeated (\d+) times until (\S+))? \(lock event \d+\)$`)
 
 // invitedDetail is domain's person.invited detail: "invited EMAIL (app, 2 keys)".
-var invitedDetail = regexp.MustCompile(`^invited \S+ \((\w+), (\d+) keys\)$`)
+// (domain.PlanInvite) and "invited EMAIL as a guest of HOST (app, 1 keys)",
+// each optionally followed by ", starting RFC3339".
+var invitedDetail = regexp.MustCompile(`^invited \S+( as a guest of .+)? \((\w+), (\d+) keys\)(?:, starting (\S+))?$`)
+
+// lockEventSuffix is the lock's event number a detail ends with.
+var lockEventSuffix = regexp.MustCompile(` \(lock event \d+\)$`)
 
 // activityRows puts events into words; doors names the property's doors.
 func activityRows(events []domain.Event, doors map[string]domain.Door, loc *time.Location) []activityRow {
@@ -102,18 +107,22 @@ func describe(e domain.Event, door string, loc *time.Location) (what, how string
 			}
 		}
 		return what, how
-	case domain.EventPersonInvited:
+	case domain.EventPersonInvited, domain.EventGuestInvited:
 		if m := invitedDetail.FindStringSubmatch(e.Detail); m != nil && who != "" {
-			n, _ := strconv.Atoi(m[2])
+			n, _ := strconv.Atoi(m[3])
 			keys := strconv.Itoa(n) + " keys"
 			if n == 1 {
 				keys = "1 key"
 			}
 			access := "the DOOR App"
-			if m[1] == string(domain.AccessDoorcode) {
+			if m[2] == string(domain.AccessDoorcode) {
 				access = "a doorcode only"
 			}
-			return e.Actor + " invited " + who + " (" + access + ", " + keys + ")", ""
+			what := e.Actor + " invited " + who + m[1] + " (" + access + ", " + keys
+			if start, err := time.Parse(time.RFC3339, m[4]); err == nil {
+				what += ", starting " + start.In(loc).Format("2006-01-02 15:04")
+			}
+			return what + ")", ""
 		}
 	case domain.EventKeyGiven, domain.EventKeyTaken, domain.EventPersonRevoked, domain.EventPersonDeleted:
 		if who != "" {
@@ -166,6 +175,7 @@ func credentialIn(detail string) string {
 }
 
 func upperFirst(s string) string {
+	s = lockEventSuffix.ReplaceAllString(s, "")
 	if s == "" {
 		return s
 	}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/lock"
@@ -58,6 +59,12 @@ func TestActivityInWords(t *testing.T) {
 			t.Fatal(err)
 		}
 
+		// An invitation that starts later: its start in the property's zone.
+		start := time.Date(2030, 1, 1, 15, 0, 0, 0, time.UTC)
+		if _, err := st.Invite(ctx, e.f.PM, e.f.Property.ID, domain.InviteInput{FirstName: "Ben", LastName: "Okafor", Email: "ben@example.com",
+			Access: domain.AccessApp, Resident: true, StartsAt: &start, Keys: []domain.GrantInput{{KeyID: e.f.Building.ID}}}); err != nil {
+			t.Fatal(err)
+		}
 		c := e.login(storetest.PMEmail)
 		r := c.get(e.p("activity"))
 		if r.Status != http.StatusOK {
@@ -66,7 +73,7 @@ func TestActivityInWords(t *testing.T) {
 		body := words(r)
 		mustContain(t, body, "When <span class=\"muted\">(America/New_York)</span>", `<th scope="col">Door</th>`, `<th scope="col">How</th>`,
 			"Ana Garcia opened Unit 101", "Unknown doorcode at Unit 101", "Unknown keycard at Unit 101",
-			"Pat Portfolio invited Ana Garcia (the DOOR App, 1 key)", `<td data-label="How">Doorcode</td>`, `<td data-label="How">Keycard</td>`)
+			"Pat Portfolio invited Ana Garcia (the DOOR App, 1 key)", "Pat Portfolio invited Ben Okafor (the DOOR App, 1 key, starting 2030-01-01 10:00)", `<td data-label="How">Doorcode</td>`, `<td data-label="How">Keycard</td>`)
 		outside := detailsRE.ReplaceAllString(body, "")
 		mustNotContain(t, outside, serial, "unknown_code", "<code>door.unlocked</code>", "lock event", "lock Unit 101")
 		mustContain(t, body, serial, "<code>door.denied</code>")
