@@ -83,6 +83,9 @@ var funcs = template.FuncMap{
 	},
 	"eq2": func(a, b any) bool { return a == b },
 	"way": wayLabel,
+	// local writes the UTC times (RFC 3339) a domain message carries in
+	// the property's zone, labelled: "2026-12-13 01:39 EST".
+	"local": localTimes,
 	// sys is the system=1 query value of a ticked "Show Door Sync events".
 	"sys": func(on bool) string {
 		if on {
