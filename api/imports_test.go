@@ -176,7 +176,7 @@ func TestImportCSV(t *testing.T) {
 				}
 			}
 			ny, _ := time.LoadLocation("America/New_York")
-			if want := time.Date(2031, 1, 1, 0, 0, 0, 0, ny); ann.ExpiresAt == nil || !ann.ExpiresAt.Equal(want) {
+			if want := time.Date(2030, 12, 31, 23, 59, 59, 0, ny); ann.ExpiresAt == nil || !ann.ExpiresAt.Equal(want) {
 				t.Errorf("Ann expires %v, want %v (end of 12/31/2030 in the property's zone)", ann.ExpiresAt, want)
 			}
 			if n := e.countWhere("outbox", "subject_id = ?", ann.ID); n != 1 {
@@ -388,7 +388,7 @@ func TestImportExcelFile(t *testing.T) {
 		if want := time.Date(2030, 3, 1, 9, 30, 0, 0, ny); !m.StartsAt.Equal(want) {
 			t.Errorf("starts %v, want %v", m.StartsAt, want)
 		}
-		if want := time.Date(2031, 3, 1, 0, 0, 0, 0, ny); m.ExpiresAt == nil || !m.ExpiresAt.Equal(want) {
+		if want := time.Date(2031, 2, 28, 23, 59, 59, 0, ny); m.ExpiresAt == nil || !m.ExpiresAt.Equal(want) {
 			t.Errorf("expires %v, want %v", m.ExpiresAt, want)
 		}
 		if len(m.Keys) != 2 {

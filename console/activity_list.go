@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/dooros/dooros/domain"
@@ -39,6 +40,9 @@ type activityData struct {
 	Cursor     string
 	Next       string
 	Events     []domain.Event
+	Rows       []activityRow
+	// System: Door Sync's bookkeeping is shown too.
+	System bool
 	Doors      []domain.Door
 	Kinds      any
 	Error      string
@@ -47,8 +51,13 @@ type activityData struct {
 
 // activityFilter reads the filter of the Activity page and its CSV export.
 // From and To are dates in the property's time zone; To is inclusive.
+// Door Sync's bookkeeping is left out unless system=1 or its kind is asked
+// for by name.
 func activityFilter(q url.Values, loc *time.Location) (store.ActivityFilter, error) {
 	f := store.ActivityFilter{PersonID: q.Get("person_id"), DoorID: q.Get("door_id"), Kind: q.Get("kind"), Cursor: q.Get("cursor")}
+	if q.Get("system") != "1" && !slices.Contains(systemKinds, f.Kind) {
+		f.ExcludeKinds = systemKinds
+	}
 	if v := q.Get("from"); v != "" {
 		t, err := time.ParseInLocation(formDate, v, loc)
 		if err != nil {
@@ -71,10 +80,14 @@ func activityFilter(q url.Values, loc *time.Location) (store.ActivityFilter, err
 func (c *Console) activityList(w http.ResponseWriter, r *http.Request, rq *request) error {
 	q := r.URL.Query()
 	d := activityData{PersonID: q.Get("person_id"), DoorID: q.Get("door_id"), Kind: q.Get("kind"), From: q.Get("from"), To: q.Get("to"),
-		Cursor: q.Get("cursor"), Kinds: activityKinds}
+		Cursor: q.Get("cursor"), Kinds: activityKinds, System: q.Get("system") == "1"}
 	doors, err := c.store.ListDoors(r.Context(), rq.Actor, rq.Property.ID)
 	if err != nil {
 		return err
+	}
+	byID := make(map[string]domain.Door, len(doors))
+	for _, door := range doors {
+		byID[door.ID] = door
 	}
 	// The door filter offers the doors whose entries this manager sees
 	// ("specific": the doors of his keys).
@@ -88,7 +101,7 @@ func (c *Console) activityList(w http.ResponseWriter, r *http.Request, rq *reque
 		}
 	}
 	export := url.Values{}
-	for _, k := range []string{"person_id", "door_id", "kind", "from", "to"} {
+	for _, k := range []string{"person_id", "door_id", "kind", "from", "to", "system"} {
 		if v := q.Get(k); v != "" {
 			export.Set(k, v)
 		}
@@ -108,6 +121,7 @@ func (c *Console) activityList(w http.ResponseWriter, r *http.Request, rq *reque
 		}
 		d.Error, status = domain.ErrorMessage(err), http.StatusBadRequest
 	}
+	d.Rows = activityRows(d.Events, byID, rq.Property.Location())
 	for _, e := range d.Events {
 		if e.PersonID == d.PersonID && e.PersonName != "" {
 			d.PersonName = e.PersonName

@@ -459,7 +459,7 @@ func TestBrowser(t *testing.T) {
 		b.do(chromedp.Click(chromedp.CSS("#delete-link")), chromedp.WaitVisible(chromedp.CSS("#consequences")))
 		b.see("leaves the People tab", "Unit 102")
 		b.submit("#confirm-button", ".flash")
-		b.see("Deleted Ben Okafor", "person.deleted", "person.invited")
+		b.see("Deleted Ben Okafor", "Dana Demo deleted Ben Okafor", "invited Ben Okafor")
 		if !strings.Contains(b.location(), "/activity") {
 			t.Errorf("after deleting: %s, want the Activity tab", b.location())
 		}
@@ -468,10 +468,15 @@ func TestBrowser(t *testing.T) {
 			t.Error("deleted person still on People")
 		}
 		b.open(pp + "/activity")
-		b.see("Okafor", "person.deleted", "door.synced")
+		b.see("Okafor", "deleted Ben Okafor", "When (America/New_York)")
 		b.screenshot("activity")
+		if strings.Contains(b.text(), "applied version") {
+			t.Error("Door Sync bookkeeping shown without asking")
+		}
+		b.open(pp + "/activity?system=1")
+		b.see("applied version")
 		b.open(pp + "/activity?kind=door.unlocked")
-		b.see("door.unlocked", "Ana Garcia")
+		b.see("opened", "Ana Garcia")
 	})
 
 	t.Run("doors: each lock's state, and provisioning a lock", func(t *testing.T) {

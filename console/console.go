@@ -373,7 +373,7 @@ func toFormError(err error) (*formError, bool) {
 	}
 	switch de.Code {
 	case domain.EInvalid, domain.EConflict:
-		return &formError{Field: de.Field, Message: de.Error()}, true
+		return &formError{Field: de.Field, Message: inWords(de)}, true
 	}
 	return nil, false
 }

@@ -402,8 +402,8 @@ func TestInviteForm(t *testing.T) {
 			name, field, value, message string
 		}{
 			{"ErrEmail", "email", "not-an-email", "is not a valid email address"},
-			{"ErrFirstNameRequired", "first_name", "", "first_name: is required"},
-			{"ErrExpiresBeforeStart", "expires_at", "2025-01-01T09:00", "expires_at: must be after starts_at"},
+			{"ErrFirstNameRequired", "first_name", "", "First name is required"},
+			{"ErrExpiresBeforeStart", "expires_at", "2025-01-01T09:00", "Expiration must be after the start"},
 			{"ErrBadDate", "starts_at", "next tuesday", "is not a date and time"},
 			{"ErrAccess", "access", "carrier-pigeon", "is not one of app, doorcode"},
 			{"ErrUnknownKey", "key", "key_nope", "is not a key of this property"},

@@ -14,6 +14,7 @@ import (
 func (c *Console) importRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /p/{p}/imports", c.inProperty(c.importsPage))
 	mux.Handle("POST /p/{p}/imports", c.inProperty(c.importsUpload))
+	mux.Handle("GET /p/{p}/imports/template.csv", c.inProperty(c.importTemplate))
 	mux.Handle("GET /p/{p}/imports/{id}", c.inProperty(c.importShow))
 }
 

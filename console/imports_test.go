@@ -39,7 +39,28 @@ func TestImportPages(t *testing.T) {
 		if page.Status != http.StatusOK {
 			t.Fatalf("imports page: %d", page.Status)
 		}
-		mustContain(t, page.Body, "/api/v1/import-template.csv", `enctype="multipart/form-data"`, "No imports yet.")
+		mustContain(t, page.Body, e.p("imports", "template.csv"), `enctype="multipart/form-data"`, "No imports yet.")
+
+		t.Run("TemplateExampleRowImports", func(t *testing.T) {
+			tpl := c.get(e.p("imports", "template.csv"))
+			if tpl.Status != http.StatusOK || !strings.HasPrefix(tpl.Header.Get("Content-Type"), "text/csv") {
+				t.Fatalf("template: %d %s", tpl.Status, tpl.Header.Get("Content-Type"))
+			}
+			mustContain(t, tpl.Body, "Building;Home 101", "jane.doe@example.com")
+			mustNotContain(t, tpl.Body, "Main Entrance;Gym")
+			c.get(e.p("imports"))
+			r := c.upload(e.p("imports"), tpl.Body, true)
+			if r.Status != http.StatusSeeOther {
+				t.Fatalf("upload of the template: %d %s", r.Status, r.Body)
+			}
+			job := r.Header.Get("Location")
+			if _, err := (&imports.Runner{Store: st, Pause: -1}).RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			done := c.get(job)
+			mustContain(t, done.Body, "jane.doe@example.com", "1 created")
+			mustNotContain(t, done.Body, "1 refused")
+		})
 
 		t.Run("UploadShowsReport", func(t *testing.T) {
 			r := c.upload(e.p("imports"), "First Name,Last Name,Email,Keys\nAnn,Archer,ann@example.com,Building\nBen,Baker,ben@example.com,Nope\n", false)

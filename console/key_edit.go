@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/dooros/dooros/domain"
@@ -78,8 +79,16 @@ func (c *Console) keySave(w http.ResponseWriter, r *http.Request, rq *request) e
 		if !row.In {
 			continue
 		}
-		sched, perr := parseSchedule("schedule of "+door.Name, row.Schedule)
+		sched, perr := parseSchedule("schedule_"+door.ID, row.Schedule)
+		if perr == nil {
+			// The domain's rule, asked per door so the error names it.
+			perr = sched.Validate("schedule_" + door.ID)
+		}
 		if perr != nil && err == nil {
+			var de *domain.Error
+			if errors.As(perr, &de) {
+				perr = domain.FieldError("schedule_"+door.ID, "for %s: %s", door.Name, de.Message)
+			}
 			err = perr
 		}
 		in.Doors = append(in.Doors, domain.KeyDoor{DoorID: door.ID, Doorcodes: row.Doorcodes, Schedule: sched})

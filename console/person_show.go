@@ -27,7 +27,7 @@ type personData struct {
 	Units    []domain.Unit
 	Unit     string
 	Host     *domain.PersonView
-	Activity []domain.Event
+	Activity []activityRow
 	Emails   []store.OutboxStatus
 	Devices  []store.Device
 	Doors    map[string]domain.Door
@@ -118,9 +118,15 @@ func (c *Console) showPerson(w http.ResponseWriter, r *http.Request, rq *request
 			d.Host = &h
 		}
 	}
-	if d.Activity, _, err = c.store.ListActivity(ctx, rq.Actor, rq.Property.ID, store.ActivityFilter{PersonID: p.ID, Limit: 20}); err != nil {
+	events, _, err := c.store.ListActivity(ctx, rq.Actor, rq.Property.ID, store.ActivityFilter{PersonID: p.ID, Limit: 20})
+	if err != nil {
 		return err
 	}
+	doors, err := c.doorMap(r, rq)
+	if err != nil {
+		return err
+	}
+	d.Activity = activityRows(events, doors, rq.Property.Location())
 	if d.Emails, err = c.store.PersonEmails(ctx, rq.Actor, rq.Property.ID, p.ID); err != nil {
 		return err
 	}

@@ -83,6 +83,28 @@ var funcs = template.FuncMap{
 	},
 	"eq2": func(a, b any) bool { return a == b },
 	"way": wayLabel,
+	// local writes the UTC times (RFC 3339) a domain message carries in
+	// the property's zone, labelled: "2026-12-13 01:39 EST".
+	"local": localTimes,
+	// sys is the system=1 query value of a ticked "Show Door Sync events".
+	"sys": func(on bool) string {
+		if on {
+			return "1"
+		}
+		return ""
+	},
+	// whenFull is a time with seconds and its zone's name, for detail views.
+	"whenFull": func(v any, p *domain.Property) string {
+		t, ok := asTime(v)
+		if !ok {
+			return "—"
+		}
+		loc := time.UTC
+		if p != nil {
+			loc = p.Location()
+		}
+		return t.In(loc).Format("2006-01-02 15:04:05 MST")
+	},
 }
 
 func asTime(v any) (time.Time, bool) {

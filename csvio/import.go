@@ -405,7 +405,10 @@ func (ir *ImportReader) parseRecord(rec []string) (*Row, []RowError) {
 			fail(ColExpiration, err.Error())
 		} else {
 			if dateOnly {
-				t = t.AddDate(0, 0, 1) // through the end of that day
+				// A date means through the end of that day in the
+				// property's zone: its last second, so the expiration reads
+				// "2027-12-31 23:59", not the next day's midnight.
+				t = t.AddDate(0, 0, 1).Add(-time.Second)
 			}
 			row.Expiration = &t
 		}

@@ -96,7 +96,7 @@ func TestParseImport_ExcelExport(t *testing.T) {
 	ny := mustLoc(t, "America/New_York")
 	yes, no := true, false
 	start1 := time.Date(2026, 3, 1, 0, 0, 0, 0, ny)
-	end1 := time.Date(2027, 1, 1, 0, 0, 0, 0, ny)
+	end1 := time.Date(2026, 12, 31, 23, 59, 59, 0, ny) // a date: the end of that day
 	start2 := time.Date(2026, 3, 1, 21, 30, 0, 0, ny)
 	end2 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	want := []csvio.Row{

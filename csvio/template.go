@@ -1,6 +1,10 @@
 package csvio
 
-import "io"
+import (
+	"io"
+	"strings"
+	"time"
+)
 
 // templateExample is the example row of the import template. The phone is
 // written so that no spreadsheet reads it as a number or a formula.
@@ -19,4 +23,25 @@ func Template() [][]string {
 // CRLF). Serve it as text/csv with a .csv file name.
 func WriteTemplate(w io.Writer) error {
 	return NewExcelWriter(w).WriteAll(Template())
+}
+
+// TemplateFor is the template whose example row names what one property
+// has, so that the example row itself imports there: up to two of its
+// keys (the generic example names keys a property may not have), its
+// first unit or none, and a year of access from the day start (a date in
+// the property's zone).
+func TemplateFor(keys []string, unit string, start time.Time) [][]string {
+	ex := append([]string(nil), templateExample...)
+	if len(keys) > 2 {
+		keys = keys[:2]
+	}
+	ex[5] = strings.Join(keys, ";")
+	ex[4] = unit
+	ex[9], ex[10] = start.Format("2006-01-02"), start.AddDate(1, 0, -1).Format("2006-01-02")
+	return [][]string{append([]string(nil), Columns...), ex}
+}
+
+// WriteTemplateFor writes TemplateFor as WriteTemplate writes Template.
+func WriteTemplateFor(w io.Writer, keys []string, unit string, start time.Time) error {
+	return NewExcelWriter(w).WriteAll(TemplateFor(keys, unit, start))
 }

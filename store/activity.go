@@ -15,10 +15,13 @@ type ActivityFilter struct {
 	PersonID string
 	DoorID   string
 	Kind     string // exact kind or a prefix ending in "." ("person.")
-	Since    *time.Time
-	Until    *time.Time
-	Cursor   string
-	Limit    int
+	// ExcludeKinds leaves these exact kinds out (the console hides Door
+	// Sync's bookkeeping unless asked), in the query so pages stay full.
+	ExcludeKinds []string
+	Since        *time.Time
+	Until        *time.Time
+	Cursor       string
+	Limit        int
 }
 
 // ListActivity lists events newest first.
@@ -64,6 +67,10 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 				q += ` AND kind = ?`
 				args = append(args, f.Kind)
 			}
+		}
+		if len(f.ExcludeKinds) > 0 {
+			q += ` AND kind NOT IN (` + placeholders(len(f.ExcludeKinds)) + `)`
+			args = append(args, anySlice(f.ExcludeKinds)...)
 		}
 		if f.Since != nil {
 			q += ` AND at >= ?`
