@@ -20,6 +20,7 @@ import (
 	"github.com/dooros/dooros/imports"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/throttle"
+	"github.com/dooros/dooros/zwave"
 )
 
 // Server holds what the handlers need.
@@ -36,6 +37,9 @@ type Server struct {
 	// PMS is the process's PMS User Sync (roster intake, Sync Now), shared
 	// with the console and the scheduler; nil builds one per request.
 	PMS *imports.Syncer
+	// ZWave drives Z-Wave locks (api/zwave.go); nil: Lock/Unlock now
+	// answers that the gateway is not connected.
+	ZWave *zwave.Syncer
 }
 
 // New builds the API server.
