@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -196,6 +197,28 @@ func TestZWaveAPI(t *testing.T) {
 		if len(locks.Locks) != 1 || locks.Locks[0].DoorID != e.F.Lobby.ID || locks.Locks[0].Capacity != 10 || locks.Locks[0].Battery == nil {
 			t.Fatalf("locks: %+v", locks)
 		}
+
+		// Battery and status in /metrics; a low battery is counted.
+		scrape := func() string {
+			rec := httptest.NewRecorder()
+			e.API.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+			return rec.Body.String()
+		}
+		body := scrape()
+		for _, want := range []string{`dooros_zwave_lock_battery_percent{door_id="` + e.F.Lobby.ID + `"} 90`, `dooros_zwave_locks{status="alive"} 1`, "dooros_zwave_locks_low_battery 0"} {
+			if !strings.Contains(body, "\n"+want+"\n") {
+				t.Errorf("/metrics lacks %q", want)
+			}
+		}
+		n.Do(t, "/battery", map[string]any{"node": 2, "level": 9}, nil)
+		deadline = time.Now().Add(10 * time.Second)
+		for !strings.Contains(scrape(), "\ndooros_zwave_locks_low_battery 1\n") {
+			if time.Now().After(deadline) {
+				t.Fatalf("low battery not in /metrics:\n%s", scrape())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		n.Do(t, "/battery", map[string]any{"node": 2, "level": 90}, nil)
 	})
 }
 

@@ -121,6 +121,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	pmsSyncer := newSyncer(st, log, cfg.pmsDir)
 	apiServer.DoorSync, apiServer.PMS = doorSync, pmsSyncer
+	apiServer.ZWave = startZWave(ctx, st, keys, log)
 	apiServer.Routes(mux)
 	console.New(st, mailbox, log, console.Options{Limiter: apiServer.Limiter, DoorSync: doorSync, PMS: pmsSyncer}).Routes(mux)
 	mux.Handle("GET /metrics", metrics.Handler())
