@@ -16,7 +16,7 @@ var (
 	netErr  error
 )
 
-func network(t *testing.T) *zwavetest.Net {
+func network(t testing.TB) *zwavetest.Net {
 	t.Helper()
 	netOnce.Do(func() { theNet, netErr = zwavetest.Open(t) })
 	if theNet == nil && netErr == nil {
