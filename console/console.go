@@ -28,6 +28,7 @@ import (
 	"github.com/dooros/dooros/mail"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/throttle"
+	"github.com/dooros/dooros/zwave"
 )
 
 //go:embed templates/*.html
@@ -50,6 +51,9 @@ type Options struct {
 	// PMS is the process's PMS User Sync, shared with the API and the
 	// scheduler; nil builds one per request.
 	PMS *imports.Syncer
+	// ZWave drives Z-Wave locks (Lock/Unlock now); nil: the Z-Wave page
+	// says this server does not.
+	ZWave *zwave.Syncer
 }
 
 // Console serves the web console.
@@ -110,6 +114,7 @@ func (c *Console) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /p/{p}/doors", c.inProperty(c.doorsList))
 	mux.Handle("POST /p/{p}/doors/{d}/lock", c.inProperty(c.doorProvision))
 	mux.Handle("GET /p/{p}/sync", c.inProperty(c.syncTasks))
+	c.zwaveRoutes(mux)
 	mux.Handle("GET /p/{p}/exposure", c.inProperty(c.exposureList))
 
 	mux.Handle("GET /p/{p}/keys", c.inProperty(c.keysList))

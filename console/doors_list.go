@@ -16,6 +16,8 @@ type doorsData struct {
 	CanProvision bool
 	// Unprovisioned counts doors without a lock yet.
 	Unprovisioned int
+	// ZWave: the doors whose lock is a Z-Wave node (console/zwave.go).
+	ZWave map[string]*zwaveView
 }
 
 type doorRow struct {
@@ -51,7 +53,8 @@ func (c *Console) doorsList(w http.ResponseWriter, r *http.Request, rq *request)
 	for i := range devices {
 		devByDoor[devices[i].DoorID] = &devices[i]
 	}
-	d := doorsData{HideSync: hideSync, CanProvision: c.opts.DoorSync != nil && rq.Actor.Can(rq.Property.ID, domain.PermDevices) == nil}
+	d := doorsData{HideSync: hideSync, CanProvision: c.opts.DoorSync != nil && rq.Actor.Can(rq.Property.ID, domain.PermDevices) == nil,
+		ZWave: c.zwaveByDoor(ctx, rq)}
 	for _, door := range doors {
 		row := doorRow{Door: door, Task: byDoor[door.ID], Device: devByDoor[door.ID]}
 		if row.Device != nil && !row.Device.Provisioned {

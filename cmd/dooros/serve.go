@@ -123,7 +123,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	apiServer.DoorSync, apiServer.PMS = doorSync, pmsSyncer
 	apiServer.ZWave = startZWave(ctx, st, keys, log)
 	apiServer.Routes(mux)
-	console.New(st, mailbox, log, console.Options{Limiter: apiServer.Limiter, DoorSync: doorSync, PMS: pmsSyncer}).Routes(mux)
+	console.New(st, mailbox, log, console.Options{Limiter: apiServer.Limiter, DoorSync: doorSync, PMS: pmsSyncer, ZWave: apiServer.ZWave}).Routes(mux)
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.HandleFunc("GET /healthz", apiServer.Healthz)
 	metrics.WatchHealth(apiServer)
