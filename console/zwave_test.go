@@ -91,7 +91,9 @@ func TestZWaveConsole(t *testing.T) {
 		}{
 			{"bad value", func() *resp { return c.submit(path, url.Values{"locked": {"maybe"}}) }, 400},
 			{"no CSRF", func() *resp { return c.post(path, url.Values{"locked": {"1"}}) }, 403},
-			{"door without a Z-Wave lock", func() *resp { return c.submit(e.p("doors", e.f.Gym.ID, "zwave", "lock-now"), url.Values{"locked": {"1"}}) }, 404},
+			{"door without a Z-Wave lock", func() *resp {
+				return c.submit(e.p("doors", e.f.Gym.ID, "zwave", "lock-now"), url.Values{"locked": {"1"}})
+			}, 404},
 		} {
 			if r := bad.r(); r.Status != bad.code {
 				t.Fatalf("%s: %d, want %d", bad.name, r.Status, bad.code)

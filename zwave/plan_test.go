@@ -14,7 +14,9 @@ func code(person, c string) store.ZWaveCode {
 	return store.ZWaveCode{PersonID: person, Code: c, NotBefore: t0.Add(-time.Hour), Digest: person + ":" + c}
 }
 
-func held(c store.ZWaveCode) store.ZWaveSlot { return store.ZWaveSlot{PersonID: c.PersonID, Digest: c.Digest} }
+func held(c store.ZWaveCode) store.ZWaveSlot {
+	return store.ZWaveSlot{PersonID: c.PersonID, Digest: c.Digest}
+}
 
 func TestPlan(t *testing.T) {
 	ana, bo, cy := code("ana", "1111"), code("bo", "2222"), code("cy", "3333")
