@@ -20,6 +20,7 @@ import (
 	"github.com/dooros/dooros/imports"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/throttle"
+	"github.com/dooros/dooros/zwave"
 )
 
 // Server holds what the handlers need.
@@ -42,6 +43,9 @@ type Server struct {
 	// Webhooks is what the operator allows webhook URLs (dooros serve
 	// --webhooks-allow-private).
 	Webhooks domain.WebhookPolicy
+	// ZWave drives Z-Wave locks (api/zwave.go); nil: Lock/Unlock now
+	// answers that the gateway is not connected.
+	ZWave *zwave.Syncer
 }
 
 // New builds the API server.

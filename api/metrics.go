@@ -37,9 +37,11 @@ func NewMetrics() *Metrics {
 // failures per topic, Door Sync tasks (with a pending revocation),
 // online locks connected. A second call for the same registry is a no-op.
 func (m *Metrics) WatchStore(st *store.Store, log *slog.Logger) {
-	if err := m.Registry.Register(&storeCollector{st: st, log: log}); err != nil {
-		if _, dup := err.(prometheus.AlreadyRegisteredError); !dup {
-			log.Error("metrics: register store collector", "err", err)
+	for _, c := range []prometheus.Collector{&storeCollector{st: st, log: log}, &zwaveCollector{st: st, log: log}} {
+		if err := m.Registry.Register(c); err != nil {
+			if _, dup := err.(prometheus.AlreadyRegisteredError); !dup {
+				log.Error("metrics: register store collector", "err", err)
+			}
 		}
 	}
 }

@@ -124,6 +124,9 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/properties/{p}/reports/keycards.csv", s.authed(s.reportCSV("keycards")))
 	mux.Handle("GET /api/v1/properties/{p}/reports/people-keys.csv", s.authed(s.reportCSV("people-keys")))
 
+	// Z-Wave locks through Z-Wave JS (api/zwave.go).
+	s.zwaveRoutes(mux)
+
 	// Anything else under /api/v1 answers in the API's error shape.
 	mux.Handle("/api/v1/", s.public(func(w http.ResponseWriter, r *http.Request) error {
 		if allow := allowedMethods(mux, r); len(allow) > 0 {

@@ -28,6 +28,7 @@ import (
 	"github.com/dooros/dooros/mail"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/throttle"
+	"github.com/dooros/dooros/zwave"
 )
 
 //go:embed templates/*.html
@@ -54,6 +55,9 @@ type Options struct {
 	// their URLs (webhooks.go); nil Keys hides the Webhooks page.
 	Keys     store.Sealer
 	Webhooks domain.WebhookPolicy
+	// ZWave drives Z-Wave locks (Lock/Unlock now); nil: the Z-Wave page
+	// says this server does not.
+	ZWave *zwave.Syncer
 }
 
 // Console serves the web console.
@@ -119,6 +123,7 @@ func (c *Console) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /p/{p}/doors/{d}/lock", c.inProperty(c.doorProvision))
 	mux.Handle("POST /p/{p}/signing-key/rotate", c.inProperty(c.signingKeyRotate))
 	mux.Handle("GET /p/{p}/sync", c.inProperty(c.syncTasks))
+	c.zwaveRoutes(mux)
 	mux.Handle("GET /p/{p}/exposure", c.inProperty(c.exposureList))
 
 	mux.Handle("GET /p/{p}/keys", c.inProperty(c.keysList))

@@ -21,6 +21,8 @@ type doorsData struct {
 	// otherwise); NoSigningKey: the property has none yet.
 	SigningKey   *store.PropertyKeyState
 	NoSigningKey bool
+	// ZWave: the doors whose lock is a Z-Wave node (console/zwave.go).
+	ZWave map[string]*zwaveView
 }
 
 type doorRow struct {
@@ -56,7 +58,8 @@ func (c *Console) doorsList(w http.ResponseWriter, r *http.Request, rq *request)
 	for i := range devices {
 		devByDoor[devices[i].DoorID] = &devices[i]
 	}
-	d := doorsData{HideSync: hideSync, CanProvision: c.opts.DoorSync != nil && rq.Actor.Can(rq.Property.ID, domain.PermDevices) == nil}
+	d := doorsData{HideSync: hideSync, CanProvision: c.opts.DoorSync != nil && rq.Actor.Can(rq.Property.ID, domain.PermDevices) == nil,
+		ZWave: c.zwaveByDoor(ctx, rq)}
 	for _, door := range doors {
 		row := doorRow{Door: door, Task: byDoor[door.ID], Device: devByDoor[door.ID]}
 		if row.Device != nil && !row.Device.Provisioned {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/store"
 )
 
 type syncData struct {
@@ -11,6 +12,8 @@ type syncData struct {
 	// Exposed are the tasks with a pending revocation: until these doors
 	// sync, someone whose access was taken away may still open them.
 	Exposed []domain.SyncTask
+	// LowBattery: Z-Wave locks whose battery is low (console/zwave.go).
+	LowBattery []store.ZWaveLock
 }
 
 // syncTasks lists the Door Sync tasks: offline doors whose lock has not
@@ -20,7 +23,7 @@ func (c *Console) syncTasks(w http.ResponseWriter, r *http.Request, rq *request)
 	if err != nil {
 		return err
 	}
-	d := syncData{Tasks: tasks}
+	d := syncData{Tasks: tasks, LowBattery: c.lowBatteries(r.Context(), rq)}
 	for _, t := range tasks {
 		if t.IncludesRevocation {
 			d.Exposed = append(d.Exposed, t)

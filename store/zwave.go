@@ -406,7 +406,7 @@ func (s *Store) FinishZWaveSync(ctx context.Context, doorID string, version int6
 }
 
 // RecordZWaveNode records a node's status (alive, asleep, dead,
-// unreachable; '' keeps it) and, when battery is not nil, its battery
+// unreachable; ” keeps it) and, when battery is not nil, its battery
 // level; a level crossing LowBattery goes into Activity.
 func (s *Store) RecordZWaveNode(ctx context.Context, doorID, status string, battery *int) error {
 	return s.inTx(ctx, "record_zwave_node", func(t *Tx) error {

@@ -67,13 +67,13 @@ type Node struct {
 
 // Supports reports whether the node's root endpoint has a command class.
 func (n Node) Supports(cc int) bool {
-	for _, e := range n.Endpoints {
-		for _, c := range e.CommandClasses {
-			if c.ID == cc {
-				return true
-			}
+	if len(n.Endpoints) == 0 {
+		return false
+	}
+	for _, c := range n.Endpoints[0].CommandClasses { // root endpoint
+		if c.ID == cc {
+			return true
 		}
-		break // root endpoint only
 	}
 	return false
 }

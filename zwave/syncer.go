@@ -88,23 +88,39 @@ func (s *Syncer) Run(ctx context.Context) error {
 	defer wg.Wait()
 	t := time.NewTicker(s.Poll)
 	defer t.Stop()
+	idle := 0
 	for {
-		if err := s.round(ctx, &wg); err != nil && ctx.Err() == nil {
+		n, err := s.round(ctx, &wg)
+		if err != nil && ctx.Err() == nil {
 			s.Log.Warn("zwave: round", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		case <-s.wake:
+		// With no Z-Wave lock at all, look every 2s (a binding kicks).
+		if n == 0 {
+			idle++
+		} else {
+			idle = 0
+		}
+		for skip := 0; ; skip++ {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.wake:
+			case <-t.C:
+				if idle > 0 && time.Duration(skip+1)*s.Poll < 2*time.Second {
+					continue
+				}
+			}
+			break
 		}
 	}
 }
 
-func (s *Syncer) round(ctx context.Context, wg *sync.WaitGroup) error {
+// round starts the syncs that are due and reports how many Z-Wave locks
+// there are.
+func (s *Syncer) round(ctx context.Context, wg *sync.WaitGroup) (int, error) {
 	locks, err := s.Store.ZWaveLocks(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	now := s.Now()
 	s.mu.Lock()
@@ -150,7 +166,7 @@ func (s *Syncer) round(ctx context.Context, wg *sync.WaitGroup) error {
 			}
 		}()
 	}
-	return nil
+	return len(locks), nil
 }
 
 // connect keeps a gateway connected and turns its events into DOOR OS

@@ -130,8 +130,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	apiServer.DoorSync, apiServer.PMS = doorSync, pmsSyncer
 	webhookPolicy := domain.WebhookPolicy{AllowPrivate: cfg.webhooksAllowPrivate}
 	apiServer.Webhooks = webhookPolicy
+	apiServer.ZWave = startZWave(ctx, st, keys, log)
 	apiServer.Routes(mux)
-	console.New(st, mailbox, log, console.Options{Limiter: apiServer.Limiter, DoorSync: doorSync, PMS: pmsSyncer, Keys: keys, Webhooks: webhookPolicy}).Routes(mux)
+	console.New(st, mailbox, log, console.Options{Limiter: apiServer.Limiter, DoorSync: doorSync, PMS: pmsSyncer, Keys: keys, Webhooks: webhookPolicy, ZWave: apiServer.ZWave}).Routes(mux)
 	residentApp, err := residentweb.New()
 	if err != nil {
 		return err

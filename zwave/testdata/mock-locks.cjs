@@ -17,7 +17,8 @@
 //   - POST /unreachable {"node":2,"on":true}: the node stops acknowledging
 //     frames (out of range); false brings it back.
 //   - GET /slots?node=2: the node's slots as the lock itself holds them.
-//   - POST /reset {"node":2}: empties every slot and makes it reachable
+//   - POST /reset {"node":2}: empties every slot, makes it reachable and
+//     its battery 90%
 //     (between tests sharing one mock network).
 //
 // Node 2: a listening lock with 10 slots. Node 3: a lock with 2 slots
@@ -141,6 +142,7 @@ exports.default = function ({ require }) {
 								node.state.delete(`UserCode_userCode_${sl.slot}`);
 							}
 							node.autoAckControllerFrames = true;
+							batteryLevel.delete(node.id);
 							return reply(200, {});
 						case "/unreachable":
 							node.autoAckControllerFrames = !input.on;

@@ -1,4 +1,8 @@
-package zwave_test
+// Package zwavetest runs the real Z-Wave JS stack with no hardware for
+// tests: zwave-js's mock serial controller with the keypad locks of
+// zwave/testdata/mock-locks.cjs and @zwave-js/server on top, installed by
+// `npm ci` at the repository root.
+package zwavetest
 
 import (
 	"bytes"
@@ -10,19 +14,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dooros/dooros/zwave"
 )
 
-// mockNet is the real Z-Wave JS stack with no hardware: zwave-js's mock
+// Net is the real Z-Wave JS stack with no hardware: zwave-js's mock
 // serial controller with the keypad locks of testdata/mock-locks.cjs
 // (node 2: 10 slots, node 3: 2 slots), and @zwave-js/server on top of it,
-// serving the WebSocket API DOOR OS uses. One network serves the package's
-// tests (starting it costs seconds of CPU); tests reset the nodes they use.
-type mockNet struct {
+// serving the WebSocket API DOOR OS uses.
+type Net struct {
 	root      string
 	cacheDir  string
 	serial    int
@@ -32,37 +34,30 @@ type mockNet struct {
 	srvLog    *bytes.Buffer
 }
 
-var (
-	netOnce sync.Once
-	theNet  *mockNet
-	netErr  error
-	netSkip string
-)
-
-// network returns the shared mock network, starting it on first use. It
-// skips the test when Node or the npm packages are missing, unless
-// DOOROS_TEST_ZWAVE=1 makes them mandatory.
-func network(t *testing.T) *mockNet {
+// Start starts a network for one test (stopped when it ends). It skips the
+// test when Node or the npm packages are missing, unless DOOROS_TEST_ZWAVE=1
+// makes them mandatory.
+func Start(t testing.TB) *Net {
 	t.Helper()
-	netOnce.Do(func() { theNet, netSkip, netErr = startNet() })
-	if netSkip != "" {
-		if os.Getenv("DOOROS_TEST_ZWAVE") == "1" {
-			t.Fatalf("DOOROS_TEST_ZWAVE=1 but %s", netSkip)
-		}
-		t.Skip(netSkip + " (run `npm ci` at the repository root; DOOROS_TEST_ZWAVE=1 makes this mandatory)")
+	n, err := Open(t)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if netErr != nil {
-		t.Fatal(netErr)
-	}
-	return theNet
+	t.Cleanup(n.Stop)
+	return n
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if theNet != nil {
-		theNet.stop()
+// Open starts a network the caller stops (Stop); it skips t as Start does.
+func Open(t testing.TB) (*Net, error) {
+	t.Helper()
+	n, skip, err := startNet()
+	if skip != "" {
+		if os.Getenv("DOOROS_TEST_ZWAVE") == "1" {
+			t.Fatalf("DOOROS_TEST_ZWAVE=1 but %s", skip)
+		}
+		t.Skip(skip + " (run `npm ci` at the repository root; DOOROS_TEST_ZWAVE=1 makes this mandatory)")
 	}
-	os.Exit(code)
+	return n, err
 }
 
 func freePort() int {
@@ -74,11 +69,14 @@ func freePort() int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func startNet() (*mockNet, string, error) {
+func startNet() (*Net, string, error) {
 	if _, err := exec.LookPath("node"); err != nil {
 		return nil, "node is not installed", nil
 	}
-	root, _ := filepath.Abs("..")
+	root, err := repoRoot()
+	if err != nil {
+		return nil, "", err
+	}
 	for _, p := range []string{"node_modules/zwave-js/package.json", "node_modules/@zwave-js/server/package.json"} {
 		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
 			return nil, "npm package missing: " + p, nil
@@ -88,7 +86,7 @@ func startNet() (*mockNet, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	n := &mockNet{root: root, cacheDir: dir, serial: freePort(), wsPort: freePort(), control: freePort()}
+	n := &Net{root: root, cacheDir: dir, serial: freePort(), wsPort: freePort(), control: freePort()}
 	n.mock = exec.Command("node", "zwave/testdata/mock-server.cjs", fmt.Sprint(n.serial), "zwave/testdata/mock-locks.cjs")
 	n.mock.Dir = root
 	n.mock.Env = append(os.Environ(), fmt.Sprintf("ZWAVE_MOCK_CONTROL_PORT=%d", n.control))
@@ -98,11 +96,11 @@ func startNet() (*mockNet, string, error) {
 		return nil, "", err
 	}
 	if err := waitTCP(n.serial, 30*time.Second); err != nil {
-		n.stop()
+		n.Stop()
 		return nil, "", fmt.Errorf("mock serial controller did not start: %v\n%s", err, mockLog.String())
 	}
-	if err := n.startServer(); err != nil {
-		n.stop()
+	if err := n.StartServer(); err != nil {
+		n.Stop()
 		return nil, "", err
 	}
 	return n, "", nil
@@ -123,9 +121,9 @@ func waitTCP(port int, d time.Duration) error {
 	}
 }
 
-// startServer starts @zwave-js/server on the mock serial port and waits
+// StartServer starts @zwave-js/server on the mock serial port and waits
 // until both lock nodes are interviewed.
-func (n *mockNet) startServer() error {
+func (n *Net) StartServer() error {
 	n.srv = exec.Command("node", "node_modules/@zwave-js/server/dist-esm/bin/server.js", fmt.Sprintf("tcp://127.0.0.1:%d", n.serial),
 		"--config", "zwave/testdata/zwave-server.config.cjs", "--port", fmt.Sprint(n.wsPort), "--host", "127.0.0.1", "--disable-dns-sd")
 	n.srv.Dir = n.root
@@ -154,7 +152,9 @@ func (n *mockNet) startServer() error {
 	return fmt.Errorf("zwave-server did not get the lock nodes ready:\n%s", n.srvLog.String())
 }
 
-func (n *mockNet) stopServer() {
+// StopServer stops the Z-Wave JS server (the gateway drops); the mock
+// network and its nodes' state stay.
+func (n *Net) StopServer() {
 	if n.srv != nil && n.srv.Process != nil {
 		n.srv.Process.Kill()
 		n.srv.Wait()
@@ -162,8 +162,12 @@ func (n *mockNet) stopServer() {
 	}
 }
 
-func (n *mockNet) stop() {
-	n.stopServer()
+// ServerRunning reports whether the Z-Wave JS server runs.
+func (n *Net) ServerRunning() bool { return n.srv != nil }
+
+// Stop ends both processes.
+func (n *Net) Stop() {
+	n.StopServer()
 	if n.mock != nil && n.mock.Process != nil {
 		n.mock.Process.Kill()
 		n.mock.Wait()
@@ -172,10 +176,11 @@ func (n *mockNet) stop() {
 }
 
 // URL is the WebSocket URL of the Z-Wave JS server.
-func (n *mockNet) URL() string { return fmt.Sprintf("ws://127.0.0.1:%d", n.wsPort) }
+func (n *Net) URL() string { return fmt.Sprintf("ws://127.0.0.1:%d", n.wsPort) }
 
-// do calls the mock's control port (the lock's own side: keypad, slots).
-func (n *mockNet) do(t testing.TB, path string, body map[string]any, out any) {
+// Do calls the mock's control port (the lock's own side: keypad, slots,
+// battery, reachability); body nil is a GET.
+func (n *Net) Do(t testing.TB, path string, body map[string]any, out any) {
 	t.Helper()
 	var req *http.Request
 	url := fmt.Sprintf("http://127.0.0.1:%d%s", n.control, path)
@@ -200,23 +205,24 @@ func (n *mockNet) do(t testing.TB, path string, body map[string]any, out any) {
 	}
 }
 
-type slot struct {
+// Slot is a User Code slot as the lock holds it.
+type Slot struct {
 	Slot   int    `json:"slot"`
 	Status int    `json:"status"`
 	Code   string `json:"code"`
 }
 
-// slots returns the node's slots as the lock itself holds them.
-func (n *mockNet) slots(t testing.TB, node int) []slot {
+// Slots returns the node's slots as the lock itself holds them.
+func (n *Net) Slots(t testing.TB, node int) []Slot {
 	t.Helper()
-	var out []slot
-	n.do(t, fmt.Sprintf("/slots?node=%d", node), nil, &out)
+	var out []Slot
+	n.Do(t, fmt.Sprintf("/slots?node=%d", node), nil, &out)
 	return out
 }
 
-// holds reports the slot holding code enabled (0: none).
-func (n *mockNet) holds(t testing.TB, node int, code string) int {
-	for _, s := range n.slots(t, node) {
+// Holds reports the slot holding code enabled (0: none).
+func (n *Net) Holds(t testing.TB, node int, code string) int {
+	for _, s := range n.Slots(t, node) {
 		if s.Status == 1 && s.Code == code {
 			return s.Slot
 		}
@@ -224,19 +230,41 @@ func (n *mockNet) holds(t testing.TB, node int, code string) int {
 	return 0
 }
 
-// keypad enters a code at the node's keypad.
-func (n *mockNet) keypad(t testing.TB, node int, code string) (unlocked bool, slot int) {
+// Keypad enters a code at the node's keypad.
+func (n *Net) Keypad(t testing.TB, node int, code string) (unlocked bool, slot int) {
 	t.Helper()
 	var r struct {
 		Unlocked bool `json:"unlocked"`
 		Slot     int  `json:"slot"`
 	}
-	n.do(t, "/keypad", map[string]any{"node": node, "code": code}, &r)
+	n.Do(t, "/keypad", map[string]any{"node": node, "code": code}, &r)
 	return r.Unlocked, r.Slot
 }
 
-func (n *mockNet) reset(t testing.TB, nodes ...int) {
+// Reset empties the nodes' slots and makes them reachable.
+func (n *Net) Reset(t testing.TB, nodes ...int) {
 	for _, nd := range nodes {
-		n.do(t, "/reset", map[string]any{"node": nd}, nil)
+		n.Do(t, "/reset", map[string]any{"node": nd}, nil)
+	}
+}
+
+// repoRoot finds the repository root (where package.json is) from the
+// working directory of a test.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "package.json")); err == nil {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				return dir, nil
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("zwavetest: no repository root with package.json above the working directory")
+		}
+		dir = parent
 	}
 }
