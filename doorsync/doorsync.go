@@ -181,11 +181,11 @@ func (s *Service) verifyAck(ctx context.Context, doorID string, raw []byte) (ver
 				w.rotated = true
 			}
 		}
-		return err
+		if err != nil {
+			return &domain.Error{Code: domain.EInvalid, Field: "ack", Message: "not an acknowledgement signed by this door's lock: " + err.Error()}
+		}
+		return nil
 	})
-	if err != nil && domain.ErrorCode(err) == "" {
-		err = &domain.Error{Code: domain.EInvalid, Field: "ack", Message: "not an acknowledgement signed by this door's lock: " + err.Error()}
-	}
 	return w, err
 }
 
@@ -231,7 +231,7 @@ func (s *Service) verifyEvents(ctx context.Context, doorID string, raw []byte) (
 		w = verifiedEvents{doorID: doorID, lock: cl}
 		sym, psym, err := cl.symmetric(s.Keys, doorID)
 		if err != nil {
-			return err
+			return err // the keyring's, not the lock's
 		}
 		w.batch, _, err = lockproto.OpenEventBatch(cl.PublicKey, doorID, sym, raw)
 		if err != nil && cl.PendingPublicKey != nil && psym != nil {
@@ -241,11 +241,11 @@ func (s *Service) verifyEvents(ctx context.Context, doorID string, raw []byte) (
 				w.rotated = true
 			}
 		}
-		return err
+		if err != nil {
+			return &domain.Error{Code: domain.EInvalid, Field: "events", Message: "not an event log signed by this door's lock: " + err.Error()}
+		}
+		return nil
 	})
-	if err != nil && domain.ErrorCode(err) == "" {
-		err = &domain.Error{Code: domain.EInvalid, Field: "events", Message: "not an event log signed by this door's lock: " + err.Error()}
-	}
 	return w, err
 }
 

@@ -39,12 +39,19 @@ type Pusher struct {
 	// published again (doubling per attempt, up to MaxBackoff).
 	Backoff, MaxBackoff time.Duration
 
+	// Queue is how many lock messages wait for the workers; 0 means
+	// inboundQueue. When it is full, the MQTT handler waits for room.
+	Queue int
+
 	acks *ackQueue // acks received and not yet recorded, by lock (set by Run)
 }
 
 func (p *Pusher) defaults() {
 	if p.Poll <= 0 {
 		p.Poll = 250 * time.Millisecond
+	}
+	if p.Queue <= 0 {
+		p.Queue = inboundQueue
 	}
 	if p.Workers <= 0 {
 		p.Workers = 64
@@ -83,7 +90,7 @@ func (p *Pusher) Run(ctx context.Context) error {
 	p.defaults()
 	defer p.Svc.Store.OnDoorStateQueued(p.Svc.Wake)()
 	p.acks = &ackQueue{n: map[string]int{}}
-	in := make(chan inbound, inboundQueue)
+	in := make(chan inbound, p.Queue)
 	handler := func(m mqtt.Message) {
 		id, kind, err := mqtt.ParseTopic(m.Topic)
 		if err != nil {
