@@ -127,7 +127,7 @@ func TestDoorSync_FleetInboundKeepsUp(t *testing.T) {
 		eventually(t, 30*time.Second, "every lock's log is recorded", func() bool {
 			for _, l := range locks {
 				var next int64
-				if err := st.DB().QueryRow(`SELECT log_next FROM door_locks WHERE door_id = '`+l.LockID()+`'`).Scan(&next); err != nil || uint64(next) < logNext[l.LockID()] {
+				if err := st.DB().QueryRow(`SELECT log_next FROM door_locks WHERE door_id = '` + l.LockID() + `'`).Scan(&next); err != nil || uint64(next) < logNext[l.LockID()] {
 					return false
 				}
 			}
