@@ -47,6 +47,7 @@ type Service struct {
 	wake   chan struct{}
 	client *mqtt.Client  // the cloud's MQTT client, set by Start (BrokerState)
 	remote remoteWaiters // remote unlocks waiting for their lock (remote.go)
+	locks  lockCache
 }
 
 // New builds a Service.
@@ -91,6 +92,7 @@ func (s *Service) Provision(ctx context.Context, a domain.Actor, propertyID, doo
 	if err != nil {
 		return Provisioned{}, err
 	}
+	s.forgetLock(doorID)
 	out := Provisioned{ProvisionedLock: pl}
 	if pl.MQTTPassword != "" {
 		out.MQTTURL = s.LockMQTTURL
@@ -108,6 +110,7 @@ func (s *Service) Provision(ctx context.Context, a domain.Actor, propertyID, doo
 // store.RotateLockKeys); the next bundle to the door carries them.
 func (s *Service) RotateLock(ctx context.Context, a domain.Actor, propertyID, doorID string) (store.LockRotation, error) {
 	r, err := s.Store.RotateLockKeys(ctx, a, s.Keys, propertyID, doorID)
+	s.forgetLock(doorID)
 	if err != nil {
 		return r, err
 	}
@@ -161,27 +164,76 @@ func (s *Service) Bundle(ctx context.Context, doorID string) (store.DoorBundle, 
 // HandleAck verifies a lock's acknowledgement with the lock's key and
 // records it. A lock that asks for a snapshot gets one queued.
 func (s *Service) HandleAck(ctx context.Context, doorID string, ack []byte, via string) (store.AckResult, error) {
-	li, err := s.Store.Lock(ctx, doorID)
+	w, err := s.verifyAck(ctx, doorID, ack)
 	if err != nil {
 		return store.AckResult{}, err
 	}
-	a, err := lockproto.VerifyAck(li.PublicKey, doorID, ack)
-	if err != nil && li.PendingPublicKey != nil {
-		// The ack of a key rotation is signed with the new key: the lock
-		// proves it switched, and the cloud switches too.
-		if a, err = lockproto.VerifyAck(li.PendingPublicKey, doorID, ack); err == nil {
-			err = s.Store.CompleteLockKeyRotation(ctx, doorID, li.Generation, li.PendingPublicKey)
+	return s.recordAck(ctx, w, via)
+}
+
+// HandleEvents opens a sealed, lock-signed event batch and records its
+// events.
+func (s *Service) HandleEvents(ctx context.Context, doorID string, batch []byte, via string) (store.LogResult, error) {
+	w, err := s.verifyEvents(ctx, doorID, batch)
+	if err != nil {
+		return store.LogResult{}, err
+	}
+	return s.recordEvents(ctx, w, via)
+}
+
+// verifiedAck is an acknowledgement checked with the lock's key, ready
+// to be recorded (in a transaction of its own or in a group commit).
+type verifiedAck struct {
+	doorID string
+	lock   *cachedLock
+	ack    *lockproto.Ack
+	// rotated: signed with the pending key of a key rotation.
+	rotated bool
+}
+
+// verifyAck checks a lock's acknowledgement with the cached keys of its
+// lock, and once more with the stored ones when that fails (another
+// server may have re-provisioned or rotated the lock).
+func (s *Service) verifyAck(ctx context.Context, doorID string, raw []byte) (verifiedAck, error) {
+	var w verifiedAck
+	err := s.withLock(ctx, doorID, func(cl *cachedLock) error {
+		w = verifiedAck{doorID: doorID, lock: cl}
+		var err error
+		w.ack, err = lockproto.VerifyAck(cl.PublicKey, doorID, raw)
+		if err != nil && cl.PendingPublicKey != nil {
+			// The ack of a key rotation is signed with the new key: the lock
+			// proves it switched, and the cloud switches too.
+			if w.ack, err = lockproto.VerifyAck(cl.PendingPublicKey, doorID, raw); err == nil {
+				w.rotated = true
+			}
 		}
+		if err != nil {
+			return &domain.Error{Code: domain.EInvalid, Field: "ack", Message: "not an acknowledgement signed by this door's lock: " + err.Error()}
+		}
+		return nil
+	})
+	return w, err
+}
+
+// recordAck records a verified acknowledgement.
+func (s *Service) recordAck(ctx context.Context, w verifiedAck, via string) (store.AckResult, error) {
+	li := w.lock
+	if w.rotated {
+		if err := s.Store.CompleteLockKeyRotation(ctx, w.doorID, li.Generation, li.PendingPublicKey); err != nil {
+			s.forgetLock(w.doorID)
+			return store.AckResult{}, &domain.Error{Code: domain.EInvalid, Field: "ack", Message: "not an acknowledgement signed by this door's lock: " + err.Error()}
+		}
+		s.forgetLock(w.doorID)
 	}
+	res, err := s.Store.RecordLockAck(ctx, w.doorID, li.Generation, w.ack, via)
 	if err != nil {
-		return store.AckResult{}, &domain.Error{Code: domain.EInvalid, Field: "ack", Message: "not an acknowledgement signed by this door's lock: " + err.Error()}
-	}
-	res, err := s.Store.RecordLockAck(ctx, doorID, li.Generation, a, via)
-	if err != nil {
+		if domain.ErrorCode(err) == domain.EConflict || domain.ErrorCode(err) == domain.ENotFound {
+			s.forgetLock(w.doorID) // re-provisioned or removed since it was cached
+		}
 		return res, err
 	}
-	if a.Status == lockproto.AckNeedSnapshot && li.Connectivity == domain.Online {
-		if err := s.Store.RequeueDoorState(ctx, doorID); err != nil {
+	if w.ack.Status == lockproto.AckNeedSnapshot && li.Connectivity == domain.Online {
+		if err := s.Store.RequeueDoorState(ctx, w.doorID); err != nil {
 			return res, err
 		}
 		s.Wake()
@@ -189,31 +241,55 @@ func (s *Service) HandleAck(ctx context.Context, doorID string, ack []byte, via 
 	return res, nil
 }
 
-// HandleEvents opens a sealed, lock-signed event batch and records its
-// events.
-func (s *Service) HandleEvents(ctx context.Context, doorID string, batch []byte, via string) (store.LogResult, error) {
-	li, err := s.Store.Lock(ctx, doorID)
-	if err != nil {
-		return store.LogResult{}, err
-	}
-	sym, err := s.Keys.Open(li.SealedSymmetric, store.LockSymmetricAAD(doorID, li.Generation))
-	if err != nil {
-		return store.LogResult{}, err
-	}
-	b, _, err := lockproto.OpenEventBatch(li.PublicKey, doorID, sym, batch)
-	if err != nil && li.PendingPublicKey != nil {
-		// The lock switched to its new keys and the ack saying so was lost:
-		// its log, sealed under the new keys, completes the rotation.
-		if psym, perr := s.Keys.Open(li.SealedPendingSymmetric, store.LockSymmetricAAD(doorID, li.Generation)); perr == nil {
-			if b, _, err = lockproto.OpenEventBatch(li.PendingPublicKey, doorID, psym, batch); err == nil {
-				err = s.Store.CompleteLockKeyRotation(ctx, doorID, li.Generation, li.PendingPublicKey)
+// verifiedEvents is an event batch opened and checked with the lock's keys.
+type verifiedEvents struct {
+	doorID  string
+	lock    *cachedLock
+	batch   *lockproto.EventBatch
+	rotated bool
+}
+
+// verifyEvents opens a sealed, lock-signed event batch (see verifyAck for
+// the cache).
+func (s *Service) verifyEvents(ctx context.Context, doorID string, raw []byte) (verifiedEvents, error) {
+	var w verifiedEvents
+	err := s.withLock(ctx, doorID, func(cl *cachedLock) error {
+		w = verifiedEvents{doorID: doorID, lock: cl}
+		sym, psym, err := cl.symmetric(s.Keys, doorID)
+		if err != nil {
+			return err // the keyring's, not the lock's
+		}
+		w.batch, _, err = lockproto.OpenEventBatch(cl.PublicKey, doorID, sym, raw)
+		if err != nil && cl.PendingPublicKey != nil && psym != nil {
+			// The lock switched to its new keys and the ack saying so was
+			// lost: its log, sealed under the new keys, completes the rotation.
+			if w.batch, _, err = lockproto.OpenEventBatch(cl.PendingPublicKey, doorID, psym, raw); err == nil {
+				w.rotated = true
 			}
 		}
+		if err != nil {
+			return &domain.Error{Code: domain.EInvalid, Field: "events", Message: "not an event log signed by this door's lock: " + err.Error()}
+		}
+		return nil
+	})
+	return w, err
+}
+
+// recordEvents records a verified event batch.
+func (s *Service) recordEvents(ctx context.Context, w verifiedEvents, via string) (store.LogResult, error) {
+	li := w.lock
+	if w.rotated {
+		if err := s.Store.CompleteLockKeyRotation(ctx, w.doorID, li.Generation, li.PendingPublicKey); err != nil {
+			s.forgetLock(w.doorID)
+			return store.LogResult{}, &domain.Error{Code: domain.EInvalid, Field: "events", Message: "not an event log signed by this door's lock: " + err.Error()}
+		}
+		s.forgetLock(w.doorID)
 	}
-	if err != nil {
-		return store.LogResult{}, &domain.Error{Code: domain.EInvalid, Field: "events", Message: "not an event log signed by this door's lock: " + err.Error()}
+	res, err := s.Store.RecordLockEvents(ctx, w.doorID, li.Generation, w.batch, via)
+	if c := domain.ErrorCode(err); c == domain.EConflict || c == domain.ENotFound {
+		s.forgetLock(w.doorID)
 	}
-	return s.Store.RecordLockEvents(ctx, doorID, li.Generation, b, via)
+	return res, err
 }
 
 // isInSync reports store.ErrInSync.

@@ -49,6 +49,12 @@ type env struct {
 
 func newEnv(t testing.TB, st *store.Store, brokerURL string) *env {
 	t.Helper()
+	return newEnvWith(t, st, brokerURL, nil)
+}
+
+// newEnvWith is newEnv with Door Sync's configuration changed by tune.
+func newEnvWith(t testing.TB, st *store.Store, brokerURL string, tune func(*doorsync.Config)) *env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	e := &env{Env: apitest.New(t, st), t: t, ctx: ctx, doors: map[string]domain.Door{}}
@@ -56,6 +62,9 @@ func newEnv(t testing.TB, st *store.Store, brokerURL string) *env {
 	e.API.Keys = e.keys
 	e.servicePassword, _ = mqtt.NewSecret()
 	cfg := doorsync.Config{Addr: "127.0.0.1:0", URL: brokerURL, ServicePassword: e.servicePassword, ClientID: "dooros-test-" + domain.NewID("c"), Poll: 50 * time.Millisecond, Backoff: 500 * time.Millisecond}
+	if tune != nil {
+		tune(&cfg)
+	}
 	svc, stop, err := doorsync.Start(ctx, st, e.keys, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,23 @@ var (
 	})
 )
 
+var (
+	inboundWaits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dooros_doorsync_inbound_waits_total",
+		Help: "Lock messages (acks, event logs, status) that found the inbound queue full and waited for room (backpressure; nothing is dropped).",
+	})
+	ackHeldPushes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dooros_doorsync_pushes_held_for_ack_total",
+		Help: "Pushes not republished because an ack of the lock was queued for recording.",
+	})
+	groupSize = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "dooros_doorsync_inbound_group_size",
+		Help:    "Lock messages recorded per group commit (one transaction).",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+	})
+)
+
 // Collectors are Door Sync's metrics, for a Prometheus registry.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{bundlesBuilt, bundleFailures, publishFailures}
+	return []prometheus.Collector{bundlesBuilt, bundleFailures, publishFailures, inboundWaits, ackHeldPushes, groupSize}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -37,11 +38,20 @@ type Pusher struct {
 	// Backoff is how long a published row waits for its ack before it is
 	// published again (doubling per attempt, up to MaxBackoff).
 	Backoff, MaxBackoff time.Duration
+
+	// Queue is how many lock messages wait for the workers; 0 means
+	// inboundQueue. When it is full, the MQTT handler waits for room.
+	Queue int
+
+	acks *ackQueue // acks received and not yet recorded, by lock (set by Run)
 }
 
 func (p *Pusher) defaults() {
 	if p.Poll <= 0 {
 		p.Poll = 250 * time.Millisecond
+	}
+	if p.Queue <= 0 {
+		p.Queue = inboundQueue
 	}
 	if p.Workers <= 0 {
 		p.Workers = 64
@@ -60,19 +70,43 @@ type inbound struct {
 	body   []byte
 }
 
+// inboundQueue is how many lock messages wait for a worker. When it is
+// full the MQTT handler waits (backpressure): the cloud's client stops
+// reading, the broker holds the locks' messages (QoS 1, within its
+// inflight window) instead of the server dropping them — a dropped ack
+// made the outbox republish, which made more acks.
+const inboundQueue = 8192
+
+// ackHeldRetry is when a push held back for a queued ack is looked at again.
+const ackHeldRetry = 100 * time.Millisecond
+
+// groupMax is the most lock messages one group commit records.
+const groupMax = 256
+
 // Run subscribes to the locks' topics and delivers pushes until ctx ends.
+// Every committed door.state outbox row wakes it (store.OnDoorStateQueued),
+// whatever use case queued it.
 func (p *Pusher) Run(ctx context.Context) error {
 	p.defaults()
-	in := make(chan inbound, 8192)
+	defer p.Svc.Store.OnDoorStateQueued(p.Svc.Wake)()
+	p.acks = &ackQueue{n: map[string]int{}}
+	in := make(chan inbound, p.Queue)
 	handler := func(m mqtt.Message) {
 		id, kind, err := mqtt.ParseTopic(m.Topic)
 		if err != nil {
 			return
 		}
+		if kind == mqtt.KindAck {
+			p.acks.add(id, 1)
+		}
 		select {
 		case in <- inbound{lockID: id, kind: kind, body: m.Payload}:
 		default:
-			p.Svc.Log.Warn("door sync: inbound queue full, message dropped (the outbox will republish)", "lock", id, "kind", kind)
+			inboundWaits.Inc()
+			select {
+			case in <- inbound{lockID: id, kind: kind, body: m.Payload}:
+			case <-ctx.Done():
+			}
 		}
 	}
 	for _, k := range []mqtt.Kind{mqtt.KindAck, mqtt.KindEvents, mqtt.KindStatus, mqtt.KindResult} {
@@ -86,13 +120,24 @@ func (p *Pusher) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			batch := make([]inbound, 0, groupMax)
 			for {
 				select {
 				case <-ctx.Done():
 					return
 				case m := <-in:
-					p.receive(ctx, m)
+					batch = append(batch[:0], m)
 				}
+			drain:
+				for len(batch) < groupMax {
+					select {
+					case m := <-in:
+						batch = append(batch, m)
+					default:
+						break drain
+					}
+				}
+				p.receive(ctx, batch)
 			}
 		}()
 	}
@@ -150,13 +195,18 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 	}
 	var mu sync.Mutex
 	var outcomes []store.DoorPushOutcome
-	settle := func(doorID string, complete bool, cause error) {
+	settleAfter := func(doorID string, complete bool, cause error, backoff time.Duration) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, r := range byDoor[doorID] {
-			outcomes = append(outcomes, store.DoorPushOutcome{Item: r, Complete: complete, Cause: cause, Backoff: p.backoff(r.Attempts)})
+			b := backoff
+			if b == 0 {
+				b = p.backoff(r.Attempts)
+			}
+			outcomes = append(outcomes, store.DoorPushOutcome{Item: r, Complete: complete, Cause: cause, Backoff: b})
 		}
 	}
+	settle := func(doorID string, complete bool, cause error) { settleAfter(doorID, complete, cause, 0) }
 	publish := make(chan store.DoorBundle, len(order)) // never holds up storing
 	var wg sync.WaitGroup
 	for range min(p.Workers, len(order)) {
@@ -185,6 +235,12 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 		case b.Err != nil:
 			bundleFailures.Inc()
 			settle(b.DoorID, false, b.Err)
+		case p.acks.queued(b.DoorID):
+			// The lock's ack is waiting to be recorded: it may complete
+			// this version. Look again shortly (recording acks wakes the
+			// pusher) instead of publishing what would only make more acks.
+			ackHeldPushes.Inc()
+			settleAfter(b.DoorID, false, fmt.Errorf("version %d not republished: an ack of the lock is queued", b.Bundle.Version), ackHeldRetry)
 		default:
 			bundlesBuilt.WithLabelValues("mqtt").Inc()
 			publish <- b.Bundle
@@ -217,36 +273,126 @@ func (p *Pusher) backoff(attempt int) time.Duration {
 	return b
 }
 
-// receive handles one message from a lock.
-func (p *Pusher) receive(ctx context.Context, m inbound) {
-	log := p.Svc.Log.With("lock", m.lockID)
-	switch m.kind {
-	case mqtt.KindAck:
-		// Recording the ack completes the door's pushes up to its version.
-		if _, err := p.Svc.HandleAck(ctx, m.lockID, m.body, "mqtt"); err != nil {
-			log.Warn("door sync: ack refused", "err", err)
+// ackQueue counts, per lock, the acks received and not yet recorded: a
+// door whose ack is queued is not pushed again (the ack may well complete
+// it), which would only make more acks.
+type ackQueue struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (q *ackQueue) add(lockID string, d int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n[lockID] += d; q.n[lockID] <= 0 {
+		delete(q.n, lockID)
+	}
+}
+
+func (q *ackQueue) queued(lockID string) bool {
+	if q == nil {
+		return false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n[lockID] > 0
+}
+
+// receive verifies a batch of lock messages (acks, event logs, status)
+// and records them in one group commit (store.Group): one transaction and
+// one WAL sync for up to groupMax messages instead of one each. Messages
+// are recorded in lock order, so concurrent groups on PostgreSQL lock the
+// rows of their doors in the same order; one lock's messages keep their
+// order. A message whose recording fails is recorded again on its own, so
+// that what its use case commits beside the refusal (a flagged log fork)
+// is kept.
+func (p *Pusher) receive(ctx context.Context, batch []inbound) {
+	type item struct {
+		m      inbound
+		ack    verifiedAck
+		events verifiedEvents
+	}
+	items := make([]item, 0, len(batch))
+	for _, m := range batch {
+		log := p.Svc.Log.With("lock", m.lockID)
+		it := item{m: m}
+		var err error
+		switch m.kind {
+		case mqtt.KindAck:
+			if it.ack, err = p.Svc.verifyAck(ctx, m.lockID, m.body); err != nil {
+				p.acks.add(m.lockID, -1)
+				log.Warn("door sync: ack refused", "err", err)
+				continue
+			}
+		case mqtt.KindEvents:
+			if it.events, err = p.Svc.verifyEvents(ctx, m.lockID, m.body); err != nil {
+				log.Warn("door sync: event log refused", "err", err)
+				continue
+			}
+		case mqtt.KindStatus:
+			if s := string(m.body); s != mqtt.StatusOnline && s != mqtt.StatusOffline {
+				continue
+			}
+		case mqtt.KindResult:
+			// A remote unlock's result goes to the request waiting for it
+			// (remote.go); nothing is recorded here.
+			p.Svc.remote.deliver(m.lockID, m.body)
+			continue
+		default:
+			continue
 		}
-	case mqtt.KindResult:
-		p.Svc.remote.deliver(m.lockID, m.body)
-	case mqtt.KindEvents:
-		if _, err := p.Svc.HandleEvents(ctx, m.lockID, m.body, "mqtt"); err != nil {
-			log.Warn("door sync: event log refused", "err", err)
+		items = append(items, it)
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].m.lockID < items[j].m.lockID })
+	record := func(ctx context.Context, it item) error {
+		switch it.m.kind {
+		case mqtt.KindAck:
+			_, err := p.Svc.recordAck(ctx, it.ack, "mqtt")
+			return err
+		case mqtt.KindEvents:
+			_, err := p.Svc.recordEvents(ctx, it.events, "mqtt")
+			return err
+		default:
+			return p.Svc.Store.RecordLockStatus(ctx, it.m.lockID, string(it.m.body))
 		}
-	case mqtt.KindStatus:
-		status := string(m.body)
-		if status != mqtt.StatusOnline && status != mqtt.StatusOffline {
-			return
+	}
+	errs := p.Svc.Store.Group(ctx, "door_sync_inbound", len(items), func(ctx context.Context, i int) error { return record(ctx, items[i]) })
+	groupSize.Observe(float64(len(items)))
+	acked := false
+	defer func() {
+		if acked {
+			p.Svc.Wake() // pushes held back for these acks
 		}
-		if err := p.Svc.Store.RecordLockStatus(ctx, m.lockID, status); err != nil {
-			log.Error("door sync: record status", "err", err)
-			return
+	}()
+	for i, it := range items {
+		err := errs[i]
+		if err != nil && ctx.Err() == nil {
+			err = record(ctx, it) // alone: see above
 		}
-		if status == mqtt.StatusOnline {
-			// A lock that comes back gets what it missed now, not at the
-			// next backoff.
-			if version, acked, _, err := p.Svc.Store.DoorVersion(ctx, m.lockID); err == nil && version > acked {
-				if err := p.Svc.Store.RequeueDoorState(ctx, m.lockID); err == nil {
-					p.Svc.Wake()
+		log := p.Svc.Log.With("lock", it.m.lockID)
+		switch it.m.kind {
+		case mqtt.KindAck:
+			p.acks.add(it.m.lockID, -1)
+			acked = true
+			if err != nil {
+				log.Warn("door sync: ack refused", "err", err)
+			}
+		case mqtt.KindEvents:
+			if err != nil {
+				log.Warn("door sync: event log refused", "err", err)
+			}
+		case mqtt.KindStatus:
+			if err != nil {
+				log.Error("door sync: record status", "err", err)
+				continue
+			}
+			if string(it.m.body) == mqtt.StatusOnline {
+				// A lock that comes back gets what it missed now, not at the
+				// next backoff.
+				if version, acked, _, err := p.Svc.Store.DoorVersion(ctx, it.m.lockID); err == nil && version > acked {
+					if err := p.Svc.Store.RequeueDoorState(ctx, it.m.lockID); err == nil {
+						p.Svc.Wake()
+					}
 				}
 			}
 		}

@@ -26,7 +26,9 @@ type Config struct {
 	ClientID string
 	// Poll and Backoff tune the pusher (its defaults when zero).
 	Poll, Backoff time.Duration
-	Log           *slog.Logger
+	// InboundQueue is Pusher.Queue (its default when zero).
+	InboundQueue int
+	Log          *slog.Logger
 }
 
 // Start starts the broker (embedded unless cfg.URL is set), the cloud's
@@ -93,7 +95,7 @@ func Start(ctx context.Context, st *store.Store, keys Keys, cfg Config) (svc *Se
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := (&Pusher{Svc: svc, Client: client, Poll: cfg.Poll, Backoff: cfg.Backoff}).Run(pctx); err != nil && pctx.Err() == nil {
+		if err := (&Pusher{Svc: svc, Client: client, Poll: cfg.Poll, Backoff: cfg.Backoff, Queue: cfg.InboundQueue}).Run(pctx); err != nil && pctx.Err() == nil {
 			log.Error("door sync pusher stopped", "err", err)
 		}
 	}()

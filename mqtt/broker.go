@@ -100,7 +100,9 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	caps.MaximumPacketSize = cfg.MaxPacketSize
 	// Sessions of locks that never come back must not pile up in memory.
 	caps.MaximumSessionExpiryInterval = 24 * 60 * 60
-	server := mochi.New(&mochi.Options{Capabilities: caps, Logger: logger})
+	// The inline client publishes the will of a lock the broker threw out
+	// when mochi itself skipped it (see authHook.OnDisconnect).
+	server := mochi.New(&mochi.Options{Capabilities: caps, Logger: logger, InlineClient: true})
 
 	auth := &authHook{server: server, serviceUser: cfg.ServiceUser, serviceSecret: cfg.ServiceSecret, log: logger, locks: map[string]SecretHash{}}
 	if err := auth.setLocks(cfg.Locks); err != nil {
@@ -180,13 +182,19 @@ type authHook struct {
 	// mu guards locks; the map is replaced on change, never mutated.
 	mu    sync.RWMutex
 	locks map[string]SecretHash
+
+	// wills holds the will of every connected client that has one, as its
+	// CONNECT gave it; dropped marks the clients this hook disconnected.
+	// Together they let OnDisconnect publish a will mochi skipped.
+	wills   sync.Map // *mochi.Client → packets.Packet
+	dropped sync.Map // *mochi.Client → struct{}
 }
 
 func (h *authHook) ID() string { return "dooros-auth" }
 
 func (h *authHook) Provides(b byte) bool {
 	switch b {
-	case mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnSessionEstablished:
+	case mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnSessionEstablished, mochi.OnDisconnect:
 		return true
 	}
 	return false
@@ -247,7 +255,7 @@ func (h *authHook) update(change func(next map[string]SecretHash) error) error {
 	for _, cl := range h.server.Clients.GetAll() {
 		if !cl.Net.Inline && !cl.Closed() && changed[string(cl.Properties.Username)] {
 			h.log.Info("mqtt: disconnecting lock after credential change", "lock_id", string(cl.Properties.Username), "client_id", cl.ID)
-			_ = h.server.DisconnectClient(cl, packets.ErrNotAuthorized)
+			h.drop(cl)
 		}
 	}
 	return nil
@@ -292,9 +300,43 @@ func (h *authHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bo
 
 // OnSessionEstablished runs after the client joined the client list; see setLocks.
 func (h *authHook) OnSessionEstablished(cl *mochi.Client, pk packets.Packet) {
+	// Kept from here on, not from OnConnectAuthenticate: OnDisconnect, which
+	// forgets it, runs for every client that got this far.
+	if pk.Connect.WillFlag {
+		h.wills.Store(cl, packets.Packet{
+			FixedHeader: packets.FixedHeader{Retain: pk.Connect.WillRetain, Qos: pk.Connect.WillQos},
+			TopicName:   pk.Connect.WillTopic,
+			Payload:     append([]byte(nil), pk.Connect.WillPayload...),
+		})
+	}
 	if _, err := h.authenticate(string(pk.Connect.Username), string(pk.Connect.Password), cl.ID); err != nil {
 		h.log.Info("mqtt: credentials changed while connecting", "username", string(pk.Connect.Username), "client_id", cl.ID)
-		_ = h.server.DisconnectClient(cl, packets.ErrNotAuthorized)
+		h.drop(cl)
+	}
+}
+
+// drop disconnects a client whose credentials no longer hold.
+func (h *authHook) drop(cl *mochi.Client) {
+	h.dropped.Store(cl, struct{}{})
+	_ = h.server.DisconnectClient(cl, packets.ErrNotAuthorized)
+}
+
+// OnDisconnect publishes the will of a client this hook threw out when
+// mochi did not. mochi publishes a will only when the client's read loop
+// ends with an error (a read on the closed connection); when the loop is
+// between two packets as the connection is closed, it sees the client
+// closed, ends without error, and discards the will as after a clean
+// DISCONNECT. A lock whose credentials were removed or rotated would then
+// stay "online" (retained) for good — it flaked
+// TestEmbedded_SetLocksReloadsInBulk about one run in twenty.
+func (h *authHook) OnDisconnect(cl *mochi.Client, err error, _ bool) {
+	will, hasWill := h.wills.LoadAndDelete(cl)
+	if _, ok := h.dropped.LoadAndDelete(cl); !ok || err != nil || !hasWill {
+		return // a will mochi published (err != nil) or a clean disconnect
+	}
+	pk := will.(packets.Packet)
+	if perr := h.server.Publish(pk.TopicName, pk.Payload, pk.FixedHeader.Retain, pk.FixedHeader.Qos); perr != nil {
+		h.log.Warn("mqtt: will of a dropped client not published", "client_id", cl.ID, "err", perr)
 	}
 }
 

@@ -409,3 +409,40 @@ func TestStartEmbedded(t *testing.T) {
 		}
 	})
 }
+
+// A lock thrown out by a credential change must always end up "offline",
+// however its connection was busy when the broker closed it. mochi skips
+// the will when the read loop sees the closed client between two packets
+// (it flaked TestEmbedded_SetLocksReloadsInBulk about 1 run in 20); many
+// rounds right after the lock's birth make that window likely.
+func TestEmbedded_DroppedLockAlwaysGoesOffline(t *testing.T) {
+	b, servicePassword := MustStartBroker(t)
+	cloud := MustConnect(t, ServiceConfig(b, servicePassword))
+	statuses := MustSubscribe(t, cloud, mqtt.Filter(mqtt.KindStatus))
+	rounds := 40
+	if testing.Short() {
+		rounds = 5
+	}
+	for i := range rounds {
+		cfg := MustProvisionLock(t, b)
+		lock := MustConnect(t, cfg)
+		topic := mqtt.MustTopic(mqtt.KindStatus, cfg.ClientID)
+		statuses.ExpectPayload(t, topic, mqtt.StatusOnline)
+		if i%2 == 0 {
+			b.RemoveLock(cfg.ClientID)
+		} else {
+			_, other := mqtt.NewSecret()
+			if err := b.PutLock(cfg.ClientID, other); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m := statuses.Expect(t, topic)
+		for j := 0; j < 3 && string(m.Payload) == mqtt.StatusOnline; j++ {
+			m = statuses.Expect(t, topic)
+		}
+		if string(m.Payload) != mqtt.StatusOffline {
+			t.Fatalf("round %d: status %q after the lock was dropped", i, m.Payload)
+		}
+		_ = lock.Close()
+	}
+}

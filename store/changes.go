@@ -179,6 +179,7 @@ func (t *Tx) flushDoors(ctx context.Context) error {
 		doorRows = append(doorRows, appendRow{insertOutbox, ``, []any{domain.NewID("obx"), TopicDoorState, c.DoorID, string(payload), micros(now), micros(now)}})
 	}
 	t.appends = append(doorRows, t.appends...)
+	t.queuedDoorState = t.queuedDoorState || len(merged) > 0
 	return t.flushAppends(ctx)
 }
 
@@ -295,6 +296,7 @@ func (t *Tx) enqueue(_ context.Context, topic, subject string, payload any, avai
 		return err
 	}
 	now := t.s.Now()
+	t.queuedDoorState = t.queuedDoorState || topic == TopicDoorState
 	t.appends = append(t.appends, appendRow{insertOutbox, ``, []any{domain.NewID("obx"), topic, subject, string(b), micros(now), micros(availableAt)}})
 	return nil
 }

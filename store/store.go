@@ -56,6 +56,8 @@ type Store struct {
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
+
+	doorState doorStateHooks // see OnDoorStateQueued
 }
 
 // Open connects to dsn: a postgres:// URL, or a SQLite file path (also
@@ -167,6 +169,8 @@ type Tx struct {
 	// doorChanges are the door changes of this transaction, flushed once
 	// before it commits (flushDoors).
 	doorChanges []domain.DoorChange
+	// queuedDoorState: a door.state outbox row was queued (OnDoorStateQueued).
+	queuedDoorState bool
 	// appends are rows of append-only tables (Activity, outbox) that
 	// nothing reads back in the transaction that writes them; they are
 	// inserted together before commit (flushDoors), a few multi-row
@@ -367,6 +371,9 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(*Tx) error) (err er
 		}
 		for _, f := range t.after {
 			f()
+		}
+		if t.queuedDoorState {
+			s.doorStateQueued()
 		}
 		return nil
 	}
