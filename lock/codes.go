@@ -245,6 +245,7 @@ func (r *runtimeState) clone() *runtimeState {
 		Quarter:     make(map[string]quarterUse, len(r.Quarter)),
 
 		RemoteCounter: r.RemoteCounter,
+		RemoteSeen:    r.RemoteSeen,
 	}
 	for k, v := range r.Quarter {
 		c.Quarter[k] = v

@@ -16,9 +16,10 @@ const (
 
 // RemoteUnlock decides a cloud-signed remote unlock command (an online
 // lock's MQTT side feeds it) and returns the lock's signed result. The
-// checks, in order: the property's signature; this lock; the counter above
-// every one taken before (written to flash before the door opens, so a
-// power cut cannot make a command usable twice); the command's life by the
+// checks, in order: the property's signature; this lock; the counter not
+// taken before and not more than 64 below the highest taken (written to
+// flash before the door opens, so a power cut cannot make a command usable
+// twice); the command's life by the
 // trusted clock; revocations that took effect after it was issued; the
 // person's schedule at this door in the property's zone. Every decision is
 // logged like an app unlock, credential "remote". The error is for a flash
@@ -53,14 +54,13 @@ func (l *Lock) decideRemote(command []byte) (Decision, uint64, error) {
 		d.Reason = ReasonOtherLock
 		return d, cmd.Counter, nil
 	}
-	if cmd.Counter <= l.rt.RemoteCounter {
+	next := l.rt.clone()
+	if !takeCounter(next, cmd.Counter) {
 		d.Reason = ReasonReplay
 		return d, cmd.Counter, nil
 	}
 	// Every authentic command for this lock is used up here, whatever the
 	// rest decides: one refused outside its schedule cannot open later.
-	next := l.rt.clone()
-	next.RemoteCounter = cmd.Counter
 	if err := l.saveRuntime(next); err != nil {
 		return d, cmd.Counter, err
 	}
@@ -80,4 +80,34 @@ func (l *Lock) decideRemote(command []byte) (Decision, uint64, error) {
 		d.Granted, d.Reason = true, ReasonOK
 	}
 	return d, cmd.Counter, nil
+}
+
+// remoteWindow is how far below the highest counter a command may still
+// arrive (overtaken by a later one in transit) and be taken once.
+const remoteWindow = 64
+
+// takeCounter marks counter c taken in rt, or reports false for a replay:
+// a counter taken before, or older than the window below the highest.
+func takeCounter(rt *runtimeState, c uint64) bool {
+	h, seen := rt.RemoteCounter, rt.RemoteSeen
+	if h > 0 && seen == 0 {
+		seen = 1 // a state from before the window: only the highest is known
+	}
+	switch {
+	case c > h:
+		if shift := c - h; shift >= remoteWindow {
+			seen = 1
+		} else {
+			seen = seen<<shift | 1
+		}
+		h = c
+	case h-c >= remoteWindow:
+		return false
+	case seen&(1<<(h-c)) != 0:
+		return false
+	default:
+		seen |= 1 << (h - c)
+	}
+	rt.RemoteCounter, rt.RemoteSeen = h, seen
+	return true
 }

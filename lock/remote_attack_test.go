@@ -105,11 +105,41 @@ func TestRemoteUnlock_Attacks(t *testing.T) {
 		wantRemote(t, c.send(t, cmd), true, lock.ReasonOK)
 		wantRemote(t, c.send(t, cmd), false, lock.ReasonReplay)
 	})
-	t.Run("older counter after a newer one", func(t *testing.T) {
+	t.Run("overtaken command: opens once, then a replay", func(t *testing.T) {
 		c := newRemoteCloud(t)
 		old := c.command(t, nil)
 		wantRemote(t, c.send(t, c.command(t, nil)), true, lock.ReasonOK)
+		wantRemote(t, c.send(t, old), true, lock.ReasonOK)
 		wantRemote(t, c.send(t, old), false, lock.ReasonReplay)
+	})
+	t.Run("older than the counter window", func(t *testing.T) {
+		c := newRemoteCloud(t)
+		old := c.command(t, nil) // counter 1, never delivered in time
+		c.counter += 63
+		wantRemote(t, c.send(t, c.command(t, nil)), true, lock.ReasonOK) // counter 65
+		wantRemote(t, c.send(t, old), false, lock.ReasonReplay)
+	})
+	t.Run("window edge and replays inside it after a reboot", func(t *testing.T) {
+		fs := lock.NewMemFS()
+		c := newRemoteCloud(t)
+		pub := ed25519.PrivateKey(c.propPriv).Public().(ed25519.PublicKey)
+		if err := lock.Provision(fs, lockproto.NewProvisioning(c.keys, pub, "UTC", c.clock.Now())); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if c.l, err = lock.Open(lock.Options{FS: fs, Clock: c.clock}); err != nil {
+			t.Fatal(err)
+		}
+		edge := c.command(t, nil) // counter 1
+		c.counter += 62
+		mid := c.command(t, nil)                                         // counter 64
+		wantRemote(t, c.send(t, c.command(t, nil)), true, lock.ReasonOK) // counter 65
+		wantRemote(t, c.send(t, mid), true, lock.ReasonOK)
+		if c.l, err = lock.Open(lock.Options{FS: fs.Clone(), Clock: c.clock}); err != nil {
+			t.Fatal(err)
+		}
+		wantRemote(t, c.send(t, mid), false, lock.ReasonReplay)
+		wantRemote(t, c.send(t, edge), false, lock.ReasonReplay) // 65−1 = 64: outside
 	})
 	t.Run("replay after a reboot", func(t *testing.T) {
 		fs := lock.NewMemFS()

@@ -123,9 +123,12 @@ type runtimeState struct {
 	// Known is the lock time when this was written: a lower bound of the
 	// true time if the RTC is later reset.
 	Known time.Time
-	// RemoteCounter is the highest remote-unlock counter the lock took
-	// (remote.go): a command at or below it is a replay.
+	// RemoteCounter is the highest remote-unlock counter the lock took and
+	// RemoteSeen which of the 64 counters up to it were taken (bit i:
+	// RemoteCounter−i), so commands overtaken in transit still open once
+	// (remote.go).
 	RemoteCounter uint64
+	RemoteSeen    uint64
 }
 
 type quarterUse struct {

@@ -326,6 +326,20 @@ func TestBrowser_ResidentFlow(t *testing.T) {
 		t.Fatal("the revoked guest's code still opens the Lobby")
 	}
 
+	// An outsider's name is data, never markup: a guest named with HTML
+	// shows as text and runs nothing.
+	evil := `<img src=x onerror="window.__pwned=1">`
+	e.do(chromedp.SetValue(chromedp.CSS(`#g-kind`), "quarter_hour_code"),
+		chromedp.SendKeys(chromedp.CSS(`#g-first`), "Eve"), chromedp.SendKeys(chromedp.CSS(`#g-last`), evil),
+		chromedp.SendKeys(chromedp.CSS(`#g-email`), "eve@example.com"), chromedp.Click(chromedp.CSS(`#guest-form button[type=submit]`)))
+	e.wait("second guest", `document.querySelectorAll('#guest-list [data-guest]').length === 2`)
+	if got := e.js(`document.getElementById('guest-list').innerText`); !strings.Contains(got, evil) || !strings.Contains(got, "Code for 15 minutes") {
+		t.Errorf("the guest's name is not shown as typed:\n%s", got)
+	}
+	if e.js(`String(window.__pwned === undefined && document.querySelector('#guest-list img') === null)`) != "true" {
+		t.Fatal("a guest's name was rendered as HTML")
+	}
+
 	// Remote unlock, granted.
 	e.do(chromedp.Navigate(e.Server.URL + "/app/#keys"))
 	e.wait("unlock button", `document.querySelector('button[data-door]')`)
