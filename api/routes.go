@@ -82,6 +82,9 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/properties/{p}/exposure/summary", s.authed(s.exposureSummary))
 	mux.Handle("GET /api/v1/me/mailbox", s.resident(s.myMailbox))
 	mux.Handle("POST /api/v1/me/courier", s.resident(s.issueCourier))
+	mux.Handle("POST /api/v1/properties/{p}/staff/courier", s.authed(s.staffCourier))
+	mux.Handle("GET /api/v1/properties/{p}/doors/{d}/mailbox", s.authed(s.staffDoorMailbox))
+	mux.Handle("POST /api/v1/properties/{p}/doors/{d}/sync-reports", s.authed(s.staffSyncReport))
 	mux.Handle("POST /api/v1/me/sync-reports", s.resident(s.syncReport))
 	mux.Handle("GET /api/v1/me/activity", s.resident(s.myActivity))
 
