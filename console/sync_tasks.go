@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/store"
 )
 
 type syncData struct {
@@ -11,6 +12,8 @@ type syncData struct {
 	// Exposed are the tasks with a pending revocation: until these doors
 	// sync, someone whose access was taken away may still open them.
 	Exposed []domain.SyncTask
+	// Couriers says who can sync each task's door (by door id).
+	Couriers map[string]store.DoorCouriers
 }
 
 // syncTasks lists the Door Sync tasks: offline doors whose lock has not
@@ -21,6 +24,13 @@ func (c *Console) syncTasks(w http.ResponseWriter, r *http.Request, rq *request)
 		return err
 	}
 	d := syncData{Tasks: tasks}
+	var ids []string
+	for _, t := range tasks {
+		ids = append(ids, t.DoorID)
+	}
+	if d.Couriers, err = c.store.SyncCouriers(r.Context(), rq.Actor, rq.Property.ID, ids); err != nil {
+		return err
+	}
 	for _, t := range tasks {
 		if t.IncludesRevocation {
 			d.Exposed = append(d.Exposed, t)

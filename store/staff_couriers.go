@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/dooros/dooros/domain"
 )
@@ -110,4 +111,69 @@ func (s *Store) RecordStaffSync(ctx context.Context, a domain.Actor, propertyID,
 		return t.addEvent(ctx, domain.Event{PropertyID: propertyID, Kind: EventStaffSync, Actor: a.Name, ActorID: a.ManagerID,
 			DoorID: doorID, Doors: []string{doorID}, Detail: detail})
 	})
+}
+
+// DoorCouriers says who can sync a door: the staff (Portfolio Managers of
+// the organisation and managers with Device Management on the property)
+// and the residents who unlocked it most often in the last 30 days and
+// still hold access (at most 3, most unlocks first).
+type DoorCouriers struct {
+	Staff     []string        `json:"staff"`
+	Residents []DoorUnlockers `json:"residents"`
+}
+
+// DoorUnlockers is a resident and their unlocks at a door.
+type DoorUnlockers struct {
+	PersonID string `json:"person_id"`
+	Name     string `json:"name"`
+	Unlocks  int    `json:"unlocks"`
+}
+
+// SyncCouriers answers DoorCouriers for each of doorIDs of the property
+// (Key Management or Device Management, as sync tasks).
+func (s *Store) SyncCouriers(ctx context.Context, a domain.Actor, propertyID string, doorIDs []string) (map[string]DoorCouriers, error) {
+	out := map[string]DoorCouriers{}
+	err := s.read(ctx, func(t *Tx) error {
+		if _, err := t.property(ctx, a, propertyID); err != nil {
+			return err
+		}
+		if err := a.CanPeopleOrDevices(propertyID); err != nil {
+			return err
+		}
+		rows, err := t.query(ctx, `SELECT m.first_name || ' ' || m.last_name FROM managers m WHERE m.org_id = ? AND (m.role = ?
+			OR EXISTS (SELECT 1 FROM manager_properties mp WHERE mp.manager_id = m.id AND mp.property_id = ? AND mp.device_management))
+			ORDER BY m.last_name, m.first_name, m.id`, a.OrgID, string(domain.RolePortfolioManager), propertyID)
+		if err != nil {
+			return err
+		}
+		staff, err := scanStrings(rows)
+		if err != nil {
+			return err
+		}
+		since := micros(s.Now().Add(-30 * 24 * time.Hour))
+		for _, d := range doorIDs {
+			dc := DoorCouriers{Staff: staff, Residents: []DoorUnlockers{}}
+			rows, err := t.query(ctx, `SELECT e.person_id, MAX(p.first_name || ' ' || p.last_name), COUNT(*) FROM events e JOIN people p ON p.id = e.person_id
+				WHERE e.property_id = ? AND e.door_id = ? AND e.kind = ? AND e.at >= ? AND p.revoked_at IS NULL AND p.deleted_at IS NULL
+				GROUP BY e.person_id ORDER BY COUNT(*) DESC, e.person_id LIMIT 3`, propertyID, d, domain.EventDoorUnlocked, since)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var u DoorUnlockers
+				if err := rows.Scan(&u.PersonID, &u.Name, &u.Unlocks); err != nil {
+					rows.Close()
+					return err
+				}
+				dc.Residents = append(dc.Residents, u)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			out[d] = dc
+		}
+		return nil
+	})
+	return out, err
 }
