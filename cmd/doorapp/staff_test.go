@@ -108,3 +108,32 @@ func TestStaffSync(t *testing.T) {
 		}
 	})
 }
+
+// doorapp staff refuses wrong commands and missing flags with a clear
+// error before it calls anything.
+func TestStaffCLIErrors(t *testing.T) {
+	state := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"staff", "nope"}, "unknown staff command"},
+		{[]string{"staff", "login"}, "needs --email"},
+		{[]string{"staff", "doors"}, "needs --property"},
+		{[]string{"staff", "doors", "--property", "p1"}, "not logged in as a manager"},
+		{[]string{"staff", "sync", "--property", "p1", "--door", "d1"}, "are required"},
+		{[]string{"staff", "sync", "--door", "d1", "--ble", "127.0.0.1:1"}, "are required"},
+		{[]string{"staff", "doors", "--property", "p1", "extra"}, "extra"},
+	} {
+		var out, errb strings.Builder
+		err := run(context.Background(), append([]string{"--server", "http://127.0.0.1:1", "--state", state}, c.args...), func(string) string { return "" },
+			strings.NewReader(""), &out, &errb)
+		if err == nil || !strings.Contains(err.Error()+errb.String(), c.want) {
+			t.Errorf("doorapp %v: %v (%s), want an error saying %q", c.args, err, errb.String(), c.want)
+		}
+	}
+	var out, errb strings.Builder
+	if err := run(context.Background(), []string{"--state", state, "staff", "help"}, func(string) string { return "" }, strings.NewReader(""), &out, &errb); err != nil || !strings.Contains(out.String(), "sync  --property") {
+		t.Errorf("staff help: %v\n%s", err, out.String())
+	}
+}
