@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/store"
@@ -43,6 +44,19 @@ func TestSpecificSeesTheDoorsOfHisKeys(t *testing.T) {
 			"keys": []map[string]any{{"key_id": f.Building.ID}}})
 		ben := e.invite(map[string]any{"first_name": "Ben", "last_name": "Homekey", "email": "ben@example.com", "access": "app",
 			"keys": []map[string]any{{"key_id": f.Home.ID}}})
+		// A phone credential each, issued before the revocation (as a
+		// refresh of their app would record it): what the never-synced
+		// locks would still take from them.
+		issued := st.Now().Add(-time.Hour)
+		for i, c := range [][2]string{{ana.ID, f.Gym.ID}, {ben.ID, f.Unit101.ID}} {
+			q := `INSERT INTO issued_credentials (serial, person_id, property_id, device_id, issued_at, not_before, not_after, door_ids) VALUES (?,?,?,?,?,?,?,?)`
+			if st.Dialect() == store.Postgres {
+				q = `INSERT INTO issued_credentials (serial, person_id, property_id, device_id, issued_at, not_before, not_after, door_ids) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`
+			}
+			if _, err := st.DB().ExecContext(ctx, q, 700+i, c[0], pid, "dev_test", issued.UnixMicro(), issued.UnixMicro(), issued.Add(24*time.Hour).UnixMicro(), `["`+c[1]+`"]`); err != nil {
+				t.Fatal(err)
+			}
+		}
 		e.ok("POST", e.prop+"/people/"+ana.ID+"/revoke", nil, 200)
 		e.ok("POST", e.prop+"/people/"+ben.ID+"/revoke", nil, 200)
 		// Actions on people with no keys: no door. The specific manager

@@ -321,6 +321,25 @@ func TestExposure(t *testing.T) {
 		t.Run("the Door Sync tasks link to it", func(t *testing.T) {
 			mustContain(t, c.get(e.p("sync")).Body, `id="exposure-link"`, `href="`+e.p("exposure")+`"`)
 		})
+		t.Run("the Door Sync tasks say who can sync", func(t *testing.T) {
+			// Unlocks at Unit 101 in the log: Ben 3, Ana (revoked) 5, and
+			// one of Ben's 40 days ago (outside the 30 days counted).
+			for i, who := range []domain.PersonView{ben, ben, ben, ana, ana, ana, ana, ana} {
+				if err := st.AddEvent(ctx, domain.Event{PropertyID: e.f.Property.ID, At: st.Now().Add(-time.Duration(i+1) * time.Hour), Kind: domain.EventDoorUnlocked,
+					Actor: "Door Sync", PersonID: who.ID, PersonName: who.Name(), DoorID: e.f.Unit101.ID, Detail: "unlocked with app"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := st.AddEvent(ctx, domain.Event{PropertyID: e.f.Property.ID, At: st.Now().Add(-40 * 24 * time.Hour), Kind: domain.EventDoorUnlocked,
+				Actor: "Door Sync", PersonID: ben.ID, PersonName: ben.Name(), DoorID: e.f.Unit101.ID, Detail: "unlocked with app"}); err != nil {
+				t.Fatal(err)
+			}
+			r := c.get(e.p("sync"))
+			// Staff: the Portfolio Manager and the manager with Device
+			// Management, not the one without.
+			mustContain(t, r.Body, "Who can sync", "Staff in the DOOR App: Prop Manager, Pat Portfolio.", "Residents who unlock here most: Ben Okafor (3).")
+			mustNotContain(t, r.Body, "Ana Garcia (")
+		})
 		t.Run("filtered by person", func(t *testing.T) {
 			r := c.get(e.p("exposure") + "?person_id=" + url.QueryEscape(ben.ID))
 			mustContain(t, r.Body, "Showing Ben Okafor only", `id="exposure-none"`)

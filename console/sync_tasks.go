@@ -14,6 +14,8 @@ type syncData struct {
 	Exposed []domain.SyncTask
 	// LowBattery: Z-Wave locks whose battery is low (console/zwave.go).
 	LowBattery []store.ZWaveLock
+	// Couriers says who can sync each task's door (by door id).
+	Couriers map[string]store.DoorCouriers
 }
 
 // syncTasks lists the Door Sync tasks: offline doors whose lock has not
@@ -24,6 +26,13 @@ func (c *Console) syncTasks(w http.ResponseWriter, r *http.Request, rq *request)
 		return err
 	}
 	d := syncData{Tasks: tasks, LowBattery: c.lowBatteries(r.Context(), rq)}
+	var ids []string
+	for _, t := range tasks {
+		ids = append(ids, t.DoorID)
+	}
+	if d.Couriers, err = c.store.SyncCouriers(r.Context(), rq.Actor, rq.Property.ID, ids); err != nil {
+		return err
+	}
 	for _, t := range tasks {
 		if t.IncludesRevocation {
 			d.Exposed = append(d.Exposed, t)

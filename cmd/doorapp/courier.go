@@ -98,3 +98,21 @@ func (a *app) applyFirst(ctx context.Context, door, addr string, rate int) {
 		fmt.Fprintf(a.stderr, "doorapp: pending update not applied: %v\n", err)
 	}
 }
+
+// courierAPI is where a courier gets a door's pending bundle and reports
+// what the lock gave back.
+type courierAPI interface {
+	mailbox(ctx context.Context, door string, out any) error
+	report(ctx context.Context, door string, report, out any) error
+}
+
+// residentCourier is the resident's mailbox and sync reports.
+type residentCourier struct{ a *app }
+
+func (c residentCourier) mailbox(ctx context.Context, _ string, out any) error {
+	return c.a.authed(ctx, "GET", "/api/v1/me/mailbox", nil, out)
+}
+
+func (c residentCourier) report(ctx context.Context, _ string, report, out any) error {
+	return c.a.authed(ctx, "POST", "/api/v1/me/sync-reports", report, out)
+}

@@ -45,6 +45,7 @@ commands:
   guests revoke ID                               take a guest's access away
   unlock --door D --ble ADDR [--no-sync]         open a door; relays its pending bundle and log (passive sync)
   sync --door D --ble ADDR                       manual Door Sync of a door in Bluetooth range
+  staff login|doors|sync|logout                  managers: sync the property's doors (doorapp staff help)
 
 The state directory (default ~/.doorapp) holds the device key, the session
 token and credentials, readable by the owner only.`
@@ -92,6 +93,7 @@ var commands = map[string]func(ctx context.Context, a *app, args []string) error
 	"guests":      cmdGuests,
 	"unlock":      cmdUnlock, // cmd/doorapp/unlock.go
 	"sync":        cmdSync,   // cmd/doorapp/sync.go
+	"staff":       cmdStaff,  // cmd/doorapp/staff.go
 }
 
 // wantsHelp reports a help flag among a command's arguments (before a

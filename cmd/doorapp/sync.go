@@ -77,12 +77,18 @@ func cmdSync(ctx context.Context, a *app, args []string) error {
 // event log go back to the cloud, in the BLE session already open and
 // authenticated.
 func (a *app) relay(ctx context.Context, s *ble.Session, door string) error {
+	return a.relayVia(ctx, s, door, residentCourier{a})
+}
+
+// relayVia is relay with the mailbox and reports of c: the resident's
+// (/me/…) or a manager's (cmd/doorapp/staff.go).
+func (a *app) relayVia(ctx context.Context, s *ble.Session, door string, c courierAPI) error {
 	start := time.Now()
 	var box struct {
 		list[mailboxItem]
 		LogFrom map[string]uint64 `json:"log_from"`
 	}
-	if err := a.authed(ctx, "GET", "/api/v1/me/mailbox", nil, &box); err != nil {
+	if err := c.mailbox(ctx, door, &box); err != nil {
 		return fmt.Errorf("mailbox: %w", err)
 	}
 	var ack []byte
@@ -130,7 +136,7 @@ func (a *app) relay(ctx context.Context, s *ble.Session, door string) error {
 		}
 		report["events"] = []string{base64.StdEncoding.EncodeToString(batch)}
 		var out syncReport
-		if err := a.authed(ctx, "POST", "/api/v1/me/sync-reports", report, &out); err != nil {
+		if err := c.report(ctx, door, report, &out); err != nil {
 			return fmt.Errorf("sync report: %w", err)
 		}
 		if out.Ack != nil {

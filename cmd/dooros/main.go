@@ -28,6 +28,7 @@ commands:
   serve    run the API, console and background work
   migrate  apply database migrations and exit
   import   invite or edit people in bulk from a CSV file
+  simulate exposure [--seed N]  revocation exposure under three courier models (no database)
 
 Run "dooros <command> -h" for the flags of a command.`
 
@@ -56,6 +57,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return runMigrate(ctx, args[1:], getenv, stdout, stderr)
 	case "import":
 		return runImport(ctx, args[1:], getenv, stdout, stderr)
+	case "simulate":
+		return runSimulate(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
