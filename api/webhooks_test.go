@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dooros/dooros/api"
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
@@ -275,4 +276,55 @@ func TestWebhooksBadInput(t *testing.T) {
 		}
 		e.want(e.Do("GET", "/api/v1/webhooks/whk_nope", e.PMToken, nil), 404)
 	})
+}
+
+// TestOpenAPIWebhooks: the merged document keeps the OpenAPI 3.1
+// top-level webhooks, describing the payload every delivery carries.
+func TestOpenAPIWebhooks(t *testing.T) {
+	b, err := api.OpenAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Webhooks map[string]struct {
+			Post struct {
+				Parameters []struct{ Name string } `json:"parameters"`
+				Body       struct {
+					Content map[string]struct {
+						Schema struct {
+							Ref string `json:"$ref"`
+						} `json:"schema"`
+					} `json:"content"`
+				} `json:"requestBody"`
+			} `json:"post"`
+		} `json:"webhooks"`
+		Components struct {
+			Schemas map[string]json.RawMessage `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	hook, ok := doc.Webhooks["activityEvent"]
+	if !ok {
+		t.Fatalf("no webhooks.activityEvent in the merged document")
+	}
+	if ref := hook.Post.Body.Content["application/json"].Schema.Ref; ref != "#/components/schemas/WebhookEventPayload" || doc.Components.Schemas["WebhookEventPayload"] == nil {
+		t.Fatalf("payload schema %q", ref)
+	}
+	var names []string
+	for _, p := range hook.Post.Parameters {
+		names = append(names, p.Name)
+	}
+	for _, h := range []string{"DoorOS-Signature", "DoorOS-Event-Id", "Idempotency-Key"} {
+		if !strings.Contains(strings.Join(names, ","), h) {
+			t.Errorf("header %s not described (%v)", h, names)
+		}
+	}
+	// Every kind a manager may choose is listed for receivers.
+	for _, k := range domain.WebhookKinds {
+		if !strings.Contains(string(doc.Components.Schemas["WebhookEventPayload"]), `"`+k+`"`) {
+			t.Errorf("kind %s missing from WebhookEventPayload.type", k)
+		}
+	}
 }
