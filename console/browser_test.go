@@ -584,7 +584,7 @@ func TestBrowser(t *testing.T) {
 		}
 		b.do(chromedp.SetUploadFiles(chromedp.CSS(`#pms-roster-form input[name=roster]`), []string{roster}))
 		b.submit(`#pms-roster-form button[type=submit]`, "#pms-plan")
-		b.see("Dry run of roster.json", "kai.lee@example.com", "name_mismatch", "Nothing was changed")
+		b.see("Dry run of roster.json", "kai.lee@example.com", "the email belongs to a person with another name", "Nothing was changed")
 		b.screenshot("pms-dry-run")
 		b.do(chromedp.SetUploadFiles(chromedp.CSS(`#pms-roster-form input[name=roster]`), []string{roster}),
 			chromedp.Click(chromedp.CSS(`#pms-roster-form input[name=dry_run]`)))
