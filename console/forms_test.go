@@ -121,3 +121,26 @@ func TestResendWelcomeButton(t *testing.T) {
 		}
 	})
 }
+
+// TestPeopleUnitColumnAndNameSearch: People shows each person's unit, and
+// finds a person by the name as the list writes it ("Last, First").
+func TestPeopleUnitColumnAndNameSearch(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		u, err := st.CreateUnit(t.Context(), e.f.PM, e.f.Property.ID, domain.UnitInput{Name: "4B"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Invite(t.Context(), e.f.PM, e.f.Property.ID, domain.InviteInput{FirstName: "Ana", LastName: "Garcia", Email: "ana@example.com",
+			Access: domain.AccessApp, Resident: true, UnitID: u.ID, Keys: []domain.GrantInput{{KeyID: e.f.Building.ID}}}); err != nil {
+			t.Fatal(err)
+		}
+		e.invite("Eve", "Martin", "eve@example.com", domain.GrantInput{KeyID: e.f.Building.ID})
+		c := e.login(storetest.PMEmail)
+		body := c.get(e.p("people")).Body
+		mustContain(t, body, `<th scope="col">Unit</th>`, `<td data-label="Unit">4B</td>`, `<td data-label="Unit">—</td>`)
+		body = c.get(e.p("people") + "?q=" + url.QueryEscape("Garcia, Ana")).Body
+		mustContain(t, body, "ana@example.com")
+		mustNotContain(t, body, "eve@example.com")
+	})
+}
