@@ -42,11 +42,11 @@ type activityData struct {
 	Events     []domain.Event
 	Rows       []activityRow
 	// System: Door Sync's bookkeeping is shown too.
-	System bool
-	Doors      []domain.Door
-	Kinds      any
-	Error      string
-	ExportURL  string
+	System    bool
+	Doors     []domain.Door
+	Kinds     any
+	Error     string
+	ExportURL string
 }
 
 // activityFilter reads the filter of the Activity page and its CSV export.

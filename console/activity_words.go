@@ -145,6 +145,12 @@ func describe(e domain.Event, door string, loc *time.Location) (what, how string
 		return e.Actor + " activated a keycard for " + who, "Keycard"
 	case store.EventKeycardDeactivated:
 		return e.Actor + " deactivated the keycard of " + who, "Keycard"
+	case store.EventLockProvisioned:
+		verb := "provisioned"
+		if strings.HasPrefix(e.Detail, "lock re-provisioned") {
+			verb = "re-provisioned (the old device no longer works)"
+		}
+		return e.Actor + " " + verb + " the lock of " + door, ""
 	case store.EventKeypadLocked:
 		return "Keypad of " + door + " locked after repeated wrong codes", "Doorcode"
 	case store.EventKeypadAlert:

@@ -73,7 +73,7 @@ func TestActivityInWords(t *testing.T) {
 		body := words(r)
 		mustContain(t, body, "When <span class=\"muted\">(America/New_York)</span>", `<th scope="col">Door</th>`, `<th scope="col">How</th>`,
 			"Ana Garcia opened Unit 101", "Unknown doorcode at Unit 101", "Unknown keycard at Unit 101",
-			"Pat Portfolio invited Ana Garcia (the DOOR App, 1 key)", "Pat Portfolio invited Ben Okafor (the DOOR App, 1 key, starting 2030-01-01 10:00)", `<td data-label="How">Doorcode</td>`, `<td data-label="How">Keycard</td>`)
+			"Pat Portfolio invited Ana Garcia (the DOOR App, 1 key)", "Pat Portfolio provisioned the lock of Unit 101", "Pat Portfolio invited Ben Okafor (the DOOR App, 1 key, starting 2030-01-01 10:00)", `<td data-label="How">Doorcode</td>`, `<td data-label="How">Keycard</td>`)
 		outside := detailsRE.ReplaceAllString(body, "")
 		mustNotContain(t, outside, serial, "unknown_code", "<code>door.unlocked</code>", "lock event", "lock Unit 101")
 		mustContain(t, body, serial, "<code>door.denied</code>")

@@ -192,7 +192,8 @@ func TestBrowserFreshInstall(t *testing.T) {
 	}
 	b.do(chromedp.Click(css("#nav-activity")), chromedp.WaitVisible(css("table.activity")))
 	b.see("When (America/New_York)", "Ana Garcia opened Main Entrance", "Unknown doorcode at Main Entrance", "Doorcode",
-		"Pat Lee invited Ana Garcia (a doorcode only, 1 key)", "Pat Lee created entrance door Main Entrance (offline)")
+		"Pat Lee invited Ana Garcia (a doorcode only, 1 key)", "Pat Lee created entrance door Main Entrance (offline)",
+		"Pat Lee provisioned the lock of Main Entrance")
 	if txt := b.text(); strings.Contains(txt, "door.unlocked") || strings.Contains(txt, "lock event") || strings.Contains(txt, "applied version") {
 		t.Errorf("Activity shows codes or Door Sync bookkeeping:\n%s", txt)
 	}

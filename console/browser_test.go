@@ -435,9 +435,19 @@ func TestBrowser(t *testing.T) {
 		if strings.Contains(b.text(), "Garcia, Ana") {
 			t.Error("revoked person listed without Show Expired Users")
 		}
-		b.do(chromedp.Click(chromedp.CSS(`input[name=expired]`)))
-		b.submit(`form[role=search] button`, "#people")
+		// Ticking Show Expired Users applies at once, without Search.
+		b.submit(`input[name=expired]`, "#people")
 		b.see("Garcia, Ana", "revoked", "Martin, Eve", "expired")
+		if !strings.Contains(b.location(), "expired=1") {
+			t.Errorf("Show Expired Users did not reload the list: %s", b.location())
+		}
+		// The name as the list shows it finds the person.
+		b.do(chromedp.SendKeys(chromedp.CSS("#q"), "Garcia, Ana"))
+		b.submit(`form[role=search] button`, "#people")
+		b.see("Garcia, Ana")
+		if strings.Contains(b.text(), "Martin, Eve") {
+			t.Error(`search "Garcia, Ana" lists Eve Martin`)
+		}
 		b.open(pp + "/sync")
 		b.see("Revocation pending", "Bluetooth only")
 		b.screenshot("sync-tasks")
@@ -574,7 +584,7 @@ func TestBrowser(t *testing.T) {
 		}
 		b.do(chromedp.SetUploadFiles(chromedp.CSS(`#pms-roster-form input[name=roster]`), []string{roster}))
 		b.submit(`#pms-roster-form button[type=submit]`, "#pms-plan")
-		b.see("Dry run of roster.json", "kai.lee@example.com", "name_mismatch", "Nothing was changed")
+		b.see("Dry run of roster.json", "kai.lee@example.com", "the email belongs to a person with another name", "Nothing was changed")
 		b.screenshot("pms-dry-run")
 		b.do(chromedp.SetUploadFiles(chromedp.CSS(`#pms-roster-form input[name=roster]`), []string{roster}),
 			chromedp.Click(chromedp.CSS(`#pms-roster-form input[name=dry_run]`)))

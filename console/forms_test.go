@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
 )
@@ -87,5 +88,59 @@ func TestFormErrorsInWords(t *testing.T) {
 				t.Fatal("the key was written")
 			}
 		}
+	})
+}
+
+// TestResendWelcomeButton: the person page's "Resend welcome email" queues
+// it again and says so; for a person without a key the button is absent
+// and a forged POST says why and queues nothing.
+func TestResendWelcomeButton(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		ana := e.invite("Ana", "Garcia", "ana@example.com", domain.GrantInput{KeyID: e.f.Building.ID})
+		cal := e.invite("Cal", "Contact", "cal@example.com")
+		c := e.login(storetest.PMEmail)
+		mustContain(t, c.get(e.p("people", ana.ID)).Body, `id="resend-welcome"`)
+		r := c.submit(e.p("people", ana.ID, "welcome"), nil)
+		if r.Status != http.StatusSeeOther {
+			t.Fatalf("resend: %d %s", r.Status, r.Body)
+		}
+		mustContain(t, words(c.get(r.Header.Get("Location"))), "The welcome email goes out again to ana@example.com.")
+		mustNotContain(t, c.get(e.p("people", cal.ID)).Body, `id="resend-welcome"`)
+		r = c.submit(e.p("people", cal.ID, "welcome"), nil)
+		mustContain(t, words(c.get(r.Header.Get("Location"))), "Cal Contact holds no key that opens anything for them yet")
+		outbox, err := st.OutboxForSubject(t.Context(), cal.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(outbox) != 0 {
+			t.Fatalf("emails queued for Cal: %+v", outbox)
+		}
+		if outbox, _ := st.OutboxForSubject(t.Context(), ana.ID); len(outbox) != 2 {
+			t.Fatalf("Ana's emails: %+v, want the welcome twice", outbox)
+		}
+	})
+}
+
+// TestPeopleUnitColumnAndNameSearch: People shows each person's unit, and
+// finds a person by the name as the list writes it ("Last, First").
+func TestPeopleUnitColumnAndNameSearch(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		u, err := st.CreateUnit(t.Context(), e.f.PM, e.f.Property.ID, domain.UnitInput{Name: "4B"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Invite(t.Context(), e.f.PM, e.f.Property.ID, domain.InviteInput{FirstName: "Ana", LastName: "Garcia", Email: "ana@example.com",
+			Access: domain.AccessApp, Resident: true, UnitID: u.ID, Keys: []domain.GrantInput{{KeyID: e.f.Building.ID}}}); err != nil {
+			t.Fatal(err)
+		}
+		e.invite("Eve", "Martin", "eve@example.com", domain.GrantInput{KeyID: e.f.Building.ID})
+		c := e.login(storetest.PMEmail)
+		body := c.get(e.p("people")).Body
+		mustContain(t, body, `<th scope="col">Unit</th>`, `<td data-label="Unit">4B</td>`, `<td data-label="Unit">—</td>`)
+		body = c.get(e.p("people") + "?q=" + url.QueryEscape("Garcia, Ana")).Body
+		mustContain(t, body, "ana@example.com")
+		mustNotContain(t, body, "eve@example.com")
 	})
 }

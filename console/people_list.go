@@ -12,6 +12,8 @@ type peopleListData struct {
 	Cursor      string
 	Next        string
 	People      []domain.PersonView
+	// Units names the property's units by id, for the Unit column.
+	Units map[string]string
 	// NoAccess is set for a manager without Key Management: the People tab
 	// then explains why and whom to ask instead of listing anyone.
 	NoAccess    string
@@ -40,6 +42,14 @@ func (c *Console) peopleList(w http.ResponseWriter, r *http.Request, rq *request
 		return err
 	}
 	d.People, d.Next = people, next
+	units, err := c.store.ListUnits(r.Context(), rq.Actor, rq.Property.ID)
+	if err != nil {
+		return err
+	}
+	d.Units = make(map[string]string, len(units))
+	for _, u := range units {
+		d.Units[u.ID] = u.Name
+	}
 	c.render(w, r, rq, http.StatusOK, "people_list", "People", "people", d)
 	return nil
 }

@@ -123,16 +123,46 @@ func (v *planView) Rows(keyNames map[string]string) []planRow {
 		out = append(out, planRow{"revoke", rv.Email, rv.Reason})
 	}
 	for _, rv := range p.Reviews {
-		out = append(out, planRow{"review", rv.Email, string(rv.Reason) + ": " + rv.Detail})
+		out = append(out, planRow{"waits for review", rv.Email, pmsWords(string(rv.Reason)) + ": " + rv.Detail})
 	}
 	for _, a := range p.Alerts {
-		out = append(out, planRow{"alert", a.Email, string(a.Kind) + ": " + a.Detail})
+		out = append(out, planRow{"not imported", a.Email, pmsWords(string(a.Kind)) + ": " + a.Detail})
 	}
 	for _, a := range p.Warnings {
-		out = append(out, planRow{"warning", a.Email, string(a.Kind) + ": " + a.Detail})
+		out = append(out, planRow{"kept, with a warning", a.Email, pmsWords(string(a.Kind)) + ": " + a.Detail})
 	}
 	for _, wn := range v.Warnings {
-		out = append(out, planRow{"unreadable", wn.ExternalID, fmt.Sprintf("record %d %s: %s", wn.Record, wn.Field, wn.Reason)})
+		field := ""
+		if wn.Field != "" {
+			field = " (field " + wn.Field + ")"
+		}
+		out = append(out, planRow{"record not read", wn.ExternalID, fmt.Sprintf("record %d%s: %s", wn.Record, field, wn.Reason)})
 	}
 	return out
+}
+
+// pmsReasonWords say the PMS reconciler's reason codes in words.
+var pmsReasonWords = map[string]string{
+	string(pms.ReviewApproval):           "changes need your approval (approval required is set)",
+	string(pms.ReviewNameMismatch):       "the email belongs to a person with another name",
+	string(pms.ReviewEmailChanged):       "the resident's email changed in the PMS",
+	string(pms.ReviewLinkedElsewhere):    "the person is already linked to another PMS resident",
+	string(pms.ReviewAmbiguous):          "more than one person could be this resident",
+	string(pms.ReviewRevokedContact):     "a manager took this person's access away",
+	string(pms.ReviewLeaseEnded):         "the lease end has passed",
+	string(pms.AlertDuplicateEmail):      "two roster residents share this email",
+	string(pms.AlertDuplicateExternalID): "two roster residents share this PMS id",
+	string(pms.AlertMissingEmail):        "no email in the roster",
+	string(pms.AlertInvalidEmail):        "the roster's email is not valid",
+	string(pms.AlertMissingName):         "no name in the roster",
+	string(pms.AlertNoKeys):              "no keys chosen in the settings, so nothing is granted",
+	string(pms.WarningUnknownUnit):       "imported without a unit: the PMS unit has no DOOR OS unit",
+	string(pms.WarningSkippedStatus):     "skipped: its lease status is one you chose to skip",
+}
+
+func pmsWords(code string) string {
+	if w, ok := pmsReasonWords[code]; ok {
+		return w
+	}
+	return strings.ReplaceAll(code, "_", " ")
 }

@@ -49,6 +49,7 @@ func (c *Console) propertyRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /p/{p}/doors/new", c.inProperty(c.doorCreate))
 	mux.Handle("GET /p/{p}/units", c.inProperty(c.unitsList))
 	mux.Handle("POST /p/{p}/units", c.inProperty(c.unitCreate))
+	mux.Handle("POST /p/{p}/people/{id}/welcome", c.inProperty(c.personWelcome))
 }
 
 func newPropertyForm() propertyFormData {

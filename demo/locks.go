@@ -152,7 +152,7 @@ func (l *Locks) Print(w io.Writer, baseURL string) {
 	}
 	fmt.Fprintf(w, "  doorapp --server %s --state ./ana login --email ana.garcia@example.com     # the code arrives in the console's Mailbox\n", baseURL)
 	if offline != nil {
-		fmt.Fprintf(w, "  doorapp --server %s --state ./ana unlock --door %s --ble %s     # %s; the unlock also syncs the door\n", baseURL, offline.Door.ID, offline.BLE, offline.Door.Name)
+		fmt.Fprintf(w, "  doorapp --server %s --state ./ana unlock --door %q --ble %s     # the unlock also syncs the door\n", baseURL, offline.Door.Name, offline.BLE)
 	}
 	fmt.Fprintln(w, "Revoke someone in the console: online doors refuse them within a second; offline doors after the next phone unlock there (see Door Sync and Revocation exposure).")
 }

@@ -117,6 +117,9 @@ func TestPeopleSearch(t *testing.T) {
 			{"lopez", []string{ana, mary}},
 			{"Ana Lopez", []string{ana}},    // "first last"
 			{"lopez ana", []string{ana}},    // "last first"
+			{"Lopez, Ana", []string{ana}},   // "Last, First", as People lists names
+			{"lopez,an", []string{ana}},     // "Last,First-prefix"
+			{"Lopez,", []string{ana, mary}}, // "Last,"
 			{"lopez-v", []string{mary}},     // last name with punctuation
 			{"mary lop", []string{mary}},    // "first last-prefix"
 			{"  smith  ", []string{anabel}}, // trimmed

@@ -483,6 +483,11 @@ func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID strin
 			if len(term) > 200 {
 				return domain.FieldError("q", "must be at most 200 characters")
 			}
+			if strings.Contains(term, ",") {
+				// "Garcia, Ana", as People lists names: "last first", the
+				// order sort_name keeps (an email has no comma).
+				term = strings.Join(strings.Fields(strings.ReplaceAll(term, ",", " ")), " ")
+			}
 			match, matchArgs := searchTerms(propertyID, term)
 			// Two plans: few matches are best found through the name and
 			// email indexes and then sorted; many are best found by walking

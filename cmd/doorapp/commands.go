@@ -280,12 +280,15 @@ type guest struct {
 	Day        string     `json:"day"`
 }
 
-func (g guest) String() string {
+func (g guest) String() string { return g.In(time.UTC) }
+
+// In is the guest as a line, times in loc with the zone named.
+func (g guest) In(loc *time.Location) string {
 	s := fmt.Sprintf("%s %s %s <%s> %s, %s", g.ID, g.FirstName, g.LastName, g.Email, g.Kind, g.Status)
 	if g.Day != "" {
 		s += " on " + g.Day
 	} else {
-		s += ", " + window(g.StartsAt, g.ExpiresAt, time.UTC)
+		s += ", " + window(g.StartsAt, g.ExpiresAt, loc) + " (" + loc.String() + ")"
 	}
 	if g.Code != "" {
 		s += ", code " + g.Code
@@ -310,9 +313,14 @@ func cmdGuests(ctx context.Context, a *app, args []string) error {
 		}
 		if len(l.Items) == 0 {
 			fmt.Fprintln(a.stdout, "No guests.")
+			return nil
+		}
+		acc, err := a.myAccess(ctx)
+		if err != nil {
+			return err
 		}
 		for _, g := range l.Items {
-			fmt.Fprintln(a.stdout, g)
+			fmt.Fprintln(a.stdout, g.In(zoneOf(acc, g.PropertyID)))
 		}
 		return nil
 	case "revoke":
@@ -344,9 +352,9 @@ func cmdGuests(ctx context.Context, a *app, args []string) error {
 			fs.StringVar(&in.LastName, "last", "", "guest's last name")
 			fs.StringVar(&in.Email, "email", "", "guest's email (the invitation or code goes there)")
 			fs.StringVar(&in.Phone, "phone", "", "guest's phone")
-			fs.Var(&in.Keys, "key", "key id to share (repeat for several; one for code guests)")
-			fs.StringVar(&starts, "starts", "", "app guest: start, RFC 3339 (default now)")
-			fs.StringVar(&expires, "expires", "", "app guest: end, RFC 3339 (default none)")
+			fs.Var(&in.Keys, "key", "name (or id) of a key to share (repeat for several; one for code guests)")
+			fs.StringVar(&starts, "starts", "", "app guest: start, YYYY-MM-DD HH:MM in the property's time zone (default now)")
+			fs.StringVar(&expires, "expires", "", "app guest: end, YYYY-MM-DD HH:MM in the property's time zone (default none)")
 			fs.StringVar(&in.Day, "day", "", "code guest: YYYY-MM-DD (default today)")
 			fs.StringVar(&in.PropertyID, "property", "", "property id, when you have access at several")
 		})
@@ -356,6 +364,21 @@ func cmdGuests(ctx context.Context, a *app, args []string) error {
 		if err := noArgs(fs); err != nil {
 			return err
 		}
+		acc, err := a.myAccess(ctx)
+		if err != nil {
+			return err
+		}
+		for i, k := range in.Keys {
+			id, prop, err := resolveKey(acc, in.PropertyID, k)
+			if err != nil {
+				return err
+			}
+			in.Keys[i] = id
+			if in.PropertyID == "" && len(acc) > 1 {
+				in.PropertyID = prop
+			}
+		}
+		loc := zoneOf(acc, in.PropertyID)
 		for _, t := range []struct {
 			v   string
 			dst **time.Time
@@ -363,9 +386,9 @@ func cmdGuests(ctx context.Context, a *app, args []string) error {
 			if t.v == "" {
 				continue
 			}
-			v, err := time.Parse(time.RFC3339, t.v)
+			v, err := parseLocalTime(t.v, loc)
 			if err != nil {
-				return fmt.Errorf("%q is not an RFC 3339 time (2026-01-31T18:00:00Z)", t.v)
+				return err
 			}
 			*t.dst = &v
 		}
@@ -376,7 +399,7 @@ func cmdGuests(ctx context.Context, a *app, args []string) error {
 		if err := a.authed(ctx, "POST", "/api/v1/me/guests", &in, &g); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stdout, "Invited %s.\n%s\n", g.Email, g)
+		fmt.Fprintf(a.stdout, "Invited %s.\n%s\n", g.Email, g.In(zoneOf(acc, g.PropertyID)))
 		return nil
 	}
 	return fmt.Errorf("unknown guests command %q (list, invite, revoke)", args[0])

@@ -304,8 +304,16 @@ func TestResidentFlow(t *testing.T) {
 		}
 
 		// An app guest and a day-code guest.
-		guestExpires := time.Now().Add(7 * 24 * time.Hour).UTC().Format(time.RFC3339)
-		ritaPhone.must("guests", "invite", "--email", "gus@example.com", "--first", "Gus", "--last", "Guest", "--key", f.Building.ID, "--expires", guestExpires)
+		// A key by its name and a local time, as a person types them.
+		ny, _ := time.LoadLocation(f.Property.TimeZone)
+		guestExpires := time.Now().In(ny).AddDate(0, 0, 7).Format("2006-01-02") + " 18:00"
+		if _, err := ritaPhone.run(strings.NewReader(""), "guests", "invite", "--email", "gus@example.com", "--first", "Gus", "--last", "Guest", "--key", "Pool"); err == nil || !strings.Contains(err.Error(), `no key called "Pool"`) {
+			t.Fatalf("invite with an unknown key name: %v", err)
+		}
+		ritaPhone.must("guests", "invite", "--email", "gus@example.com", "--first", "Gus", "--last", "Guest", "--key", "building", "--expires", guestExpires)
+		if out := ritaPhone.must("guests", "list"); !strings.Contains(out, "until "+guestExpires) || !strings.Contains(out, "(America/New_York)") {
+			t.Errorf("guests list does not show the end in the property's zone (%s):\n%s", guestExpires, out)
+		}
 		gusWelcome := w.mailTo("gus@example.com", 1)
 		if got, want := gusWelcome.Subject, "Rita Resident invited you to Elm Court"; got != want {
 			t.Errorf("guest welcome subject = %q, want %q", got, want)

@@ -40,11 +40,12 @@ commands:
   credentials show                               the stored credentials
   devices [remove ID]                            my phones
   guests list                                    guests I invited
-  guests invite --email E --first F --last L --key K [--kind app|day_code|quarter_hour_code]
+  guests invite --email E --first F --last L --key KEY [--kind app|day_code|quarter_hour_code]
                 [--starts T] [--expires T] [--day YYYY-MM-DD] [--property P]
+                (KEY: a key's name; T: YYYY-MM-DD HH:MM in the property's time zone)
   guests revoke ID                               take a guest's access away
-  unlock --door D --ble ADDR [--no-sync]         open a door; relays its pending bundle and log (passive sync)
-  sync --door D --ble ADDR                       manual Door Sync of a door in Bluetooth range
+  unlock --door DOOR --ble ADDR [--no-sync]      open a door (DOOR: its name); relays its pending bundle and log (passive sync)
+  sync --door DOOR --ble ADDR                    manual Door Sync of a door in Bluetooth range
   staff login|doors|sync|logout                  managers: sync the property's doors (doorapp staff help)
 
 The state directory (default ~/.doorapp) holds the device key, the session

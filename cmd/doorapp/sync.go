@@ -39,7 +39,7 @@ type syncReport struct {
 
 // bleFlags are the link options of unlock and sync.
 func bleFlags(fs *flag.FlagSet, door, addr *string, rate *int) {
-	fs.StringVar(door, "door", "", "door (= lock) id")
+	fs.StringVar(door, "door", "", "the door's name as `doorapp keys` lists it (or its id)")
 	fs.StringVar(addr, "ble", "", "the lock's BLE address (host:port of the simulated link)")
 	fs.IntVar(rate, "rate", ble.DefaultRate, "BLE link rate in bytes per second (negative: unlimited)")
 }
@@ -57,7 +57,10 @@ func cmdSync(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	if door == "" || addr == "" {
-		return errors.New("sync: --door ID and --ble ADDR are required")
+		return errors.New("sync: --door NAME and --ble ADDR are required")
+	}
+	if door, err = a.doorID(ctx, door); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()

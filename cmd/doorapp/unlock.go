@@ -36,7 +36,10 @@ func cmdUnlock(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	if door == "" || addr == "" {
-		return errors.New("unlock: --door ID and --ble ADDR are required")
+		return errors.New("unlock: --door NAME and --ble ADDR are required")
+	}
+	if door, err = a.doorID(ctx, door); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -60,17 +63,17 @@ func cmdUnlock(ctx context.Context, a *app, args []string) error {
 	if res.Granted {
 		fmt.Fprintf(a.stdout, "unlock: door %s opened (%v)\n", door, time.Since(start).Round(time.Millisecond))
 	} else {
-		fmt.Fprintf(a.stdout, "unlock: door %s refused: %s\n", door, res.Reason)
+		fmt.Fprintf(a.stdout, "unlock: door %s refused: %s\n", door, refusal(res.Reason))
 	}
 	if !noSync {
 		if !res.Authenticated {
-			fmt.Fprintf(a.stderr, "doorapp: no sync: the lock does not accept this phone's credential (%s)\n", res.Reason)
+			fmt.Fprintf(a.stderr, "doorapp: no sync: the lock does not accept this phone's credential (%s)\n", refusal(res.Reason))
 		} else if err := a.relay(ctx, s, door); err != nil {
 			fmt.Fprintf(a.stderr, "doorapp: sync after unlock failed: %v\n", err)
 		}
 	}
 	if !res.Granted {
-		return fmt.Errorf("refused: %s", res.Reason)
+		return fmt.Errorf("refused: %s", refusal(res.Reason))
 	}
 	return nil
 }

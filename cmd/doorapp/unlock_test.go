@@ -71,6 +71,20 @@ func TestUnlockOverBLE(t *testing.T) {
 		if sim.Lock.Status().LogNext != before+1 {
 			t.Fatal("the second unlock was not one logged decision")
 		}
+		t.Run("ByName", func(t *testing.T) {
+			// A door by its name, any case, as `doorapp keys` lists it.
+			if out := p.must("unlock", "--door", "unit 101", "--ble", sim.BLEAddr, "--rate", "-1", "--no-sync"); !strings.Contains(out, "door "+f.Unit101.ID+" opened") {
+				t.Fatalf("unlock by name: %s", out)
+			}
+			next := sim.Lock.Status().LogNext
+			_, err := p.run(strings.NewReader(""), "unlock", "--door", "Pool", "--ble", sim.BLEAddr, "--rate", "-1", "--no-sync")
+			if err == nil || !strings.Contains(err.Error(), `none of your doors is called "Pool"; yours: Unit 101`) {
+				t.Fatalf("unlock of an unknown door name: %v", err)
+			}
+			if sim.Lock.Status().LogNext != next {
+				t.Fatal("an unknown door name reached the lock")
+			}
+		})
 		t.Run("Sync", func(t *testing.T) {
 			next := sim.Lock.Status().LogNext
 			out := p.must("sync", "--door", f.Unit101.ID, "--ble", sim.BLEAddr, "--rate", "-1")

@@ -3,7 +3,7 @@
 document.addEventListener("DOMContentLoaded", function () {
   // The property picker follows a selection at once; its Go button stays
   // for keyboards and browsers without JavaScript.
-  document.querySelectorAll("select[data-autosubmit]").forEach(function (sel) {
+  document.querySelectorAll("select[data-autosubmit], input[type=checkbox][data-autosubmit]").forEach(function (sel) {
     sel.addEventListener("change", function () { sel.form.submit(); });
   });
   // Buttons with data-confirm ask before a destructive POST.
