@@ -148,7 +148,7 @@ func TestZWaveAPI(t *testing.T) {
 		go func() { syncer.Run(runCtx); close(done) }()
 		t.Cleanup(func() { cancel(); <-done })
 		e.API.ZWave = syncer
-		deadline := time.Now().Add(20 * time.Second)
+		deadline := time.Now().Add(60 * time.Second)
 		for {
 			l, err := st.ZWaveLockOf(ctx, prop, e.F.Lobby.ID)
 			if err != nil {
@@ -211,7 +211,7 @@ func TestZWaveAPI(t *testing.T) {
 			}
 		}
 		n.Do(t, "/battery", map[string]any{"node": 2, "level": 9}, nil)
-		deadline = time.Now().Add(10 * time.Second)
+		deadline = time.Now().Add(30 * time.Second)
 		for !strings.Contains(scrape(), "\ndooros_zwave_locks_low_battery 1\n") {
 			if time.Now().After(deadline) {
 				t.Fatalf("low battery not in /metrics:\n%s", scrape())

@@ -43,7 +43,7 @@ func TestZWaveConsole(t *testing.T) {
 		t.Cleanup(func() { cancel(); <-done })
 		waitFor := func(what string, cond func() bool) {
 			t.Helper()
-			deadline := time.Now().Add(20 * time.Second)
+			deadline := time.Now().Add(60 * time.Second)
 			for !cond() {
 				if time.Now().After(deadline) {
 					t.Fatal("timeout: " + what)
