@@ -154,7 +154,7 @@ func TestZWaveAPI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if l.Acked == l.Version && l.Status == "alive" {
+			if l.Acked == l.Version && l.Status == "alive" && l.Battery != nil && *l.Battery == 90 {
 				break
 			}
 			if time.Now().After(deadline) {

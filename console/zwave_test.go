@@ -53,7 +53,7 @@ func TestZWaveConsole(t *testing.T) {
 		}
 		waitFor("lock synced with its battery read", func() bool {
 			l, err := st.ZWaveLockOf(ctx, prop, e.f.Lobby.ID)
-			return err == nil && l.Acked == l.Version && l.Battery != nil
+			return err == nil && l.Acked == l.Version && l.Battery != nil && *l.Battery == 90
 		})
 
 		c := e.login(storetest.PMEmail)
