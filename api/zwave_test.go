@@ -148,13 +148,13 @@ func TestZWaveAPI(t *testing.T) {
 		go func() { syncer.Run(runCtx); close(done) }()
 		t.Cleanup(func() { cancel(); <-done })
 		e.API.ZWave = syncer
-		deadline := time.Now().Add(20 * time.Second)
+		deadline := time.Now().Add(60 * time.Second)
 		for {
 			l, err := st.ZWaveLockOf(ctx, prop, e.F.Lobby.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if l.Acked == l.Version && l.Status == "alive" {
+			if l.Acked == l.Version && l.Status == "alive" && l.Battery != nil && *l.Battery == 90 {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -211,7 +211,7 @@ func TestZWaveAPI(t *testing.T) {
 			}
 		}
 		n.Do(t, "/battery", map[string]any{"node": 2, "level": 9}, nil)
-		deadline = time.Now().Add(10 * time.Second)
+		deadline = time.Now().Add(30 * time.Second)
 		for !strings.Contains(scrape(), "\ndooros_zwave_locks_low_battery 1\n") {
 			if time.Now().After(deadline) {
 				t.Fatalf("low battery not in /metrics:\n%s", scrape())

@@ -43,7 +43,7 @@ func TestZWaveConsole(t *testing.T) {
 		t.Cleanup(func() { cancel(); <-done })
 		waitFor := func(what string, cond func() bool) {
 			t.Helper()
-			deadline := time.Now().Add(20 * time.Second)
+			deadline := time.Now().Add(60 * time.Second)
 			for !cond() {
 				if time.Now().After(deadline) {
 					t.Fatal("timeout: " + what)
@@ -53,7 +53,7 @@ func TestZWaveConsole(t *testing.T) {
 		}
 		waitFor("lock synced with its battery read", func() bool {
 			l, err := st.ZWaveLockOf(ctx, prop, e.f.Lobby.ID)
-			return err == nil && l.Acked == l.Version && l.Battery != nil
+			return err == nil && l.Acked == l.Version && l.Battery != nil && *l.Battery == 90
 		})
 
 		c := e.login(storetest.PMEmail)

@@ -146,7 +146,7 @@ func (s *Syncer) round(ctx context.Context, wg *sync.WaitGroup) (int, error) {
 			s.doors[l.DoorID] = d
 		}
 		due := l.Version > l.Acked || l.Version > d.synced || (!d.nextAt.IsZero() && !now.Before(d.nextAt))
-		if !due || d.busy || g.client == nil || now.Before(d.retryAt) {
+		if !due || d.busy || g.client == nil || time.Now().Before(d.retryAt) {
 			continue
 		}
 		d.busy = true
@@ -158,7 +158,7 @@ func (s *Syncer) round(ctx context.Context, wg *sync.WaitGroup) (int, error) {
 			s.mu.Lock()
 			d.busy = false
 			if err != nil {
-				d.retryAt = s.Now().Add(s.Retry)
+				d.retryAt = time.Now().Add(s.Retry) // backoff in real time, whatever the clock of code windows
 			}
 			s.mu.Unlock()
 			if err != nil && ctx.Err() == nil {

@@ -143,6 +143,11 @@ exports.default = function ({ require }) {
 							}
 							node.autoAckControllerFrames = true;
 							batteryLevel.delete(node.id);
+							// Report it, so the gateway's cache forgets a level an
+							// earlier test set.
+							await node.sendToController(
+								createMockZWaveRequestFrame(new cc.BatteryCCReport({ nodeId: node.id, level: 90 }), { ackRequested: false }),
+							);
 							return reply(200, {});
 						case "/unreachable":
 							node.autoAckControllerFrames = !input.on;

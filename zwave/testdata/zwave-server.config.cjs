@@ -10,4 +10,7 @@ module.exports = {
 	storage: { cacheDir: process.env.ZWAVE_CACHE_DIR || "/tmp/zwave-cache" },
 	logConfig: { enabled: false, level: "error" },
 	emitValueUpdateAfterSetValue: true,
+	// Generous serial timeouts: CI machines are shared, and a starved Node
+	// process must not make the driver give up on the mock controller.
+	timeouts: { ack: 5000, response: 30000, report: 10000, serialAPIStarted: 20000 },
 };

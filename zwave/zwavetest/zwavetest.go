@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +32,8 @@ type Net struct {
 	wsPort    int
 	control   int
 	mock, srv *exec.Cmd
-	srvLog    *bytes.Buffer
+	srvLog    *syncBuffer
+	srvExited chan struct{}
 }
 
 // Start starts a network for one test (stopped when it ends). It skips the
@@ -90,8 +92,8 @@ func startNet() (*Net, string, error) {
 	n.mock = exec.Command("node", "zwave/testdata/mock-server.cjs", fmt.Sprint(n.serial), "zwave/testdata/mock-locks.cjs")
 	n.mock.Dir = root
 	n.mock.Env = append(os.Environ(), fmt.Sprintf("ZWAVE_MOCK_CONTROL_PORT=%d", n.control))
-	var mockLog bytes.Buffer
-	n.mock.Stdout, n.mock.Stderr = &mockLog, &mockLog
+	mockLog := &syncBuffer{}
+	n.mock.Stdout, n.mock.Stderr = mockLog, mockLog
 	if err := n.mock.Start(); err != nil {
 		return nil, "", err
 	}
@@ -122,19 +124,41 @@ func waitTCP(port int, d time.Duration) error {
 }
 
 // StartServer starts @zwave-js/server on the mock serial port and waits
-// until both lock nodes are interviewed.
+// until both lock nodes are interviewed. A server that exits while
+// starting (the driver gives up when a loaded machine starves it) is
+// started again, up to three times.
 func (n *Net) StartServer() error {
+	var err error
+	for range 3 {
+		if err = n.startServer(); err == nil {
+			return nil
+		}
+		n.StopServer()
+	}
+	return err
+}
+
+func (n *Net) startServer() error {
 	n.srv = exec.Command("node", "node_modules/@zwave-js/server/dist-esm/bin/server.js", fmt.Sprintf("tcp://127.0.0.1:%d", n.serial),
 		"--config", "zwave/testdata/zwave-server.config.cjs", "--port", fmt.Sprint(n.wsPort), "--host", "127.0.0.1", "--disable-dns-sd")
 	n.srv.Dir = n.root
 	n.srv.Env = append(os.Environ(), "ZWAVE_CACHE_DIR="+n.cacheDir)
-	n.srvLog = &bytes.Buffer{}
+	n.srvLog = &syncBuffer{}
 	n.srv.Stdout, n.srv.Stderr = n.srvLog, n.srvLog
 	if err := n.srv.Start(); err != nil {
 		return err
 	}
+	exited := make(chan struct{})
+	proc := n.srv
+	go func() { proc.Wait(); close(exited) }()
+	n.srvExited = exited
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return fmt.Errorf("zwave-server exited while starting:\n%s", n.srvLog.String())
+		default:
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		nodes, err := zwave.ListNodes(ctx, n.URL(), "")
 		cancel()
@@ -157,7 +181,7 @@ func (n *Net) StartServer() error {
 func (n *Net) StopServer() {
 	if n.srv != nil && n.srv.Process != nil {
 		n.srv.Process.Kill()
-		n.srv.Wait()
+		<-n.srvExited
 		n.srv = nil
 	}
 }
@@ -267,4 +291,23 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// syncBuffer is a process's output, read while the process may still
+// write it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
