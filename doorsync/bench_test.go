@@ -175,7 +175,9 @@ func BenchmarkDoorSync_Revoke1000OnlineLocks(b *testing.B) {
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 	sort.Slice(afterReturn, func(i, j int) bool { return afterReturn[i] < afterReturn[j] })
 	pct := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
-	pctR := func(p float64) time.Duration { return afterReturn[min(len(afterReturn)-1, int(p*float64(len(afterReturn))))] }
+	pctR := func(p float64) time.Duration {
+		return afterReturn[min(len(afterReturn)-1, int(p*float64(len(afterReturn))))]
+	}
 	b.ReportMetric(float64(pct(0.50).Microseconds())/1000, "p50_ms")
 	b.ReportMetric(float64(pct(0.99).Microseconds())/1000, "p99_ms")
 	b.ReportMetric(float64(all[len(all)-1].Microseconds())/1000, "max_ms")
