@@ -39,5 +39,10 @@ func TestMetrics_LocksAndBundles(t *testing.T) {
 			body := scrape()
 			return strings.Contains(body, "\ndooros_online_locks 1\n") && strings.Contains(body, "\ndooros_online_locks_connected 1\n") && count(body) > before
 		})
+		groups := regexp.MustCompile(`\ndooros_doorsync_inbound_group_size_count (\d+)\n`)
+		eventually(t, 10*time.Second, "the lock's ack recorded in a group commit", func() bool {
+			m := groups.FindStringSubmatch(scrape())
+			return m != nil && m[1] != "0"
+		})
 	})
 }

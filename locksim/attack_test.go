@@ -435,3 +435,27 @@ func TestUnlockCachedOverBLE(t *testing.T) {
 		t.Fatalf("phone sent %d bytes the first time and %d once the lock held the credential", first, again)
 	}
 }
+
+// TestSlowLargeMessageIsNotCut: the lock's idle timeout bounds the silence
+// between two frames, not a whole message. A 3 KB message takes about 1.5 s
+// at 2,000 B/s, five times the idle timeout here; the lock must read it to
+// the end and answer (it refuses the junk as a bundle), not hang up.
+func TestSlowLargeMessageIsNotCut(t *testing.T) {
+	cfg := ble.Config{Rate: 2000, IdleTimeout: 300 * time.Millisecond}
+	s := newSite(t, cfg)
+	sess, err := ble.DialLock(t.Context(), s.gym.sim.BLEAddr, cfg, "door-gym", s.certifiedKey(t, s.gym))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if res, err := sess.Authenticate(t.Context(), s.cred, s.devPriv, nil); err != nil || !res.Authenticated {
+		t.Fatalf("authenticate: %+v %v", res, err)
+	}
+	start := time.Now()
+	_, err = sess.DeliverBundle(t.Context(), bytes.Repeat([]byte{0xA5}, 3000))
+	var re *ble.RemoteError
+	if !errors.As(err, &re) {
+		t.Fatalf("after %v: %v, want the lock's refusal of the junk bundle", time.Since(start).Round(time.Millisecond), err)
+	}
+	t.Logf("3 KB at 2,000 B/s read to the end in %v with a 300 ms idle timeout", time.Since(start).Round(time.Millisecond))
+}

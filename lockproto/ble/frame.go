@@ -51,6 +51,9 @@ type Config struct {
 	// connections together, reserved from each message's announced length
 	// before it is read; 0 means DefaultMaxInFlight.
 	MaxInFlight int
+	// IdleTimeout is the lock's longest wait for the next frame from an
+	// authenticated phone; 0 means the IdleTimeout constant.
+	IdleTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -69,6 +72,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = DefaultMaxInFlight
 	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = IdleTimeout
+	}
 	return c
 }
 
@@ -78,7 +84,7 @@ func (c Config) Validate() error {
 	if c.MTU < MinMTU || c.MTU > 65535 {
 		return fmt.Errorf("ble: MTU %d outside %d..65535", c.MTU, MinMTU)
 	}
-	if c.MaxConns < 0 || c.MaxInFlight < 0 || c.MaxMessage < 0 {
+	if c.MaxConns < 0 || c.MaxInFlight < 0 || c.MaxMessage < 0 || c.IdleTimeout < 0 {
 		return fmt.Errorf("ble: negative limit")
 	}
 	return nil
@@ -144,8 +150,12 @@ type link struct {
 	wmu  sync.Mutex
 	wseq uint8
 	rseq uint8
-	next time.Time // earliest time the next frame may leave, for pacing
+	next time.Time // when the link is free again, for pacing
 	hdr  [frameHeader]byte
+	// beforeFrame, when set, runs before each frame is read: the lock
+	// gives an authenticated phone an idle timeout per frame, so a large
+	// message on a slow link is bounded by silence, not by its length.
+	beforeFrame func()
 }
 
 func newLink(rw io.ReadWriter, cfg Config) *link {
@@ -189,17 +199,18 @@ func (l *link) writeMessage(msg []byte) error {
 	return nil
 }
 
+// pace holds a frame of n bytes until the link, at its rate, would have
+// carried it: every frame — the first of a message too — takes its own
+// time, so a small message is as slow as on a real link.
 func (l *link) pace(n int) {
 	if l.cfg.Rate < 0 {
 		return
 	}
-	now := time.Now()
-	if l.next.After(now) {
-		time.Sleep(l.next.Sub(now))
-	} else {
+	if now := time.Now(); l.next.Before(now) {
 		l.next = now
 	}
 	l.next = l.next.Add(TransferTime(n, l.cfg.Rate))
+	time.Sleep(time.Until(l.next))
 }
 
 // readMessage reassembles one message of at most the link's limit.
@@ -218,6 +229,9 @@ func (l *link) readLimited(limit int, b *budget) (_ []byte, err error) {
 	reserved := 0
 	defer func() { b.give(reserved) }()
 	for started := false; ; started = true {
+		if l.beforeFrame != nil {
+			l.beforeFrame()
+		}
 		if _, err := io.ReadFull(l.rw, l.hdr[:]); err != nil {
 			if started || errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil, ErrTruncated

@@ -123,6 +123,28 @@ func TestPacing(t *testing.T) {
 	}
 }
 
+// TestPacingFromTheFirstFrame: small messages, one frame each, take their
+// time at the link's rate too (the first frame of each message used to
+// leave at once, so a chat of small messages ran faster than the link).
+func TestPacingFromTheFirstFrame(t *testing.T) {
+	cfg := Config{MTU: DefaultMTU, Rate: WorstCaseRate}
+	var p pipe
+	l := newLink(&p, cfg)
+	start := time.Now()
+	for range 3 {
+		if err := l.writeMessage(make([]byte, 30)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	el := time.Since(start)
+	_, wire := Frames(30, DefaultMTU)
+	want := TransferTime(3*wire, cfg.Rate) // sleeping never ends early
+	if el < want {
+		t.Fatalf("3 one-frame messages (%d bytes on the link) in %v at %d B/s; the link needs %v", 3*wire, el, cfg.Rate, want)
+	}
+	t.Logf("%d bytes in %v: %.0f B/s at a rate of %d B/s", 3*wire, el.Round(time.Millisecond), float64(3*wire)/el.Seconds(), cfg.Rate)
+}
+
 func FuzzReadMessage(f *testing.F) {
 	cfg := Config{MTU: 64, Rate: -1, MaxMessage: 4096}
 	f.Add(frames(f, cfg, []byte("hello"), bytes.Repeat([]byte{1}, 300)))

@@ -33,7 +33,9 @@ type Channel interface {
 
 // Time limits of a connection, as a BLE peripheral drops a central that
 // does not talk: the hello must come at once, a proof soon after, and an
-// authenticated phone may then stay while it keeps talking.
+// authenticated phone may then stay while it keeps talking — IdleTimeout
+// is the longest silence between two frames, so a large message on a slow
+// link (a snapshot at 333 B/s) is never cut for its length.
 const (
 	HandshakeTimeout = 5 * time.Second
 	ProofTimeout     = 15 * time.Second
@@ -93,7 +95,7 @@ func Serve(ctx context.Context, ln net.Listener, h Handler, cfg Config, log *slo
 func serveConn(c net.Conn, h Handler, cfg Config, b *budget, log *slog.Logger) {
 	l := newLink(c, cfg)
 	write := func(reply []byte) bool {
-		c.SetWriteDeadline(time.Now().Add(IdleTimeout + TransferTime(len(reply)*2, max(cfg.Rate, 1))))
+		c.SetWriteDeadline(time.Now().Add(cfg.IdleTimeout + TransferTime(len(reply)*2, max(cfg.Rate, 1))))
 		if err := l.writeMessage(reply); err != nil {
 			log.Info("ble write failed", "err", err)
 			return false
@@ -130,11 +132,13 @@ func serveConn(c net.Conn, h Handler, cfg Config, b *budget, log *slog.Logger) {
 		return
 	}
 	for {
-		limit, deadline := limitUnproven, start.Add(ProofTimeout)
+		limit := limitUnproven
+		c.SetReadDeadline(start.Add(ProofTimeout))
+		l.beforeFrame = nil
 		if ch.Authenticated() {
-			limit, deadline = cfg.MaxMessage, time.Now().Add(IdleTimeout)
+			limit = cfg.MaxMessage
+			l.beforeFrame = func() { c.SetReadDeadline(time.Now().Add(cfg.IdleTimeout)) }
 		}
-		c.SetReadDeadline(deadline)
 		msg, err := l.readLimited(limit, b)
 		if err != nil {
 			closed(err)
