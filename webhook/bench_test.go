@@ -164,5 +164,3 @@ func report(b *testing.B, d []time.Duration) {
 	b.ReportMetric(at(0.50), "p50-ms")
 	b.ReportMetric(at(0.99), "p99-ms")
 }
-
-
