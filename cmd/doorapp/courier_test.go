@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"github.com/dooros/dooros/domain"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -166,7 +167,7 @@ func TestCourierRevokedOwnAppAppliesFirst(t *testing.T) {
 					w.do("DELETE", "/api/v1/properties/"+w.prop()+"/people/"+w.anaID, nil, 204)
 				}
 				out, err := w.ana.run(strings.NewReader(""), "unlock", "--door", door, "--ble", w.sim.BLEAddr, "--rate", "-1")
-				if err == nil || !strings.Contains(out, "refused: revoked") {
+				if err == nil || !strings.Contains(out, "refused: "+domain.RefusalText("revoked")) {
 					t.Fatalf("revoked Ana's unlock: %v\n%s", err, out)
 				}
 				if i, j := strings.Index(out, "delivered"), strings.Index(out, "refused"); i < 0 || i > j {
