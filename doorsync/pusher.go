@@ -80,8 +80,11 @@ const inboundQueue = 8192
 // ackHeldRetry is when a push held back for a queued ack is looked at again.
 const ackHeldRetry = 100 * time.Millisecond
 
-// groupMax is the most lock messages one group commit records.
-const groupMax = 256
+// groupMax is the most lock messages one group commit records. A group
+// holds SQLite's one writer while it records, and bundles wait for it to
+// be stored before they are published: groups of 256 made a 1,000-lock
+// revocation's tail slower (docs/bench-fleet.md), so groups stay short.
+const groupMax = 32
 
 // Run subscribes to the locks' topics and delivers pushes until ctx ends.
 // Every committed door.state outbox row wakes it (store.OnDoorStateQueued),
