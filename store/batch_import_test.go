@@ -89,6 +89,25 @@ func TestImportBatchSameAsRowByRow(t *testing.T) {
 // returns the job.
 func (e *env) applyFile(files ...string) store.ImportJob {
 	e.t.Helper()
+	items := e.importItems(files...)
+	job, err := e.st.CreateImport(ctx, e.f.PM, e.prop(), "t.csv", []byte(files[0]), len(items), false)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if c, err := e.st.ClaimImportByID(ctx, job.ID, "w"); err != nil || c == nil {
+		e.t.Fatalf("claim: %v %v", c, err)
+	}
+	used, out, err := e.st.ApplyImportBatch(ctx, job.ID, "w", items, time.Hour)
+	if err != nil || used != len(items) {
+		e.t.Errorf("batch: used %d of %d: %v", used, len(items), err)
+	}
+	return out
+}
+
+// importItems parses CSV files into import items, refused records
+// included, the rows of each file numbered on from the previous one's.
+func (e *env) importItems(files ...string) []store.ImportItem {
+	e.t.Helper()
 	var items []store.ImportItem
 	for _, file := range files {
 		ir, err := csvio.NewImportReader(bytes.NewReader([]byte(file)), time.UTC)
@@ -120,18 +139,7 @@ func (e *env) applyFile(files ...string) store.ImportJob {
 			items = append(items, it)
 		}
 	}
-	job, err := e.st.CreateImport(ctx, e.f.PM, e.prop(), "t.csv", []byte(files[0]), len(items), false)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if c, err := e.st.ClaimImportByID(ctx, job.ID, "w"); err != nil || c == nil {
-		e.t.Fatalf("claim: %v %v", c, err)
-	}
-	used, out, err := e.st.ApplyImportBatch(ctx, job.ID, "w", items, time.Hour)
-	if err != nil || used != len(items) {
-		e.t.Errorf("batch: used %d of %d: %v", used, len(items), err)
-	}
-	return out
+	return items
 }
 
 // snapshot lists, as sorted lines with ids replaced by names, the job's
@@ -284,4 +292,70 @@ func (e *env) waitForInsertWait(max time.Duration) {
 		}
 	}
 	e.t.Fatal("the batch's insert never waited on the uncommitted person")
+}
+
+// TestImportBatchBudgetReadsOnlyItsRows: a batch whose time budget is
+// spent at once still takes a row, and reads the people of at most one
+// lookup chunk (250 rows), not of every row it was handed — which, when
+// a busy machine makes each transaction take one row, read the rest of
+// the batch again for every row. The rows left over go in the next
+// transactions with the same outcome as in one batch.
+func TestImportBatchBudgetReadsOnlyItsRows(t *testing.T) {
+	for _, be := range storetest.Backends(t) {
+		t.Run(be.Name, func(t *testing.T) {
+			e := newEnv(t, be.Open(t))
+			const n = 600
+			// Row 2+500 names someone who is already there: their row comes
+			// in the third lookup chunk.
+			known := 500
+			e.invite("Kim", "Known", fmt.Sprintf("p%d@example.com", known))
+			var file strings.Builder
+			file.WriteString("First Name,Last Name,Email,Keys\n")
+			for i := range n {
+				first, last := "P", fmt.Sprint(i)
+				if i == known {
+					first, last = "Kim", "Known"
+				}
+				fmt.Fprintf(&file, "%s,%s,p%d@example.com,Building\n", first, last, i)
+			}
+			items := e.importItems(file.String())
+			job, err := e.st.CreateImport(ctx, e.f.PM, e.prop(), "t.csv", []byte(file.String()), len(items), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c, err := e.st.ClaimImportByID(ctx, job.ID, "w"); err != nil || c == nil {
+				t.Fatalf("claim: %v %v", c, err)
+			}
+			for range 3 {
+				before := store.ImportLookups()
+				used, _, err := e.st.ApplyImportBatch(ctx, job.ID, "w", items, time.Nanosecond)
+				if err != nil || used != 1 {
+					t.Fatalf("spent budget: used %d: %v", used, err)
+				}
+				if looked := store.ImportLookups() - before; looked < 1 || looked > 250 {
+					t.Errorf("a one-row transaction looked up %d emails of the %d rows handed to it, want 1…250", looked, len(items))
+				}
+				items = items[used:]
+			}
+			before := store.ImportLookups()
+			used, out, err := e.st.ApplyImportBatch(ctx, job.ID, "w", items, time.Hour)
+			if err != nil || used != len(items) {
+				t.Fatalf("rest: used %d of %d: %v", used, len(items), err)
+			}
+			if looked := store.ImportLookups() - before; looked != int64(len(items)) {
+				t.Errorf("the rest looked up %d emails, want each of the %d rows' once", looked, len(items))
+			}
+			if got, want := fmt.Sprintf("%+v", out.Counts), fmt.Sprintf("{Created:%d Changed:0 Unchanged:1 Refused:0}", n-1); got != want {
+				t.Errorf("counts %s, want %s", got, want)
+			}
+			rs, _, err := e.st.ImportRows(ctx, e.f.PM, e.prop(), job.ID, store.OutcomeUnchanged, "", 10)
+			if err != nil || len(rs) != 1 || rs[0].Row != known+2 || rs[0].Email != fmt.Sprintf("p%d@example.com", known) {
+				t.Errorf("unchanged rows %+v %v, want row %d", rs, err, known+2)
+			}
+			var people int
+			if err := e.st.DB().QueryRow(fmt.Sprintf(`SELECT COUNT(*) FROM people WHERE property_id = '%s' AND email LIKE 'p%%@example.com'`, e.prop())).Scan(&people); err != nil || people != n {
+				t.Errorf("%d people from the file (%v), want %d", people, err, n)
+			}
+		})
+	}
 }

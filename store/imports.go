@@ -427,7 +427,6 @@ func (s *Store) applyImportBatch(ctx context.Context, jobID, workerID string, it
 	var used int
 	err := s.inTx(ctx, "import_batch", func(t *Tx) error {
 		used = 0
-		start := time.Now()
 		now := s.Now()
 		var err error
 		job, err = scanImport(t.queryRow(ctx, `SELECT `+importCols+` FROM import_jobs WHERE id = ?`+t.forUpdate(), jobID))
@@ -450,10 +449,12 @@ func (s *Store) applyImportBatch(ctx context.Context, jobID, workerID string, it
 				return err
 			}
 		}
-		b, err := s.newImportBatch(ctx, t, env, items, rowByRow)
-		if err != nil {
-			return err
-		}
+		b := s.newImportBatch(t, env, items, rowByRow)
+		// The budget counts the rows' work, not the transaction's setup
+		// above (the job, its actor, keys and units): a setup slowed by a
+		// busy machine must not shrink every transaction to one row, which
+		// would pay the setup once per row and slow the import further.
+		start := time.Now()
 		last := job.NextRow
 		for i, it := range items {
 			if used > 0 && time.Since(start) > budget {
