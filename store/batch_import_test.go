@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -355,6 +356,47 @@ func TestImportBatchBudgetReadsOnlyItsRows(t *testing.T) {
 			var people int
 			if err := e.st.DB().QueryRow(fmt.Sprintf(`SELECT COUNT(*) FROM people WHERE property_id = '%s' AND email LIKE 'p%%@example.com'`, e.prop())).Scan(&people); err != nil || people != n {
 				t.Errorf("%d people from the file (%v), want %d", people, err, n)
+			}
+		})
+	}
+}
+
+// TestImportAnalyzesPostgres: when an import created 1,000 people or more,
+// PostgreSQL's planner statistics of `people` count them (the planner must
+// not go on believing the table nearly empty and scan it for every
+// invite's email check); a smaller import leaves them.
+func TestImportAnalyzesPostgres(t *testing.T) {
+	if os.Getenv("DOOROS_TEST_POSTGRES_URL") == "" {
+		t.Skip("DOOROS_TEST_POSTGRES_URL not set: PostgreSQL only (CI sets it)")
+	}
+	for _, n := range []int{999, 1000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			e := newEnv(t, storetest.OpenPostgres(t))
+			var file strings.Builder
+			file.WriteString("First Name,Last Name,Email\n")
+			for i := range n {
+				fmt.Fprintf(&file, "P,%d,p%d@example.com\n", i, i)
+			}
+			job := e.applyFile(file.String())
+			tuples := func() float64 {
+				var r float64
+				if err := e.st.DB().QueryRow(`SELECT reltuples FROM pg_class WHERE oid = 'people'::regclass`).Scan(&r); err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}
+			if r := tuples(); r >= float64(n) {
+				t.Fatalf("statistics count %v people before the import finished", r)
+			}
+			if out, err := e.st.FinishImport(ctx, job.ID, "w", ""); err != nil || out.Counts.Created != n {
+				t.Fatalf("finish: %+v %v", out.Counts, err)
+			}
+			r := tuples()
+			if n >= 1000 && r < float64(n) {
+				t.Errorf("after importing %d people the statistics count %v", n, r)
+			}
+			if n < 1000 && r >= float64(n) {
+				t.Errorf("a %d-row import analyzed the table (%v people counted)", n, r)
 			}
 		})
 	}

@@ -390,7 +390,31 @@ func (s *Store) FinishImport(ctx context.Context, id, workerID, failure string) 
 		out, err = scanImport(t.queryRow(ctx, `SELECT `+importCols+` FROM import_jobs WHERE id = ?`, id))
 		return err
 	})
+	if err == nil && !out.DryRun {
+		s.analyzeAfterBulk(ctx, out.Counts.Created)
+	}
 	return out, err
+}
+
+// analyzeAfterBulkRows: after a job created at least this many people,
+// PostgreSQL's statistics of the tables it grew are refreshed.
+const analyzeAfterBulkRows = 1000
+
+// analyzeAfterBulk refreshes PostgreSQL's planner statistics of the
+// tables a bulk job (CSV import, PMS sync) grew, when it created at least
+// analyzeAfterBulkRows people. Autovacuum would do it later (or never,
+// where it is off); until then a planner that still believes `people`
+// is nearly empty may scan it for Invite's email check, which made
+// invites crawl at 100,000 people. SQLite plans from its indexes without
+// statistics and is left alone (its People plans are chosen for that).
+// A failure is logged, not returned: the job is done either way.
+func (s *Store) analyzeAfterBulk(ctx context.Context, created int) {
+	if s.dialect != Postgres || created < analyzeAfterBulkRows {
+		return
+	}
+	if _, err := s.db.ExecContext(context.WithoutCancel(ctx), `ANALYZE people, grants, doorcodes`); err != nil {
+		s.log.Warn("analyze after bulk job", "err", err)
+	}
 }
 
 // importEnv is what every row of a batch needs.
