@@ -141,6 +141,29 @@ func (b *importBatch) lookup(ctx context.Context, from int) error {
 	return rows.Err()
 }
 
+// paidFor: item i costs the transaction next to nothing more — its
+// person was looked up with the current chunk and it needs no statement
+// of its own (a new person planned to be written with the others, or a
+// record the parser refused) — so a batch past its time budget still
+// takes it. Without this, a busy machine on which one lookup outlasts the
+// budget makes every transaction take one row and pay its setup, its
+// lookup and its commit for that row alone.
+func (b *importBatch) paidFor(i int) bool {
+	if b.rowByRow || i >= b.looked {
+		return false
+	}
+	r := b.items[i].Data
+	if r == nil {
+		return true
+	}
+	e := strings.ToLower(strings.TrimSpace(r.Email))
+	if b.seen[e] {
+		return false
+	}
+	_, known := b.existing[e]
+	return !known
+}
+
 // add applies (or plans) item i.
 func (b *importBatch) add(ctx context.Context, i int, it ImportItem) error {
 	r := it.Data

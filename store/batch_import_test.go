@@ -296,28 +296,27 @@ func (e *env) waitForInsertWait(max time.Duration) {
 }
 
 // TestImportBatchBudgetReadsOnlyItsRows: a batch whose time budget is
-// spent at once still takes a row, and reads the people of at most one
-// lookup chunk (250 rows), not of every row it was handed — which, when
-// a busy machine makes each transaction take one row, read the rest of
-// the batch again for every row. The rows left over go in the next
-// transactions with the same outcome as in one batch.
+// spent at once reads the people of one lookup chunk (250 rows), not of
+// every row it was handed — which, when a busy machine made each
+// transaction take one row, read the rest of the batch again for every
+// row — and takes the rows of that chunk that need no statement of their
+// own (new people), up to the first that does (an edit). The rows left
+// over go in the next transactions with the same outcome as in one batch.
 func TestImportBatchBudgetReadsOnlyItsRows(t *testing.T) {
 	for _, be := range storetest.Backends(t) {
 		t.Run(be.Name, func(t *testing.T) {
 			e := newEnv(t, be.Open(t))
-			const n = 600
-			// Row 2+500 names someone who is already there: their row comes
-			// in the third lookup chunk.
-			known := 500
+			const n, known = 700, 100
+			// Row 2+100 edits someone who is already there (a new phone).
 			e.invite("Kim", "Known", fmt.Sprintf("p%d@example.com", known))
 			var file strings.Builder
-			file.WriteString("First Name,Last Name,Email,Keys\n")
+			file.WriteString("First Name,Last Name,Email,Phone,Keys\n")
 			for i := range n {
-				first, last := "P", fmt.Sprint(i)
+				first, last, phone := "P", fmt.Sprint(i), ""
 				if i == known {
-					first, last = "Kim", "Known"
+					first, last, phone = "Kim", "Known", "555 0100"
 				}
-				fmt.Fprintf(&file, "%s,%s,p%d@example.com,Building\n", first, last, i)
+				fmt.Fprintf(&file, "%s,%s,p%d@example.com,%s,Building\n", first, last, i, phone)
 			}
 			items := e.importItems(file.String())
 			job, err := e.st.CreateImport(ctx, e.f.PM, e.prop(), "t.csv", []byte(file.String()), len(items), false)
@@ -327,35 +326,39 @@ func TestImportBatchBudgetReadsOnlyItsRows(t *testing.T) {
 			if c, err := e.st.ClaimImportByID(ctx, job.ID, "w"); err != nil || c == nil {
 				t.Fatalf("claim: %v %v", c, err)
 			}
-			for range 3 {
+			// Budget spent: rows 0–99 (new people; the edit stops it), then
+			// the edit and the new people after it in its chunk (100–349),
+			// then 350–599.
+			for _, want := range []int{100, 250, 250} {
 				before := store.ImportLookups()
 				used, _, err := e.st.ApplyImportBatch(ctx, job.ID, "w", items, time.Nanosecond)
-				if err != nil || used != 1 {
-					t.Fatalf("spent budget: used %d: %v", used, err)
+				if err != nil || used != want {
+					t.Fatalf("spent budget: used %d rows (%v), want %d", used, err, want)
 				}
-				if looked := store.ImportLookups() - before; looked < 1 || looked > 250 {
-					t.Errorf("a one-row transaction looked up %d emails of the %d rows handed to it, want 1…250", looked, len(items))
+				if looked := store.ImportLookups() - before; looked != 250 {
+					t.Errorf("a transaction with a spent budget looked up %d emails of the %d rows handed to it, want 250", looked, len(items))
 				}
 				items = items[used:]
 			}
 			before := store.ImportLookups()
 			used, out, err := e.st.ApplyImportBatch(ctx, job.ID, "w", items, time.Hour)
-			if err != nil || used != len(items) {
+			if err != nil || used != len(items) || used != 100 {
 				t.Fatalf("rest: used %d of %d: %v", used, len(items), err)
 			}
 			if looked := store.ImportLookups() - before; looked != int64(len(items)) {
 				t.Errorf("the rest looked up %d emails, want each of the %d rows' once", looked, len(items))
 			}
-			if got, want := fmt.Sprintf("%+v", out.Counts), fmt.Sprintf("{Created:%d Changed:0 Unchanged:1 Refused:0}", n-1); got != want {
+			if got, want := fmt.Sprintf("%+v", out.Counts), fmt.Sprintf("{Created:%d Changed:1 Unchanged:0 Refused:0}", n-1); got != want {
 				t.Errorf("counts %s, want %s", got, want)
 			}
-			rs, _, err := e.st.ImportRows(ctx, e.f.PM, e.prop(), job.ID, store.OutcomeUnchanged, "", 10)
+			rs, _, err := e.st.ImportRows(ctx, e.f.PM, e.prop(), job.ID, store.OutcomeChanged, "", 10)
 			if err != nil || len(rs) != 1 || rs[0].Row != known+2 || rs[0].Email != fmt.Sprintf("p%d@example.com", known) {
-				t.Errorf("unchanged rows %+v %v, want row %d", rs, err, known+2)
+				t.Errorf("changed rows %+v %v, want row %d", rs, err, known+2)
 			}
-			var people int
-			if err := e.st.DB().QueryRow(fmt.Sprintf(`SELECT COUNT(*) FROM people WHERE property_id = '%s' AND email LIKE 'p%%@example.com'`, e.prop())).Scan(&people); err != nil || people != n {
-				t.Errorf("%d people from the file (%v), want %d", people, err, n)
+			var people, grants int
+			q := fmt.Sprintf(`SELECT COUNT(*), COUNT(g.key_id) FROM people p LEFT JOIN grants g ON g.person_id = p.id WHERE p.property_id = '%s' AND p.email LIKE 'p%%@example.com'`, e.prop())
+			if err := e.st.DB().QueryRow(q).Scan(&people, &grants); err != nil || people != n || grants != n {
+				t.Errorf("%d people, %d grants from the file (%v), want %d each", people, grants, err, n)
 			}
 		})
 	}

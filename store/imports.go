@@ -427,8 +427,10 @@ type importEnv struct {
 }
 
 // ApplyImportBatch applies items (in file order, after the job's last
-// applied row) in one transaction, for at most budget (at least one item),
-// and returns how many it consumed. Rows get the outcome and writes of the
+// applied row) in one transaction, for at most budget (at least one item;
+// past the budget, it still takes the rows whose people it has looked up
+// and that need no statement of their own: see importBatch.paidFor), and
+// returns how many it consumed. Rows get the outcome and writes of the
 // same use cases as the API (Invite, GiveKey, UpdatePerson): new people
 // are planned by the invite's rules and written together, rows that change
 // nothing are answered without writing, and the rest (edits, repeated
@@ -481,7 +483,7 @@ func (s *Store) applyImportBatch(ctx context.Context, jobID, workerID string, it
 		start := time.Now()
 		last := job.NextRow
 		for i, it := range items {
-			if used > 0 && time.Since(start) > budget {
+			if used > 0 && time.Since(start) > budget && !b.paidFor(i) {
 				break
 			}
 			used++
