@@ -7,3 +7,6 @@ func SetImportRowByRow(on bool) (restore func()) {
 	old := importRowByRow.Swap(on)
 	return func() { importRowByRow.Store(old) }
 }
+
+// ImportLookups is how many emails import batches have looked up so far.
+func ImportLookups() int64 { return importLookups.Load() }

@@ -14,6 +14,10 @@ import (
 // ways: SetImportRowByRow in export_test).
 var importRowByRow atomic.Bool
 
+// importLookups counts the emails import batches have looked up (tests
+// check that a batch cut short did not read the rows it left).
+var importLookups atomic.Int64
+
 // importBulkRows bounds how many planned invites wait before they are
 // written, so a batch's time budget also sees the writes.
 const importBulkRows = 500
@@ -21,7 +25,8 @@ const importBulkRows = 500
 // importBatch applies the rows of one import batch the fast way where it
 // can, with the same outcome as applying them one by one (importItem):
 //
-//   - the batch's emails are looked up in one query, the grants of the
+//   - the batch's emails are looked up in one query per chunk of
+//     importLookupRows rows, as the rows are reached, the grants of the
 //     people found in another;
 //   - a row whose email is new is checked and planned with the invite's
 //     own rules (domain.CheckInvite, domain.PlanInvite) and waits; the
@@ -40,11 +45,14 @@ const importBulkRows = 500
 // A row the rules refuse is refused before anything of it is written, as
 // the savepoint of the row-by-row path would leave it.
 type importBatch struct {
-	s   *Store
-	t   *Tx
-	env *importEnv
-	// existing: email → person (not deleted) before the batch; held:
-	// person id → their grants.
+	s     *Store
+	t     *Tx
+	env   *importEnv
+	items []ImportItem
+	// looked: the items before it have had their people looked up.
+	looked int
+	// existing: email → person (not deleted) before the batch, for the
+	// items looked up so far; held: person id → their grants.
 	existing map[string]domain.Person
 	held     map[string][]domain.Grant
 	// seen: emails of rows already taken in this batch; a later row with
@@ -64,13 +72,27 @@ type pendingInvite struct {
 	plan domain.InvitePlan
 }
 
-// newImportBatch looks up the people the items' emails name.
-func (s *Store) newImportBatch(ctx context.Context, t *Tx, env *importEnv, items []ImportItem, rowByRow bool) (*importBatch, error) {
-	b := &importBatch{s: s, t: t, env: env, rowByRow: rowByRow, existing: map[string]domain.Person{}, held: map[string][]domain.Grant{},
+// importLookupRows is how many rows' emails a batch looks up at a time,
+// as its rows are reached: a batch cut short by its time budget has read
+// only the people of the rows it took (and of at most one such chunk
+// more), so the rows left for the next transaction are not read twice.
+const importLookupRows = 250
+
+// newImportBatch prepares a batch of items; their people are looked up
+// a chunk at a time as add reaches them (lookup).
+func (s *Store) newImportBatch(t *Tx, env *importEnv, items []ImportItem, rowByRow bool) *importBatch {
+	return &importBatch{s: s, t: t, env: env, items: items, rowByRow: rowByRow, existing: map[string]domain.Person{}, held: map[string][]domain.Grant{},
 		seen: map[string]bool{}, results: make([][]ImportRowResult, len(items))}
+}
+
+// lookup reads the people (not deleted) named by the emails of the next
+// chunk of items, from item from on, and their grants: two queries.
+func (b *importBatch) lookup(ctx context.Context, from int) error {
+	to := min(from+importLookupRows, len(b.items))
+	b.looked = to
 	var emails []any
 	dup := map[string]bool{}
-	for _, it := range items {
+	for _, it := range b.items[from:to] {
 		if it.Data == nil {
 			continue
 		}
@@ -80,43 +102,66 @@ func (s *Store) newImportBatch(ctx context.Context, t *Tx, env *importEnv, items
 			emails = append(emails, e)
 		}
 	}
+	if len(emails) == 0 {
+		return nil
+	}
+	importLookups.Add(int64(len(emails)))
+	ps, err := b.t.queryPeople(ctx, `SELECT `+personCols+` FROM people WHERE property_id = ? AND deleted_at IS NULL AND email IN (`+placeholders(len(emails))+`)`,
+		append([]any{b.env.prop.ID}, emails...)...)
+	if err != nil {
+		return err
+	}
 	var ids []any
-	for lo := 0; lo < len(emails); lo += 500 {
-		chunk := emails[lo:min(lo+500, len(emails))]
-		ps, err := t.queryPeople(ctx, `SELECT `+personCols+` FROM people WHERE property_id = ? AND deleted_at IS NULL AND email IN (`+placeholders(len(chunk))+`)`,
-			append([]any{env.prop.ID}, chunk...)...)
-		if err != nil {
-			return nil, err
+	for _, p := range ps {
+		if _, ok := b.existing[p.Email]; ok {
+			continue // looked up with an earlier chunk
 		}
-		for _, p := range ps {
-			b.existing[p.Email] = p
-			ids = append(ids, p.ID)
-		}
+		b.existing[p.Email] = p
+		ids = append(ids, p.ID)
 	}
-	for lo := 0; lo < len(ids); lo += 500 {
-		chunk := ids[lo:min(lo+500, len(ids))]
-		rows, err := t.query(ctx, `SELECT person_id, key_id, may_share, starts_at, expires_at, granted_at FROM grants
-			WHERE person_id IN (`+placeholders(len(chunk))+`) ORDER BY person_id, key_id`, chunk...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var g domain.Grant
-			var st, ex sql.NullInt64
-			var granted int64
-			if err := rows.Scan(&g.PersonID, &g.KeyID, &g.MayShare, &st, &ex, &granted); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			g.StartsAt, g.ExpiresAt, g.GrantedAt = timePtr(st), timePtr(ex), fromMicros(granted)
-			b.held[g.PersonID] = append(b.held[g.PersonID], g)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
+	if len(ids) == 0 {
+		return nil
 	}
-	return b, nil
+	rows, err := b.t.query(ctx, `SELECT person_id, key_id, may_share, starts_at, expires_at, granted_at FROM grants
+		WHERE person_id IN (`+placeholders(len(ids))+`) ORDER BY person_id, key_id`, ids...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g domain.Grant
+		var st, ex sql.NullInt64
+		var granted int64
+		if err := rows.Scan(&g.PersonID, &g.KeyID, &g.MayShare, &st, &ex, &granted); err != nil {
+			return err
+		}
+		g.StartsAt, g.ExpiresAt, g.GrantedAt = timePtr(st), timePtr(ex), fromMicros(granted)
+		b.held[g.PersonID] = append(b.held[g.PersonID], g)
+	}
+	return rows.Err()
+}
+
+// paidFor: item i costs the transaction next to nothing more — its
+// person was looked up with the current chunk and it needs no statement
+// of its own (a new person planned to be written with the others, or a
+// record the parser refused) — so a batch past its time budget still
+// takes it. Without this, a busy machine on which one lookup outlasts the
+// budget makes every transaction take one row and pay its setup, its
+// lookup and its commit for that row alone.
+func (b *importBatch) paidFor(i int) bool {
+	if b.rowByRow || i >= b.looked {
+		return false
+	}
+	r := b.items[i].Data
+	if r == nil {
+		return true
+	}
+	e := strings.ToLower(strings.TrimSpace(r.Email))
+	if b.seen[e] {
+		return false
+	}
+	_, known := b.existing[e]
+	return !known
 }
 
 // add applies (or plans) item i.
@@ -128,6 +173,11 @@ func (b *importBatch) add(ctx context.Context, i int, it ImportItem) error {
 	}
 	if b.rowByRow {
 		return b.oneByOne(ctx, i, it)
+	}
+	if i >= b.looked {
+		if err := b.lookup(ctx, i); err != nil {
+			return err
+		}
 	}
 	email := strings.ToLower(strings.TrimSpace(r.Email))
 	tg, err := b.env.resolve(r)

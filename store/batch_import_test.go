@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -89,6 +90,25 @@ func TestImportBatchSameAsRowByRow(t *testing.T) {
 // returns the job.
 func (e *env) applyFile(files ...string) store.ImportJob {
 	e.t.Helper()
+	items := e.importItems(files...)
+	job, err := e.st.CreateImport(ctx, e.f.PM, e.prop(), "t.csv", []byte(files[0]), len(items), false)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if c, err := e.st.ClaimImportByID(ctx, job.ID, "w"); err != nil || c == nil {
+		e.t.Fatalf("claim: %v %v", c, err)
+	}
+	used, out, err := e.st.ApplyImportBatch(ctx, job.ID, "w", items, time.Hour)
+	if err != nil || used != len(items) {
+		e.t.Errorf("batch: used %d of %d: %v", used, len(items), err)
+	}
+	return out
+}
+
+// importItems parses CSV files into import items, refused records
+// included, the rows of each file numbered on from the previous one's.
+func (e *env) importItems(files ...string) []store.ImportItem {
+	e.t.Helper()
 	var items []store.ImportItem
 	for _, file := range files {
 		ir, err := csvio.NewImportReader(bytes.NewReader([]byte(file)), time.UTC)
@@ -120,18 +140,7 @@ func (e *env) applyFile(files ...string) store.ImportJob {
 			items = append(items, it)
 		}
 	}
-	job, err := e.st.CreateImport(ctx, e.f.PM, e.prop(), "t.csv", []byte(files[0]), len(items), false)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if c, err := e.st.ClaimImportByID(ctx, job.ID, "w"); err != nil || c == nil {
-		e.t.Fatalf("claim: %v %v", c, err)
-	}
-	used, out, err := e.st.ApplyImportBatch(ctx, job.ID, "w", items, time.Hour)
-	if err != nil || used != len(items) {
-		e.t.Errorf("batch: used %d of %d: %v", used, len(items), err)
-	}
-	return out
+	return items
 }
 
 // snapshot lists, as sorted lines with ids replaced by names, the job's
@@ -284,4 +293,114 @@ func (e *env) waitForInsertWait(max time.Duration) {
 		}
 	}
 	e.t.Fatal("the batch's insert never waited on the uncommitted person")
+}
+
+// TestImportBatchBudgetReadsOnlyItsRows: a batch whose time budget is
+// spent at once reads the people of one lookup chunk (250 rows), not of
+// every row it was handed — which, when a busy machine made each
+// transaction take one row, read the rest of the batch again for every
+// row — and takes the rows of that chunk that need no statement of their
+// own (new people), up to the first that does (an edit). The rows left
+// over go in the next transactions with the same outcome as in one batch.
+func TestImportBatchBudgetReadsOnlyItsRows(t *testing.T) {
+	for _, be := range storetest.Backends(t) {
+		t.Run(be.Name, func(t *testing.T) {
+			e := newEnv(t, be.Open(t))
+			const n, known = 700, 100
+			// Row 2+100 edits someone who is already there (a new phone).
+			e.invite("Kim", "Known", fmt.Sprintf("p%d@example.com", known))
+			var file strings.Builder
+			file.WriteString("First Name,Last Name,Email,Phone,Keys\n")
+			for i := range n {
+				first, last, phone := "P", fmt.Sprint(i), ""
+				if i == known {
+					first, last, phone = "Kim", "Known", "555 0100"
+				}
+				fmt.Fprintf(&file, "%s,%s,p%d@example.com,%s,Building\n", first, last, i, phone)
+			}
+			items := e.importItems(file.String())
+			job, err := e.st.CreateImport(ctx, e.f.PM, e.prop(), "t.csv", []byte(file.String()), len(items), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c, err := e.st.ClaimImportByID(ctx, job.ID, "w"); err != nil || c == nil {
+				t.Fatalf("claim: %v %v", c, err)
+			}
+			// Budget spent: rows 0–99 (new people; the edit stops it), then
+			// the edit and the new people after it in its chunk (100–349),
+			// then 350–599.
+			for _, want := range []int{100, 250, 250} {
+				before := store.ImportLookups()
+				used, _, err := e.st.ApplyImportBatch(ctx, job.ID, "w", items, time.Nanosecond)
+				if err != nil || used != want {
+					t.Fatalf("spent budget: used %d rows (%v), want %d", used, err, want)
+				}
+				if looked := store.ImportLookups() - before; looked != 250 {
+					t.Errorf("a transaction with a spent budget looked up %d emails of the %d rows handed to it, want 250", looked, len(items))
+				}
+				items = items[used:]
+			}
+			before := store.ImportLookups()
+			used, out, err := e.st.ApplyImportBatch(ctx, job.ID, "w", items, time.Hour)
+			if err != nil || used != len(items) || used != 100 {
+				t.Fatalf("rest: used %d of %d: %v", used, len(items), err)
+			}
+			if looked := store.ImportLookups() - before; looked != int64(len(items)) {
+				t.Errorf("the rest looked up %d emails, want each of the %d rows' once", looked, len(items))
+			}
+			if got, want := fmt.Sprintf("%+v", out.Counts), fmt.Sprintf("{Created:%d Changed:1 Unchanged:0 Refused:0}", n-1); got != want {
+				t.Errorf("counts %s, want %s", got, want)
+			}
+			rs, _, err := e.st.ImportRows(ctx, e.f.PM, e.prop(), job.ID, store.OutcomeChanged, "", 10)
+			if err != nil || len(rs) != 1 || rs[0].Row != known+2 || rs[0].Email != fmt.Sprintf("p%d@example.com", known) {
+				t.Errorf("changed rows %+v %v, want row %d", rs, err, known+2)
+			}
+			var people, grants int
+			q := fmt.Sprintf(`SELECT COUNT(*), COUNT(g.key_id) FROM people p LEFT JOIN grants g ON g.person_id = p.id WHERE p.property_id = '%s' AND p.email LIKE 'p%%@example.com'`, e.prop())
+			if err := e.st.DB().QueryRow(q).Scan(&people, &grants); err != nil || people != n || grants != n {
+				t.Errorf("%d people, %d grants from the file (%v), want %d each", people, grants, err, n)
+			}
+		})
+	}
+}
+
+// TestImportAnalyzesPostgres: when an import created 1,000 people or more,
+// PostgreSQL's planner statistics of `people` count them (the planner must
+// not go on believing the table nearly empty and scan it for every
+// invite's email check); a smaller import leaves them.
+func TestImportAnalyzesPostgres(t *testing.T) {
+	if os.Getenv("DOOROS_TEST_POSTGRES_URL") == "" {
+		t.Skip("DOOROS_TEST_POSTGRES_URL not set: PostgreSQL only (CI sets it)")
+	}
+	for _, n := range []int{999, 1000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			e := newEnv(t, storetest.OpenPostgres(t))
+			var file strings.Builder
+			file.WriteString("First Name,Last Name,Email\n")
+			for i := range n {
+				fmt.Fprintf(&file, "P,%d,p%d@example.com\n", i, i)
+			}
+			job := e.applyFile(file.String())
+			tuples := func() float64 {
+				var r float64
+				if err := e.st.DB().QueryRow(`SELECT reltuples FROM pg_class WHERE oid = 'people'::regclass`).Scan(&r); err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}
+			if r := tuples(); r >= float64(n) {
+				t.Fatalf("statistics count %v people before the import finished", r)
+			}
+			if out, err := e.st.FinishImport(ctx, job.ID, "w", ""); err != nil || out.Counts.Created != n {
+				t.Fatalf("finish: %+v %v", out.Counts, err)
+			}
+			r := tuples()
+			if n >= 1000 && r < float64(n) {
+				t.Errorf("after importing %d people the statistics count %v", n, r)
+			}
+			if n < 1000 && r >= float64(n) {
+				t.Errorf("a %d-row import analyzed the table (%v people counted)", n, r)
+			}
+		})
+	}
 }

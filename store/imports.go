@@ -390,7 +390,31 @@ func (s *Store) FinishImport(ctx context.Context, id, workerID, failure string) 
 		out, err = scanImport(t.queryRow(ctx, `SELECT `+importCols+` FROM import_jobs WHERE id = ?`, id))
 		return err
 	})
+	if err == nil && !out.DryRun {
+		s.analyzeAfterBulk(ctx, out.Counts.Created)
+	}
 	return out, err
+}
+
+// analyzeAfterBulkRows: after a job created at least this many people,
+// PostgreSQL's statistics of the tables it grew are refreshed.
+const analyzeAfterBulkRows = 1000
+
+// analyzeAfterBulk refreshes PostgreSQL's planner statistics of the
+// tables a bulk job (CSV import, PMS sync) grew, when it created at least
+// analyzeAfterBulkRows people. Autovacuum would do it later (or never,
+// where it is off); until then a planner that still believes `people`
+// is nearly empty may scan it for Invite's email check, which made
+// invites crawl at 100,000 people. SQLite plans from its indexes without
+// statistics and is left alone (its People plans are chosen for that).
+// A failure is logged, not returned: the job is done either way.
+func (s *Store) analyzeAfterBulk(ctx context.Context, created int) {
+	if s.dialect != Postgres || created < analyzeAfterBulkRows {
+		return
+	}
+	if _, err := s.db.ExecContext(context.WithoutCancel(ctx), `ANALYZE people, grants, doorcodes`); err != nil {
+		s.log.Warn("analyze after bulk job", "err", err)
+	}
 }
 
 // importEnv is what every row of a batch needs.
@@ -403,8 +427,10 @@ type importEnv struct {
 }
 
 // ApplyImportBatch applies items (in file order, after the job's last
-// applied row) in one transaction, for at most budget (at least one item),
-// and returns how many it consumed. Rows get the outcome and writes of the
+// applied row) in one transaction, for at most budget (at least one item;
+// past the budget, it still takes the rows whose people it has looked up
+// and that need no statement of their own: see importBatch.paidFor), and
+// returns how many it consumed. Rows get the outcome and writes of the
 // same use cases as the API (Invite, GiveKey, UpdatePerson): new people
 // are planned by the invite's rules and written together, rows that change
 // nothing are answered without writing, and the rest (edits, repeated
@@ -427,7 +453,6 @@ func (s *Store) applyImportBatch(ctx context.Context, jobID, workerID string, it
 	var used int
 	err := s.inTx(ctx, "import_batch", func(t *Tx) error {
 		used = 0
-		start := time.Now()
 		now := s.Now()
 		var err error
 		job, err = scanImport(t.queryRow(ctx, `SELECT `+importCols+` FROM import_jobs WHERE id = ?`+t.forUpdate(), jobID))
@@ -450,13 +475,15 @@ func (s *Store) applyImportBatch(ctx context.Context, jobID, workerID string, it
 				return err
 			}
 		}
-		b, err := s.newImportBatch(ctx, t, env, items, rowByRow)
-		if err != nil {
-			return err
-		}
+		b := s.newImportBatch(t, env, items, rowByRow)
+		// The budget counts the rows' work, not the transaction's setup
+		// above (the job, its actor, keys and units): a setup slowed by a
+		// busy machine must not shrink every transaction to one row, which
+		// would pay the setup once per row and slow the import further.
+		start := time.Now()
 		last := job.NextRow
 		for i, it := range items {
-			if used > 0 && time.Since(start) > budget {
+			if used > 0 && time.Since(start) > budget && !b.paidFor(i) {
 				break
 			}
 			used++

@@ -875,6 +875,9 @@ func (s *Store) FinishPMSRun(ctx context.Context, id, workerID, failure string) 
 		}
 		return t.addEvent(ctx, domain.Event{PropertyID: run.PropertyID, Kind: EventPMSSync, Actor: "PMS User Sync (" + ProviderName(run.Provider) + ")", Detail: detail})
 	})
+	if err == nil {
+		s.analyzeAfterBulk(ctx, run.Summary.Created)
+	}
 	return run, err
 }
 
