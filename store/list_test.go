@@ -143,6 +143,48 @@ func TestPeopleSearch(t *testing.T) {
 				})
 			}
 		}
+		t.Run("ByPhoneAndUnit", func(t *testing.T) {
+			u4b, err := st.CreateUnit(ctx, e.f.PM, e.prop(), domain.UnitInput{Name: "4B"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			u4b2, err := st.CreateUnit(ctx, e.f.PM, e.prop(), domain.UnitInput{Name: "4B2"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for id, patch := range map[string]domain.PersonPatch{
+				ana:    {Phone: ptr("+1 555 0101"), UnitID: ptr(u4b.ID)},
+				bob:    {Phone: ptr("+1 555 0199"), UnitID: ptr(u4b2.ID)},
+				anabel: {Phone: ptr("+44 20 7946")},
+			} {
+				if _, err := st.UpdatePerson(ctx, e.f.PM, e.prop(), id, patch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, tc := range []struct {
+				q    string
+				want []string
+			}{
+				{"+1 555", []string{bob, ana}},
+				{"+1 555 01", []string{bob, ana}},
+				{"+1 555 0101", []string{ana}},
+				{"+44", []string{anabel}},
+				{"555", nil}, // a prefix, not anywhere in the number
+				{"4b", []string{ana}},   // a unit by its whole name, any case
+				{"4B2", []string{bob}},
+				{"4", nil},
+			} {
+				for _, limit := range []int{1000, 0} {
+					func() {
+						defer store.SetSearchPlanLimit(limit)()
+						got := ids(e.people(domain.PeopleFilter{Query: tc.q, Limit: 5}))
+						if !slices.Equal(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
+							t.Fatalf("plan limit %d, q=%q: got %v, want %v", limit, tc.q, got, tc.want)
+						}
+					}()
+				}
+			}
+		})
 		t.Run("ExpiredHiddenUnlessIncluded", func(t *testing.T) {
 			old := e.invite("Ana", "Old", "ana.old@example.com", withKeys(), window(t0.Add(-48*time.Hour), ptr(t0.Add(-time.Hour))))
 			if contains(e.people(domain.PeopleFilter{Query: "ana"}), old.ID) {

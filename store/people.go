@@ -462,7 +462,8 @@ func (s *Store) Person(ctx context.Context, a domain.Actor, propertyID, id strin
 
 // ListPeople is the People tab: sorted by last then first name, expired and
 // revoked people hidden unless IncludeExpired, searched by prefix of first
-// name, last name, "last first" or email, paged by cursor.
+// name, last name, "last first", email or phone, or by a unit's name, paged
+// by cursor.
 func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID string, f domain.PeopleFilter) ([]domain.PersonView, string, error) {
 	var out []domain.PersonView
 	var next string
@@ -515,7 +516,8 @@ func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID strin
 					q += ` OR (first_lc = ? AND last_lc >= ? AND last_lc < ?)`
 					args = append(args, first, last, last+"\U0010FFFF")
 				}
-				q += `)`
+				q += ` OR (phone >= ? AND phone < ?) OR unit_id IN (SELECT id FROM units WHERE property_id = ? AND LOWER(name) = ?))`
+				args = append(args, term, hi, propertyID, term)
 			} else {
 				q += ` AND (` + match + `)`
 				args = append(args, matchArgs...)
@@ -573,7 +575,8 @@ func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID strin
 var searchPlanLimit = 1000
 
 // searchTerms is the People search condition (a prefix of the email, first
-// name, last name, "last first" or "first last") with the property and
+// name, last name, "last first", "first last" or phone, or a unit's whole
+// name) with the property and
 // deleted_at repeated in each alternative, so each one is served by its
 // own partial index.
 func searchTerms(propertyID, term string) (string, []any) {
@@ -586,6 +589,11 @@ func searchTerms(propertyID, term string) (string, []any) {
 		q += ` OR (` + own + `first_lc = ? AND last_lc >= ? AND last_lc < ?)`
 		args = append(args, propertyID, first, last, last+"\U0010FFFF")
 	}
+	// A phone number by its prefix as it was typed ("+1 555"), and a unit by
+	// its whole name in any case ("4b" finds unit 4B, not 4B2).
+	q += ` OR (` + own + `phone >= ? AND phone < ?) OR (` + own +
+		`unit_id IN (SELECT id FROM units WHERE property_id = ? AND LOWER(name) = ?))`
+	args = append(args, propertyID, term, hi, propertyID, propertyID, term)
 	return q, args
 }
 
