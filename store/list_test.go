@@ -169,8 +169,8 @@ func TestPeopleSearch(t *testing.T) {
 				{"+1 555 01", []string{bob, ana}},
 				{"+1 555 0101", []string{ana}},
 				{"+44", []string{anabel}},
-				{"555", nil}, // a prefix, not anywhere in the number
-				{"4b", []string{ana}},   // a unit by its whole name, any case
+				{"555", nil},          // a prefix, not anywhere in the number
+				{"4b", []string{ana}}, // a unit by its whole name, any case
 				{"4B2", []string{bob}},
 				{"4", nil},
 			} {
