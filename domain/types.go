@@ -384,4 +384,11 @@ type PeopleFilter struct {
 	IncludeExpired bool
 	Cursor         string
 	Limit          int
+	// Sort is "" or "name" (last then first name), "unit", "status" or
+	// "expires"; Desc reverses it. Ties are in name order.
+	Sort string
+	Desc bool
 }
+
+// PeopleSorts are the People columns a list can be sorted by.
+var PeopleSorts = []string{"name", "unit", "status", "expires"}
