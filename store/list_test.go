@@ -340,7 +340,7 @@ func TestPeopleSort(t *testing.T) {
 			// revocation), Alba in a week, Berg never.
 			{"expires", false, []string{d, c, a, b}},
 			{"expires", true, []string{b, a, c, d}},
-			{"status", false, []string{a, b, d, c}},   // active, pending, expired, revoked
+			{"status", false, []string{a, b, d, c}}, // active, pending, expired, revoked
 			{"status", true, []string{c, d, b, a}},
 		} {
 			t.Run("by"+tc.sort+map[bool]string{true: "Desc"}[tc.desc], func(t *testing.T) {
