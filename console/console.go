@@ -97,6 +97,7 @@ func (c *Console) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /go", c.authed(c.propertyGo))
 
 	mux.Handle("GET /p/{p}/people", c.inProperty(c.peopleList))
+	mux.Handle("POST /p/{p}/people/bulk", c.inProperty(c.peopleBulk))
 	mux.Handle("GET /p/{p}/people/invite", c.inProperty(c.personInviteForm))
 	mux.Handle("POST /p/{p}/people/invite", c.inProperty(c.personInviteSubmit))
 	mux.Handle("GET /p/{p}/people/{id}", c.inProperty(c.personShow))
