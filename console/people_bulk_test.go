@@ -135,3 +135,35 @@ func TestPeopleBulk(t *testing.T) {
 		})
 	})
 }
+
+// TestNoKeysStatus: a person invited with no keys, or whose keys were all
+// taken, shows "no keys" on People and their page, not "active".
+func TestNoKeysStatus(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		e := newEnv(t, st)
+		nok := e.invite("Nora", "Nokey", "nora@example.com")
+		has := e.invite("Hal", "Haskey", "hal@example.com", domain.GrantInput{KeyID: e.f.Home.ID})
+		c := e.login(storetest.PMEmail)
+		r := c.get(e.p("people"))
+		row := func(name string) string {
+			i := strings.Index(r.Body, name)
+			if i < 0 {
+				t.Fatalf("%s not listed", name)
+			}
+			return r.Body[i : i+strings.Index(r.Body[i:], "</tr>")]
+		}
+		mustContain(t, row("Nokey, Nora"), `badge nokeys">no keys<`)
+		mustContain(t, row("Haskey, Hal"), `badge active">active<`)
+		mustContain(t, c.get(e.p("people", nok.ID)).Body, `id="person-status"`, ">no keys<")
+		if _, err := st.TakeKey(ctx, e.f.PM, e.f.Property.ID, has.ID, e.f.Home.ID); err != nil {
+			t.Fatal(err)
+		}
+		mustContain(t, c.get(e.p("people", has.ID)).Body, ">no keys<")
+		// Revoked stays revoked, keys or not.
+		if _, err := st.Revoke(ctx, e.f.PM, e.f.Property.ID, nok.ID); err != nil {
+			t.Fatal(err)
+		}
+		mustContain(t, c.get(e.p("people", nok.ID)).Body, `badge revoked" id="person-status">revoked<`)
+	})
+}
