@@ -104,6 +104,7 @@ func (c *Console) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /p/{p}/people/{id}/edit", c.inProperty(c.personEdit))
 	mux.Handle("POST /p/{p}/people/{id}/keys", c.inProperty(c.personKeyGive))
 	mux.Handle("POST /p/{p}/people/{id}/keys/{k}/remove", c.inProperty(c.personKeyTake))
+	mux.Handle("POST /p/{p}/people/{id}/keys/{k}/edit", c.inProperty(c.personKeyEdit))
 	mux.Handle("POST /p/{p}/people/{id}/devices/{d}/remove", c.inProperty(c.personDeviceRemove))
 	mux.Handle("GET /p/{p}/people/{id}/revoke", c.inProperty(c.personRevokeConfirm))
 	mux.Handle("POST /p/{p}/people/{id}/revoke", c.inProperty(c.personRevoke))
