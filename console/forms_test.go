@@ -138,7 +138,7 @@ func TestPeopleUnitColumnAndNameSearch(t *testing.T) {
 		e.invite("Eve", "Martin", "eve@example.com", domain.GrantInput{KeyID: e.f.Building.ID})
 		c := e.login(storetest.PMEmail)
 		body := c.get(e.p("people")).Body
-		mustContain(t, body, `<th scope="col">Unit</th>`, `<td data-label="Unit">4B</td>`, `<td data-label="Unit">—</td>`)
+		mustContain(t, body, `id="sort-unit">Unit</a></th>`, `<td data-label="Unit">4B</td>`, `<td data-label="Unit">—</td>`)
 		body = c.get(e.p("people") + "?q=" + url.QueryEscape("Garcia, Ana")).Body
 		mustContain(t, body, "ana@example.com")
 		mustNotContain(t, body, "eve@example.com")

@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/dooros/dooros/domain"
 )
@@ -11,6 +12,8 @@ type peopleListData struct {
 	ShowExpired bool
 	Cursor      string
 	Next        string
+	Sort        string
+	Desc        bool
 	People      []domain.PersonView
 	// Units names the property's units by id, for the Unit column.
 	Units map[string]string
@@ -25,7 +28,8 @@ type peopleListData struct {
 // page 1 does).
 func (c *Console) peopleList(w http.ResponseWriter, r *http.Request, rq *request) error {
 	q := r.URL.Query()
-	d := peopleListData{Query: q.Get("q"), ShowExpired: q.Get("expired") == "1", Cursor: q.Get("cursor")}
+	d := peopleListData{Query: q.Get("q"), ShowExpired: q.Get("expired") == "1", Cursor: q.Get("cursor"),
+		Sort: q.Get("sort"), Desc: q.Get("desc") == "1"}
 	if err := rq.Actor.Can(rq.Property.ID, domain.PermPeople); err != nil {
 		d.NoAccess = err.Error()
 		pms, perr := c.store.PortfolioManagers(r.Context(), rq.Actor)
@@ -37,7 +41,7 @@ func (c *Console) peopleList(w http.ResponseWriter, r *http.Request, rq *request
 		return nil
 	}
 	people, next, err := c.store.ListPeople(r.Context(), rq.Actor, rq.Property.ID, domain.PeopleFilter{
-		Query: d.Query, IncludeExpired: d.ShowExpired, Cursor: d.Cursor})
+		Query: d.Query, IncludeExpired: d.ShowExpired, Cursor: d.Cursor, Sort: d.Sort, Desc: d.Desc})
 	if err != nil {
 		return err
 	}
@@ -52,4 +56,72 @@ func (c *Console) peopleList(w http.ResponseWriter, r *http.Request, rq *request
 	}
 	c.render(w, r, rq, http.StatusOK, "people_list", "People", "people", d)
 	return nil
+}
+
+// Link is the query string of this list with the search kept and the given
+// changes ("sort", col; "cursor", c); "" values drop a parameter.
+func (d peopleListData) Link(kv ...string) string {
+	q := url.Values{}
+	set := func(k, v string) {
+		if v == "" {
+			q.Del(k)
+		} else {
+			q.Set(k, v)
+		}
+	}
+	set("q", d.Query)
+	if d.ShowExpired {
+		set("expired", "1")
+	}
+	set("sort", d.Sort)
+	if d.Desc {
+		set("desc", "1")
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		set(kv[i], kv[i+1])
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
+}
+
+// SortLink is a column header's link: sorted by col, reversed when the list
+// is already sorted by col in that direction; first page.
+func (d peopleListData) SortLink(col string) string {
+	cur := d.Sort
+	if cur == "" {
+		cur = "name"
+	}
+	desc := ""
+	if cur == col && !d.Desc {
+		desc = "1"
+	}
+	return d.Link("sort", col, "desc", desc)
+}
+
+// SortMark is the arrow beside the column the list is sorted by.
+func (d peopleListData) SortMark(col string) string {
+	cur := d.Sort
+	if cur == "" {
+		cur = "name"
+	}
+	switch {
+	case cur != col:
+		return ""
+	case d.Desc:
+		return " ▼"
+	}
+	return " ▲"
+}
+
+// AriaSort is the column header's aria-sort.
+func (d peopleListData) AriaSort(col string) string {
+	switch d.SortMark(col) {
+	case " ▲":
+		return "ascending"
+	case " ▼":
+		return "descending"
+	}
+	return "none"
 }

@@ -93,6 +93,15 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
+	// inputTime is a time as a datetime-local input's value in the
+	// property's zone ("" for none).
+	"inputTime": func(v any, p *domain.Property) string {
+		t, ok := asTime(v)
+		if !ok || p == nil {
+			return ""
+		}
+		return formTime(&t, p.Location())
+	},
 	// whenFull is a time with seconds and its zone's name, for detail views.
 	"whenFull": func(v any, p *domain.Property) string {
 		t, ok := asTime(v)

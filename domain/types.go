@@ -357,6 +357,24 @@ type PersonView struct {
 	Doorcode string         `json:"doorcode,omitempty"`
 }
 
+// NoKeys is the status People shows for a person whose access window is
+// open (or yet to open) but who holds no key, so opens no door: invited
+// with no keys, a PMS contact with none, or every key taken. It is a
+// display status only: Status, the record's lifecycle, stays what the API
+// reports and what every access check reads.
+const NoKeys = "no keys"
+
+// ShownStatus is the status People and the person page show: the
+// lifecycle status, or NoKeys for a person who would be active or pending
+// but holds no key. A guest who opens doors with a code holds no key of
+// their own (the code carries the host's), so keeps the lifecycle status.
+func (v PersonView) ShownStatus() string {
+	if v.Status.HoldsAccess() && len(v.Keys) == 0 && !(v.InvitedBy != "" && v.Access == AccessDoorcode) {
+		return NoKeys
+	}
+	return string(v.Status)
+}
+
 // GrantView is one key a person holds, with its effective window.
 type GrantView struct {
 	KeyID     string     `json:"key_id"`
@@ -384,4 +402,11 @@ type PeopleFilter struct {
 	IncludeExpired bool
 	Cursor         string
 	Limit          int
+	// Sort is "" or "name" (last then first name), "unit", "status" or
+	// "expires"; Desc reverses it. Ties are in name order.
+	Sort string
+	Desc bool
 }
+
+// PeopleSorts are the People columns a list can be sorted by.
+var PeopleSorts = []string{"name", "unit", "status", "expires"}

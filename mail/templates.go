@@ -42,6 +42,7 @@ const (
 	KindLoginCode         = "login-code"
 	KindManagerInvitation = "manager-invitation"
 	KindGuestInvitation   = "guest-invitation"
+	KindKeycard           = "keycard"
 )
 
 // KindHeader names the header carrying the Kind* values.
@@ -227,6 +228,48 @@ func LoginCode(d LoginCodeData) (Message, error) {
 		FirstName: d.FirstName, Code: d.Code, Minutes: int(d.ValidFor / time.Minute),
 	}
 	return execute("login_code", KindLoginCode, d.To, &v.common, &v)
+}
+
+// KeycardData tells a resident that a keycard was activated or
+// deactivated for them.
+type KeycardData struct {
+	To        Address
+	FirstName string
+	Property  string
+	// Serial is the card's serial number, as printed or read from it.
+	Serial string
+	// Deactivated: the card no longer opens doors (some may still accept it
+	// until their lock syncs).
+	Deactivated bool
+	// Secure: a card the locks challenge at every tap (not cloneable).
+	Secure       bool
+	Doors        []string // the doors the card opens (activation)
+	At           time.Time
+	Location     *time.Location // nil means UTC
+	Organisation string         // optional, for the footer
+}
+
+// Keycard writes the keycard activation or deactivation email; the caller
+// sets Message.ID.
+func Keycard(d KeycardData) (Message, error) {
+	if err := need("keycard", d.To, map[string]string{"FirstName": d.FirstName, "Property": d.Property, "Serial": d.Serial}); err != nil {
+		return Message{}, err
+	}
+	loc := d.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	v := struct {
+		common
+		FirstName, Property, Serial, When string
+		Deactivated, Secure               bool
+		Doors                             []string
+	}{
+		common:    common{Place: d.Property, Footer: footer(d.Organisation)},
+		FirstName: d.FirstName, Property: d.Property, Serial: d.Serial, Deactivated: d.Deactivated, Secure: d.Secure,
+		Doors: d.Doors, When: d.At.In(loc).Format("2 January 2006, 15:04 MST"),
+	}
+	return execute("keycard", KindKeycard, d.To, &v.common, &v)
 }
 
 // ManagerInvitation writes the invitation for a manager added without a

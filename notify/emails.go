@@ -165,3 +165,19 @@ func (w *Worker) link(path string) string { return w.publicURL() + path }
 func (w *Worker) appURL(email string) string {
 	return w.link("/app/?email=" + url.QueryEscape(email))
 }
+
+// keycard is the email of a keycard activated or deactivated for a person;
+// p is the outbox payload (serial, deactivated, secure, at).
+func keycard(d store.MailData, p map[string]string) (mail.Message, error) {
+	at, err := time.Parse(time.RFC3339, p["at"])
+	if err != nil {
+		return mail.Message{}, permanent("keycard email: bad time %q", p["at"])
+	}
+	kd := mail.KeycardData{To: to(d.Person), FirstName: d.Person.FirstName, Property: d.Property.Name, Serial: p["serial"],
+		Deactivated: p["deactivated"] == "true", Secure: p["secure"] == "true", At: at, Location: d.Property.Location(),
+		Organisation: d.Organisation}
+	if !kd.Deactivated {
+		kd.Doors = allDoors(d.Keys)
+	}
+	return mail.Keycard(kd)
+}

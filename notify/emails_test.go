@@ -306,3 +306,63 @@ func TestInvitationPage(t *testing.T) {
 		}
 	})
 }
+
+// TestKeycardEmails: activating and deactivating a resident's keycard each
+// send them an email through the outbox and real SMTP; a refused activation
+// sends nothing.
+func TestKeycardEmails(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		w := e.worker()
+		e.resident(t, "kay@example.com")
+		runOnce(t, w) // the welcome email
+		if n := len(e.smtp.MessagesTo("kay@example.com")); n != 1 {
+			t.Fatalf("%d emails before the card, want the welcome only", n)
+		}
+		ps, _, err := st.ListPeople(ctx, e.F.PM, e.F.Property.ID, domain.PeopleFilter{Query: "kay@example.com"})
+		if err != nil || len(ps) != 1 {
+			t.Fatalf("resident: %v %v", ps, err)
+		}
+		id := ps[0].ID
+		last := func() mailtest.Email {
+			t.Helper()
+			runOnce(t, w)
+			got := e.smtp.MessagesTo("kay@example.com")
+			return got[len(got)-1].MustParse(t)
+		}
+
+		t.Run("Activated", func(t *testing.T) {
+			if _, err := st.ActivateKeycard(ctx, e.F.PM, e.F.Property.ID, id, "04:A2:19:7F"); err != nil {
+				t.Fatal(err)
+			}
+			m := last()
+			if got := m.HeaderValue(mail.KindHeader); got != mail.KindKeycard {
+				t.Errorf("kind = %q, want %q", got, mail.KindKeycard)
+			}
+			wantIn(t, "subject", m.Subject, "Your keycard is active", "Elm Court")
+			wantIn(t, "text", m.Text, "Hello Rita", "card 04:A2:19:7F", "It opens:", "Lobby", "Gym")
+			wantIn(t, "html", m.HTML, "<strong>04:A2:19:7F</strong>", "<li>Lobby</li>")
+		})
+		t.Run("Deactivated", func(t *testing.T) {
+			if _, err := st.DeactivateKeycard(ctx, e.F.PM, e.F.Property.ID, id); err != nil {
+				t.Fatal(err)
+			}
+			m := last()
+			wantIn(t, "subject", m.Subject, "Your keycard was deactivated")
+			wantIn(t, "text", m.Text, "04:A2:19:7F", "no longer opens doors")
+			if strings.Contains(m.Text, "It opens:") {
+				t.Errorf("deactivation lists doors:\n%s", m.Text)
+			}
+		})
+		t.Run("ErrRefusedSendsNothing", func(t *testing.T) {
+			before := len(e.smtp.MessagesTo("kay@example.com"))
+			if _, err := st.DeactivateKeycard(ctx, e.F.PM, e.F.Property.ID, id); domain.ErrorCode(err) != domain.ENotFound {
+				t.Fatalf("second deactivation: %v, want not found", err)
+			}
+			runOnce(t, w)
+			if after := len(e.smtp.MessagesTo("kay@example.com")); after != before {
+				t.Fatalf("%d emails after a refused deactivation, want %d", after, before)
+			}
+		})
+	})
+}

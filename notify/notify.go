@@ -36,7 +36,7 @@ import (
 )
 
 // Topics the worker delivers.
-var Topics = []string{store.TopicWelcomeEmail, store.TopicManagerInvitation, store.TopicLoginCode, store.TopicGuestCode}
+var Topics = []string{store.TopicWelcomeEmail, store.TopicManagerInvitation, store.TopicLoginCode, store.TopicGuestCode, store.TopicKeycardEmail}
 
 // Worker delivers email outbox rows.
 type Worker struct {
@@ -279,7 +279,7 @@ func (w *Worker) message(ctx context.Context, topic string, p map[string]string)
 		}
 		msg, err := loginCode(d, p["email"], string(code))
 		return msg, false, err
-	case store.TopicWelcomeEmail, store.TopicGuestCode:
+	case store.TopicWelcomeEmail, store.TopicGuestCode, store.TopicKeycardEmail:
 	default:
 		return mail.Message{}, false, permanent("notify: unknown topic %s", topic)
 	}
@@ -289,6 +289,13 @@ func (w *Worker) message(ctx context.Context, topic string, p map[string]string)
 	}
 	if err != nil {
 		return mail.Message{}, false, err
+	}
+	if topic == store.TopicKeycardEmail {
+		if d.Person.DeletedAt != nil || d.Person.Email == "" {
+			return mail.Message{}, true, nil
+		}
+		msg, err := keycard(d, p)
+		return msg, false, err
 	}
 	if topic == store.TopicWelcomeEmail {
 		if !domain.MailStillDue(domain.MailWelcome, d.Status) {

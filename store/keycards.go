@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -174,6 +175,9 @@ func (s *Store) activateKeycard(ctx context.Context, a domain.Actor, sealer Seal
 		if err := t.addEvent(ctx, adminEvent(a, propertyID, EventKeycardActivated, &p, what, doors)); err != nil {
 			return err
 		}
+		if err := t.enqueueKeycardEmail(ctx, p, serial, false, secure); err != nil {
+			return err
+		}
 		out, err = t.keycard(ctx, personID)
 		out.CardKey = cardKey
 		return err
@@ -234,6 +238,9 @@ func (s *Store) DeactivateKeycard(ctx context.Context, a domain.Actor, propertyI
 			return err
 		}
 		if err := t.addEvent(ctx, adminEvent(a, propertyID, EventKeycardDeactivated, &p, "deactivated keycard "+serial, doors)); err != nil {
+			return err
+		}
+		if err := t.enqueueKeycardEmail(ctx, p, serial, true, false); err != nil {
 			return err
 		}
 		out, err = t.lastKeycard(ctx, personID)
@@ -352,4 +359,18 @@ func (s *Store) PersonKeycard(ctx context.Context, a domain.Actor, propertyID, p
 		return err
 	})
 	return k, err
+}
+
+// TopicKeycardEmail is the email telling a resident a keycard was activated
+// or deactivated for them (package notify sends it).
+const TopicKeycardEmail = "email.keycard"
+
+// enqueueKeycardEmail queues that email in the activation's or
+// deactivation's transaction, so it goes out exactly when the change
+// commits.
+func (t *Tx) enqueueKeycardEmail(ctx context.Context, p domain.Person, serial string, deactivated, secure bool) error {
+	now := t.s.Now()
+	return t.enqueue(ctx, TopicKeycardEmail, p.ID, map[string]string{"person_id": p.ID, "property_id": p.PropertyID,
+		"serial": serial, "deactivated": strconv.FormatBool(deactivated), "secure": strconv.FormatBool(secure),
+		"at": now.UTC().Format(time.RFC3339)}, now)
 }

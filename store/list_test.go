@@ -143,6 +143,48 @@ func TestPeopleSearch(t *testing.T) {
 				})
 			}
 		}
+		t.Run("ByPhoneAndUnit", func(t *testing.T) {
+			u4b, err := st.CreateUnit(ctx, e.f.PM, e.prop(), domain.UnitInput{Name: "4B"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			u4b2, err := st.CreateUnit(ctx, e.f.PM, e.prop(), domain.UnitInput{Name: "4B2"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for id, patch := range map[string]domain.PersonPatch{
+				ana:    {Phone: ptr("+1 555 0101"), UnitID: ptr(u4b.ID)},
+				bob:    {Phone: ptr("+1 555 0199"), UnitID: ptr(u4b2.ID)},
+				anabel: {Phone: ptr("+44 20 7946")},
+			} {
+				if _, err := st.UpdatePerson(ctx, e.f.PM, e.prop(), id, patch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, tc := range []struct {
+				q    string
+				want []string
+			}{
+				{"+1 555", []string{bob, ana}},
+				{"+1 555 01", []string{bob, ana}},
+				{"+1 555 0101", []string{ana}},
+				{"+44", []string{anabel}},
+				{"555", nil},          // a prefix, not anywhere in the number
+				{"4b", []string{ana}}, // a unit by its whole name, any case
+				{"4B2", []string{bob}},
+				{"4", nil},
+			} {
+				for _, limit := range []int{1000, 0} {
+					func() {
+						defer store.SetSearchPlanLimit(limit)()
+						got := ids(e.people(domain.PeopleFilter{Query: tc.q, Limit: 5}))
+						if !slices.Equal(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
+							t.Fatalf("plan limit %d, q=%q: got %v, want %v", limit, tc.q, got, tc.want)
+						}
+					}()
+				}
+			}
+		})
 		t.Run("ExpiredHiddenUnlessIncluded", func(t *testing.T) {
 			old := e.invite("Ana", "Old", "ana.old@example.com", withKeys(), window(t0.Add(-48*time.Hour), ptr(t0.Add(-time.Hour))))
 			if contains(e.people(domain.PeopleFilter{Query: "ana"}), old.ID) {
@@ -252,6 +294,73 @@ func TestActivityFilters(t *testing.T) {
 		})
 		t.Run("ErrBadCursor", func(t *testing.T) {
 			_, _, err := st.ListActivity(ctx, e.f.PM, e.prop(), store.ActivityFilter{Cursor: "x"})
+			wantCode(t, err, domain.EInvalid)
+		})
+	})
+}
+
+func TestPeopleSort(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		u2, err := st.CreateUnit(ctx, e.f.PM, e.prop(), domain.UnitInput{Name: "2A"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u1, err := st.CreateUnit(ctx, e.f.PM, e.prop(), domain.UnitInput{Name: "1a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Alba: unit 2A, expires in a week, active.
+		alba := e.invite("Zoe", "Alba", "alba@example.com", window(t0, ptr(t0.Add(7*24*time.Hour))))
+		// Berg: unit 1a, never expires, pending (starts tomorrow).
+		berg := e.invite("Bo", "Berg", "berg@example.com", window(t0.Add(24*time.Hour), nil))
+		// Cruz: no unit, expires in a day, then revoked.
+		cruz := e.invite("Cy", "Cruz", "cruz@example.com", window(t0, ptr(t0.Add(24*time.Hour))))
+		// Diaz: no unit, expired an hour ago.
+		diaz := e.invite("Di", "Diaz", "diaz@example.com", window(t0.Add(-48*time.Hour), ptr(t0.Add(-time.Hour))))
+		for id, u := range map[string]string{alba.ID: u2.ID, berg.ID: u1.ID} {
+			if _, err := st.UpdatePerson(ctx, e.f.PM, e.prop(), id, domain.PersonPatch{UnitID: ptr(u)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := st.Revoke(ctx, e.f.PM, e.prop(), cruz.ID); err != nil {
+			t.Fatal(err)
+		}
+		a, b, c, d := alba.ID, berg.ID, cruz.ID, diaz.ID
+		for _, tc := range []struct {
+			sort string
+			desc bool
+			want []string
+		}{
+			{"", false, []string{a, b, c, d}},
+			{"name", true, []string{d, c, b, a}},
+			{"unit", false, []string{b, a, c, d}}, // 1a, 2A (any case), then no unit by name
+			{"unit", true, []string{d, c, a, b}},
+			// Diaz expired, Cruz (revoked: the expiration is the
+			// revocation), Alba in a week, Berg never.
+			{"expires", false, []string{d, c, a, b}},
+			{"expires", true, []string{b, a, c, d}},
+			{"status", false, []string{a, b, d, c}}, // active, pending, expired, revoked
+			{"status", true, []string{c, d, b, a}},
+		} {
+			t.Run("by"+tc.sort+map[bool]string{true: "Desc"}[tc.desc], func(t *testing.T) {
+				// Two per page: the cursor keeps the order across pages.
+				got := ids(e.people(domain.PeopleFilter{Sort: tc.sort, Desc: tc.desc, IncludeExpired: true, Limit: 2}))
+				if !slices.Equal(got, tc.want) {
+					t.Fatalf("sort %q desc %v: got %v, want %v (a=%s b=%s c=%s d=%s)", tc.sort, tc.desc, got, tc.want, a, b, c, d)
+				}
+			})
+		}
+		t.Run("ErrUnknownSort", func(t *testing.T) {
+			_, _, err := st.ListPeople(ctx, e.f.PM, e.prop(), domain.PeopleFilter{Sort: "email"})
+			wantCode(t, err, domain.EInvalid)
+		})
+		t.Run("ErrCursorOfAnotherSort", func(t *testing.T) {
+			_, next, err := st.ListPeople(ctx, e.f.PM, e.prop(), domain.PeopleFilter{Sort: "unit", IncludeExpired: true, Limit: 1})
+			if err != nil || next == "" {
+				t.Fatalf("next %q, err %v", next, err)
+			}
+			_, _, err = st.ListPeople(ctx, e.f.PM, e.prop(), domain.PeopleFilter{Sort: "expires", IncludeExpired: true, Cursor: next})
 			wantCode(t, err, domain.EInvalid)
 		})
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -462,7 +463,8 @@ func (s *Store) Person(ctx context.Context, a domain.Actor, propertyID, id strin
 
 // ListPeople is the People tab: sorted by last then first name, expired and
 // revoked people hidden unless IncludeExpired, searched by prefix of first
-// name, last name, "last first" or email, paged by cursor.
+// name, last name, "last first", email or phone, or by a unit's name, paged
+// by cursor.
 func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID string, f domain.PeopleFilter) ([]domain.PersonView, string, error) {
 	var out []domain.PersonView
 	var next string
@@ -515,7 +517,8 @@ func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID strin
 					q += ` OR (first_lc = ? AND last_lc >= ? AND last_lc < ?)`
 					args = append(args, first, last, last+"\U0010FFFF")
 				}
-				q += `)`
+				q += ` OR (phone >= ? AND phone < ?) OR unit_id IN (SELECT id FROM units WHERE property_id = ? AND LOWER(name) = ?))`
+				args = append(args, term, hi, propertyID, term)
 			} else {
 				q += ` AND (` + match + `)`
 				args = append(args, matchArgs...)
@@ -524,7 +527,23 @@ func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID strin
 				}
 			}
 		}
-		if f.Cursor != "" {
+		order, err := peopleOrder(f, micros(now))
+		if err != nil {
+			return err
+		}
+		offset := 0
+		if order != "" {
+			// Sorted by another column: paged by position (these sorts
+			// serve the People tab of one property, not a 100,000-row walk).
+			if f.Cursor != "" {
+				n, sortedBy, err := decodeIntCursor(f.Cursor)
+				if err != nil || n < 0 || sortedBy != f.Sort {
+					return badCursor()
+				}
+				offset = int(n)
+			}
+			sortBy = order + ` LIMIT ? OFFSET ?`
+		} else if f.Cursor != "" {
 			sn, id, err := decodeCursor(f.Cursor)
 			if err != nil {
 				return err
@@ -534,6 +553,9 @@ func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID strin
 		}
 		q += sortBy
 		args = append(args, limit+1)
+		if order != "" {
+			args = append(args, offset)
+		}
 		rows, err := t.query(ctx, q, args...)
 		type sorted struct {
 			domain.Person
@@ -547,7 +569,13 @@ func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID strin
 		if err != nil {
 			return err
 		}
-		got, next = page(got, limit, func(p sorted) (string, string) { return p.sortName, p.ID })
+		if order != "" {
+			if len(got) > limit {
+				got, next = got[:limit], encodeCursor(strconv.Itoa(offset+limit), f.Sort)
+			}
+		} else {
+			got, next = page(got, limit, func(p sorted) (string, string) { return p.sortName, p.ID })
+		}
 		people := make([]domain.Person, len(got))
 		for i, p := range got {
 			people[i] = p.Person
@@ -568,12 +596,45 @@ func (s *Store) ListPeople(ctx context.Context, a domain.Actor, propertyID strin
 	return out, next, err
 }
 
+// peopleOrder is the ORDER BY of a People list sorted by a column other
+// than the name ("" for the name, which pages by cursor), ties in name
+// order. People without a unit or an expiration come last (first when
+// reversed). Status sorts active, pending, expired, revoked.
+func peopleOrder(f domain.PeopleFilter, now int64) (string, error) {
+	var terms []string
+	switch f.Sort {
+	case "", "name":
+		if !f.Desc {
+			return "", nil
+		}
+	case "unit":
+		const unit = `(SELECT LOWER(units.name) FROM units WHERE units.id = people.unit_id)`
+		terms = []string{`(` + unit + ` IS NULL)`, unit}
+	case "expires":
+		terms = []string{`(expires_at IS NULL)`, `expires_at`}
+	case "status":
+		n := strconv.FormatInt(now, 10)
+		terms = []string{`CASE WHEN revoked_at IS NOT NULL THEN 3 WHEN expires_at IS NOT NULL AND expires_at <= ` + n +
+			` THEN 2 WHEN starts_at > ` + n + ` THEN 1 ELSE 0 END`}
+	default:
+		return "", domain.FieldError("sort", "must be one of %s", strings.Join(domain.PeopleSorts, ", "))
+	}
+	terms = append(terms, `sort_name`, `id`)
+	if f.Desc {
+		for i := range terms {
+			terms[i] += ` DESC`
+		}
+	}
+	return ` ORDER BY ` + strings.Join(terms, `, `), nil
+}
+
 // searchPlanLimit is how many matches make a search walk the People order
 // instead of collecting matches through the indexes and sorting them.
 var searchPlanLimit = 1000
 
 // searchTerms is the People search condition (a prefix of the email, first
-// name, last name, "last first" or "first last") with the property and
+// name, last name, "last first", "first last" or phone, or a unit's whole
+// name) with the property and
 // deleted_at repeated in each alternative, so each one is served by its
 // own partial index.
 func searchTerms(propertyID, term string) (string, []any) {
@@ -586,6 +647,11 @@ func searchTerms(propertyID, term string) (string, []any) {
 		q += ` OR (` + own + `first_lc = ? AND last_lc >= ? AND last_lc < ?)`
 		args = append(args, propertyID, first, last, last+"\U0010FFFF")
 	}
+	// A phone number by its prefix as it was typed ("+1 555"), and a unit by
+	// its whole name in any case ("4b" finds unit 4B, not 4B2).
+	q += ` OR (` + own + `phone >= ? AND phone < ?) OR (` + own +
+		`unit_id IN (SELECT id FROM units WHERE property_id = ? AND LOWER(name) = ?))`
+	args = append(args, propertyID, term, hi, propertyID, propertyID, term)
 	return q, args
 }
 

@@ -158,8 +158,11 @@ func cmdKeys(ctx context.Context, a *app, args []string) error {
 }
 
 func cmdDoorcode(ctx context.Context, a *app, args []string) error {
+	if len(args) > 0 && args[0] == "reset" {
+		return doorcodeReset(ctx, a, args[1:])
+	}
 	if len(args) > 0 {
-		return fmt.Errorf("unexpected argument %q", args[0])
+		return fmt.Errorf("unexpected argument %q (doorapp doorcode, or doorapp doorcode reset [--property P])", args[0])
 	}
 	var l list[struct {
 		PropertyName string   `json:"property_name"`
@@ -175,6 +178,50 @@ func cmdDoorcode(ctx context.Context, a *app, args []string) error {
 	for _, c := range l.Items {
 		fmt.Fprintf(a.stdout, "%s: %s (%s)\n", c.PropertyName, c.Code, strings.Join(c.Doors, ", "))
 	}
+	return nil
+}
+
+// doorcodeReset is Reset Doorcode: a new code replaces the resident's own
+// (the old one stops working at each door's next bundle). --property takes
+// a property's name or id, needed only with access at several.
+func doorcodeReset(ctx context.Context, a *app, args []string) error {
+	var prop string
+	fs, err := subFlags(a, "doorcode reset", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&prop, "property", "", "the property's name (or id), when you have access at several")
+	})
+	if err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	in := map[string]string{}
+	if prop = strings.TrimSpace(prop); prop != "" {
+		acc, err := a.myAccess(ctx)
+		if err != nil {
+			return err
+		}
+		var names []string
+		for _, p := range acc {
+			if p.PropertyID == prop || strings.EqualFold(p.PropertyName, prop) {
+				in["property_id"] = p.PropertyID
+			}
+			names = append(names, p.PropertyName)
+		}
+		if in["property_id"] == "" {
+			return fmt.Errorf("you have no access at a property named %q (yours: %s)", prop, strings.Join(names, ", "))
+		}
+	}
+	var out struct {
+		PropertyName string   `json:"property_name"`
+		Code         string   `json:"code"`
+		Doors        []string `json:"doors"`
+	}
+	if err := a.authed(ctx, "POST", "/api/v1/me/doorcode/reset", in, &out); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "%s: your new doorcode is %s (%s). The old one stops working at each door once it has synced.\n",
+		out.PropertyName, out.Code, strings.Join(out.Doors, ", "))
 	return nil
 }
 

@@ -248,8 +248,29 @@ func TestResidentFlow(t *testing.T) {
 		if out := ritaPhone.must("keys"); !strings.Contains(out, "key Building") || !strings.Contains(out, "door Gym") || !strings.Contains(out, "mon,tue,wed,thu,fri 06:00-22:00") {
 			t.Errorf("doorapp keys:\n%s", out)
 		}
-		if out := ritaPhone.must("doorcode"); !regexp.MustCompile(`Elm Court: \d{7} \(Lobby, Unit 101\)`).MatchString(out) {
-			t.Errorf("doorapp doorcode:\n%s", out)
+		before := ritaPhone.must("doorcode")
+		if !regexp.MustCompile(`Elm Court: \d{7} \(Lobby, Unit 101\)`).MatchString(before) {
+			t.Errorf("doorapp doorcode:\n%s", before)
+		}
+		// Reset Doorcode: a new code, shown by name; a property that is not
+		// hers is refused by name and changes nothing.
+		if out, err := ritaPhone.run(strings.NewReader(""), "doorcode", "reset", "--property", "Nowhere Towers"); err == nil ||
+			!strings.Contains(err.Error(), `no access at a property named "Nowhere Towers"`) || !strings.Contains(err.Error(), "Elm Court") {
+			t.Errorf("doorcode reset at another property: %v\n%s", err, out)
+		}
+		if out, err := ritaPhone.run(strings.NewReader(""), "doorcode", "reset", "now"); err == nil {
+			t.Errorf("doorcode reset with an argument succeeded:\n%s", out)
+		}
+		if after := ritaPhone.must("doorcode"); after != before {
+			t.Errorf("refused resets changed the doorcode:\n%s\n%s", before, after)
+		}
+		reset := ritaPhone.must("doorcode", "reset", "--property", "elm court")
+		m := regexp.MustCompile(`^Elm Court: your new doorcode is (\d{7}) \(Lobby, Unit 101\)`).FindStringSubmatch(reset)
+		if m == nil {
+			t.Fatalf("doorapp doorcode reset:\n%s", reset)
+		}
+		if after := ritaPhone.must("doorcode"); !strings.Contains(after, m[1]) || after == before {
+			t.Errorf("doorcode after reset:\n%s\nwant %s, not as before:\n%s", after, m[1], before)
 		}
 
 		// Credentials: signed by the property key, bound to this phone.

@@ -4,7 +4,7 @@
 // refreshes phone credentials and manages guests.
 //
 //	doorapp --server URL --state DIR login --email E [--code C]
-//	doorapp keys | doorcode | credentials refresh | devices
+//	doorapp keys | doorcode [reset] | credentials refresh | devices
 //	doorapp guests list | invite … | revoke ID
 package main
 
@@ -36,6 +36,7 @@ commands:
   logout                                         end this phone's session
   keys                                           my keys and doors, with windows and schedules
   doorcode                                       my doorcode(s)
+  doorcode reset [--property P]                  a new doorcode (P: the property's name, when you have several)
   credentials refresh                            fetch new phone credentials (kept in the state directory)
   credentials show                               the stored credentials
   devices [remove ID]                            my phones
