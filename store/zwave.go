@@ -310,6 +310,11 @@ type ZWaveCode struct {
 	Code                string
 	NotBefore, NotAfter time.Time
 	Digest              string
+	// Schedule is the key's weekly schedule at the door (empty: all
+	// hours), read on Loc's wall clock; DOOR OS adds and clears the code
+	// at its edges (the Schedule Entry Lock CC is not used).
+	Schedule lockproto.Schedule
+	Loc      *time.Location
 }
 
 // ZWaveSlot is what a User Code slot holds, as the node confirmed it.
@@ -354,7 +359,7 @@ func (s *Store) ZWaveTarget(ctx context.Context, sealer Sealer, doorID string) (
 		}
 		for _, e := range batch.locks[doorID].Doorcodes {
 			out.Codes = append(out.Codes, ZWaveCode{PersonID: e.PersonID, Code: e.Code, NotBefore: e.NotBefore, NotAfter: e.NotAfter,
-				Digest: digestOf([]string{e.PersonID, e.Code})})
+				Digest: digestOf([]string{e.PersonID, e.Code}), Schedule: e.Schedule, Loc: prop.Location()})
 		}
 		if sealer != nil {
 			guests, err := t.zwaveGuestCodes(ctx, sealer, doorID, prop)
