@@ -451,3 +451,42 @@ func TestGuestCodes(t *testing.T) {
 		eventually(t, 60*time.Second, "synced after the revocation", e.synced)
 	})
 }
+
+// TestKeyScheduleOnLock: a key's weekly schedule at a Z-Wave door is
+// applied by DOOR OS adding the code when a window opens and clearing it
+// when it closes, with no door change, on the property's wall clock.
+func TestKeyScheduleOnLock(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		var mu sync.Mutex
+		now := time.Now()
+		st.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		move := func(to time.Time) { mu.Lock(); now = to; mu.Unlock() }
+		e := newEnv(t, st, 2)
+		ctx := context.Background()
+		loc := e.f.Property.Location()
+		y, m, d := time.Now().In(loc).Date()
+		ten := time.Date(y, m, d, 10, 0, 0, 0, loc)
+		move(ten)
+		in := domain.KeyInput{Name: e.f.Building.Name}
+		for _, kd := range e.f.Building.Doors {
+			if kd.DoorID == e.f.Lobby.ID {
+				kd.Schedule = domain.Schedule{{Days: []string{strings.ToLower(ten.Weekday().String()[:3])}, Start: "09:00", End: "11:00"}}
+			}
+			in.Doors = append(in.Doors, kd)
+		}
+		if _, err := st.UpdateKey(ctx, e.f.PM, e.prop(), e.f.Building.ID, in); err != nil {
+			t.Fatal(err)
+		}
+		v := e.invite("Sched", "sched@example.com")
+		eventually(t, 60*time.Second, "the code in the lock inside the schedule", func() bool { return e.net.Holds(t, 2, v.Doorcode) > 0 })
+		eventually(t, 30*time.Second, "synced", e.synced)
+		version := e.lock().Version
+		move(time.Date(y, m, d, 11, 0, 1, 0, loc))
+		eventually(t, 60*time.Second, "the code cleared when the schedule closed", func() bool { return e.net.Holds(t, 2, v.Doorcode) == 0 })
+		move(time.Date(y, m, d+7, 9, 0, 30, 0, loc))
+		eventually(t, 60*time.Second, "the code back when the schedule opened a week later", func() bool { return e.net.Holds(t, 2, v.Doorcode) > 0 })
+		if e.lock().Version != version {
+			t.Fatal("the schedule's edges needed a door change")
+		}
+	})
+}
