@@ -19,12 +19,17 @@ import (
 func (c *Console) zwaveRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /p/{p}/zwave", c.inProperty(c.zwavePage))
 	mux.Handle("POST /p/{p}/doors/{d}/zwave/lock-now", c.inProperty(c.zwaveLockNow))
+	mux.Handle("POST /p/{p}/zwave/gateways", c.inProperty(c.zwaveAddGateway))
+	mux.Handle("POST /p/{p}/zwave/bind", c.inProperty(c.zwaveBind))
 }
 
 type zwaveData struct {
 	Locks      []store.ZWaveLock
 	CanDevices bool
 	Connected  bool // this server drives the locks (Lock/Unlock now works)
+	CanAdd     bool // this server can seal gateway tokens
+	Gateways   []store.ZWaveGateway
+	Doors      []domain.Door // doors that may be bound (online, none bound yet)
 }
 
 func (c *Console) zwavePage(w http.ResponseWriter, r *http.Request, rq *request) error {
@@ -32,7 +37,26 @@ func (c *Console) zwavePage(w http.ResponseWriter, r *http.Request, rq *request)
 	if err != nil {
 		return err
 	}
-	d := zwaveData{Locks: locks, CanDevices: rq.Actor.Can(rq.Property.ID, domain.PermDevices) == nil, Connected: c.opts.ZWave != nil}
+	d := zwaveData{Locks: locks, CanDevices: rq.Actor.Can(rq.Property.ID, domain.PermDevices) == nil, Connected: c.opts.ZWave != nil,
+		CanAdd: c.opts.Keys != nil}
+	if d.CanDevices {
+		if d.Gateways, err = c.store.ListZWaveGateways(r.Context(), rq.Actor, rq.Property.ID); err != nil {
+			return err
+		}
+		doors, err := c.store.ListDoors(r.Context(), rq.Actor, rq.Property.ID)
+		if err != nil {
+			return err
+		}
+		bound := map[string]bool{}
+		for _, l := range locks {
+			bound[l.DoorID] = true
+		}
+		for _, door := range doors {
+			if door.Connectivity == domain.Online && !bound[door.ID] {
+				d.Doors = append(d.Doors, door)
+			}
+		}
+	}
 	c.render(w, r, rq, http.StatusOK, "zwave", "Z-Wave locks", "doors", d)
 	return nil
 }
@@ -112,4 +136,35 @@ func (c *Console) lowBatteries(ctx context.Context, rq *request) []store.ZWaveLo
 		}
 	}
 	return out
+}
+
+// zwaveAddGateway registers a Z-Wave JS gateway (Device Management), the
+// same store use case as POST /properties/{p}/zwave/gateways.
+func (c *Console) zwaveAddGateway(w http.ResponseWriter, r *http.Request, rq *request) error {
+	if c.opts.Keys == nil {
+		return domain.Errorf(domain.EConflict, "this server has no keyring to seal gateway tokens")
+	}
+	g, err := c.store.AddZWaveGateway(r.Context(), rq.Actor, c.opts.Keys, rq.Property.ID, store.ZWaveGatewayInput{
+		Name: r.PostFormValue("name"), URL: r.PostFormValue("url"), Token: r.PostFormValue("token")})
+	if err != nil {
+		return err
+	}
+	return c.redirect(w, r, propertyURL(rq.Property.ID, "zwave"), fmt.Sprintf("Gateway %s registered.", g.Name))
+}
+
+// zwaveBind makes a gateway's node a door's lock (Device Management), the
+// same store use case as PUT /properties/{p}/doors/{d}/zwave.
+func (c *Console) zwaveBind(w http.ResponseWriter, r *http.Request, rq *request) error {
+	node, err := strconv.Atoi(r.PostFormValue("node_id"))
+	if err != nil {
+		return domain.FieldError("node_id", "must be a node number")
+	}
+	l, err := c.store.BindZWaveLock(r.Context(), rq.Actor, rq.Property.ID, r.PostFormValue("door_id"), r.PostFormValue("gateway_id"), node)
+	if err != nil {
+		return err
+	}
+	if c.opts.ZWave != nil {
+		c.opts.ZWave.Kick()
+	}
+	return c.redirect(w, r, propertyURL(rq.Property.ID, "zwave"), fmt.Sprintf("%s is bound to Z-Wave node %d.", l.DoorName, l.NodeID))
 }

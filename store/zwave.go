@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/lockproto"
 )
 
 // Z-Wave locks (issue 15): a door's lock may be a node of a Z-Wave network
@@ -168,17 +169,26 @@ type ZWaveLock struct {
 	LastSeenAt *time.Time `json:"last_seen_at"`
 	Version    int64      `json:"version"`       // the door's desired-state version
 	Acked      int64      `json:"acked_version"` // what the node holds
+	// GuestMark changes when a guest code of one of the door's keys is
+	// issued or released: guest codes are written on demand, with no door
+	// version change (DOOR OS locks compute them).
+	GuestMark string `json:"-"`
 }
 
 // BatteryLow reports whether the lock's battery is at or under LowBattery.
 func (l ZWaveLock) BatteryLow() bool { return l.Battery != nil && *l.Battery <= LowBattery }
 
-const zwaveLockCols = `z.door_id, d.name, d.property_id, z.gateway_id, z.node_id, z.capacity, z.over_full, z.status, z.battery, z.battery_at, z.last_seen_at, d.version, d.acked_version`
+const zwaveLockCols = `z.door_id, d.name, d.property_id, z.gateway_id, z.node_id, z.capacity, z.over_full, z.status, z.battery, z.battery_at, z.last_seen_at, d.version, d.acked_version,
+	(SELECT COUNT(*) FROM guest_codes gc JOIN key_doors kd ON kd.key_id = gc.key_id AND kd.doorcodes WHERE kd.door_id = z.door_id AND gc.released_at IS NULL),
+	(SELECT COALESCE(MAX(gc.created_at), 0) FROM guest_codes gc JOIN key_doors kd ON kd.key_id = gc.key_id AND kd.doorcodes WHERE kd.door_id = z.door_id AND gc.released_at IS NULL)`
 
 func scanZWaveLock(sc rowScanner) (ZWaveLock, error) {
 	var l ZWaveLock
 	var battery, batteryAt, seen sql.NullInt64
-	err := sc.Scan(&l.DoorID, &l.DoorName, &l.PropertyID, &l.GatewayID, &l.NodeID, &l.Capacity, &l.OverFull, &l.Status, &battery, &batteryAt, &seen, &l.Version, &l.Acked)
+	var guests, guestsAt int64
+	err := sc.Scan(&l.DoorID, &l.DoorName, &l.PropertyID, &l.GatewayID, &l.NodeID, &l.Capacity, &l.OverFull, &l.Status, &battery, &batteryAt, &seen, &l.Version, &l.Acked,
+		&guests, &guestsAt)
+	l.GuestMark = fmt.Sprintf("%d/%d", guests, guestsAt)
 	if battery.Valid {
 		b := int(battery.Int64)
 		l.Battery = &b
@@ -300,6 +310,11 @@ type ZWaveCode struct {
 	Code                string
 	NotBefore, NotAfter time.Time
 	Digest              string
+	// Schedule is the key's weekly schedule at the door (empty: all
+	// hours), read on Loc's wall clock; DOOR OS adds and clears the code
+	// at its edges (the Schedule Entry Lock CC is not used).
+	Schedule lockproto.Schedule
+	Loc      *time.Location
 }
 
 // ZWaveSlot is what a User Code slot holds, as the node confirmed it.
@@ -319,10 +334,12 @@ type ZWaveTarget struct {
 
 // ZWaveTarget computes a Z-Wave door's target: the doorcodes of the
 // people who hold a key to it, with their windows, from the same desired
-// state DOOR OS locks receive.
-func (s *Store) ZWaveTarget(ctx context.Context, doorID string) (ZWaveTarget, error) {
+// state DOOR OS locks receive; and, with a sealer, the day and 15-minute
+// guest codes of the door's doorcode keys (zwaveGuestCodes).
+func (s *Store) ZWaveTarget(ctx context.Context, sealer Sealer, doorID string) (ZWaveTarget, error) {
 	out := ZWaveTarget{Slots: map[int]ZWaveSlot{}}
-	err := s.read(ctx, func(t *Tx) error {
+	err := s.inTx(ctx, "zwave_target", func(t *Tx) error {
+		out = ZWaveTarget{Slots: map[int]ZWaveSlot{}}
 		var propID string
 		err := t.queryRow(ctx, `SELECT d.property_id, d.version, z.capacity FROM doors d JOIN zwave_locks z ON z.door_id = d.id WHERE d.id = ?`, doorID).
 			Scan(&propID, &out.Version, &out.Capacity)
@@ -342,7 +359,14 @@ func (s *Store) ZWaveTarget(ctx context.Context, doorID string) (ZWaveTarget, er
 		}
 		for _, e := range batch.locks[doorID].Doorcodes {
 			out.Codes = append(out.Codes, ZWaveCode{PersonID: e.PersonID, Code: e.Code, NotBefore: e.NotBefore, NotAfter: e.NotAfter,
-				Digest: digestOf([]string{e.PersonID, e.Code})})
+				Digest: digestOf([]string{e.PersonID, e.Code}), Schedule: e.Schedule, Loc: prop.Location()})
+		}
+		if sealer != nil {
+			guests, err := t.zwaveGuestCodes(ctx, sealer, doorID, prop)
+			if err != nil {
+				return err
+			}
+			out.Codes = append(out.Codes, guests...)
 		}
 		sort.Slice(out.Codes, func(i, j int) bool { return out.Codes[i].PersonID < out.Codes[j].PersonID })
 		rows, err := t.query(ctx, `SELECT slot, person_id, digest FROM zwave_slots WHERE door_id = ?`, doorID)
@@ -534,4 +558,49 @@ func (s *Store) LogZWaveLockNow(ctx context.Context, a domain.Actor, propertyID,
 		return err
 	}
 	return runErr
+}
+
+// zwaveGuestCodes are the live guest codes of a door's doorcode keys as
+// time-boxed User Codes: the code DOOR OS locks compute (same secret, day
+// and slot), in force from the property's midnight to the next. A Z-Wave
+// lock cannot start a 15-minute code's clock itself, so DOOR OS does: its
+// first keypad unlock at this door (Activity, matched by slot) ends it 15
+// minutes later, or at midnight if that comes first.
+func (t *Tx) zwaveGuestCodes(ctx context.Context, sealer Sealer, doorID string, prop domain.Property) ([]ZWaveCode, error) {
+	loc := prop.Location()
+	today := lockproto.DayNumber(t.s.Now(), loc)
+	rows, err := t.query(ctx, `SELECT gc.person_id, gc.key_id, gc.kind, gc.day, gc.slot FROM guest_codes gc
+		JOIN key_doors kd ON kd.key_id = gc.key_id AND kd.doorcodes
+		WHERE kd.door_id = ? AND gc.released_at IS NULL AND gc.day >= ? ORDER BY gc.person_id`, doorID, today-1)
+	gcs, err := collect(rows, err, func(sc rowScanner) (guestCode, error) {
+		var g guestCode
+		err := sc.Scan(&g.PersonID, &g.KeyID, &g.Kind, &g.Day, &g.Slot)
+		return g, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []ZWaveCode
+	for _, g := range gcs {
+		code, err := t.computeGuestCode(ctx, sealer, &g, prop.DoorcodeLength)
+		if err != nil {
+			return nil, err
+		}
+		c := ZWaveCode{PersonID: g.PersonID, Code: code, NotBefore: lockproto.DayStart(g.Day, loc), NotAfter: lockproto.DayStart(g.Day+1, loc),
+			Digest: digestOf([]string{g.PersonID, code})}
+		if g.Kind == domain.GuestQuarterHourCode {
+			var first sql.NullInt64
+			if err := t.queryRow(ctx, `SELECT MIN(at) FROM events WHERE door_id = ? AND person_id = ? AND kind = ? AND at >= ?`,
+				doorID, g.PersonID, domain.EventDoorUnlocked, micros(c.NotBefore)).Scan(&first); err != nil {
+				return nil, err
+			}
+			if first.Valid {
+				if end := time.UnixMicro(first.Int64).Add(lockproto.QuarterHourValidity); end.Before(c.NotAfter) {
+					c.NotAfter = end
+				}
+			}
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/dooros/dooros/lockproto"
 	"github.com/dooros/dooros/store"
 )
 
@@ -18,7 +19,8 @@ type Op struct {
 // in force at now, given what its slots hold and how many it has. Codes
 // outside their window are not in force: a Z-Wave lock has no windows of
 // its own here, so DOOR OS adds a code when its window opens and clears it
-// when it closes; next is the earliest such moment after now (zero: none).
+// when it closes, and likewise at the edges of a key's weekly schedule;
+// next is the earliest such moment after now (zero: none).
 // A person keeps their slot; a changed code is rewritten in place; clears
 // come first, so a revocation is never queued behind additions. Codes that
 // do not fit are counted in overFull, never dropped silently.
@@ -36,6 +38,16 @@ func Plan(codes []store.ZWaveCode, slots map[int]store.ZWaveSlot, capacity int, 
 		}
 		if c.NotBefore.After(now) || (!c.NotAfter.IsZero() && !now.Before(c.NotAfter)) {
 			continue
+		}
+		if len(c.Schedule) > 0 {
+			loc := c.Loc
+			if loc == nil {
+				loc = time.UTC
+			}
+			later(scheduleEdge(c.Schedule, loc, now))
+			if !c.Schedule.Allows(now, loc) {
+				continue
+			}
 		}
 		want[c.PersonID] = c
 	}
@@ -88,6 +100,29 @@ func Plan(codes []store.ZWaveCode, slots map[int]store.ZWaveSlot, capacity int, 
 		}
 	}
 	return append(ops, writes...), overFull, next
+}
+
+// scheduleEdge is the first moment after now at which a weekly schedule
+// opens or closes (wall clock of loc; zero: never, for an empty one).
+func scheduleEdge(s lockproto.Schedule, loc *time.Location, now time.Time) time.Time {
+	var next time.Time
+	lt := now.In(loc)
+	for d := 0; d <= 7; d++ {
+		y, m, day := lt.AddDate(0, 0, d).Date()
+		wd := time.Date(y, m, day, 12, 0, 0, 0, loc).Weekday()
+		for _, w := range s {
+			if w.Day != wd {
+				continue
+			}
+			for _, edge := range []uint16{w.Start, w.End} {
+				t := time.Date(y, m, day, 0, int(edge), 0, 0, loc)
+				if t.After(now) && (next.IsZero() || t.Before(next)) {
+					next = t
+				}
+			}
+		}
+	}
+	return next
 }
 
 func sortedSlots(m map[int]store.ZWaveSlot) []int {

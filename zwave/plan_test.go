@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dooros/dooros/lockproto"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/zwave"
 )
@@ -89,4 +90,46 @@ func TestPlan(t *testing.T) {
 			t.Fatalf("ops %+v", ops)
 		}
 	})
+}
+
+// TestPlanSchedule: a key's weekly schedule, read on the property's wall
+// clock, decides when a code is in the lock; the syncer wakes at its edges.
+func TestPlanSchedule(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	// Mondays 08:00–18:00 in New York (UTC-5 in early March 2026).
+	c := code("ana", "1111")
+	c.Schedule, c.Loc = lockproto.Schedule{{Day: time.Monday, Start: 8 * 60, End: 18 * 60}}, ny
+	sunday := t0 // 2026-03-01 12:00 UTC, a Sunday
+	monOpen := time.Date(2026, 3, 2, 13, 0, 0, 0, time.UTC)
+	monClose := time.Date(2026, 3, 2, 23, 0, 0, 0, time.UTC)
+
+	ops, _, next := zwave.Plan([]store.ZWaveCode{c}, nil, 5, sunday)
+	if len(ops) != 0 || !next.Equal(monOpen) {
+		t.Fatalf("outside the schedule: ops %+v next %v, want none and %v", ops, next, monOpen)
+	}
+	ops, _, next = zwave.Plan([]store.ZWaveCode{c}, nil, 5, monOpen)
+	if len(ops) != 1 || ops[0].Clear || ops[0].Code.PersonID != "ana" || !next.Equal(monClose) {
+		t.Fatalf("at the schedule's start: ops %+v next %v, want a write and %v", ops, next, monClose)
+	}
+	ops, _, next = zwave.Plan([]store.ZWaveCode{c}, map[int]store.ZWaveSlot{1: held(c)}, 5, monOpen.Add(time.Hour))
+	if len(ops) != 0 || !next.Equal(monClose) {
+		t.Fatalf("inside the schedule: ops %+v next %v", ops, next)
+	}
+	nextMon := time.Date(2026, 3, 9, 8, 0, 0, 0, ny) // 12:00 UTC: daylight saving time began on the 8th
+	ops, _, next = zwave.Plan([]store.ZWaveCode{c}, map[int]store.ZWaveSlot{1: held(c)}, 5, monClose)
+	if len(ops) != 1 || !ops[0].Clear || ops[0].Slot != 1 || !next.Equal(nextMon) {
+		t.Fatalf("at the schedule's end: ops %+v next %v, want a clear and %v", ops, next, nextMon)
+	}
+	// 12:00 UTC on a Monday is 07:00 in New York: not yet (a UTC reading would say yes).
+	if ops, _, _ := zwave.Plan([]store.ZWaveCode{c}, nil, 5, time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)); len(ops) != 0 {
+		t.Fatalf("schedule read in UTC, not the property's time: %+v", ops)
+	}
+	// A code's own window still bounds it inside the schedule.
+	c.NotAfter = monOpen.Add(time.Hour)
+	if ops, _, _ := zwave.Plan([]store.ZWaveCode{c}, map[int]store.ZWaveSlot{1: held(c)}, 5, monOpen.Add(2*time.Hour)); len(ops) != 1 || !ops[0].Clear {
+		t.Fatalf("an expired code kept for its schedule: %+v", ops)
+	}
 }

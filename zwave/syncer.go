@@ -46,6 +46,8 @@ type doorState struct {
 	retryAt time.Time
 	nextAt  time.Time // a code's window opens or closes
 	synced  int64     // version confirmed by this process
+	guests  string    // GuestMark at the last complete sync
+	recheck bool      // a keypad use may have started a 15-minute code's clock
 }
 
 func (s *Syncer) init() {
@@ -145,7 +147,7 @@ func (s *Syncer) round(ctx context.Context, wg *sync.WaitGroup) (int, error) {
 			d = &doorState{}
 			s.doors[l.DoorID] = d
 		}
-		due := l.Version > l.Acked || l.Version > d.synced || (!d.nextAt.IsZero() && !now.Before(d.nextAt))
+		due := l.Version > l.Acked || l.Version > d.synced || l.GuestMark != d.guests || d.recheck || (!d.nextAt.IsZero() && !now.Before(d.nextAt))
 		if !due || d.busy || g.client == nil || time.Now().Before(d.retryAt) {
 			continue
 		}
@@ -294,6 +296,14 @@ func (s *Syncer) events(ctx context.Context, g *gateway, c *Client) {
 			if e, ok := accessEvent(ev); ok {
 				e.At = s.Now()
 				s.record(ctx, s.Store.RecordZWaveEvent(ctx, door, e))
+				if e.Unlock && e.Slot > 0 {
+					s.mu.Lock()
+					if d := s.doors[door]; d != nil {
+						d.recheck = true
+					}
+					s.mu.Unlock()
+					s.Kick()
+				}
 			}
 		}
 	}
@@ -337,7 +347,12 @@ func (s *Syncer) retryNow(door string) {
 
 // syncDoor brings one lock to the door's current version.
 func (s *Syncer) syncDoor(ctx context.Context, c *Client, l store.ZWaveLock) error {
-	tgt, err := s.Store.ZWaveTarget(ctx, l.DoorID)
+	s.mu.Lock()
+	if d := s.doors[l.DoorID]; d != nil {
+		d.recheck = false // this sync reads every keypad use recorded so far
+	}
+	s.mu.Unlock()
+	tgt, err := s.Store.ZWaveTarget(ctx, s.Sealer, l.DoorID)
 	if err != nil {
 		return err
 	}
@@ -381,6 +396,7 @@ func (s *Syncer) syncDoor(ctx context.Context, c *Client, l store.ZWaveLock) err
 	if d := s.doors[l.DoorID]; d != nil {
 		d.nextAt = next
 		d.synced = max(d.synced, tgt.Version)
+		d.guests = l.GuestMark
 	}
 	s.mu.Unlock()
 	return nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/lockproto"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
 	"github.com/dooros/dooros/zwave"
@@ -28,6 +29,7 @@ type env struct {
 	gw     store.ZWaveGateway
 	node   int
 	syncer *zwave.Syncer
+	kr     store.Sealer // the keyring the syncer opens secrets with
 }
 
 func newEnv(t *testing.T, st *store.Store, node int) *env {
@@ -36,6 +38,7 @@ func newEnv(t *testing.T, st *store.Store, node int) *env {
 	n.Reset(t, node)
 	e := &env{t: t, st: st, f: storetest.Seed(t, st), net: n, node: node}
 	kr := storetest.Keyring(t, st)
+	e.kr = kr
 	ctx := context.Background()
 	var err error
 	e.gw, err = st.AddZWaveGateway(ctx, e.f.PM, kr, e.prop(), store.ZWaveGatewayInput{Name: "Hub", URL: n.URL()})
@@ -355,6 +358,135 @@ func TestCodeWindowEnforced(t *testing.T) {
 		eventually(t, 60*time.Second, "the code cleared when its window closed", func() bool { return e.net.Holds(t, 2, v.Doorcode) == 0 })
 		if e.lock().Version != version {
 			t.Fatal("the clear needed a door change")
+		}
+	})
+}
+
+// TestGuestCodes: a resident's day and 15-minute guest codes are written
+// to the Z-Wave lock when issued, the 15-minute code is
+// cleared 15 minutes after its first keypad use, the day code at the
+// property's midnight, and a revoked guest's code at once. The store and
+// the syncer share a clock the test moves.
+func TestGuestCodes(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		var mu sync.Mutex
+		now := time.Now()
+		st.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		move := func(to time.Time) { mu.Lock(); now = to; mu.Unlock() }
+		e := newEnv(t, st, 2)
+		ctx := context.Background()
+		kr := e.kr
+		hv, err := st.Invite(ctx, e.f.PM, e.prop(), domain.InviteInput{FirstName: "Rita", LastName: "Host", Email: "rita@example.com",
+			Access: domain.AccessApp, Keys: []domain.GrantInput{{KeyID: e.f.Building.ID, MayShare: true}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		host := store.Resident{Email: hv.Email, People: []store.ResidentPerson{{Person: hv.Person}}}
+		eventually(t, 60*time.Second, "synced", e.synced)
+		guest := func(kind domain.GuestKind, email string) store.ResidentGuest {
+			t.Helper()
+			g, err := st.InviteGuest(ctx, kr, host, store.GuestInput{Kind: kind, FirstName: "Gus", LastName: "Guest", Email: email, Keys: []string{e.f.Building.ID}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g.Code == "" {
+				t.Fatalf("%s guest has no code", kind)
+			}
+			return g
+		}
+		day := guest(domain.GuestDayCode, "day@example.com")
+		quarter := guest(domain.GuestQuarterHourCode, "quarter@example.com")
+		eventually(t, 60*time.Second, "the day code written on demand", func() bool { return e.net.Holds(t, 2, day.Code) > 0 })
+		eventually(t, 60*time.Second, "the 15-minute code written on demand", func() bool { return e.net.Holds(t, 2, quarter.Code) > 0 })
+
+		// The 15-minute code's clock starts at its first use at this door.
+		move(now.Add(time.Minute))
+		if ok, _ := e.net.Keypad(t, 2, quarter.Code); !ok {
+			t.Fatal("the 15-minute code did not open the lock")
+		}
+		eventually(t, 30*time.Second, "the keypad use in Activity with the guest", func() bool {
+			for _, ev := range e.activity(domain.EventDoorUnlocked) {
+				if ev.PersonID == quarter.ID {
+					return true
+				}
+			}
+			return false
+		})
+		firstUse := st.Now()
+		move(firstUse.Add(14 * time.Minute))
+		e.syncer.Kick()
+		time.Sleep(500 * time.Millisecond)
+		if e.net.Holds(t, 2, quarter.Code) == 0 {
+			t.Fatal("the 15-minute code was cleared before its 15 minutes were over")
+		}
+		move(firstUse.Add(15*time.Minute + time.Second))
+		eventually(t, 60*time.Second, "the 15-minute code cleared 15 minutes after first use", func() bool { return e.net.Holds(t, 2, quarter.Code) == 0 })
+		if ok, _ := e.net.Keypad(t, 2, quarter.Code); ok {
+			t.Fatal("the lock opened for an expired 15-minute code")
+		}
+		if e.net.Holds(t, 2, day.Code) == 0 {
+			t.Fatal("the day code went with the 15-minute code")
+		}
+
+		// The day code ends at the property's midnight.
+		loc := e.f.Property.Location()
+		midnight := lockproto.DayStart(lockproto.DayNumber(st.Now(), loc)+1, loc)
+		move(midnight.Add(-time.Second))
+		e.syncer.Kick()
+		time.Sleep(500 * time.Millisecond)
+		if e.net.Holds(t, 2, day.Code) == 0 {
+			t.Fatal("the day code was cleared before midnight")
+		}
+		move(midnight.Add(time.Second))
+		eventually(t, 60*time.Second, "the day code cleared at midnight", func() bool { return e.net.Holds(t, 2, day.Code) == 0 })
+
+		// A guest revoked on their day loses the code at once.
+		move(midnight.Add(time.Hour))
+		late := guest(domain.GuestDayCode, "late@example.com")
+		eventually(t, 60*time.Second, "the next day's code written", func() bool { return e.net.Holds(t, 2, late.Code) > 0 })
+		if err := st.RevokeMyGuest(ctx, host, late.ID); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 60*time.Second, "a revoked guest's code cleared", func() bool { return e.net.Holds(t, 2, late.Code) == 0 })
+		eventually(t, 60*time.Second, "synced after the revocation", e.synced)
+	})
+}
+
+// TestKeyScheduleOnLock: a key's weekly schedule at a Z-Wave door is
+// applied by DOOR OS adding the code when a window opens and clearing it
+// when it closes, with no door change, on the property's wall clock.
+func TestKeyScheduleOnLock(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		var mu sync.Mutex
+		now := time.Now()
+		st.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		move := func(to time.Time) { mu.Lock(); now = to; mu.Unlock() }
+		e := newEnv(t, st, 2)
+		ctx := context.Background()
+		loc := e.f.Property.Location()
+		y, m, d := time.Now().In(loc).Date()
+		ten := time.Date(y, m, d, 10, 0, 0, 0, loc)
+		move(ten)
+		in := domain.KeyInput{Name: e.f.Building.Name}
+		for _, kd := range e.f.Building.Doors {
+			if kd.DoorID == e.f.Lobby.ID {
+				kd.Schedule = domain.Schedule{{Days: []string{strings.ToLower(ten.Weekday().String()[:3])}, Start: "09:00", End: "11:00"}}
+			}
+			in.Doors = append(in.Doors, kd)
+		}
+		if _, err := st.UpdateKey(ctx, e.f.PM, e.prop(), e.f.Building.ID, in); err != nil {
+			t.Fatal(err)
+		}
+		v := e.invite("Sched", "sched@example.com")
+		eventually(t, 60*time.Second, "the code in the lock inside the schedule", func() bool { return e.net.Holds(t, 2, v.Doorcode) > 0 })
+		eventually(t, 30*time.Second, "synced", e.synced)
+		version := e.lock().Version
+		move(time.Date(y, m, d, 11, 0, 1, 0, loc))
+		eventually(t, 60*time.Second, "the code cleared when the schedule closed", func() bool { return e.net.Holds(t, 2, v.Doorcode) == 0 })
+		move(time.Date(y, m, d+7, 9, 0, 30, 0, loc))
+		eventually(t, 60*time.Second, "the code back when the schedule opened a week later", func() bool { return e.net.Holds(t, 2, v.Doorcode) > 0 })
+		if e.lock().Version != version {
+			t.Fatal("the schedule's edges needed a door change")
 		}
 	})
 }
