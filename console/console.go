@@ -125,6 +125,7 @@ func (c *Console) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /p/{p}/doors/{d}/lock", c.inProperty(c.doorProvision))
 	mux.Handle("POST /p/{p}/signing-key/rotate", c.inProperty(c.signingKeyRotate))
 	mux.Handle("GET /p/{p}/sync", c.inProperty(c.syncTasks))
+	mux.Handle("POST /p/{p}/sync/{d}/ask", c.inProperty(c.syncAsk))
 	c.zwaveRoutes(mux)
 	mux.Handle("GET /p/{p}/exposure", c.inProperty(c.exposureList))
 

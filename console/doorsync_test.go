@@ -18,6 +18,9 @@ import (
 	"github.com/dooros/dooros/doorsync"
 	"github.com/dooros/dooros/lock"
 	"github.com/dooros/dooros/lockproto"
+	"github.com/dooros/dooros/mail"
+	"github.com/dooros/dooros/mail/mailtest"
+	"github.com/dooros/dooros/notify"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
 )
@@ -340,6 +343,87 @@ func TestExposure(t *testing.T) {
 			mustContain(t, r.Body, "Who can sync", "Staff in the DOOR App: Prop Manager, Pat Portfolio.", "Residents who unlock here most: Ben Okafor (3).")
 			mustNotContain(t, r.Body, "Ana Garcia (")
 		})
+		t.Run("ask the residents who can sync by email", func(t *testing.T) {
+			smtp := mailtest.NewServer(t)
+			sender, err := mail.NewSMTPSender(smtp.URL(), "DOOR OS <door@example.com>")
+			if err != nil {
+				t.Fatal(err)
+			}
+			worker := &notify.Worker{Store: st, Sender: sender, PublicURL: e.srv.URL}
+			asks := func() []domain.Event {
+				evs, _, err := st.ListActivity(ctx, e.f.PM, e.f.Property.ID, store.ActivityFilter{Kind: store.EventSyncRequested, Limit: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return evs
+			}
+			syncEmails := func() []mailtest.Email {
+				var out []mailtest.Email
+				for _, m := range smtp.Messages() {
+					if em := m.MustParse(t); em.Header.Get(mail.KindHeader) == mail.KindSyncRequest {
+						out = append(out, em)
+					}
+				}
+				return out
+			}
+			ask := e.p("sync", e.f.Unit101.ID, "ask")
+			r := c.get(e.p("sync"))
+			mustContain(t, r.Body, `action="`+ask+`"`, "Email them to open the DOOR App near the door")
+
+			// Who may not see Door Sync tasks may not ask: nothing written.
+			nokm := e.login("nokm@example.com")
+			nokm.get(e.p("people"))
+			if r := nokm.submit(ask, nil); r.Status != http.StatusForbidden {
+				t.Fatalf("ask without Key or Device Management: %d, want 403", r.Status)
+			}
+			if n := len(asks()); n != 0 {
+				t.Fatalf("%d Activity entries after a refused ask", n)
+			}
+
+			r = c.submit(ask, nil)
+			if r.Status != http.StatusSeeOther {
+				t.Fatalf("ask: %d: %s", r.Status, r.Body)
+			}
+			mustContain(t, c.get(e.p("sync")).Body, "Asked Ben Okafor by email to open the DOOR App near the door.")
+			if _, err := worker.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := syncEmails()
+			if len(got) != 1 || got[0].To.Email != "ben@example.com" {
+				t.Fatalf("sync request emails %+v, want one to ben@example.com (not to revoked Ana)", got)
+			}
+			if got[0].Subject != "Please open the DOOR app near Unit 101" || !strings.Contains(got[0].Text, "Pat Portfolio asks for your help") {
+				t.Errorf("email: %q\n%s", got[0].Subject, got[0].Text)
+			}
+			evs := asks()
+			if len(evs) != 1 || evs[0].DoorID != e.f.Unit101.ID || evs[0].Actor != "Pat Portfolio" || !strings.Contains(evs[0].Detail, "Ben Okafor") {
+				t.Fatalf("Activity %+v, want one entry by Pat Portfolio naming Ben", evs)
+			}
+
+			// Again within the hour: refused with a clear message, nothing
+			// queued or logged (Device Management may ask too).
+			dc := e.login("devices@example.com")
+			dc.get(e.p("sync"))
+			r = dc.submit(ask, nil)
+			if r.Status != http.StatusTooManyRequests {
+				t.Fatalf("second ask: %d, want 429", r.Status)
+			}
+			mustContain(t, r.Body, "residents were already asked to sync Unit 101 at", "you can ask again after")
+			if _, err := worker.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if n, m := len(syncEmails()), len(asks()); n != 1 || m != 1 {
+				t.Fatalf("after a refused ask: %d emails, %d Activity entries; want 1 and 1", n, m)
+			}
+			// A door nobody unlocked lately: nobody to ask.
+			if r := c.submit(e.p("sync", e.f.Gym.ID, "ask"), nil); r.Status != http.StatusConflict || !strings.Contains(r.Body, "nobody to ask") {
+				t.Fatalf("ask for the Gym: %d, want 409 nobody to ask", r.Status)
+			}
+			// An unknown door.
+			if r := c.submit(e.p("sync", "door_nope", "ask"), nil); r.Status != http.StatusNotFound {
+				t.Fatalf("ask for an unknown door: %d, want 404", r.Status)
+			}
+		})
 		t.Run("filtered by person", func(t *testing.T) {
 			r := c.get(e.p("exposure") + "?person_id=" + url.QueryEscape(ben.ID))
 			mustContain(t, r.Body, "Showing Ben Okafor only", `id="exposure-none"`)
@@ -350,6 +434,12 @@ func TestExposure(t *testing.T) {
 			r := c.get(e.p("exposure"))
 			mustNotContain(t, r.Body, `data-kind="doorcode"`, "Unit 101 <span")
 			mustContain(t, r.Body, "1 door may still admit 1 person", "Gym <span", "CARD-1")
+		})
+		t.Run("a synced door: nothing to ask", func(t *testing.T) {
+			r := c.submit(e.p("sync", e.f.Unit101.ID, "ask"), nil)
+			if r.Status != http.StatusConflict || !strings.Contains(r.Body, "Unit 101 is up to date") {
+				t.Fatalf("ask for a synced door: %d, want 409 up to date", r.Status)
+			}
 		})
 		t.Run("a deleted person is listed without a link", func(t *testing.T) {
 			if _, err := st.DB().ExecContext(ctx, rebind(st, `INSERT INTO issued_credentials (serial, person_id, property_id, device_id, issued_at, not_before, not_after, door_ids) VALUES (?,?,?,?,?,?,?,?)`),

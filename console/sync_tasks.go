@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/store"
@@ -40,4 +41,19 @@ func (c *Console) syncTasks(w http.ResponseWriter, r *http.Request, rq *request)
 	}
 	c.render(w, r, rq, http.StatusOK, "sync", "Door Sync tasks", "sync", d)
 	return nil
+}
+
+// syncAsk emails the residents who can sync a task's door (the "Who can
+// sync" column) asking them to open the DOOR App near it; once per door
+// per hour (store.RequestResidentSync).
+func (c *Console) syncAsk(w http.ResponseWriter, r *http.Request, rq *request) error {
+	asked, err := c.store.RequestResidentSync(r.Context(), rq.Actor, rq.Property.ID, r.PathValue("d"))
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(asked))
+	for i, u := range asked {
+		names[i] = u.Name
+	}
+	return c.redirect(w, r, propertyURL(rq.Property.ID, "sync"), "Asked "+strings.Join(names, ", ")+" by email to open the DOOR App near the door.")
 }

@@ -174,6 +174,20 @@ func TestExposure_Exact(t *testing.T) {
 			nothing("a person who never started, expiry moved earlier")
 			sync()
 		})
+		t.Run("ActiveExpiryMovedEarlier", func(t *testing.T) {
+			now := time.Now().UTC()
+			fay := invite(map[string]any{"first_name": "Fay", "email": "fay@example.com", "keys": []map[string]any{{"key_id": e.key.ID}},
+				"expires_at": now.Add(5 * 24 * time.Hour).Format(time.RFC3339)})
+			e.login("fay@example.com") // a phone credential issued now
+			sync()                     // the lock holds her doorcode until day 5
+			if r := e.Do("PATCH", base+fay.ID, e.PMToken, map[string]any{"expires_at": now.Add(2 * 24 * time.Hour).Format(time.RFC3339)}); r.Status != 200 {
+				t.Fatalf("move expiry = %d: %s", r.Status, r.Body)
+			}
+			// She holds access now: until day 2 the old code opens only
+			// what the new one does.
+			nothing("an active person, expiry moved earlier, still in the future")
+			sync()
+		})
 		t.Run("KeyTakenThenGivenAgain", func(t *testing.T) {
 			eve := invite(map[string]any{"first_name": "Eve", "email": "eve@example.com", "keys": []map[string]any{{"key_id": e.key.ID}}})
 			e.login("eve@example.com") // a phone credential issued now

@@ -43,6 +43,7 @@ const (
 	KindManagerInvitation = "manager-invitation"
 	KindGuestInvitation   = "guest-invitation"
 	KindKeycard           = "keycard"
+	KindSyncRequest       = "sync-request"
 )
 
 // KindHeader names the header carrying the Kind* values.
@@ -270,6 +271,36 @@ func Keycard(d KeycardData) (Message, error) {
 		Doors: d.Doors, When: d.At.In(loc).Format("2 January 2006, 15:04 MST"),
 	}
 	return execute("keycard", KindKeycard, d.To, &v.common, &v)
+}
+
+// SyncRequestData asks a resident to open the DOOR app near an offline
+// door so that it passes the door's pending update (Door Sync).
+type SyncRequestData struct {
+	To           Address
+	FirstName    string
+	Property     string
+	Door         string
+	RequestedBy  string // the manager's name; optional
+	Organisation string // optional, for the footer
+}
+
+// SyncRequest writes that email; the caller sets Message.ID.
+func SyncRequest(d SyncRequestData) (Message, error) {
+	if err := need("sync request", d.To, map[string]string{"FirstName": d.FirstName, "Property": d.Property, "Door": d.Door}); err != nil {
+		return Message{}, err
+	}
+	by := d.RequestedBy
+	if by == "" {
+		by = "Your property manager"
+	}
+	v := struct {
+		common
+		FirstName, Property, Door, RequestedBy string
+	}{
+		common:    common{Place: d.Property, Footer: footer(d.Organisation)},
+		FirstName: d.FirstName, Property: d.Property, Door: d.Door, RequestedBy: by,
+	}
+	return execute("sync_request", KindSyncRequest, d.To, &v.common, &v)
 }
 
 // ManagerInvitation writes the invitation for a manager added without a

@@ -430,3 +430,30 @@ func TestWelcomeOverSMTP(t *testing.T) {
 		t.Error("HTML part carries an unescaped <script>")
 	}
 }
+
+func TestSyncRequest(t *testing.T) {
+	t.Run("OK", func(t *testing.T) {
+		m, err := mail.SyncRequest(mail.SyncRequestData{To: ada, FirstName: "Ada", Property: "Elm Court", Door: "Bike <Room>", RequestedBy: "Pat"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Subject != "Please open the DOOR app near Bike <Room>" {
+			t.Errorf("Subject %q", m.Subject)
+		}
+		checkBoth(t, m, []string{"Hello Ada", "Pat asks for your help at", "Elm Court", "within Bluetooth range"}, nil)
+		if strings.Contains(m.HTML, "Bike <Room>") || !strings.Contains(m.HTML, "Bike &lt;Room&gt;") {
+			t.Errorf("door name not escaped in HTML: %s", m.HTML)
+		}
+	})
+	t.Run("NoManagerName", func(t *testing.T) {
+		m, err := mail.SyncRequest(mail.SyncRequestData{To: ada, FirstName: "Ada", Property: "Elm Court", Door: "Gym"})
+		if err != nil || !strings.Contains(m.Text, "Your property manager asks") {
+			t.Fatalf("SyncRequest = %v\n%s", err, m.Text)
+		}
+	})
+	t.Run("ErrNoDoor", func(t *testing.T) {
+		if _, err := mail.SyncRequest(mail.SyncRequestData{To: ada, FirstName: "Ada", Property: "Elm Court"}); !errors.Is(err, mail.ErrInvalidMessage) {
+			t.Errorf("SyncRequest = %v, want ErrInvalidMessage", err)
+		}
+	})
+}

@@ -36,7 +36,7 @@ import (
 )
 
 // Topics the worker delivers.
-var Topics = []string{store.TopicWelcomeEmail, store.TopicManagerInvitation, store.TopicLoginCode, store.TopicGuestCode, store.TopicKeycardEmail}
+var Topics = []string{store.TopicWelcomeEmail, store.TopicManagerInvitation, store.TopicLoginCode, store.TopicGuestCode, store.TopicKeycardEmail, store.TopicSyncRequest}
 
 // Worker delivers email outbox rows.
 type Worker struct {
@@ -278,6 +278,20 @@ func (w *Worker) message(ctx context.Context, topic string, p map[string]string)
 			return mail.Message{}, false, err
 		}
 		msg, err := loginCode(d, p["email"], string(code))
+		return msg, false, err
+	case store.TopicSyncRequest:
+		d, err := w.Store.MailPerson(ctx, nil, p["person_id"])
+		if domain.ErrorCode(err) == domain.ENotFound {
+			return mail.Message{}, true, nil
+		}
+		if err != nil {
+			return mail.Message{}, false, err
+		}
+		if !d.Status.HoldsAccess() || d.Person.Email == "" {
+			return mail.Message{}, true, nil // revoked or deleted meanwhile
+		}
+		msg, err := mail.SyncRequest(mail.SyncRequestData{To: to(d.Person), FirstName: d.Person.FirstName, Property: d.Property.Name,
+			Door: p["door_name"], RequestedBy: p["requested_by"], Organisation: d.Organisation})
 		return msg, false, err
 	case store.TopicWelcomeEmail, store.TopicGuestCode, store.TopicKeycardEmail:
 	default:

@@ -156,6 +156,43 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		// People whose unacked revocations at a door are all changes of
+		// their access window (start or end moved): while they hold access
+		// there, the lock's older entries admit them now only as the new
+		// ones do (checked below).
+		windowOnly := map[key]bool{}
+		q = `SELECT r.door_id, r.person_id, r.at, c.reason FROM door_revocations r
+			JOIN door_changes c ON c.door_id = r.door_id AND c.at = r.at AND c.revocation
+			WHERE r.door_id IN (` + placeholders(len(ids)) + `)`
+		if personID != "" {
+			q += ` AND r.person_id = ?`
+		}
+		rows, err = t.query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		notWindow := map[key]bool{}
+		for rows.Next() {
+			var k key
+			var at int64
+			var reason string
+			if err := rows.Scan(&k.door, &k.person, &at, &reason); err != nil {
+				rows.Close()
+				return err
+			}
+			if _, ok := doors[k.door].unacked[at]; !ok {
+				continue
+			}
+			if onlyWindowChanges(reason) && !notWindow[k] {
+				windowOnly[k] = true
+			} else {
+				notWindow[k], windowOnly[k] = true, false
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
 		desired, err := t.desiredLocks(ctx, nil, props, ids, now)
 		if err != nil {
 			return err
@@ -254,6 +291,12 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 				// lock admits them rightly, by old credentials and codes as
 				// by new ones.
 				if revoked && p.Status(now).HoldsAccess() && holds[key{doorID, personID}] > revAt {
+					continue
+				}
+				// Holds access there now and only their window moved (an
+				// end moved earlier, still ahead): not exposed now. Once the
+				// new end passes they are expired and listed again.
+				if revoked && windowOnly[key{doorID, personID}] && p.Status(now) == domain.StatusActive && holds[key{doorID, personID}] > 0 {
 					continue
 				}
 				// Not started yet (never active): a code or card narrowed
@@ -569,4 +612,20 @@ func (s *Store) PersonCanReach(ctx context.Context, r Resident, doorID string) (
 		return nil
 	})
 	return ok, err
+}
+
+// windowChangedReason is the door change reason of a person's access window
+// moved (PATCH of starts_at / expires_at); onlyWindowChanges recognises it.
+func windowChangedReason(name string) string { return "access window of " + name + " changed" }
+
+// onlyWindowChanges reports whether every part of a (merged, "; "-joined)
+// change reason is a window change; anything else, or a part it cannot
+// read (a name holding "; ", a capped reason), is not.
+func onlyWindowChanges(reason string) bool {
+	for _, part := range strings.Split(reason, "; ") {
+		if !strings.HasPrefix(part, "access window of ") || !strings.HasSuffix(part, " changed") {
+			return false
+		}
+	}
+	return reason != ""
 }

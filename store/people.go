@@ -812,7 +812,7 @@ func (s *Store) UpdatePerson(ctx context.Context, a domain.Actor, propertyID, id
 					return err
 				}
 			}
-			if err := t.bumpDoors(ctx, domain.Changes(doors, "access window of "+next.Name()+" changed", revoked...)); err != nil {
+			if err := t.bumpDoors(ctx, domain.Changes(doors, windowChangedReason(next.Name()), revoked...)); err != nil {
 				return err
 			}
 		}

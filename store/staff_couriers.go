@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/dooros/dooros/domain"
@@ -152,28 +153,104 @@ func (s *Store) SyncCouriers(ctx context.Context, a domain.Actor, propertyID str
 		}
 		since := micros(s.Now().Add(-30 * 24 * time.Hour))
 		for _, d := range doorIDs {
-			dc := DoorCouriers{Staff: staff, Residents: []DoorUnlockers{}}
-			rows, err := t.query(ctx, `SELECT e.person_id, MAX(p.first_name || ' ' || p.last_name), COUNT(*) FROM events e JOIN people p ON p.id = e.person_id
-				WHERE e.property_id = ? AND e.door_id = ? AND e.kind = ? AND e.at >= ? AND p.revoked_at IS NULL AND p.deleted_at IS NULL
-				GROUP BY e.person_id ORDER BY COUNT(*) DESC, e.person_id LIMIT 3`, propertyID, d, domain.EventDoorUnlocked, since)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var u DoorUnlockers
-				if err := rows.Scan(&u.PersonID, &u.Name, &u.Unlocks); err != nil {
-					rows.Close()
-					return err
-				}
-				dc.Residents = append(dc.Residents, u)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+			dc := DoorCouriers{Staff: staff}
+			if dc.Residents, err = t.syncResidents(ctx, propertyID, d, since); err != nil {
 				return err
 			}
 			out[d] = dc
 		}
 		return nil
+	})
+	return out, err
+}
+
+// syncResidents are the residents still holding access who unlocked the
+// door most in the Activity since since (at most 3, most unlocks first).
+func (t *Tx) syncResidents(ctx context.Context, propertyID, doorID string, since int64) ([]DoorUnlockers, error) {
+	out := []DoorUnlockers{}
+	rows, err := t.query(ctx, `SELECT e.person_id, MAX(p.first_name || ' ' || p.last_name), COUNT(*) FROM events e JOIN people p ON p.id = e.person_id
+		WHERE e.property_id = ? AND e.door_id = ? AND e.kind = ? AND e.at >= ? AND p.revoked_at IS NULL AND p.deleted_at IS NULL
+		GROUP BY e.person_id ORDER BY COUNT(*) DESC, e.person_id LIMIT 3`, propertyID, doorID, domain.EventDoorUnlocked, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u DoorUnlockers
+		if err := rows.Scan(&u.PersonID, &u.Name, &u.Unlocks); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// EventSyncRequested records that a manager asked a door's residents to
+// open the DOOR App near it (a Door Sync by passing phone).
+const EventSyncRequested = "door.sync_requested"
+
+// TopicSyncRequest is the outbox topic of that email (one row per resident).
+const TopicSyncRequest = "email.sync_request"
+
+// SyncRequestInterval is how often residents may be asked about one door.
+const SyncRequestInterval = time.Hour
+
+// RequestResidentSync asks the residents who can sync a door (DoorCouriers
+// residents) by email to open the DOOR App near it: one outbox row each and
+// one Activity entry. Who may see Door Sync tasks may ask (Key Management
+// or Device Management); once per door per SyncRequestInterval, and only
+// while the door has a Door Sync task.
+func (s *Store) RequestResidentSync(ctx context.Context, a domain.Actor, propertyID, doorID string) ([]DoorUnlockers, error) {
+	var out []DoorUnlockers
+	err := s.inTx(ctx, "sync_request", func(t *Tx) error {
+		p, err := t.property(ctx, a, propertyID)
+		if err != nil {
+			return err
+		}
+		if err := a.CanPeopleOrDevices(propertyID); err != nil {
+			return err
+		}
+		door, err := t.door(ctx, propertyID, doorID)
+		if err != nil {
+			return err
+		}
+		var pending int
+		if err := t.queryRow(ctx, `SELECT COUNT(*) FROM doors WHERE id = ? AND version > acked_version`, door.ID).Scan(&pending); err != nil {
+			return err
+		}
+		if pending == 0 {
+			return domain.Errorf(domain.EConflict, "%s is up to date: there is nothing to sync", door.Name)
+		}
+		now := s.Now()
+		var last sql.NullInt64
+		if err := t.queryRow(ctx, `SELECT MAX(at) FROM events WHERE property_id = ? AND door_id = ? AND kind = ?`,
+			propertyID, doorID, EventSyncRequested).Scan(&last); err != nil {
+			return err
+		}
+		if last.Valid {
+			at := time.UnixMicro(last.Int64)
+			if next := at.Add(SyncRequestInterval); now.Before(next) {
+				loc := p.Location()
+				return domain.Errorf(domain.ERateLimited, "residents were already asked to sync %s at %s; you can ask again after %s",
+					door.Name, at.In(loc).Format("15:04"), next.In(loc).Format("15:04"))
+			}
+		}
+		if out, err = t.syncResidents(ctx, propertyID, doorID, micros(now.Add(-30*24*time.Hour))); err != nil {
+			return err
+		}
+		if len(out) == 0 {
+			return domain.Errorf(domain.EConflict, "nobody to ask: no resident who still holds access unlocked %s in the last 30 days", door.Name)
+		}
+		names := make([]string, len(out))
+		for i, u := range out {
+			names[i] = u.Name
+			if err := t.enqueue(ctx, TopicSyncRequest, u.PersonID, map[string]string{"person_id": u.PersonID, "door_id": doorID,
+				"door_name": door.Name, "requested_by": a.Name}, now); err != nil {
+				return err
+			}
+		}
+		return t.addEvent(ctx, domain.Event{PropertyID: propertyID, Kind: EventSyncRequested, Actor: a.Name, ActorID: a.ManagerID,
+			DoorID: doorID, Doors: []string{doorID}, Detail: "asked " + strings.Join(names, ", ") + " by email to open the DOOR App near the door"})
 	})
 	return out, err
 }
