@@ -17,47 +17,37 @@ func (s *Store) LogFrom(ctx context.Context, r Resident) (map[string]int64, erro
 				return err
 			}
 			if len(courier) > 0 {
-				rows, err := t.query(ctx, `SELECT door_id, log_next FROM door_locks WHERE door_id IN (`+placeholders(len(courier))+`)`, anySlice(courier)...)
-				if err != nil {
-					return err
-				}
-				for rows.Next() {
-					var id string
-					var next int64
-					if err := rows.Scan(&id, &next); err != nil {
-						rows.Close()
-						return err
-					}
-					out[id] = next
-				}
-				rows.Close()
-				if err := rows.Err(); err != nil {
+				if err := t.logNexts(ctx, out, `SELECT door_id, log_next FROM door_locks WHERE door_id IN (`+placeholders(len(courier))+`)`, anySlice(courier)...); err != nil {
 					return err
 				}
 			}
 			if !rp.Status(now).HoldsAccess() {
 				continue
 			}
-			rows, err := t.query(ctx, `SELECT DISTINCT d.id, l.log_next FROM grants g JOIN key_doors kd ON kd.key_id = g.key_id JOIN doors d ON d.id = kd.door_id
-				JOIN door_locks l ON l.door_id = d.id WHERE g.person_id = ?`, rp.ID)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var id string
-				var next int64
-				if err := rows.Scan(&id, &next); err != nil {
-					rows.Close()
-					return err
-				}
-				out[id] = next
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+			if err := t.logNexts(ctx, out, `SELECT DISTINCT d.id, l.log_next FROM grants g JOIN key_doors kd ON kd.key_id = g.key_id JOIN doors d ON d.id = kd.door_id
+				JOIN door_locks l ON l.door_id = d.id WHERE g.person_id = ?`, rp.ID); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	return out, err
+}
+
+// logNexts adds the (door id, log_next) rows of query to out.
+func (t *Tx) logNexts(ctx context.Context, out map[string]int64, query string, args ...any) error {
+	rows, err := t.query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var next int64
+		if err := rows.Scan(&id, &next); err != nil {
+			return err
+		}
+		out[id] = next
+	}
+	return rows.Err()
 }
