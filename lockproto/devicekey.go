@@ -75,10 +75,10 @@ func VerifyDeviceSignature(key, msg, sig []byte) bool {
 	return false
 }
 
-// signDevice signs msg with a device key of either kind, in the wire format
-// VerifyDeviceSignature expects. Another signer (a hardware key behind
+// SignDevice signs msg with a device key of either kind, in the wire format
+// VerifyDeviceSignature expects (for P-256: SHA-256, raw r||s). Another signer (a hardware key behind
 // crypto.Signer) is asked to sign msg as Ed25519 does.
-func signDevice(device crypto.Signer, msg []byte) ([]byte, error) {
+func SignDevice(device crypto.Signer, msg []byte) ([]byte, error) {
 	pub, ok := device.Public().(*ecdsa.PublicKey)
 	if !ok {
 		return device.Sign(rand.Reader, msg, crypto.Hash(0))

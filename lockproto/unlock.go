@@ -64,7 +64,7 @@ func DeviceMessage(lockID string, binding []byte) []byte {
 
 // NewUnlockRequest proves credential in ch, signed by the device key.
 func NewUnlockRequest(ch *Channel, credential []byte, device crypto.Signer, timeToken []byte) (*UnlockRequest, error) {
-	sig, err := signDevice(device, DeviceMessage(ch.LockID(), ch.Binding()))
+	sig, err := SignDevice(device, DeviceMessage(ch.LockID(), ch.Binding()))
 	if err != nil {
 		return nil, fmt.Errorf("lockproto: device signature: %w", err)
 	}
