@@ -2,6 +2,9 @@ package lock
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"testing"
 	"time"
 
@@ -16,6 +19,14 @@ func FuzzUnlock(f *testing.F) {
 	}
 	f.Add(used) // made for another channel: a replay
 	f.Add([]byte{0xa0})
+	// A P-256 device's proof (ES256 raw r||s), also for another channel.
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p256Pub, _ := lockproto.P256DeviceKey(&p256.PublicKey)
+	s, usedP256 := e.request(e.cred(func(c *lockproto.Credential) { c.DeviceKey = p256Pub }), p256)
+	if d, _ := s.decide(usedP256); !d.Granted {
+		f.Fatalf("P-256 seed request refused: %+v", d)
+	}
+	f.Add(usedP256)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Only a proof signed by the device for this very channel opens;
 		// nothing made without the device key may.

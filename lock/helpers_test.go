@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
 	"sync"
@@ -155,7 +156,7 @@ func (e *env) connectT(t testing.TB) (*Session, *lockproto.Channel) {
 }
 
 // request opens a session and builds the phone's proof in it.
-func (e *env) request(cred []byte, dev ed25519.PrivateKey) (*Session, []byte) {
+func (e *env) request(cred []byte, dev crypto.Signer) (*Session, []byte) {
 	e.t.Helper()
 	s, ch := e.connect()
 	req, err := lockproto.NewUnlockRequest(ch, cred, dev, nil)

@@ -73,10 +73,10 @@ type KeycardEntry struct {
 // Revocation refuses every phone credential issued before EffectiveAt that
 // matches any of its set fields (person, credential serial, device key).
 type Revocation struct {
-	PersonID    string            `cbor:"1,keyasint,omitempty"`
-	Serial      uint64            `cbor:"2,keyasint,omitempty"`
-	DeviceKey   ed25519.PublicKey `cbor:"3,keyasint,omitempty"`
-	EffectiveAt time.Time         `cbor:"4,keyasint"`
+	PersonID    string    `cbor:"1,keyasint,omitempty"`
+	Serial      uint64    `cbor:"2,keyasint,omitempty"`
+	DeviceKey   []byte    `cbor:"3,keyasint,omitempty"`
+	EffectiveAt time.Time `cbor:"4,keyasint"`
 }
 
 // DayKey is a key's secret for guest codes computed on the lock (§4.6).
@@ -157,7 +157,7 @@ func (b *Bundle) validate() error {
 		if r.PersonID == "" && r.Serial == 0 && len(r.DeviceKey) == 0 {
 			return fmt.Errorf("%w: bundle: revocation names nobody", ErrMalformed)
 		}
-		if len(r.DeviceKey) != 0 && len(r.DeviceKey) != ed25519.PublicKeySize {
+		if len(r.DeviceKey) != 0 && ValidDeviceKey(r.DeviceKey) != nil {
 			return fmt.Errorf("%w: bundle: revocation device key", ErrMalformed)
 		}
 		if r.EffectiveAt.IsZero() {

@@ -17,12 +17,13 @@ type Credential struct {
 	V        uint8  `cbor:"0,keyasint"`
 	Serial   uint64 `cbor:"1,keyasint"`
 	PersonID string `cbor:"2,keyasint"`
-	// DeviceKey is the Ed25519 public key of the phone; only that phone can
+	// DeviceKey is the public key of the phone (Ed25519, 32 bytes, or
+	// uncompressed P-256, 65 bytes: devicekey.go); only that phone can
 	// answer a challenge with this credential.
-	DeviceKey ed25519.PublicKey `cbor:"3,keyasint"`
-	Locks     []LockAccess      `cbor:"4,keyasint"`
-	NotBefore time.Time         `cbor:"5,keyasint"`
-	NotAfter  time.Time         `cbor:"6,keyasint"`
+	DeviceKey []byte       `cbor:"3,keyasint"`
+	Locks     []LockAccess `cbor:"4,keyasint"`
+	NotBefore time.Time    `cbor:"5,keyasint"`
+	NotAfter  time.Time    `cbor:"6,keyasint"`
 	// IssuedAt is what revocations compare against: a revocation refuses
 	// every credential issued before it took effect.
 	IssuedAt time.Time `cbor:"7,keyasint"`
@@ -77,8 +78,8 @@ func (c *Credential) validate() error {
 		return fmt.Errorf("%w: credential: serial is required", ErrMalformed)
 	case c.PersonID == "":
 		return fmt.Errorf("%w: credential: person id is required", ErrMalformed)
-	case len(c.DeviceKey) != ed25519.PublicKeySize:
-		return fmt.Errorf("%w: credential: device key must be %d bytes", ErrMalformed, ed25519.PublicKeySize)
+	case ValidDeviceKey(c.DeviceKey) != nil:
+		return fmt.Errorf("credential: %w", ValidDeviceKey(c.DeviceKey))
 	case len(c.Locks) == 0:
 		return fmt.Errorf("%w: credential: no locks", ErrMalformed)
 	case c.NotBefore.IsZero() || c.NotAfter.IsZero() || c.IssuedAt.IsZero():

@@ -2,7 +2,6 @@ package lockproto
 
 import (
 	"crypto"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
 )
@@ -65,7 +64,7 @@ func DeviceMessage(lockID string, binding []byte) []byte {
 
 // NewUnlockRequest proves credential in ch, signed by the device key.
 func NewUnlockRequest(ch *Channel, credential []byte, device crypto.Signer, timeToken []byte) (*UnlockRequest, error) {
-	sig, err := device.Sign(nil, DeviceMessage(ch.LockID(), ch.Binding()), crypto.Hash(0))
+	sig, err := SignDevice(device, DeviceMessage(ch.LockID(), ch.Binding()))
 	if err != nil {
 		return nil, fmt.Errorf("lockproto: device signature: %w", err)
 	}
@@ -93,19 +92,17 @@ func DecodeUnlockRequest(data []byte) (*UnlockRequest, error) {
 	}
 	byRef := len(r.CredentialRef) == CredentialRefSize && len(r.Credential) == 0
 	whole := len(r.CredentialRef) == 0 && len(r.Credential) > 0 && len(r.Credential) <= MaxCredentialSize
-	if len(r.Signature) != ed25519.SignatureSize || !(byRef || whole) || len(r.TimeToken) > MaxTimeTokenSize {
+	if len(r.Signature) != DeviceSignatureSize || !(byRef || whole) || len(r.TimeToken) > MaxTimeTokenSize {
 		return nil, fmt.Errorf("%w: unlock request", ErrMalformed)
 	}
 	return &r, nil
 }
 
 // VerifyDevice checks the device signature against the device key, for
-// this lock and this channel.
-func (r *UnlockRequest) VerifyDevice(deviceKey ed25519.PublicKey, lockID string, binding []byte) bool {
-	if len(deviceKey) != ed25519.PublicKeySize {
-		return false
-	}
-	return ed25519.Verify(deviceKey, DeviceMessage(lockID, binding), r.Signature)
+// this lock and this channel, with the algorithm of the key's kind
+// (Ed25519 or ECDSA P-256: devicekey.go).
+func (r *UnlockRequest) VerifyDevice(deviceKey []byte, lockID string, binding []byte) bool {
+	return VerifyDeviceSignature(deviceKey, DeviceMessage(lockID, binding), r.Signature)
 }
 
 // UnlockResult tells the phone what the lock decided. It travels inside the

@@ -54,6 +54,9 @@ type phoneEnv struct {
 	worker *notify.Worker
 	lobby  *lock.Lock
 	shot   string
+	// beforeVerify, when set, runs in the page just before the emailed
+	// code is submitted (when the app makes the device key).
+	beforeVerify string
 }
 
 func newPhoneEnv(t *testing.T) *phoneEnv {
@@ -239,6 +242,9 @@ func (e *phoneEnv) signIn() time.Duration {
 	m := codeRE.FindStringSubmatch(e.mail("ana@example.com", codeRE).Text)
 	if m == nil {
 		e.t.Fatal("no login code emailed")
+	}
+	if e.beforeVerify != "" {
+		e.js(e.beforeVerify)
 	}
 	e.do(chromedp.SendKeys(chromedp.CSS(`#code`), m[1]), chromedp.Click(chromedp.CSS(`#verify-form button[type=submit]`)))
 	e.wait("keys", `!document.getElementById('home').hidden && document.getElementById('keys-list').innerText.includes('Lobby')`)

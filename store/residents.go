@@ -2,9 +2,10 @@ package store
 
 import (
 	"context"
-	"crypto/ed25519"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/subtle"
+	"crypto/x509"
 	"database/sql"
 	"encoding/base64"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/lockproto"
 )
 
 // Resident login (the DOOR App). A login is an email plus a device key. The
@@ -63,7 +65,7 @@ type Sealer interface {
 // expired ones included, so their requests can be refused and logged).
 type Resident struct {
 	Email     string
-	DeviceKey ed25519.PublicKey
+	DeviceKey []byte
 	People    []ResidentPerson
 }
 
@@ -196,23 +198,49 @@ type ResidentProperty struct {
 	DeviceID     string        `json:"device_id,omitempty"`
 }
 
-// ParseDeviceKey decodes a base64 Ed25519 public key.
-func ParseDeviceKey(field, v string) (ed25519.PublicKey, error) {
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(v); err == nil {
-			if len(b) != ed25519.PublicKeySize {
-				return nil, domain.FieldError(field, "must be a %d-byte Ed25519 public key, got %d bytes", ed25519.PublicKeySize, len(b))
-			}
-			return ed25519.PublicKey(b), nil
-		}
-	}
+// ParseDeviceKey decodes a base64 device public key: a 32-byte Ed25519
+// key, or an ECDSA P-256 key as the 65-byte uncompressed SEC1 point
+// (WebCrypto "raw") or SPKI DER (WebCrypto "spki"). A P-256 key is returned
+// as the SEC1 point, the form credentials carry (lockproto/devicekey.go);
+// a point not on the curve is refused.
+func ParseDeviceKey(field, v string) ([]byte, error) {
 	if v == "" {
-		return nil, domain.FieldError(field, "is required (base64 Ed25519 public key of the phone)")
+		return nil, domain.FieldError(field, "is required (base64 Ed25519 or P-256 public key of the phone)")
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		b, err := enc.DecodeString(v)
+		if err != nil {
+			continue
+		}
+		switch {
+		case len(b) == lockproto.Ed25519DeviceKeySize:
+			return b, nil
+		case len(b) == lockproto.P256DeviceKeySize:
+			if lockproto.ValidDeviceKey(b) != nil {
+				return nil, domain.FieldError(field, "is not a valid P-256 public key (point not on the curve)")
+			}
+			return b, nil
+		case len(b) > lockproto.P256DeviceKeySize && b[0] == 0x30:
+			pub, err := x509.ParsePKIXPublicKey(b)
+			if err != nil {
+				return nil, domain.FieldError(field, "is not a valid SPKI public key: %v", err)
+			}
+			ec, ok := pub.(*ecdsa.PublicKey)
+			if !ok {
+				return nil, domain.FieldError(field, "SPKI key must be ECDSA P-256")
+			}
+			raw, err := lockproto.P256DeviceKey(ec)
+			if err != nil {
+				return nil, domain.FieldError(field, "SPKI key must be ECDSA P-256")
+			}
+			return raw, nil
+		}
+		return nil, domain.FieldError(field, "must be a %d-byte Ed25519 public key or a %d-byte uncompressed P-256 point (or P-256 SPKI), got %d bytes", lockproto.Ed25519DeviceKeySize, lockproto.P256DeviceKeySize, len(b))
 	}
 	return nil, domain.FieldError(field, "must be base64")
 }
 
-func encodeKey(k ed25519.PublicKey) string { return base64.StdEncoding.EncodeToString(k) }
+func encodeKey(k []byte) string { return base64.StdEncoding.EncodeToString(k) }
 
 // errWrongLoginCode is the one answer to a login code that does not log in
 // (never requested, used, expired or wrong).

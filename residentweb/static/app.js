@@ -68,7 +68,8 @@ function schedule(s) {
 
 // --- device key -----------------------------------------------------
 // The phone's key is made in the browser and never leaves it: WebCrypto
-// Ed25519, kept non-extractable in IndexedDB.
+// Ed25519 where the browser has it, otherwise ECDSA P-256; the private key
+// is non-extractable, kept in IndexedDB.
 function idb() {
   return new Promise((ok, bad) => {
     const r = indexedDB.open('dooros', 1);
@@ -82,7 +83,13 @@ async function deviceKey() {
   try {
     pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
   } catch (e) {
-    throw new Error('This browser cannot make an Ed25519 device key (WebCrypto). Update it, or use the DOOR App.');
+    // No WebCrypto Ed25519: an ECDSA P-256 key (ES256), which locks also
+    // accept. Its public key exports "raw" as the 65-byte SEC1 point.
+    try {
+      pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+    } catch (e2) {
+      throw new Error('This browser cannot make a device key (WebCrypto Ed25519 or P-256). Update it, or use the DOOR App.');
+    }
   }
   const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
   try {
