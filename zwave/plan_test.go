@@ -97,7 +97,7 @@ func TestPlan(t *testing.T) {
 func TestPlanSchedule(t *testing.T) {
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
-		t.Skip("no tzdata:", err)
+		t.Fatal("no tzdata:", err)
 	}
 	// Mondays 08:00–18:00 in New York (UTC-5 in early March 2026).
 	c := code("ana", "1111")
