@@ -136,8 +136,12 @@ func TestDoorSync_FleetInboundKeepsUp(t *testing.T) {
 
 		mu.Lock()
 		defer mu.Unlock()
-		if ops["record_lock_ack"] != 0 || ops["record_lock_events"] != 0 || ops["door_sync_inbound"] == 0 {
-			t.Fatalf("inbound transactions %v: want only door_sync_inbound groups", ops)
+		// A message whose recording fails inside a group (on PostgreSQL a
+		// lock wait between two groups can end in a deadlock error) is
+		// recorded again alone, by design; one transaction per message
+		// (about 2 per lock here) is what must not come back.
+		if solo := ops["record_lock_ack"] + ops["record_lock_events"]; ops["door_sync_inbound"] == 0 || solo > n/5 {
+			t.Fatalf("inbound transactions %v: want door_sync_inbound groups, at most %d messages recorded alone", ops, n/5)
 		}
 		t.Logf("%d group commits for %d locks' messages", ops["door_sync_inbound"], n)
 	})
