@@ -726,26 +726,37 @@ func (s *Store) PersonAccessKeys(ctx context.Context, a domain.Actor, propertyID
 	return keys, err
 }
 
+// personToEdit locks and returns a person of the property for a change by
+// a: a manager of the property's people who could give every key behind
+// that person's access (domain.Actor.CanEditPerson).
+func (t *Tx) personToEdit(ctx context.Context, a domain.Actor, propertyID, id string) (domain.Person, error) {
+	if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
+		return domain.Person{}, err
+	}
+	p, err := t.person(ctx, propertyID, id, true)
+	if err != nil {
+		return domain.Person{}, err
+	}
+	held, err := t.accessKeys(ctx, id)
+	if err != nil {
+		return domain.Person{}, err
+	}
+	if err := a.CanEditPerson(propertyID, held); err != nil {
+		return domain.Person{}, err
+	}
+	return p, nil
+}
+
 // UpdatePerson changes contact details and the access window. Only the
 // fields in the patch are written, so two managers editing different fields
 // of the same person at once both keep their change.
 func (s *Store) UpdatePerson(ctx context.Context, a domain.Actor, propertyID, id string, patch domain.PersonPatch) (domain.PersonView, error) {
 	var out domain.PersonView
 	err := s.inTx(ctx, "update_person", func(t *Tx) error {
-		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
-			return err
-		}
-		p, err := t.person(ctx, propertyID, id, true)
-		if err != nil {
-			return err
-		}
-		held, err := t.accessKeys(ctx, id)
-		if err != nil {
-			return err
-		}
 		// Before validation: a manager who may not change this person
 		// learns nothing from the patch.
-		if err := a.CanEditPerson(propertyID, held); err != nil {
+		p, err := t.personToEdit(ctx, a, propertyID, id)
+		if err != nil {
 			return err
 		}
 		gs, keys, err := t.personKeys(ctx, propertyID, id)

@@ -15,18 +15,8 @@ import (
 func (s *Store) ResendWelcome(ctx context.Context, a domain.Actor, propertyID, id string) (string, error) {
 	var email string
 	err := s.inTx(ctx, "resend_welcome", func(t *Tx) error {
-		if _, err := t.authorize(ctx, a, propertyID, domain.PermPeople); err != nil {
-			return err
-		}
-		p, err := t.person(ctx, propertyID, id, true)
+		p, err := t.personToEdit(ctx, a, propertyID, id)
 		if err != nil {
-			return err
-		}
-		held, err := t.accessKeys(ctx, id)
-		if err != nil {
-			return err
-		}
-		if err := a.CanEditPerson(propertyID, held); err != nil {
 			return err
 		}
 		if st := p.Status(s.Now()); !st.HoldsAccess() {
