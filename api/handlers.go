@@ -283,12 +283,16 @@ func (s *Server) listPeople(w http.ResponseWriter, r *http.Request, a domain.Act
 	if err != nil {
 		return err
 	}
+	desc, err := boolParam(r, "desc")
+	if err != nil {
+		return err
+	}
 	limit, err := intParam(r, "limit")
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
-	people, next, err := s.Store.ListPeople(r.Context(), a, r.PathValue("p"), domain.PeopleFilter{Query: q.Get("q"), IncludeExpired: inc, Cursor: q.Get("cursor"), Limit: limit})
+	people, next, err := s.Store.ListPeople(r.Context(), a, r.PathValue("p"), domain.PeopleFilter{Query: q.Get("q"), Sort: q.Get("sort"), Desc: desc, IncludeExpired: inc, Cursor: q.Get("cursor"), Limit: limit})
 	if err != nil {
 		return err
 	}
