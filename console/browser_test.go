@@ -597,7 +597,7 @@ func TestBrowser(t *testing.T) {
 		b.see("1 created", "kai.lee@example.com", "approval_required")
 		b.screenshot("pms-run")
 		b.open(pp + "/pms")
-		b.see("Review queue", "name_mismatch", "approval_required")
+		b.see("Review queue", "the email belongs to a person with another name", "changes need your approval")
 		b.screenshot("pms")
 		b.submit(`#pms-reviews tr:has(td[data-label=Reason]) button[id^=approve-]`, ".flash")
 		b.see("Review approved")

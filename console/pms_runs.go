@@ -62,6 +62,6 @@ func (c *Console) pmsReviewDecide(approve bool) handler {
 		if rev.Status == store.ReviewApproved {
 			c.wakeDoorSync()
 		}
-		return c.redirect(w, r, propertyURL(rq.Property.ID, "pms")+"#reviews", "Review "+rev.Status+": "+rev.Email+" ("+rev.Reason+").")
+		return c.redirect(w, r, propertyURL(rq.Property.ID, "pms")+"#reviews", "Review "+rev.Status+": "+rev.Email+" ("+pmsWords(rev.Reason)+").")
 	}
 }

@@ -190,7 +190,8 @@ func TestPMSPage(t *testing.T) {
 				t.Fatalf("open reviews %v", open)
 			}
 			r := c.get(e.p("pms"))
-			mustContain(t, r.Body, `id="approve-`+grant.ID+`"`, `id="reject-`+mismatch.ID+`"`, "grant Building")
+			mustContain(t, r.Body, `id="approve-`+grant.ID+`"`, `id="reject-`+mismatch.ID+`"`, "grant Building",
+				">changes need your approval (approval required is set)<", ">the email belongs to a person with another name<")
 			mustNotContain(t, r.Body, "grant "+e.f.Building.ID)
 			if r := c.submit(e.p("pms", "reviews", grant.ID, "approve"), nil); r.Status != http.StatusSeeOther {
 				t.Fatalf("approve: %d %s", r.Status, r.Body)

@@ -74,6 +74,7 @@ var funcs = template.FuncMap{
 		return formatSchedule(s)
 	},
 	"join": strings.Join,
+	"pmsWords": pmsWords,
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {
