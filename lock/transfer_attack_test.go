@@ -160,7 +160,10 @@ func snapshot(t *testing.T, d *door, n int, version uint64, salt string) (sealed
 	t.Helper()
 	b := lockproto.Bundle{LockID: d.keys.LockID, Version: version, Snapshot: true, TrustedTime: d.real}
 	for i := range n {
-		b.Doorcodes = append(b.Doorcodes, lockproto.DoorcodeEntry{Code: fmt.Sprintf("%08d", 10000000+i), PersonID: fmt.Sprintf("%s-%05d", salt, i)})
+		// As the cloud sends them: a person's UUID and a window.
+		b.Doorcodes = append(b.Doorcodes, lockproto.DoorcodeEntry{Code: fmt.Sprintf("%08d", 10000000+i),
+			PersonID:  fmt.Sprintf("%s%07d-7e57-4c0d-9a11-%012d", salt, i, i),
+			NotBefore: d.real.Add(-30 * 24 * time.Hour), NotAfter: d.real.Add(365 * 24 * time.Hour)})
 	}
 	sealed, err := lockproto.SealBundle(d.propPriv, d.keys.Symmetric, b)
 	if err != nil {

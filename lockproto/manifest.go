@@ -118,6 +118,9 @@ func (m *BundleManifest) CheckChunk(i int, data []byte) error {
 // is deterministic: the same bundle always gets the same manifest, so every
 // courier of it carries the same transfer.
 func SignBundleManifest(propertyKey ed25519.PrivateKey, sealed []byte, chunkSize int) ([]byte, error) {
+	if chunkSize < MinChunkSize || chunkSize > MaxChunkSize {
+		return nil, fmt.Errorf("%w: manifest: chunk size %d outside %d..%d", ErrMalformed, chunkSize, MinChunkSize, MaxChunkSize)
+	}
 	h, err := ReadBundleHeader(sealed)
 	if err != nil {
 		return nil, err
