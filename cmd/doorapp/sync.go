@@ -242,15 +242,25 @@ func (a *app) deliver(ctx context.Context, l *syncLink, it mailboxItem, sealed [
 	if err != nil {
 		return nil, fmt.Errorf("mailbox manifest: %w", err)
 	}
-	start, last := time.Now(), time.Time{}
-	progress := func(next, total int) {
+	start, last, attempt := time.Now(), time.Time{}, 0
+	var progress, report func(next, total int)
+	first := func(next, total int) {
+		if attempt > 1 && next > 0 {
+			fmt.Fprintf(a.stdout, "sync: bundle %d: the lock has %d of %d chunks; resuming\n", it.Version, next, total)
+		}
+		progress = report
+		report(next, total)
+	}
+	report = func(next, total int) {
 		if now := time.Now(); next == total || next == 0 || now.Sub(last) >= 5*time.Second {
 			last = now
 			fmt.Fprintf(a.stdout, "sync: bundle %d: chunk %d of %d (%d%%, %v)\n", it.Version, next, total, next*100/total, now.Sub(start).Round(time.Second))
 		}
 	}
 	for {
-		ack, err := l.s.DeliverChunked(ctx, manifest, sealed, progress)
+		attempt++
+		progress = first
+		ack, err := l.s.DeliverChunked(ctx, manifest, sealed, func(next, total int) { progress(next, total) })
 		if err == nil {
 			return ack, nil
 		}
