@@ -2,6 +2,7 @@ package lock_test
 
 import (
 	"context"
+	"os"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -160,9 +161,10 @@ func snapshot(t *testing.T, d *door, n int, version uint64, salt string) (sealed
 	t.Helper()
 	b := lockproto.Bundle{LockID: d.keys.LockID, Version: version, Snapshot: true, TrustedTime: d.real}
 	for i := range n {
-		// As the cloud sends them: a person's UUID and a window.
-		b.Doorcodes = append(b.Doorcodes, lockproto.DoorcodeEntry{Code: fmt.Sprintf("%08d", 10000000+i),
-			PersonID:  fmt.Sprintf("%s%07d-7e57-4c0d-9a11-%012d", salt, i, i),
+		// As the cloud sends them (and BenchmarkBundleSizes measures them):
+		// a 20-character person id and a window.
+		b.Doorcodes = append(b.Doorcodes, lockproto.DoorcodeEntry{Code: fmt.Sprintf("%07d", 1000000+i),
+			PersonID:  fmt.Sprintf("%s0k%017d", salt, i),
 			NotBefore: d.real.Add(-30 * 24 * time.Hour), NotAfter: d.real.Add(365 * 24 * time.Hour)})
 	}
 	sealed, err := lockproto.SealBundle(d.propPriv, d.keys.Symmetric, b)
@@ -428,4 +430,37 @@ func TestChunkedNeedsProof(t *testing.T) {
 	defer s.Close()
 	_, err = s.Request(ctx, lockproto.ChanManifest, manifest, lockproto.ChanTransfer)
 	wantRefusal(t, "manifest before a proof", err, lockproto.ErrNotAuthenticated)
+}
+
+// TestChunkedSnapshot333 is the figure's real run: the 5,000-entry snapshot
+// over a real loopback link paced at 333 B/s, dropped halfway, resumed on
+// a new connection. It takes about 12 minutes, so it runs only with
+// DOOROS_TEST_BLE_333=1 (docs/bench-lock.md).
+func TestChunkedSnapshot333(t *testing.T) {
+	if os.Getenv("DOOROS_TEST_BLE_333") == "" {
+		t.Skip("DOOROS_TEST_BLE_333 not set: the real 333 B/s run takes about 12 minutes")
+	}
+	d := newDoor(t)
+	cfg := ble.Config{Rate: ble.WorstCaseRate}
+	proxy := newDropProxy(t, serveBLE(t, d, cfg))
+	sealed, manifest := snapshot(t, d, 5000, 1, "d")
+	m, _ := lockproto.ReadBundleManifest(manifest)
+	p := newPhone(t, d, false)
+	proxy.cut.Store(int64(len(sealed) / 2))
+	start := time.Now()
+	var first progressLog
+	_, err := p.connect(t, d, proxy.addr, cfg).DeliverChunked(context.Background(), manifest, sealed, first.f)
+	if err == nil {
+		t.Fatal("the link was not cut")
+	}
+	dropAt := time.Since(start)
+	var second progressLog
+	ack, err := p.connect(t, d, proxy.addr, cfg).DeliverChunked(context.Background(), manifest, sealed, second.f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	el := time.Since(start)
+	applied(t, d, ack, 1, 5000)
+	t.Logf("%d-byte snapshot, %d chunks at %d B/s: link cut after %v with %d chunks on the lock, resumed at chunk %d, applied after %v (both handshakes and proofs included)",
+		len(sealed), len(m.Chunks), cfg.Rate, dropAt.Round(time.Second), first.last(), second.first(), el.Round(time.Second))
 }
