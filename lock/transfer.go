@@ -125,7 +125,8 @@ func (l *Lock) OfferManifest(signed []byte) (status, ack []byte, err error) {
 	// A newer (or same-version, re-sealed) bundle replaces the one being
 	// assembled: the cloud signed it later. Data first, then the manifest
 	// that makes it count.
-	if err := l.opts.FS.WriteFile(transferData, nil); err == nil {
+	err = l.opts.FS.WriteFile(transferData, nil)
+	if err == nil {
 		err = l.opts.FS.WriteFile(transferManifest, signed)
 	}
 	if err != nil {
