@@ -2,13 +2,13 @@ package lock_test
 
 import (
 	"context"
-	"os"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
