@@ -41,9 +41,10 @@ func TestPowerCutDuringChunkedTransfer(t *testing.T) {
 		}
 		fsys.steps, fsys.cutAt = 0, n
 		confirmed, inLast := 0, false
-		status, _, err := l.OfferManifest(manifest)
+		_, _, err = l.OfferManifest(manifest)
 		for i := 0; err == nil && i < len(m.Chunks); i++ {
 			inLast = i == len(m.Chunks)-1
+			var status []byte
 			var done bool
 			if status, _, done, err = l.OfferChunk(chunk(i)); err == nil && !done {
 				confirmed = next(status)
@@ -63,7 +64,7 @@ func TestPowerCutDuringChunkedTransfer(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cut at step %d: lock does not boot: %v", n, err)
 		}
-		status, _, err = after.OfferManifest(manifest)
+		status, _, err := after.OfferManifest(manifest)
 		if errors.Is(err, lockproto.ErrStale) {
 			if after.Status().Version != 2 || !inLast {
 				t.Fatalf("cut at step %d: manifest stale at version %d", n, after.Status().Version)
