@@ -80,7 +80,7 @@ func (s *Server) staffDoorMailbox(w http.ResponseWriter, r *http.Request, a doma
 	switch {
 	case err == nil:
 		items = append(items, mailboxItem{DoorID: b.DoorID, LockID: b.LockID, Base: b.Base, Version: b.Version, Snapshot: b.Snapshot,
-			Bundle: base64.StdEncoding.EncodeToString(b.Sealed), LogNext: b.LogNext})
+			Bundle: base64.StdEncoding.EncodeToString(b.Sealed), Manifest: encodeManifest(b.Manifest), LogNext: b.LogNext})
 	case domain.ErrorCode(err) == domain.ENotFound || errors.Is(err, store.ErrInSync):
 	default:
 		return err

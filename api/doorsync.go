@@ -151,8 +151,18 @@ type mailboxItem struct {
 	Version  int64  `json:"version"`
 	Snapshot bool   `json:"snapshot"`
 	Bundle   string `json:"bundle"`
+	// Manifest: the bundle goes to the lock in chunks under this signed
+	// manifest (lockproto.SignBundleManifest); absent for a small bundle.
+	Manifest string `json:"manifest,omitempty"`
 	// LogNext: fetch the lock's log from here and upload it.
 	LogNext int64 `json:"log_next"`
+}
+
+func encodeManifest(m []byte) string {
+	if len(m) == 0 {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(m)
 }
 
 func (s *Server) myMailbox(w http.ResponseWriter, r *http.Request, res store.Resident) error {
@@ -174,7 +184,7 @@ func (s *Server) myMailbox(w http.ResponseWriter, r *http.Request, res store.Res
 			return err
 		}
 		items = append(items, mailboxItem{DoorID: b.DoorID, LockID: b.LockID, Base: b.Base, Version: b.Version, Snapshot: b.Snapshot,
-			Bundle: base64.StdEncoding.EncodeToString(b.Sealed), LogNext: b.LogNext})
+			Bundle: base64.StdEncoding.EncodeToString(b.Sealed), Manifest: encodeManifest(b.Manifest), LogNext: b.LogNext})
 	}
 	logFrom, err := s.Store.LogFrom(r.Context(), res)
 	if err != nil {

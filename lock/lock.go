@@ -67,6 +67,10 @@ type Lock struct {
 
 	credCache map[[lockproto.CredentialRefSize]byte]cachedCred
 	today     *guestCodes
+	// xfer is the chunked bundle being assembled (transfer.go), loaded
+	// from flash at its first use.
+	xfer       *transfer
+	xferLoaded bool
 
 	// hashCode is the keyed hash doorcodes are kept and looked up by.
 	hashCode func(string) string
@@ -241,6 +245,12 @@ func (l *Lock) Status() Status {
 func (l *Lock) ApplyBundle(sealed []byte) ([]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.applyBundle(sealed)
+}
+
+// applyBundle is ApplyBundle with l.mu held: the one path a whole bundle
+// and a reassembled chunked one (transfer.go) both take.
+func (l *Lock) applyBundle(sealed []byte) ([]byte, error) {
 	// The journal of the current state must be in the log before a new
 	// state's journal takes its place and its sequence numbers.
 	if err := l.flushJournal(); err != nil {

@@ -56,7 +56,11 @@ type sealedFS struct {
 
 // plain names the files left as they are: the event log (appended record
 // by record).
-func plain(name string) bool { return strings.HasPrefix(name, eventsFile) }
+func plain(name string) bool {
+	// A chunked bundle in transfer is already encrypted to the lock and
+	// its manifest is signed public data; chunks are appended as they come.
+	return strings.HasPrefix(name, eventsFile) || strings.HasPrefix(name, transferPrefix)
+}
 
 // aadFor binds a file to its final name: writeAtomic writes NAME.tmp and
 // renames it to NAME.

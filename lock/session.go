@@ -75,6 +75,25 @@ func (s *Session) dispatch(plain []byte) []byte {
 				return lockproto.EncodeChannelMsg(lockproto.ChanAck, out)
 			}
 		}
+	case lockproto.ChanManifest:
+		if err = s.needAuth(); err == nil {
+			var status []byte
+			if status, out, err = s.l.OfferManifest(body); err == nil {
+				return lockproto.EncodeChannelMsg(lockproto.ChanTransfer, status)
+			}
+		}
+	case lockproto.ChanChunk:
+		if err = s.needAuth(); err == nil {
+			var status []byte
+			var done bool
+			status, out, done, err = s.l.OfferChunk(body)
+			switch {
+			case err == nil && done:
+				return lockproto.EncodeChannelMsg(lockproto.ChanAck, out)
+			case err == nil:
+				return lockproto.EncodeChannelMsg(lockproto.ChanTransfer, status)
+			}
+		}
 	case lockproto.ChanLogRequest:
 		var from uint64
 		if err = s.needAuth(); err == nil {

@@ -276,6 +276,11 @@ const (
 	ChanLogRequest   ChannelMsg = 6 // 8-byte big-endian first sequence → ChanEvents
 	ChanEvents       ChannelMsg = 7 // lock-signed event batch
 	ChanError        ChannelMsg = 8 // ChannelError
+	// Chunked bundle transfer (manifest.go): a lock older than these
+	// answers ChanError "malformed", and the phone says so.
+	ChanManifest ChannelMsg = 9  // signed BundleManifest → ChanTransfer (where to resume) or ChanError with ack
+	ChanChunk    ChannelMsg = 10 // EncodeChunk → ChanTransfer, or ChanAck after the last chunk
+	ChanTransfer ChannelMsg = 11 // TransferStatus
 )
 
 // EncodeChannelMsg frames a message for Channel.Seal.
@@ -289,7 +294,7 @@ func DecodeChannelMsg(msg []byte) (ChannelMsg, []byte, error) {
 		return 0, nil, fmt.Errorf("%w: empty channel message", ErrMalformed)
 	}
 	t := ChannelMsg(msg[0])
-	if t < ChanUnlock || t > ChanError {
+	if t < ChanUnlock || t > ChanTransfer {
 		return 0, nil, fmt.Errorf("%w: channel message type %d", ErrMalformed, t)
 	}
 	return t, msg[1:], nil

@@ -42,6 +42,8 @@ var errorCodes = []struct {
 	{"keypad_locked", ErrKeypadLocked},
 	{"not_provisioned", ErrNotProvisioned},
 	{"not_authenticated", ErrNotAuthenticated},
+	{"chunk", ErrChunk},
+	{"no_transfer", ErrNoTransfer},
 }
 
 // ErrorCode names err for the wire; anything not listed is "internal" so that

@@ -349,7 +349,7 @@ func (t *Tx) sealedBundles(ctx context.Context, jobs []*bundleJob) (map[string]D
 		byDoor[j.doorID] = j
 		ids = append(ids, j.doorID)
 	}
-	rows, err := t.query(ctx, `SELECT b.door_id, b.generation, b.version, b.base, b.sealed, b.digest, b.snapshot FROM door_bundles b
+	rows, err := t.query(ctx, `SELECT b.door_id, b.generation, b.version, b.base, b.sealed, b.digest, b.snapshot, b.manifest FROM door_bundles b
 		JOIN doors d ON d.id = b.door_id AND d.version = b.version
 		WHERE b.door_id IN (`+placeholders(len(ids))+`) ORDER BY b.created_at`, anySlice(ids)...)
 	if err != nil {
@@ -358,11 +358,11 @@ func (t *Tx) sealedBundles(ctx context.Context, jobs []*bundleJob) (map[string]D
 	defer rows.Close()
 	out := map[string]DoorBundle{}
 	for rows.Next() {
-		var doorID, b64, digest string
+		var doorID, b64, digest, manifest64 string
 		var gen int
 		var version, base int64
 		var snap bool
-		if err := rows.Scan(&doorID, &gen, &version, &base, &b64, &digest, &snap); err != nil {
+		if err := rows.Scan(&doorID, &gen, &version, &base, &b64, &digest, &snap, &manifest64); err != nil {
 			return nil, err
 		}
 		j := byDoor[doorID]
@@ -373,7 +373,15 @@ func (t *Tx) sealedBundles(ctx context.Context, jobs []*bundleJob) (map[string]D
 		if err != nil {
 			return nil, err
 		}
-		out[doorID] = DoorBundle{DoorID: doorID, LockID: doorID, Base: base, Version: version, Snapshot: snap, Sealed: sealed, Digest: digest, LogNext: j.logNext}
+		manifest, err := base64.StdEncoding.DecodeString(manifest64)
+		if err != nil {
+			return nil, err
+		}
+		if len(manifest) == 0 {
+			manifest = nil
+		}
+		out[doorID] = DoorBundle{DoorID: doorID, LockID: doorID, Base: base, Version: version, Snapshot: snap, Sealed: sealed, Digest: digest,
+			Manifest: manifest, LogNext: j.logNext}
 	}
 	return out, rows.Err()
 }
@@ -406,13 +414,21 @@ func (j *bundleJob) seal(sealer Sealer) error {
 	if err != nil {
 		return err
 	}
+	// Too large for one BLE connection at a slow rate: the phone carries it
+	// in chunks under a manifest signed with the same property key.
+	var manifest []byte
+	if len(sealed) > lockproto.ChunkThreshold {
+		if manifest, err = lockproto.SignBundleManifest(j.signer, sealed, lockproto.DefaultChunkSize); err != nil {
+			return err
+		}
+	}
 	state, err := json.Marshal(j.desired.State())
 	if err != nil {
 		return err
 	}
 	j.base, j.state = base, string(state)
 	j.bundle = DoorBundle{DoorID: j.doorID, LockID: j.doorID, Base: base, Version: j.version, Snapshot: snap, Sealed: sealed,
-		Digest: hex.EncodeToString(lockproto.BundleDigest(sealed)), LogNext: j.logNext}
+		Digest: hex.EncodeToString(lockproto.BundleDigest(sealed)), Manifest: manifest, LogNext: j.logNext}
 	return nil
 }
 
@@ -465,10 +481,10 @@ func (s *Store) storeBundles(ctx context.Context, batch []*bundleJob) (map[strin
 			fresh = kept
 		}
 		now := s.Now()
-		const cols = 9
+		const cols = 10
 		for lo := 0; lo < len(fresh); lo += 500 {
 			chunk := fresh[lo:min(lo+500, len(fresh))]
-			q := `INSERT INTO door_bundles (digest, door_id, generation, base, version, snapshot, sealed, state, created_at) VALUES `
+			q := `INSERT INTO door_bundles (digest, door_id, generation, base, version, snapshot, sealed, state, created_at, manifest) VALUES `
 			args := make([]any, 0, len(chunk)*cols)
 			for i, j := range chunk {
 				if i > 0 {
@@ -476,7 +492,7 @@ func (s *Store) storeBundles(ctx context.Context, batch []*bundleJob) (map[strin
 				}
 				q += "(" + placeholders(cols) + ")"
 				args = append(args, j.bundle.Digest, j.doorID, j.gen, j.base, j.version, j.bundle.Snapshot,
-					base64.StdEncoding.EncodeToString(j.bundle.Sealed), j.state, micros(j.now))
+					base64.StdEncoding.EncodeToString(j.bundle.Sealed), j.state, micros(j.now), base64.StdEncoding.EncodeToString(j.bundle.Manifest))
 			}
 			if _, err := t.exec(ctx, q, args...); err != nil {
 				return err

@@ -230,6 +230,10 @@ type DoorBundle struct {
 	Snapshot bool   `json:"snapshot"`
 	Sealed   []byte `json:"bundle"`
 	Digest   string `json:"-"`
+	// Manifest is the property-signed manifest of a bundle that travels to
+	// the lock in chunks (lockproto.SignBundleManifest); nil for a bundle
+	// small enough for one message.
+	Manifest []byte `json:"manifest,omitempty"`
 	// LogNext is the next lock event the cloud expects: where a courier
 	// starts fetching the lock's log.
 	LogNext int64 `json:"log_next"`

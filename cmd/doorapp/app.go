@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/dooros/dooros/lockproto/ble"
 )
 
 // app is the phone: where it talks to and what it keeps.
@@ -28,7 +30,13 @@ type app struct {
 	stdout io.Writer
 	stderr io.Writer
 	client *http.Client
+	// idle is the BLE link's longest silence between two frames (sync's
+	// --idle-timeout); 0 is ble.IdleTimeout.
+	idle time.Duration
 }
+
+// bleConfig is the simulated link's shape at rate.
+func (a *app) bleConfig(rate int) ble.Config { return ble.Config{Rate: rate, IdleTimeout: a.idle} }
 
 func newApp(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) (*app, []string, error) {
 	fs := flag.NewFlagSet("doorapp", flag.ContinueOnError)

@@ -54,7 +54,7 @@ func (a *app) syncSession(ctx context.Context, door, addr string, rate int) (*bl
 	if cda.device, cerr = a.deviceKey(); cerr != nil {
 		return nil, cerr
 	}
-	s, cerr = ble.DialLock(ctx, addr, ble.Config{Rate: rate}, door, cda.lockPub)
+	s, cerr = ble.DialLock(ctx, addr, a.bleConfig(rate), door, cda.lockPub)
 	if cerr != nil {
 		return nil, fmt.Errorf("door %s: %w", door, cerr)
 	}

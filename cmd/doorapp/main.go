@@ -47,6 +47,8 @@ commands:
   guests revoke ID                               take a guest's access away
   unlock --door DOOR --ble ADDR [--no-sync]      open a door (DOOR: its name); relays its pending bundle and log (passive sync)
   sync --door DOOR --ble ADDR                    manual Door Sync of a door in Bluetooth range
+       [--retries N] [--idle-timeout D]          (a large bundle goes in chunks: a dropped link is
+                                                 reconnected N times, default 5, and resumed)
   staff login|doors|sync|logout                  managers: sync the property's doors (doorapp staff help)
 
 The state directory (default ~/.doorapp) holds the device key, the session

@@ -168,9 +168,11 @@ func cmdStaffDoors(ctx context.Context, a *app, args []string) error {
 func cmdStaffSync(ctx context.Context, a *app, args []string) error {
 	var property, door, addr string
 	var rate int
+	var o syncOptions
 	fs, err := subFlags(a, "staff sync", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&property, "property", "", "property id (required)")
 		bleFlags(fs, &door, &addr, &rate)
+		syncFlags(fs, a, &o)
 	})
 	if err != nil {
 		return err
@@ -181,8 +183,9 @@ func cmdStaffSync(ctx context.Context, a *app, args []string) error {
 	if property == "" || door == "" || addr == "" {
 		return errors.New("staff sync: --property ID, --door ID and --ble ADDR are required")
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
+	if err := o.check(a); err != nil {
+		return err
+	}
 	c, err := a.staffCourier(ctx, property)
 	if err != nil {
 		return err
@@ -197,19 +200,28 @@ func cmdStaffSync(ctx context.Context, a *app, args []string) error {
 	if da.device, err = a.deviceKey(); err != nil {
 		return err
 	}
-	s, err := ble.DialLock(ctx, addr, ble.Config{Rate: rate}, door, da.lockPub)
-	if err != nil {
-		return fmt.Errorf("door %s: %w", door, err)
+	dial := func(ctx context.Context) (*ble.Session, error) {
+		s, err := ble.DialLock(ctx, addr, a.bleConfig(rate), door, da.lockPub)
+		if err != nil {
+			return nil, fmt.Errorf("door %s: %w", door, err)
+		}
+		res, err := s.Authenticate(ctx, da.cred, da.device, da.timeToken)
+		if err == nil && !res.Authenticated {
+			err = fmt.Errorf("staff sync: the lock does not accept the staff courier credential (%s)", res.Reason)
+		}
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		return s, nil
 	}
-	defer s.Close()
-	res, err := s.Authenticate(ctx, da.cred, da.device, da.timeToken)
+	s, err := dial(ctx)
 	if err != nil {
 		return err
 	}
-	if !res.Authenticated {
-		return fmt.Errorf("staff sync: the lock does not accept the staff courier credential (%s)", res.Reason)
-	}
-	return a.relayVia(ctx, s, door, staffCourier{a, property})
+	l := &syncLink{s: s, redial: dial, retries: o.retries}
+	defer l.close()
+	return a.relayVia(ctx, l, door, staffCourier{a, property})
 }
 
 // staffCourier is a manager's door mailbox and sync reports.

@@ -130,7 +130,7 @@ func (a *app) connect(ctx context.Context, door, addr string, rate int, renew bo
 		return nil, nil, err
 	}
 	da.device, da.stored = key, stored
-	s, err := ble.DialLock(ctx, addr, ble.Config{Rate: rate}, door, da.lockPub)
+	s, err := ble.DialLock(ctx, addr, a.bleConfig(rate), door, da.lockPub)
 	if err != nil && stored && !renew && errors.Is(err, lockproto.ErrSignature) {
 		// The lock may have been given new keys since this phone stored
 		// its certificate (a key rotation another phone carried there):

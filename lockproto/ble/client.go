@@ -61,6 +61,18 @@ func (s *Session) exchange(ctx context.Context, msg []byte) (MsgType, []byte, er
 	}
 	stop := context.AfterFunc(ctx, func() { s.conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
+	// Silence is bounded per frame, not per message: a bundle on a slow
+	// link takes as long as it takes while frames keep coming.
+	s.link.beforeFrame = func() {
+		dl := time.Now().Add(s.link.cfg.IdleTimeout)
+		if cd, ok := ctx.Deadline(); ok && cd.Before(dl) {
+			dl = cd
+		}
+		s.conn.SetReadDeadline(dl)
+		if ctx.Err() != nil {
+			s.conn.SetDeadline(time.Unix(1, 0))
+		}
+	}
 	if err := s.link.writeMessage(msg); err != nil {
 		return 0, nil, s.ctxErr(ctx, err)
 	}
@@ -114,36 +126,45 @@ func (s *Session) Handshake(ctx context.Context, lockID string, lockPub ed25519.
 // Request sends one request inside the channel and returns the body of its
 // reply of type want; a refusal is a *RemoteError.
 func (s *Session) Request(ctx context.Context, t lockproto.ChannelMsg, body []byte, want lockproto.ChannelMsg) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ch == nil {
-		return nil, fmt.Errorf("ble: no channel: handshake first")
-	}
-	rt, rbody, err := s.exchange(ctx, encodeMessage(MsgSealed, s.ch.Seal(lockproto.EncodeChannelMsg(t, body))))
+	ct, cbody, err := s.request(ctx, t, body)
 	if err != nil {
 		return nil, err
-	}
-	if rt != MsgSealed {
-		if rt == MsgError {
-			return nil, remoteError(rbody)
-		}
-		return nil, fmt.Errorf("%w: reply type %d", lockproto.ErrMalformed, rt)
-	}
-	plain, err := s.ch.Open(rbody)
-	if err != nil {
-		return nil, err
-	}
-	ct, cbody, err := lockproto.DecodeChannelMsg(plain)
-	if err != nil {
-		return nil, err
-	}
-	if ct == lockproto.ChanError {
-		return nil, remoteError(cbody)
 	}
 	if ct != want {
 		return nil, fmt.Errorf("%w: reply type %d, want %d", lockproto.ErrMalformed, ct, want)
 	}
 	return cbody, nil
+}
+
+// request is Request with the reply's type left to the caller.
+func (s *Session) request(ctx context.Context, t lockproto.ChannelMsg, body []byte) (lockproto.ChannelMsg, []byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		return 0, nil, fmt.Errorf("ble: no channel: handshake first")
+	}
+	rt, rbody, err := s.exchange(ctx, encodeMessage(MsgSealed, s.ch.Seal(lockproto.EncodeChannelMsg(t, body))))
+	if err != nil {
+		return 0, nil, err
+	}
+	if rt != MsgSealed {
+		if rt == MsgError {
+			return 0, nil, remoteError(rbody)
+		}
+		return 0, nil, fmt.Errorf("%w: reply type %d", lockproto.ErrMalformed, rt)
+	}
+	plain, err := s.ch.Open(rbody)
+	if err != nil {
+		return 0, nil, err
+	}
+	ct, cbody, err := lockproto.DecodeChannelMsg(plain)
+	if err != nil {
+		return 0, nil, err
+	}
+	if ct == lockproto.ChanError {
+		return 0, nil, remoteError(cbody)
+	}
+	return ct, cbody, nil
 }
 
 func (s *Session) prove(ctx context.Context, t lockproto.ChannelMsg, credential []byte, device crypto.Signer, timeToken []byte, byRef bool) (*lockproto.UnlockResult, error) {
