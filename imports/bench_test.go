@@ -107,6 +107,7 @@ func BenchmarkImport10k(b *testing.B) {
 				ctx := context.Background()
 				var imp, raw, impCPU, rawCPU time.Duration
 				var peak float64
+				load := loadAvg()
 				for range b.N {
 					st := be.Open(b)
 					f := storetest.Seed(b, st)
@@ -136,9 +137,21 @@ func BenchmarkImport10k(b *testing.B) {
 				b.ReportMetric(float64(impCPU)/float64(rawCPU), "cpu-ratio")
 				b.ReportMetric(float64(n*b.N)/imp.Seconds(), "rows/s")
 				b.ReportMetric(peak, "peak-heap-MB")
+				b.ReportMetric(max(load, loadAvg()), "load1")
 			})
 		}
 	}
+}
+
+// loadAvg is the machine's one-minute load average (0 where
+// /proc/loadavg is missing).
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f, _ := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
+	return f
 }
 
 // BenchmarkReconcile5000 syncs a 5,000-resident roster in which 100
