@@ -43,6 +43,10 @@ type Pusher struct {
 	// inboundQueue. When it is full, the MQTT handler waits for room.
 	Queue int
 
+	// SharedGroup, when set, subscribes to acks, event logs and status in
+	// this MQTT 5 shared subscription group (inbound.go).
+	SharedGroup string
+
 	acks *ackQueue // acks received and not yet recorded, by lock (set by Run)
 }
 
@@ -112,10 +116,8 @@ func (p *Pusher) Run(ctx context.Context) error {
 			}
 		}
 	}
-	for _, k := range []mqtt.Kind{mqtt.KindAck, mqtt.KindEvents, mqtt.KindStatus, mqtt.KindResult} {
-		if err := p.Client.Subscribe(ctx, mqtt.Filter(k), 1, handler); err != nil {
-			return err
-		}
+	if err := p.subscribe(ctx, handler); err != nil { // inbound.go
+		return err
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
