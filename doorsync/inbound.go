@@ -2,6 +2,7 @@ package doorsync
 
 import (
 	"context"
+	"time"
 
 	"github.com/dooros/dooros/mqtt"
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,6 +11,14 @@ import (
 // DefaultSharedGroup is the shared subscription group of servers on an
 // external broker (Config.SharedGroup).
 const DefaultSharedGroup = "dooros"
+
+// doorStateLease is how long a door.state row claimed by a pusher stays
+// invisible to the other servers' pushers. A round claims, builds,
+// publishes (10 s timeout per bundle, in parallel) and settles in well
+// under this; a server killed mid-round leaves its rows to another server
+// after this long instead of store.OutboxLease (2 minutes). A round that
+// does take longer costs a duplicate publish, which the lock refuses.
+const doorStateLease = 30 * time.Second
 
 // inboundKinds are the lock topics the pusher subscribes to.
 var inboundKinds = []mqtt.Kind{mqtt.KindAck, mqtt.KindEvents, mqtt.KindStatus, mqtt.KindResult}

@@ -179,7 +179,7 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 	if err := p.refreshOnce(ctx); err != nil && ctx.Err() == nil {
 		p.Svc.Log.Error("door sync: refresh doors", "err", err)
 	}
-	items, err := p.Svc.Store.ClaimOutbox(ctx, store.TopicDoorState, claimBatch)
+	items, err := p.Svc.Store.ClaimOutboxLease(ctx, store.TopicDoorState, claimBatch, doorStateLease) // inbound.go
 	if err != nil || len(items) == 0 {
 		return 0, err
 	}
