@@ -392,14 +392,47 @@ func TestScaleOut_TwoProcesses(t *testing.T) {
 
 	// Event logs: what was in flight to A when it was killed is dropped by
 	// the broker (clean sessions); say how many locks' logs are behind.
-	var behind int
-	for _, l := range locks {
-		var next int64
-		if err := st.DB().QueryRow(`SELECT log_next FROM door_locks WHERE door_id = $1`, l.LockID()).Scan(&next); err == nil && uint64(next) < l.Status().LogNext {
-			behind++
+	behind := func() int {
+		n := 0
+		for _, l := range locks {
+			var next int64
+			if err := st.DB().QueryRow(`SELECT log_next FROM door_locks WHERE door_id = $1`, l.LockID()).Scan(&next); err == nil && uint64(next) < l.Status().LogNext {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(30 * time.Second); behind() > 0 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	}
+	t.Logf("%d of %d locks' logs are still behind on the cloud 30 s after the last round", behind(), nLocks)
+	for _, s := range []*serveCmd{a, b} {
+		t.Logf("%s's warnings and errors: %s", s.name, logSummary(s.log))
+	}
+}
+
+var logMsgRE = regexp.MustCompile(`level=(WARN|ERROR) msg="([^"]*)"`)
+
+// logSummary counts a server log's warnings and errors by message.
+func logSummary(path string) string {
+	b, _ := os.ReadFile(path)
+	counts := map[string]int{}
+	for _, m := range logMsgRE.FindAllStringSubmatch(string(b), -1) {
+		counts[m[1]+" "+m[2]]++
+	}
+	if len(counts) == 0 {
+		return "none"
+	}
+	var out []string
+	for k, v := range counts {
+		out = append(out, fmt.Sprintf("%d× %s", v, k))
+	}
+	slices.Sort(out)
+	for i, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "level=ERROR") && i < 100000 && len(out) < 20 {
+			out = append(out, "\n    "+line)
 		}
 	}
-	t.Logf("%d of %d locks' logs are behind on the cloud at the end", behind, nLocks)
+	return strings.Join(out, "; ")
 }
 
 // fanoutFloor is the broker's fan-out floor: one QoS 1 message of 600
