@@ -36,5 +36,5 @@ var (
 
 // Collectors are Door Sync's metrics, for a Prometheus registry.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{bundlesBuilt, bundleFailures, publishFailures, inboundWaits, ackHeldPushes, groupSize}
+	return []prometheus.Collector{bundlesBuilt, bundleFailures, publishFailures, inboundWaits, ackHeldPushes, groupSize, inboundMessages}
 }

@@ -43,6 +43,10 @@ type Pusher struct {
 	// inboundQueue. When it is full, the MQTT handler waits for room.
 	Queue int
 
+	// SharedGroup, when set, subscribes to acks, event logs and status in
+	// this MQTT 5 shared subscription group (inbound.go).
+	SharedGroup string
+
 	acks *ackQueue // acks received and not yet recorded, by lock (set by Run)
 }
 
@@ -112,10 +116,8 @@ func (p *Pusher) Run(ctx context.Context) error {
 			}
 		}
 	}
-	for _, k := range []mqtt.Kind{mqtt.KindAck, mqtt.KindEvents, mqtt.KindStatus, mqtt.KindResult} {
-		if err := p.Client.Subscribe(ctx, mqtt.Filter(k), 1, handler); err != nil {
-			return err
-		}
+	if err := p.subscribe(ctx, handler); err != nil { // inbound.go
+		return err
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -177,7 +179,7 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 	if err := p.refreshOnce(ctx); err != nil && ctx.Err() == nil {
 		p.Svc.Log.Error("door sync: refresh doors", "err", err)
 	}
-	items, err := p.Svc.Store.ClaimOutbox(ctx, store.TopicDoorState, claimBatch)
+	items, err := p.Svc.Store.ClaimOutboxLease(ctx, store.TopicDoorState, claimBatch, doorStateLease) // inbound.go
 	if err != nil || len(items) == 0 {
 		return 0, err
 	}

@@ -26,6 +26,13 @@ type Config struct {
 	ClientID string
 	// Poll and Backoff tune the pusher (its defaults when zero).
 	Poll, Backoff time.Duration
+	// SharedGroup is the MQTT 5 shared subscription group in which the
+	// servers on an external broker (URL) split the locks' acks, event logs
+	// and status (Pusher.SharedGroup); empty: every server receives every
+	// message. Not used with the embedded broker, which only one server
+	// runs. A name that is not 1-64 letters, digits, '.', '_', '-' fails
+	// Start.
+	SharedGroup string
 	// InboundQueue is Pusher.Queue (its default when zero).
 	InboundQueue int
 	Log          *slog.Logger
@@ -39,6 +46,15 @@ func Start(ctx context.Context, st *store.Store, keys Keys, cfg Config) (svc *Se
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SharedGroup != "" {
+		if err := mqtt.CheckShareGroup(cfg.SharedGroup); err != nil {
+			return nil, nil, err
+		}
+	}
+	sharedGroup := cfg.SharedGroup
+	if cfg.URL == "" {
+		sharedGroup = "" // the embedded broker: one server by definition
 	}
 	svc = New(st, keys, log.With("worker", "doorsync"))
 	cc := mqtt.ClientConfig{ClientID: cfg.ClientID, Logger: log.With("mqtt", "cloud")}
@@ -95,7 +111,7 @@ func Start(ctx context.Context, st *store.Store, keys Keys, cfg Config) (svc *Se
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := (&Pusher{Svc: svc, Client: client, Poll: cfg.Poll, Backoff: cfg.Backoff, Queue: cfg.InboundQueue}).Run(pctx); err != nil && pctx.Err() == nil {
+		if err := (&Pusher{Svc: svc, Client: client, Poll: cfg.Poll, Backoff: cfg.Backoff, Queue: cfg.InboundQueue, SharedGroup: sharedGroup}).Run(pctx); err != nil && pctx.Err() == nil {
 			log.Error("door sync pusher stopped", "err", err)
 		}
 	}()

@@ -233,6 +233,10 @@ listener %d 127.0.0.1
 	cloud := MustConnect(t, mqtt.ClientConfig{URL: cloudURL, ClientID: "cloud-1", Username: mqtt.DefaultServiceUser, Password: servicePassword})
 	acks := MustSubscribe(t, cloud, mqtt.Filter(mqtt.KindAck))
 	statuses := MustSubscribe(t, cloud, mqtt.Filter(mqtt.KindStatus))
+	// A second server instance in a shared subscription group: the same
+	// ACL line lets the service user subscribe to "$share/dooros/...".
+	sharedFilter, _ := mqtt.SharedFilter("dooros", mqtt.KindAck)
+	sharedAcks := MustSubscribe(t, MustConnect(t, mqtt.ClientConfig{URL: cloudURL, ClientID: "cloud-2", Username: mqtt.DefaultServiceUser, Password: servicePassword}), sharedFilter)
 
 	cfgA, _ := mqtt.LockConfig(lockURL, lockA, passwords[lockA])
 	cfgB, _ := mqtt.LockConfig(lockURL, lockB, passwords[lockB])
@@ -250,7 +254,7 @@ listener %d 127.0.0.1
 	// Mosquitto grants such subscriptions and then withholds every message
 	// the ACL does not let the lock read, and it acknowledges a forbidden
 	// publish and drops it: what matters is that nothing arrives.
-	for _, filter := range []string{mqtt.MustTopic(mqtt.KindBundle, lockB), mqtt.Filter(mqtt.KindBundle), "#"} {
+	for _, filter := range []string{mqtt.MustTopic(mqtt.KindBundle, lockB), mqtt.Filter(mqtt.KindBundle), "#", "$share/g/" + mqtt.MustTopic(mqtt.KindBundle, lockB), "$share/g/" + mqtt.Filter(mqtt.KindBundle)} {
 		if err := a.Subscribe(ctx, filter, 1, stolen.Handle); err != nil && !errors.Is(err, mqtt.ErrNotAuthorized) {
 			t.Errorf("lock-a subscribe %s: %v", filter, err)
 		}
@@ -263,7 +267,11 @@ listener %d 127.0.0.1
 	if m := acks.Expect(t, mqtt.MustTopic(mqtt.KindAck, lockA)); string(m.Payload) != "a's own ack" {
 		t.Fatalf("cloud got %q", m.Payload)
 	}
+	if m := sharedAcks.Expect(t, mqtt.MustTopic(mqtt.KindAck, lockA)); string(m.Payload) != "a's own ack" {
+		t.Fatalf("the shared subscription got %q", m.Payload)
+	}
 	acks.ExpectNone(t, 300*time.Millisecond)
+	sharedAcks.ExpectNone(t, 300*time.Millisecond)
 	stolen.ExpectNone(t, 300*time.Millisecond)
 
 	t.Run("ErrWrongPassword", func(t *testing.T) {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -639,6 +641,15 @@ func (s *Store) SettleDoorPushes(ctx context.Context, outcomes []DoorPushOutcome
 	if len(outcomes) == 0 {
 		return nil
 	}
+	// Rows in door order, as the inbound group commits that complete them
+	// lock them (doorsync records each group in lock order): in the order
+	// the publishes finished, a settle and a group of acks on another
+	// server deadlocked on PostgreSQL, and a settle that fails leaves its
+	// rows claimed until the lease ends.
+	outcomes = slices.Clone(outcomes)
+	slices.SortFunc(outcomes, func(a, b DoorPushOutcome) int {
+		return cmp.Or(cmp.Compare(a.Item.SubjectID, b.Item.SubjectID), cmp.Compare(a.Item.ID, b.Item.ID))
+	})
 	return s.inTx(ctx, "settle_door_pushes", func(t *Tx) error {
 		now := s.Now()
 		for _, o := range outcomes {

@@ -24,6 +24,17 @@ const OutboxLease = 2 * time.Minute
 // PostgreSQL rows are claimed with FOR UPDATE SKIP LOCKED so several
 // `dooros serve` instances never deliver the same row at once.
 func (s *Store) ClaimOutbox(ctx context.Context, topic string, n int) ([]OutboxItem, error) {
+	return s.ClaimOutboxLease(ctx, topic, n, OutboxLease)
+}
+
+// ClaimOutboxLease is ClaimOutbox with a lease of its own: a worker whose
+// deliveries take seconds (Door Sync's pusher) takes a short lease, so
+// rows claimed by a server that was killed are claimed again by another
+// within that bound instead of OutboxLease.
+func (s *Store) ClaimOutboxLease(ctx context.Context, topic string, n int, lease time.Duration) ([]OutboxItem, error) {
+	if lease <= 0 {
+		lease = OutboxLease
+	}
 	var out []OutboxItem
 	err := s.inTx(ctx, "claim_outbox", func(t *Tx) error {
 		now := s.Now()
@@ -45,7 +56,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, topic string, n int) ([]OutboxI
 		for i := range out {
 			out[i].Attempts++
 			if _, err := t.exec(ctx, `UPDATE outbox SET available_at = ?, attempts = ? WHERE id = ?`,
-				micros(now.Add(OutboxLease)), out[i].Attempts, out[i].ID); err != nil {
+				micros(now.Add(lease)), out[i].Attempts, out[i].ID); err != nil {
 				return err
 			}
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -15,19 +16,46 @@ import (
 // or an external one.
 type mqttFlags struct {
 	addr, url, user, password string
+	// sharedGroup is the MQTT 5 shared subscription group of the servers
+	// on an external broker; "none" turns sharing off.
+	sharedGroup string
+}
+
+// noSharedGroup turns shared subscriptions off (--mqtt-shared-group).
+const noSharedGroup = "none"
+
+// check refuses a shared group name no broker would take, before anything
+// starts.
+func (f *mqttFlags) check() error {
+	if f.sharedGroup == noSharedGroup {
+		return nil
+	}
+	if err := mqtt.CheckShareGroup(f.sharedGroup); err != nil {
+		return fmt.Errorf("--mqtt-shared-group (DOOROS_MQTT_SHARED_GROUP): %w; use %q to turn sharing off", err, noSharedGroup)
+	}
+	return nil
+}
+
+// group is Config.SharedGroup: empty with the embedded broker or "none".
+func (f *mqttFlags) group() string {
+	if f.url == "" || f.sharedGroup == noSharedGroup {
+		return ""
+	}
+	return f.sharedGroup
 }
 
 func (f *mqttFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&f.addr, "mqtt-addr", envOr(getenv, "DOOROS_MQTT_ADDR", mqtt.DefaultEmbeddedAddr), "listen address of the embedded MQTT broker for online locks [DOOROS_MQTT_ADDR]")
 	fs.StringVar(&f.url, "mqtt-url", getenv("DOOROS_MQTT_URL"), "use this external broker (mqtt://host:port, mqtts://…) instead of the embedded one; lock credentials and ACLs are then the operator's (docs/mqtt.md) [DOOROS_MQTT_URL]")
 	fs.StringVar(&f.user, "mqtt-user", envOr(getenv, "DOOROS_MQTT_USER", mqtt.DefaultServiceUser), "service username on the external broker [DOOROS_MQTT_USER]")
+	fs.StringVar(&f.sharedGroup, "mqtt-shared-group", envOr(getenv, "DOOROS_MQTT_SHARED_GROUP", doorsync.DefaultSharedGroup), "with --mqtt-url: MQTT 5 shared subscription group in which the servers on the broker split the locks' acks, event logs and status ($share/GROUP/…; 1-64 letters, digits, '.', '_', '-'); \"none\": every server receives every message. Unused with the embedded broker [DOOROS_MQTT_SHARED_GROUP]")
 	f.password = getenv("DOOROS_MQTT_PASSWORD") // service password on the external broker
 }
 
 // startDoorSync starts Door Sync with the broker the flags choose and logs
 // where locks connect; stop waits for it.
 func startDoorSync(ctx context.Context, f mqttFlags, st *store.Store, keys doorsync.Keys, log *slog.Logger) (svc *doorsync.Service, stop func(), err error) {
-	svc, stop, err = doorsync.Start(ctx, st, keys, doorsync.Config{Addr: f.addr, URL: f.url, User: f.user, Password: f.password, Poll: 100 * time.Millisecond, Log: log})
+	svc, stop, err = doorsync.Start(ctx, st, keys, doorsync.Config{Addr: f.addr, URL: f.url, User: f.user, Password: f.password, SharedGroup: f.group(), Poll: 100 * time.Millisecond, Log: log})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -35,7 +63,7 @@ func startDoorSync(ctx context.Context, f mqttFlags, st *store.Store, keys doors
 		// The bound address: with --mqtt-addr HOST:0 the port is chosen here.
 		log.Info("door sync: embedded MQTT broker listening", "broker_addr", b.Addr(), "mqtt", svc.LockMQTTURL)
 	} else {
-		log.Info("door sync: external MQTT broker", "mqtt", svc.LockMQTTURL)
+		log.Info("door sync: external MQTT broker", "mqtt", svc.LockMQTTURL, "shared_group", f.group())
 	}
 	return svc, stop, nil
 }

@@ -258,6 +258,9 @@ func TestCLIErrors(t *testing.T) {
 		{"stray argument to serve", []string{"serve", "--data", fresh, "--mqtt-addr", "127.0.0.1:0", "now"}, `unexpected argument "now"`},
 		{"stray argument to init", []string{"init", "--data", fresh, "--org", "Acme", "--email", testEmail, "--password", testPassword, "extra"}, `unexpected argument "extra"`},
 		{"unreachable postgres", []string{"serve", "--db", "postgres://nobody@127.0.0.1:1/dooros?connect_timeout=2", "--addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0"}, "connect"},
+		{"shared group with a slash", []string{"serve", "--data", fresh, "--mqtt-url", "mqtt://127.0.0.1:1", "--mqtt-shared-group", "a/b"}, "--mqtt-shared-group"},
+		{"shared group with a wildcard", []string{"serve", "--data", fresh, "--mqtt-url", "mqtt://127.0.0.1:1", "--mqtt-shared-group", "dooros+"}, `contains '+'`},
+		{"empty shared group", []string{"serve", "--data", fresh, "--mqtt-url", "mqtt://127.0.0.1:1", "--mqtt-shared-group", ""}, "must be 1-64 characters"},
 		{"address in use", []string{"serve", "--data", initialised, "--addr", "busy", "--mqtt-addr", "127.0.0.1:0"}, "address"},
 	}
 	for _, c := range cases {
@@ -283,6 +286,20 @@ func TestCLIErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("shared group from the environment", func(t *testing.T) {
+		empty := t.TempDir()
+		env := func(k string) string {
+			return map[string]string{"DOOROS_DATA": empty, "DOOROS_MQTT_URL": "mqtt://127.0.0.1:1", "DOOROS_MQTT_SHARED_GROUP": "#"}[k]
+		}
+		var out, errb syncBuffer
+		err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0"}, env, nil, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), "DOOROS_MQTT_SHARED_GROUP") || !strings.Contains(err.Error(), `"none"`) {
+			t.Fatalf("serve with DOOROS_MQTT_SHARED_GROUP=# = %v, want an error naming the variable and how to turn sharing off", err)
+		}
+		if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+			t.Errorf("a refused configuration left %v in the data directory", entries)
+		}
+	})
 	t.Run("unsupported database scheme", func(t *testing.T) {
 		t.Chdir(t.TempDir())
 		for _, dsn := range []string{"mysql://x", "sqlserver://sa@db/dooros", "MYSQL://root@localhost/db"} {

@@ -62,6 +62,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
+	if err := cfg.mqtt.check(); err != nil {
+		return err
+	}
 	proxies, err := throttle.ParseProxies(cfg.trustedProxies)
 	if err != nil {
 		return err
