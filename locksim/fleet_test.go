@@ -151,7 +151,7 @@ func TestFleet(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		if _, err := f.Floor(fctx, c, 0); err == nil {
 			t.Fatal("a lock's credentials measured a floor across the fleet")
