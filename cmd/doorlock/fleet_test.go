@@ -116,7 +116,7 @@ func TestFleetCommand(t *testing.T) {
 	if res.Locks != 4 || res.Rounds != 2 || res.RefusalP99 <= 0 || res.EveryP99 < res.RefusalP99 || res.FloorP99 <= 0 || res.Drops == nil {
 		t.Fatalf("result: %+v\n%s", res, out.String())
 	}
-	if b, err := os.ReadFile(ready); err != nil || !strings.HasPrefix(string(b), "prop") {
+	if b, err := os.ReadFile(ready); err != nil || !strings.HasPrefix(string(b), "prp_") {
 		t.Errorf("--ready file: %q %v, want the fleet's property id", b, err)
 	}
 	if !strings.Contains(errs.String(), "4 locks connected") || !strings.Contains(errs.String(), "round 2:") {
