@@ -36,6 +36,7 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 	settle := fs.Duration("settle", time.Second, "benchmark: pause between a resident reaching every lock and their revocation")
 	idle := fs.Duration("idle", 0, "pause after every lock connected, before the benchmark (for measuring the server with the fleet idle)")
 	ready := fs.String("ready", "", "file to create once every lock is connected")
+	provisioned := fs.String("provisioned", "", "file to create once every lock is provisioned; the fleet then waits --idle before connecting (for measuring the server without connections)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "bound on connecting the fleet and on each wait for the locks")
 	floorUser := fs.String("floor-user", mqtt.DefaultServiceUser, "benchmark: MQTT user that may publish to the locks' bundle topics, for the fan-out floor; its password comes from DOORLOCK_FLOOR_PASSWORD (no password: no floor)")
 	if err := fs.Parse(args); err != nil {
@@ -84,6 +85,16 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	progress("property %s: %d doors created and their locks provisioned in %v", prop, *n, time.Since(t).Round(time.Millisecond))
+	if *provisioned != "" {
+		if err := os.WriteFile(*provisioned, []byte(prop+"\n"), 0o644); err != nil {
+			return err
+		}
+		select {
+		case <-time.After(*idle):
+		case <-ctx.Done():
+			return nil
+		}
+	}
 	t = time.Now()
 	f, err := locksim.StartFleet(ctx, locksim.FleetConfig{Locks: locks, MQTTURL: *mqttURL, Parallel: *parallel, ConnectTimeout: *timeout, Log: log})
 	if err != nil {
