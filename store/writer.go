@@ -11,8 +11,10 @@ import (
 // claim) goes before the low-priority group commits of lock messages
 // (Group: acks and event logs, which can wait a little), so a
 // revocation's later bundles are not stored behind a queue of ack groups.
-// So that groups cannot starve, after lowEvery normal grants in a row
-// with a group waiting, the group goes next.
+// Groups must not starve either: a queued ack holds back its door's next
+// push (doorsync), so with a group waiting, the slot alternates — one
+// normal transaction, then one group (lowEvery). A bundle store thus
+// waits for at most one group instead of a queue of them.
 type writerSlot struct {
 	mu        sync.Mutex
 	held      bool
@@ -20,7 +22,7 @@ type writerSlot struct {
 	streak    int // normal grants in a row while a group waited
 }
 
-const lowEvery = 4
+const lowEvery = 1
 
 // tryAcquire takes the slot if it is free and nobody waits.
 func (w *writerSlot) tryAcquire() bool {
