@@ -105,6 +105,8 @@ for n in $SIZES; do
 	load1=$(load)
 	metrics=$(curl -fsS "$api/metrics" | grep -E '^dooros_doorsync_(inbound_waits|pushes_held|mqtt_publish_failures|bundle_failures|bundles_total|inbound_group_size_(sum|count))' || true)
 	kill "$srv"; wait "$srv" 2>/dev/null || true; srv=""
+	# Messages the embedded broker dropped (its in-flight quota per client).
+	broker_drops=$(grep -c 'client store quota reached\|packet ids exhausted' "$tmp/server-$db-$n.log" || true)
 	{
 		echo "== $db, $n locks, $ROUNDS revocations, load $load0 → $load1 ($(uptime))"
 		cat "$tmp/fleet-$db-$n.json"
@@ -112,8 +114,9 @@ for n in $SIZES; do
 		echo "server RSS: $n doors provisioned, no lock connected ${rss0} KB, $n locks connected ${rss1} KB, after the benchmark ${rss2} KB"
 		echo "server CPU: idle with $n locks ${idle_cpu}% of a core; benchmark $(awk -v d=$((b1 - b0)) -v hz="$hz" -v r="$ROUNDS" 'BEGIN {printf "%.2f s per round (invite + revoke)", d / hz / r}')"
 		echo "$metrics"
+		echo "broker drops (server log): $broker_drops"
 	} >>"$OUT"
-	python3 - "$tmp/fleet-$db-$n.json" "$n" "$rss0" "$rss1" "$idle_cpu" "$load0" "$load1" "$b0" "$b1" "$hz" "$ROUNDS" "$db" <<'EOF'
+	python3 - "$tmp/fleet-$db-$n.json" "$n" "$rss0" "$rss1" "$idle_cpu" "$load0" "$load1" "$b0" "$b1" "$hz" "$ROUNDS" "$db" "$broker_drops" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
 n, rss0, rss1, idle, l0, l1, b0, b1, hz, rounds = sys.argv[2:12]
@@ -123,7 +126,7 @@ print(f"{sys.argv[12]}, {n} locks: revoke → every lock refusing p50 {r['every_
       f"per lock p50 {r['refusal_p50_ms']:.0f} ms p99 {r['refusal_p99_ms']:.0f} ms max {r['refusal_max_ms']:.0f} ms; "
       f"fan-out floor p50 {r['floor_p50_ms']:.1f} ms p99 {r['floor_p99_ms']:.1f} ms; revoke call p50 {r['revoke_call_p50_ms']:.0f} ms; "
       f"server RSS {int(rss1)/1024:.0f} MB ({per_lock:.1f} KB per connected lock); idle CPU {idle}% ; "
-      f"benchmark CPU {(int(b1)-int(b0))/int(hz)/int(rounds):.2f} s/round; lock queue drops {r['lock_queue_drops']}; load {l0} → {l1}")
+      f"benchmark CPU {(int(b1)-int(b0))/int(hz)/int(rounds):.2f} s/round; lock queue drops {r['lock_queue_drops']}; broker drops {sys.argv[13]}; load {l0} → {l1}")
 EOF
 	grep -E '^dooros_doorsync_(inbound_waits|mqtt_publish_failures)' <<<"$metrics" || true
 done
