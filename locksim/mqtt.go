@@ -15,6 +15,25 @@ import (
 // and publishes its signed results. The lock only ever talks on its own
 // topics.
 func RunMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.Logger) error {
+	return runMQTT(ctx, url, password, l, log, mqttHooks{})
+}
+
+// mqttHooks let the fleet driver (fleet.go) watch a lock run exactly as
+// RunMQTT runs it; a zero value watches nothing.
+type mqttHooks struct {
+	// applied is called after each bundle the lock applied, with its
+	// status then and when it was applied.
+	applied func(lock.Status, time.Time)
+	// probe is offered every message on the bundle topic first; it returns
+	// true for a fan-out probe (fleet.go), which is then not a bundle.
+	probe func([]byte) bool
+	// dropped counts bundles that found the lock's queue full.
+	dropped func()
+	// connected is called once the lock is connected and subscribed.
+	connected func()
+}
+
+func runMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.Logger, hooks mqttHooks) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -31,9 +50,15 @@ func RunMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 	// Handlers run on the receive path: apply and publish elsewhere.
 	bundles := make(chan []byte, 16)
 	if err := c.Subscribe(ctx, mqtt.MustTopic(mqtt.KindBundle, l.LockID()), 1, func(m mqtt.Message) {
+		if hooks.probe != nil && hooks.probe(m.Payload) {
+			return
+		}
 		select {
 		case bundles <- m.Payload:
 		default: // the cloud republishes until acknowledged
+			if hooks.dropped != nil {
+				hooks.dropped()
+			}
 		}
 	}); err != nil {
 		return err
@@ -50,6 +75,9 @@ func RunMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 		return err
 	}
 	log.Info("connected to MQTT", "url", url)
+	if hooks.connected != nil {
+		hooks.connected()
+	}
 	next := uint64(1) // the cloud skips events it already has
 	publishLog := func() {
 		for end := l.Status().LogNext; next < end; {
@@ -73,8 +101,11 @@ func RunMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 			return nil
 		case b := <-bundles:
 			ack, err := l.ApplyBundle(b)
+			at := time.Now()
 			if err != nil {
 				log.Info("bundle not applied", "err", err)
+			} else if hooks.applied != nil {
+				hooks.applied(l.Status(), at)
 			}
 			if ack != nil {
 				if err := c.Publish(ctx, mqtt.MustTopic(mqtt.KindAck, l.LockID()), ack, 1, false); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"net"
 	"sync"
 
@@ -100,6 +101,14 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	caps.MaximumPacketSize = cfg.MaxPacketSize
 	// Sessions of locks that never come back must not pile up in memory.
 	caps.MaximumSessionExpiryInterval = 24 * 60 * 60
+	// QoS 1 messages the broker may have in flight to one client before it
+	// drops further ones ("client store quota reached"). Locks get a few;
+	// the cloud's client gets every lock's acks and logs, and while Door
+	// Sync applies backpressure they wait here: mochi's default (8,192)
+	// dropped 39,063 of them with 10,000 locks (scripts/bench-fleet.sh),
+	// and dropped acks mean republished bundles. 65,535 is the MQTT packet
+	// id space; the map holding them grows only as far as it is used.
+	caps.MaximumInflight = math.MaxUint16
 	// The inline client publishes the will of a lock the broker threw out
 	// when mochi itself skipped it (see authHook.OnDisconnect).
 	server := mochi.New(&mochi.Options{Capabilities: caps, Logger: logger, InlineClient: true})

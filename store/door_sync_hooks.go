@@ -56,6 +56,9 @@ func (s *Store) doorStateQueued() {
 // result holds each call's error; when the transaction itself fails
 // (commit, or a savepoint statement), every call's error is that error.
 //
+// On SQLite a group gives way to other transactions waiting for the
+// writer (a revocation's bundles are stored before queued ack groups).
+//
 // A failing call's side effects that its use case commits separately (a
 // log fork flagged after the batch is refused) are rolled back with it:
 // callers run failed items again on their own when those matter.
@@ -64,7 +67,8 @@ func (s *Store) Group(ctx context.Context, op string, n int, fn func(ctx context
 	if n == 0 {
 		return errs
 	}
-	err := s.inTx(ctx, op, func(t *Tx) error {
+	// A group waits for the SQLite writer behind other writers (writer.go).
+	err := s.inTx(lowPriority(ctx), op, func(t *Tx) error {
 		clear(errs)
 		tctx := withTx(ctx, t)
 		for i := range n {

@@ -52,7 +52,9 @@ type Store struct {
 	// allows one writer at a time anyway: waiting here is a queue, while
 	// waiting on busy_timeout is SQLite sleeping in growing steps (up to
 	// 100 ms) and retrying, which halves throughput under concurrency.
-	writer chan struct{}
+	// Group commits of lock messages give way to other writers
+	// (writer.go).
+	writer writerSlot
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
@@ -67,7 +69,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{log: log, Now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }, writer: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}}
+	s := &Store{log: log, Now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }, stmts: map[string]*sql.Stmt{}}
 	if scheme, _, ok := strings.Cut(dsn, "://"); ok && scheme != "postgres" && scheme != "postgresql" && scheme != "sqlite" && !strings.ContainsAny(scheme, `/\.`) {
 		// Anything else would be taken for a SQLite path and create a
 		// directory named like the URL ("./mysql:/…").
@@ -342,7 +344,7 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(*Tx) error) (err er
 		if err := s.takeWriter(ctx, op); err != nil {
 			return err
 		}
-		defer func() { <-s.writer }()
+		defer s.writer.release()
 	}
 	for attempt := 0; ; attempt++ {
 		sqlTx, err := s.db.BeginTx(ctx, nil)
@@ -398,11 +400,10 @@ const writerDeadlock = 2 * time.Minute
 // a background job (import batch, PMS sync batch, outbox claim) must not
 // fail because others write; a long wait is logged.
 func (s *Store) takeWriter(ctx context.Context, op string) error {
-	select {
-	case s.writer <- struct{}{}:
+	if s.writer.tryAcquire() {
 		return nil
-	default:
 	}
+	ch := s.writer.enqueue(isLowPriority(ctx))
 	start := time.Now()
 	warn := time.NewTicker(10 * time.Second)
 	defer warn.Stop()
@@ -410,13 +411,15 @@ func (s *Store) takeWriter(ctx context.Context, op string) error {
 	defer dead.Stop()
 	for {
 		select {
-		case s.writer <- struct{}{}:
+		case <-ch:
 			return nil
 		case <-ctx.Done():
+			s.writer.cancel(ch)
 			return ctx.Err()
 		case <-warn.C:
 			s.log.Warn("store: waiting for the SQLite writer", "op", op, "waited", time.Since(start).Round(time.Second))
 		case <-dead.C:
+			s.writer.cancel(ch)
 			return fmt.Errorf("store: %s: waited %s for the SQLite writer; a transaction nested in another?", op, writerDeadlock)
 		}
 	}

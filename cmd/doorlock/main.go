@@ -4,6 +4,7 @@
 //
 //	doorlock provision --state DIR FILE
 //	doorlock run --state DIR --ble 127.0.0.1:PORT --control 127.0.0.1:PORT [--mtu 185] [--rate 2048]
+//	doorlock fleet --server URL --locks N [--revocations R]
 //	doorlock keypad --control ADDR CODE
 //	doorlock card --control ADDR [--key KEY] SERIAL
 //	doorlock status --control ADDR

@@ -23,6 +23,8 @@ const usage = `usage:
   doorlock provision --state DIR [--force] FILE  set up a lock from a provisioning file ("-" reads stdin)
   doorlock run --state DIR --ble ADDR --control ADDR [--mtu 185] [--rate 2048] [--mqtt-url URL] (password: DOORLOCK_MQTT_PASSWORD)
   (both: DOORLOCK_DEVICE_KEY, base64 32 bytes, seals the state directory)
+  doorlock fleet --server URL --locks N [--mqtt-url URL] [--revocations R] (token: DOORLOCK_API_TOKEN)
+                                               N online locks in one process; with --revocations, the revocation benchmark
   doorlock keypad --control ADDR CODE          type a code at the keypad
   doorlock card --control ADDR [--key KEY] SERIAL  tap a keycard (KEY: a secure card's base64 key, as activation gave it)
   doorlock status --control ADDR               show the lock's state`
@@ -41,6 +43,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return provision(args[1:], getenv, stdin, stdout, stderr)
 	case "run":
 		return serve(ctx, args[1:], getenv, stderr)
+	case "fleet":
+		return fleet(ctx, args[1:], getenv, stdout, stderr)
 	case "keypad", "card", "status":
 		return control(ctx, args[0], args[1:], stdout, stderr)
 	case "help", "-h", "--help":

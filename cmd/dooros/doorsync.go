@@ -49,13 +49,16 @@ func (f *mqttFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&f.url, "mqtt-url", getenv("DOOROS_MQTT_URL"), "use this external broker (mqtt://host:port, mqtts://…) instead of the embedded one; lock credentials and ACLs are then the operator's (docs/mqtt.md) [DOOROS_MQTT_URL]")
 	fs.StringVar(&f.user, "mqtt-user", envOr(getenv, "DOOROS_MQTT_USER", mqtt.DefaultServiceUser), "service username on the external broker [DOOROS_MQTT_USER]")
 	fs.StringVar(&f.sharedGroup, "mqtt-shared-group", envOr(getenv, "DOOROS_MQTT_SHARED_GROUP", doorsync.DefaultSharedGroup), "with --mqtt-url: MQTT 5 shared subscription group in which the servers on the broker split the locks' acks, event logs and status ($share/GROUP/…; 1-64 letters, digits, '.', '_', '-'); \"none\": every server receives every message. Unused with the embedded broker [DOOROS_MQTT_SHARED_GROUP]")
-	f.password = getenv("DOOROS_MQTT_PASSWORD") // service password on the external broker
+	// The service password on the external broker; on the embedded one it
+	// replaces the random per-process password, so that an operator's tool
+	// (the fleet benchmark's fan-out floor) may publish as the cloud.
+	f.password = getenv("DOOROS_MQTT_PASSWORD")
 }
 
 // startDoorSync starts Door Sync with the broker the flags choose and logs
 // where locks connect; stop waits for it.
 func startDoorSync(ctx context.Context, f mqttFlags, st *store.Store, keys doorsync.Keys, log *slog.Logger) (svc *doorsync.Service, stop func(), err error) {
-	svc, stop, err = doorsync.Start(ctx, st, keys, doorsync.Config{Addr: f.addr, URL: f.url, User: f.user, Password: f.password, SharedGroup: f.group(), Poll: 100 * time.Millisecond, Log: log})
+	svc, stop, err = doorsync.Start(ctx, st, keys, doorsync.Config{Addr: f.addr, URL: f.url, User: f.user, Password: f.password, ServicePassword: embeddedPassword(f), SharedGroup: f.group(), Poll: 100 * time.Millisecond, Log: log})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -66,4 +69,13 @@ func startDoorSync(ctx context.Context, f mqttFlags, st *store.Store, keys doors
 		log.Info("door sync: external MQTT broker", "mqtt", svc.LockMQTTURL, "shared_group", f.group())
 	}
 	return svc, stop, nil
+}
+
+// embeddedPassword is the cloud's password on the embedded broker:
+// DOOROS_MQTT_PASSWORD when set, else empty (random per process).
+func embeddedPassword(f mqttFlags) string {
+	if f.url != "" {
+		return ""
+	}
+	return f.password
 }

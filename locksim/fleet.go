@@ -1,0 +1,439 @@
+package locksim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dooros/dooros/lock"
+	"github.com/dooros/dooros/lockproto"
+	"github.com/dooros/dooros/mqtt"
+)
+
+// Manager is a DOOR OS API client with a manager's bearer token: what the
+// fleet driver needs to set up its doors and locks as an operator would.
+type Manager struct {
+	// Server is the API's base URL (http://host:port).
+	Server string
+	Token  string
+	// HTTP is the client used; nil means a client with a 60 s timeout.
+	HTTP *http.Client
+}
+
+// APIError is an answer of the API outside 2xx.
+type APIError struct {
+	Method, Path string
+	Status       int
+	Body         string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.Path, e.Status, strings.TrimSpace(e.Body))
+}
+
+var defaultHTTP = &http.Client{Timeout: 60 * time.Second}
+
+// Do sends in as JSON (nil: no body) and decodes the answer into out (nil:
+// discarded).
+func (m *Manager) Do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(m.Server, "/")+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+m.Token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	c := m.HTTP
+	if c == nil {
+		c = defaultHTTP
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		return &APIError{Method: method, Path: path, Status: resp.StatusCode, Body: string(data)}
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("%s %s: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+// FleetLock is one provisioned online lock of a fleet: the answer of
+// POST /api/v1/properties/{p}/doors/{d}/lock.
+type FleetLock struct {
+	DoorID       string                  `json:"door_id"`
+	LockID       string                  `json:"lock_id"`
+	Provisioning *lockproto.Provisioning `json:"provisioning"`
+	MQTTURL      string                  `json:"mqtt_url"`
+	MQTTPassword string                  `json:"mqtt_password"`
+}
+
+// ProvisionFleet creates n online doors in the property through the API
+// and provisions each door's lock, parallel requests at a time (1 when
+// less than 1). The doors are named "Fleet door 00001" and so on.
+func ProvisionFleet(ctx context.Context, m *Manager, propertyID string, n, parallel int) ([]FleetLock, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("fleet: %d locks: at least 1 is needed", n)
+	}
+	parallel = max(parallel, 1)
+	out := make([]FleetLock, n)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for range min(parallel, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				var door struct {
+					ID string `json:"id"`
+				}
+				if err := m.Do(ctx, "POST", "/api/v1/properties/"+url.PathEscape(propertyID)+"/doors", map[string]any{
+					"name": fmt.Sprintf("Fleet door %05d", i+1), "type": "entrance", "connectivity": "online"}, &door); err != nil {
+					cancel(err)
+					return
+				}
+				var p FleetLock
+				if err := m.Do(ctx, "POST", "/api/v1/properties/"+url.PathEscape(propertyID)+"/doors/"+url.PathEscape(door.ID)+"/lock", nil, &p); err != nil {
+					cancel(err)
+					return
+				}
+				if p.Provisioning == nil || p.MQTTPassword == "" {
+					cancel(fmt.Errorf("fleet: door %s: the server gave no MQTT credentials (is it an online door, is Door Sync running?)", door.ID))
+					return
+				}
+				out[i] = p
+			}
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FleetConfig describes a fleet of simulated online locks run in one
+// process, each exactly as RunMQTT runs a lock (its own MQTT connection,
+// signed acks, its event log uploaded after every bundle), with its state
+// in memory (lock.NewMemFS).
+type FleetConfig struct {
+	Locks []FleetLock
+	// MQTTURL, when set, is the broker every lock connects to instead of
+	// the mqtt_url its provisioning named.
+	MQTTURL string
+	// Parallel is how many locks connect at a time (16 when 0).
+	Parallel int
+	// ConnectTimeout bounds StartFleet's wait for every lock to connect
+	// (2 minutes when 0).
+	ConnectTimeout time.Duration
+	Log            *slog.Logger
+}
+
+// Applied is a bundle a fleet lock applied: when, and the lock's status
+// right after it.
+type Applied struct {
+	At     time.Time
+	Status lock.Status
+}
+
+// historyMax is how many applied bundles a fleet lock remembers.
+const historyMax = 64
+
+type fleetLock struct {
+	id string
+	l  *lock.Lock
+
+	mu      sync.Mutex
+	applied []Applied            // newest last, at most historyMax
+	probes  map[string]time.Time // fan-out probe nonce → received
+}
+
+// Fleet is a running fleet of simulated locks.
+type Fleet struct {
+	locks   []*fleetLock
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	dropped atomic.Int64
+}
+
+// probePrefix starts a fan-out probe on a lock's bundle topic (Floor); a
+// fleet lock notes it and does not treat it as a bundle.
+var probePrefix = []byte("doorlock-fleet-probe:")
+
+// StartFleet provisions every lock in memory, connects them all and
+// returns once every one is connected and subscribed. A lock that cannot
+// connect (refused credentials, unreachable broker) fails the start.
+func StartFleet(ctx context.Context, cfg FleetConfig) (*Fleet, error) {
+	if len(cfg.Locks) == 0 {
+		return nil, errors.New("fleet: no locks")
+	}
+	if cfg.MQTTURL != "" {
+		if _, err := mqtt.ParseBrokerURL(cfg.MQTTURL); err != nil {
+			return nil, fmt.Errorf("fleet: MQTT URL: %w", err)
+		}
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 16
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 2 * time.Minute
+	}
+	f := &Fleet{}
+	for i, p := range cfg.Locks {
+		if p.Provisioning == nil {
+			return nil, fmt.Errorf("fleet: lock %d (door %q) has no provisioning", i, p.DoorID)
+		}
+		if p.MQTTURL == "" && cfg.MQTTURL == "" {
+			return nil, fmt.Errorf("fleet: lock %s has no MQTT URL: give one for the fleet", p.Provisioning.LockID)
+		}
+		fs := lock.NewMemFS()
+		if err := lock.Provision(fs, p.Provisioning); err != nil {
+			return nil, fmt.Errorf("fleet: lock %s: %w", p.Provisioning.LockID, err)
+		}
+		l, err := lock.Open(lock.Options{FS: fs})
+		if err != nil {
+			return nil, fmt.Errorf("fleet: lock %s: %w", p.Provisioning.LockID, err)
+		}
+		f.locks = append(f.locks, &fleetLock{id: l.LockID(), l: l, probes: map[string]time.Time{}})
+	}
+	ctx, f.cancel = context.WithCancel(ctx)
+	sem := make(chan struct{}, cfg.Parallel)
+	connected := make(chan struct{}, len(f.locks))
+	failed := make(chan error, len(f.locks))
+	for i, fl := range f.locks {
+		p := cfg.Locks[i]
+		broker := p.MQTTURL
+		if cfg.MQTTURL != "" {
+			broker = cfg.MQTTURL
+		}
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			var once sync.Once
+			release := func() { once.Do(func() { <-sem }) }
+			defer release()
+			err := runMQTT(ctx, broker, p.MQTTPassword, fl.l, log.With("lock", fl.id), mqttHooks{
+				applied: fl.record,
+				probe:   fl.probe,
+				dropped: func() { f.dropped.Add(1) },
+				connected: func() {
+					release()
+					connected <- struct{}{}
+				},
+			})
+			if err != nil && ctx.Err() == nil {
+				failed <- fmt.Errorf("fleet: lock %s: %w", fl.id, err)
+			}
+		}()
+	}
+	timeout := time.NewTimer(cfg.ConnectTimeout)
+	defer timeout.Stop()
+	for n := 0; n < len(f.locks); {
+		select {
+		case <-connected:
+			n++
+		case err := <-failed:
+			f.Close()
+			return nil, err
+		case <-timeout.C:
+			f.Close()
+			return nil, fmt.Errorf("fleet: %d of %d locks connected within %v", n, len(f.locks), cfg.ConnectTimeout)
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		}
+	}
+	return f, nil
+}
+
+func (fl *fleetLock) record(s lock.Status, at time.Time) {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	if len(fl.applied) == historyMax {
+		copy(fl.applied, fl.applied[1:])
+		fl.applied = fl.applied[:historyMax-1]
+	}
+	fl.applied = append(fl.applied, Applied{At: at, Status: s})
+}
+
+func (fl *fleetLock) probe(payload []byte) bool {
+	if !bytes.HasPrefix(payload, probePrefix) {
+		return false
+	}
+	now := time.Now()
+	fl.mu.Lock()
+	fl.probes[string(payload[len(probePrefix):])] = now
+	fl.mu.Unlock()
+	return true
+}
+
+// Len is the number of locks.
+func (f *Fleet) Len() int { return len(f.locks) }
+
+// LockIDs are the fleet's lock ids, in the order of FleetConfig.Locks.
+func (f *Fleet) LockIDs() []string {
+	ids := make([]string, len(f.locks))
+	for i, fl := range f.locks {
+		ids[i] = fl.id
+	}
+	return ids
+}
+
+// Lock is the i-th lock's firmware (in the order of FleetConfig.Locks).
+func (f *Fleet) Lock(i int) *lock.Lock { return f.locks[i].l }
+
+// Dropped is how many bundles found a lock's receive queue full (the
+// cloud republishes them until acknowledged).
+func (f *Fleet) Dropped() int64 { return f.dropped.Load() }
+
+// Close disconnects every lock and waits.
+func (f *Fleet) Close() {
+	f.cancel()
+	f.wg.Wait()
+}
+
+// WaitAll waits until every lock applied a bundle at or after since that
+// left it in a state satisfying ok, and returns for each lock (in order)
+// how long after since that was. It polls every 5 ms.
+func (f *Fleet) WaitAll(ctx context.Context, since time.Time, ok func(lock.Status) bool) ([]time.Duration, error) {
+	out := make([]time.Duration, len(f.locks))
+	done := make([]bool, len(f.locks))
+	left := len(f.locks)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for i, fl := range f.locks {
+			if done[i] {
+				continue
+			}
+			fl.mu.Lock()
+			for _, a := range fl.applied {
+				if !a.At.Before(since) && ok(a.Status) {
+					out[i], done[i] = a.At.Sub(since), true
+					left--
+					break
+				}
+			}
+			fl.mu.Unlock()
+		}
+		if left == 0 {
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("fleet: %d of %d locks still waiting: %w", left, len(f.locks), context.Cause(ctx))
+		case <-tick.C:
+		}
+	}
+}
+
+// Floor measures the broker's fan-out floor: c (a client allowed to
+// publish on the locks' bundle topics, such as the cloud's service
+// account) publishes one QoS 1 probe to each lock's bundle topic, from
+// parallel publishers as the Door Sync pusher does (64 when 0), and Floor
+// returns the time from the first publish until the last lock received
+// its probe.
+func (f *Fleet) Floor(ctx context.Context, c *mqtt.Client, parallel int) (time.Duration, error) {
+	if parallel <= 0 {
+		parallel = 64
+	}
+	nonce := fmt.Sprintf("%d", time.Now().UnixNano())
+	payload := append(append([]byte{}, probePrefix...), nonce...)
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, parallel)
+	for range min(parallel, len(f.locks)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(f.locks) {
+					return
+				}
+				if err := c.Publish(ctx, mqtt.MustTopic(mqtt.KindBundle, f.locks[i].id), payload, 1, false); err != nil {
+					errs <- fmt.Errorf("fleet: fan-out probe to %s: %w", f.locks[i].id, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return 0, err
+	default:
+	}
+	var last time.Time
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; i < len(f.locks); {
+		fl := f.locks[i]
+		fl.mu.Lock()
+		at, ok := fl.probes[nonce]
+		if ok {
+			delete(fl.probes, nonce)
+		}
+		fl.mu.Unlock()
+		if ok {
+			if at.After(last) {
+				last = at
+			}
+			i++
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("fleet: fan-out probe: lock %s did not receive it: %w", fl.id, ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return last.Sub(start), nil
+}

@@ -1,0 +1,218 @@
+package locksim
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/dooros/dooros/lock"
+	"github.com/dooros/dooros/mqtt"
+)
+
+// BenchConfig is a revocation benchmark over a running fleet, driven
+// through the API as a manager would.
+type BenchConfig struct {
+	Manager *Manager
+	// PropertyID is the fleet's own property: the benchmark's residents are
+	// the only ones holding doorcodes there (see RevokeBench).
+	PropertyID string
+	// KeyIDs together cover every door of the fleet, with doorcodes.
+	KeyIDs []string
+	Fleet  *Fleet
+	// Rounds is how many residents are invited and revoked (at least 1).
+	Rounds int
+	// Settle is the pause between a resident reaching every lock and
+	// their revocation (lets the grant's acks and logs be recorded).
+	Settle time.Duration
+	// FloorClient, when set, measures the fan-out floor (Fleet.Floor) in
+	// every round, just before the revocation.
+	FloorClient *mqtt.Client
+	// Timeout bounds each wait for the locks (5 minutes when 0).
+	Timeout time.Duration
+	// Progress, when set, is told about each round.
+	Progress func(round int, r Round)
+}
+
+// Round is one invite-and-revoke of the benchmark.
+type Round struct {
+	// Grant is how long after the invite was sent every lock held the
+	// resident's doorcode.
+	Grant time.Duration
+	// RevokeCall is how long the revoke request took.
+	RevokeCall time.Duration
+	// Refusal is, per lock, how long after the revoke request was sent the
+	// lock applied the bundle that refuses the resident.
+	Refusal []time.Duration
+	// Every is the slowest lock's refusal: revoke → every lock refusing.
+	Every time.Duration
+	// Floor is the fan-out floor measured in this round (0: not measured).
+	Floor time.Duration
+}
+
+// BenchResult summarises the rounds; durations are in milliseconds in JSON.
+type BenchResult struct {
+	Locks  int `json:"locks"`
+	Rounds int `json:"rounds"`
+	// Refusal percentiles over every lock of every round (locks × rounds
+	// samples), from the moment the revoke request was sent.
+	RefusalP50 Millis `json:"refusal_p50_ms"`
+	RefusalP99 Millis `json:"refusal_p99_ms"`
+	RefusalMax Millis `json:"refusal_max_ms"`
+	// Every lock refusing: the slowest lock of each round, over rounds.
+	EveryP50 Millis `json:"every_lock_p50_ms"`
+	EveryP99 Millis `json:"every_lock_p99_ms"`
+	// The fan-out floor (time until the last lock received one message
+	// each), over rounds; zero when not measured.
+	FloorP50 Millis `json:"floor_p50_ms"`
+	FloorP99 Millis `json:"floor_p99_ms"`
+	// RevokeCallP50/Max: how long the revoke request itself took.
+	RevokeCallP50 Millis `json:"revoke_call_p50_ms"`
+	RevokeCallMax Millis `json:"revoke_call_max_ms"`
+	// Dropped bundles at the locks' receive queues during the benchmark.
+	Dropped int64   `json:"lock_queue_drops"`
+	Each    []Round `json:"-"`
+}
+
+// Millis is a duration written in JSON as milliseconds.
+type Millis time.Duration
+
+// MarshalJSON writes the duration in milliseconds with microsecond
+// precision.
+func (m Millis) MarshalJSON() ([]byte, error) {
+	return fmt.Appendf(nil, "%.3f", float64(time.Duration(m).Microseconds())/1000), nil
+}
+
+func (m Millis) String() string { return time.Duration(m).Round(time.Millisecond).String() }
+
+// pct is the p-th quantile (nearest rank) of sorted d.
+func pct(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	return d[min(len(d)-1, int(p*float64(len(d))))]
+}
+
+// RevokeBench runs the revocation benchmark: per round it invites a new
+// resident holding every key (so every lock gets their doorcode), waits
+// until every lock holds it, measures the fan-out floor, then revokes the
+// resident through the API and times, from the moment the revoke request
+// is sent, until each lock applied the bundle that removed the doorcode —
+// from then on the lock refuses the resident. The property must be the
+// fleet's own: a lock's doorcode count tells whether it holds the
+// resident's code, so nobody else may hold codes there.
+func RevokeBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
+	if cfg.Rounds < 1 {
+		return nil, fmt.Errorf("bench: %d rounds: at least 1 is needed", cfg.Rounds)
+	}
+	if len(cfg.KeyIDs) == 0 {
+		return nil, fmt.Errorf("bench: no keys")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Minute
+	}
+	prop := "/api/v1/properties/" + url.PathEscape(cfg.PropertyID)
+	grants := make([]map[string]any, len(cfg.KeyIDs))
+	for i, k := range cfg.KeyIDs {
+		grants[i] = map[string]any{"key_id": k}
+	}
+	dropped0 := cfg.Fleet.Dropped()
+	res := &BenchResult{Locks: cfg.Fleet.Len(), Rounds: cfg.Rounds}
+	var all, every, floors, calls []time.Duration
+	tag := time.Now().UnixNano()
+	for round := range cfg.Rounds {
+		var r Round
+		var person struct {
+			ID string `json:"id"`
+		}
+		sent := time.Now()
+		if err := cfg.Manager.Do(ctx, "POST", prop+"/people", map[string]any{
+			"first_name": "Fleet", "last_name": fmt.Sprintf("Resident %d", round+1),
+			"email":  fmt.Sprintf("fleet-%d-%d@example.com", tag, round+1),
+			"access": "app", "resident": true, "keys": grants}, &person); err != nil {
+			return nil, err
+		}
+		wctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		granted, err := cfg.Fleet.WaitAll(wctx, sent, func(s lock.Status) bool { return s.Doorcodes > 0 })
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("bench round %d: waiting for the grant: %w", round+1, err)
+		}
+		r.Grant = slices.Max(granted)
+		select {
+		case <-time.After(cfg.Settle):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if cfg.FloorClient != nil {
+			fctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+			r.Floor, err = cfg.Fleet.Floor(fctx, cfg.FloorClient, 0)
+			cancel()
+			if err != nil {
+				return nil, fmt.Errorf("bench round %d: %w", round+1, err)
+			}
+			floors = append(floors, r.Floor)
+		}
+		start := time.Now()
+		if err := cfg.Manager.Do(ctx, "POST", prop+"/people/"+url.PathEscape(person.ID)+"/revoke", nil, nil); err != nil {
+			return nil, err
+		}
+		r.RevokeCall = time.Since(start)
+		wctx, cancel = context.WithTimeout(ctx, cfg.Timeout)
+		r.Refusal, err = cfg.Fleet.WaitAll(wctx, start, func(s lock.Status) bool { return s.Doorcodes == 0 })
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("bench round %d: waiting for the revocation: %w", round+1, err)
+		}
+		r.Every = slices.Max(r.Refusal)
+		all = append(all, r.Refusal...)
+		every = append(every, r.Every)
+		calls = append(calls, r.RevokeCall)
+		res.Each = append(res.Each, r)
+		if cfg.Progress != nil {
+			cfg.Progress(round+1, r)
+		}
+	}
+	for _, d := range [][]time.Duration{all, every, floors, calls} {
+		slices.Sort(d)
+	}
+	res.RefusalP50, res.RefusalP99, res.RefusalMax = Millis(pct(all, .5)), Millis(pct(all, .99)), Millis(all[len(all)-1])
+	res.EveryP50, res.EveryP99 = Millis(pct(every, .5)), Millis(pct(every, .99))
+	res.FloorP50, res.FloorP99 = Millis(pct(floors, .5)), Millis(pct(floors, .99))
+	res.RevokeCallP50, res.RevokeCallMax = Millis(pct(calls, .5)), Millis(calls[len(calls)-1])
+	res.Dropped = cfg.Fleet.Dropped() - dropped0
+	return res, nil
+}
+
+// CreateFleetKeys creates keys (at most 500 doors each, the API's limit)
+// that together open every door of locks, with doorcodes.
+func CreateFleetKeys(ctx context.Context, m *Manager, propertyID string, locks []FleetLock) ([]string, error) {
+	var ids []string
+	for i := 0; i < len(locks); i += 500 {
+		doors := []map[string]any{}
+		for _, l := range locks[i:min(i+500, len(locks))] {
+			doors = append(doors, map[string]any{"door_id": l.DoorID, "doorcodes": true})
+		}
+		var k struct {
+			ID string `json:"id"`
+		}
+		if err := m.Do(ctx, "POST", "/api/v1/properties/"+url.PathEscape(propertyID)+"/keys",
+			map[string]any{"name": fmt.Sprintf("Fleet doors %d–%d", i+1, min(i+500, len(locks))), "doors": doors}, &k); err != nil {
+			return nil, err
+		}
+		ids = append(ids, k.ID)
+	}
+	return ids, nil
+}
+
+// CreateProperty creates a property and returns its id.
+func (m *Manager) CreateProperty(ctx context.Context, name, timeZone string) (string, error) {
+	var p struct {
+		ID string `json:"id"`
+	}
+	if err := m.Do(ctx, "POST", "/api/v1/properties", map[string]any{"name": name, "time_zone": timeZone}, &p); err != nil {
+		return "", err
+	}
+	return p.ID, nil
+}

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Door Sync at fleet scale with real processes (docs/bench-fleet.md): a
+# `dooros serve` (SQLite, embedded MQTT broker) and `doorlock fleet`, which
+# creates N online doors through the API as a manager, provisions and
+# connects N simulated locks in one process (each uploading its log after
+# every bundle), then runs ROUNDS revocations through the HTTP API, timing
+# each from the moment the revoke request is sent until every lock applied
+# the bundle that refuses the resident, with the fan-out floor (one MQTT
+# message to each lock's bundle topic, time until the last arrives)
+# measured in every round. The script adds the server's CPU and RSS per
+# connected lock (/proc/PID), Door Sync's metrics and the load average.
+#
+#   scripts/bench-fleet.sh                      # SIZES=100 ROUNDS=20
+#   SIZES="100 1000 3000 10000" scripts/bench-fleet.sh
+#   DBS="sqlite postgres" scripts/bench-fleet.sh   # PostgreSQL: DOOROS_TEST_POSTGRES_URL, a fresh schema per run
+#
+# Environment: SIZES, ROUNDS (20), SETTLE (1s), IDLE (12s: the fleet idles
+# this long after connecting, for the idle CPU figure), PARALLEL (32),
+# FLEET_HTTP_PORT (18810), FLEET_MQTT_PORT (18811), KEEP=1 keeps the logs.
+# Output: one summary line per size, and $OUT (default
+# /tmp/bench-fleet-results.txt) gets the JSON and metrics.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZES=${SIZES:-100}
+ROUNDS=${ROUNDS:-20}
+SETTLE=${SETTLE:-1s}
+IDLE=${IDLE:-12s}
+PARALLEL=${PARALLEL:-32}
+HTTP_PORT=${FLEET_HTTP_PORT:-18810}
+MQTT_PORT=${FLEET_MQTT_PORT:-18811}
+OUT=${OUT:-/tmp/bench-fleet-results.txt}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-fleet.XXXXXX")
+srv=""
+schemas=()
+DBS=${DBS:-sqlite}
+cleanup() {
+	[ -n "$srv" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null || true
+	for sc in "${schemas[@]}"; do psql -q "$DOOROS_TEST_POSTGRES_URL" -c "DROP SCHEMA $sc CASCADE" >/dev/null 2>&1 || true; done
+	[ -n "${KEEP:-}" ] && echo "logs kept in $tmp" || rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; KEEP=1; exit 1; }
+
+# Each lock is a connection: a descriptor in the server and in the fleet.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+go build -o "$tmp/" ./cmd/dooros ./cmd/doorlock
+: >"$OUT"
+
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+hz=$(getconf CLK_TCK)
+load() { cut -d' ' -f1 /proc/loadavg; }
+
+for db in $DBS; do
+for n in $SIZES; do
+	data="$tmp/data-$db-$n"
+	dbflag=()
+	if [ "$db" = postgres ]; then
+		[ -n "${DOOROS_TEST_POSTGRES_URL:-}" ] || fail "DBS=postgres needs DOOROS_TEST_POSTGRES_URL"
+		sc="fleet_$(date +%s)_$$_$n"
+		psql -q "$DOOROS_TEST_POSTGRES_URL" -c "CREATE SCHEMA $sc" >/dev/null
+		schemas+=("$sc")
+		sep='?'; case "$DOOROS_TEST_POSTGRES_URL" in *\?*) sep='&';; esac
+		dbflag=(--db "${DOOROS_TEST_POSTGRES_URL}${sep}search_path=$sc")
+	fi
+	api="http://127.0.0.1:$HTTP_PORT"
+	"$tmp/dooros" init --data "$data" "${dbflag[@]}" --org "Fleet $n" --email pm@example.com --password "fleet bench password" >/dev/null 2>&1
+	DOOROS_MQTT_PASSWORD=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+	export DOOROS_MQTT_PASSWORD
+	"$tmp/dooros" serve --data "$data" "${dbflag[@]}" --addr "127.0.0.1:$HTTP_PORT" --mqtt-addr "127.0.0.1:$MQTT_PORT" >"$tmp/server-$db-$n.log" 2>&1 &
+	srv=$!
+	for _ in $(seq 200); do curl -fs "$api/healthz" >/dev/null && break; sleep 0.1; done
+	curl -fs "$api/healthz" >/dev/null || fail "server did not start (see $tmp/server-$db-$n.log)"
+	DOORLOCK_API_TOKEN=$(curl -fsS "$api/api/v1/auth/login" -d '{"email":"pm@example.com","password":"fleet bench password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+	export DOORLOCK_API_TOKEN
+	load0=$(load)
+	ready="$tmp/ready-$db-$n" provisioned="$tmp/provisioned-$db-$n"
+	DOORLOCK_FLOOR_PASSWORD=$DOOROS_MQTT_PASSWORD "$tmp/doorlock" fleet --server "$api" --locks "$n" --revocations "$ROUNDS" \
+		--settle "$SETTLE" --idle "$IDLE" --parallel "$PARALLEL" --ready "$ready" --provisioned "$provisioned" --timeout 10m >"$tmp/fleet-$db-$n.json" 2>"$tmp/fleet-$db-$n.log" &
+	fleet=$!
+	# The fleet waits IDLE between provisioning and connecting: the server's
+	# memory with every door provisioned and no lock connected.
+	while [ ! -e "$provisioned" ]; do
+		kill -0 "$fleet" 2>/dev/null || { cat "$tmp/fleet-$db-$n.log" >&2; fail "fleet of $n stopped while provisioning"; }
+		sleep 0.2
+	done
+	sleep 5
+	rss0=$(rss_kb "$srv")
+	while [ ! -e "$ready" ]; do
+		kill -0 "$fleet" 2>/dev/null || { cat "$tmp/fleet-$db-$n.log" >&2; fail "fleet of $n stopped before connecting"; }
+		sleep 0.2
+	done
+	# The fleet idles for IDLE: the server's CPU over 10 s of it, and its
+	# memory with every lock connected.
+	sleep 1
+	c0=$(cpu_ticks "$srv")
+	sleep 10
+	c1=$(cpu_ticks "$srv")
+	rss1=$(rss_kb "$srv")
+	idle_cpu=$(awk -v d=$((c1 - c0)) -v hz="$hz" 'BEGIN {printf "%.1f", 100 * d / hz / 10}')
+	b0=$(cpu_ticks "$srv")
+	wait "$fleet" || { cat "$tmp/fleet-$db-$n.log" >&2; fail "fleet of $n failed"; }
+	b1=$(cpu_ticks "$srv")
+	rss2=$(rss_kb "$srv")
+	load1=$(load)
+	metrics=$(curl -fsS "$api/metrics" | grep -E '^dooros_doorsync_(inbound_waits|pushes_held|mqtt_publish_failures|bundle_failures|bundles_total|inbound_group_size_(sum|count))' || true)
+	kill "$srv"; wait "$srv" 2>/dev/null || true; srv=""
+	# Messages the embedded broker dropped (its in-flight quota per client).
+	broker_drops=$(grep -c 'client store quota reached\|packet ids exhausted' "$tmp/server-$db-$n.log" || true)
+	{
+		echo "== $db, $n locks, $ROUNDS revocations, load $load0 → $load1 ($(uptime))"
+		cat "$tmp/fleet-$db-$n.json"
+		grep '^fleet:' "$tmp/fleet-$db-$n.log"
+		echo "server RSS: $n doors provisioned, no lock connected ${rss0} KB, $n locks connected ${rss1} KB, after the benchmark ${rss2} KB"
+		echo "server CPU: idle with $n locks ${idle_cpu}% of a core; benchmark $(awk -v d=$((b1 - b0)) -v hz="$hz" -v r="$ROUNDS" 'BEGIN {printf "%.2f s per round (invite + revoke)", d / hz / r}')"
+		echo "$metrics"
+		echo "broker drops (server log): $broker_drops"
+	} >>"$OUT"
+	python3 - "$tmp/fleet-$db-$n.json" "$n" "$rss0" "$rss1" "$idle_cpu" "$load0" "$load1" "$b0" "$b1" "$hz" "$ROUNDS" "$db" "$broker_drops" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+n, rss0, rss1, idle, l0, l1, b0, b1, hz, rounds = sys.argv[2:12]
+n = int(n)
+per_lock = (int(rss1) - int(rss0)) / n
+print(f"{sys.argv[12]}, {n} locks: revoke → every lock refusing p50 {r['every_lock_p50_ms']:.0f} ms p99 {r['every_lock_p99_ms']:.0f} ms; "
+      f"per lock p50 {r['refusal_p50_ms']:.0f} ms p99 {r['refusal_p99_ms']:.0f} ms max {r['refusal_max_ms']:.0f} ms; "
+      f"fan-out floor p50 {r['floor_p50_ms']:.1f} ms p99 {r['floor_p99_ms']:.1f} ms; revoke call p50 {r['revoke_call_p50_ms']:.0f} ms; "
+      f"server RSS {int(rss1)/1024:.0f} MB ({per_lock:.1f} KB per connected lock); idle CPU {idle}% ; "
+      f"benchmark CPU {(int(b1)-int(b0))/int(hz)/int(rounds):.2f} s/round; lock queue drops {r['lock_queue_drops']}; broker drops {sys.argv[13]}; load {l0} → {l1}")
+EOF
+	grep -E '^dooros_doorsync_(inbound_waits|mqtt_publish_failures)' <<<"$metrics" || true
+done
+done
+echo "details in $OUT"
