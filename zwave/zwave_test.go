@@ -490,3 +490,49 @@ func TestKeyScheduleOnLock(t *testing.T) {
 		}
 	})
 }
+
+// TestSleepingNode: a battery lock that sleeps (node 4: not listening, not
+// FLiRS, Wake Up CC). A revocation made while it sleeps waits in the
+// gateway's wake-up queue: the Door Sync task stays open and shows
+// `asleep`, the code keeps working at the lock; when the node wakes up the
+// slot is cleared, a code added meanwhile is written, the task closes.
+func TestSleepingNode(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, 4)
+		e.net.Wake(t, 4)
+		ana := e.invite("Ana", "ana@example.com")
+		eventually(t, 60*time.Second, "Ana's code written while the node is awake", func() bool { return e.net.Holds(t, 4, ana.Doorcode) > 0 })
+		eventually(t, 30*time.Second, "synced, task closed", func() bool { _, open := e.task(); return !open && e.synced() })
+
+		e.net.Sleep(t, 4)
+		if _, err := st.Revoke(context.Background(), e.f.PM, e.prop(), ana.ID); err != nil {
+			t.Fatal(err)
+		}
+		bo := e.invite("Bo", "bo@example.com")
+		eventually(t, 60*time.Second, "the revocation's task open and shown asleep", func() bool {
+			tk, open := e.task()
+			return open && tk.Connection == store.ConnAsleep && tk.IncludesRevocation
+		})
+		if l := e.lock(); l.Status != "asleep" {
+			t.Fatalf("lock status %q, want asleep", l.Status)
+		}
+		time.Sleep(time.Second) // the syncer has had time to try again
+		if e.synced() {
+			t.Fatal("a revocation a sleeping node never confirmed counts as synced")
+		}
+		if e.net.Holds(t, 4, ana.Doorcode) == 0 || e.net.Holds(t, 4, bo.Doorcode) != 0 {
+			t.Fatal("the sleeping lock changed with no wake-up")
+		}
+		e.net.Wake(t, 4)
+		eventually(t, 60*time.Second, "revocation and invitation delivered at the wake-up", func() bool {
+			return e.net.Holds(t, 4, ana.Doorcode) == 0 && e.net.Holds(t, 4, bo.Doorcode) > 0
+		})
+		eventually(t, 30*time.Second, "task closed", func() bool { _, open := e.task(); return !open && e.synced() })
+		if unlocked, _ := e.net.Keypad(t, 4, ana.Doorcode); unlocked {
+			t.Fatal("the revoked code still opens the lock")
+		}
+		if unlocked, _ := e.net.Keypad(t, 4, bo.Doorcode); !unlocked {
+			t.Fatal("the code added while the lock slept does not open it")
+		}
+	})
+}
