@@ -16,6 +16,8 @@
 //   - POST /battery {"node":2,"level":12}: sets the level and reports it.
 //   - POST /unreachable {"node":2,"on":true}: the node stops acknowledging
 //     frames (out of range); false brings it back.
+//   - POST /code {"node":2,"slot":1,"code":"4321"}: a code programmed at
+//     the lock itself (an installer's), not through the gateway.
 //   - GET /slots?node=2: the node's slots as the lock itself holds them.
 //   - POST /reset {"node":2}: empties every slot, makes it reachable and
 //     its battery 90%
@@ -208,6 +210,11 @@ exports.default = function ({ require }) {
 							return reply(200, {});
 						case "/awake":
 							return reply(200, { awake: !asleep.get(node.id) });
+						case "/code":
+							// A code programmed at the lock itself (an installer's).
+							node.state.set(`UserCode_userIdStatus_${input.slot}`, 1);
+							node.state.set(`UserCode_userCode_${input.slot}`, String(input.code));
+							return reply(200, {});
 						case "/unreachable":
 							node.autoAckControllerFrames = !input.on;
 							return reply(200, {});
