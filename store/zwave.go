@@ -146,6 +146,9 @@ func (s *Store) ZWaveGatewayConn(ctx context.Context, a *domain.Actor, sealer Se
 		if err != nil || sealed == "" {
 			return err
 		}
+		if sealer == nil {
+			return domain.Errorf(domain.EConflict, "this server has no keyring to open the token of Z-Wave gateway %s", gatewayID)
+		}
 		plain, err := sealer.Open(sealed, zwaveGatewayAAD(gatewayID))
 		token = string(plain)
 		return err

@@ -29,7 +29,7 @@ type env struct {
 	gw     store.ZWaveGateway
 	node   int
 	syncer *zwave.Syncer
-	stop   func() // stops syncer
+	stop   func()       // stops syncer
 	kr     store.Sealer // the keyring the syncer opens secrets with
 }
 

@@ -34,6 +34,7 @@ type Net struct {
 	control   int
 	mock, srv *exec.Cmd
 	srvLog    *syncBuffer
+	mockLog   *syncBuffer
 	srvExited chan struct{}
 }
 
@@ -94,6 +95,7 @@ func startNet() (*Net, string, error) {
 	n.mock.Dir = root
 	n.mock.Env = append(os.Environ(), fmt.Sprintf("ZWAVE_MOCK_CONTROL_PORT=%d", n.control))
 	mockLog := &syncBuffer{}
+	n.mockLog = mockLog
 	n.mock.Stdout, n.mock.Stderr = mockLog, mockLog
 	if err := n.mock.Start(); err != nil {
 		return nil, "", err
@@ -158,7 +160,7 @@ func (n *Net) startServer() error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-exited:
-			return fmt.Errorf("zwave-server exited while starting:\n%s", n.srvLog.String())
+			return fmt.Errorf("zwave-server exited while starting:\n%s\nmock network:\n%s", n.srvLog.String(), n.mockLog.String())
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
