@@ -24,7 +24,11 @@ type Syncer struct {
 	Store  *store.Store
 	Sealer store.Sealer
 	Log    *slog.Logger
-	// Poll is how often versions are checked (default 100ms); Retry the
+	// Poll is how often versions are checked besides the store's wake-up
+	// (store.OnDoorStateQueued: every commit that gives a door a new
+	// version wakes the syncer at once), a safety net that also notices
+	// guest codes and changes committed by other instances (default 1s);
+	// Retry the
 	// wait after a failed sync (default 2s); CommandTimeout how long one
 	// slot write may wait, a sleeping node's until it wakes (default 2m).
 	Poll, Retry, CommandTimeout time.Duration
@@ -67,7 +71,7 @@ func (s *Syncer) init() {
 		s.gateways, s.doors, s.wake = map[string]*gateway{}, map[string]*doorState{}, make(chan struct{}, 1)
 	}
 	if s.Poll == 0 {
-		s.Poll = 100 * time.Millisecond
+		s.Poll = time.Second
 	}
 	if s.Retry == 0 {
 		s.Retry = 2 * time.Second
@@ -146,7 +150,8 @@ func (s *Syncer) renew(ctx context.Context, g *gateway, c *Client) (lost bool) {
 }
 
 // Kick makes the syncer check versions now rather than at the next poll
-// (the API calls it after a change; polling alone is enough).
+// (the store's commit hook calls it; so do the API and console after a
+// binding).
 func (s *Syncer) Kick() {
 	s.init()
 	select {
@@ -158,6 +163,7 @@ func (s *Syncer) Kick() {
 // Run syncs until ctx ends.
 func (s *Syncer) Run(ctx context.Context) error {
 	s.init()
+	defer s.Store.OnDoorStateQueued(s.Kick)()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	t := time.NewTicker(s.Poll)

@@ -584,3 +584,26 @@ func TestForeignSlots(t *testing.T) {
 		}
 	})
 }
+
+// TestStoreHookWakesSyncer: a syncer that polls once an hour still clears
+// a revoked code at once: the store's commit hook (OnDoorStateQueued)
+// wakes it.
+func TestStoreHookWakesSyncer(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, 2)
+		e.stop()
+		s := &zwave.Syncer{Store: st, Sealer: e.kr, Poll: time.Hour, Retry: 300 * time.Millisecond, CommandTimeout: 20 * time.Second,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		runCtx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { s.Run(runCtx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+		ana := e.invite("Ana", "ana@example.com")
+		eventually(t, 30*time.Second, "Ana's code written with no poll", func() bool { return e.net.Holds(t, 2, ana.Doorcode) > 0 })
+		eventually(t, 30*time.Second, "synced", e.synced)
+		if _, err := st.Revoke(context.Background(), e.f.PM, e.prop(), ana.ID); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "the revoked code cleared with no poll", func() bool { return e.net.Holds(t, 2, ana.Doorcode) == 0 })
+	})
+}
