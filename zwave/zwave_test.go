@@ -509,9 +509,25 @@ func TestKeyScheduleOnLock(t *testing.T) {
 func TestSleepingNode(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st, 4)
-		e.net.Wake(t, 4)
+		// wakeUntil plays the node's wake-up timer (every 3s) until cond
+		// holds: the driver may send it back to sleep (Wake Up No More
+		// Information) before the syncer's commands arrive.
+		wakeUntil := func(what string, cond func() bool) {
+			t.Helper()
+			var woke time.Time
+			eventually(t, 60*time.Second, what, func() bool {
+				if cond() {
+					return true
+				}
+				if time.Since(woke) > 3*time.Second {
+					woke = time.Now()
+					e.net.Wake(t, 4)
+				}
+				return false
+			})
+		}
 		ana := e.invite("Ana", "ana@example.com")
-		eventually(t, 60*time.Second, "Ana's code written while the node is awake", func() bool { return e.net.Holds(t, 4, ana.Doorcode) > 0 })
+		wakeUntil("Ana's code written at a wake-up", func() bool { return e.net.Holds(t, 4, ana.Doorcode) > 0 })
 		eventually(t, 30*time.Second, "synced, task closed", func() bool { _, open := e.task(); return !open && e.synced() })
 
 		e.net.Sleep(t, 4)
@@ -533,8 +549,7 @@ func TestSleepingNode(t *testing.T) {
 		if e.net.Holds(t, 4, ana.Doorcode) == 0 || e.net.Holds(t, 4, bo.Doorcode) != 0 {
 			t.Fatal("the sleeping lock changed with no wake-up")
 		}
-		e.net.Wake(t, 4)
-		eventually(t, 60*time.Second, "revocation and invitation delivered at the wake-up", func() bool {
+		wakeUntil("revocation and invitation delivered at the wake-up", func() bool {
 			return e.net.Holds(t, 4, ana.Doorcode) == 0 && e.net.Holds(t, 4, bo.Doorcode) > 0
 		})
 		eventually(t, 30*time.Second, "task closed", func() bool { _, open := e.task(); return !open && e.synced() })
