@@ -241,6 +241,11 @@ func (s *Syncer) round(ctx context.Context, wg *sync.WaitGroup) (int, error) {
 				d.retryAt = time.Now().Add(s.Retry) // backoff in real time, whatever the clock of code windows
 			}
 			s.mu.Unlock()
+			if err == nil {
+				// A change committed while this sync ran woke a round that
+				// skipped the busy door: look again now, not at the poll.
+				s.Kick()
+			}
 			if err != nil && ctx.Err() == nil {
 				s.Log.Info("zwave: sync incomplete", "door", l.DoorID, "node", l.NodeID, "err", err)
 			}
