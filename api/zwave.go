@@ -1,10 +1,8 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/store"
@@ -48,72 +46,17 @@ func (s *Server) addZWaveGateway(w http.ResponseWriter, r *http.Request, a domai
 	return nil
 }
 
-// zwaveNode is a node as the API lists it for choosing a door's lock.
-type zwaveNode struct {
-	NodeID       int    `json:"node_id"`
-	Label        string `json:"label"`
-	Manufacturer string `json:"manufacturer"`
-	Status       string `json:"status"`
-	Ready        bool   `json:"ready"`
-	IsLock       bool   `json:"is_lock"` // User Code and Door Lock supported
-	Battery      *int   `json:"battery"`
-	DoorID       string `json:"door_id,omitempty"` // the door it is already bound to
-}
-
 func (s *Server) listZWaveNodes(w http.ResponseWriter, r *http.Request, a domain.Actor) error {
 	keys, err := s.keys()
 	if err != nil {
 		return err
 	}
-	prop := r.PathValue("p")
-	url, token, err := s.Store.ZWaveGatewayConn(r.Context(), &a, keys, prop, r.PathValue("g"))
+	nodes, err := zwave.GatewayNodes(r.Context(), s.Store, keys, a, r.PathValue("p"), r.PathValue("g"))
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
-	defer cancel()
-	nodes, err := zwave.ListNodes(ctx, url, token)
-	if err != nil {
-		return domain.Errorf(domain.EConflict, "the Z-Wave gateway did not answer: %v", err)
-	}
-	bound := map[int]string{}
-	locks, err := s.Store.ListZWaveLocks(r.Context(), a, prop)
-	if err != nil {
-		return err
-	}
-	for _, l := range locks {
-		if l.GatewayID == r.PathValue("g") {
-			bound[l.NodeID] = l.DoorID
-		}
-	}
-	out := []zwaveNode{}
-	for _, n := range nodes {
-		zn := zwaveNode{NodeID: n.ID, Label: n.Label, Manufacturer: n.Manufacturer, Status: nodeStatus(n.Status), Ready: n.Ready,
-			IsLock: n.Supports(zwave.CCUserCode) && n.Supports(zwave.CCDoorLock), DoorID: bound[n.ID]}
-		if lvl, ok := n.Battery(); ok {
-			zn.Battery = &lvl
-		}
-		if n.ID == 1 {
-			continue // the controller itself
-		}
-		out = append(out, zn)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"nodes": out})
+	writeJSON(w, http.StatusOK, map[string]any{"nodes": nodes})
 	return nil
-}
-
-func nodeStatus(st int) string {
-	switch st {
-	case zwave.StatusAsleep:
-		return "asleep"
-	case zwave.StatusAwake:
-		return "awake"
-	case zwave.StatusDead:
-		return "dead"
-	case zwave.StatusAlive:
-		return "alive"
-	}
-	return "unknown"
 }
 
 func (s *Server) listZWaveLocks(w http.ResponseWriter, r *http.Request, a domain.Actor) error {

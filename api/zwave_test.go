@@ -75,15 +75,16 @@ func TestZWaveAPI(t *testing.T) {
 		// Nodes, from the gateway itself.
 		var nodes struct {
 			Nodes []struct {
-				NodeID int    `json:"node_id"`
-				IsLock bool   `json:"is_lock"`
-				Status string `json:"status"`
+				NodeID  int      `json:"node_id"`
+				IsLock  bool     `json:"is_lock"`
+				Status  string   `json:"status"`
+				LockCCs []string `json:"lock_command_classes"`
 			}
 		}
 		e.Do("GET", base+"/zwave/gateways/"+gw.ID+"/nodes", e.PMToken, nil).Decode(t, &nodes)
 		found := false
 		for _, nd := range nodes.Nodes {
-			if nd.NodeID == 2 && nd.IsLock && nd.Status == "alive" {
+			if nd.NodeID == 2 && nd.IsLock && nd.Status == "alive" && strings.Join(nd.LockCCs, ",") == "User Code,Door Lock,Notification,Battery" {
 				found = true
 			}
 		}

@@ -30,6 +30,13 @@ type zwaveData struct {
 	CanAdd     bool // this server can seal gateway tokens
 	Gateways   []store.ZWaveGateway
 	Doors      []domain.Door // doors that may be bound (online, none bound yet)
+	// The binding form: the nodes Gateway reports now (?gateway=), or why
+	// they could not be listed.
+	Gateway   string
+	Nodes     []zwave.NodeInfo
+	Bindable  []zwave.NodeInfo
+	NodesErr  string
+	DoorNames map[string]string
 }
 
 func (c *Console) zwavePage(w http.ResponseWriter, r *http.Request, rq *request) error {
@@ -51,9 +58,26 @@ func (c *Console) zwavePage(w http.ResponseWriter, r *http.Request, rq *request)
 		for _, l := range locks {
 			bound[l.DoorID] = true
 		}
+		d.DoorNames = map[string]string{}
 		for _, door := range doors {
+			d.DoorNames[door.ID] = door.Name
 			if door.Connectivity == domain.Online && !bound[door.ID] {
 				d.Doors = append(d.Doors, door)
+			}
+		}
+		if d.Gateway = r.URL.Query().Get("gateway"); d.Gateway != "" {
+			d.Nodes, err = zwave.GatewayNodes(r.Context(), c.store, c.opts.Keys, rq.Actor, rq.Property.ID, d.Gateway)
+			var de *domain.Error
+			switch {
+			case err != nil && errors.As(err, &de):
+				d.NodesErr = de.Error()
+			case err != nil:
+				return err
+			}
+			for _, n := range d.Nodes {
+				if n.Bindable("") {
+					d.Bindable = append(d.Bindable, n)
+				}
 			}
 		}
 	}
@@ -154,12 +178,34 @@ func (c *Console) zwaveAddGateway(w http.ResponseWriter, r *http.Request, rq *re
 
 // zwaveBind makes a gateway's node a door's lock (Device Management), the
 // same store use case as PUT /properties/{p}/doors/{d}/zwave.
+// The node is chosen from the nodes the gateway reports: one it does not
+// report, or that is not a lock, is refused.
 func (c *Console) zwaveBind(w http.ResponseWriter, r *http.Request, rq *request) error {
 	node, err := strconv.Atoi(r.PostFormValue("node_id"))
 	if err != nil {
 		return domain.FieldError("node_id", "must be a node number")
 	}
-	l, err := c.store.BindZWaveLock(r.Context(), rq.Actor, rq.Property.ID, r.PostFormValue("door_id"), r.PostFormValue("gateway_id"), node)
+	if err := rq.Actor.Can(rq.Property.ID, domain.PermDevices); err != nil {
+		return err
+	}
+	doorID, gatewayID := r.PostFormValue("door_id"), r.PostFormValue("gateway_id")
+	nodes, err := zwave.GatewayNodes(r.Context(), c.store, c.opts.Keys, rq.Actor, rq.Property.ID, gatewayID)
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, n := range nodes {
+		if n.NodeID == node {
+			found = true
+			if !n.IsLock {
+				return domain.FieldError("node_id", "node %d is not a keypad lock (it lacks User Code or Door Lock)", node)
+			}
+		}
+	}
+	if !found {
+		return domain.FieldError("node_id", "the gateway reports no node %d", node)
+	}
+	l, err := c.store.BindZWaveLock(r.Context(), rq.Actor, rq.Property.ID, doorID, gatewayID, node)
 	if err != nil {
 		return err
 	}

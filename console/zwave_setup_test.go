@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -10,14 +11,16 @@ import (
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
+	"github.com/dooros/dooros/zwave/zwavetest"
 )
 
 // TestZWaveConsoleSetup: a manager with Device Management registers a
 // Z-Wave JS gateway and binds a door to one of its nodes from the Z-Wave
-// page (the same store use cases as the API); every wrong form is refused
-// with nothing written. Binding does not reach the gateway, so no mock
-// network is needed.
+// page (the same store use cases as the API), choosing the node from the
+// list the gateway reports (the real Z-Wave JS on the mock network); every
+// wrong form is refused with nothing written.
 func TestZWaveConsoleSetup(t *testing.T) {
+	n := zwavetest.Start(t)
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		kr := storetest.Keyring(t, st)
@@ -77,8 +80,31 @@ func TestZWaveConsoleSetup(t *testing.T) {
 		}
 		gw := gs[0]
 		page = c.get(e.p("zwave")).Body
-		mustContain(t, page, "Gateway Hub registered.", "ws://hub.example:3000", `id="zwave-bind"`, `value="`+e.f.Lobby.ID+`"`)
-		mustNotContain(t, page, "s3cret-token")
+		mustContain(t, page, "Gateway Hub registered.", "ws://hub.example:3000", `id="zwave-pick-gateway"`)
+		mustNotContain(t, page, "s3cret-token", `id="zwave-bind"`) // a node is chosen from a gateway's list
+
+		// A gateway that does not answer: the page says so, no binding form.
+		if r := c.submit(add, url.Values{"name": {"Gone"}, "url": {"ws://" + closedAddr(t)}}); r.Status != 303 {
+			t.Fatalf("register: %d %s", r.Status, r.Body)
+		}
+		if r := c.submit(add, url.Values{"name": {"Mock"}, "url": {n.URL()}}); r.Status != 303 {
+			t.Fatalf("register: %d %s", r.Status, r.Body)
+		}
+		byName := map[string]store.ZWaveGateway{}
+		for _, g := range gateways() {
+			byName[g.Name] = g
+		}
+		gone, gw := byName["Gone"], byName["Mock"]
+		page = c.get(e.p("zwave") + "?gateway=" + gone.ID).Body
+		mustContain(t, page, `id="zwave-nodes-error"`, "did not answer")
+		mustNotContain(t, page, `id="zwave-bind"`)
+
+		// The mock gateway's nodes: the three locks, by number, name, command
+		// classes and slots, each offered for binding.
+		page = c.get(e.p("zwave") + "?gateway=" + gw.ID).Body
+		mustContain(t, page, `id="zwave-nodes"`, `id="zwave-node-2"`, `id="zwave-node-3"`, `id="zwave-node-4"`, "User Code, Door Lock, Notification, Battery",
+			`id="zwave-bind"`, `name="gateway_id" value="`+gw.ID+`"`, `<option value="2">Node 2`, `<option value="3">Node 3`, `value="`+e.f.Lobby.ID+`"`)
+		mustNotContain(t, page, `id="zwave-node-1"`) // the controller
 
 		bind := e.p("zwave", "bind")
 		for _, bad := range []struct {
@@ -88,7 +114,9 @@ func TestZWaveConsoleSetup(t *testing.T) {
 		}{
 			{"node 1 (the controller)", url.Values{"door_id": {e.f.Lobby.ID}, "gateway_id": {gw.ID}, "node_id": {"1"}}, 400},
 			{"node not a number", url.Values{"door_id": {e.f.Lobby.ID}, "gateway_id": {gw.ID}, "node_id": {"two"}}, 400},
+			{"a node the gateway does not report", url.Values{"door_id": {e.f.Lobby.ID}, "gateway_id": {gw.ID}, "node_id": {"99"}}, 400},
 			{"unknown gateway", url.Values{"door_id": {e.f.Lobby.ID}, "gateway_id": {"nope"}, "node_id": {"2"}}, 404},
+			{"gateway not answering", url.Values{"door_id": {e.f.Lobby.ID}, "gateway_id": {gone.ID}, "node_id": {"2"}}, 409},
 			{"unknown door", url.Values{"door_id": {"nope"}, "gateway_id": {gw.ID}, "node_id": {"2"}}, 404},
 		} {
 			if r := c.submit(bind, bad.form); r.Status != bad.code {
@@ -108,7 +136,9 @@ func TestZWaveConsoleSetup(t *testing.T) {
 		}
 		page = c.get(e.p("zwave")).Body
 		mustContain(t, page, "Lobby is bound to Z-Wave node 2.", `id="zwave-`+e.f.Lobby.ID+`"`)
-		mustNotContain(t, page, `<option value="`+e.f.Lobby.ID+`"`) // a bound door is not offered again
+		page = c.get(e.p("zwave") + "?gateway=" + gw.ID).Body
+		mustNotContain(t, page, `<option value="`+e.f.Lobby.ID+`"`, `<option value="2">`) // neither the bound door nor the bound node offered again
+		mustContain(t, page, `id="zwave-node-2"`, `<td data-label="Lock of">Lobby</td>`)
 		// The same node for another door is refused.
 		if r := c.submit(bind, url.Values{"door_id": {e.f.Gym.ID}, "gateway_id": {gw.ID}, "node_id": {"2"}}); r.Status < 400 || len(locks()) != 1 {
 			t.Fatalf("node bound twice: %d, %d locks", r.Status, len(locks()))
@@ -118,11 +148,22 @@ func TestZWaveConsoleSetup(t *testing.T) {
 		e.manager("keys@example.com", &domain.Assignment{PropertyID: prop, KeyManagement: domain.KeyManagementFull})
 		k := e.login("keys@example.com")
 		mustNotContain(t, k.get(e.p("zwave")).Body, `id="zwave-add-gateway"`, `id="zwave-bind"`)
-		if r := k.submit(add, url.Values{"name": {"Other"}, "url": {"ws://other.example:3000"}}); r.Status != 403 || len(gateways()) != 1 {
+		if r := k.submit(add, url.Values{"name": {"Other"}, "url": {"ws://other.example:3000"}}); r.Status != 403 || len(gateways()) != 3 {
 			t.Fatalf("register without Device Management: %d", r.Status)
 		}
 		if r := k.submit(bind, url.Values{"door_id": {e.f.Gym.ID}, "gateway_id": {gw.ID}, "node_id": {"3"}}); r.Status != 403 || len(locks()) != 1 {
 			t.Fatalf("bind without Device Management: %d", r.Status)
 		}
 	})
+}
+
+// closedAddr is a local address nothing listens on.
+func closedAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }

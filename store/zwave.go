@@ -146,6 +146,9 @@ func (s *Store) ZWaveGatewayConn(ctx context.Context, a *domain.Actor, sealer Se
 		if err != nil || sealed == "" {
 			return err
 		}
+		if sealer == nil {
+			return domain.Errorf(domain.EConflict, "this server has no keyring to open the token of Z-Wave gateway %s", gatewayID)
+		}
 		plain, err := sealer.Open(sealed, zwaveGatewayAAD(gatewayID))
 		token = string(plain)
 		return err
@@ -169,6 +172,9 @@ type ZWaveLock struct {
 	LastSeenAt *time.Time `json:"last_seen_at"`
 	Version    int64      `json:"version"`       // the door's desired-state version
 	Acked      int64      `json:"acked_version"` // what the node holds
+	// Foreign counts the slots holding a code DOOR OS did not write (read
+	// from the node at binding): left alone, not free.
+	Foreign int `json:"occupied_by_other_codes"`
 	// GuestMark changes when a guest code of one of the door's keys is
 	// issued or released: guest codes are written on demand, with no door
 	// version change (DOOR OS locks compute them).
@@ -180,14 +186,15 @@ func (l ZWaveLock) BatteryLow() bool { return l.Battery != nil && *l.Battery <= 
 
 const zwaveLockCols = `z.door_id, d.name, d.property_id, z.gateway_id, z.node_id, z.capacity, z.over_full, z.status, z.battery, z.battery_at, z.last_seen_at, d.version, d.acked_version,
 	(SELECT COUNT(*) FROM guest_codes gc JOIN key_doors kd ON kd.key_id = gc.key_id AND kd.doorcodes WHERE kd.door_id = z.door_id AND gc.released_at IS NULL),
-	(SELECT COALESCE(MAX(gc.created_at), 0) FROM guest_codes gc JOIN key_doors kd ON kd.key_id = gc.key_id AND kd.doorcodes WHERE kd.door_id = z.door_id AND gc.released_at IS NULL)`
+	(SELECT COALESCE(MAX(gc.created_at), 0) FROM guest_codes gc JOIN key_doors kd ON kd.key_id = gc.key_id AND kd.doorcodes WHERE kd.door_id = z.door_id AND gc.released_at IS NULL),
+	(SELECT COUNT(*) FROM zwave_foreign_slots f WHERE f.door_id = z.door_id)`
 
 func scanZWaveLock(sc rowScanner) (ZWaveLock, error) {
 	var l ZWaveLock
 	var battery, batteryAt, seen sql.NullInt64
 	var guests, guestsAt int64
 	err := sc.Scan(&l.DoorID, &l.DoorName, &l.PropertyID, &l.GatewayID, &l.NodeID, &l.Capacity, &l.OverFull, &l.Status, &battery, &batteryAt, &seen, &l.Version, &l.Acked,
-		&guests, &guestsAt)
+		&guests, &guestsAt, &l.Foreign)
 	l.GuestMark = fmt.Sprintf("%d/%d", guests, guestsAt)
 	if battery.Valid {
 		b := int(battery.Int64)
@@ -198,8 +205,10 @@ func scanZWaveLock(sc rowScanner) (ZWaveLock, error) {
 }
 
 // BindZWaveLock makes a Z-Wave node the lock of an online door (Device
-// Management). The node starts empty as far as DOOR OS knows: every code
-// of the door's key holders is written on the next sync.
+// Management). The node starts empty as far as DOOR OS knows: the syncer
+// reads its slots first (codes it finds there are another's, left alone:
+// RecordZWaveForeignSlots), then writes every code of the door's key
+// holders.
 func (s *Store) BindZWaveLock(ctx context.Context, a domain.Actor, propertyID, doorID, gatewayID string, nodeID int) (ZWaveLock, error) {
 	var out ZWaveLock
 	err := s.inTx(ctx, "bind_zwave_lock", func(t *Tx) error {
@@ -247,6 +256,9 @@ func (s *Store) BindZWaveLock(ctx context.Context, a domain.Actor, propertyID, d
 			return err
 		}
 		if _, err := t.exec(ctx, `DELETE FROM zwave_slots WHERE door_id = ?`, d.ID); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `DELETE FROM zwave_foreign_slots WHERE door_id = ?`, d.ID); err != nil {
 			return err
 		}
 		if _, err := t.exec(ctx, `UPDATE doors SET acked_version = 0 WHERE id = ?`, d.ID); err != nil {
@@ -318,9 +330,11 @@ type ZWaveCode struct {
 }
 
 // ZWaveSlot is what a User Code slot holds, as the node confirmed it.
+// Foreign: a code DOOR OS did not write (PersonID and Digest empty).
 type ZWaveSlot struct {
 	PersonID string
 	Digest   string
+	Foreign  bool
 }
 
 // ZWaveTarget is what a Z-Wave lock should hold (Codes, from the door's
@@ -382,9 +396,94 @@ func (s *Store) ZWaveTarget(ctx context.Context, sealer Sealer, doorID string) (
 			}
 			out.Slots[slot] = sl
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		frows, err := t.query(ctx, `SELECT slot FROM zwave_foreign_slots WHERE door_id = ?`, doorID)
+		if err != nil {
+			return err
+		}
+		defer frows.Close()
+		for frows.Next() {
+			var slot int
+			if err := frows.Scan(&slot); err != nil {
+				return err
+			}
+			if _, ours := out.Slots[slot]; !ours {
+				out.Slots[slot] = ZWaveSlot{Foreign: true}
+			}
+		}
+		return frows.Err()
 	})
 	return out, err
+}
+
+// RecordZWaveForeignSlots records the slots of a Z-Wave lock that hold a
+// code DOOR OS did not write, as read from the node (replacing what was
+// recorded): the syncer leaves them alone and does not count them free.
+func (s *Store) RecordZWaveForeignSlots(ctx context.Context, doorID string, slots []int) error {
+	return s.inTx(ctx, "record_zwave_foreign_slots", func(t *Tx) error {
+		if _, err := t.exec(ctx, `DELETE FROM zwave_foreign_slots WHERE door_id = ?`, doorID); err != nil {
+			return err
+		}
+		for _, sl := range slots {
+			if sl < 1 {
+				return domain.Errorf(domain.EInvalid, "slot %d: User Code slots start at 1", sl)
+			}
+			if _, err := t.exec(ctx, `INSERT INTO zwave_foreign_slots (door_id, slot) VALUES (?, ?) ON CONFLICT DO NOTHING`, doorID, sl); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// AcquireZWaveLease takes or renews the lease on a gateway for holder (a
+// syncer's id) until now+ttl, unless another holder's lease is still in
+// force at now; it reports whether holder has it. One `dooros serve`
+// instance drives a gateway at a time; the others take over once the
+// holder stops renewing.
+func (s *Store) AcquireZWaveLease(ctx context.Context, gatewayID, holder string, now time.Time, ttl time.Duration) (bool, error) {
+	if holder == "" || ttl <= 0 {
+		return false, domain.Errorf(domain.EInvalid, "a Z-Wave lease needs a holder and a positive duration")
+	}
+	var ok bool
+	err := s.inTx(ctx, "acquire_zwave_lease", func(t *Tx) error {
+		res, err := t.exec(ctx, `INSERT INTO zwave_leases (gateway_id, holder, expires_at) VALUES (?, ?, ?)
+			ON CONFLICT (gateway_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+			WHERE zwave_leases.holder = excluded.holder OR zwave_leases.expires_at <= ?`,
+			gatewayID, holder, micros(now.Add(ttl)), micros(now))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		ok = n == 1
+		return err
+	})
+	return ok, err
+}
+
+// ReleaseZWaveLease gives a gateway's lease up (a stopping syncer), so
+// another instance takes over at once.
+func (s *Store) ReleaseZWaveLease(ctx context.Context, gatewayID, holder string) error {
+	return s.inTx(ctx, "release_zwave_lease", func(t *Tx) error {
+		_, err := t.exec(ctx, `DELETE FROM zwave_leases WHERE gateway_id = ? AND holder = ?`, gatewayID, holder)
+		return err
+	})
+}
+
+// ZWaveLeaseHolder returns who holds a gateway's lease at now ("": no one).
+func (s *Store) ZWaveLeaseHolder(ctx context.Context, gatewayID string, now time.Time) (string, error) {
+	var holder string
+	err := s.read(ctx, func(t *Tx) error {
+		err := t.queryRow(ctx, `SELECT holder FROM zwave_leases WHERE gateway_id = ? AND expires_at > ?`, gatewayID, micros(now)).Scan(&holder)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	return holder, err
 }
 
 // RecordZWaveSlot records that the node confirmed a slot's new content

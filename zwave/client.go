@@ -357,6 +357,27 @@ func (c *Client) UserCodeSlots(ctx context.Context, node int) (int, error) {
 	return *r.Response, nil
 }
 
+// UserCodeOccupied reports whether a slot holds a code (User Code Get:
+// its status is neither available nor "not available").
+func (c *Client) UserCodeOccupied(ctx context.Context, node, slot int) (bool, error) {
+	res, err := c.invoke(ctx, node, CCUserCode, "get", slot)
+	if err != nil {
+		return false, err
+	}
+	var r struct {
+		Response *struct {
+			Status int `json:"userIdStatus"`
+		} `json:"response"`
+	}
+	if err := json.Unmarshal(res, &r); err != nil {
+		return false, err
+	}
+	if r.Response == nil {
+		return false, fmt.Errorf("z-wave js: node %d did not report user code slot %d", node, slot)
+	}
+	return r.Response.Status != 0 && r.Response.Status != 0xfe, nil // 0 available, 0xfe status not available
+}
+
 // SetUserCode writes an enabled code into a slot; the result arrives once
 // the node acknowledged it.
 func (c *Client) SetUserCode(ctx context.Context, node, slot int, code string) error {

@@ -23,7 +23,8 @@ type Op struct {
 // next is the earliest such moment after now (zero: none).
 // A person keeps their slot; a changed code is rewritten in place; clears
 // come first, so a revocation is never queued behind additions. Codes that
-// do not fit are counted in overFull, never dropped silently.
+// do not fit are counted in overFull, never dropped silently. A Foreign
+// slot (a code DOOR OS did not write) is never written nor cleared.
 func Plan(codes []store.ZWaveCode, slots map[int]store.ZWaveSlot, capacity int, now time.Time) (ops []Op, overFull int, next time.Time) {
 	later := func(t time.Time) {
 		if t.After(now) && (next.IsZero() || t.Before(next)) {
@@ -58,6 +59,8 @@ func Plan(codes []store.ZWaveCode, slots map[int]store.ZWaveSlot, capacity int, 
 		held := slots[slot]
 		c, ok := want[held.PersonID]
 		switch {
+		case held.Foreign:
+			used[slot] = true // another's code, there before DOOR OS: left alone
 		case !ok || placed[held.PersonID]:
 			clears = append(clears, Op{Slot: slot, Clear: true})
 		case slot > capacity && capacity > 0:

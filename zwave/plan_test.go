@@ -51,6 +51,13 @@ func TestPlan(t *testing.T) {
 			t.Fatalf("ops %+v", ops)
 		}
 	})
+	t.Run("ForeignSlotsLeftAloneNotFree", func(t *testing.T) {
+		foreign := map[int]store.ZWaveSlot{1: {Foreign: true}, 3: {Foreign: true}}
+		ops, over, _ := zwave.Plan([]store.ZWaveCode{ana, bo}, foreign, 3, t0)
+		if over != 1 || len(ops) != 1 || ops[0].Slot != 2 || ops[0].Clear {
+			t.Fatalf("ops %+v over %d, want slot 2 written and 1 over (slots 1 and 3 are another's)", ops, over)
+		}
+	})
 	t.Run("OverFullCounted", func(t *testing.T) {
 		ops, over, _ := zwave.Plan([]store.ZWaveCode{ana, bo, cy}, nil, 2, t0)
 		if len(ops) != 2 || over != 1 {

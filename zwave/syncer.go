@@ -2,6 +2,8 @@ package zwave
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,12 +24,23 @@ type Syncer struct {
 	Store  *store.Store
 	Sealer store.Sealer
 	Log    *slog.Logger
-	// Poll is how often versions are checked (default 100ms); Retry the
+	// Poll is how often versions are checked besides the store's wake-up
+	// (store.OnDoorStateQueued: every commit that gives a door a new
+	// version wakes the syncer at once), a safety net that also notices
+	// guest codes and changes committed by other instances (default 1s);
+	// Retry the
 	// wait after a failed sync (default 2s); CommandTimeout how long one
 	// slot write may wait, a sleeping node's until it wakes (default 2m).
 	Poll, Retry, CommandTimeout time.Duration
 	// Now is the clock for code windows (default store's).
 	Now func() time.Time
+	// Holder names this syncer in the gateways' leases (default a random
+	// id): one syncer drives a gateway at a time across `dooros serve`
+	// instances sharing a database; it renews the lease every LeaseTTL/3
+	// and another takes the gateway over once it has expired (default
+	// LeaseTTL 15s).
+	Holder   string
+	LeaseTTL time.Duration
 
 	mu       sync.Mutex
 	gateways map[string]*gateway
@@ -39,6 +52,7 @@ type gateway struct {
 	id     string
 	client *Client // nil while disconnected
 	nodes  map[int]string
+	held   bool // this syncer holds the gateway's lease
 }
 
 type doorState struct {
@@ -57,7 +71,7 @@ func (s *Syncer) init() {
 		s.gateways, s.doors, s.wake = map[string]*gateway{}, map[string]*doorState{}, make(chan struct{}, 1)
 	}
 	if s.Poll == 0 {
-		s.Poll = 100 * time.Millisecond
+		s.Poll = time.Second
 	}
 	if s.Retry == 0 {
 		s.Retry = 2 * time.Second
@@ -71,10 +85,73 @@ func (s *Syncer) init() {
 	if s.Now == nil {
 		s.Now = s.Store.Now
 	}
+	if s.LeaseTTL == 0 {
+		s.LeaseTTL = 15 * time.Second
+	}
+	if s.Holder == "" {
+		var b [8]byte
+		rand.Read(b[:])
+		s.Holder = "zwave-" + hex.EncodeToString(b[:])
+	}
+}
+
+// Holds reports whether this syncer holds a gateway's lease (it drives the
+// gateway).
+func (s *Syncer) Holds(gatewayID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.gateways[gatewayID]
+	return g != nil && g.held
+}
+
+// lease takes or renews the gateway's lease (real time: leases are shared
+// between instances, whatever the clock of code windows). err is a
+// database error: whether another holds the lease is then unknown.
+func (s *Syncer) lease(ctx context.Context, g *gateway) (bool, error) {
+	ok, err := s.Store.AcquireZWaveLease(ctx, g.id, s.Holder, time.Now(), s.LeaseTTL)
+	if err != nil && ctx.Err() == nil {
+		s.Log.Warn("zwave: lease", "gateway", g.id, "err", err)
+	}
+	s.mu.Lock()
+	g.held = ok
+	s.mu.Unlock()
+	return ok, err
+}
+
+// renew renews the lease while c is connected and closes c when the lease
+// is lost: another instance took the gateway over, or the database could
+// not be reached for a whole LeaseTTL (the lease may have expired).
+func (s *Syncer) renew(ctx context.Context, g *gateway, c *Client) (lost bool) {
+	t := time.NewTicker(s.LeaseTTL / 3)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-c.Done():
+			return false
+		case <-t.C:
+		}
+		ok, err := s.lease(ctx, g)
+		if ok {
+			last = time.Now()
+			continue
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if err == nil || time.Since(last) >= s.LeaseTTL {
+			s.Log.Info("zwave: gateway lease lost", "gateway", g.id, "holder", s.Holder)
+			c.Close()
+			return true
+		}
+	}
 }
 
 // Kick makes the syncer check versions now rather than at the next poll
-// (the API calls it after a change; polling alone is enough).
+// (the store's commit hook calls it; so do the API and console after a
+// binding).
 func (s *Syncer) Kick() {
 	s.init()
 	select {
@@ -86,6 +163,7 @@ func (s *Syncer) Kick() {
 // Run syncs until ctx ends.
 func (s *Syncer) Run(ctx context.Context) error {
 	s.init()
+	defer s.Store.OnDoorStateQueued(s.Kick)()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	t := time.NewTicker(s.Poll)
@@ -163,6 +241,11 @@ func (s *Syncer) round(ctx context.Context, wg *sync.WaitGroup) (int, error) {
 				d.retryAt = time.Now().Add(s.Retry) // backoff in real time, whatever the clock of code windows
 			}
 			s.mu.Unlock()
+			if err == nil {
+				// A change committed while this sync ran woke a round that
+				// skipped the busy door: look again now, not at the poll.
+				s.Kick()
+			}
 			if err != nil && ctx.Err() == nil {
 				s.Log.Info("zwave: sync incomplete", "door", l.DoorID, "node", l.NodeID, "err", err)
 			}
@@ -175,7 +258,23 @@ func (s *Syncer) round(ctx context.Context, wg *sync.WaitGroup) (int, error) {
 // records.
 func (s *Syncer) connect(ctx context.Context, g *gateway) {
 	backoff := 200 * time.Millisecond
+	defer func() {
+		// Stopping: hand the gateway over at once.
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.record(rctx, s.Store.ReleaseZWaveLease(rctx, g.id, s.Holder))
+	}()
 	for ctx.Err() == nil {
+		if ok, _ := s.lease(ctx, g); !ok {
+			// Another instance drives this gateway; take over when its
+			// lease expires.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(s.LeaseTTL / 3):
+			}
+			continue
+		}
 		url, token, err := s.Store.ZWaveGatewayConn(ctx, nil, s.Sealer, "", g.id)
 		var c *Client
 		if err == nil {
@@ -212,12 +311,16 @@ func (s *Syncer) connect(ctx context.Context, g *gateway) {
 			}
 		}
 		s.Kick()
+		lost := make(chan bool, 1)
+		go func() { lost <- s.renew(ctx, g, c) }()
 		s.events(ctx, g, c)
 		s.mu.Lock()
 		g.client = nil
 		s.mu.Unlock()
 		c.Close()
-		s.markGateway(ctx, g, "unreachable")
+		if !<-lost {
+			s.markGateway(ctx, g, "unreachable")
+		}
 	}
 }
 
@@ -364,6 +467,27 @@ func (s *Syncer) syncDoor(ctx context.Context, c *Client, l store.ZWaveLock) err
 		if err != nil {
 			return s.nodeFailed(ctx, c, l, fmt.Errorf("read user code slots: %w", err))
 		}
+		// First sync since binding: a slot already holding a code is
+		// another's (an installer's, a code set at the lock), left alone.
+		var foreign []int
+		for slot := 1; slot <= capacity; slot++ {
+			if _, ours := tgt.Slots[slot]; ours {
+				continue
+			}
+			cctx, cancel := context.WithTimeout(ctx, s.CommandTimeout)
+			occupied, err := c.UserCodeOccupied(cctx, l.NodeID, slot)
+			cancel()
+			if err != nil {
+				return s.nodeFailed(ctx, c, l, fmt.Errorf("read user code slot %d: %w", slot, err))
+			}
+			if occupied {
+				foreign = append(foreign, slot)
+				tgt.Slots[slot] = store.ZWaveSlot{Foreign: true}
+			}
+		}
+		if err := s.Store.RecordZWaveForeignSlots(ctx, l.DoorID, foreign); err != nil {
+			return err
+		}
 	}
 	ops, over, next := Plan(tgt.Codes, tgt.Slots, capacity, s.Now())
 	for _, op := range ops {
@@ -439,11 +563,20 @@ var ErrGatewayDown = errors.New("the lock's Z-Wave gateway is not connected")
 // connection.
 func (s *Syncer) SetLocked(ctx context.Context, l store.ZWaveLock, locked bool) error {
 	s.init()
-	c := s.gatewayClient(l.GatewayID)
-	if c == nil {
-		return ErrGatewayDown
-	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	c := s.gatewayClient(l.GatewayID)
+	if c == nil {
+		// Another instance drives the gateway (its lease), or it is down:
+		// one connection for this command.
+		url, token, err := s.Store.ZWaveGatewayConn(cctx, nil, s.Sealer, "", l.GatewayID)
+		if err != nil {
+			return err
+		}
+		if c, err = Dial(cctx, url, token); err != nil {
+			return fmt.Errorf("%w: %v", ErrGatewayDown, err)
+		}
+		defer c.Close()
+	}
 	return c.SetLocked(cctx, l.NodeID, locked)
 }

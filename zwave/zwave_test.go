@@ -29,6 +29,7 @@ type env struct {
 	gw     store.ZWaveGateway
 	node   int
 	syncer *zwave.Syncer
+	stop   func()       // stops syncer
 	kr     store.Sealer // the keyring the syncer opens secrets with
 }
 
@@ -48,13 +49,22 @@ func newEnv(t *testing.T, st *store.Store, node int) *env {
 	if _, err := st.BindZWaveLock(ctx, e.f.PM, e.prop(), e.f.Lobby.ID, e.gw.ID, node); err != nil {
 		t.Fatal(err)
 	}
-	e.syncer = &zwave.Syncer{Store: st, Sealer: kr, Poll: 50 * time.Millisecond, Retry: 300 * time.Millisecond, CommandTimeout: 20 * time.Second,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { e.syncer.Run(runCtx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	e.syncer, e.stop = e.startSyncer("")
 	return e
+}
+
+// startSyncer runs a syncer on the env's store (holder "": a random one);
+// stop ends it (also at the test's end).
+func (e *env) startSyncer(holder string) (*zwave.Syncer, func()) {
+	s := &zwave.Syncer{Store: e.st, Sealer: e.kr, Poll: 50 * time.Millisecond, Retry: 300 * time.Millisecond, CommandTimeout: 20 * time.Second,
+		Holder: holder, LeaseTTL: 900 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(runCtx); close(done) }()
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	e.t.Cleanup(stop)
+	return s, stop
 }
 
 func (e *env) prop() string { return e.f.Property.ID }
@@ -488,5 +498,127 @@ func TestKeyScheduleOnLock(t *testing.T) {
 		if e.lock().Version != version {
 			t.Fatal("the schedule's edges needed a door change")
 		}
+	})
+}
+
+// TestSleepingNode: a battery lock that sleeps (node 4: not listening, not
+// FLiRS, Wake Up CC). A revocation made while it sleeps waits in the
+// gateway's wake-up queue: the Door Sync task stays open and shows
+// `asleep`, the code keeps working at the lock; when the node wakes up the
+// slot is cleared, a code added meanwhile is written, the task closes.
+func TestSleepingNode(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, 4)
+		// wakeUntil plays the node's wake-up timer (every 3s) until cond
+		// holds: the driver may send it back to sleep (Wake Up No More
+		// Information) before the syncer's commands arrive.
+		wakeUntil := func(what string, cond func() bool) {
+			t.Helper()
+			var woke time.Time
+			eventually(t, 60*time.Second, what, func() bool {
+				if cond() {
+					return true
+				}
+				if time.Since(woke) > 3*time.Second {
+					woke = time.Now()
+					e.net.Wake(t, 4)
+				}
+				return false
+			})
+		}
+		ana := e.invite("Ana", "ana@example.com")
+		wakeUntil("Ana's code written at a wake-up", func() bool { return e.net.Holds(t, 4, ana.Doorcode) > 0 })
+		eventually(t, 30*time.Second, "synced, task closed", func() bool { _, open := e.task(); return !open && e.synced() })
+
+		e.net.Sleep(t, 4)
+		if _, err := st.Revoke(context.Background(), e.f.PM, e.prop(), ana.ID); err != nil {
+			t.Fatal(err)
+		}
+		bo := e.invite("Bo", "bo@example.com")
+		eventually(t, 60*time.Second, "the revocation's task open and shown asleep", func() bool {
+			tk, open := e.task()
+			return open && tk.Connection == store.ConnAsleep && tk.IncludesRevocation
+		})
+		if l := e.lock(); l.Status != "asleep" {
+			t.Fatalf("lock status %q, want asleep", l.Status)
+		}
+		time.Sleep(time.Second) // the syncer has had time to try again
+		if e.synced() {
+			t.Fatal("a revocation a sleeping node never confirmed counts as synced")
+		}
+		if e.net.Holds(t, 4, ana.Doorcode) == 0 || e.net.Holds(t, 4, bo.Doorcode) != 0 {
+			t.Fatal("the sleeping lock changed with no wake-up")
+		}
+		wakeUntil("revocation and invitation delivered at the wake-up", func() bool {
+			return e.net.Holds(t, 4, ana.Doorcode) == 0 && e.net.Holds(t, 4, bo.Doorcode) > 0
+		})
+		eventually(t, 30*time.Second, "task closed", func() bool { _, open := e.task(); return !open && e.synced() })
+		if unlocked, _ := e.net.Keypad(t, 4, ana.Doorcode); unlocked {
+			t.Fatal("the revoked code still opens the lock")
+		}
+		if unlocked, _ := e.net.Keypad(t, 4, bo.Doorcode); !unlocked {
+			t.Fatal("the code added while the lock slept does not open it")
+		}
+	})
+}
+
+// TestForeignSlots: codes a lock held before it was bound (an installer's,
+// programmed at the lock) are read at binding, left alone and not counted
+// as free; they are reported as occupied by other codes.
+func TestForeignSlots(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, 3) // 2 slots
+		eventually(t, 60*time.Second, "first sync", e.synced)
+		// An installer programs a code at the lock; the lock is then bound
+		// again (as a lock that already holds codes is bound).
+		e.net.Do(t, "/code", map[string]any{"node": 3, "slot": 1, "code": "4321"}, nil)
+		if _, err := st.BindZWaveLock(context.Background(), e.f.PM, e.prop(), e.f.Lobby.ID, e.gw.ID, 3); err != nil {
+			t.Fatal(err)
+		}
+		ana := e.invite("Ana", "ana@example.com")
+		bo := e.invite("Bo", "bo@example.com")
+		eventually(t, 60*time.Second, "synced", e.synced)
+		l := e.lock()
+		if l.Foreign != 1 || l.OverFull != 1 || l.Capacity != 2 {
+			t.Fatalf("lock %+v: want 1 slot occupied by another code, 1 over-full, capacity 2", l)
+		}
+		if unlocked, slot := e.net.Keypad(t, 3, "4321"); !unlocked || slot != 1 {
+			t.Fatal("the installer's code was overwritten or cleared")
+		}
+		if (e.net.Holds(t, 3, ana.Doorcode) > 0) == (e.net.Holds(t, 3, bo.Doorcode) > 0) {
+			t.Fatal("want exactly one of the two codes in the one free slot")
+		}
+		// A revocation does not touch the foreign slot either.
+		if _, err := st.Revoke(context.Background(), e.f.PM, e.prop(), ana.ID); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "Bo in the freed slot", func() bool { return e.net.Holds(t, 3, bo.Doorcode) == 2 && e.net.Holds(t, 3, ana.Doorcode) == 0 })
+		eventually(t, 30*time.Second, "synced", e.synced)
+		if e.net.Holds(t, 3, "4321") != 1 {
+			t.Fatal("the installer's code went with a revocation")
+		}
+	})
+}
+
+// TestStoreHookWakesSyncer: a syncer that polls once an hour still clears
+// a revoked code at once: the store's commit hook (OnDoorStateQueued)
+// wakes it.
+func TestStoreHookWakesSyncer(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, 2)
+		e.stop()
+		s := &zwave.Syncer{Store: st, Sealer: e.kr, Poll: time.Hour, Retry: 300 * time.Millisecond, CommandTimeout: 20 * time.Second,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		runCtx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { s.Run(runCtx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+		ana := e.invite("Ana", "ana@example.com")
+		eventually(t, 30*time.Second, "Ana's code written with no poll", func() bool { return e.net.Holds(t, 2, ana.Doorcode) > 0 })
+		eventually(t, 30*time.Second, "synced", e.synced)
+		if _, err := st.Revoke(context.Background(), e.f.PM, e.prop(), ana.ID); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "the revoked code cleared with no poll", func() bool { return e.net.Holds(t, 2, ana.Doorcode) == 0 })
 	})
 }

@@ -16,13 +16,28 @@
 //   - POST /battery {"node":2,"level":12}: sets the level and reports it.
 //   - POST /unreachable {"node":2,"on":true}: the node stops acknowledging
 //     frames (out of range); false brings it back.
+//   - POST /code {"node":2,"slot":1,"code":"4321"}: a code programmed at
+//     the lock itself (an installer's), not through the gateway.
 //   - GET /slots?node=2: the node's slots as the lock itself holds them.
 //   - POST /reset {"node":2}: empties every slot, makes it reachable and
 //     its battery 90%
 //     (between tests sharing one mock network).
+//   - POST /wake {"node":4}: the sleeping lock wakes up (its wake-up timer
+//     or a button) and sends Wake Up Notification; it answers until the
+//     gateway sends Wake Up No More Information, then sleeps again.
+//   - POST /sleep {"node":4}: its wake period ends: it goes back to sleep
+//     (no ACK, no answer) as it would when its own timer runs out.
+//   - GET /awake?node=4: {"awake":bool} as the node itself sees it.
 //
 // Node 2: a listening lock with 10 slots. Node 3: a lock with 2 slots
-// (the "full lock" test).
+// (the "full lock" test). Node 4: a sleeping lock with 10 slots
+// (isListening false, not FLiRS, Wake Up CC): zwave-js's mock has no Wake
+// Up behaviour, so `sleeper` below is the node's side of it. While it
+// sleeps it neither acknowledges nor answers frames; the gateway
+// (zwave-js's driver) then takes it for asleep ("It is probably asleep,
+// moving its messages to the wakeup queue", Driver.js) and holds its
+// commands until a Wake Up Notification (/wake). The node also sleeps on
+// Wake Up No More Information, should the driver send it.
 const http = require("node:http");
 
 exports.default = function ({ require }) {
@@ -43,10 +58,40 @@ exports.default = function ({ require }) {
 		},
 	};
 
-	const lock = (id, numUsers) => ({
+	// The node's side of Wake Up CC: interval get/set, and sleep after No
+	// More Information (no ACK, no answer) until woken on the control port.
+	const asleep = new Map(); // node id -> true while sleeping
+	const wakeUpInterval = new Map();
+	const sleeper = {
+		handleCC(controller, self, receivedCC) {
+			if (asleep.get(self.id)) return { action: "stop" };
+			if (receivedCC instanceof cc.WakeUpCCNoMoreInformation) {
+				asleep.set(self.id, true);
+				self.autoAckControllerFrames = false;
+				return { action: "stop" };
+			}
+			if (receivedCC instanceof cc.WakeUpCCIntervalSet) {
+				wakeUpInterval.set(self.id, receivedCC.wakeUpInterval);
+				return { action: "stop" };
+			}
+			if (receivedCC instanceof cc.WakeUpCCIntervalGet) {
+				return {
+					action: "sendCC",
+					cc: new cc.WakeUpCCIntervalReport({
+						nodeId: controller.ownNodeId,
+						wakeUpInterval: wakeUpInterval.get(self.id) ?? 3600,
+						controllerNodeId: controller.ownNodeId,
+					}),
+				};
+			}
+		},
+	};
+
+	const lock = (id, numUsers, sleeps = false) => ({
 		id,
 		capabilities: {
-			isListening: true,
+			isListening: !sleeps,
+			isFrequentListening: false,
 			// A fingerprint no device file of zwave-js's config database
 			// matches (a real one brings that device's quirks along).
 			manufacturerId: 0x7e57,
@@ -64,13 +109,14 @@ exports.default = function ({ require }) {
 					notificationTypesAndEvents: { 6: [1, 2, 3, 4, 5, 6] },
 				},
 				{ ccId: CommandClasses.Battery, version: 1 },
+				...(sleeps ? [{ ccId: CommandClasses["Wake Up"], version: 1 }] : []),
 			],
 		},
-		behaviors: [respondToBatteryGet],
+		behaviors: sleeps ? [sleeper, respondToBatteryGet] : [respondToBatteryGet],
 	});
 
 	return {
-		nodes: [lock(2, 10), lock(3, 2)],
+		nodes: [lock(2, 10), lock(3, 2), lock(4, 10, true)],
 		onInit(controller, nodes) {
 			const byId = new Map(nodes.map((n) => [n.id, n]));
 			const notify = (node, event, userId) =>
@@ -141,13 +187,33 @@ exports.default = function ({ require }) {
 								node.state.delete(`UserCode_userIdStatus_${sl.slot}`);
 								node.state.delete(`UserCode_userCode_${sl.slot}`);
 							}
-							node.autoAckControllerFrames = true;
+							node.autoAckControllerFrames = !asleep.get(node.id);
 							batteryLevel.delete(node.id);
 							// Report it, so the gateway's cache forgets a level an
 							// earlier test set.
 							await node.sendToController(
 								createMockZWaveRequestFrame(new cc.BatteryCCReport({ nodeId: node.id, level: 90 }), { ackRequested: false }),
 							);
+							return reply(200, {});
+						case "/wake":
+							asleep.delete(node.id);
+							node.autoAckControllerFrames = true;
+							await node.sendToController(
+								createMockZWaveRequestFrame(new cc.WakeUpCCWakeUpNotification({ nodeId: node.id }), {
+									ackRequested: false,
+								}),
+							);
+							return reply(200, {});
+						case "/sleep":
+							asleep.set(node.id, true);
+							node.autoAckControllerFrames = false;
+							return reply(200, {});
+						case "/awake":
+							return reply(200, { awake: !asleep.get(node.id) });
+						case "/code":
+							// A code programmed at the lock itself (an installer's).
+							node.state.set(`UserCode_userIdStatus_${input.slot}`, 1);
+							node.state.set(`UserCode_userCode_${input.slot}`, String(input.code));
 							return reply(200, {});
 						case "/unreachable":
 							node.autoAckControllerFrames = !input.on;

@@ -23,7 +23,8 @@ import (
 
 // Net is the real Z-Wave JS stack with no hardware: zwave-js's mock
 // serial controller with the keypad locks of testdata/mock-locks.cjs
-// (node 2: 10 slots, node 3: 2 slots), and @zwave-js/server on top of it,
+// (node 2: 10 slots, node 3: 2 slots, node 4: 10 slots and asleep unless
+// woken), and @zwave-js/server on top of it,
 // serving the WebSocket API DOOR OS uses.
 type Net struct {
 	root      string
@@ -33,6 +34,7 @@ type Net struct {
 	control   int
 	mock, srv *exec.Cmd
 	srvLog    *syncBuffer
+	mockLog   *syncBuffer
 	srvExited chan struct{}
 }
 
@@ -93,6 +95,7 @@ func startNet() (*Net, string, error) {
 	n.mock.Dir = root
 	n.mock.Env = append(os.Environ(), fmt.Sprintf("ZWAVE_MOCK_CONTROL_PORT=%d", n.control))
 	mockLog := &syncBuffer{}
+	n.mockLog = mockLog
 	n.mock.Stdout, n.mock.Stderr = mockLog, mockLog
 	if err := n.mock.Start(); err != nil {
 		return nil, "", err
@@ -124,7 +127,7 @@ func waitTCP(port int, d time.Duration) error {
 }
 
 // StartServer starts @zwave-js/server on the mock serial port and waits
-// until both lock nodes are interviewed. A server that exits while
+// until the three lock nodes are interviewed (waking the sleeping one). A server that exits while
 // starting (the driver gives up when a loaded machine starves it) is
 // started again, up to three times.
 func (n *Net) StartServer() error {
@@ -153,10 +156,11 @@ func (n *Net) startServer() error {
 	go func() { proc.Wait(); close(exited) }()
 	n.srvExited = exited
 	deadline := time.Now().Add(90 * time.Second)
+	var woke time.Time
 	for time.Now().Before(deadline) {
 		select {
 		case <-exited:
-			return fmt.Errorf("zwave-server exited while starting:\n%s", n.srvLog.String())
+			return fmt.Errorf("zwave-server exited while starting:\n%s\nmock network:\n%s", n.srvLog.String(), n.mockLog.String())
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -164,11 +168,17 @@ func (n *Net) startServer() error {
 		cancel()
 		ready := 0
 		for _, nd := range nodes {
-			if (nd.ID == 2 || nd.ID == 3) && nd.Ready {
+			if (nd.ID == 2 || nd.ID == 3 || nd.ID == 4) && nd.Ready {
 				ready++
 			}
+			// A new sleeping node is interviewed when it wakes up: wake
+			// it (every 5s, a wake-up too early is missed).
+			if nd.ID == 4 && !nd.Ready && nd.Status == zwave.StatusAsleep && time.Since(woke) > 5*time.Second {
+				woke = time.Now()
+				n.wake(4)
+			}
 		}
-		if err == nil && ready == 2 {
+		if err == nil && ready == 3 {
 			return nil
 		}
 		time.Sleep(300 * time.Millisecond)
@@ -263,6 +273,36 @@ func (n *Net) Keypad(t testing.TB, node int, code string) (unlocked bool, slot i
 	}
 	n.Do(t, "/keypad", map[string]any{"node": node, "code": code}, &r)
 	return r.Unlocked, r.Slot
+}
+
+// Wake wakes a sleeping node (node 4): it sends Wake Up Notification and
+// answers until Sleep.
+func (n *Net) Wake(t testing.TB, node int) {
+	n.Do(t, "/wake", map[string]any{"node": node}, nil)
+}
+
+// Sleep ends a sleeping node's wake period: it no longer acknowledges or
+// answers, until Wake.
+func (n *Net) Sleep(t testing.TB, node int) {
+	n.Do(t, "/sleep", map[string]any{"node": node}, nil)
+}
+
+func (n *Net) wake(node int) {
+	b, _ := json.Marshal(map[string]any{"node": node})
+	res, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/wake", n.control), "application/json", bytes.NewReader(b))
+	if err == nil {
+		res.Body.Close()
+	}
+}
+
+// Awake reports whether a sleeping node is awake, as the node sees it.
+func (n *Net) Awake(t testing.TB, node int) bool {
+	t.Helper()
+	var r struct {
+		Awake bool `json:"awake"`
+	}
+	n.Do(t, fmt.Sprintf("/awake?node=%d", node), nil, &r)
+	return r.Awake
 }
 
 // Reset empties the nodes' slots and makes them reachable.
