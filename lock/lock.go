@@ -248,6 +248,28 @@ func (l *Lock) ApplyBundle(sealed []byte) ([]byte, error) {
 	return l.applyBundle(sealed)
 }
 
+// checkVersion says whether a bundle (or the manifest of a chunked one)
+// of this version, base and kind may follow the lock's state: a replay or
+// rollback is stale, a delta from another base needs a snapshot. A refusal
+// is logged and its ack status returned with the error.
+func (l *Lock) checkVersion(version, base uint64, snapshot bool) (lockproto.AckStatus, error) {
+	var err error
+	var status lockproto.AckStatus
+	switch {
+	case version <= l.st.Version:
+		// A replay of the current version or a rollback to an older one.
+		err = fmt.Errorf("%w: bundle version %d, lock at %d", lockproto.ErrStale, version, l.st.Version)
+		status = lockproto.AckStale
+	case !snapshot && base != l.st.Version:
+		err = fmt.Errorf("%w: delta %d→%d, lock at %d", lockproto.ErrWrongBase, base, version, l.st.Version)
+		status = lockproto.AckNeedSnapshot
+	default:
+		return 0, nil
+	}
+	l.refuseBundle(lockproto.ErrorCode(err), version, err)
+	return status, err
+}
+
 // applyBundle is ApplyBundle with l.mu held: the one path a whole bundle
 // and a reassembled chunked one (transfer.go) both take.
 func (l *Lock) applyBundle(sealed []byte) ([]byte, error) {
@@ -263,17 +285,7 @@ func (l *Lock) applyBundle(sealed []byte) ([]byte, error) {
 		return nil, err
 	}
 	ack := lockproto.Ack{LockID: l.prov.LockID, Bundle: lockproto.BundleDigest(sealed)}
-	switch {
-	case b.Version <= l.st.Version:
-		// A replay of the current version or a rollback to an older one.
-		err = fmt.Errorf("%w: bundle version %d, lock at %d", lockproto.ErrStale, b.Version, l.st.Version)
-		ack.Status = lockproto.AckStale
-	case !b.Snapshot && b.Base != l.st.Version:
-		err = fmt.Errorf("%w: delta %d→%d, lock at %d", lockproto.ErrWrongBase, b.Base, b.Version, l.st.Version)
-		ack.Status = lockproto.AckNeedSnapshot
-	}
-	if err != nil {
-		l.refuseBundle(lockproto.ErrorCode(err), b.Version, err)
+	if ack.Status, err = l.checkVersion(b.Version, b.Base, b.Snapshot); err != nil {
 		return l.signAck(ack), err
 	}
 

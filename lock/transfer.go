@@ -100,16 +100,7 @@ func (l *Lock) OfferManifest(signed []byte) (status, ack []byte, err error) {
 		return nil, nil, err
 	}
 	a := lockproto.Ack{LockID: l.prov.LockID, Bundle: m.Digest}
-	switch {
-	case m.Version <= l.st.Version:
-		err = fmt.Errorf("%w: bundle version %d, lock at %d", lockproto.ErrStale, m.Version, l.st.Version)
-		a.Status = lockproto.AckStale
-	case !m.Snapshot && m.Base != l.st.Version:
-		err = fmt.Errorf("%w: delta %d→%d, lock at %d", lockproto.ErrWrongBase, m.Base, m.Version, l.st.Version)
-		a.Status = lockproto.AckNeedSnapshot
-	}
-	if err != nil {
-		l.refuseBundle(lockproto.ErrorCode(err), m.Version, err)
+	if a.Status, err = l.checkVersion(m.Version, m.Base, m.Snapshot); err != nil {
 		return nil, l.signAck(a), err
 	}
 	if t := l.xfer; t != nil {
