@@ -12,7 +12,7 @@ import (
 
 // TestEmbedded_CloudBacklogDelivered: while the cloud's handler is
 // stalled (Door Sync's backpressure), 20 locks at once publish far more
-// QoS 1 acks than the broker's per-client outbound channel holds (512);
+// QoS 1 acks than the broker's per-client outbound channel holds (2,048);
 // once the handler runs again every one of them arrives and the broker
 // dropped none.
 func TestEmbedded_CloudBacklogDelivered(t *testing.T) {

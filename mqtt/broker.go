@@ -77,7 +77,7 @@ var _ Broker = (*Embedded)(nil)
 
 // brokerWritesPending is the embedded broker's outbound channel per client
 // (see StartEmbedded).
-const brokerWritesPending = 512
+const brokerWritesPending = 2048
 
 // Dropped is how many messages to its clients the broker dropped since it
 // started: in-flight quota reached, packet ids exhausted, or a client's
@@ -129,7 +129,9 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	// announced: 65,535) even while Door Sync holds them back, so the
 	// channel only has to absorb what arrives faster than one goroutine
 	// writes to a socket; a message that finds it full is dropped and
-	// logged (OnPublishDropped; Dropped counts it). Announcing a Receive
+	// logged (OnPublishDropped; Dropped counts it). 512 dropped 126
+	// messages in a 3,000-lock run of scripts/bench-fleet.sh, 2,048 none
+	// (docs/bench-fleet.md, "Follow-up"). Announcing a Receive
 	// Maximum would keep the excess in mochi's in-flight map instead, but
 	// mochi v2.7.9 deletes a message from that map when it releases it, so
 	// its PUBACK never returns the quota: after 2 × Receive Maximum
