@@ -27,6 +27,10 @@ var (
 		Name: "dooros_doorsync_pushes_held_for_ack_total",
 		Help: "Pushes not republished because an ack of the lock was queued for recording.",
 	})
+	backlogHeldPushes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dooros_doorsync_pushes_held_for_backlog_total",
+		Help: "Republishes held for a backoff because at least an eighth of the inbound queue waited to be recorded (first publishes of a version are never held).",
+	})
 	groupSize = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "dooros_doorsync_inbound_group_size",
 		Help:    "Lock messages recorded per group commit (one transaction).",
@@ -36,5 +40,5 @@ var (
 
 // Collectors are Door Sync's metrics, for a Prometheus registry.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{bundlesBuilt, bundleFailures, publishFailures, inboundWaits, ackHeldPushes, groupSize, inboundMessages}
+	return []prometheus.Collector{bundlesBuilt, bundleFailures, publishFailures, inboundWaits, ackHeldPushes, backlogHeldPushes, groupSize, inboundMessages}
 }

@@ -47,7 +47,9 @@ type Pusher struct {
 	// this MQTT 5 shared subscription group (inbound.go).
 	SharedGroup string
 
-	acks *ackQueue // acks received and not yet recorded, by lock (set by Run)
+	acks      *ackQueue    // acks received and not yet recorded, by lock (set by Run)
+	in        chan inbound // lock messages waiting for the workers (set by Run)
+	published publishedVersions
 }
 
 func (p *Pusher) defaults() {
@@ -84,6 +86,21 @@ const inboundQueue = 8192
 // ackHeldRetry is when a push held back for a queued ack is looked at again.
 const ackHeldRetry = 100 * time.Millisecond
 
+// holdRepublish reports whether a door's bundle of version is not
+// published this round because this server already published that
+// version (published: the highest version it published for the door) and
+// the inbound side is behind: backlog lock messages (acks among them)
+// wait for the workers, out of a queue of queueCap. A row is republished
+// when its ack is not recorded within the backoff; when acks wait longer
+// than that to be recorded, every republish is one more bundle and one
+// more ack for a lock that most likely has the version already (at 10,000
+// locks: 76,784 bundles for 20,000 needed, docs/bench-fleet.md). So while
+// at least an eighth of the queue waits, republishes are held for another
+// backoff. A version this server has not published yet is never held.
+func holdRepublish(version, published int64, backlog, queueCap int) bool {
+	return version <= published && backlog >= max(queueCap/8, 1)
+}
+
 // groupMax is the most lock messages one group commit records. A group
 // holds SQLite's one writer while it records, and bundles wait for it to
 // be stored before they are published: groups of 256 made a 1,000-lock
@@ -98,6 +115,7 @@ func (p *Pusher) Run(ctx context.Context) error {
 	defer p.Svc.Store.OnDoorStateQueued(p.Svc.Wake)()
 	p.acks = &ackQueue{n: map[string]int{}}
 	in := make(chan inbound, p.Queue)
+	p.in = in
 	handler := func(m mqtt.Message) {
 		id, kind, err := mqtt.ParseTopic(m.Topic)
 		if err != nil {
@@ -225,6 +243,7 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 				if err != nil {
 					publishFailures.Inc()
 				} else {
+					p.published.set(b.DoorID, b.Version)
 					err = fmt.Errorf("published version %d, waiting for the lock's ack", b.Version)
 				}
 				settle(b.DoorID, false, err)
@@ -240,6 +259,13 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 		case b.Err != nil:
 			bundleFailures.Inc()
 			settle(b.DoorID, false, b.Err)
+		case p.in != nil && holdRepublish(b.Bundle.Version, p.published.get(b.DoorID), len(p.in), cap(p.in)):
+			// Backpressure: see holdRepublish. Held for the base backoff
+			// (not ackHeldRetry: re-claiming thousands of rows every
+			// 100 ms would compete with the acks for the writer); an ack
+			// recorded meanwhile completes the rows.
+			backlogHeldPushes.Inc()
+			settleAfter(b.DoorID, false, fmt.Errorf("version %d not republished: %d lock messages wait to be recorded", b.Bundle.Version, len(p.in)), p.Backoff)
 		case p.acks.queued(b.DoorID):
 			// The lock's ack is waiting to be recorded: it may complete
 			// this version. Look again shortly (recording acks wakes the
@@ -257,6 +283,30 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 		return len(items), err
 	}
 	return len(items), nil
+}
+
+// publishedVersions is the highest version this server published per
+// door (holdRepublish). One entry per online door: bounded by the fleet.
+type publishedVersions struct {
+	mu sync.Mutex
+	v  map[string]int64
+}
+
+func (pv *publishedVersions) get(doorID string) int64 {
+	pv.mu.Lock()
+	defer pv.mu.Unlock()
+	return pv.v[doorID]
+}
+
+func (pv *publishedVersions) set(doorID string, version int64) {
+	pv.mu.Lock()
+	defer pv.mu.Unlock()
+	if pv.v == nil {
+		pv.v = map[string]int64{}
+	}
+	if version > pv.v[doorID] {
+		pv.v[doorID] = version
+	}
 }
 
 // refreshOnce gives doors whose holders' next access windows begin a new

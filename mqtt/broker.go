@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -74,6 +75,17 @@ type Embedded struct {
 
 var _ Broker = (*Embedded)(nil)
 
+// brokerWritesPending is the embedded broker's outbound channel per client
+// (see StartEmbedded).
+const brokerWritesPending = 2048
+
+// Dropped is how many messages to its clients the broker dropped since it
+// started: in-flight quota reached, packet ids exhausted, or a client's
+// outbound channel full (each also logged as a warning).
+func (e *Embedded) Dropped() int64 {
+	return atomic.LoadInt64(&e.server.Info.InflightDropped) + atomic.LoadInt64(&e.server.Info.MessagesDropped)
+}
+
 // StartEmbedded starts an embedded broker and returns once it accepts
 // connections.
 func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
@@ -109,6 +121,23 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	// and dropped acks mean republished bundles. 65,535 is the MQTT packet
 	// id space; the map holding them grows only as far as it is used.
 	caps.MaximumInflight = math.MaxUint16
+	// Every client gets an outbound channel of MaximumClientWritesPending
+	// packets, allocated when it connects (mochi's default 8,192 pointers:
+	// 64 KB per connected lock). A lock is sent a bundle now and then. The
+	// cloud's client gets every lock's acks and logs, but its paho reads
+	// them off the socket into its own queue (Receive Maximum not
+	// announced: 65,535) even while Door Sync holds them back, so the
+	// channel only has to absorb what arrives faster than one goroutine
+	// writes to a socket; a message that finds it full is dropped and
+	// logged (OnPublishDropped; Dropped counts it). 512 dropped 126
+	// messages in a 3,000-lock run of scripts/bench-fleet.sh, 2,048 none
+	// (docs/bench-fleet.md, "Follow-up"). Announcing a Receive
+	// Maximum would keep the excess in mochi's in-flight map instead, but
+	// mochi v2.7.9 deletes a message from that map when it releases it, so
+	// its PUBACK never returns the quota: after 2 × Receive Maximum
+	// messages the client gets nothing more (TestEmbedded_CloudBacklogDelivered
+	// failed that way with 256).
+	caps.MaximumClientWritesPending = brokerWritesPending
 	// The inline client publishes the will of a lock the broker threw out
 	// when mochi itself skipped it (see authHook.OnDisconnect).
 	server := mochi.New(&mochi.Options{Capabilities: caps, Logger: logger, InlineClient: true})
@@ -203,7 +232,7 @@ func (h *authHook) ID() string { return "dooros-auth" }
 
 func (h *authHook) Provides(b byte) bool {
 	switch b {
-	case mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnSessionEstablished, mochi.OnDisconnect:
+	case mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnSessionEstablished, mochi.OnDisconnect, mochi.OnPublishDropped:
 		return true
 	}
 	return false
@@ -338,6 +367,12 @@ func (h *authHook) drop(cl *mochi.Client) {
 // DISCONNECT. A lock whose credentials were removed or rotated would then
 // stay "online" (retained) for good — it flaked
 // TestEmbedded_SetLocksReloadsInBulk about one run in twenty.
+// OnPublishDropped logs a message mochi dropped because the client's
+// outbound channel was full (mochi logs its other drops itself).
+func (h *authHook) OnPublishDropped(cl *mochi.Client, pk packets.Packet) {
+	h.log.Warn("mqtt: message dropped, client write queue full", "client", cl.ID, "topic", pk.TopicName)
+}
+
 func (h *authHook) OnDisconnect(cl *mochi.Client, err error, _ bool) {
 	will, hasWill := h.wills.LoadAndDelete(cl)
 	if _, ok := h.dropped.LoadAndDelete(cl); !ok || err != nil || !hasWill {

@@ -105,8 +105,8 @@ for n in $SIZES; do
 	load1=$(load)
 	metrics=$(curl -fsS "$api/metrics" | grep -E '^dooros_doorsync_(inbound_waits|pushes_held|mqtt_publish_failures|bundle_failures|bundles_total|inbound_group_size_(sum|count))' || true)
 	kill "$srv"; wait "$srv" 2>/dev/null || true; srv=""
-	# Messages the embedded broker dropped (its in-flight quota per client).
-	broker_drops=$(grep -c 'client store quota reached\|packet ids exhausted' "$tmp/server-$db-$n.log" || true)
+	# Messages the embedded broker dropped (in-flight quota or outbound channel full).
+	broker_drops=$(grep -c 'client store quota reached\|packet ids exhausted\|client write queue full' "$tmp/server-$db-$n.log" || true)
 	{
 		echo "== $db, $n locks, $ROUNDS revocations, load $load0 → $load1 ($(uptime))"
 		cat "$tmp/fleet-$db-$n.json"
