@@ -73,7 +73,7 @@ var funcs = template.FuncMap{
 		}
 		return formatSchedule(s)
 	},
-	"join": strings.Join,
+	"join":     strings.Join,
 	"pmsWords": pmsWords,
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
