@@ -47,14 +47,7 @@ func BenchmarkDoorSync_Revoke1000OnlineLocks(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		fs := lock.NewMemFS()
-		if err := lock.Provision(fs, p.Provisioning); err != nil {
-			b.Fatal(err)
-		}
-		l, err := lock.Open(lock.Options{FS: fs})
-		if err != nil {
-			b.Fatal(err)
-		}
+		l := bootLock(b, p.Provisioning, lock.Options{})
 		s := &sim{l: l, applied: map[uint64]time.Time{}}
 		sims[i] = s
 		wg.Add(1)

@@ -43,14 +43,7 @@ func TestDoorSync_FleetInboundKeepsUp(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fs := lock.NewMemFS()
-			if err := lock.Provision(fs, p.Provisioning); err != nil {
-				t.Fatal(err)
-			}
-			l, err := lock.Open(lock.Options{FS: fs})
-			if err != nil {
-				t.Fatal(err)
-			}
+			l := bootLock(t, p.Provisioning, lock.Options{})
 			connectMQTT(e.ctx, t, e.url, p.MQTTPassword, l)
 			locks, doors[i] = append(locks, l), domain.KeyDoor{DoorID: d.ID, Doorcodes: true}
 		}
@@ -177,14 +170,7 @@ func TestDoorSync_LockCacheFollowsAnotherServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fs := lock.NewMemFS()
-		if err := lock.Provision(fs, p.Provisioning); err != nil {
-			t.Fatal(err)
-		}
-		fresh, err := lock.Open(lock.Options{FS: fs})
-		if err != nil {
-			t.Fatal(err)
-		}
+		fresh := bootLock(t, p.Provisioning, lock.Options{})
 		if _, err := e.svc.HandleAck(e.ctx, bike.id, apply(fresh), "test"); err != nil {
 			t.Fatalf("the re-provisioned lock's ack, on the server that cached the old keys: %v", err)
 		}

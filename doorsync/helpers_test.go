@@ -123,16 +123,23 @@ func (e *env) provisionWith(door string, opts lock.Options) (*simLock, doorsync.
 	}
 	var p doorsync.Provisioned
 	r.Decode(e.t, &p)
+	return &simLock{Lock: bootLock(e.t, p.Provisioning, opts), id: d.ID}, p
+}
+
+// bootLock loads a provisioning file into a fresh lock's flash and boots
+// it with opts (FS is set here).
+func bootLock(t testing.TB, provisioning *lockproto.Provisioning, opts lock.Options) *lock.Lock {
+	t.Helper()
 	fs := lock.NewMemFS()
-	if err := lock.Provision(fs, p.Provisioning); err != nil {
-		e.t.Fatal(err)
+	if err := lock.Provision(fs, provisioning); err != nil {
+		t.Fatal(err)
 	}
 	opts.FS = fs
 	l, err := lock.Open(opts)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	return &simLock{Lock: l, id: d.ID}, p
+	return l
 }
 
 // connectMQTT runs the lock's MQTT side: apply pushed bundles, publish the

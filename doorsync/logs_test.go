@@ -217,14 +217,7 @@ func TestDoorSync_LogForkFlagged(t *testing.T) {
 		bike, prov := e.provision("bike")
 		e.invite("ana@example.com")
 		p := e.login("ana@example.com")
-		fs := lock.NewMemFS()
-		if err := lock.Provision(fs, prov.Provisioning); err != nil {
-			t.Fatal(err)
-		}
-		twin, err := lock.Open(lock.Options{FS: fs})
-		if err != nil {
-			t.Fatal(err)
-		}
+		twin := bootLock(t, prov.Provisioning, lock.Options{})
 		p.unlockDirect(bike)
 		twin.TapCard("OTHER-HISTORY")
 		p.syncLog(t, bike)

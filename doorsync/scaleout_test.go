@@ -70,14 +70,7 @@ func TestDoorSync_TwoServersShareInbound(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fs := lock.NewMemFS()
-		if err := lock.Provision(fs, p.Provisioning); err != nil {
-			t.Fatal(err)
-		}
-		l, err := lock.Open(lock.Options{FS: fs})
-		if err != nil {
-			t.Fatal(err)
-		}
+		l := bootLock(t, p.Provisioning, lock.Options{})
 		go locksim.RunMQTT(e.ctx, url, p.MQTTPassword, l, nil)
 		locks, doors[i] = append(locks, l), domain.KeyDoor{DoorID: d.ID, Doorcodes: true}
 	}
