@@ -16,7 +16,10 @@
 #
 # Environment: SIZES, ROUNDS (20), SETTLE (1s), IDLE (12s: the fleet idles
 # this long after connecting, for the idle CPU figure), PARALLEL (32),
-# FLEET_HTTP_PORT (18810), FLEET_MQTT_PORT (18811), KEEP=1 keeps the logs.
+# FLEET_HTTP_PORT (18810), FLEET_MQTT_PORT (18811), KEEP=1 keeps the logs,
+# PPROF=DIR profiles the server (--pprof-addr on FLEET_PPROF_PORT, 18812):
+# DIR/heap-DB-N.pprof with every lock connected and DIR/cpu-DB-N.pprof over
+# the first PPROF_SECONDS (30) of the revocations (go tool pprof DIR/…).
 # Output: one summary line per size, and $OUT (default
 # /tmp/bench-fleet-results.txt) gets the JSON and metrics.
 set -euo pipefail
@@ -28,6 +31,14 @@ IDLE=${IDLE:-12s}
 PARALLEL=${PARALLEL:-32}
 HTTP_PORT=${FLEET_HTTP_PORT:-18810}
 MQTT_PORT=${FLEET_MQTT_PORT:-18811}
+PPROF=${PPROF:-}
+PPROF_PORT=${FLEET_PPROF_PORT:-18812}
+PPROF_SECONDS=${PPROF_SECONDS:-30}
+pprofflag=()
+if [ -n "$PPROF" ]; then
+	mkdir -p "$PPROF"
+	pprofflag=(--pprof-addr "127.0.0.1:$PPROF_PORT")
+fi
 OUT=${OUT:-/tmp/bench-fleet-results.txt}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-fleet.XXXXXX")
 srv=""
@@ -67,7 +78,7 @@ for n in $SIZES; do
 	"$tmp/dooros" init --data "$data" "${dbflag[@]}" --org "Fleet $n" --email pm@example.com --password "fleet bench password" >/dev/null 2>&1
 	DOOROS_MQTT_PASSWORD=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 	export DOOROS_MQTT_PASSWORD
-	"$tmp/dooros" serve --data "$data" "${dbflag[@]}" --addr "127.0.0.1:$HTTP_PORT" --mqtt-addr "127.0.0.1:$MQTT_PORT" >"$tmp/server-$db-$n.log" 2>&1 &
+	"$tmp/dooros" serve --data "$data" "${dbflag[@]}" --addr "127.0.0.1:$HTTP_PORT" --mqtt-addr "127.0.0.1:$MQTT_PORT" "${pprofflag[@]}" >"$tmp/server-$db-$n.log" 2>&1 &
 	srv=$!
 	for _ in $(seq 200); do curl -fs "$api/healthz" >/dev/null && break; sleep 0.1; done
 	curl -fs "$api/healthz" >/dev/null || fail "server did not start (see $tmp/server-$db-$n.log)"
@@ -97,10 +108,17 @@ for n in $SIZES; do
 	sleep 10
 	c1=$(cpu_ticks "$srv")
 	rss1=$(rss_kb "$srv")
+	cpuprof=""
+	if [ -n "$PPROF" ]; then
+		curl -fsS "http://127.0.0.1:$PPROF_PORT/debug/pprof/heap" -o "$PPROF/heap-$db-$n.pprof" || true
+		curl -fsS "http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=$PPROF_SECONDS" -o "$PPROF/cpu-$db-$n.pprof" &
+		cpuprof=$!
+	fi
 	idle_cpu=$(awk -v d=$((c1 - c0)) -v hz="$hz" 'BEGIN {printf "%.1f", 100 * d / hz / 10}')
 	b0=$(cpu_ticks "$srv")
 	wait "$fleet" || { cat "$tmp/fleet-$db-$n.log" >&2; fail "fleet of $n failed"; }
 	b1=$(cpu_ticks "$srv")
+	[ -n "$cpuprof" ] && { wait "$cpuprof" || true; }
 	rss2=$(rss_kb "$srv")
 	load1=$(load)
 	metrics=$(curl -fsS "$api/metrics" | grep -E '^dooros_doorsync_(inbound_waits|pushes_held|mqtt_publish_failures|bundle_failures|bundles_total|inbound_group_size_(sum|count))' || true)

@@ -262,6 +262,9 @@ func TestCLIErrors(t *testing.T) {
 		{"shared group with a wildcard", []string{"serve", "--data", fresh, "--mqtt-url", "mqtt://127.0.0.1:1", "--mqtt-shared-group", "dooros+"}, `contains '+'`},
 		{"empty shared group", []string{"serve", "--data", fresh, "--mqtt-url", "mqtt://127.0.0.1:1", "--mqtt-shared-group", ""}, "must be 1-64 characters"},
 		{"address in use", []string{"serve", "--data", initialised, "--addr", "busy", "--mqtt-addr", "127.0.0.1:0"}, "address"},
+		{"pprof on a public address", []string{"serve", "--data", fresh, "--mqtt-addr", "127.0.0.1:0", "--pprof-addr", "0.0.0.0:6060"}, "loopback address only"},
+		{"pprof on a hostname", []string{"serve", "--data", fresh, "--mqtt-addr", "127.0.0.1:0", "--pprof-addr", "example.com:6060"}, "loopback address only"},
+		{"pprof without a port", []string{"serve", "--data", fresh, "--mqtt-addr", "127.0.0.1:0", "--pprof-addr", "127.0.0.1"}, "--pprof-addr"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

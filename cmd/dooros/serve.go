@@ -43,6 +43,8 @@ type serveConfig struct {
 	// webhooksAllowPrivate lets webhooks reach plain http and private,
 	// loopback and link-local receivers (webhook package).
 	webhooksAllowPrivate bool
+	// pprofAddr serves runtime profiles on a loopback listener (pprof.go).
+	pprofAddr string
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -59,6 +61,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&cfg.pmsDir, "pms-dir", getenv("DOOROS_PMS_DIR"), "watched folder of PMS roster files: DIR/{property_id}/{provider}/*.csv|json|xml [DOOROS_PMS_DIR]")
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", getenv("DOOROS_TRUSTED_PROXIES"), "reverse proxies whose X-Forwarded-For gives the client address for login limits: CIDR prefixes or addresses, comma-separated (default none: the peer address counts) [DOOROS_TRUSTED_PROXIES]")
 	fs.BoolVar(&cfg.webhooksAllowPrivate, "webhooks-allow-private", getenv("DOOROS_WEBHOOKS_ALLOW_PRIVATE") == "true", "let webhooks go to plain http:// URLs and to private, loopback and link-local addresses (local receivers, tests); off: https to public addresses only [DOOROS_WEBHOOKS_ALLOW_PRIVATE=true]")
+	fs.StringVar(&cfg.pprofAddr, "pprof-addr", getenv("DOOROS_PPROF_ADDR"), "serve Go runtime profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default off) [DOOROS_PPROF_ADDR]")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -70,6 +73,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	stopPprof, err := startPprof(ctx, cfg.pprofAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 
 	st, err := cfg.db.open(ctx, log)
 	if err != nil {
