@@ -31,6 +31,14 @@ var (
 		Name: "dooros_doorsync_pushes_held_for_backlog_total",
 		Help: "Republishes held for a backoff because at least an eighth of the inbound queue waited to be recorded (first publishes of a version are never held).",
 	})
+	republishes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dooros_doorsync_republishes_total",
+		Help: "Bundles published again to an online lock because its ack was not recorded within the backoff (a version this server had published already).",
+	})
+	ackRoundTripSeconds = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "dooros_doorsync_ack_round_trip_seconds",
+		Help: "How long an online lock's ack takes to be recorded after its bundle was published (a slowly decaying maximum); a republish waits at least twice this.",
+	})
 	groupSize = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "dooros_doorsync_inbound_group_size",
 		Help:    "Lock messages recorded per group commit (one transaction).",
@@ -40,5 +48,5 @@ var (
 
 // Collectors are Door Sync's metrics, for a Prometheus registry.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{bundlesBuilt, bundleFailures, publishFailures, inboundWaits, ackHeldPushes, backlogHeldPushes, groupSize, inboundMessages}
+	return []prometheus.Collector{bundlesBuilt, bundleFailures, publishFailures, inboundWaits, ackHeldPushes, backlogHeldPushes, republishes, ackRoundTripSeconds, groupSize, inboundMessages}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -50,6 +51,8 @@ type Pusher struct {
 	acks      *ackQueue    // acks received and not yet recorded, by lock (set by Run)
 	in        chan inbound // lock messages waiting for the workers (set by Run)
 	published publishedVersions
+	rtt       ackRoundTrip
+	round     pushGate
 }
 
 func (p *Pusher) defaults() {
@@ -105,7 +108,7 @@ func holdRepublish(version, published int64, backlog, queueCap int) bool {
 // holds SQLite's one writer while it records, and bundles wait for it to
 // be stored before they are published: groups of 256 made a 1,000-lock
 // revocation's tail slower (docs/bench-fleet.md), so groups stay short.
-const groupMax = 32
+const groupMax = 128
 
 // Run subscribes to the locks' topics and delivers pushes until ctx ends.
 // Every committed door.state outbox row wakes it (store.OnDoorStateQueued),
@@ -144,12 +147,22 @@ func (p *Pusher) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			batch := make([]inbound, 0, groupMax)
+			waited := false
 			for {
 				select {
 				case <-ctx.Done():
 					return
 				case m := <-in:
 					batch = append(batch[:0], m)
+				}
+				// A push round goes first (pushGate); a worker that waited
+				// for the last one does not wait again, so lock messages
+				// are recorded at least every other group even when rounds
+				// follow each other.
+				if !waited {
+					waited = p.round.wait(ctx, roundWaitMax)
+				} else {
+					waited = false
 				}
 			drain:
 				for len(batch) < groupMax {
@@ -230,9 +243,26 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 		}
 	}
 	settle := func(doorID string, complete bool, cause error) { settleAfter(doorID, complete, cause, 0) }
-	publish := make(chan store.DoorBundle, len(order)) // never holds up storing
+	// A door whose lock's ack waits to be recorded is not built now: the
+	// ack moves the version the next bundle is a delta from (built from
+	// the last recorded ack, the lock would refuse it and ask for a
+	// snapshot), or completes the version outright. Recording acks wakes
+	// the pusher; ackHeldRetry is the safety net.
+	build := order[:0:0]
+	for _, doorID := range order {
+		if p.acks.queued(doorID) {
+			ackHeldPushes.Inc()
+			settleAfter(doorID, false, errors.New("not pushed yet: an ack of the lock waits to be recorded"), ackHeldRetry)
+			continue
+		}
+		build = append(build, doorID)
+	}
+	if len(build) > 0 {
+		defer p.round.begin()()
+	}
+	publish := make(chan store.DoorBundle, len(build)) // never holds up storing
 	var wg sync.WaitGroup
-	for range min(p.Workers, len(order)) {
+	for range min(p.Workers, len(build)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -250,8 +280,13 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 			}
 		}()
 	}
-	p.Svc.Store.BuildDoorBundles(ctx, p.Svc.Keys, p.Svc.Keys, order, store.BuildOptions{OnlineOnly: true}, func(b store.BundleBuild) {
+	p.Svc.Store.BuildDoorBundles(ctx, p.Svc.Keys, p.Svc.Keys, build, store.BuildOptions{OnlineOnly: true, ConnectedOnly: true}, func(b store.BundleBuild) {
 		switch {
+		case errors.Is(b.Err, store.ErrLockDisconnected):
+			// Nobody would receive it: the lock's "online" status queues
+			// the push when it connects (receive). MaxBackoff is the
+			// safety net should that status be missed.
+			settleAfter(b.DoorID, false, errors.New("lock not connected: pushed when it reports online"), p.MaxBackoff)
 		case errors.Is(b.Err, store.ErrSkippedOffline), isInSync(b.Err), domain.ErrorCode(b.Err) == domain.ENotFound:
 			// Phones carry offline doors' bundles; an acknowledged door or
 			// one without a lock has nothing to push.
@@ -266,14 +301,11 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 			// recorded meanwhile completes the rows.
 			backlogHeldPushes.Inc()
 			settleAfter(b.DoorID, false, fmt.Errorf("version %d not republished: %d lock messages wait to be recorded", b.Bundle.Version, len(p.in)), p.Backoff)
-		case p.acks.queued(b.DoorID):
-			// The lock's ack is waiting to be recorded: it may complete
-			// this version. Look again shortly (recording acks wakes the
-			// pusher) instead of publishing what would only make more acks.
-			ackHeldPushes.Inc()
-			settleAfter(b.DoorID, false, fmt.Errorf("version %d not republished: an ack of the lock is queued", b.Bundle.Version), ackHeldRetry)
 		default:
 			bundlesBuilt.WithLabelValues("mqtt").Inc()
+			if b.Bundle.Version <= p.published.get(b.DoorID) {
+				republishes.Inc()
+			}
 			publish <- b.Bundle
 		}
 	})
@@ -285,28 +317,137 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 	return len(items), nil
 }
 
+// pushGate lets lock messages wait while a push round builds, stores and
+// publishes its bundles: the round's critical path (revoke → every lock
+// refusing) then has both cores and SQLite's writer instead of sharing
+// them with the acks and event logs of the previous round, which can wait
+// (docs/bench-fleet.md). The wait is bounded (roundWaitMax) and a worker
+// waits at most every other group, so the inbound side is never starved.
+type pushGate struct {
+	mu   sync.Mutex
+	open chan struct{} // closed when the current round ends; nil before the first
+}
+
+// roundWaitMax is the longest a group of lock messages waits for a push round.
+const roundWaitMax = 500 * time.Millisecond
+
+// begin marks a round in progress; the returned func ends it.
+func (g *pushGate) begin() (end func()) {
+	ch := make(chan struct{})
+	g.mu.Lock()
+	g.open = ch
+	g.mu.Unlock()
+	return func() { close(ch) }
+}
+
+// wait waits for the round in progress to end, at most limit; it reports
+// whether there was a round to wait for.
+func (g *pushGate) wait(ctx context.Context, limit time.Duration) bool {
+	g.mu.Lock()
+	ch := g.open
+	g.mu.Unlock()
+	if ch == nil {
+		return false
+	}
+	select {
+	case <-ch:
+		return false
+	default:
+	}
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return true
+}
+
 // publishedVersions is the highest version this server published per
-// door (holdRepublish). One entry per online door: bounded by the fleet.
+// door (holdRepublish), and when it published it (the ack round trip).
+// One entry per online door: bounded by the fleet.
 type publishedVersions struct {
 	mu sync.Mutex
-	v  map[string]int64
+	v  map[string]publishedVersion
+}
+
+type publishedVersion struct {
+	version int64
+	at      time.Time // zero once its ack was timed
 }
 
 func (pv *publishedVersions) get(doorID string) int64 {
 	pv.mu.Lock()
 	defer pv.mu.Unlock()
-	return pv.v[doorID]
+	return pv.v[doorID].version
 }
 
 func (pv *publishedVersions) set(doorID string, version int64) {
+	pv.setAt(doorID, version, time.Now())
+}
+
+func (pv *publishedVersions) setAt(doorID string, version int64, at time.Time) {
 	pv.mu.Lock()
 	defer pv.mu.Unlock()
 	if pv.v == nil {
-		pv.v = map[string]int64{}
+		pv.v = map[string]publishedVersion{}
 	}
-	if version > pv.v[doorID] {
-		pv.v[doorID] = version
+	if version > pv.v[doorID].version {
+		pv.v[doorID] = publishedVersion{version: version, at: at}
 	}
+}
+
+// acked returns how long ago the door's version was published, once: an
+// ack of that version (or a later one) recorded now gives one round-trip
+// sample; an older version's ack gives none.
+func (pv *publishedVersions) acked(doorID string, version int64, now time.Time) (time.Duration, bool) {
+	pv.mu.Lock()
+	defer pv.mu.Unlock()
+	e, ok := pv.v[doorID]
+	if !ok || e.at.IsZero() || version < e.version {
+		return 0, false
+	}
+	pv.v[doorID] = publishedVersion{version: e.version}
+	return now.Sub(e.at), true
+}
+
+// ackRoundTrip estimates how long an ack takes to be recorded after its
+// bundle was published, the whole way: broker, lock, broker, inbound queue,
+// group commit. It is the slowest recent round trip: it follows a slower
+// one at once and halves every rttHalfLife, so the fast first acks of a
+// round do not hide its slow last ones. A republish waits for at least
+// twice this (Pusher.backoff): with a fixed 2 s, 1,000 locks whose acks
+// took longer than that to be recorded were sent thousands of needless
+// bundles in 20 revocations, each making one more ack and event batch to
+// record (docs/bench-fleet.md).
+type ackRoundTrip struct {
+	mu sync.Mutex
+	d  time.Duration
+	at time.Time // of d
+}
+
+// rttHalfLife is how fast the ack round trip estimate forgets a slow spell.
+const rttHalfLife = 30 * time.Second
+
+func (r *ackRoundTrip) observe(d time.Duration, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.d, r.at = max(d, r.decayed(now)), now
+	ackRoundTripSeconds.Set(r.d.Seconds())
+}
+
+func (r *ackRoundTrip) get(now time.Time) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.decayed(now)
+}
+
+func (r *ackRoundTrip) decayed(now time.Time) time.Duration {
+	if r.d == 0 {
+		return 0
+	}
+	return time.Duration(float64(r.d) * math.Exp2(-float64(now.Sub(r.at))/float64(rttHalfLife)))
 }
 
 // refreshOnce gives doors whose holders' next access windows begin a new
@@ -319,9 +460,12 @@ func (p *Pusher) refreshOnce(ctx context.Context) error {
 	return p.Svc.Store.RefreshDoors(ctx, items)
 }
 
-// backoff is how long a row waits for its ack after its attempt-th push.
+// backoff is how long a row waits for its ack after its attempt-th push:
+// Backoff, or twice the measured ack round trip when acks take longer
+// (ackRoundTrip), doubling per attempt up to MaxBackoff.
 func (p *Pusher) backoff(attempt int) time.Duration {
-	b := p.Backoff << min(max(attempt-1, 0), 10)
+	base := max(p.Backoff, 2*p.rtt.get(time.Now()))
+	b := base << min(max(attempt-1, 0), 10)
 	if b > p.MaxBackoff || b <= 0 {
 		b = p.MaxBackoff
 	}
@@ -431,6 +575,8 @@ func (p *Pusher) receive(ctx context.Context, batch []inbound) {
 			acked = true
 			if err != nil {
 				log.Warn("door sync: ack refused", "err", err)
+			} else if d, ok := p.published.acked(it.m.lockID, int64(it.ack.ack.Version), time.Now()); ok {
+				p.rtt.observe(d, time.Now())
 			}
 		case mqtt.KindEvents:
 			if err != nil {

@@ -1,6 +1,13 @@
 package doorsync
 
-import "testing"
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/dooros/dooros/mqtt"
+	"github.com/dooros/dooros/store"
+)
 
 // TestHoldRepublish: a version this server already published is held
 // while at least an eighth of the inbound queue waits; a version it has
@@ -52,5 +59,107 @@ func TestPublishedVersions(t *testing.T) {
 	}
 	if !holdRepublish(7, pv.get("door-a"), inboundQueue, inboundQueue) {
 		t.Error("version 7 was published and the queue is full: must be held")
+	}
+}
+
+// TestAckRoundTripBackoff: an ack of the published version (or a later
+// one) gives one round-trip sample, an older version's none; the estimate
+// follows a slower round trip at once and a faster one slowly; a
+// republish waits for twice the estimate when that is longer than
+// Backoff, doubling per attempt up to MaxBackoff.
+func TestAckRoundTripBackoff(t *testing.T) {
+	var pv publishedVersions
+	t0 := time.Unix(1000, 0)
+	if _, ok := pv.acked("door-a", 1, t0); ok {
+		t.Fatal("a door never published gave a sample")
+	}
+	pv.setAt("door-a", 5, t0)
+	if _, ok := pv.acked("door-a", 4, t0.Add(time.Second)); ok {
+		t.Fatal("an ack of an older version gave a sample")
+	}
+	d, ok := pv.acked("door-a", 5, t0.Add(3*time.Second))
+	if !ok || d != 3*time.Second {
+		t.Fatalf("ack of the published version: %v %v, want 3s", d, ok)
+	}
+	if _, ok := pv.acked("door-a", 5, t0.Add(4*time.Second)); ok {
+		t.Fatal("a second ack of the same publish gave a second sample")
+	}
+	if pv.get("door-a") != 5 {
+		t.Fatal("timing the ack forgot the published version")
+	}
+
+	p := &Pusher{}
+	p.defaults() // Backoff 2 s, MaxBackoff 1 min
+	if got := p.backoff(1); got != 2*time.Second {
+		t.Fatalf("backoff with no round trip measured: %v, want Backoff (2s)", got)
+	}
+	now := time.Now()
+	p.rtt.observe(500*time.Millisecond, now)
+	if got := p.backoff(1); got != 2*time.Second {
+		t.Fatalf("backoff with a 0.5 s round trip: %v, want Backoff (2s)", got)
+	}
+	now = time.Now()
+	p.rtt.observe(3*time.Second, now)
+	if got := p.backoff(1); got < 5900*time.Millisecond || got > 6*time.Second {
+		t.Fatalf("backoff with a 3 s round trip: %v, want 6s", got)
+	}
+	if got := p.backoff(5); got != time.Minute {
+		t.Fatalf("fifth attempt: %v, want MaxBackoff (1m)", got)
+	}
+	// The fast acks of a round do not hide its slow ones.
+	for range 1000 {
+		p.rtt.observe(100*time.Millisecond, now)
+	}
+	if got := p.rtt.get(now); got != 3*time.Second {
+		t.Fatalf("after many fast acks at once: estimate %v, want still 3s", got)
+	}
+	if got := p.rtt.get(now.Add(rttHalfLife)); got != 1500*time.Millisecond {
+		t.Fatalf("one half-life later: %v, want 1.5s", got)
+	}
+	p.rtt.observe(100*time.Millisecond, now.Add(4*rttHalfLife))
+	if got := p.rtt.get(now.Add(4 * rttHalfLife)); got != 187500*time.Microsecond {
+		t.Fatalf("four half-lives later: %v, want 187.5ms", got)
+	}
+}
+
+// TestPushGate: lock messages do not wait when no round runs, wait for a
+// round in progress until it ends, and never longer than the limit.
+func TestPushGate(t *testing.T) {
+	var g pushGate
+	ctx := context.Background()
+	if g.wait(ctx, time.Hour) {
+		t.Fatal("waited before any round")
+	}
+	end := g.begin()
+	start := time.Now()
+	go func() { time.Sleep(50 * time.Millisecond); end() }()
+	if !g.wait(ctx, time.Hour) {
+		t.Fatal("did not wait for the round in progress")
+	}
+	if d := time.Since(start); d < 40*time.Millisecond {
+		t.Fatalf("returned after %v, before the round ended", d)
+	}
+	if g.wait(ctx, time.Hour) {
+		t.Fatal("waited after the round ended")
+	}
+	end = g.begin()
+	defer end()
+	start = time.Now()
+	if !g.wait(ctx, 30*time.Millisecond) {
+		t.Fatal("did not wait for a round that does not end")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("waited %v past the 30 ms limit", d)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	g.wait(cctx, time.Hour) // returns: the context ended
+}
+
+// TestLockOnlineStatus: the status a lock publishes when it connects is
+// the one the store's ConnectedOnly builds take for connected.
+func TestLockOnlineStatus(t *testing.T) {
+	if mqtt.StatusOnline != store.LockOnline {
+		t.Fatalf("mqtt.StatusOnline %q != store.LockOnline %q: the pusher would skip every connected lock", mqtt.StatusOnline, store.LockOnline)
 	}
 }

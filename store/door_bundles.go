@@ -37,11 +37,24 @@ type BundleBuild struct {
 // door out.
 var ErrSkippedOffline = errors.New("store: offline door skipped")
 
+// ErrLockDisconnected is returned when BuildOptions.ConnectedOnly left out a
+// door whose lock's last status (RecordLockStatus) is not LockOnline.
+var ErrLockDisconnected = errors.New("store: lock not connected")
+
+// LockOnline is the status an online lock reports while it is connected
+// (its MQTT status topic); its last will reports anything else.
+const LockOnline = "online"
+
 // BuildOptions tune BuildDoorBundles.
 type BuildOptions struct {
 	// OnlineOnly reports offline doors with ErrSkippedOffline instead of
 	// building their bundles (phones carry them; the pusher needs none).
 	OnlineOnly bool
+	// ConnectedOnly also reports, with ErrLockDisconnected, doors whose
+	// lock has not reported LockOnline since it last went away (or ever):
+	// a push to it would reach nobody, and its status coming back queues
+	// the push (Door Sync).
+	ConnectedOnly bool
 	// Workers seal in parallel; at most GOMAXPROCS (the work is CPU).
 	Workers int
 	// Chunk is how many doors one read transaction loads (default 128);
@@ -133,7 +146,7 @@ func (s *Store) BuildDoorBundles(ctx context.Context, sealer Sealer, signers Pro
 			var jobs []*bundleJob
 			var skipped []BundleBuild
 			var err error
-			turn(func() { jobs, skipped, err = s.loadBundleJobs(ctx, sealer, chunk, opts.OnlineOnly) })
+			turn(func() { jobs, skipped, err = s.loadBundleJobs(ctx, sealer, chunk, opts) })
 			if err != nil {
 				for _, id := range chunk {
 					done <- BundleBuild{DoorID: id, Err: err}
@@ -229,15 +242,28 @@ func (s *Store) BuildDoorBundles(ctx context.Context, sealer Sealer, signers Pro
 // doorIDs needs: each lock's acknowledged state, a bundle already sealed
 // for the same move, and the desired state of the doors still to build.
 // Doors with nothing to build come back in skipped.
-func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []string, onlineOnly bool) (jobs []*bundleJob, skipped []BundleBuild, err error) {
+func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []string, opts BuildOptions) (jobs []*bundleJob, skipped []BundleBuild, err error) {
 	err = s.inTx(ctx, "load_door_bundles", func(t *Tx) error {
 		jobs, skipped = nil, nil
+		if s.dialect == Postgres {
+			// One snapshot for the doors' versions and their desired state:
+			// in READ COMMITTED each statement sees what has committed by
+			// then, so a revocation committing between the version query
+			// and the grants query gave a bundle labelled with the old
+			// version and the new grants, and two bundles of one version
+			// could differ — a lock that applied one and acked the other
+			// (a stale ack) kept a revoked code (TestDoorSync_TwoServersShareInbound).
+			// This transaction only reads: REPEATABLE READ never fails it.
+			if _, err := t.exec(ctx, `SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`); err != nil {
+				return err
+			}
+		}
 		now := s.Now()
 		rows, err := t.query(ctx, `SELECT d.id, d.property_id, d.connectivity, d.version, l.door_id IS NOT NULL,
 				COALESCE(l.generation, 0), COALESCE(l.symmetric_key, ''), COALESCE(l.acked_state, ''), COALESCE(l.acked_state_version, 0),
 				COALESCE(l.need_snapshot, FALSE), COALESCE(l.log_next, 1), COALESCE(l.pending_seed, ''), COALESCE(l.pending_symmetric_key, ''),
 				COALESCE(l.property_rotation_version, 0), COALESCE(l.property_key_next, FALSE),
-				COALESCE(pk.public_key, ''), COALESCE(pk.next_public_key, ''), COALESCE(pk.rotation_started_at, 0)
+				COALESCE(pk.public_key, ''), COALESCE(pk.next_public_key, ''), COALESCE(pk.rotation_started_at, 0), COALESCE(l.status, '')
 			FROM doors d LEFT JOIN door_locks l ON l.door_id = d.id LEFT JOIN property_keys pk ON pk.property_id = d.property_id
 			WHERE d.id IN (`+placeholders(len(doorIDs))+`)`, anySlice(doorIDs)...)
 		if err != nil {
@@ -255,9 +281,9 @@ func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []str
 			var ackedState string
 			var ackedVersion, rotationVersion, rotationSince int64
 			var keyNext bool
-			var curKey, nextKey string
+			var curKey, nextKey, status string
 			if err := rows.Scan(&j.doorID, &j.propertyID, &j.conn, &j.version, &provisioned, &j.gen, &j.sealedSym, &ackedState, &ackedVersion, &needSnap, &j.logNext, &j.pendingSeed, &j.pendingSym,
-				&rotationVersion, &keyNext, &curKey, &nextKey, &rotationSince); err != nil {
+				&rotationVersion, &keyNext, &curKey, &nextKey, &rotationSince, &status); err != nil {
 				rows.Close()
 				return err
 			}
@@ -271,12 +297,14 @@ func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []str
 			}
 			found[j.doorID] = j
 			switch {
-			case onlineOnly && j.conn == domain.Offline:
+			case opts.OnlineOnly && j.conn == domain.Offline:
 				skipped = append(skipped, BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: ErrSkippedOffline})
 			case !provisioned:
 				skipped = append(skipped, BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: domain.Errorf(domain.ENotFound, "door %s has no provisioned lock", j.doorID)})
 			case j.version <= ackedVersion && !needSnap:
 				skipped = append(skipped, BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: ErrInSync})
+			case opts.ConnectedOnly && status != LockOnline:
+				skipped = append(skipped, BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: ErrLockDisconnected})
 			default:
 				j.base = 0
 				if ackedState != "" && ackedVersion > 0 && !needSnap {
@@ -596,12 +624,17 @@ func (s *Store) BuildDoorBundle(ctx context.Context, sealer Sealer, signers Prop
 	return out.Bundle, out.Err
 }
 
+// pendingDoorPushes is a door's door.state rows not yet delivered, read
+// through the partial index outbox_subject_pending (migration 00027): every
+// ack runs it, and the door's delivered history must not be read.
+const pendingDoorPushes = `SELECT id, payload FROM outbox WHERE subject_id = ? AND topic = ? AND delivered_at IS NULL AND failed_at IS NULL`
+
 // completeDoorPushes marks delivered the door.state rows of a door whose
 // version its lock has now acknowledged — whichever server claimed them,
 // so pushes close with several servers on one database. Rows for a newer
 // version stay.
 func (t *Tx) completeDoorPushes(ctx context.Context, doorID string, acked int64, now time.Time) error {
-	rows, err := t.query(ctx, `SELECT id, payload FROM outbox WHERE subject_id = ? AND topic = ? AND delivered_at IS NULL AND failed_at IS NULL`, doorID, TopicDoorState)
+	rows, err := t.query(ctx, pendingDoorPushes, doorID, TopicDoorState)
 	if err != nil {
 		return err
 	}

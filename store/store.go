@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -55,6 +56,14 @@ type Store struct {
 	// Group commits of lock messages give way to other writers
 	// (writer.go).
 	writer writerSlot
+	// wconn is the one connection SQLite write transactions run on (taken
+	// from the pool at the first, held by whoever holds writer). SQLite
+	// empties a connection's page cache when it starts a transaction after
+	// another connection wrote; with writes spread over the pool's
+	// connections, every write transaction read its pages again (a third
+	// of the server's system calls at 1,000 locks, docs/bench-fleet.md).
+	// One writing connection keeps its cache and prepared statements warm.
+	wconn *sql.Conn
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
@@ -141,6 +150,13 @@ func (s *Store) Close() error {
 	}
 	s.stmts = nil
 	s.stmtMu.Unlock()
+	if s.writer.tryAcquire() { // a transaction still running keeps its connection until it ends
+		if s.wconn != nil {
+			s.wconn.Close()
+			s.wconn = nil
+		}
+		s.writer.release()
+	}
 	return s.db.Close()
 }
 
@@ -347,7 +363,7 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(*Tx) error) (err er
 		defer s.writer.release()
 	}
 	for attempt := 0; ; attempt++ {
-		sqlTx, err := s.db.BeginTx(ctx, nil)
+		sqlTx, err := s.beginWrite(ctx)
 		if err != nil {
 			if s.busy(err) && attempt < maxBusyRetries {
 				if werr := s.backoff(ctx, op, attempt, err); werr != nil {
@@ -387,6 +403,29 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(*Tx) error) (err er
 		}
 		return nil
 	}
+}
+
+// beginWrite begins a write transaction: on SQLite on the writing
+// connection (wconn; the caller holds the writer slot), on PostgreSQL on
+// any pooled connection.
+func (s *Store) beginWrite(ctx context.Context) (*sql.Tx, error) {
+	if s.dialect != SQLite {
+		return s.db.BeginTx(ctx, nil)
+	}
+	if s.wconn == nil {
+		c, err := s.db.Conn(context.WithoutCancel(ctx))
+		if err != nil {
+			return nil, err
+		}
+		s.wconn = c
+	}
+	tx, err := s.wconn.BeginTx(ctx, nil)
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+		// A broken connection is given back; the next transaction takes another.
+		s.wconn.Close()
+		s.wconn = nil
+	}
+	return tx, err
 }
 
 // writerDeadlock is how long a write transaction waits for this process's
