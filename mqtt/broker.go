@@ -75,9 +75,9 @@ type Embedded struct {
 
 var _ Broker = (*Embedded)(nil)
 
-// brokerWritesPending is the embedded broker's outbound channel per client
-// (see StartEmbedded).
-const brokerWritesPending = 2048
+// brokerWritesPending is the embedded broker's outbound channel per
+// network client (see StartEmbedded).
+const brokerWritesPending = 64
 
 // Dropped is how many messages to its clients the broker dropped since it
 // started: in-flight quota reached, packet ids exhausted, or a client's
@@ -113,30 +113,32 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	caps.MaximumPacketSize = cfg.MaxPacketSize
 	// Sessions of locks that never come back must not pile up in memory.
 	caps.MaximumSessionExpiryInterval = 24 * 60 * 60
-	// QoS 1 messages the broker may have in flight to one client before it
-	// drops further ones ("client store quota reached"). Locks get a few;
-	// the cloud's client gets every lock's acks and logs, and while Door
-	// Sync applies backpressure they wait here: mochi's default (8,192)
-	// dropped 39,063 of them with 10,000 locks (scripts/bench-fleet.sh),
-	// and dropped acks mean republished bundles. 65,535 is the MQTT packet
-	// id space; the map holding them grows only as far as it is used.
+	// QoS 1 messages the broker may have in flight to one network client
+	// before it drops further ones ("client store quota reached"). Locks
+	// get a few. When the cloud's client was a TCP client, mochi's default
+	// (8,192) dropped 39,063 of its acks with 10,000 locks
+	// (scripts/bench-fleet.sh); the inline client has no in-flight window,
+	// but a service client over TCP still may. 65,535 is the MQTT packet id
+	// space; the map holding them grows only as far as it is used.
 	caps.MaximumInflight = math.MaxUint16
-	// Every client gets an outbound channel of MaximumClientWritesPending
-	// packets, allocated when it connects (mochi's default 8,192 pointers:
-	// 64 KB per connected lock). A lock is sent a bundle now and then. The
-	// cloud's client gets every lock's acks and logs, but its paho reads
-	// them off the socket into its own queue (Receive Maximum not
-	// announced: 65,535) even while Door Sync holds them back, so the
-	// channel only has to absorb what arrives faster than one goroutine
-	// writes to a socket; a message that finds it full is dropped and
-	// logged (OnPublishDropped; Dropped counts it). 512 dropped 126
-	// messages in a 3,000-lock run of scripts/bench-fleet.sh, 2,048 none
-	// (docs/bench-fleet.md, "Follow-up"). Announcing a Receive
-	// Maximum would keep the excess in mochi's in-flight map instead, but
-	// mochi v2.7.9 deletes a message from that map when it releases it, so
-	// its PUBACK never returns the quota: after 2 × Receive Maximum
-	// messages the client gets nothing more (TestEmbedded_CloudBacklogDelivered
-	// failed that way with 256).
+	// Every network client gets an outbound channel of
+	// MaximumClientWritesPending packets, allocated when it connects
+	// (mochi's default 8,192 pointers: 64 KB per connected lock; 2,048 until
+	// the memory work of issue 14, docs/bench-fleet.md "Memory per lock").
+	// A lock is sent a bundle now and then, so a small channel holds what a
+	// lock is ever sent at once; a message that finds it full is dropped
+	// and logged (OnPublishDropped; Dropped counts it). The cloud's own
+	// client, which receives every lock's acks and logs, is the broker's
+	// inline client (Embedded.Client): it has no channel, each message is
+	// handed over by the goroutine that read it from its lock. A client
+	// that logs in over TCP as the service user (a tool, the fleet
+	// benchmark's floor) gets the same small channel and must not expect
+	// a backlog of thousands of messages to reach it.
+	//
+	// Announcing a Receive Maximum would keep an excess in mochi's
+	// in-flight map instead, but mochi v2.7.9 deletes a message from that
+	// map when it releases it, so its PUBACK never returns the quota: after
+	// 2 × Receive Maximum messages the client gets nothing more.
 	caps.MaximumClientWritesPending = brokerWritesPending
 	// The inline client publishes the will of a lock the broker threw out
 	// when mochi itself skipped it (see authHook.OnDisconnect).
