@@ -91,9 +91,10 @@ func TestValidFilter(t *testing.T) {
 }
 
 // A lock's connection gets an outbound channel of brokerWritesPending
-// packets, allocated in full when it connects: the main per-lock memory of
-// the broker (2,048 pointers, 16 KB, before the cloud moved to the inline
-// client). The cloud's inline client needs no channel of its own size.
+// packets, allocated in full when it connects (2,048 pointers, 16 KB, the
+// main per-lock memory of the broker before the cloud moved to the inline
+// client, which needs no channel), and a read buffer of brokerReadBuffer
+// bytes (mochi's default 2 KB).
 func TestEmbedded_LockOutboundChannelIsSmall(t *testing.T) {
 	const most = 64
 	if brokerWritesPending > most {
@@ -123,5 +124,8 @@ func TestEmbedded_LockOutboundChannelIsSmall(t *testing.T) {
 	got := reflect.ValueOf(cl).Elem().FieldByName("State").FieldByName("outbound").Cap()
 	if got != brokerWritesPending {
 		t.Fatalf("lock's outbound channel holds %d packets, want %d", got, brokerWritesPending)
+	}
+	if got := reflect.ValueOf(cl).Elem().FieldByName("Net").FieldByName("bconn").Elem().FieldByName("buf").Len(); got != brokerReadBuffer || got > 1024 {
+		t.Fatalf("lock's read buffer is %d bytes, want %d", got, brokerReadBuffer)
 	}
 }

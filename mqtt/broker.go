@@ -79,6 +79,12 @@ var _ Broker = (*Embedded)(nil)
 // network client (see StartEmbedded).
 const brokerWritesPending = 64
 
+// brokerReadBuffer is the read buffer of each network client (mochi's
+// default 2 KB). A lock sends short messages (acks, status, event batches of
+// a few hundred bytes); a packet larger than the buffer is read straight
+// into its own slice, so the size only sets how many reads a packet takes.
+const brokerReadBuffer = 1024
+
 // Dropped is how many messages to its clients the broker dropped since it
 // started: in-flight quota reached, packet ids exhausted, or a client's
 // outbound channel full (each also logged as a warning).
@@ -142,7 +148,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	caps.MaximumClientWritesPending = brokerWritesPending
 	// The inline client publishes the will of a lock the broker threw out
 	// when mochi itself skipped it (see authHook.OnDisconnect).
-	server := mochi.New(&mochi.Options{Capabilities: caps, Logger: logger, InlineClient: true})
+	server := mochi.New(&mochi.Options{Capabilities: caps, Logger: logger, InlineClient: true, ClientNetReadBufferSize: brokerReadBuffer})
 
 	auth := &authHook{server: server, serviceUser: cfg.ServiceUser, serviceSecret: cfg.ServiceSecret, log: logger, locks: map[string]SecretHash{}}
 	if err := auth.setLocks(cfg.Locks); err != nil {
