@@ -232,7 +232,7 @@ type authHook struct {
 	// wills holds the will of every connected client that has one, as its
 	// CONNECT gave it; dropped marks the clients this hook disconnected.
 	// Together they let OnDisconnect publish a will mochi skipped.
-	wills   sync.Map // *mochi.Client → packets.Packet
+	wills   sync.Map // *mochi.Client → will
 	dropped sync.Map // *mochi.Client → struct{}
 }
 
@@ -349,16 +349,26 @@ func (h *authHook) OnSessionEstablished(cl *mochi.Client, pk packets.Packet) {
 	// Kept from here on, not from OnConnectAuthenticate: OnDisconnect, which
 	// forgets it, runs for every client that got this far.
 	if pk.Connect.WillFlag {
-		h.wills.Store(cl, packets.Packet{
-			FixedHeader: packets.FixedHeader{Retain: pk.Connect.WillRetain, Qos: pk.Connect.WillQos},
-			TopicName:   pk.Connect.WillTopic,
-			Payload:     append([]byte(nil), pk.Connect.WillPayload...),
+		h.wills.Store(cl, will{
+			topic:   pk.Connect.WillTopic,
+			payload: append([]byte(nil), pk.Connect.WillPayload...),
+			qos:     pk.Connect.WillQos,
+			retain:  pk.Connect.WillRetain,
 		})
 	}
 	if _, err := h.authenticate(string(pk.Connect.Username), string(pk.Connect.Password), cl.ID); err != nil {
 		h.log.Info("mqtt: credentials changed while connecting", "username", string(pk.Connect.Username), "client_id", cl.ID)
 		h.drop(cl)
 	}
+}
+
+// will is a connected client's will as its CONNECT gave it: kept per
+// connected lock, so not a packets.Packet (800 bytes before the payload).
+type will struct {
+	topic   string
+	payload []byte
+	qos     byte
+	retain  bool
 }
 
 // drop disconnects a client whose credentials no longer hold.
@@ -382,12 +392,12 @@ func (h *authHook) OnPublishDropped(cl *mochi.Client, pk packets.Packet) {
 }
 
 func (h *authHook) OnDisconnect(cl *mochi.Client, err error, _ bool) {
-	will, hasWill := h.wills.LoadAndDelete(cl)
+	stored, hasWill := h.wills.LoadAndDelete(cl)
 	if _, ok := h.dropped.LoadAndDelete(cl); !ok || err != nil || !hasWill {
 		return // a will mochi published (err != nil) or a clean disconnect
 	}
-	pk := will.(packets.Packet)
-	if perr := h.server.Publish(pk.TopicName, pk.Payload, pk.FixedHeader.Retain, pk.FixedHeader.Qos); perr != nil {
+	w := stored.(will)
+	if perr := h.server.Publish(w.topic, w.payload, w.retain, w.qos); perr != nil {
 		h.log.Warn("mqtt: will of a dropped client not published", "client_id", cl.ID, "err", perr)
 	}
 }
