@@ -105,8 +105,10 @@ func (ic *inlineClient) handle(s *inlineSub, pk packets.Packet) {
 	if qos > s.qos {
 		qos = s.qos
 	}
-	// The payload is the slice mochi read this packet into (a fresh one
-	// per packet, never reused), so the handler may keep it.
+	// The payload is mochi's slice: read fresh for each packet and never
+	// reused, so a handler may keep it, but a retained message's slice is
+	// also the broker's stored copy: handlers must not modify it (Door Sync
+	// only reads).
 	m := Message{Topic: pk.TopicName, Payload: pk.Payload, QoS: qos, Retain: pk.FixedHeader.Retain}
 	ic.deliver.Lock()
 	defer ic.deliver.Unlock()
