@@ -92,8 +92,11 @@ func Start(ctx context.Context, st *store.Store, keys Keys, cfg Config) (svc *Se
 	}
 	var client *mqtt.Client
 	if broker != nil {
-		// The embedded broker is in this process: it is up or Start fails.
-		client, err = mqtt.Connect(ctx, cc)
+		// The embedded broker is in this process: the cloud uses its inline
+		// client (no connection, no outbound queue in the broker; see
+		// Embedded.Client). The service password stays for tools that log
+		// in over TCP.
+		client = broker.Client(cc.Logger)
 	} else {
 		// An external broker may be down or not yet there: the server
 		// serves meanwhile, the client retries in the background, pushes

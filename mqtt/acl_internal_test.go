@@ -1,6 +1,9 @@
 package mqtt
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+)
 
 func TestPrincipalAccess(t *testing.T) {
 	lock := principal{lockID: "l1"}
@@ -84,5 +87,45 @@ func TestValidFilter(t *testing.T) {
 		if got := validFilter(filter); got != want {
 			t.Errorf("validFilter(%q) = %t", filter, got)
 		}
+	}
+}
+
+// A lock's connection gets an outbound channel of brokerWritesPending
+// packets, allocated in full when it connects (2,048 pointers, 16 KB, the
+// main per-lock memory of the broker before the cloud moved to the inline
+// client, which needs no channel), and a read buffer of brokerReadBuffer
+// bytes (mochi's default 2 KB).
+func TestEmbedded_LockOutboundChannelIsSmall(t *testing.T) {
+	const most = 64
+	if brokerWritesPending > most {
+		t.Fatalf("brokerWritesPending = %d, want at most %d per lock", brokerWritesPending, most)
+	}
+	_, hash := NewSecret()
+	lockPassword, lockHash := NewSecret()
+	b, err := StartEmbedded(EmbeddedConfig{Addr: "127.0.0.1:0", ServiceSecret: hash, Locks: map[string]SecretHash{"lock-1": lockHash}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cfg, err := LockConfig(b.URL(), "lock-1", lockPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Connect(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, ok := b.server.Clients.Get("lock-1")
+	if !ok {
+		t.Fatal("lock-1 not among the broker's clients")
+	}
+	// mochi keeps the channel unexported; reflection may read its capacity.
+	got := reflect.ValueOf(cl).Elem().FieldByName("State").FieldByName("outbound").Cap()
+	if got != brokerWritesPending {
+		t.Fatalf("lock's outbound channel holds %d packets, want %d", got, brokerWritesPending)
+	}
+	if got := reflect.ValueOf(cl).Elem().FieldByName("Net").FieldByName("bconn").Elem().FieldByName("buf").Len(); got != brokerReadBuffer || got > 1024 {
+		t.Fatalf("lock's read buffer is %d bytes, want %d", got, brokerReadBuffer)
 	}
 }

@@ -75,9 +75,15 @@ type Embedded struct {
 
 var _ Broker = (*Embedded)(nil)
 
-// brokerWritesPending is the embedded broker's outbound channel per client
-// (see StartEmbedded).
-const brokerWritesPending = 2048
+// brokerWritesPending is the embedded broker's outbound channel per
+// network client (see StartEmbedded).
+const brokerWritesPending = 64
+
+// brokerReadBuffer is the read buffer of each network client (mochi's
+// default 2 KB). A lock sends short messages (acks, status, event batches of
+// a few hundred bytes); a packet larger than the buffer is read straight
+// into its own slice, so the size only sets how many reads a packet takes.
+const brokerReadBuffer = 1024
 
 // Dropped is how many messages to its clients the broker dropped since it
 // started: in-flight quota reached, packet ids exhausted, or a client's
@@ -113,34 +119,36 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	caps.MaximumPacketSize = cfg.MaxPacketSize
 	// Sessions of locks that never come back must not pile up in memory.
 	caps.MaximumSessionExpiryInterval = 24 * 60 * 60
-	// QoS 1 messages the broker may have in flight to one client before it
-	// drops further ones ("client store quota reached"). Locks get a few;
-	// the cloud's client gets every lock's acks and logs, and while Door
-	// Sync applies backpressure they wait here: mochi's default (8,192)
-	// dropped 39,063 of them with 10,000 locks (scripts/bench-fleet.sh),
-	// and dropped acks mean republished bundles. 65,535 is the MQTT packet
-	// id space; the map holding them grows only as far as it is used.
+	// QoS 1 messages the broker may have in flight to one network client
+	// before it drops further ones ("client store quota reached"). Locks
+	// get a few. When the cloud's client was a TCP client, mochi's default
+	// (8,192) dropped 39,063 of its acks with 10,000 locks
+	// (scripts/bench-fleet.sh); the inline client has no in-flight window,
+	// but a service client over TCP still may. 65,535 is the MQTT packet id
+	// space; the map holding them grows only as far as it is used.
 	caps.MaximumInflight = math.MaxUint16
-	// Every client gets an outbound channel of MaximumClientWritesPending
-	// packets, allocated when it connects (mochi's default 8,192 pointers:
-	// 64 KB per connected lock). A lock is sent a bundle now and then. The
-	// cloud's client gets every lock's acks and logs, but its paho reads
-	// them off the socket into its own queue (Receive Maximum not
-	// announced: 65,535) even while Door Sync holds them back, so the
-	// channel only has to absorb what arrives faster than one goroutine
-	// writes to a socket; a message that finds it full is dropped and
-	// logged (OnPublishDropped; Dropped counts it). 512 dropped 126
-	// messages in a 3,000-lock run of scripts/bench-fleet.sh, 2,048 none
-	// (docs/bench-fleet.md, "Follow-up"). Announcing a Receive
-	// Maximum would keep the excess in mochi's in-flight map instead, but
-	// mochi v2.7.9 deletes a message from that map when it releases it, so
-	// its PUBACK never returns the quota: after 2 × Receive Maximum
-	// messages the client gets nothing more (TestEmbedded_CloudBacklogDelivered
-	// failed that way with 256).
+	// Every network client gets an outbound channel of
+	// MaximumClientWritesPending packets, allocated when it connects
+	// (mochi's default 8,192 pointers: 64 KB per connected lock; 2,048 until
+	// the memory work of issue 14, docs/bench-fleet.md "Memory per lock").
+	// A lock is sent a bundle now and then, so a small channel holds what a
+	// lock is ever sent at once; a message that finds it full is dropped
+	// and logged (OnPublishDropped; Dropped counts it). The cloud's own
+	// client, which receives every lock's acks and logs, is the broker's
+	// inline client (Embedded.Client): it has no channel, each message is
+	// handed over by the goroutine that read it from its lock. A client
+	// that logs in over TCP as the service user (a tool, the fleet
+	// benchmark's floor) gets the same small channel and must not expect
+	// a backlog of thousands of messages to reach it.
+	//
+	// Announcing a Receive Maximum would keep an excess in mochi's
+	// in-flight map instead, but mochi v2.7.9 deletes a message from that
+	// map when it releases it, so its PUBACK never returns the quota: after
+	// 2 × Receive Maximum messages the client gets nothing more.
 	caps.MaximumClientWritesPending = brokerWritesPending
 	// The inline client publishes the will of a lock the broker threw out
 	// when mochi itself skipped it (see authHook.OnDisconnect).
-	server := mochi.New(&mochi.Options{Capabilities: caps, Logger: logger, InlineClient: true})
+	server := mochi.New(&mochi.Options{Capabilities: caps, Logger: logger, InlineClient: true, ClientNetReadBufferSize: brokerReadBuffer})
 
 	auth := &authHook{server: server, serviceUser: cfg.ServiceUser, serviceSecret: cfg.ServiceSecret, log: logger, locks: map[string]SecretHash{}}
 	if err := auth.setLocks(cfg.Locks); err != nil {
@@ -224,7 +232,7 @@ type authHook struct {
 	// wills holds the will of every connected client that has one, as its
 	// CONNECT gave it; dropped marks the clients this hook disconnected.
 	// Together they let OnDisconnect publish a will mochi skipped.
-	wills   sync.Map // *mochi.Client → packets.Packet
+	wills   sync.Map // *mochi.Client → will
 	dropped sync.Map // *mochi.Client → struct{}
 }
 
@@ -341,16 +349,26 @@ func (h *authHook) OnSessionEstablished(cl *mochi.Client, pk packets.Packet) {
 	// Kept from here on, not from OnConnectAuthenticate: OnDisconnect, which
 	// forgets it, runs for every client that got this far.
 	if pk.Connect.WillFlag {
-		h.wills.Store(cl, packets.Packet{
-			FixedHeader: packets.FixedHeader{Retain: pk.Connect.WillRetain, Qos: pk.Connect.WillQos},
-			TopicName:   pk.Connect.WillTopic,
-			Payload:     append([]byte(nil), pk.Connect.WillPayload...),
+		h.wills.Store(cl, will{
+			topic:   pk.Connect.WillTopic,
+			payload: append([]byte(nil), pk.Connect.WillPayload...),
+			qos:     pk.Connect.WillQos,
+			retain:  pk.Connect.WillRetain,
 		})
 	}
 	if _, err := h.authenticate(string(pk.Connect.Username), string(pk.Connect.Password), cl.ID); err != nil {
 		h.log.Info("mqtt: credentials changed while connecting", "username", string(pk.Connect.Username), "client_id", cl.ID)
 		h.drop(cl)
 	}
+}
+
+// will is a connected client's will as its CONNECT gave it: kept per
+// connected lock, so not a packets.Packet (800 bytes before the payload).
+type will struct {
+	topic   string
+	payload []byte
+	qos     byte
+	retain  bool
 }
 
 // drop disconnects a client whose credentials no longer hold.
@@ -374,12 +392,12 @@ func (h *authHook) OnPublishDropped(cl *mochi.Client, pk packets.Packet) {
 }
 
 func (h *authHook) OnDisconnect(cl *mochi.Client, err error, _ bool) {
-	will, hasWill := h.wills.LoadAndDelete(cl)
+	stored, hasWill := h.wills.LoadAndDelete(cl)
 	if _, ok := h.dropped.LoadAndDelete(cl); !ok || err != nil || !hasWill {
 		return // a will mochi published (err != nil) or a clean disconnect
 	}
-	pk := will.(packets.Packet)
-	if perr := h.server.Publish(pk.TopicName, pk.Payload, pk.FixedHeader.Retain, pk.FixedHeader.Qos); perr != nil {
+	w := stored.(will)
+	if perr := h.server.Publish(w.topic, w.payload, w.retain, w.qos); perr != nil {
 		h.log.Warn("mqtt: will of a dropped client not published", "client_id", cl.ID, "err", perr)
 	}
 }

@@ -94,6 +94,7 @@ func LockConfig(brokerURL, lockID, password string) (ClientConfig, error) {
 // delivery (the Door Sync outbox) republishes until the lock acknowledges.
 type Client struct {
 	cm     *autopaho.ConnectionManager
+	inline *inlineClient // the embedded broker's in-process client (Embedded.Client); cm is nil
 	cancel context.CancelFunc
 	log    *slog.Logger
 	birth  *Message
@@ -330,6 +331,9 @@ func (c *Client) Publish(ctx context.Context, topic string, payload []byte, qos 
 	if err := checkPublish(topic, qos); err != nil {
 		return err
 	}
+	if c.inline != nil {
+		return c.inline.publish(topic, payload, qos, retain)
+	}
 	for {
 		if err := c.await(ctx); err != nil {
 			return fmt.Errorf("mqtt: publish %s: %w", topic, err)
@@ -361,6 +365,9 @@ func (c *Client) Subscribe(ctx context.Context, filter string, qos byte, h Handl
 	}
 	if !validFilter(filter) || qos > 1 || h == nil {
 		return fmt.Errorf("%w: cannot subscribe to %q at QoS %d", ErrInvalidTopic, filter, qos)
+	}
+	if c.inline != nil {
+		return c.inline.subscribe(filter, qos, h)
 	}
 	c.mu.Lock()
 	c.subs[filter] = subscription{qos: qos, handler: h}
@@ -412,6 +419,10 @@ func (c *Client) await(ctx context.Context) error {
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
+		if c.inline != nil {
+			c.inline.close()
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = c.cm.Disconnect(ctx)

@@ -18,7 +18,8 @@
 # this long after connecting, for the idle CPU figure), PARALLEL (32),
 # FLEET_HTTP_PORT (18810), FLEET_MQTT_PORT (18811), KEEP=1 keeps the logs,
 # PPROF=DIR profiles the server (--pprof-addr on FLEET_PPROF_PORT, 18812):
-# DIR/heap-DB-N.pprof with every lock connected and DIR/cpu-DB-N.pprof over
+# DIR/heap-DB-N.pprof (and .txt with MemStats, goroutine-DB-N.txt) with every
+# lock connected and DIR/cpu-DB-N.pprof over
 # the first PPROF_SECONDS (30) of the revocations (go tool pprof DIR/…).
 # Output: one summary line per size, and $OUT (default
 # /tmp/bench-fleet-results.txt) gets the JSON and metrics.
@@ -111,6 +112,10 @@ for n in $SIZES; do
 	cpuprof=""
 	if [ -n "$PPROF" ]; then
 		curl -fsS "http://127.0.0.1:$PPROF_PORT/debug/pprof/heap" -o "$PPROF/heap-$db-$n.pprof" || true
+		# The same as text, ending with the runtime's MemStats (heap, stacks,
+		# GC target), and the goroutines by stack, for the per-lock account.
+		curl -fsS "http://127.0.0.1:$PPROF_PORT/debug/pprof/heap?debug=1" -o "$PPROF/heap-$db-$n.txt" || true
+		curl -fsS "http://127.0.0.1:$PPROF_PORT/debug/pprof/goroutine?debug=1" -o "$PPROF/goroutine-$db-$n.txt" || true
 		curl -fsS "http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=$PPROF_SECONDS" -o "$PPROF/cpu-$db-$n.pprof" &
 		cpuprof=$!
 	fi
