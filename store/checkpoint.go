@@ -120,6 +120,14 @@ func (c *checkpointer) run() {
 func (c *checkpointer) checkpoint() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	// Close does not wait for a pool connection: stopping cancels.
+	go func() {
+		select {
+		case <-c.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	var busy, log, copied int
 	if err := c.s.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &copied); err != nil {
 		c.s.log.Warn("store: background WAL checkpoint", "err", err)
