@@ -10,7 +10,8 @@ import (
 // Every SQLite connection of the pool keeps statement journals and other
 // temporary files in memory (temp_store = MEMORY, 2): a bulk write's
 // undo pages cost no file writes (docs/bench-bulk.md). WAL and
-// synchronous = NORMAL are checked beside it, as the same DSN sets them.
+// synchronous = NORMAL are checked beside it, as the same DSN sets them,
+// and the automatic checkpoint raised to its backstop (checkpoint.go).
 func TestSQLitePragmasOnEveryConnection(t *testing.T) {
 	st := storetest.OpenSQLite(t)
 	// Hold several connections at once so the pool opens new ones.
@@ -23,7 +24,7 @@ func TestSQLitePragmasOnEveryConnection(t *testing.T) {
 		conns = append(conns, c)
 	}
 	for i, c := range conns {
-		var tempStore, synchronous int
+		var tempStore, synchronous, autoCheckpoint int
 		var journal string
 		if err := c.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&tempStore); err != nil {
 			t.Fatal(err)
@@ -34,8 +35,11 @@ func TestSQLitePragmasOnEveryConnection(t *testing.T) {
 		if err := c.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&journal); err != nil {
 			t.Fatal(err)
 		}
-		if tempStore != 2 || synchronous != 1 || journal != "wal" {
-			t.Errorf("connection %d: temp_store %d, synchronous %d, journal_mode %q; want 2 (MEMORY), 1 (NORMAL), wal", i, tempStore, synchronous, journal)
+		if err := c.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&autoCheckpoint); err != nil {
+			t.Fatal(err)
+		}
+		if tempStore != 2 || synchronous != 1 || journal != "wal" || autoCheckpoint != 10000 {
+			t.Errorf("connection %d: temp_store %d, synchronous %d, journal_mode %q, wal_autocheckpoint %d; want 2 (MEMORY), 1 (NORMAL), wal, 10000 (checkpoints in the background)", i, tempStore, synchronous, journal, autoCheckpoint)
 		}
 	}
 	for _, c := range conns {

@@ -69,6 +69,8 @@ type Store struct {
 	stmts  map[string]*sql.Stmt
 
 	doorState doorStateHooks // see OnDoorStateQueued
+
+	ckpt *checkpointer // SQLite: background WAL checkpoints (checkpoint.go)
 }
 
 // Open connects to dsn: a postgres:// URL, or a SQLite file path (also
@@ -118,6 +120,10 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 		// cost: a sort too big for the page cache (an unindexed ORDER BY
 		// over a large table) also stays in memory instead of a temp file.
 		q.Add("_pragma", "temp_store(MEMORY)")
+		// WAL checkpoints run in the background (checkpoint.go), not in
+		// the commit that fills the WAL; a commit still checkpoints past
+		// walBackstopPages frames.
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstopPages))
 		q.Set("_txlock", "immediate")
 		// Escape the path: in a file: URI "#" and "?" would cut it short.
 		s.db, err = sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
@@ -134,6 +140,9 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 		s.db.Close()
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
+	if s.dialect == SQLite {
+		s.startCheckpointer()
+	}
 	return s, nil
 }
 
@@ -144,6 +153,7 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 func (s *Store) DB() *sql.DB { return s.db }
 
 func (s *Store) Close() error {
+	s.ckpt.close()
 	s.stmtMu.Lock()
 	for _, st := range s.stmts {
 		st.Close()
@@ -395,6 +405,7 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(*Tx) error) (err er
 			}
 			return s.mapErr(err)
 		}
+		s.ckpt.committed()
 		for _, f := range t.after {
 			f()
 		}
