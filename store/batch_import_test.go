@@ -364,6 +364,24 @@ func TestImportBatchBudgetReadsOnlyItsRows(t *testing.T) {
 	}
 }
 
+// TestAnalyzeDue: an import's statistics are refreshed by the batch that
+// takes its created count across 1,000, 4,000, 16,000 …, once per batch
+// whatever it crosses, and by no other.
+func TestAnalyzeDue(t *testing.T) {
+	for _, c := range []struct {
+		before, after int
+		want          bool
+	}{
+		{0, 0, false}, {0, 999, false}, {0, 1000, true}, {999, 1000, true}, {1000, 1000, false},
+		{1000, 3999, false}, {3999, 4000, true}, {500, 20000, true}, {4000, 15999, false},
+		{15999, 16000, true}, {16000, 63999, false}, {63999, 64000, true},
+	} {
+		if got := store.AnalyzeDue(c.before, c.after); got != c.want {
+			t.Errorf("analyzeDue(%d, %d) = %v, want %v", c.before, c.after, got, c.want)
+		}
+	}
+}
+
 // TestImportAnalyzesPostgres: PostgreSQL's planner statistics of
 // `people` count an import's people once it has created 1,000 or more —
 // refreshed by the batch that crosses 1,000 (and 4,000, …: analyzeDue),
