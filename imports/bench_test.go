@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,10 +58,49 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// pgServerCPU is the CPU time the local PostgreSQL server's processes have
+// used (every live process named postgres, plus what the postmaster has
+// collected from its exited backends), so that on PostgreSQL the server's
+// side of a run is measured too (0 where /proc shows no PostgreSQL). It
+// counts every client's work: read it beside the load.
+func pgServerCPU() time.Duration {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var ticks int64
+	for _, e := range ents {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || end < open || !strings.HasPrefix(s[open+1:end], "postgres") {
+			continue
+		}
+		f := strings.Fields(s[end+1:])
+		if len(f) < 15 {
+			continue
+		}
+		// Fields after the name: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14).
+		for _, i := range []int{11, 12, 13, 14} {
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			ticks += v
+		}
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+}
+
 // rawInsert inserts n people rows straight into the database with one
 // prepared statement in one transaction: the floor the import is compared
-// with.
-func rawInsert(b *testing.B, st *store.Store, propertyID string, n int) (wall, cpu time.Duration) {
+// with. commit is the part of wall spent in COMMIT (on SQLite the WAL
+// frames of the whole transaction and, past 1,000 frames, a checkpoint
+// with its fsyncs: the part of the floor the disk, not the CPU, decides).
+func rawInsert(b *testing.B, st *store.Store, propertyID string, n int) (wall, cpu, commit time.Duration) {
 	q := `INSERT INTO people (id, property_id, first_name, last_name, email, phone, access, resident, starts_at, created_at, updated_at, sort_name, first_lc, last_lc)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 	if st.Dialect() == store.Postgres {
@@ -84,19 +124,72 @@ func rawInsert(b *testing.B, st *store.Store, propertyID string, n int) (wall, c
 			b.Fatal(err)
 		}
 	}
+	c0 := time.Now()
 	if err := tx.Commit(); err != nil {
 		b.Fatal(err)
 	}
-	return time.Since(start), cpuTime() - cpu0
+	return time.Since(start), cpuTime() - cpu0, time.Since(c0)
+}
+
+// settle brings a freshly opened and seeded store to the same state
+// before either side of a pair is timed: on SQLite the seed's WAL is
+// checkpointed and truncated, so neither the import nor the raw insert
+// starts by paying for (or inheriting) the other's setup frames; and the
+// Go heap is collected.
+func settle(b *testing.B, st *store.Store) {
+	if st.Dialect() != store.Postgres {
+		if _, err := st.DB().Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runtime.GC()
+}
+
+// benchPairs is how many import / raw insert pairs BenchmarkImport10k
+// interleaves per iteration (DOOROS_BENCH_PAIRS, default 5).
+func benchPairs(b *testing.B) int {
+	v := os.Getenv("DOOROS_BENCH_PAIRS")
+	if v == "" {
+		return 5
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("DOOROS_BENCH_PAIRS=%q: want a positive number", v)
+	}
+	return n
+}
+
+// median of xs (xs is sorted in place).
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	m := len(xs) / 2
+	if len(xs)%2 == 1 {
+		return xs[m]
+	}
+	return (xs[m-1] + xs[m]) / 2
 }
 
 // BenchmarkImport10k imports 10,000 new residents (one key each: two doors,
-// a doorcode) through the job worker, and in the same run inserts the same
-// rows straight into the database, and reports both and their ratio, by
-// wall time and by this process's CPU time (on PostgreSQL the server's
-// work is not in the latter). Run with -benchtime=1x.
+// a doorcode) through the job worker and, in the same run, inserts the same
+// rows straight into the database (rawInsert, the floor). It interleaves
+// DOOROS_BENCH_PAIRS pairs of the two (raw first in even pairs, import
+// first in odd ones), each side on its own freshly opened, seeded and
+// settled store, and reports the median ratio with its spread (min, max)
+// by wall time, the median ratio by CPU time (this process's, plus on
+// PostgreSQL the server processes': pgServerCPU), and the load average. Every pair is also
+// printed. Run with -benchtime=1x.
+//
+// DOOROS_BENCH_IMPORT_N changes the number of rows (for callgrind runs:
+// valgrind --tool=callgrind --toggle-collect='*Runner).RunJob*').
 func BenchmarkImport10k(b *testing.B) {
-	const n = 10000
+	n := 10000
+	if v := os.Getenv("DOOROS_BENCH_IMPORT_N"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
+			b.Fatalf("DOOROS_BENCH_IMPORT_N=%q: want a positive number", v)
+		}
+	}
+	pairs := benchPairs(b)
 	for _, be := range storetest.Backends(b) {
 		for _, keys := range []string{"Building", ""} {
 			name := be.Name + "/with-key"
@@ -105,21 +198,44 @@ func BenchmarkImport10k(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) {
 				ctx := context.Background()
-				var imp, raw, impCPU, rawCPU time.Duration
+				var imps, raws, ratios, cpuRatios []float64
 				var peak float64
 				load := loadAvg()
-				for range b.N {
+				file := residentsFile(n, "bench", keys)
+				type side struct {
+					wall, cpu, srv, commit time.Duration
+					txs                    int           // the import's batch transactions
+					inTx                   time.Duration // their time, begin to commit
+				}
+				srvCPU := func(st *store.Store) time.Duration {
+					if st.Dialect() != store.Postgres {
+						return 0
+					}
+					return pgServerCPU()
+				}
+				doRaw := func() (m side) {
 					st := be.Open(b)
 					f := storetest.Seed(b, st)
-					w, c := rawInsert(b, st, f.Property.ID, n)
-					raw, rawCPU = raw+w, rawCPU+c
-
-					st = be.Open(b)
-					f = storetest.Seed(b, st)
-					file := residentsFile(n, "bench", keys)
-					runtime.GC()
+					settle(b, st)
+					s0 := srvCPU(st)
+					m.wall, m.cpu, m.commit = rawInsert(b, st, f.Property.ID, n)
+					m.srv = srvCPU(st) - s0
+					return m
+				}
+				doImport := func() (m side) {
+					st := be.Open(b)
+					f := storetest.Seed(b, st)
+					settle(b, st)
+					var mu sync.Mutex
+					st.Observe = func(op string, d time.Duration) {
+						if op == "import_batch" {
+							mu.Lock()
+							m.txs, m.inTx = m.txs+1, m.inTx+d
+							mu.Unlock()
+						}
+					}
 					stop := heapPeak()
-					start, cpu0 := time.Now(), cpuTime()
+					start, cpu0, s0 := time.Now(), cpuTime(), srvCPU(st)
 					job, err := imports.Submit(ctx, st, f.PM, f.Property.ID, "bench.csv", file, false)
 					if err != nil {
 						b.Fatal(err)
@@ -128,14 +244,39 @@ func BenchmarkImport10k(b *testing.B) {
 					if ran, done, err := r.RunJob(ctx, job.ID); err != nil || !ran || done.Counts.Created != n {
 						b.Fatalf("import: %v %v %+v", ran, err, done.Counts)
 					}
-					imp, impCPU = imp+time.Since(start), impCPU+cpuTime()-cpu0
+					m.wall, m.cpu, m.srv = time.Since(start), cpuTime()-cpu0, srvCPU(st)-s0
+					st.Observe = nil
 					peak = max(peak, stop())
+					return m
 				}
-				b.ReportMetric(imp.Seconds()/float64(b.N), "import-s")
-				b.ReportMetric(raw.Seconds()/float64(b.N), "raw-insert-s")
-				b.ReportMetric(float64(imp)/float64(raw), "ratio")
-				b.ReportMetric(float64(impCPU)/float64(rawCPU), "cpu-ratio")
-				b.ReportMetric(float64(n*b.N)/imp.Seconds(), "rows/s")
+				for range b.N {
+					for p := range pairs {
+						var imp, raw side
+						if p%2 == 0 {
+							raw = doRaw()
+							imp = doImport()
+						} else {
+							imp = doImport()
+							raw = doRaw()
+						}
+						imps, raws = append(imps, imp.wall.Seconds()), append(raws, raw.wall.Seconds())
+						ratios = append(ratios, float64(imp.wall)/float64(raw.wall))
+						// CPU: this process's, plus on PostgreSQL the server's.
+						cpuRatios = append(cpuRatios, float64(imp.cpu+imp.srv)/float64(raw.cpu+raw.srv))
+						fmt.Printf("    pair %s %d: import %.3f s (cpu %.3f s, server %.3f s, %d tx %.3f s)  raw %.3f s (cpu %.3f s, server %.3f s, commit %.3f s)  ratio %.2fx  cpu-ratio %.2fx  load1 %.2f\n",
+							name, p, imp.wall.Seconds(), imp.cpu.Seconds(), imp.srv.Seconds(), imp.txs, imp.inTx.Seconds(), raw.wall.Seconds(), raw.cpu.Seconds(), raw.srv.Seconds(), raw.commit.Seconds(),
+							ratios[len(ratios)-1], cpuRatios[len(cpuRatios)-1], loadAvg())
+					}
+				}
+				b.ReportMetric(median(imps), "import-s")
+				b.ReportMetric(float64(n)/imps[len(imps)/2], "rows/s")
+				b.ReportMetric(median(raws), "raw-insert-s")
+				b.ReportMetric(raws[0], "raw-min-s")
+				b.ReportMetric(raws[len(raws)-1], "raw-max-s")
+				b.ReportMetric(median(ratios), "ratio")
+				b.ReportMetric(ratios[0], "ratio-min")
+				b.ReportMetric(ratios[len(ratios)-1], "ratio-max")
+				b.ReportMetric(median(cpuRatios), "cpu-ratio")
 				b.ReportMetric(peak, "peak-heap-MB")
 				b.ReportMetric(max(load, loadAvg()), "load1")
 			})
@@ -281,7 +422,7 @@ func BenchmarkPMSSync10k(b *testing.B) {
 			for range b.N {
 				st := be.Open(b)
 				f := storetest.Seed(b, st)
-				w, _ := rawInsert(b, st, f.Property.ID, n)
+				w, _, _ := rawInsert(b, st, f.Property.ID, n)
 				raw += w
 
 				st = be.Open(b)

@@ -7,11 +7,15 @@
 # prints its load average (load1); the script prints `uptime` beside each.
 #   scripts/bench-bulk.sh                      # INVITES=3000 RUNS=1
 #   BASE=<commit> scripts/bench-bulk.sh        # also the store/imports of <commit>, interleaved
+#   INVITES=0 PAIRS=5 scripts/bench-bulk.sh    # imports only; PAIRS import/raw pairs per run (default 5)
+# The import benchmark prints every pair (import, raw insert, their ratio
+# by wall and CPU time, the load) and the median ratio with its spread.
 # Nothing listens on a port. The hog is stopped at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 INVITES=${INVITES:-3000}
 RUNS=${RUNS:-1}
+export DOOROS_BENCH_PAIRS=${PAIRS:-5}
 tmp=$(mktemp -d)
 hog=""
 wt=""
@@ -44,8 +48,10 @@ run() { # run <label>
 	for _ in $(seq 1 "$RUNS"); do
 		for v in "${variants[@]}"; do
 			echo "== $1 $v ($(nproc) cores, $(uptime | sed 's/.*load average/load average/'))"
-			(cd "$tmp" && "$tmp/store-$v.test" -test.run '^$' -test.bench 'Invite/sqlite/serial' -test.benchtime "${INVITES}x" | grep '^Benchmark')
-			(cd "$tmp" && "$tmp/imports-$v.test" -test.run '^$' -test.bench "$imports" -test.benchtime 1x -test.timeout 30m | grep '^Benchmark')
+			if [ "$INVITES" -gt 0 ]; then
+				(cd "$tmp" && "$tmp/store-$v.test" -test.run '^$' -test.bench 'Invite/sqlite/serial' -test.benchtime "${INVITES}x" | grep '^Benchmark')
+			fi
+			(cd "$tmp" && "$tmp/imports-$v.test" -test.run '^$' -test.bench "$imports" -test.benchtime 1x -test.timeout 60m | grep -E '^Benchmark|^    pair')
 		done
 	done
 }

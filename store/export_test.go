@@ -7,3 +7,6 @@ func SetSearchPlanLimit(n int) (restore func()) {
 	searchPlanLimit = n
 	return func() { searchPlanLimit = old }
 }
+
+// AnalyzeDue exposes analyzeDue to the tests.
+var AnalyzeDue = analyzeDue
