@@ -35,6 +35,10 @@ var (
 		Name: "dooros_doorsync_republishes_total",
 		Help: "Bundles published again to an online lock because its ack was not recorded within the backoff (a version this server had published already).",
 	})
+	aheadOfAck = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dooros_doorsync_pushes_ahead_of_ack_total",
+		Help: "Bundles built as a delta from the version last published to the lock while its ack was still queued (not yet recorded).",
+	})
 	ackRoundTripSeconds = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "dooros_doorsync_ack_round_trip_seconds",
 		Help: "How long an online lock's ack takes to be recorded after its bundle was published (a slowly decaying maximum); a republish waits at least twice this.",
@@ -48,5 +52,5 @@ var (
 
 // Collectors are Door Sync's metrics, for a Prometheus registry.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{bundlesBuilt, bundleFailures, publishFailures, inboundWaits, ackHeldPushes, backlogHeldPushes, republishes, ackRoundTripSeconds, groupSize, inboundMessages}
+	return []prometheus.Collector{bundlesBuilt, bundleFailures, publishFailures, inboundWaits, ackHeldPushes, backlogHeldPushes, republishes, aheadOfAck, ackRoundTripSeconds, groupSize, inboundMessages}
 }

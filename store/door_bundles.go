@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/ed25519"
+	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -41,6 +42,13 @@ var ErrSkippedOffline = errors.New("store: offline door skipped")
 // door whose lock's last status (RecordLockStatus) is not LockOnline.
 var ErrLockDisconnected = errors.New("store: lock not connected")
 
+// ErrAckPending is returned for a door in BuildOptions.AssumeBase whose
+// bundle cannot be built ahead of its queued ack: the assumed version is
+// already the door's (the ack may complete it), a key rotation is in
+// flight, the lock asked for a snapshot, or no bundle of that version is
+// stored. Build it again once the ack is recorded.
+var ErrAckPending = errors.New("store: the lock's ack of its last bundle is not recorded yet")
+
 // LockOnline is the status an online lock reports while it is connected
 // (its MQTT status topic); its last will reports anything else.
 const LockOnline = "online"
@@ -55,6 +63,14 @@ type BuildOptions struct {
 	// a push to it would reach nobody, and its status coming back queues
 	// the push (Door Sync).
 	ConnectedOnly bool
+	// AssumeBase gives, per door, the version the cloud last published to
+	// its lock while that lock's ack is still queued: the next bundle is a
+	// delta from that version's state instead of waiting for the ack to be
+	// recorded (the lock most likely holds it). The lock checks the base:
+	// if it does not hold that version it refuses the delta and asks for a
+	// snapshot, so a wrong guess costs a round trip, never a wrong state.
+	// A door that cannot be built this way comes back with ErrAckPending.
+	AssumeBase map[string]int64
 	// Workers seal in parallel; at most GOMAXPROCS (the work is CPU).
 	Workers int
 	// Chunk is how many doors one read transaction loads (default 128);
@@ -275,6 +291,11 @@ func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []str
 			state string
 		}
 		var pending []ackedRow
+		type assumedBase struct {
+			job     *bundleJob
+			version int64
+		}
+		var assumed []assumedBase
 		for rows.Next() {
 			j := &bundleJob{now: now}
 			var provisioned, needSnap bool
@@ -306,6 +327,18 @@ func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []str
 			case opts.ConnectedOnly && status != LockOnline:
 				skipped = append(skipped, BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: ErrLockDisconnected})
 			default:
+				if v, ok := opts.AssumeBase[j.doorID]; ok && v > ackedVersion {
+					// Ahead of the queued ack (AssumeBase). Not across a key
+					// rotation: its bundle changes what the lock trusts, and
+					// its ack must be recorded first.
+					if v >= j.version || needSnap || j.pendingSeed != "" || j.propRotation != nil {
+						skipped = append(skipped, BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: ErrAckPending})
+						continue
+					}
+					assumed = append(assumed, assumedBase{j, v})
+					jobs = append(jobs, j)
+					continue
+				}
 				j.base = 0
 				if ackedState != "" && ackedVersion > 0 && !needSnap {
 					j.base = ackedVersion
@@ -322,6 +355,31 @@ func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []str
 			if found[id] == nil {
 				skipped = append(skipped, BundleBuild{DoorID: id, Err: domain.Errorf(domain.ENotFound, "door %s not found", id)})
 			}
+		}
+		// The state at an assumed base is that of the bundle of that
+		// version (every bundle of a version carries the same state: one
+		// snapshot per build).
+		var dropped map[*bundleJob]bool
+		for _, a := range assumed {
+			var state string
+			err := t.queryRow(ctx, `SELECT state FROM door_bundles WHERE door_id = ? AND generation = ? AND version = ? ORDER BY created_at DESC LIMIT 1`,
+				a.job.doorID, a.job.gen, a.version).Scan(&state)
+			if errors.Is(err, sql.ErrNoRows) {
+				if dropped == nil {
+					dropped = map[*bundleJob]bool{}
+				}
+				dropped[a.job] = true
+				skipped = append(skipped, BundleBuild{DoorID: a.job.doorID, Connectivity: a.job.conn, Err: ErrAckPending})
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			a.job.base = a.version
+			pending = append(pending, ackedRow{a.job, state})
+		}
+		if dropped != nil {
+			jobs = slices.DeleteFunc(jobs, func(j *bundleJob) bool { return dropped[j] })
 		}
 		if len(jobs) == 0 {
 			return nil
