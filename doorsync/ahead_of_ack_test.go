@@ -125,3 +125,37 @@ func TestBuildAheadOfAck(t *testing.T) {
 		}
 	})
 }
+
+// TestBuildConnectedOnly: a door listed in ConnectedOnly whose lock has not
+// reported "online" is not built (ErrLockDisconnected); once its status is
+// online it is; a door not listed is built whatever its lock's status.
+func TestBuildConnectedOnly(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, "")
+		bike, _ := e.provision("bike")
+		build := func(opts store.BuildOptions) error {
+			var out store.BundleBuild
+			st.BuildDoorBundles(e.ctx, e.keys, e.keys, []string{bike.id}, opts, func(b store.BundleBuild) { out = b })
+			return out.Err
+		}
+		only := store.BuildOptions{ConnectedOnly: map[string]bool{bike.id: true}}
+		if err := build(only); !errors.Is(err, store.ErrLockDisconnected) {
+			t.Fatalf("a lock that never reported online: %v, want ErrLockDisconnected", err)
+		}
+		if err := build(store.BuildOptions{ConnectedOnly: map[string]bool{"another-door": true}}); err != nil {
+			t.Fatalf("door not listed: %v, want it built", err)
+		}
+		if err := st.RecordLockStatus(e.ctx, bike.id, store.LockOnline); err != nil {
+			t.Fatal(err)
+		}
+		if err := build(only); err != nil {
+			t.Fatalf("a lock that reported online: %v, want it built", err)
+		}
+		if err := st.RecordLockStatus(e.ctx, bike.id, "offline"); err != nil {
+			t.Fatal(err)
+		}
+		if err := build(only); !errors.Is(err, store.ErrLockDisconnected) {
+			t.Fatalf("a lock whose will said offline: %v, want ErrLockDisconnected", err)
+		}
+	})
+}

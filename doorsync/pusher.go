@@ -86,6 +86,22 @@ type inbound struct {
 // made the outbox republish, which made more acks.
 const inboundQueue = 8192
 
+// disconnectedTries is how many claims of a door.state row skip a lock
+// whose last status is not online before the row is published anyway.
+const disconnectedTries = 2
+
+// skipDisconnected reports whether a door's claimed rows may still skip a
+// lock that is not connected: none was claimed more than disconnectedTries
+// times.
+func skipDisconnected(rows []store.OutboxItem) bool {
+	for _, r := range rows {
+		if r.Attempts > disconnectedTries {
+			return false
+		}
+	}
+	return true
+}
+
 // ackHeldRetry is when a push held back for a queued ack is looked at again.
 const ackHeldRetry = 100 * time.Millisecond
 
@@ -256,7 +272,13 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 	// a wrong guess costs a snapshot, never a wrong state.
 	build := order[:0:0]
 	var assume map[string]int64
+	connectedOnly := map[string]bool{}
 	for _, doorID := range order {
+		// A lock not connected is not pushed to (its "online" status
+		// queues the push), but only for its first disconnectedTries
+		// claims: the status may have been missed, so after that the
+		// bundle goes out with backoff as for any lock.
+		connectedOnly[doorID] = skipDisconnected(byDoor[doorID])
 		if p.acks.queued(doorID) {
 			if v := p.published.get(doorID); v > 0 {
 				if assume == nil {
@@ -294,15 +316,16 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 			}
 		}()
 	}
-	p.Svc.Store.BuildDoorBundles(ctx, p.Svc.Keys, p.Svc.Keys, build, store.BuildOptions{OnlineOnly: true, ConnectedOnly: true, AssumeBase: assume}, func(b store.BundleBuild) {
+	p.Svc.Store.BuildDoorBundles(ctx, p.Svc.Keys, p.Svc.Keys, build, store.BuildOptions{OnlineOnly: true, ConnectedOnly: connectedOnly, AssumeBase: assume}, func(b store.BundleBuild) {
 		switch {
 		case errors.Is(b.Err, store.ErrAckPending):
 			ackHeldPushes.Inc()
 			settleAfter(b.DoorID, false, errors.New("not pushed yet: an ack of the lock waits to be recorded"), ackHeldRetry)
 		case errors.Is(b.Err, store.ErrLockDisconnected):
 			// Nobody would receive it: the lock's "online" status queues
-			// the push when it connects (receive). MaxBackoff is the
-			// safety net should that status be missed.
+			// the push when it connects (receive). Should that status be
+			// missed, the row is built regardless after disconnectedTries
+			// claims, MaxBackoff apart.
 			settleAfter(b.DoorID, false, errors.New("lock not connected: pushed when it reports online"), p.MaxBackoff)
 		case errors.Is(b.Err, store.ErrSkippedOffline), isInSync(b.Err), domain.ErrorCode(b.Err) == domain.ENotFound:
 			// Phones carry offline doors' bundles; an acknowledged door or

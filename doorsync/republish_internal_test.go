@@ -163,3 +163,30 @@ func TestLockOnlineStatus(t *testing.T) {
 		t.Fatalf("mqtt.StatusOnline %q != store.LockOnline %q: the pusher would skip every connected lock", mqtt.StatusOnline, store.LockOnline)
 	}
 }
+
+// TestSkipDisconnected: a lock that is not connected is skipped for the
+// first disconnectedTries claims of its rows, then published to anyway (its
+// "online" status may have been missed).
+func TestSkipDisconnected(t *testing.T) {
+	rows := func(attempts ...int) []store.OutboxItem {
+		var out []store.OutboxItem
+		for _, a := range attempts {
+			out = append(out, store.OutboxItem{Attempts: a})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		attempts []int
+		skip     bool
+	}{
+		{[]int{1}, true},
+		{[]int{disconnectedTries}, true},
+		{[]int{disconnectedTries + 1}, false},
+		{[]int{1, disconnectedTries + 1}, false},
+		{nil, true},
+	} {
+		if got := skipDisconnected(rows(c.attempts...)); got != c.skip {
+			t.Errorf("attempts %v: skip %v, want %v", c.attempts, got, c.skip)
+		}
+	}
+}

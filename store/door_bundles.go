@@ -58,11 +58,13 @@ type BuildOptions struct {
 	// OnlineOnly reports offline doors with ErrSkippedOffline instead of
 	// building their bundles (phones carry them; the pusher needs none).
 	OnlineOnly bool
-	// ConnectedOnly also reports, with ErrLockDisconnected, doors whose
-	// lock has not reported LockOnline since it last went away (or ever):
-	// a push to it would reach nobody, and its status coming back queues
-	// the push (Door Sync).
-	ConnectedOnly bool
+	// ConnectedOnly lists doors to report, with ErrLockDisconnected, when
+	// their lock has not reported LockOnline since it last went away (or
+	// ever): a push to it would reach nobody, and its status coming back
+	// queues the push (Door Sync). Doors not listed are built whatever the
+	// status (a status can be missed: retained messages do not reach an
+	// MQTT 5 shared subscription).
+	ConnectedOnly map[string]bool
 	// AssumeBase gives, per door, the version the cloud last published to
 	// its lock while that lock's ack is still queued: the next bundle is a
 	// delta from that version's state instead of waiting for the ack to be
@@ -324,7 +326,7 @@ func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []str
 				skipped = append(skipped, BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: domain.Errorf(domain.ENotFound, "door %s has no provisioned lock", j.doorID)})
 			case j.version <= ackedVersion && !needSnap:
 				skipped = append(skipped, BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: ErrInSync})
-			case opts.ConnectedOnly && status != LockOnline:
+			case opts.ConnectedOnly[j.doorID] && status != LockOnline:
 				skipped = append(skipped, BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: ErrLockDisconnected})
 			default:
 				if v, ok := opts.AssumeBase[j.doorID]; ok && v > ackedVersion {
