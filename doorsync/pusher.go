@@ -86,6 +86,9 @@ type inbound struct {
 // made the outbox republish, which made more acks.
 const inboundQueue = 8192
 
+// errAckQueued is why a held push was not built (the door.state row's last error).
+var errAckQueued = errors.New("not pushed yet: an ack of the lock waits to be recorded")
+
 // disconnectedTries is how many claims of a door.state row skip a lock
 // whose last status is not online before the row is published anyway.
 const disconnectedTries = 2
@@ -287,7 +290,7 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 				assume[doorID] = v
 			} else {
 				ackHeldPushes.Inc()
-				settleAfter(doorID, false, errors.New("not pushed yet: an ack of the lock waits to be recorded"), ackHeldRetry)
+				settleAfter(doorID, false, errAckQueued, ackHeldRetry)
 				continue
 			}
 		}
@@ -320,7 +323,7 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 		switch {
 		case errors.Is(b.Err, store.ErrAckPending):
 			ackHeldPushes.Inc()
-			settleAfter(b.DoorID, false, errors.New("not pushed yet: an ack of the lock waits to be recorded"), ackHeldRetry)
+			settleAfter(b.DoorID, false, errAckQueued, ackHeldRetry)
 		case errors.Is(b.Err, store.ErrLockDisconnected):
 			// Nobody would receive it: the lock's "online" status queues
 			// the push when it connects (receive). Should that status be

@@ -363,10 +363,8 @@ func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []str
 		// snapshot per build).
 		var dropped map[*bundleJob]bool
 		for _, a := range assumed {
-			var state string
-			err := t.queryRow(ctx, `SELECT state FROM door_bundles WHERE door_id = ? AND generation = ? AND version = ? ORDER BY created_at DESC LIMIT 1`,
-				a.job.doorID, a.job.gen, a.version).Scan(&state)
-			if errors.Is(err, sql.ErrNoRows) {
+			state, ok, err := t.stateAtVersion(ctx, a.job.doorID, a.job.gen, a.version)
+			if err == nil && !ok {
 				if dropped == nil {
 					dropped = map[*bundleJob]bool{}
 				}
@@ -428,6 +426,19 @@ func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []str
 		return nil
 	})
 	return jobs, skipped, err
+}
+
+// stateAtVersion is the lock state a bundle of version (for the lock of
+// generation gen) leaves the lock in; ok is false when none is stored.
+// Every bundle of a version carries the same state (one snapshot per
+// build), so the newest stands for all.
+func (t *Tx) stateAtVersion(ctx context.Context, doorID string, gen int, version int64) (state string, ok bool, err error) {
+	err = t.queryRow(ctx, `SELECT state FROM door_bundles WHERE door_id = ? AND generation = ? AND version = ? ORDER BY created_at DESC LIMIT 1`,
+		doorID, gen, version).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return state, err == nil, err
 }
 
 // sealedBundles finds, per job, the newest bundle already sealed for the

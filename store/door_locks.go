@@ -295,12 +295,9 @@ func (s *Store) RecordLockAck(ctx context.Context, doorID string, generation int
 		known := err == nil
 		if !known || bVersion != lockVersion {
 			// A stale ack: the lock is at a version another bundle brought.
-			err = t.queryRow(ctx, `SELECT state FROM door_bundles WHERE door_id = ? AND generation = ? AND version = ? ORDER BY created_at DESC LIMIT 1`,
-				doorID, gen, lockVersion).Scan(&state)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			if state, known, err = t.stateAtVersion(ctx, doorID, gen, lockVersion); err != nil {
 				return err
 			}
-			known = err == nil
 		}
 		switch {
 		case ack.Status == lockproto.AckNeedSnapshot || (!known && lockVersion > 0):
