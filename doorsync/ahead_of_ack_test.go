@@ -126,9 +126,10 @@ func TestBuildAheadOfAck(t *testing.T) {
 	})
 }
 
-// TestBuildConnectedOnly: a door listed in ConnectedOnly whose lock has not
-// reported "online" is not built (ErrLockDisconnected); once its status is
-// online it is; a door not listed is built whatever its lock's status.
+// TestBuildConnectedOnly: a door listed in ConnectedOnly whose lock has
+// reported no status since it was provisioned is not built
+// (ErrLockDisconnected); once it has reported one it is, even "offline"; a
+// door not listed is built whatever its lock's status.
 func TestBuildConnectedOnly(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st, "")
@@ -154,8 +155,18 @@ func TestBuildConnectedOnly(t *testing.T) {
 		if err := st.RecordLockStatus(e.ctx, bike.id, "offline"); err != nil {
 			t.Fatal(err)
 		}
+		// A lock that has connected is built for whatever its last status:
+		// its old session's will can be recorded after its new session's
+		// "online" (TestDoorSync_LateWillDoesNotDelayRevocation).
+		if err := build(only); err != nil {
+			t.Fatalf("a lock whose will said offline after it had connected: %v, want it built", err)
+		}
+		// Provisioning again forgets the status: the new lock has not connected.
+		if _, err := e.svc.Provision(e.ctx, e.F.PM, e.prop(), bike.id); err != nil {
+			t.Fatal(err)
+		}
 		if err := build(only); !errors.Is(err, store.ErrLockDisconnected) {
-			t.Fatalf("a lock whose will said offline: %v, want ErrLockDisconnected", err)
+			t.Fatalf("a re-provisioned lock that has not connected: %v, want ErrLockDisconnected", err)
 		}
 	})
 }

@@ -179,3 +179,79 @@ func TestDoorSync_LockCacheFollowsAnotherServer(t *testing.T) {
 		}
 	})
 }
+
+// TestDoorSync_LateWillDoesNotDelayRevocation: a lock's statuses can be
+// recorded out of order — its old session's will ("offline") after its new
+// session's "online" (another inbound worker, another server, a broker
+// that publishes the will late). The door's lock is connected; a
+// revocation must reach it at once, not after the pusher's longest backoff
+// (a minute; it used to wait up to two claims of it).
+func TestDoorSync_LateWillDoesNotDelayRevocation(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnvWith(t, st, "", func(c *doorsync.Config) {
+			c.Poll, c.Backoff = time.Hour, time.Hour
+		})
+		d, err := st.CreateDoor(e.ctx, e.F.PM, e.prop(), domain.DoorInput{Name: "Garden Gate", Type: domain.DoorEntrance, Connectivity: domain.Online})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := e.svc.Provision(e.ctx, e.F.PM, e.prop(), d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := bootLock(t, p.Provisioning, lock.Options{})
+		connectMQTT(e.ctx, t, e.url, p.MQTTPassword, l)
+		status := func() string {
+			var s string
+			if err := st.DB().QueryRow(`SELECT status FROM door_locks WHERE door_id = '` + d.ID + `'`).Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		eventually(t, 10*time.Second, "the lock's online status is recorded", func() bool { return status() == store.LockOnline })
+		inSync := func(what string) {
+			t.Helper()
+			eventually(t, 10*time.Second, what, func() bool {
+				v, acked, _, err := st.DoorVersion(e.ctx, d.ID)
+				return err == nil && acked == v && int64(l.Status().Version) == v
+			})
+		}
+		// As in TestDoorSync_FleetInboundKeepsUp: the lock announces itself
+		// before it subscribes, so push once more now that it listens.
+		if err := st.RequeueDoorState(e.ctx, d.ID); err != nil {
+			t.Fatal(err)
+		}
+		inSync("the lock acknowledges its provisioning")
+		k, err := st.CreateKey(e.ctx, e.F.PM, e.prop(), domain.KeyInput{Name: "Garden", Doors: []domain.KeyDoor{{DoorID: d.ID, Doorcodes: true}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.Do("POST", "/api/v1/properties/"+e.prop()+"/people", e.PMToken, map[string]any{"first_name": "Late", "last_name": "Will",
+			"email": "late.will@example.com", "access": "app", "resident": true, "keys": []map[string]any{{"key_id": k.ID}}})
+		if r.Status != 201 {
+			t.Fatalf("invite = %d: %s", r.Status, r.Body)
+		}
+		var person domain.PersonView
+		r.Decode(t, &person)
+		inSync("the lock receives the invite")
+		var code string
+		if err := st.DB().QueryRow(`SELECT code FROM doorcodes WHERE person_id = '` + person.ID + `'`).Scan(&code); err != nil {
+			t.Fatal(err)
+		}
+		if dec, _ := l.EnterCode(code); !dec.Granted {
+			t.Fatalf("the lock refuses the new code: %s", dec.Reason)
+		}
+
+		// The old session's will, recorded after the new session's "online".
+		if err := st.RecordLockStatus(e.ctx, d.ID, "offline"); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.Do("POST", "/api/v1/properties/"+e.prop()+"/people/"+person.ID+"/revoke", e.PMToken, nil); r.Status != 200 {
+			t.Fatalf("revoke = %d: %s", r.Status, r.Body)
+		}
+		inSync("the connected lock receives the revocation")
+		if dec, _ := l.EnterCode(code); dec.Granted {
+			t.Fatal("the lock still opens for the revoked code")
+		}
+	})
+}

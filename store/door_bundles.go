@@ -39,7 +39,8 @@ type BundleBuild struct {
 var ErrSkippedOffline = errors.New("store: offline door skipped")
 
 // ErrLockDisconnected is returned when BuildOptions.ConnectedOnly left out a
-// door whose lock's last status (RecordLockStatus) is not LockOnline.
+// door whose lock has reported no status (RecordLockStatus) since it was
+// provisioned: it has never connected.
 var ErrLockDisconnected = errors.New("store: lock not connected")
 
 // ErrAckPending is returned for a door in BuildOptions.AssumeBase whose
@@ -59,11 +60,15 @@ type BuildOptions struct {
 	// building their bundles (phones carry them; the pusher needs none).
 	OnlineOnly bool
 	// ConnectedOnly lists doors to report, with ErrLockDisconnected, when
-	// their lock has not reported LockOnline since it last went away (or
-	// ever): a push to it would reach nobody, and its status coming back
-	// queues the push (Door Sync). Doors not listed are built whatever the
-	// status (a status can be missed: retained messages do not reach an
-	// MQTT 5 shared subscription).
+	// their lock has reported no status since it was provisioned: a push
+	// to a lock that never connected would reach nobody, and its first
+	// "online" queues the push (Door Sync). A lock whose last status is
+	// offline is built for as any other: statuses of one lock can be
+	// recorded out of order (its old session's will after its new
+	// session's "online"), and skipping a connected lock would delay a
+	// revocation. Doors not listed are built whatever the status (a
+	// status can be missed: retained messages do not reach an MQTT 5
+	// shared subscription).
 	ConnectedOnly map[string]bool
 	// AssumeBase gives, per door, the version the cloud last published to
 	// its lock while that lock's ack is still queued: the next bundle is a
@@ -326,7 +331,7 @@ func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []str
 				skipped = append(skipped, BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: domain.Errorf(domain.ENotFound, "door %s has no provisioned lock", j.doorID)})
 			case j.version <= ackedVersion && !needSnap:
 				skipped = append(skipped, BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: ErrInSync})
-			case opts.ConnectedOnly[j.doorID] && status != LockOnline:
+			case opts.ConnectedOnly[j.doorID] && status == "":
 				skipped = append(skipped, BundleBuild{DoorID: j.doorID, Connectivity: j.conn, Err: ErrLockDisconnected})
 			default:
 				if v, ok := opts.AssumeBase[j.doorID]; ok && v > ackedVersion {
