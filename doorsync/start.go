@@ -114,6 +114,9 @@ func Start(ctx context.Context, st *store.Store, keys Keys, cfg Config) (svc *Se
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		pruned := make(chan struct{})
+		go func() { defer close(pruned); svc.pruneLoop(pctx) }()
+		defer func() { <-pruned }()
 		if err := (&Pusher{Svc: svc, Client: client, Poll: cfg.Poll, Backoff: cfg.Backoff, Queue: cfg.InboundQueue, SharedGroup: sharedGroup}).Run(pctx); err != nil && pctx.Err() == nil {
 			log.Error("door sync pusher stopped", "err", err)
 		}

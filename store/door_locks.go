@@ -300,7 +300,10 @@ func (s *Store) RecordLockAck(ctx context.Context, doorID string, generation int
 			}
 		}
 		switch {
-		case ack.Status == lockproto.AckNeedSnapshot || (!known && lockVersion > 0):
+		case ack.Status == lockproto.AckNeedSnapshot || (!known && lockVersion > 0 && lockVersion >= ackedStateVersion):
+			// (An ack of a version below the acknowledged one is old
+			// history: its bundle may be pruned, PruneDoorSync, and a
+			// replay of it must not cost the lock a snapshot.)
 			if _, err := t.exec(ctx, `UPDATE door_locks SET need_snapshot = TRUE WHERE door_id = ?`, doorID); err != nil {
 				return err
 			}
