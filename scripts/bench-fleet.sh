@@ -74,6 +74,9 @@ for n in $SIZES; do
 		schemas+=("$sc")
 		sep='?'; case "$DOOROS_TEST_POSTGRES_URL" in *\?*) sep='&';; esac
 		dbflag=(--db "${DOOROS_TEST_POSTGRES_URL}${sep}search_path=$sc")
+		# With --db every server shares one master key (dooros init/serve).
+		DOOROS_MASTER_KEY=$(head -c 32 /dev/urandom | base64)
+		export DOOROS_MASTER_KEY
 	fi
 	api="http://127.0.0.1:$HTTP_PORT"
 	"$tmp/dooros" init --data "$data" "${dbflag[@]}" --org "Fleet $n" --email pm@example.com --password "fleet bench password" >/dev/null 2>&1
