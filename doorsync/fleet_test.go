@@ -84,18 +84,9 @@ func TestDoorSync_FleetInboundKeepsUp(t *testing.T) {
 		}
 		allAcked("every lock acknowledges its provisioning")
 
-		r := e.Do("POST", "/api/v1/properties/"+e.prop()+"/people", e.PMToken, map[string]any{"first_name": "Fleet", "last_name": "Walker",
-			"email": "walker@example.com", "access": "app", "resident": true, "keys": []map[string]any{{"key_id": k.ID}}})
-		if r.Status != 201 {
-			t.Fatalf("invite = %d: %s", r.Status, r.Body)
-		}
-		var p domain.PersonView
-		r.Decode(t, &p)
+		p := inviteWithKey(e, k.ID, "walker@example.com")
 		allAcked("every lock receives the invite")
-		var code string
-		if err := st.DB().QueryRow(`SELECT code FROM doorcodes WHERE person_id = '` + p.ID + `'`).Scan(&code); err != nil {
-			t.Fatal(err)
-		}
+		code := doorcodeOf(e, p.ID)
 		for _, l := range locks {
 			if d, _ := l.EnterCode(code); !d.Granted {
 				t.Fatalf("%s refuses the new code: %s", l.LockID(), d.Reason)
@@ -226,18 +217,9 @@ func TestDoorSync_LateWillDoesNotDelayRevocation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := e.Do("POST", "/api/v1/properties/"+e.prop()+"/people", e.PMToken, map[string]any{"first_name": "Late", "last_name": "Will",
-			"email": "late.will@example.com", "access": "app", "resident": true, "keys": []map[string]any{{"key_id": k.ID}}})
-		if r.Status != 201 {
-			t.Fatalf("invite = %d: %s", r.Status, r.Body)
-		}
-		var person domain.PersonView
-		r.Decode(t, &person)
+		person := inviteWithKey(e, k.ID, "late.will@example.com")
 		inSync("the lock receives the invite")
-		var code string
-		if err := st.DB().QueryRow(`SELECT code FROM doorcodes WHERE person_id = '` + person.ID + `'`).Scan(&code); err != nil {
-			t.Fatal(err)
-		}
+		code := doorcodeOf(e, person.ID)
 		if dec, _ := l.EnterCode(code); !dec.Granted {
 			t.Fatalf("the lock refuses the new code: %s", dec.Reason)
 		}
@@ -254,4 +236,27 @@ func TestDoorSync_LateWillDoesNotDelayRevocation(t *testing.T) {
 			t.Fatal("the lock still opens for the revoked code")
 		}
 	})
+}
+
+// inviteWithKey invites a resident holding one key through the API.
+func inviteWithKey(e *env, keyID, email string) domain.PersonView {
+	e.t.Helper()
+	r := e.Do("POST", "/api/v1/properties/"+e.prop()+"/people", e.PMToken, map[string]any{"first_name": "Fleet", "last_name": email[:4],
+		"email": email, "access": "app", "resident": true, "keys": []map[string]any{{"key_id": keyID}}})
+	if r.Status != 201 {
+		e.t.Fatalf("invite %s = %d: %s", email, r.Status, r.Body)
+	}
+	var p domain.PersonView
+	r.Decode(e.t, &p)
+	return p
+}
+
+// doorcodeOf is a person's doorcode.
+func doorcodeOf(e *env, personID string) string {
+	e.t.Helper()
+	var code string
+	if err := e.Store.DB().QueryRow(`SELECT code FROM doorcodes WHERE person_id = $1`, personID).Scan(&code); err != nil {
+		e.t.Fatal(err)
+	}
+	return code
 }
