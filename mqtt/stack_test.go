@@ -124,9 +124,12 @@ func stackInuse() uint64 {
 // it does only when less than a quarter of a stack is in use. With mochi
 // v2.7.9 as released, the frames an idle connection parks under
 // (attachClient, Read, WriteLoop: 1.6–2.9 KB each, because they hold
-// packets) keep ≈ 24 KB per lock; the patched mochi in third_party parks
-// them under small frames (third_party/mochi-mqtt-server/README.md): ≈ 12 KB.
-// Stack sizes are powers of two, so the bound between them is not a timing.
+// packets) keep 16 + 8 KB per lock; the patched mochi in third_party parks
+// them under small frames (third_party/mochi-mqtt-server/README.DOOROS.md):
+// 4 + 4 KB. A read goroutine parked under more than ≈ 1.2 KB of frames
+// stays at 8 KB (12 KB per lock), which the bound catches too. Stack sizes
+// are powers of two and the GCs are the test's own, so the bound is not a
+// timing.
 func TestEmbedded_IdleLockStacksShrink(t *testing.T) {
 	const locks = 200
 	b, _ := MustStartBroker(t)
@@ -163,7 +166,7 @@ func TestEmbedded_IdleLockStacksShrink(t *testing.T) {
 	}
 	per := float64(stackInuse()-before) / locks
 	t.Logf("goroutine stacks per idle connected lock: %.1f KB", per/1024)
-	if per > 16<<10 {
-		t.Errorf("goroutine stacks per idle connected lock: %.1f KB, want ≤ 16 KB", per/1024)
+	if per > 10<<10 {
+		t.Errorf("goroutine stacks per idle connected lock: %.1f KB, want ≤ 10 KB", per/1024)
 	}
 }

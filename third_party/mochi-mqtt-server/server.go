@@ -419,6 +419,17 @@ func (s *Server) attachClient(cl *Client, listener string) error {
 	}
 
 	err = cl.Read(s.receivePacket)
+	s.detachClient(cl, err, listener)
+	return err
+}
+
+// detachClient ends a client's connection once its read loop ended with
+// err: its will, the OnDisconnect hook and, for a session that expires, its
+// removal. It is a function of its own, not inlined, so that attachClient's
+// frame stays small while the client is connected (see establishClient).
+//
+//go:noinline
+func (s *Server) detachClient(cl *Client, err error, listener string) {
 	if err != nil {
 		s.sendLWT(cl)
 		cl.Stop(err)
@@ -435,8 +446,6 @@ func (s *Server) attachClient(cl *Client, listener string) error {
 		s.UnsubscribeClient(cl)
 		s.Clients.Delete(cl.ID) // [MQTT-4.1.0-2] ![MQTT-3.1.2-23]
 	}
-
-	return err
 }
 
 // establishClient reads and validates the client's CONNECT packet and
