@@ -166,6 +166,9 @@ func TestEmbedded_IdleLockStacksShrink(t *testing.T) {
 	}
 	per := float64(stackInuse()-before) / locks
 	t.Logf("goroutine stacks per idle connected lock: %.1f KB", per/1024)
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation makes frames larger; the bound is for a normal build")
+	}
 	if per > 10<<10 {
 		t.Errorf("goroutine stacks per idle connected lock: %.1f KB, want ≤ 10 KB", per/1024)
 	}
