@@ -3,6 +3,7 @@ package mqtt_test
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -116,20 +117,20 @@ func stackInuse() uint64 {
 	return ms.StackInuse
 }
 
-// TestEmbedded_IdleLockStacksShrink: the embedded broker runs two
-// goroutines per connected lock (its read loop and its write loop). Reading
-// a lock's PUBLISH and writing it a bundle grow their stacks (mochi passes
-// its ~800-byte packets by value through deep call chains); once the lock
-// is idle, the garbage collector must be able to shrink them again, which
-// it does only when less than a quarter of a stack is in use. With mochi
-// v2.7.9 as released, the frames an idle connection parks under
-// (attachClient, Read, WriteLoop: 1.6–2.9 KB each, because they hold
-// packets) keep 16 + 8 KB per lock; the patched mochi in third_party parks
-// them under small frames (third_party/mochi-mqtt-server/README.DOOROS.md):
-// 4 + 4 KB. A read goroutine parked under more than ≈ 1.2 KB of frames
-// stays at 8 KB (12 KB per lock), which the bound catches too. Stack sizes
-// are powers of two and the GCs are the test's own, so the bound is not a
-// timing.
+// TestEmbedded_IdleLockStacksShrink: mochi v2.7.9 as released runs two
+// goroutines per connected lock (read loop, write loop). Reading a lock's
+// PUBLISH and writing it a bundle grow their stacks (mochi passes its
+// ~800-byte packets by value through deep call chains), and the frames an
+// idle connection parks under (attachClient, Read, WriteLoop: 1.6–2.9 KB
+// each, because they hold packets) keep them at 16 + 8 KB: the garbage
+// collector shrinks a stack only when less than a quarter of it is in use.
+// The patched mochi in third_party (README.DOOROS.md) parks the read loop
+// under small frames, so its stack shrinks to 4 KB, and writes a client's
+// queue with a goroutine that ends when the queue is empty: an idle lock
+// has one goroutine and 4 KB of stack. (A read goroutine parked under more
+// than ≈ 1.2 KB of frames stays at 8 KB, which the bound catches too.)
+// Stack sizes are powers of two and the GCs are the test's own; the only
+// wait is for the writers to end, bounded by wait.
 func TestEmbedded_IdleLockStacksShrink(t *testing.T) {
 	const locks = 200
 	b, _ := MustStartBroker(t)
@@ -140,7 +141,7 @@ func TestEmbedded_IdleLockStacksShrink(t *testing.T) {
 		t.Fatal(err)
 	}
 	runtime.GC()
-	before := stackInuse()
+	before, goroutines := stackInuse(), runtime.NumGoroutine()
 	conns := make([]*rawLock, locks)
 	for i := range conns {
 		conns[i] = dialRawLock(t, b)
@@ -159,6 +160,15 @@ func TestEmbedded_IdleLockStacksShrink(t *testing.T) {
 			t.Fatalf("%s: got packet type %d, want a PUBLISH", l.id, got)
 		}
 	}
+	// Once a lock's outbound queue is empty its writer ends: an idle lock
+	// has one goroutine, its read loop.
+	deadline := time.Now().Add(wait)
+	for runtime.NumGoroutine()-goroutines > locks && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g := runtime.NumGoroutine() - goroutines; g > locks {
+		t.Fatalf("%d goroutines for %d idle connected locks, want one each", g, locks)
+	}
 	// A GC shrinks a stack by half at most; three take a 16 KB stack down
 	// to 2 KB if it can go that far.
 	for range 3 {
@@ -169,7 +179,51 @@ func TestEmbedded_IdleLockStacksShrink(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's instrumentation makes frames larger; the bound is for a normal build")
 	}
-	if per > 10<<10 {
-		t.Errorf("goroutine stacks per idle connected lock: %.1f KB, want ≤ 10 KB", per/1024)
+	if per > 6<<10 {
+		t.Errorf("goroutine stacks per idle connected lock: %.1f KB, want ≤ 6 KB", per/1024)
+	}
+}
+
+// TestEmbedded_BundlesReachLockInOrder: the patched broker writes a lock's
+// queue with a goroutine that ends whenever the queue is empty and is
+// started again by the next message. Bursts of bundles to several locks,
+// each burst waited for before the next (so writers end and start again
+// many times), all arrive, in the order they were published, and the
+// broker dropped none.
+func TestEmbedded_BundlesReachLockInOrder(t *testing.T) {
+	const locks, bursts, burst = 4, 40, 50 // a burst fits the 64-packet queue
+	b, _ := MustStartBroker(t)
+	cloud := b.Client(nil)
+	t.Cleanup(func() { _ = cloud.Close() })
+	ctx := t.Context()
+	type lock struct {
+		topic string
+		in    Inbox
+	}
+	ls := make([]lock, locks)
+	for i := range ls {
+		cfg := MustProvisionLock(t, b)
+		c := MustConnect(t, cfg)
+		ls[i].topic = mqtt.MustTopic(mqtt.KindBundle, cfg.ClientID)
+		ls[i].in = MustSubscribe(t, c, ls[i].topic)
+	}
+	for n := range bursts {
+		for k := range burst {
+			for _, l := range ls {
+				if err := cloud.Publish(ctx, l.topic, fmt.Appendf(nil, "%d", n*burst+k), 1, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for _, l := range ls {
+			for k := range burst {
+				if got, want := string(l.in.Expect(t, l.topic).Payload), fmt.Sprint(n*burst+k); got != want {
+					t.Fatalf("%s: got bundle %s, want %s", l.topic, got, want)
+				}
+			}
+		}
+	}
+	if d := b.Dropped(); d != 0 {
+		t.Fatalf("broker dropped %d messages", d)
 	}
 }

@@ -155,6 +155,7 @@ type ClientState struct {
 	open            context.Context      // indicate that the client is open for packet exchange
 	cancelOpen      context.CancelFunc   // cancel function for open context
 	outboundQty     int32                // number of messages currently in the outbound queue
+	writing         atomic.Bool          // a goroutine writes the outbound queue (WriteLoop, or drainOutbound while the queue is not empty)
 	Keepalive       uint16               // the number of seconds the connection can wait
 	ServerKeepalive bool                 // keepalive was set by the server
 }
@@ -191,12 +192,46 @@ func newClient(c net.Conn, o *ops) *Client {
 }
 
 // WriteLoop ranges over pending outbound messages and writes them to the client connection.
+// The server does not run it: it writes a client's outbound queue with a
+// goroutine started when a packet is queued and ended when the queue is
+// empty (wakeWriter). A WriteLoop that runs takes that role for good.
 func (cl *Client) WriteLoop() {
+	cl.State.writing.Store(true)
 	for {
 		select {
 		case pk := <-cl.State.outbound:
 			cl.writeOutbound(pk)
 		case <-cl.State.open.Done():
+			return
+		}
+	}
+}
+
+// wakeWriter makes sure a goroutine writes the outbound queue, after a
+// packet was queued: it starts drainOutbound unless a writer runs. A
+// connected client that is sent nothing has no goroutine but its read loop.
+func (cl *Client) wakeWriter() {
+	if cl.State.writing.CompareAndSwap(false, true) {
+		go cl.drainOutbound()
+	}
+}
+
+// drainOutbound writes the outbound queue until it is empty or the client
+// closed. A packet queued as it gives up the writer role is written by it
+// or by the writer its queueing started, never left behind.
+func (cl *Client) drainOutbound() {
+	for {
+		if cl.Closed() {
+			return // as WriteLoop: a closed client's queue is not written
+		}
+		select {
+		case pk := <-cl.State.outbound:
+			cl.writeOutbound(pk)
+			continue
+		default:
+		}
+		cl.State.writing.Store(false)
+		if len(cl.State.outbound) == 0 || !cl.State.writing.CompareAndSwap(false, true) {
 			return
 		}
 	}
