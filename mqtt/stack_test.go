@@ -186,10 +186,10 @@ func TestEmbedded_IdleLockStacksShrink(t *testing.T) {
 
 // TestEmbedded_BundlesReachLockInOrder: the patched broker writes a lock's
 // queue with a goroutine that ends whenever the queue is empty and is
-// started again by the next message. Bursts of bundles to several locks,
-// each burst waited for before the next (so writers end and start again
-// many times), all arrive, in the order they were published, and the
-// broker dropped none.
+// started again by the next message. Bursts of bundles to several locks
+// from two publishers at once, each burst waited for before the next (so
+// writers end and start again many times), all arrive, each publisher's in
+// the order it published them, and the broker dropped none.
 func TestEmbedded_BundlesReachLockInOrder(t *testing.T) {
 	const locks, bursts, burst = 4, 40, 50 // a burst fits the 64-packet queue
 	b, _ := MustStartBroker(t)
@@ -207,19 +207,42 @@ func TestEmbedded_BundlesReachLockInOrder(t *testing.T) {
 		ls[i].topic = mqtt.MustTopic(mqtt.KindBundle, cfg.ClientID)
 		ls[i].in = MustSubscribe(t, c, ls[i].topic)
 	}
+	// Two publishers per burst, each to every lock: queueing (and starting
+	// a writer) from several goroutines at once. Each publisher's bundles
+	// keep their order.
+	const publishers = 2
 	for n := range bursts {
-		for k := range burst {
-			for _, l := range ls {
-				if err := cloud.Publish(ctx, l.topic, fmt.Appendf(nil, "%d", n*burst+k), 1, false); err != nil {
-					t.Fatal(err)
+		errs := make(chan error, publishers)
+		for p := range publishers {
+			go func() {
+				for k := range burst / publishers {
+					for _, l := range ls {
+						if err := cloud.Publish(ctx, l.topic, fmt.Appendf(nil, "%d/%d", p, n*burst+k), 1, false); err != nil {
+							errs <- err
+							return
+						}
+					}
 				}
+				errs <- nil
+			}()
+		}
+		for range publishers {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
 			}
 		}
 		for _, l := range ls {
-			for k := range burst {
-				if got, want := string(l.in.Expect(t, l.topic).Payload), fmt.Sprint(n*burst+k); got != want {
-					t.Fatalf("%s: got bundle %s, want %s", l.topic, got, want)
+			next := [publishers]int{n * burst, n * burst}
+			for range burst / publishers * publishers {
+				payload := string(l.in.Expect(t, l.topic).Payload)
+				var p, k int
+				if _, err := fmt.Sscanf(payload, "%d/%d", &p, &k); err != nil || p < 0 || p >= publishers {
+					t.Fatalf("%s: unexpected bundle %q", l.topic, payload)
 				}
+				if k != next[p] {
+					t.Fatalf("%s: publisher %d: got bundle %d, want %d", l.topic, p, k, next[p])
+				}
+				next[p]++
 			}
 		}
 	}
