@@ -64,3 +64,5 @@ require (
 )
 
 tool honnef.co/go/tools/cmd/staticcheck
+
+replace github.com/mochi-mqtt/server/v2 => ./third_party/mochi-mqtt-server
