@@ -79,6 +79,18 @@ func runMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 		hooks.connected()
 	}
 	next := uint64(1) // the cloud skips events it already has
+	// The ack of each bundle carries the events from next on
+	// (lock.ApplyBundleWithEvents); what does not fit goes as batches.
+	// A server from before events in the ack refuses such an ack whole
+	// (unknown field) and republishes the bundle until it gets one it
+	// takes; a new server that fails to record one does the same. So a
+	// bundle the lock refuses (a republish it already applied, or a delta
+	// from a version the cloud never recorded) after an ack with events
+	// means that ack may not have been recorded: the cursor goes back to
+	// where that ack's events started, and this connection sends plain
+	// acks and separate batches from then on, which every server takes.
+	coalesce := true
+	carried := uint64(0) // first event of the last ack with events, 0: none
 	publishLog := func() {
 		for end := l.Status().LogNext; next < end; {
 			batch, err := l.EventsSince(next)
@@ -100,16 +112,35 @@ func runMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 		case <-ctx.Done():
 			return nil
 		case b := <-bundles:
-			ack, err := l.ApplyBundle(b)
+			var ack []byte
+			var err error
+			from := next
+			if coalesce {
+				ack, next, err = l.ApplyBundleWithEvents(b, next)
+			} else {
+				ack, err = l.ApplyBundle(b)
+			}
 			at := time.Now()
 			if err != nil {
 				log.Info("bundle not applied", "err", err)
 			} else if hooks.applied != nil {
 				hooks.applied(l.Status(), at)
 			}
+			if err != nil && ack != nil && carried > 0 && coalesce {
+				log.Info("bundle refused after an ack with events: the cloud may not take them; sending plain acks and event batches", "from", carried)
+				coalesce = false
+				next = min(next, carried, from)
+				// This ack is signed with events too: sign a plain one.
+				ack, _ = l.ApplyBundle(b)
+			}
+			carried = 0
+			if next > from && coalesce {
+				carried = from
+			}
 			if ack != nil {
 				if err := c.Publish(ctx, mqtt.MustTopic(mqtt.KindAck, l.LockID()), ack, 1, false); err != nil {
 					log.Warn("publish ack", "err", err)
+					next, carried = min(next, from), 0
 				}
 			}
 			publishLog()
