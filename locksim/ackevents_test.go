@@ -20,15 +20,15 @@ import (
 // malformed, like VerifyAck's ErrAckEvents here) and republishes the
 // bundle until it gets an ack it takes, as the pusher does.
 type cloudSide struct {
-	t      *testing.T
-	c      *mqtt.Client
-	lock   *lock.Lock
-	keys   *lockproto.LockKeys
-	prop   ed25519.PrivateKey
-	old    bool
-	mu     sync.Mutex
-	events map[uint64]bool // sequence numbers received
-	acked  uint64          // version of the last ack taken
+	t                         *testing.T
+	c                         *mqtt.Client
+	lock                      *lock.Lock
+	keys                      *lockproto.LockKeys
+	prop                      ed25519.PrivateKey
+	old                       bool
+	mu                        sync.Mutex
+	events                    map[uint64]bool // sequence numbers received
+	acked                     uint64          // version of the last ack taken
 	carried, refused, batches int
 }
 
