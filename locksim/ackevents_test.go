@@ -121,12 +121,13 @@ func (cs *cloudSide) push(v uint64) {
 	if err != nil {
 		cs.t.Fatal(err)
 	}
-	// The new server here publishes once (a republish racing the ack would
-	// rightly make the lock fall back); the old one every 200 ms.
+	// The new server here publishes once, retained so that a lock not yet
+	// subscribed gets it too (a republish racing the ack would rightly
+	// make the lock fall back); the old one every 200 ms.
 	deadline := time.Now().Add(30 * time.Second)
 	for sent := false; time.Now().Before(deadline); {
 		if !sent || cs.old {
-			if err := cs.c.Publish(cs.t.Context(), mqtt.MustTopic(mqtt.KindBundle, "door-gym"), sealed, 1, false); err != nil {
+			if err := cs.c.Publish(cs.t.Context(), mqtt.MustTopic(mqtt.KindBundle, "door-gym"), sealed, 1, !cs.old); err != nil {
 				cs.t.Fatal(err)
 			}
 			sent = true
