@@ -3,7 +3,8 @@
 // cut at any write leaves it at the old door-state version or the new one.
 //
 // Lock speaks only wire bytes at its edges (OpenSession and Session.Handle
-// for phones, ApplyBundle and EventsSince for an online lock's MQTT link),
+// for phones, ApplyBundleWithEvents — the ack carrying the new events — and
+// EventsSince for an online lock's MQTT link),
 // so any transport can feed it: the simulated BLE link, MQTT for online
 // locks, or a test calling it directly.
 package lock
