@@ -3,10 +3,12 @@ package doorsync_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/lock"
 	"github.com/dooros/dooros/lockproto"
+	"github.com/dooros/dooros/locksim"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
 )
@@ -228,6 +230,37 @@ func TestAckEvents_ForkedEventsRefusedAckKept(t *testing.T) {
 		}
 		if n := bundleApplied(t, e); n != 0 {
 			t.Fatalf("events of the forked history reached Activity (%d)", n)
+		}
+	})
+}
+
+// A lock-key rotation on the firmware's MQTT path (locksim.RunMQTT): the
+// rotation's ack is signed with the new lock key and carries its events
+// sealed under the new symmetric key; the cloud opens it with the pending
+// keys, switches, and holds every event the lock logged.
+func TestAckEvents_LockKeyRotationOnline(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, "")
+		lobby, lp := e.provision("lobby")
+		e.invite("ana@example.com")
+		p := e.login("ana@example.com")
+		go locksim.RunMQTT(e.ctx, e.url, lp.MQTTPassword, lobby.Lock, nil)
+		eventually(t, 15*time.Second, "online lock in sync", func() bool {
+			v, acked, _, err := st.DoorVersion(e.ctx, lobby.id)
+			return err == nil && acked == v && int64(lobby.Status().Version) == v
+		})
+		rot, status := e.rotate(lobby.id)
+		if status != 202 {
+			t.Fatalf("rotate = %d", status)
+		}
+		eventually(t, 15*time.Second, "the cloud follows the rotation and holds the lock's whole log", func() bool {
+			li, err := st.Lock(e.ctx, lobby.id)
+			v, acked, _, _ := st.DoorVersion(e.ctx, lobby.id)
+			return err == nil && lobby.PublicKey().Equal(rot.PublicKey) && li.PublicKey.Equal(rot.PublicKey) &&
+				acked == v && int64(lobby.Status().Version) == v && p.logFrom(t, lobby.id) == lobby.Status().LogNext
+		})
+		if g := activity(t, e, store.EventLogGap); len(g) != 0 {
+			t.Fatalf("gaps: %+v", g)
 		}
 	})
 }
