@@ -197,3 +197,34 @@ func TestMQTTAckEventsOldServer(t *testing.T) {
 		t.Fatalf("refused acks %d, event batches %d; want one refusal, then batches", cs.refused, cs.batches)
 	}
 }
+
+// A new lock with an old server that pushed the next version before the
+// refused ack came back (a delta built ahead of the ack): two acks with
+// events are refused before the lock sees a republish. The lock goes
+// back to the first of them, so the events of both reach the cloud.
+func TestMQTTAckEventsOldServerTwoRefused(t *testing.T) {
+	cs := newCloudSide(t, true)
+	for v := uint64(1); v <= 2; v++ {
+		sealed, err := lockproto.SealBundle(cs.prop, cs.keys.Symmetric, lockproto.Bundle{LockID: "door-gym", Version: v, Snapshot: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Retained: the lock gets it even before it subscribed; wait until
+		// it applied it (its ack is refused).
+		if err := cs.c.Publish(t.Context(), mqtt.MustTopic(mqtt.KindBundle, "door-gym"), sealed, 1, true); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); cs.lock.Status().Version < v; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("version %d never applied", v)
+			}
+		}
+	}
+	cs.push(2) // republished until an ack is taken
+	cs.hasAll()
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.refused < 2 {
+		t.Fatalf("refused acks %d, want the two with events", cs.refused)
+	}
+}

@@ -87,11 +87,13 @@ func runMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 	// takes; a new server that fails to record one does the same. So a
 	// bundle the lock refuses (a republish it already applied, or a delta
 	// from a version the cloud never recorded) after an ack with events
-	// means that ack may not have been recorded: the cursor goes back to
-	// where that ack's events started, and this connection sends plain
-	// acks and separate batches from then on, which every server takes.
+	// means acks with events may not have been recorded: the cursor goes
+	// back to where the first of them started (no ack says which were
+	// recorded; the cloud skips what it has), and this connection sends
+	// plain acks and separate batches from then on, which every server
+	// takes.
 	coalesce := true
-	carried := uint64(0) // first event of the last ack with events, 0: none
+	carried := uint64(0) // first event of the connection's first ack with events, 0: none
 	publishLog := func() {
 		for end := l.Status().LogNext; next < end; {
 			batch, err := l.EventsSince(next)
@@ -134,14 +136,13 @@ func runMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 				// This ack is signed with events too: sign a plain one.
 				ack, _ = l.ApplyBundle(b)
 			}
-			carried = 0
-			if next > from && coalesce {
+			if carried == 0 && next > from && coalesce {
 				carried = from
 			}
 			if ack != nil {
 				if err := c.Publish(ctx, mqtt.MustTopic(mqtt.KindAck, l.LockID()), ack, 1, false); err != nil {
 					log.Warn("publish ack", "err", err)
-					next, carried = min(next, from), 0
+					next = min(next, from)
 				}
 			}
 			publishLog()
