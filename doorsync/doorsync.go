@@ -202,10 +202,10 @@ func (s *Service) verifyAck(ctx context.Context, doorID string, raw []byte) (ver
 	var w verifiedAck
 	err := s.withLock(ctx, doorID, func(cl *cachedLock) error {
 		w = verifiedAck{doorID: doorID, lock: cl}
-		sym, psym, err := cl.symmetric(s.Keys, doorID)
-		if err != nil {
-			return err // the keyring's, not the lock's
-		}
+		// The symmetric keys open the events an ack carries; a plain ack
+		// verifies without them, as before events in the ack.
+		sym, psym, symErr := cl.symmetric(s.Keys, doorID)
+		var err error
 		w.ack, w.events, err = lockproto.OpenAck(cl.PublicKey, doorID, sym, raw)
 		if err != nil && cl.PendingPublicKey != nil {
 			// The ack of a key rotation is signed with the new key (and its
@@ -214,6 +214,9 @@ func (s *Service) verifyAck(ctx context.Context, doorID string, raw []byte) (ver
 			if w.ack, w.events, err = lockproto.OpenAck(cl.PendingPublicKey, doorID, psym, raw); err == nil {
 				w.rotated = true
 			}
+		}
+		if err != nil && symErr != nil && errors.Is(err, lockproto.ErrDecrypt) {
+			return symErr // the keyring's, not the lock's
 		}
 		if err != nil {
 			return &domain.Error{Code: domain.EInvalid, Field: "ack", Message: "not an acknowledgement signed by this door's lock: " + err.Error()}
