@@ -128,7 +128,8 @@ func SignAckWithEvents(lockKey ed25519.PrivateKey, symKey []byte, a Ack, run Eve
 // OpenAck is the cloud's VerifyAck: it checks the ack's signature once
 // and, when the ack carries events, opens them under the lock's symmetric
 // key and checks them like an event batch. The events come back as an
-// EventBatch (nil when the ack carries none) with the ack's LockID,
+// EventBatch (nil when the ack carries none; the returned Ack's Events is
+// then cleared) with the ack's LockID,
 // LockTime as At and LogNext as Next, for the same recording as a batch
 // (Continues, LostBefore, store.RecordLockEvents). An ack whose events do
 // not open or break the rules is refused whole: a real lock never signs
@@ -158,5 +159,6 @@ func OpenAck(lockPub ed25519.PublicKey, lockID string, symKey []byte, data []byt
 	if err := checkAckRun(b); err != nil {
 		return nil, nil, fmt.Errorf("ack events: %w", err)
 	}
+	a.Events = nil // opened: the events are b
 	return a, b, nil
 }
