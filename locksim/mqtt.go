@@ -12,8 +12,8 @@ import (
 // RunMQTT connects an online lock to its broker until ctx ends: it applies
 // the bundles the cloud pushes, answers each with its signed ack carrying
 // the events logged since the last upload (lock.ApplyBundleWithEvents),
-// and publishes the rest of its event log in batches as it grows; it decides remote unlock commands
-// and publishes its signed results. The lock only ever talks on its own
+// and publishes the rest of its event log in batches as it grows; it
+// decides remote unlock commands and publishes its signed results. The lock only ever talks on its own
 // topics.
 func RunMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.Logger) error {
 	return runMQTT(ctx, url, password, l, log, mqttHooks{})
