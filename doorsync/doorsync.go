@@ -187,25 +187,36 @@ type verifiedAck struct {
 	doorID string
 	lock   *cachedLock
 	ack    *lockproto.Ack
+	// events are the lock's events the ack carried (lockproto.OpenAck),
+	// nil when none.
+	events *lockproto.EventBatch
 	// rotated: signed with the pending key of a key rotation.
 	rotated bool
 }
 
 // verifyAck checks a lock's acknowledgement with the cached keys of its
 // lock, and once more with the stored ones when that fails (another
-// server may have re-provisioned or rotated the lock).
+// server may have re-provisioned or rotated the lock). Events the ack
+// carries are opened with the same keys, under the one signature check.
 func (s *Service) verifyAck(ctx context.Context, doorID string, raw []byte) (verifiedAck, error) {
 	var w verifiedAck
 	err := s.withLock(ctx, doorID, func(cl *cachedLock) error {
 		w = verifiedAck{doorID: doorID, lock: cl}
+		// The symmetric keys open the events an ack carries; a plain ack
+		// verifies without them, as before events in the ack.
+		sym, psym, symErr := cl.symmetric(s.Keys, doorID)
 		var err error
-		w.ack, err = lockproto.VerifyAck(cl.PublicKey, doorID, raw)
+		w.ack, w.events, err = lockproto.OpenAck(cl.PublicKey, doorID, sym, raw)
 		if err != nil && cl.PendingPublicKey != nil {
-			// The ack of a key rotation is signed with the new key: the lock
-			// proves it switched, and the cloud switches too.
-			if w.ack, err = lockproto.VerifyAck(cl.PendingPublicKey, doorID, raw); err == nil {
+			// The ack of a key rotation is signed with the new key (and its
+			// events sealed under the new symmetric key): the lock proves it
+			// switched, and the cloud switches too.
+			if w.ack, w.events, err = lockproto.OpenAck(cl.PendingPublicKey, doorID, psym, raw); err == nil {
 				w.rotated = true
 			}
+		}
+		if err != nil && symErr != nil && errors.Is(err, lockproto.ErrDecrypt) {
+			return symErr // the keyring's, not the lock's
 		}
 		if err != nil {
 			return &domain.Error{Code: domain.EInvalid, Field: "ack", Message: "not an acknowledgement signed by this door's lock: " + err.Error()}
@@ -215,7 +226,8 @@ func (s *Service) verifyAck(ctx context.Context, doorID string, raw []byte) (ver
 	return w, err
 }
 
-// recordAck records a verified acknowledgement.
+// recordAck records a verified acknowledgement and the events it carried,
+// in one transaction.
 func (s *Service) recordAck(ctx context.Context, w verifiedAck, via string) (store.AckResult, error) {
 	li := w.lock
 	if w.rotated {
@@ -225,20 +237,22 @@ func (s *Service) recordAck(ctx context.Context, w verifiedAck, via string) (sto
 		}
 		s.forgetLock(w.doorID)
 	}
-	res, err := s.Store.RecordLockAck(ctx, w.doorID, li.Generation, w.ack, via)
-	if err != nil {
+	res, _, err := s.Store.RecordLockAckEvents(ctx, w.doorID, li.Generation, w.ack, w.events, via)
+	if err != nil && res.Status == "" {
 		if domain.ErrorCode(err) == domain.EConflict || domain.ErrorCode(err) == domain.ENotFound {
 			s.forgetLock(w.doorID) // re-provisioned or removed since it was cached
 		}
 		return res, err
 	}
+	// Here err, if any, refused the ack's events only (a log fork): the
+	// ack itself is recorded.
 	if w.ack.Status == lockproto.AckNeedSnapshot && li.Connectivity == domain.Online {
 		if err := s.Store.RequeueDoorState(ctx, w.doorID); err != nil {
 			return res, err
 		}
 		s.Wake()
 	}
-	return res, nil
+	return res, err
 }
 
 // verifiedEvents is an event batch opened and checked with the lock's keys.

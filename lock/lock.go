@@ -3,7 +3,8 @@
 // cut at any write leaves it at the old door-state version or the new one.
 //
 // Lock speaks only wire bytes at its edges (OpenSession and Session.Handle
-// for phones, ApplyBundle and EventsSince for an online lock's MQTT link),
+// for phones, ApplyBundleWithEvents — the ack carrying the new events — and
+// EventsSince for an online lock's MQTT link),
 // so any transport can feed it: the simulated BLE link, MQTT for online
 // locks, or a test calling it directly.
 package lock
@@ -76,6 +77,10 @@ type Lock struct {
 	hashCode func(string) string
 	clk      clockState
 	rtcSeen  time.Time // highest RTC reading since boot
+
+	// ackFrom, while ApplyBundleWithEvents runs, is the first event its
+	// ack may carry (0: none); ackNext is where the carried run ends.
+	ackFrom, ackNext uint64
 }
 
 // Provision writes a lock's identity and empty door state (version 0) to
@@ -248,6 +253,22 @@ func (l *Lock) ApplyBundle(sealed []byte) ([]byte, error) {
 	return l.applyBundle(sealed)
 }
 
+// ApplyBundleWithEvents is ApplyBundle for an online lock: its ack also
+// carries the lock's events from seq from on (as many as fit,
+// lockproto.SignAckWithEvents), so the cloud gets the bundle's outcome and
+// the log in one signed message. next is the first event the ack did not
+// carry (from when it carries none): the caller uploads the rest as event
+// batches. The lock deletes nothing: what the cloud does not record it can
+// fetch again (EventsSince).
+func (l *Lock) ApplyBundleWithEvents(sealed []byte, from uint64) (ack []byte, next uint64, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ackFrom, l.ackNext = max(from, 1), max(from, 1)
+	defer func() { l.ackFrom = 0 }()
+	ack, err = l.applyBundle(sealed)
+	return ack, l.ackNext, err
+}
+
 // checkVersion says whether a bundle (or the manifest of a chunked one)
 // of this version, base and kind may follow the lock's state: a replay or
 // rollback is stale, a delta from another base needs a snapshot. A refusal
@@ -366,11 +387,41 @@ func (l *Lock) signAck(a lockproto.Ack) []byte {
 	a.Version = l.st.Version
 	a.LockTime = l.now()
 	a.LogNext = l.events.next()
+	if l.ackFrom > 0 {
+		if b, ok := l.signAckWithEvents(a); ok {
+			return b
+		}
+	}
 	b, err := lockproto.SignAck(l.keys.priv, a)
 	if err != nil {
 		panic(err) // the key was validated at boot; signing cannot fail
 	}
 	return b
+}
+
+// signAckWithEvents signs a with the events from l.ackFrom that fit an
+// ack, and reports false when there are none to carry (or a logged event
+// from before field bounds cannot travel in an ack: it goes in a batch).
+func (l *Lock) signAckWithEvents(a lockproto.Ack) ([]byte, bool) {
+	first, prev, events := l.events.since(l.ackFrom, lockproto.MaxAckEvents, lockproto.AckEventBudget)
+	for i := range events {
+		if !events[i].Bounded() {
+			events = events[:i]
+			break
+		}
+	}
+	if len(events) == 0 {
+		return nil, false
+	}
+	b, err := lockproto.SignAckWithEvents(l.keys.priv, l.keys.sym, a, lockproto.EventBatch{
+		Prev: prev, From: first, Events: events, Next: a.LogNext, Oldest: l.events.oldest(),
+	})
+	if err != nil {
+		l.log.Error("ack with events", "err", err)
+		return nil, false
+	}
+	l.ackNext = first + uint64(len(events))
+	return b, true
 }
 
 // EventsSince returns a batch of events starting at from, signed by the

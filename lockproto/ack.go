@@ -43,6 +43,13 @@ type Ack struct {
 	Bundle   []byte    `cbor:"4,keyasint"`
 	LockTime time.Time `cbor:"5,keyasint"`
 	LogNext  uint64    `cbor:"6,keyasint"`
+	// Events, when set, is a run of the lock's log carried in the ack so
+	// that an online lock answers a bundle with one signed message instead
+	// of an ack and an event batch (SignAckWithEvents, OpenAck). It is
+	// sealed to the cloud (nonce ‖ XChaCha20-Poly1305 ciphertext under the
+	// lock's symmetric key), so the broker or phone that relays the ack
+	// learns nothing of the events, and covered by the ack's signature.
+	Events []byte `cbor:"7,keyasint,omitempty"`
 }
 
 // BundleDigest names a sealed bundle in acks.
@@ -51,8 +58,16 @@ func BundleDigest(sealed []byte) []byte {
 	return d[:]
 }
 
-// SignAck signs an ack with the lock's key.
+// SignAck signs an ack with the lock's key. An ack carrying events is
+// made by SignAckWithEvents.
 func SignAck(lockKey ed25519.PrivateKey, a Ack) ([]byte, error) {
+	if a.Events != nil {
+		return nil, fmt.Errorf("%w: ack events are sealed by SignAckWithEvents", ErrMalformed)
+	}
+	return signAck(lockKey, a)
+}
+
+func signAck(lockKey ed25519.PrivateKey, a Ack) ([]byte, error) {
 	a.V = Version
 	a.LockTime = a.LockTime.Truncate(time.Second)
 	payload, err := marshal(&a)
@@ -63,7 +78,20 @@ func SignAck(lockKey ed25519.PrivateKey, a Ack) ([]byte, error) {
 }
 
 // VerifyAck checks an ack relayed from lockID against the lock's public key.
+// An ack that carries events is refused (ErrAckEvents): only OpenAck, which
+// holds the lock's symmetric key, can take it without dropping its events.
 func VerifyAck(lockPub ed25519.PublicKey, lockID string, data []byte) (*Ack, error) {
+	a, err := verifyAck(lockPub, lockID, data)
+	if err != nil {
+		return nil, err
+	}
+	if a.Events != nil {
+		return nil, fmt.Errorf("%w: open it with the lock's symmetric key", ErrAckEvents)
+	}
+	return a, nil
+}
+
+func verifyAck(lockPub ed25519.PublicKey, lockID string, data []byte) (*Ack, error) {
 	payload, err := verify1(lockPub, ctxAck, data, MaxAckSize)
 	if err != nil {
 		return nil, fmt.Errorf("ack: %w", err)

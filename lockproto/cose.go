@@ -22,7 +22,7 @@ const (
 const (
 	MaxCredentialSize = 8 << 10
 	MaxBundleSize     = 4 << 20
-	MaxAckSize        = 1 << 10
+	MaxAckSize        = 4 << 10
 	MaxEventBatchSize = 512 << 10
 )
 

@@ -23,6 +23,9 @@ var (
 	ErrKeypadLocked   = errors.New("keypad locked after too many wrong codes")
 	ErrInternal       = errors.New("internal error")
 	ErrNotProvisioned = errors.New("lock is not provisioned")
+	// ErrAckEvents: an ack carries events and was given to VerifyAck,
+	// which cannot open them (OpenAck can). Cloud-side only.
+	ErrAckEvents = errors.New("ack carries events")
 )
 
 var errorCodes = []struct {

@@ -74,6 +74,40 @@ func FuzzVerifyAck(f *testing.F) {
 	})
 }
 
+// FuzzOpenAck: an ack with events (and a plain one) is accepted only as
+// the lock signed it, events and all.
+func FuzzOpenAck(f *testing.F) {
+	fx := fixedFixture()
+	a := lockproto.Ack{LockID: "lock-1", Status: lockproto.AckApplied, Version: 4, Bundle: lockproto.BundleDigest(nil), LockTime: now, LogNext: 3}
+	good, err := lockproto.SignAckWithEvents(fx.lock.Private, fx.lock.Symmetric, a, lockproto.EventBatch{Prev: lockproto.GenesisHash, From: 1, Next: 3, Oldest: 1,
+		Events: []lockproto.Event{{Seq: 1, At: now, Kind: "boot"}, {Seq: 2, At: now, Kind: "bundle.applied", Version: 4, Ref: "3"}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	wantAck, wantEvents, err := lockproto.OpenAck(fx.lock.Public, "lock-1", fx.lock.Symmetric, good)
+	if err != nil {
+		f.Fatal(err)
+	}
+	plain, err := lockproto.SignAck(fx.lock.Private, a)
+	if err != nil {
+		f.Fatal(err)
+	}
+	wantPlain, _ := lockproto.VerifyAck(fx.lock.Public, "lock-1", plain)
+	// The sealed events have a random nonce: each fuzz worker makes its
+	// own good ack, so the opened content (Events cleared) is compared.
+	f.Add(good)
+	f.Add(plain)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, events, err := lockproto.OpenAck(fx.lock.Public, "lock-1", fx.lock.Symmetric, data)
+		if err != nil {
+			return
+		}
+		if !(reflect.DeepEqual(got, wantAck) && reflect.DeepEqual(events, wantEvents)) && !(reflect.DeepEqual(got, wantPlain) && events == nil) {
+			t.Fatalf("accepted an ack the lock never signed: %+v %+v", got, events)
+		}
+	})
+}
+
 func FuzzOpenEventBatch(f *testing.F) {
 	fx := fixedFixture()
 	good, err := lockproto.SealEventBatch(fx.lock.Private, fx.lock.Symmetric, lockproto.EventBatch{LockID: "lock-1", Prev: lockproto.GenesisHash, From: 1,

@@ -151,7 +151,8 @@ func ProvisionFleet(ctx context.Context, m *Manager, propertyID string, n, paral
 
 // FleetConfig describes a fleet of simulated online locks run in one
 // process, each exactly as RunMQTT runs a lock (its own MQTT connection,
-// signed acks, its event log uploaded after every bundle), with its state
+// signed acks carrying its new events, the rest of its log uploaded in
+// batches), with its state
 // in memory (lock.NewMemFS).
 type FleetConfig struct {
 	Locks []FleetLock

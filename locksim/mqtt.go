@@ -10,9 +10,10 @@ import (
 )
 
 // RunMQTT connects an online lock to its broker until ctx ends: it applies
-// the bundles the cloud pushes, answers each with its signed ack, and
-// publishes its event log as it grows; it decides remote unlock commands
-// and publishes its signed results. The lock only ever talks on its own
+// the bundles the cloud pushes, answers each with its signed ack carrying
+// the events logged since the last upload (lock.ApplyBundleWithEvents),
+// and publishes the rest of its event log in batches as it grows; it
+// decides remote unlock commands and publishes its signed results. The lock only ever talks on its own
 // topics.
 func RunMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.Logger) error {
 	return runMQTT(ctx, url, password, l, log, mqttHooks{})
@@ -79,6 +80,20 @@ func runMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 		hooks.connected()
 	}
 	next := uint64(1) // the cloud skips events it already has
+	// The ack of each bundle carries the events from next on
+	// (lock.ApplyBundleWithEvents); what does not fit goes as batches.
+	// A server from before events in the ack refuses such an ack whole
+	// (unknown field) and republishes the bundle until it gets one it
+	// takes; a new server that fails to record one does the same. So a
+	// bundle the lock refuses (a republish it already applied, or a delta
+	// from a version the cloud never recorded) after an ack with events
+	// means acks with events may not have been recorded: the cursor goes
+	// back to where the first of them started (no ack says which were
+	// recorded; the cloud skips what it has), and this connection sends
+	// plain acks and separate batches from then on, which every server
+	// takes.
+	coalesce := true
+	carried := uint64(0) // first event of the connection's first ack with events, 0: none
 	publishLog := func() {
 		for end := l.Status().LogNext; next < end; {
 			batch, err := l.EventsSince(next)
@@ -100,16 +115,34 @@ func runMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 		case <-ctx.Done():
 			return nil
 		case b := <-bundles:
-			ack, err := l.ApplyBundle(b)
+			var ack []byte
+			var err error
+			from := next
+			if coalesce {
+				ack, next, err = l.ApplyBundleWithEvents(b, next)
+			} else {
+				ack, err = l.ApplyBundle(b)
+			}
 			at := time.Now()
 			if err != nil {
 				log.Info("bundle not applied", "err", err)
 			} else if hooks.applied != nil {
 				hooks.applied(l.Status(), at)
 			}
+			if err != nil && ack != nil && carried > 0 && coalesce {
+				log.Info("bundle refused after an ack with events: the cloud may not take them; sending plain acks and event batches", "from", carried)
+				coalesce = false
+				next = min(next, carried, from)
+				// This ack is signed with events too: sign a plain one.
+				ack, _ = l.ApplyBundle(b)
+			}
+			if carried == 0 && next > from && coalesce {
+				carried = from
+			}
 			if ack != nil {
 				if err := c.Publish(ctx, mqtt.MustTopic(mqtt.KindAck, l.LockID()), ack, 1, false); err != nil {
 					log.Warn("publish ack", "err", err)
+					next = min(next, from)
 				}
 			}
 			publishLog()

@@ -261,18 +261,93 @@ type AckResult struct {
 func (s *Store) RecordLockAck(ctx context.Context, doorID string, generation int, ack *lockproto.Ack, via string) (AckResult, error) {
 	var out AckResult
 	err := s.inTx(ctx, "record_lock_ack", func(t *Tx) error {
-		now := s.Now()
-		var gen int
-		var propertyID, doorName string
-		var version, ackedStateVersion int64
-		err := t.queryRow(ctx, `SELECT l.generation, l.acked_state_version, d.version, d.property_id, d.name FROM door_locks l JOIN doors d ON d.id = l.door_id
-			WHERE l.door_id = ?`+t.forUpdate(), doorID).Scan(&gen, &ackedStateVersion, &version, &propertyID, &doorName)
-		if errors.Is(err, sql.ErrNoRows) {
-			return domain.Errorf(domain.ENotFound, "door %s has no provisioned lock", doorID)
-		}
+		r, err := t.lockRow(ctx, doorID)
 		if err != nil {
 			return err
 		}
+		out, err = t.recordLockAck(ctx, r, generation, ack, via, true)
+		return err
+	})
+	return out, err
+}
+
+// RecordLockAckEvents records an acknowledgement and the events it carried
+// (lockproto.OpenAck) in one transaction: one read of the lock's row, the
+// ack as RecordLockAck, the events as RecordLockEvents (the same rules:
+// already stored events skipped, out-of-order ones held, lost ones
+// flagged). With no events it is RecordLockAck. Events that fork the
+// stored log do not cost the ack: it is recorded with the fork flagged
+// (door.log_fork) and the events refused, and the error says so
+// (EConflict), so that a group commit rolls back what it had joined.
+func (s *Store) RecordLockAckEvents(ctx context.Context, doorID string, generation int, ack *lockproto.Ack, events *lockproto.EventBatch, via string) (AckResult, LogResult, error) {
+	if events == nil {
+		out, err := s.RecordLockAck(ctx, doorID, generation, ack, via)
+		return out, LogResult{}, err
+	}
+	var out AckResult
+	var logs LogResult
+	err := s.inTx(ctx, "record_lock_ack", func(t *Tx) error {
+		r, err := t.lockRow(ctx, doorID)
+		if err != nil {
+			return err
+		}
+		if out, err = t.recordLockAck(ctx, r, generation, ack, via, false); err != nil {
+			return err
+		}
+		logs, err = t.recordLockEvents(ctx, r, generation, events, via)
+		return err
+	})
+	var fork *logForkError
+	if err == nil {
+		return out, logs, nil
+	}
+	if !errors.As(err, &fork) {
+		return AckResult{}, LogResult{}, err
+	}
+	if err := s.inTx(ctx, "record_lock_ack", func(t *Tx) error {
+		r, err := t.lockRow(ctx, doorID)
+		if err != nil {
+			return err
+		}
+		if out, err = t.recordLockAck(ctx, r, generation, ack, via, true); err != nil {
+			return err
+		}
+		return t.flagLogFork(ctx, doorID, fork, via)
+	}); err != nil {
+		return AckResult{}, LogResult{}, err
+	}
+	return out, LogResult{}, domain.Errorf(domain.EConflict, "acknowledgement recorded; its events fork the event log at event %d", fork.seq)
+}
+
+// lockRowData is what recording an ack or an event batch reads of a
+// door's lock, read once and locked for the transaction.
+type lockRowData struct {
+	doorID                              string
+	gen                                 int
+	ackedStateVersion, version, logNext int64
+	logHead, propertyID, doorName       string
+	unitID                              string
+	doorType                            domain.DoorType
+}
+
+func (t *Tx) lockRow(ctx context.Context, doorID string) (lockRowData, error) {
+	r := lockRowData{doorID: doorID}
+	err := t.queryRow(ctx, `SELECT l.generation, l.acked_state_version, l.log_next, l.log_head, d.version, d.property_id, d.name, d.type, COALESCE(d.unit_id, '')
+		FROM door_locks l JOIN doors d ON d.id = l.door_id WHERE l.door_id = ?`+t.forUpdate(), doorID).
+		Scan(&r.gen, &r.ackedStateVersion, &r.logNext, &r.logHead, &r.version, &r.propertyID, &r.doorName, &r.doorType, &r.unitID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, domain.Errorf(domain.ENotFound, "door %s has no provisioned lock", doorID)
+	}
+	return r, err
+}
+
+// recordLockAck is RecordLockAck on the lock's row; touch updates the
+// lock's last_seen_at (recording events does it too).
+func (t *Tx) recordLockAck(ctx context.Context, r lockRowData, generation int, ack *lockproto.Ack, via string, touch bool) (AckResult, error) {
+	var out AckResult
+	err := func() error {
+		now := t.s.Now()
+		doorID, gen, propertyID, doorName, version, ackedStateVersion := r.doorID, r.gen, r.propertyID, r.doorName, r.version, r.ackedStateVersion
 		if gen != generation {
 			return domain.Errorf(domain.EConflict, "acknowledgement from a lock that was re-provisioned since")
 		}
@@ -281,13 +356,15 @@ func (s *Store) RecordLockAck(ctx context.Context, doorID string, generation int
 			return domain.Errorf(domain.EInvalid, "lock reports version %d, the door is at %d", lockVersion, version)
 		}
 		out.Status, out.Version = ack.Status.String(), lockVersion
-		if _, err := t.exec(ctx, `UPDATE door_locks SET last_seen_at = ? WHERE door_id = ?`, micros(now), doorID); err != nil {
-			return err
+		if touch {
+			if _, err := t.exec(ctx, `UPDATE door_locks SET last_seen_at = ? WHERE door_id = ?`, micros(now), doorID); err != nil {
+				return err
+			}
 		}
 		// The bundle the ack answers tells the state at its version.
 		var state string
 		var bVersion int64
-		err = t.queryRow(ctx, `SELECT state, version FROM door_bundles WHERE digest = ? AND door_id = ? AND generation = ?`,
+		err := t.queryRow(ctx, `SELECT state, version FROM door_bundles WHERE digest = ? AND door_id = ? AND generation = ?`,
 			hex.EncodeToString(ack.Bundle), doorID, gen).Scan(&state, &bVersion)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -335,7 +412,7 @@ func (s *Store) RecordLockAck(ctx context.Context, doorID string, generation int
 				At: ack.LockTime, Detail: fmt.Sprintf("lock of %s applied version %d (via %s)", doorName, lockVersion, via)})
 		}
 		return nil
-	})
+	}()
 	return out, err
 }
 
@@ -365,12 +442,17 @@ func (s *Store) RecordLockEvents(ctx context.Context, doorID string, generation 
 		return out, err
 	}
 	if ferr := s.inTx(ctx, "flag_log_fork", func(t *Tx) error {
-		return t.addEvent(ctx, domain.Event{PropertyID: fork.propertyID, Kind: EventLogFork, Actor: "Door Sync", DoorID: doorID, Doors: []string{doorID},
-			Detail: fmt.Sprintf("event log of %s forks at event %d: the lock signed a history other than the one stored; batch refused, re-provision the lock if it was restored or copied (via %s)", fork.doorName, fork.seq, via)})
+		return t.flagLogFork(ctx, doorID, fork, via)
 	}); ferr != nil {
 		return out, ferr
 	}
 	return out, domain.Errorf(domain.EConflict, "event log forks at event %d", fork.seq)
+}
+
+// flagLogFork records a refused fork in Activity (door.log_fork).
+func (t *Tx) flagLogFork(ctx context.Context, doorID string, fork *logForkError, via string) error {
+	return t.addEvent(ctx, domain.Event{PropertyID: fork.propertyID, Kind: EventLogFork, Actor: "Door Sync", DoorID: doorID, Doors: []string{doorID},
+		Detail: fmt.Sprintf("event log of %s forks at event %d: the lock signed a history other than the one stored; events refused, re-provision the lock if it was restored or copied (via %s)", fork.doorName, fork.seq, via)})
 }
 
 type logForkError struct {
@@ -383,20 +465,23 @@ func (e *logForkError) Error() string { return fmt.Sprintf("event log forks at e
 func (s *Store) recordLockEvents(ctx context.Context, doorID string, generation int, batch *lockproto.EventBatch, via string) (LogResult, error) {
 	var out LogResult
 	err := s.inTx(ctx, "record_lock_events", func(t *Tx) error {
-		now := s.Now()
-		var gen int
-		var next int64
-		var headB64, propertyID, doorName, unitID string
-		var doorType domain.DoorType
-		err := t.queryRow(ctx, `SELECT l.generation, l.log_next, l.log_head, d.property_id, d.name, d.type, COALESCE(d.unit_id, '')
-			FROM door_locks l JOIN doors d ON d.id = l.door_id WHERE l.door_id = ?`+t.forUpdate(), doorID).
-			Scan(&gen, &next, &headB64, &propertyID, &doorName, &doorType, &unitID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return domain.Errorf(domain.ENotFound, "door %s has no provisioned lock", doorID)
-		}
+		r, err := t.lockRow(ctx, doorID)
 		if err != nil {
 			return err
 		}
+		out, err = t.recordLockEvents(ctx, r, generation, batch, via)
+		return err
+	})
+	return out, err
+}
+
+// recordLockEvents is RecordLockEvents on the lock's row.
+func (t *Tx) recordLockEvents(ctx context.Context, r lockRowData, generation int, batch *lockproto.EventBatch, via string) (LogResult, error) {
+	var out LogResult
+	err := func() error {
+		var err error
+		now := t.s.Now()
+		doorID, gen, next, headB64, propertyID, doorName, unitID, doorType := r.doorID, r.gen, r.logNext, r.logHead, r.propertyID, r.doorName, r.unitID, r.doorType
 		if gen != generation {
 			return domain.Errorf(domain.EConflict, "event log of a lock that was re-provisioned since")
 		}
@@ -476,7 +561,7 @@ func (s *Store) recordLockEvents(ctx context.Context, doorID string, generation 
 		// the lock's own log says it applied it (the lock would refuse
 		// every later bundle the cloud signed with the old key).
 		return t.propertyKeyApplied(ctx, doorID, applied, true)
-	})
+	}()
 	return out, err
 }
 
