@@ -118,9 +118,24 @@ const ackHeldRetry = 100 * time.Millisecond
 // more ack for a lock that most likely has the version already (at 10,000
 // locks: 76,784 bundles for 20,000 needed, docs/bench-fleet.md). So while
 // at least an eighth of the queue waits, republishes are held for another
-// backoff. A version this server has not published yet is never held.
-func holdRepublish(version, published int64, backlog, queueCap int) bool {
-	return version <= published && backlog >= max(queueCap/8, 1)
+// backoff. A version this server has not published yet is never held,
+// nor is a push asked for afresh (retried false: a row claimed for the
+// first time, e.g. queued because the lock came back online and missed
+// the publish — holding it would leave the lock without it for a
+// backoff).
+func holdRepublish(version, published int64, backlog, queueCap int, retried bool) bool {
+	return retried && version <= published && backlog >= max(queueCap/8, 1)
+}
+
+// retried reports whether every one of a door's claimed rows was claimed
+// before (its backoff ran out): a republish, not a push asked for afresh.
+func retried(rows []store.OutboxItem) bool {
+	for _, r := range rows {
+		if r.Attempts <= 1 {
+			return false
+		}
+	}
+	return len(rows) > 0
 }
 
 // groupMax is the most lock messages one group commit records. A group
@@ -337,7 +352,7 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 		case b.Err != nil:
 			bundleFailures.Inc()
 			settle(b.DoorID, false, b.Err)
-		case p.in != nil && holdRepublish(b.Bundle.Version, p.published.get(b.DoorID), len(p.in), cap(p.in)):
+		case p.in != nil && holdRepublish(b.Bundle.Version, p.published.get(b.DoorID), len(p.in), cap(p.in), retried(byDoor[b.DoorID])):
 			// Backpressure: see holdRepublish. Held for the base backoff
 			// (not ackHeldRetry: re-claiming thousands of rows every
 			// 100 ms would compete with the acks for the writer); an ack

@@ -11,7 +11,8 @@ import (
 
 // TestHoldRepublish: a version this server already published is held
 // while at least an eighth of the inbound queue waits; a version it has
-// not published yet never is, however far behind the inbound side is.
+// not published yet never is, however far behind the inbound side is, nor
+// is a push asked for afresh (a row claimed for the first time).
 func TestHoldRepublish(t *testing.T) {
 	const queue = 8192 // inboundQueue: threshold 1,024
 	for _, c := range []struct {
@@ -31,8 +32,28 @@ func TestHoldRepublish(t *testing.T) {
 		{"tiny queue, empty", 5, 5, 0, 4, false},
 		{"unbuffered queue never counts as behind", 5, 5, 0, 0, false},
 	} {
-		if got := holdRepublish(c.version, c.published, c.backlog, c.queueCap); got != c.hold {
-			t.Errorf("%s: holdRepublish(%d, %d, %d, %d) = %v, want %v", c.name, c.version, c.published, c.backlog, c.queueCap, got, c.hold)
+		if got := holdRepublish(c.version, c.published, c.backlog, c.queueCap, true); got != c.hold {
+			t.Errorf("%s: holdRepublish(%d, %d, %d, %d, retried) = %v, want %v", c.name, c.version, c.published, c.backlog, c.queueCap, got, c.hold)
+		}
+		// The same push asked for afresh (the lock came back online and
+		// missed the publish) goes out whatever the backlog.
+		if holdRepublish(c.version, c.published, c.backlog, c.queueCap, false) {
+			t.Errorf("%s: a push asked for afresh was held", c.name)
+		}
+	}
+	rows := func(attempts ...int) []store.OutboxItem {
+		var out []store.OutboxItem
+		for _, a := range attempts {
+			out = append(out, store.OutboxItem{Attempts: a})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		attempts []int
+		want     bool
+	}{{[]int{2}, true}, {[]int{2, 5}, true}, {[]int{1}, false}, {[]int{3, 1}, false}, {nil, false}} {
+		if got := retried(rows(c.attempts...)); got != c.want {
+			t.Errorf("retried(attempts %v) = %v, want %v", c.attempts, got, c.want)
 		}
 	}
 }
@@ -54,10 +75,10 @@ func TestPublishedVersions(t *testing.T) {
 	if v := pv.get("door-b"); v != 2 {
 		t.Errorf("door-b: %d, want 2", v)
 	}
-	if holdRepublish(8, pv.get("door-a"), inboundQueue, inboundQueue) {
+	if holdRepublish(8, pv.get("door-a"), inboundQueue, inboundQueue, true) {
 		t.Error("version 8 was never published by this server: must not be held")
 	}
-	if !holdRepublish(7, pv.get("door-a"), inboundQueue, inboundQueue) {
+	if !holdRepublish(7, pv.get("door-a"), inboundQueue, inboundQueue, true) {
 		t.Error("version 7 was published and the queue is full: must be held")
 	}
 }
