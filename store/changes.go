@@ -32,7 +32,7 @@ func (t *Tx) addEvents(_ context.Context, es []domain.Event) error {
 	now := t.s.Now()
 	for _, e := range es {
 		if e.ID == "" {
-			e.ID = domain.NewID("evt")
+			e.ID = domain.NewSeqID("evt")
 		}
 		if e.At.IsZero() {
 			e.At = now
@@ -176,7 +176,7 @@ func (t *Tx) flushDoors(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		doorRows = append(doorRows, appendRow{insertOutbox, ``, []any{domain.NewID("obx"), TopicDoorState, c.DoorID, string(payload), micros(now), micros(now)}})
+		doorRows = append(doorRows, appendRow{insertOutbox, ``, []any{domain.NewSeqID("obx"), TopicDoorState, c.DoorID, string(payload), micros(now), micros(now)}})
 	}
 	t.appends = append(doorRows, t.appends...)
 	t.queuedDoorState = t.queuedDoorState || len(merged) > 0
@@ -297,6 +297,6 @@ func (t *Tx) enqueue(_ context.Context, topic, subject string, payload any, avai
 	}
 	now := t.s.Now()
 	t.queuedDoorState = t.queuedDoorState || topic == TopicDoorState
-	t.appends = append(t.appends, appendRow{insertOutbox, ``, []any{domain.NewID("obx"), topic, subject, string(b), micros(now), micros(availableAt)}})
+	t.appends = append(t.appends, appendRow{insertOutbox, ``, []any{domain.NewSeqID("obx"), topic, subject, string(b), micros(now), micros(availableAt)}})
 	return nil
 }
