@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -143,6 +144,35 @@ func TestInviteAnswerIsARead(t *testing.T) {
 			if !reflect.DeepEqual(got, read) {
 				t.Errorf("%s: invite answered\n%+v\na read shows\n%+v", in.Email, got, read)
 			}
+		}
+	})
+}
+
+// Inviting an email a person of the property already has is refused as
+// a conflict on the email field, and writes nothing; another property may
+// use it.
+func TestInviteEmailTaken(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		f := storetest.Seed(t, st)
+		in := domain.InviteInput{FirstName: "Tess", LastName: "Taken", Email: "tess@example.com", Access: domain.AccessApp,
+			Keys: []domain.GrantInput{{KeyID: f.Building.ID}}}
+		first, err := st.Invite(ctx, f.PM, f.Property.ID, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.FirstName = "Other"
+		_, err = st.Invite(ctx, f.PM, f.Property.ID, in)
+		var de *domain.Error
+		if !errors.As(err, &de) || de.Code != domain.EConflict || de.Field != "email" || !strings.Contains(de.Message, "tess@example.com is already a person") {
+			t.Fatalf("second invite of the same email: %v", err)
+		}
+		list, _, err := st.ListPeople(ctx, f.PM, f.Property.ID, domain.PeopleFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 1 || list[0].ID != first.ID {
+			t.Fatalf("people after the refused invite: %+v", list)
 		}
 	})
 }

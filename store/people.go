@@ -154,9 +154,22 @@ func (t *Tx) emailFree(ctx context.Context, propertyID, email, exceptID string) 
 		return err
 	}
 	if n > 0 {
-		return &domain.Error{Code: domain.EConflict, Field: "email", Message: fmt.Sprintf("%s is already a person at this property; edit them instead", email)}
+		return emailTaken(email)
 	}
 	return nil
+}
+
+func emailTaken(email string) error {
+	return &domain.Error{Code: domain.EConflict, Field: "email", Message: fmt.Sprintf("%s is already a person at this property; edit them instead", email)}
+}
+
+// isEmailTaken reports the violation of people_email (a person of the
+// property already has the email) by an INSERT into people, on SQLite and
+// PostgreSQL.
+func isEmailTaken(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "UNIQUE constraint failed: people.property_id, people.email") ||
+		strings.Contains(msg, `unique constraint "people_email"`)
 }
 
 func (t *Tx) insertGrant(ctx context.Context, g domain.Grant) error {
@@ -218,15 +231,17 @@ func (s *Store) invite(ctx context.Context, a domain.Actor, propertyID string, i
 			}
 			host = &h
 		}
-		if err := t.emailFree(ctx, propertyID, in.Email, ""); err != nil {
-			return err
-		}
 		plan, err := domain.PlanInvite(a, propertyID, domain.NewID("per"), in, keys, host, now)
 		if err != nil {
 			return err
 		}
+		// A taken email is refused by the unique index people_email when
+		// the person is inserted (one statement fewer than reading first).
 		codes, err := t.writeInvites(ctx, a, prop, []domain.InvitePlan{plan})
 		if err != nil {
+			if isEmailTaken(err) {
+				return emailTaken(in.Email)
+			}
 			return err
 		}
 		if !view {
