@@ -82,9 +82,13 @@ func (t *Tx) host(ctx context.Context, propertyID, id string, lock bool) (domain
 	return domain.Host{Person: p, Grants: gs}, err
 }
 
+// guestsOf reads through the partial index people_invited_by (invited_by
+// = ? implies it is not NULL; migration 00028).
+const guestsOf = `SELECT ` + personCols + ` FROM people WHERE invited_by = ? AND deleted_at IS NULL ORDER BY created_at, id`
+
 // guests lists the (not deleted) guests a person invited.
 func (t *Tx) guests(ctx context.Context, hostID string) ([]domain.Person, error) {
-	return t.queryPeople(ctx, `SELECT `+personCols+` FROM people WHERE invited_by = ? AND deleted_at IS NULL ORDER BY created_at, id`, hostID)
+	return t.queryPeople(ctx, guestsOf, hostID)
 }
 
 // view assembles a person for the API; the doorcode is shown only to
