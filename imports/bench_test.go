@@ -119,7 +119,7 @@ func rawInsert(b *testing.B, st *store.Store, propertyID string, n int) (wall, c
 	now := time.Now().UnixMicro()
 	for i := range n {
 		first, last := fmt.Sprintf("Res%d", i), "Ident"
-		if _, err := stmt.Exec(domain.NewSeqID("per"), propertyID, first, last, fmt.Sprintf("raw-%d@example.com", i), "", "app", true,
+		if _, err := stmt.Exec(domain.NewID("per"), propertyID, first, last, fmt.Sprintf("raw-%d@example.com", i), "", "app", true,
 			now, now, now, strings.ToLower(last+" "+first), strings.ToLower(first), strings.ToLower(last)); err != nil {
 			b.Fatal(err)
 		}

@@ -202,7 +202,7 @@ func (b *importBatch) add(ctx context.Context, i int, it ImportItem) error {
 		b.results[i], err = b.s.refusal(it.Row, email, err)
 		return err
 	}
-	plan, err := domain.PlanInvite(b.env.a, pid, domain.NewSeqID("per"), in, b.env.byID, nil, now)
+	plan, err := domain.PlanInvite(b.env.a, pid, domain.NewID("per"), in, b.env.byID, nil, now)
 	if err != nil {
 		b.results[i], err = b.s.refusal(it.Row, email, err)
 		return err

@@ -235,7 +235,7 @@ func (s *Store) invite(ctx context.Context, a domain.Actor, propertyID string, i
 			}
 			host = &h
 		}
-		plan, err := domain.PlanInvite(a, propertyID, domain.NewSeqID("per"), in, keys, host, now)
+		plan, err := domain.PlanInvite(a, propertyID, domain.NewID("per"), in, keys, host, now)
 		if err != nil {
 			return err
 		}

@@ -451,7 +451,7 @@ func (s *Store) inviteCodeGuest(ctx context.Context, sealer Sealer, a domain.Act
 			return err
 		}
 		if prevID == "" {
-			p = domain.Person{ID: domain.NewSeqID("per"), PropertyID: h.PropertyID, FirstName: inv.FirstName, LastName: inv.LastName, Email: inv.Email,
+			p = domain.Person{ID: domain.NewID("per"), PropertyID: h.PropertyID, FirstName: inv.FirstName, LastName: inv.LastName, Email: inv.Email,
 				Phone: inv.Phone, Access: domain.AccessDoorcode, StartsAt: cd.Start.UTC().Truncate(time.Microsecond), ExpiresAt: truncPtr(&cd.DayEnd),
 				InvitedBy: h.ID, CreatedAt: now, UpdatedAt: now}
 			if _, err := t.exec(ctx, `INSERT INTO people (id, property_id, first_name, last_name, email, phone, access, resident, unit_id,
