@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -83,4 +84,35 @@ func NewID(prefix string) string {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
 	return prefix + "_" + idEncoding.EncodeToString(b)
+}
+
+// seqEncoding is base32 in ASCII order, so the text of time-ordered ids
+// sorts as their bytes do.
+var seqEncoding = base32.NewEncoding("234567abcdefghijklmnopqrstuvwxyz").WithPadding(base32.NoPadding)
+
+// NewSeqID returns an id whose text starts with its creation time: 48 bits
+// of Unix milliseconds, then 80 random bits (26 characters after the
+// prefix). It is for rows that are only ever appended — Activity entries,
+// outbox and webhook delivery rows — whose random primary keys would
+// otherwise land each insert on a random B-tree leaf (a page written per
+// row); ids made one after another share their leading characters and
+// land on the same few leaves. Ids made in the same millisecond sort at
+// random among themselves. The id reveals when its row was made, so it
+// must never be used where the creation time is private, nor as a secret
+// (tokens, doorcodes, invitation links use NewToken and stay fully random).
+func NewSeqID(prefix string) string {
+	return newSeqID(prefix, time.Now())
+}
+
+func newSeqID(prefix string, now time.Time) string {
+	var b [16]byte
+	ms := uint64(now.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	if _, err := rand.Read(b[6:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return prefix + "_" + seqEncoding.EncodeToString(b[:])
 }

@@ -3,6 +3,7 @@ package domain_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dooros/dooros/domain"
 )
@@ -77,5 +78,33 @@ func TestNewID(t *testing.T) {
 			t.Fatalf("id %s twice", id)
 		}
 		seen[id] = true
+	}
+}
+
+func TestNewSeqID(t *testing.T) {
+	const alphabet = "234567abcdefghijklmnopqrstuvwxyz"
+	seen := map[string]bool{}
+	prev := ""
+	for i := 0; i < 50; i++ {
+		id := domain.NewSeqID("evt")
+		if !strings.HasPrefix(id, "evt_") || len(id) != 4+26 || strings.Trim(id[4:], alphabet) != "" {
+			t.Fatalf("id %q", id)
+		}
+		if seen[id] {
+			t.Fatalf("id %s twice", id)
+		}
+		seen[id] = true
+		// Ids of later milliseconds sort after earlier ones (so they
+		// append to an index).
+		if prev != "" && id <= prev {
+			t.Fatalf("%s made after %s sorts before it", id, prev)
+		}
+		prev = id
+		time.Sleep(2 * time.Millisecond)
+	}
+	// The random part: 80 bits, two ids of the same instant differ there.
+	a, b := domain.NewSeqID("x"), domain.NewSeqID("x")
+	if a[2+10:] == b[2+10:] {
+		t.Fatalf("random parts equal: %s %s", a, b)
 	}
 }

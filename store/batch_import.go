@@ -240,7 +240,7 @@ func (b *importBatch) flush(ctx context.Context) error {
 		plans[i] = p.plan
 	}
 	b.pending = b.pending[:0]
-	err := b.t.writeInvites(ctx, b.env.a, b.env.prop, plans)
+	_, err := b.t.writeInvites(ctx, b.env.a, b.env.prop, plans)
 	if err == nil {
 		return nil
 	}

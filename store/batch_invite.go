@@ -16,9 +16,10 @@ const insertPerson = `INSERT INTO people (id, property_id, first_name, last_name
 // welcome emails with the transaction's deferred writes (flushDoors). A
 // manager's invite writes one plan; a CSV import batch writes all its new
 // people at once. The plans' emails must be free (checked by the caller).
-func (t *Tx) writeInvites(ctx context.Context, a domain.Actor, prop domain.Property, plans []domain.InvitePlan) error {
+// It answers the doorcodes it issued, by person id.
+func (t *Tx) writeInvites(ctx context.Context, a domain.Actor, prop domain.Property, plans []domain.InvitePlan) (map[string]string, error) {
 	if len(plans) == 0 {
-		return nil
+		return nil, nil
 	}
 	people := make([][]any, len(plans))
 	var grants []domain.Grant
@@ -43,28 +44,29 @@ func (t *Tx) writeInvites(ctx context.Context, a domain.Actor, prop domain.Prope
 		events[i] = pl.Event
 	}
 	if err := t.insertRows(ctx, insertPerson, people, ""); err != nil {
-		return err
+		return nil, err
 	}
 	if len(grants) > 0 {
 		if err := t.insertGrants(ctx, grants); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if err := t.issueDoorcodes(ctx, prop.ID, prop.DoorcodeLength, coded); err != nil {
-		return err
+	codes, err := t.issueDoorcodes(ctx, prop.ID, prop.DoorcodeLength, coded)
+	if err != nil {
+		return nil, err
 	}
 	if err := t.bumpDoors(ctx, changes); err != nil {
-		return err
+		return nil, err
 	}
 	if err := t.addEvents(ctx, events); err != nil {
-		return err
+		return nil, err
 	}
 	for _, pl := range plans {
 		if pl.Welcome {
 			if err := t.enqueueWelcome(ctx, a, pl.Person); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	return nil
+	return codes, nil
 }

@@ -32,7 +32,7 @@ func (t *Tx) addEvents(_ context.Context, es []domain.Event) error {
 	now := t.s.Now()
 	for _, e := range es {
 		if e.ID == "" {
-			e.ID = domain.NewID("evt")
+			e.ID = domain.NewSeqID("evt")
 		}
 		if e.At.IsZero() {
 			e.At = now
@@ -61,6 +61,12 @@ const maxParams = 30000
 func (t *Tx) insertRows(ctx context.Context, head string, rows [][]any, tail string) error {
 	if len(rows) == 0 {
 		return nil
+	}
+	if t.s.dialect == Postgres {
+		if q, args, ok := unnestInsert(head, rows); ok {
+			_, err := t.exec(ctx, q+tail, args...)
+			return err
+		}
 	}
 	per := max(1, maxParams/len(rows[0]))
 	tuple := "(" + placeholders(len(rows[0])) + ")"
@@ -176,11 +182,17 @@ func (t *Tx) flushDoors(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		doorRows = append(doorRows, appendRow{insertOutbox, ``, []any{domain.NewID("obx"), TopicDoorState, c.DoorID, string(payload), micros(now), micros(now)}})
+		doorRows = append(doorRows, appendRow{insertOutbox, ``, []any{domain.NewSeqID("obx"), TopicDoorState, c.DoorID, string(payload), micros(now), micros(now)}})
 	}
 	t.appends = append(doorRows, t.appends...)
 	t.queuedDoorState = t.queuedDoorState || len(merged) > 0
 	return t.flushAppends(ctx)
+}
+
+// appendGroup is the deferred rows of one table (one INSERT head).
+type appendGroup struct {
+	head, tail string
+	rows       [][]any
 }
 
 // flushAppends writes the deferred rows: one multi-row INSERT per table
@@ -194,17 +206,13 @@ func (t *Tx) flushAppends(ctx context.Context) error {
 	if err := t.queueWebhooks(ctx); err != nil { // webhooks.go
 		return err
 	}
-	type group struct {
-		head, tail string
-		rows       [][]any
-	}
-	var groups []*group
-	idx := map[string]*group{}
+	var groups []*appendGroup
+	idx := map[string]*appendGroup{}
 	params := 0
 	for _, a := range t.appends {
 		g := idx[a.head]
 		if g == nil {
-			g = &group{head: a.head, tail: a.tail}
+			g = &appendGroup{head: a.head, tail: a.tail}
 			idx[a.head] = g
 			groups = append(groups, g)
 		}
@@ -212,10 +220,14 @@ func (t *Tx) flushAppends(ctx context.Context) error {
 		params += len(a.row)
 	}
 	t.appends = nil
-	if t.s.dialect == Postgres && len(groups) > 1 && params <= maxParams {
+	if t.s.dialect == Postgres && len(groups) > 1 {
 		var b strings.Builder
 		args := make([]any, 0, params)
 		for i, g := range groups {
+			uq, uargs, unnest := unnestInsert(g.head, g.rows)
+			if !unnest && params > maxParams {
+				return t.insertGroups(ctx, groups)
+			}
 			switch {
 			case i == 0:
 				b.WriteString("WITH ")
@@ -227,14 +239,19 @@ func (t *Tx) flushAppends(ctx context.Context) error {
 			} else {
 				b.WriteString(" ")
 			}
-			b.WriteString(g.head)
-			tuple := "(" + placeholders(len(g.rows[0])) + ")"
-			for j, r := range g.rows {
-				if j > 0 {
-					b.WriteByte(',')
+			if unnest {
+				b.WriteString(uq)
+				args = append(args, uargs...)
+			} else {
+				b.WriteString(g.head)
+				tuple := "(" + placeholders(len(g.rows[0])) + ")"
+				for j, r := range g.rows {
+					if j > 0 {
+						b.WriteByte(',')
+					}
+					b.WriteString(tuple)
+					args = append(args, r...)
 				}
-				b.WriteString(tuple)
-				args = append(args, r...)
 			}
 			b.WriteString(g.tail)
 			if i < len(groups)-1 {
@@ -244,6 +261,11 @@ func (t *Tx) flushAppends(ctx context.Context) error {
 		_, err := t.exec(ctx, b.String(), args...)
 		return err
 	}
+	return t.insertGroups(ctx, groups)
+}
+
+// insertGroups writes each group of deferred rows with insertRows.
+func (t *Tx) insertGroups(ctx context.Context, groups []*appendGroup) error {
 	for _, g := range groups {
 		if err := t.insertRows(ctx, g.head, g.rows, g.tail); err != nil {
 			return err
@@ -297,6 +319,6 @@ func (t *Tx) enqueue(_ context.Context, topic, subject string, payload any, avai
 	}
 	now := t.s.Now()
 	t.queuedDoorState = t.queuedDoorState || topic == TopicDoorState
-	t.appends = append(t.appends, appendRow{insertOutbox, ``, []any{domain.NewID("obx"), topic, subject, string(b), micros(now), micros(availableAt)}})
+	t.appends = append(t.appends, appendRow{insertOutbox, ``, []any{domain.NewSeqID("obx"), topic, subject, string(b), micros(now), micros(availableAt)}})
 	return nil
 }

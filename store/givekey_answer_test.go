@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +115,64 @@ func TestGuestKeyTakenActivityReads(t *testing.T) {
 		}
 		if strings.Join(details, "\n") != strings.Join(want, "\n") {
 			t.Errorf("guest's key.taken entries:\n%s\nwant:\n%s", strings.Join(details, "\n"), strings.Join(want, "\n"))
+		}
+	})
+}
+
+// Invite answers what a read of the new person then shows: the keys with
+// their windows, no guests, and the doorcode it issued (the
+// answer is built from what the invite wrote, not read back).
+func TestInviteAnswerIsARead(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		f := storetest.Seed(t, st)
+		exp := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+		for _, in := range []domain.InviteInput{
+			{FirstName: "Kim", LastName: "Keys", Email: "kim@example.com", Access: domain.AccessApp, ExpiresAt: &exp,
+				Keys: []domain.GrantInput{{KeyID: f.Home.ID, MayShare: true}, {KeyID: f.Building.ID}}},
+			{FirstName: "Dee", LastName: "Doorcode", Email: "dee@example.com", Access: domain.AccessDoorcode},
+			{FirstName: "Nia", LastName: "None", Email: "nia@example.com", Access: domain.AccessApp},
+		} {
+			got, err := st.Invite(ctx, f.PM, f.Property.ID, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			read, err := st.Person(ctx, f.PM, f.Property.ID, got.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, read) {
+				t.Errorf("%s: invite answered\n%+v\na read shows\n%+v", in.Email, got, read)
+			}
+		}
+	})
+}
+
+// Inviting an email a person of the property already has is refused as
+// a conflict on the email field, and writes nothing; another property may
+// use it.
+func TestInviteEmailTaken(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		f := storetest.Seed(t, st)
+		in := domain.InviteInput{FirstName: "Tess", LastName: "Taken", Email: "tess@example.com", Access: domain.AccessApp,
+			Keys: []domain.GrantInput{{KeyID: f.Building.ID}}}
+		first, err := st.Invite(ctx, f.PM, f.Property.ID, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.FirstName = "Other"
+		_, err = st.Invite(ctx, f.PM, f.Property.ID, in)
+		var de *domain.Error
+		if !errors.As(err, &de) || de.Code != domain.EConflict || de.Field != "email" || !strings.Contains(de.Message, "tess@example.com is already a person") {
+			t.Fatalf("second invite of the same email: %v", err)
+		}
+		list, _, err := st.ListPeople(ctx, f.PM, f.Property.ID, domain.PeopleFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 1 || list[0].ID != first.ID {
+			t.Fatalf("people after the refused invite: %+v", list)
 		}
 	})
 }

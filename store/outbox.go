@@ -100,9 +100,17 @@ type OutboxStatus struct {
 	LastError   string     `json:"last_error"`
 }
 
-// OutboxForSubject lists deliveries about one subject, newest first.
+// outboxForSubject reads through the partial index outbox_subject
+// (migration 00028), which leaves door pushes out: the literal topic
+// condition lets both databases use it.
+const outboxForSubject = `SELECT id, topic, created_at, attempts, delivered_at, failed_at, last_error FROM outbox
+	WHERE subject_id = ? AND topic <> 'door.state' ORDER BY created_at DESC, id`
+
+// OutboxForSubject lists deliveries about one subject (a person's emails),
+// newest first; door pushes (door.state, whose subject is a door) are not
+// listed.
 func (s *Store) OutboxForSubject(ctx context.Context, subjectID string) ([]OutboxStatus, error) {
-	rows, err := s.query(ctx, `SELECT id, topic, created_at, attempts, delivered_at, failed_at, last_error FROM outbox WHERE subject_id = ? ORDER BY created_at DESC, id`, subjectID)
+	rows, err := s.query(ctx, outboxForSubject, subjectID)
 	return collect(rows, err, func(sc rowScanner) (OutboxStatus, error) {
 		var o OutboxStatus
 		var created int64

@@ -82,22 +82,22 @@ func (t *Tx) host(ctx context.Context, propertyID, id string, lock bool) (domain
 	return domain.Host{Person: p, Grants: gs}, err
 }
 
+// guestsOf reads through the partial index people_invited_by (invited_by
+// = ? implies it is not NULL; migration 00028).
+const guestsOf = `SELECT ` + personCols + ` FROM people WHERE invited_by = ? AND deleted_at IS NULL ORDER BY created_at, id`
+
 // guests lists the (not deleted) guests a person invited.
 func (t *Tx) guests(ctx context.Context, hostID string) ([]domain.Person, error) {
-	return t.queryPeople(ctx, `SELECT `+personCols+` FROM people WHERE invited_by = ? AND deleted_at IS NULL ORDER BY created_at, id`, hostID)
+	return t.queryPeople(ctx, guestsOf, hostID)
 }
 
 // view assembles a person for the API; the doorcode is shown only to
 // managers with full Key Management.
 func (t *Tx) view(ctx context.Context, a domain.Actor, p domain.Person) (domain.PersonView, error) {
 	now := t.s.Now()
-	v := domain.PersonView{Person: p, Status: p.Status(now), Keys: []domain.GrantView{}, Guests: []domain.GuestSummary{}}
-	keys, err := t.pageGrants(ctx, []domain.Person{p})
+	v, err := t.keysView(ctx, p, now)
 	if err != nil {
 		return v, err
-	}
-	if ks := keys[p.ID]; ks != nil {
-		v.Keys = ks
 	}
 	guests, err := t.guests(ctx, p.ID)
 	if err != nil {
@@ -111,6 +111,33 @@ func (t *Tx) view(ctx context.Context, a domain.Actor, p domain.Person) (domain.
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return v, err
 		}
+	}
+	return v, nil
+}
+
+// keysView is a person's view with their keys and no guests or doorcode.
+func (t *Tx) keysView(ctx context.Context, p domain.Person, now time.Time) (domain.PersonView, error) {
+	v := domain.PersonView{Person: p, Status: p.Status(now), Keys: []domain.GrantView{}, Guests: []domain.GuestSummary{}}
+	keys, err := t.pageGrants(ctx, []domain.Person{p})
+	if err != nil {
+		return v, err
+	}
+	if ks := keys[p.ID]; ks != nil {
+		v.Keys = ks
+	}
+	return v, nil
+}
+
+// invitedView is the view of a person this transaction invited, from
+// what it wrote: a new person has no guests yet, and their doorcode, if
+// any, is the one writeInvites just issued (view reads both back).
+func (t *Tx) invitedView(ctx context.Context, a domain.Actor, p domain.Person, code string) (domain.PersonView, error) {
+	v, err := t.keysView(ctx, p, t.s.Now())
+	if err != nil {
+		return v, err
+	}
+	if a.Can(p.PropertyID, domain.PermManageKeys) == nil {
+		v.Doorcode = code
 	}
 	return v, nil
 }
@@ -131,9 +158,22 @@ func (t *Tx) emailFree(ctx context.Context, propertyID, email, exceptID string) 
 		return err
 	}
 	if n > 0 {
-		return &domain.Error{Code: domain.EConflict, Field: "email", Message: fmt.Sprintf("%s is already a person at this property; edit them instead", email)}
+		return emailTaken(email)
 	}
 	return nil
+}
+
+func emailTaken(email string) error {
+	return &domain.Error{Code: domain.EConflict, Field: "email", Message: fmt.Sprintf("%s is already a person at this property; edit them instead", email)}
+}
+
+// isEmailTaken reports the violation of people_email (a person of the
+// property already has the email) by an INSERT into people, on SQLite and
+// PostgreSQL.
+func isEmailTaken(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "UNIQUE constraint failed: people.property_id, people.email") ||
+		strings.Contains(msg, `unique constraint "people_email"`)
 }
 
 func (t *Tx) insertGrant(ctx context.Context, g domain.Grant) error {
@@ -195,21 +235,24 @@ func (s *Store) invite(ctx context.Context, a domain.Actor, propertyID string, i
 			}
 			host = &h
 		}
-		if err := t.emailFree(ctx, propertyID, in.Email, ""); err != nil {
-			return err
-		}
 		plan, err := domain.PlanInvite(a, propertyID, domain.NewID("per"), in, keys, host, now)
 		if err != nil {
 			return err
 		}
-		if err := t.writeInvites(ctx, a, prop, []domain.InvitePlan{plan}); err != nil {
+		// A taken email is refused by the unique index people_email when
+		// the person is inserted (one statement fewer than reading first).
+		codes, err := t.writeInvites(ctx, a, prop, []domain.InvitePlan{plan})
+		if err != nil {
+			if isEmailTaken(err) {
+				return emailTaken(in.Email)
+			}
 			return err
 		}
 		if !view {
 			out = domain.PersonView{Person: plan.Person}
 			return nil
 		}
-		out, err = t.view(ctx, a, plan.Person)
+		out, err = t.invitedView(ctx, a, plan.Person, codes[plan.Person.ID])
 		return err
 	})
 	return out, err
@@ -315,7 +358,7 @@ func (t *Tx) syncDoorcodes(ctx context.Context, propertyID string, personIDs []s
 		if err := t.queryRow(ctx, `SELECT doorcode_length FROM properties WHERE id = ?`, propertyID).Scan(&length); err != nil {
 			return err
 		}
-		if err := t.issueDoorcodes(ctx, propertyID, length, give); err != nil {
+		if _, err := t.issueDoorcodes(ctx, propertyID, length, give); err != nil {
 			return err
 		}
 	}
@@ -334,22 +377,24 @@ func (t *Tx) syncDoorcodes(ctx context.Context, propertyID string, personIDs []s
 // a taken code away and only those people draw again, so a code costs one
 // statement instead of a check and an insert. After a few rounds (an
 // almost full namespace) the rest go through freeDoorcode, which reports
-// when no code is left.
-func (t *Tx) issueDoorcodes(ctx context.Context, propertyID string, length int, ids []string) error {
+// when no code is left. It answers the codes it issued, by person id.
+func (t *Tx) issueDoorcodes(ctx context.Context, propertyID string, length int, ids []string) (map[string]string, error) {
 	now := micros(t.s.Now())
+	issued := make(map[string]string, len(ids))
 	todo := ids
 	for round := 0; len(todo) > 0; round++ {
 		if round == 8 {
 			for _, id := range todo {
 				code, err := t.freeDoorcode(ctx, propertyID, length)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				if _, err := t.exec(ctx, `INSERT INTO doorcodes (person_id, property_id, code, created_at) VALUES (?,?,?,?)`, id, propertyID, code, now); err != nil {
-					return err
+					return nil, err
 				}
+				issued[id] = code
 			}
-			return nil
+			return issued, nil
 		}
 		drawn := map[string]bool{}
 		var next []string
@@ -359,36 +404,42 @@ func (t *Tx) issueDoorcodes(ctx context.Context, propertyID string, length int, 
 			for _, id := range chunk {
 				code, err := domain.GenerateDoorcode(length, func(c string) bool { return drawn[c] })
 				if err != nil {
-					return err
+					return nil, err
 				}
 				drawn[code] = true
 				args = append(args, id, propertyID, code, now)
 			}
 			rows, err := t.query(ctx, `INSERT INTO doorcodes (person_id, property_id, code, created_at) VALUES `+
-				strings.TrimSuffix(strings.Repeat("(?,?,?,?),", len(chunk)), ",")+` ON CONFLICT DO NOTHING RETURNING person_id`, args...)
+				strings.TrimSuffix(strings.Repeat("(?,?,?,?),", len(chunk)), ",")+` ON CONFLICT DO NOTHING RETURNING person_id, code`, args...)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			got, err := scanStrings(rows)
-			if err != nil {
-				return err
+			n := 0
+			for rows.Next() {
+				var id, code string
+				if err := rows.Scan(&id, &code); err != nil {
+					rows.Close()
+					return nil, err
+				}
+				issued[id] = code
+				n++
 			}
-			if len(got) == len(chunk) {
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, err
+			}
+			if n == len(chunk) {
 				continue
 			}
-			done := make(map[string]bool, len(got))
-			for _, id := range got {
-				done[id] = true
-			}
 			for _, id := range chunk {
-				if !done[id] {
+				if _, ok := issued[id]; !ok {
 					next = append(next, id)
 				}
 			}
 		}
 		todo = next
 	}
-	return nil
+	return issued, nil
 }
 
 func (t *Tx) freeDoorcode(ctx context.Context, propertyID string, length int) (string, error) {

@@ -317,7 +317,7 @@ func (s *Store) ResendWebhookDelivery(ctx context.Context, a domain.Actor, webho
 			return domain.Errorf(domain.EConflict, "delivery %s is still being delivered; resend it once it has been delivered or has failed", deliveryID)
 		}
 		now := micros(s.Now())
-		id := domain.NewID("whd")
+		id := domain.NewSeqID("whd")
 		if _, err := t.exec(ctx, `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, property_id, kind, person_id, door_id, seq_at, seq_n, state, created_at, available_at, resend_of)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`, id, webhookID, orig.EventID, orig.PropertyID, orig.Kind, orig.PersonID, orig.DoorID, now, WebhookPending, now, now, orig.ID); err != nil {
 			return err
@@ -441,7 +441,7 @@ func (t *Tx) queueWebhooks(ctx context.Context) error {
 				continue
 			}
 			n++
-			t.appends = append(t.appends, appendRow{insertWebhookDelivery, ``, []any{domain.NewID("whd"), s.endpoint, e.id, e.property, e.kind, e.person, e.door, seq, n, WebhookPending, now, now}})
+			t.appends = append(t.appends, appendRow{insertWebhookDelivery, ``, []any{domain.NewSeqID("whd"), s.endpoint, e.id, e.property, e.kind, e.person, e.door, seq, n, WebhookPending, now, now}})
 		}
 	}
 	return nil
