@@ -41,18 +41,11 @@ func TestHoldRepublish(t *testing.T) {
 			t.Errorf("%s: a push asked for afresh was held", c.name)
 		}
 	}
-	rows := func(attempts ...int) []store.OutboxItem {
-		var out []store.OutboxItem
-		for _, a := range attempts {
-			out = append(out, store.OutboxItem{Attempts: a})
-		}
-		return out
-	}
 	for _, c := range []struct {
 		attempts []int
 		want     bool
 	}{{[]int{2}, true}, {[]int{2, 5}, true}, {[]int{1}, false}, {[]int{3, 1}, false}, {nil, false}} {
-		if got := retried(rows(c.attempts...)); got != c.want {
+		if got := retried(outboxRows(c.attempts...)); got != c.want {
 			t.Errorf("retried(attempts %v) = %v, want %v", c.attempts, got, c.want)
 		}
 	}
@@ -189,13 +182,6 @@ func TestLockOnlineStatus(t *testing.T) {
 // first disconnectedTries claims of its rows, then published to anyway (its
 // "online" status may have been missed).
 func TestSkipDisconnected(t *testing.T) {
-	rows := func(attempts ...int) []store.OutboxItem {
-		var out []store.OutboxItem
-		for _, a := range attempts {
-			out = append(out, store.OutboxItem{Attempts: a})
-		}
-		return out
-	}
 	for _, c := range []struct {
 		attempts []int
 		skip     bool
@@ -206,8 +192,17 @@ func TestSkipDisconnected(t *testing.T) {
 		{[]int{1, disconnectedTries + 1}, false},
 		{nil, true},
 	} {
-		if got := skipDisconnected(rows(c.attempts...)); got != c.skip {
+		if got := skipDisconnected(outboxRows(c.attempts...)); got != c.skip {
 			t.Errorf("attempts %v: skip %v, want %v", c.attempts, got, c.skip)
 		}
 	}
+}
+
+// outboxRows is one claimed door.state row per number of attempts.
+func outboxRows(attempts ...int) []store.OutboxItem {
+	var out []store.OutboxItem
+	for _, a := range attempts {
+		out = append(out, store.OutboxItem{Attempts: a})
+	}
+	return out
 }
