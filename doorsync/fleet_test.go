@@ -35,17 +35,8 @@ func TestDoorSync_FleetInboundKeepsUp(t *testing.T) {
 		var locks []*lock.Lock
 		doors := make([]domain.KeyDoor, n)
 		for i := range n {
-			d, err := st.CreateDoor(e.ctx, e.F.PM, e.prop(), domain.DoorInput{Name: fmt.Sprintf("Fleet %02d", i), Type: domain.DoorEntrance, Connectivity: domain.Online})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := e.svc.Provision(e.ctx, e.F.PM, e.prop(), d.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			l := bootLock(t, p.Provisioning, lock.Options{})
-			connectMQTT(e.ctx, t, e.url, p.MQTTPassword, l)
-			locks, doors[i] = append(locks, l), domain.KeyDoor{DoorID: d.ID, Doorcodes: true}
+			l := connectedLock(e, fmt.Sprintf("Fleet %02d", i))
+			locks, doors[i] = append(locks, l), domain.KeyDoor{DoorID: l.LockID(), Doorcodes: true}
 		}
 		k, err := st.CreateKey(e.ctx, e.F.PM, e.prop(), domain.KeyInput{Name: "Fleet", Doors: doors})
 		if err != nil {
@@ -182,19 +173,11 @@ func TestDoorSync_LateWillDoesNotDelayRevocation(t *testing.T) {
 		e := newEnvWith(t, st, "", func(c *doorsync.Config) {
 			c.Poll, c.Backoff = time.Hour, time.Hour
 		})
-		d, err := st.CreateDoor(e.ctx, e.F.PM, e.prop(), domain.DoorInput{Name: "Garden Gate", Type: domain.DoorEntrance, Connectivity: domain.Online})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := e.svc.Provision(e.ctx, e.F.PM, e.prop(), d.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l := bootLock(t, p.Provisioning, lock.Options{})
-		connectMQTT(e.ctx, t, e.url, p.MQTTPassword, l)
+		l := connectedLock(e, "Garden Gate")
+		doorID := l.LockID() // lock id = door id
 		status := func() string {
 			var s string
-			if err := st.DB().QueryRow(`SELECT status FROM door_locks WHERE door_id = '` + d.ID + `'`).Scan(&s); err != nil {
+			if err := st.DB().QueryRow(`SELECT status FROM door_locks WHERE door_id = '` + doorID + `'`).Scan(&s); err != nil {
 				t.Fatal(err)
 			}
 			return s
@@ -203,17 +186,17 @@ func TestDoorSync_LateWillDoesNotDelayRevocation(t *testing.T) {
 		inSync := func(what string) {
 			t.Helper()
 			eventually(t, 10*time.Second, what, func() bool {
-				v, acked, _, err := st.DoorVersion(e.ctx, d.ID)
+				v, acked, _, err := st.DoorVersion(e.ctx, doorID)
 				return err == nil && acked == v && int64(l.Status().Version) == v
 			})
 		}
 		// As in TestDoorSync_FleetInboundKeepsUp: the lock announces itself
 		// before it subscribes, so push once more now that it listens.
-		if err := st.RequeueDoorState(e.ctx, d.ID); err != nil {
+		if err := st.RequeueDoorState(e.ctx, doorID); err != nil {
 			t.Fatal(err)
 		}
 		inSync("the lock acknowledges its provisioning")
-		k, err := st.CreateKey(e.ctx, e.F.PM, e.prop(), domain.KeyInput{Name: "Garden", Doors: []domain.KeyDoor{{DoorID: d.ID, Doorcodes: true}}})
+		k, err := st.CreateKey(e.ctx, e.F.PM, e.prop(), domain.KeyInput{Name: "Garden", Doors: []domain.KeyDoor{{DoorID: doorID, Doorcodes: true}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +208,7 @@ func TestDoorSync_LateWillDoesNotDelayRevocation(t *testing.T) {
 		}
 
 		// The old session's will, recorded after the new session's "online".
-		if err := st.RecordLockStatus(e.ctx, d.ID, "offline"); err != nil {
+		if err := st.RecordLockStatus(e.ctx, doorID, "offline"); err != nil {
 			t.Fatal(err)
 		}
 		if r := e.Do("POST", "/api/v1/properties/"+e.prop()+"/people/"+person.ID+"/revoke", e.PMToken, nil); r.Status != 200 {
@@ -259,4 +242,21 @@ func doorcodeOf(e *env, personID string) string {
 		e.t.Fatal(err)
 	}
 	return code
+}
+
+// connectedLock creates an online door, provisions its lock through Door
+// Sync, boots it and connects it to the broker (lock id = door id).
+func connectedLock(e *env, name string) *lock.Lock {
+	e.t.Helper()
+	d, err := e.Store.CreateDoor(e.ctx, e.F.PM, e.prop(), domain.DoorInput{Name: name, Type: domain.DoorEntrance, Connectivity: domain.Online})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p, err := e.svc.Provision(e.ctx, e.F.PM, e.prop(), d.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	l := bootLock(e.t, p.Provisioning, lock.Options{})
+	connectMQTT(e.ctx, e.t, e.url, p.MQTTPassword, l)
+	return l
 }

@@ -34,22 +34,7 @@ type cloudSide struct {
 
 func newCloudSide(t *testing.T, old bool) *cloudSide {
 	t.Helper()
-	propPub, propPriv, err := lockproto.NewPropertyKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := lockproto.NewLockKeys("door-gym")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs := lock.NewMemFS()
-	if err := lock.Provision(fs, lockproto.NewProvisioning(keys, propPub, "UTC", time.Now())); err != nil {
-		t.Fatal(err)
-	}
-	l, err := lock.Open(lock.Options{FS: fs})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, keys, propPriv := provisionedLock(t, "UTC")
 	svcPw, svcHash := mqtt.NewSecret()
 	lockPw, lockHash := mqtt.NewSecret()
 	b, err := mqtt.StartEmbedded(mqtt.EmbeddedConfig{Addr: "127.0.0.1:0", ServiceSecret: svcHash, Locks: map[string]mqtt.SecretHash{"door-gym": lockHash}})

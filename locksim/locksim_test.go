@@ -2,6 +2,7 @@ package locksim_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"testing"
 	"time"
 
@@ -13,7 +14,16 @@ import (
 
 func provisioned(t *testing.T) *lock.Lock {
 	t.Helper()
-	propPub, _, err := lockproto.NewPropertyKey()
+	l, _, _ := provisionedLock(t, "Europe/Berlin")
+	return l
+}
+
+// provisionedLock provisions and boots the lock "door-gym" of a fresh
+// property (in zone) and returns it with its keys and the property's
+// signing key.
+func provisionedLock(t *testing.T, zone string) (*lock.Lock, *lockproto.LockKeys, ed25519.PrivateKey) {
+	t.Helper()
+	propPub, propPriv, err := lockproto.NewPropertyKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,14 +32,14 @@ func provisioned(t *testing.T) *lock.Lock {
 		t.Fatal(err)
 	}
 	fs := lock.NewMemFS()
-	if err := lock.Provision(fs, lockproto.NewProvisioning(keys, propPub, "Europe/Berlin", time.Now())); err != nil {
+	if err := lock.Provision(fs, lockproto.NewProvisioning(keys, propPub, zone, time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	l, err := lock.Open(lock.Options{FS: fs})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return l
+	return l, keys, propPriv
 }
 
 func TestSim(t *testing.T) {

@@ -176,11 +176,14 @@ func TestEmbedded_IdleLockStacksShrink(t *testing.T) {
 	}
 	per := float64(stackInuse()-before) / locks
 	t.Logf("goroutine stacks per idle connected lock: %.1f KB", per/1024)
+	// The race detector's instrumentation makes frames larger: 8 KB per
+	// lock under -race, against 24 KB or more with the released broker.
+	bound := 6 << 10
 	if raceEnabled {
-		t.Skip("the race detector's instrumentation makes frames larger; the bound is for a normal build")
+		bound = 12 << 10
 	}
-	if per > 6<<10 {
-		t.Errorf("goroutine stacks per idle connected lock: %.1f KB, want ≤ 6 KB", per/1024)
+	if per > float64(bound) {
+		t.Errorf("goroutine stacks per idle connected lock: %.1f KB, want ≤ %d KB", per/1024, bound>>10)
 	}
 }
 

@@ -12,31 +12,9 @@ import (
 // partial index of pending rows, not a door's whole delivered history
 // (migration 00027).
 func TestPendingDoorPushesPlan(t *testing.T) {
-	ctx := context.Background()
-	st, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "plan.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := st.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+pendingDoorPushes, "door", TopicDoorState)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	if got := strings.Join(plan, "; "); !strings.Contains(got, "USING INDEX outbox_subject_pending") {
-		t.Fatalf("plan of the pending door pushes query: %q, want it to use outbox_subject_pending", got)
+	plan, _ := queryPlan(t, pendingDoorPushes, "outbox_subject_pending", "door", TopicDoorState)
+	if !strings.Contains(plan, "USING INDEX outbox_subject_pending") {
+		t.Fatalf("plan of the pending door pushes query: %q, want it to use outbox_subject_pending", plan)
 	}
 }
 

@@ -246,7 +246,8 @@ func (cl *Client) drainOutbound() {
 //go:noinline
 func (cl *Client) writeOutbound(pk *packets.Packet) {
 	if err := cl.WritePacket(*pk); err != nil {
-		// TODO : Figure out what to do with error
+		// As upstream: a failed write is only logged; the read loop sees
+		// the broken connection and closes the client.
 		cl.ops.log.Debug("failed publishing packet", "error", err, "client", cl.ID, "packet", pk)
 	}
 	atomic.AddInt32(&cl.State.outboundQty, -1)
