@@ -35,6 +35,9 @@ func (l *Lock) PresentCard(c Card) (Decision, error) {
 		d.Reason = ReasonUnknownCard
 	case len(e.Key) > 0 && !l.cardAnswers(c, e):
 		d.PersonID, d.Reason = e.PersonID, ReasonCardAuth
+	case l.suspended(e.PersonID, l.now()):
+		// A revocation notice, ahead of its bundle.
+		d.PersonID, d.Reason = e.PersonID, ReasonRevoked
 	default:
 		d.PersonID = e.PersonID
 		d.Reason = l.entryReason(l.now(), e.NotBefore, e.NotAfter, e.Schedule)

@@ -73,8 +73,9 @@ func (l *Lock) decideUnlock(req *lockproto.UnlockRequest, binding []byte) Decisi
 		d.Reason = r
 		return d
 	}
-	// 5. Revocations carried by bundles refuse credentials issued before them.
-	if l.idx.revoked(cred) {
+	// 5. Revocations carried by bundles refuse credentials issued before
+	//    them; a revocation notice refuses the person until its bundle.
+	if l.idx.revoked(cred) || l.suspended(cred.PersonID, now) {
 		d.Reason = ReasonRevoked
 		return d
 	}

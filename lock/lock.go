@@ -78,6 +78,11 @@ type Lock struct {
 	clk      clockState
 	rtcSeen  time.Time // highest RTC reading since boot
 
+	// susp are the people revocation notices suspended (notice.go), by
+	// person; entries the lock's version or clock made moot stay until
+	// the next notice rewrites the file.
+	susp map[string][]suspension
+
 	// ackFrom, while ApplyBundleWithEvents runs, is the first event its
 	// ack may carry (0: none); ackNext is where the carried run ends.
 	ackFrom, ackNext uint64
@@ -169,6 +174,10 @@ func Open(opts Options) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
+	susp, err := loadSuspensions(opts.FS)
+	if err != nil {
+		return nil, err
+	}
 	l := &Lock{
 		opts:      opts,
 		log:       opts.Logger.With("lock", prov.LockID),
@@ -182,6 +191,7 @@ func Open(opts Options) (*Lock, error) {
 		clk:       clk,
 		hashCode:  hashCode,
 		credCache: map[[lockproto.CredentialRefSize]byte]cachedCred{},
+		susp:      susp,
 	}
 	// A bundle whose state reached flash before its events did: log them now.
 	if err := l.flushJournal(); err != nil {
@@ -230,17 +240,36 @@ type Status struct {
 	DayKeys   int       `json:"day_keys"`
 	// NoTrustedTime: the RTC was reset and no signed time arrived since.
 	NoTrustedTime bool `json:"no_trusted_time,omitempty"`
+	// Suspended is how many people revocation notices refuse until their
+	// door version arrives; SuspendedDoorcodes how many of the held
+	// Doorcodes belong to them (held, refused).
+	Suspended          int `json:"suspended,omitempty"`
+	SuspendedDoorcodes int `json:"suspended_doorcodes,omitempty"`
 }
 
 // Status reports the lock's state.
 func (l *Lock) Status() Status {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return Status{
-		LockID: l.prov.LockID, Version: l.st.Version, Now: l.now(), TimeZone: l.st.TimeZone,
+	now := l.now()
+	s := Status{
+		LockID: l.prov.LockID, Version: l.st.Version, Now: now, TimeZone: l.st.TimeZone,
 		LogNext: l.events.next(), Doorcodes: len(l.idx.codes), Keycards: len(l.idx.cards),
 		Revoked: len(l.idx.revs), DayKeys: len(l.idx.dayKeys), NoTrustedTime: l.clk.Untrusted,
 	}
+	for p := range l.susp {
+		if l.suspended(p, now) {
+			s.Suspended++
+		}
+	}
+	if s.Suspended > 0 {
+		for _, e := range l.idx.codes {
+			if l.suspended(e.PersonID, now) {
+				s.SuspendedDoorcodes++
+			}
+		}
+	}
+	return s
 }
 
 // ApplyBundle opens, checks and applies a sealed door-state bundle and

@@ -72,7 +72,7 @@ func (l *Lock) decideRemote(command []byte) (Decision, uint64, error) {
 		d.Reason = ReasonNotYetValid
 	case !now.Before(cmd.NotAfter):
 		d.Reason = ReasonExpired
-	case l.idx.revokedPerson(cmd.PersonID, cmd.IssuedAt):
+	case l.idx.revokedPerson(cmd.PersonID, cmd.IssuedAt), l.suspended(cmd.PersonID, now):
 		d.Reason = ReasonRevoked
 	case !cmd.Schedule.Allows(now, l.loc):
 		d.Reason = ReasonOutsideSchedule

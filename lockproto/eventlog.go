@@ -91,6 +91,10 @@ const (
 	EventTimeSet       = "time.set"
 	EventTimeIgnored   = "time.ignored"
 	EventLogTruncated  = "log.truncated"
+	// EventNoticeApplied: a revocation notice suspended people (PersonID
+	// when it named one, Count-free; Ref the number named) until the lock
+	// applies Version (notice.go).
+	EventNoticeApplied = "notice.applied"
 )
 
 // GenesisHash is the chain hash before a lock's first event.
