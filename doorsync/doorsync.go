@@ -48,6 +48,8 @@ type Service struct {
 	client *mqtt.Client  // the cloud's MQTT client, set by Start (BrokerState)
 	remote remoteWaiters // remote unlocks waiting for their lock (remote.go)
 	locks  lockCache
+	// notices are revocations waiting for their notices (notice.go).
+	notices notices
 }
 
 // New builds a Service.
@@ -55,7 +57,7 @@ func New(st *store.Store, keys Keys, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{Store: st, Keys: keys, Log: log, wake: make(chan struct{}, 1)}
+	return &Service{Store: st, Keys: keys, Log: log, wake: make(chan struct{}, 1), notices: notices{wake: make(chan struct{}, 1)}}
 }
 
 // Wake tells a running Pusher to look at the outbox now.

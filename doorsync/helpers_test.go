@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -142,9 +143,16 @@ func bootLock(t testing.TB, provisioning *lockproto.Provisioning, opts lock.Opti
 	return l
 }
 
-// connectMQTT runs the lock's MQTT side: apply pushed bundles, publish the
-// ack and the new events.
+// connectMQTT runs the lock's MQTT side: apply pushed bundles and
+// revocation notices, publish the ack and the new events.
 func connectMQTT(ctx context.Context, t testing.TB, url, password string, l *lock.Lock) *mqtt.Client {
+	t.Helper()
+	return connectMQTTHolding(ctx, t, url, password, l, nil)
+}
+
+// connectMQTTHolding is connectMQTT whose lock drops every bundle while
+// hold is set (a lost or slow bundle; revocation notices still arrive).
+func connectMQTTHolding(ctx context.Context, t testing.TB, url, password string, l *lock.Lock, hold *atomic.Bool) *mqtt.Client {
 	t.Helper()
 	cfg, err := mqtt.LockConfig(url, l.LockID(), password)
 	if err != nil {
@@ -156,6 +164,13 @@ func connectMQTT(ctx context.Context, t testing.TB, url, password string, l *loc
 	}
 	bundles := make(chan []byte, 16)
 	if err := c.Subscribe(ctx, mqtt.MustTopic(mqtt.KindBundle, l.LockID()), 1, func(m mqtt.Message) {
+		if lockproto.IsRevocationNotice(m.Payload) {
+			l.ApplyNotice(m.Payload)
+			return
+		}
+		if hold != nil && hold.Load() {
+			return
+		}
 		select {
 		case bundles <- m.Payload:
 		default:

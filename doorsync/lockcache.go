@@ -60,12 +60,17 @@ func (s *Service) lock(ctx context.Context, doorID string, fresh bool) (cl *cach
 		return nil, false, err
 	}
 	cl = &cachedLock{LockInfo: li}
+	s.cacheLock(cl)
+	return cl, false, nil
+}
+
+// cacheLock keeps cl as its door's lock (unless the cache is full).
+func (s *Service) cacheLock(cl *cachedLock) {
 	if s.locks.n.Load() < maxCachedLocks {
-		if _, loaded := s.locks.m.Swap(doorID, cl); !loaded {
+		if _, loaded := s.locks.m.Swap(cl.DoorID, cl); !loaded {
 			s.locks.n.Add(1)
 		}
 	}
-	return cl, false, nil
 }
 
 // withLock runs verify with the door's cached lock and, when that fails,

@@ -35,6 +35,9 @@ type Config struct {
 	SharedGroup string
 	// InboundQueue is Pusher.Queue (its default when zero).
 	InboundQueue int
+	// NoRevocationNotices turns revocation notices off (notice.go): a
+	// revocation then reaches online locks with its bundles only.
+	NoRevocationNotices bool
 	Log          *slog.Logger
 }
 
@@ -117,6 +120,12 @@ func Start(ctx context.Context, st *store.Store, keys Keys, cfg Config) (svc *Se
 		pruned := make(chan struct{})
 		go func() { defer close(pruned); svc.pruneLoop(pctx) }()
 		defer func() { <-pruned }()
+		if !cfg.NoRevocationNotices {
+			defer st.OnRevocation(svc.queueNotices)()
+			noticed := make(chan struct{})
+			go func() { defer close(noticed); svc.noticeLoop(pctx, client) }()
+			defer func() { <-noticed }()
+		}
 		if err := (&Pusher{Svc: svc, Client: client, Poll: cfg.Poll, Backoff: cfg.Backoff, Queue: cfg.InboundQueue, SharedGroup: sharedGroup}).Run(pctx); err != nil && pctx.Err() == nil {
 			log.Error("door sync pusher stopped", "err", err)
 		}

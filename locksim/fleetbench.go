@@ -43,8 +43,15 @@ type Round struct {
 	// RevokeCall is how long the revoke request took.
 	RevokeCall time.Duration
 	// Refusal is, per lock, how long after the revoke request was sent the
-	// lock applied the bundle that refuses the resident.
+	// lock refused the resident's doorcode: a revocation notice suspended
+	// the resident, or the bundle that removes the code was applied,
+	// whichever came first.
 	Refusal []time.Duration
+	// Bundle is, per lock, how long after the revoke request was sent the
+	// lock applied the bundle that removes the code (the durable path).
+	Bundle []time.Duration
+	// EveryBundle is the slowest lock's Bundle.
+	EveryBundle time.Duration
 	// Every is the slowest lock's refusal: revoke → every lock refusing.
 	Every time.Duration
 	// Floor is the fan-out floor measured in this round (0: not measured).
@@ -63,6 +70,12 @@ type BenchResult struct {
 	// Every lock refusing: the slowest lock of each round, over rounds.
 	EveryP50 Millis `json:"every_lock_p50_ms"`
 	EveryP99 Millis `json:"every_lock_p99_ms"`
+	// Every lock holding the bundle that removed the code (its revocation
+	// notice, when the server sends them, refused the resident earlier):
+	// the slowest lock of each round, over rounds; and per lock.
+	EveryBundleP50 Millis `json:"every_lock_bundle_p50_ms"`
+	EveryBundleP99 Millis `json:"every_lock_bundle_p99_ms"`
+	BundleP99      Millis `json:"bundle_p99_ms"`
 	// The fan-out floor (time until the last lock received one message
 	// each), over rounds; zero when not measured.
 	FloorP50 Millis `json:"floor_p50_ms"`
@@ -98,8 +111,9 @@ func pct(d []time.Duration, p float64) time.Duration {
 // resident holding every key (so every lock gets their doorcode), waits
 // until every lock holds it, measures the fan-out floor, then revokes the
 // resident through the API and times, from the moment the revoke request
-// is sent, until each lock applied the bundle that removed the doorcode —
-// from then on the lock refuses the resident. The property must be the
+// is sent, until each lock refuses the resident's doorcode (a revocation
+// notice suspended the resident, or the bundle that removed the doorcode
+// was applied), and until each lock applied that bundle. The property must be the
 // fleet's own: a lock's doorcode count tells whether it holds the
 // resident's code, so nobody else may hold codes there.
 func RevokeBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
@@ -119,7 +133,7 @@ func RevokeBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	}
 	dropped0 := cfg.Fleet.Dropped()
 	res := &BenchResult{Locks: cfg.Fleet.Len(), Rounds: cfg.Rounds}
-	var all, every, floors, calls []time.Duration
+	var all, every, floors, calls, bundles, everyBundle []time.Duration
 	tag := time.Now().UnixNano()
 	for round := range cfg.Rounds {
 		var r Round
@@ -160,12 +174,21 @@ func RevokeBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		}
 		r.RevokeCall = time.Since(start)
 		wctx, cancel = context.WithTimeout(ctx, cfg.Timeout)
-		r.Refusal, err = cfg.Fleet.WaitAll(wctx, start, func(s lock.Status) bool { return s.Doorcodes == 0 })
+		// The resident's code is the only one at the property: refused once
+		// no held code is usable (a notice suspended its holder, or the
+		// bundle removed it).
+		r.Refusal, err = cfg.Fleet.WaitAll(wctx, start, func(s lock.Status) bool { return s.Doorcodes-s.SuspendedDoorcodes == 0 })
+		if err == nil {
+			r.Bundle, err = cfg.Fleet.WaitAll(wctx, start, func(s lock.Status) bool { return s.Doorcodes == 0 })
+		}
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("bench round %d: waiting for the revocation: %w", round+1, err)
 		}
 		r.Every = slices.Max(r.Refusal)
+		r.EveryBundle = slices.Max(r.Bundle)
+		bundles = append(bundles, r.Bundle...)
+		everyBundle = append(everyBundle, r.EveryBundle)
 		all = append(all, r.Refusal...)
 		every = append(every, r.Every)
 		calls = append(calls, r.RevokeCall)
@@ -174,9 +197,10 @@ func RevokeBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 			cfg.Progress(round+1, r)
 		}
 	}
-	for _, d := range [][]time.Duration{all, every, floors, calls} {
+	for _, d := range [][]time.Duration{all, every, floors, calls, bundles, everyBundle} {
 		slices.Sort(d)
 	}
+	res.EveryBundleP50, res.EveryBundleP99, res.BundleP99 = Millis(pct(everyBundle, .5)), Millis(pct(everyBundle, .99)), Millis(pct(bundles, .99))
 	res.RefusalP50, res.RefusalP99, res.RefusalMax = Millis(pct(all, .5)), Millis(pct(all, .99)), Millis(all[len(all)-1])
 	res.EveryP50, res.EveryP99 = Millis(pct(every, .5)), Millis(pct(every, .99))
 	res.FloorP50, res.FloorP99 = Millis(pct(floors, .5)), Millis(pct(floors, .99))

@@ -3,14 +3,17 @@ package locksim
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/dooros/dooros/lock"
+	"github.com/dooros/dooros/lockproto"
 	"github.com/dooros/dooros/mqtt"
 )
 
 // RunMQTT connects an online lock to its broker until ctx ends: it applies
-// the bundles the cloud pushes, answers each with its signed ack carrying
+// the bundles the cloud pushes (and the revocation notices that come
+// ahead of them on the same topic, lock.ApplyNotice), answers each with its signed ack carrying
 // the events logged since the last upload (lock.ApplyBundleWithEvents),
 // and publishes the rest of its event log in batches as it grows; it
 // decides remote unlock commands and publishes its signed results. The lock only ever talks on its own
@@ -22,8 +25,8 @@ func RunMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 // mqttHooks let the fleet driver (fleet.go) watch a lock run exactly as
 // RunMQTT runs it; a zero value watches nothing.
 type mqttHooks struct {
-	// applied is called after each bundle the lock applied, with its
-	// status then and when it was applied.
+	// applied is called after each bundle (or revocation notice) the lock
+	// applied, with its status then and when it was applied.
 	applied func(lock.Status, time.Time)
 	// probe is offered every message on the bundle topic first; it returns
 	// true for a fan-out probe (fleet.go), which is then not a bundle.
@@ -50,8 +53,26 @@ func runMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 	defer c.Close()
 	// Handlers run on the receive path: apply and publish elsewhere.
 	bundles := make(chan []byte, 16)
+	// Revocation notices share the bundle topic. One is applied as it
+	// arrives, on the receive path (a signature check and one small flash
+	// write), never behind the loop below, which may be waiting for the
+	// broker to take an ack. After a notice the log upload waits a little:
+	// the notice's bundle follows and its ack carries the notice.applied
+	// event.
+	var holdLog atomic.Int64 // unix nanoseconds
 	if err := c.Subscribe(ctx, mqtt.MustTopic(mqtt.KindBundle, l.LockID()), 1, func(m mqtt.Message) {
 		if hooks.probe != nil && hooks.probe(m.Payload) {
+			return
+		}
+		if lockproto.IsRevocationNotice(m.Payload) {
+			if err := l.ApplyNotice(m.Payload); err != nil {
+				log.Info("revocation notice not applied", "err", err)
+				return
+			}
+			holdLog.Store(time.Now().Add(2 * time.Second).UnixNano())
+			if hooks.applied != nil {
+				hooks.applied(l.Status(), time.Now())
+			}
 			return
 		}
 		select {
@@ -157,7 +178,9 @@ func runMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 			}
 			publishLog()
 		case <-tick.C:
-			publishLog()
+			if time.Now().UnixNano() > holdLog.Load() {
+				publishLog()
+			}
 		}
 	}
 }

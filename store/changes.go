@@ -167,10 +167,14 @@ func (t *Tx) flushDoors(ctx context.Context) error {
 		}
 	}
 	var doorRows []appendRow
+	var revoked []RevokedDoor
 	for _, c := range merged {
 		version, ok := versions[c.DoorID]
 		if !ok {
 			return fmt.Errorf("bump door %s: %w", c.DoorID, sql.ErrNoRows)
+		}
+		if len(c.PersonIDs) > 0 {
+			revoked = append(revoked, RevokedDoor{DoorID: c.DoorID, Version: version, PersonIDs: c.PersonIDs})
 		}
 		doorRows = append(doorRows, appendRow{`INSERT INTO door_changes (door_id, version, at, reason, revocation) VALUES `, ``,
 			[]any{c.DoorID, version, micros(now), capReason(c.Reason), c.Revocation}})
@@ -186,6 +190,11 @@ func (t *Tx) flushDoors(ctx context.Context) error {
 	}
 	t.appends = append(doorRows, t.appends...)
 	t.queuedDoorState = t.queuedDoorState || len(merged) > 0
+	if len(revoked) > 0 {
+		// After the commit, never before: a notice must not refuse anyone
+		// for a change that rolled back.
+		t.after = append(t.after, func() { t.s.revoked(revoked) })
+	}
 	return t.flushAppends(ctx)
 }
 

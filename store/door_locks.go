@@ -181,17 +181,15 @@ type LockInfo struct {
 	SealedPendingSymmetric string
 }
 
-// Lock returns the provisioned lock of a door (ENotFound when none).
-func (s *Store) Lock(ctx context.Context, doorID string) (LockInfo, error) {
+// lockInfoCols are what LockInfo is read from (scanLockInfo).
+const lockInfoCols = `d.id, d.property_id, d.name, d.connectivity, l.generation, l.public_key, l.mqtt_secret_hash, l.symmetric_key,
+			l.pending_public_key, l.pending_symmetric_key
+		FROM door_locks l JOIN doors d ON d.id = l.door_id`
+
+func scanLockInfo(row interface{ Scan(...any) error }) (LockInfo, error) {
 	var li LockInfo
 	var pub, pending string
-	err := s.queryRow(ctx, `SELECT d.id, d.property_id, d.name, d.connectivity, l.generation, l.public_key, l.mqtt_secret_hash, l.symmetric_key,
-			l.pending_public_key, l.pending_symmetric_key
-		FROM door_locks l JOIN doors d ON d.id = l.door_id WHERE l.door_id = ?`, doorID).
-		Scan(&li.DoorID, &li.PropertyID, &li.DoorName, &li.Connectivity, &li.Generation, &pub, &li.MQTTHash, &li.SealedSymmetric, &pending, &li.SealedPendingSymmetric)
-	if errors.Is(err, sql.ErrNoRows) {
-		return li, domain.Errorf(domain.ENotFound, "door %s has no provisioned lock", doorID)
-	}
+	err := row.Scan(&li.DoorID, &li.PropertyID, &li.DoorName, &li.Connectivity, &li.Generation, &pub, &li.MQTTHash, &li.SealedSymmetric, &pending, &li.SealedPendingSymmetric)
 	if err != nil {
 		return li, err
 	}
@@ -200,6 +198,41 @@ func (s *Store) Lock(ctx context.Context, doorID string) (LockInfo, error) {
 	}
 	li.PendingPublicKey, err = base64.StdEncoding.DecodeString(pending)
 	return li, err
+}
+
+// Lock returns the provisioned lock of a door (ENotFound when none).
+func (s *Store) Lock(ctx context.Context, doorID string) (LockInfo, error) {
+	li, err := scanLockInfo(s.queryRow(ctx, `SELECT `+lockInfoCols+` WHERE l.door_id = ?`, doorID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return li, domain.Errorf(domain.ENotFound, "door %s has no provisioned lock", doorID)
+	}
+	return li, err
+}
+
+// Locks returns the provisioned locks of doorIDs, in a few queries (doors
+// without a lock are left out).
+func (s *Store) Locks(ctx context.Context, doorIDs []string) ([]LockInfo, error) {
+	var out []LockInfo
+	for lo := 0; lo < len(doorIDs); lo += 500 {
+		ids := doorIDs[lo:min(lo+500, len(doorIDs))]
+		rows, err := s.query(ctx, `SELECT `+lockInfoCols+` WHERE l.door_id IN (`+placeholders(len(ids))+`)`, anySlice(ids)...)
+		if err != nil {
+			return out, err
+		}
+		for rows.Next() {
+			li, err := scanLockInfo(rows)
+			if err != nil {
+				rows.Close()
+				return out, err
+			}
+			out = append(out, li)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
 }
 
 // LockMQTTHashes lists the MQTT password hashes of every online lock, for
@@ -631,6 +664,11 @@ func (t *Tx) lockEvent(ctx context.Context, propertyID, doorID, doorName string,
 		kind, detail = EventBundleApplied, fmt.Sprintf("lock applied version %d (was %s)", e.Version, e.Ref)
 	case lockproto.EventBundleRefused:
 		kind, detail = EventBundleRefused, fmt.Sprintf("lock refused a bundle (version %d): %s", e.Version, e.Reason)
+	case lockproto.EventNoticeApplied:
+		detail = fmt.Sprintf("lock refuses %s people ahead of version %d (revocation notice)", e.Ref, e.Version)
+		if e.PersonID != "" {
+			detail = fmt.Sprintf("lock refuses this person ahead of version %d (revocation notice)", e.Version)
+		}
 	case lockproto.EventKeypadLocked:
 		kind, detail = EventKeypadLocked, "keypad locked after repeated wrong codes"
 	case lockproto.EventKeypadAlert:

@@ -87,3 +87,55 @@ func (s *Store) Group(ctx context.Context, op string, n int, fn func(ctx context
 	}
 	return errs
 }
+
+// RevokedDoor is one door a committed transaction narrowed access at: the
+// version the change gave it and the people whose access there it
+// narrowed (domain.DoorChange.PersonIDs).
+type RevokedDoor struct {
+	DoorID    string
+	Version   int64
+	PersonIDs []string
+}
+
+// revocationHooks are the functions told, after the commit, about every
+// transaction that narrowed someone's access at a door (Door Sync's
+// revocation notices).
+type revocationHooks struct {
+	mu  sync.Mutex
+	fns map[int]func([]RevokedDoor)
+	n   int
+}
+
+// OnRevocation registers f to run, after the commit, for every transaction
+// of this Store that narrowed someone's access at a door, with those doors
+// (sorted by id); remove unregisters it. f runs on the committing
+// goroutine and must not keep it (hand the doors to a worker).
+func (s *Store) OnRevocation(f func([]RevokedDoor)) (remove func()) {
+	h := &s.revocation
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.fns == nil {
+		h.fns = map[int]func([]RevokedDoor){}
+	}
+	h.n++
+	id := h.n
+	h.fns[id] = f
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		delete(h.fns, id)
+	}
+}
+
+func (s *Store) revoked(doors []RevokedDoor) {
+	h := &s.revocation
+	h.mu.Lock()
+	fns := make([]func([]RevokedDoor), 0, len(h.fns))
+	for _, f := range h.fns {
+		fns = append(fns, f)
+	}
+	h.mu.Unlock()
+	for _, f := range fns {
+		f(doors)
+	}
+}

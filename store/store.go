@@ -68,7 +68,8 @@ type Store struct {
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
 
-	doorState doorStateHooks // see OnDoorStateQueued
+	doorState  doorStateHooks  // see OnDoorStateQueued
+	revocation revocationHooks // see OnRevocation
 
 	ckpt *checkpointer // SQLite: background WAL checkpoints (checkpoint.go)
 }

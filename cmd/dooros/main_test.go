@@ -264,6 +264,7 @@ func TestCLIErrors(t *testing.T) {
 		{"address in use", []string{"serve", "--data", initialised, "--addr", "busy", "--mqtt-addr", "127.0.0.1:0"}, "address"},
 		{"pprof on a public address", []string{"serve", "--data", fresh, "--mqtt-addr", "127.0.0.1:0", "--pprof-addr", "0.0.0.0:6060"}, "loopback address only"},
 		{"pprof on a hostname", []string{"serve", "--data", fresh, "--mqtt-addr", "127.0.0.1:0", "--pprof-addr", "example.com:6060"}, "loopback address only"},
+		{"revocation notices not a boolean", []string{"serve", "--data", fresh, "--mqtt-addr", "127.0.0.1:0", "--revocation-notices=maybe"}, "revocation-notices"},
 		{"pprof without a port", []string{"serve", "--data", fresh, "--mqtt-addr", "127.0.0.1:0", "--pprof-addr", "127.0.0.1"}, "--pprof-addr"},
 	}
 	for _, c := range cases {
@@ -298,6 +299,20 @@ func TestCLIErrors(t *testing.T) {
 		err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0"}, env, nil, &out, &errb)
 		if err == nil || !strings.Contains(err.Error(), "DOOROS_MQTT_SHARED_GROUP") || !strings.Contains(err.Error(), `"none"`) {
 			t.Fatalf("serve with DOOROS_MQTT_SHARED_GROUP=# = %v, want an error naming the variable and how to turn sharing off", err)
+		}
+		if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+			t.Errorf("a refused configuration left %v in the data directory", entries)
+		}
+	})
+	t.Run("revocation notices from the environment", func(t *testing.T) {
+		empty := t.TempDir()
+		env := func(k string) string {
+			return map[string]string{"DOOROS_DATA": empty, "DOOROS_REVOCATION_NOTICES": "sometimes"}[k]
+		}
+		var out, errb syncBuffer
+		err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0"}, env, nil, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), "DOOROS_REVOCATION_NOTICES") || !strings.Contains(err.Error(), "true or false") {
+			t.Fatalf("serve with DOOROS_REVOCATION_NOTICES=sometimes = %v, want an error naming the variable and its values", err)
 		}
 		if entries, _ := os.ReadDir(empty); len(entries) != 0 {
 			t.Errorf("a refused configuration left %v in the data directory", entries)

@@ -1,0 +1,142 @@
+package doorsync_test
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/doorsync"
+	"github.com/dooros/dooros/lock"
+	"github.com/dooros/dooros/store"
+	"github.com/dooros/dooros/store/storetest"
+)
+
+// heldLock is a connected online lock whose bundles can be held back
+// (lost or slow), and a resident holding a doorcode at its door.
+type heldLock struct {
+	l      *lock.Lock
+	hold   *atomic.Bool
+	doorID string
+	person domain.PersonView
+	code   string
+}
+
+func newHeldLock(e *env, name, email string) *heldLock {
+	e.t.Helper()
+	d, err := e.Store.CreateDoor(e.ctx, e.F.PM, e.prop(), domain.DoorInput{Name: name, Type: domain.DoorEntrance, Connectivity: domain.Online})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p, err := e.svc.Provision(e.ctx, e.F.PM, e.prop(), d.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	h := &heldLock{l: bootLock(e.t, p.Provisioning, lock.Options{}), hold: &atomic.Bool{}, doorID: d.ID}
+	connectMQTTHolding(e.ctx, e.t, e.url, p.MQTTPassword, h.l, h.hold)
+	// The lock may announce itself before it subscribes: push once more.
+	if err := e.Store.RequeueDoorState(e.ctx, d.ID); err != nil {
+		e.t.Fatal(err)
+	}
+	h.inSync(e, "the lock acknowledges its provisioning")
+	k, err := e.Store.CreateKey(e.ctx, e.F.PM, e.prop(), domain.KeyInput{Name: name, Doors: []domain.KeyDoor{{DoorID: d.ID, Doorcodes: true}}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	h.person = inviteWithKey(e, k.ID, email)
+	h.inSync(e, "the lock receives the invite")
+	h.code = doorcodeOf(e, h.person.ID)
+	if dec, _ := h.l.EnterCode(h.code); !dec.Granted {
+		e.t.Fatalf("the lock refuses the new code: %s", dec.Reason)
+	}
+	return h
+}
+
+func (h *heldLock) inSync(e *env, what string) {
+	e.t.Helper()
+	eventually(e.t, 10*time.Second, what, func() bool {
+		v, acked, _, err := e.Store.DoorVersion(e.ctx, h.doorID)
+		return err == nil && acked == v && int64(h.l.Status().Version) == v
+	})
+}
+
+func (h *heldLock) revoke(e *env) {
+	e.t.Helper()
+	if r := e.Do("POST", "/api/v1/properties/"+e.prop()+"/people/"+h.person.ID+"/revoke", e.PMToken, nil); r.Status != 200 {
+		e.t.Fatalf("revoke = %d: %s", r.Status, r.Body)
+	}
+}
+
+// TestDoorSync_RevocationNoticeAheadOfBundle: a revocation reaches an
+// online lock as a notice even when its bundle does not arrive (held
+// back: lost, or slow to build at fleet scale). The lock refuses the
+// revoked resident's code from the notice, while it still holds the code
+// and its old version; once the bundle arrives the code is gone, the
+// suspension moot, and the notice shows in Activity.
+func TestDoorSync_RevocationNoticeAheadOfBundle(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, "")
+		h := newHeldLock(e, "Notice Gate", "notice@example.com")
+		before := h.l.Status().Version
+		h.hold.Store(true)
+		h.revoke(e)
+		eventually(t, 10*time.Second, "the lock refuses the revoked resident ahead of the bundle", func() bool {
+			return h.l.Status().SuspendedDoorcodes == 1
+		})
+		if s := h.l.Status(); s.Version != before || s.Doorcodes != 1 {
+			t.Fatalf("the bundle was applied (version %d → %d, %d doorcodes): the test proves nothing", before, s.Version, s.Doorcodes)
+		}
+		if dec, _ := h.l.EnterCode(h.code); dec.Granted || dec.Reason != lock.ReasonRevoked {
+			t.Fatalf("the revoked code: granted %v, reason %q; want refused as revoked", dec.Granted, dec.Reason)
+		}
+
+		h.hold.Store(false)
+		if err := st.RequeueDoorState(e.ctx, h.doorID); err != nil {
+			t.Fatal(err)
+		}
+		h.inSync(e, "the lock applies the revocation's bundle")
+		if s := h.l.Status(); s.Doorcodes != 0 || s.Suspended != 0 {
+			t.Fatalf("after the bundle: %d doorcodes, %d suspended; want 0 and 0", s.Doorcodes, s.Suspended)
+		}
+		if dec, _ := h.l.EnterCode(h.code); dec.Granted {
+			t.Fatal("the revoked code opens after the bundle")
+		}
+		eventually(t, 10*time.Second, "the notice is in Activity", func() bool {
+			var n int
+			if err := st.DB().QueryRow(`SELECT COUNT(*) FROM events WHERE door_id = $1 AND kind = $2 AND person_id = $3 AND detail LIKE '%revocation notice%'`,
+				h.doorID, store.EventLockEvent, h.person.ID).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n == 1
+		})
+	})
+}
+
+// TestDoorSync_RevocationNoticesOff: with notices turned off
+// (Config.NoRevocationNotices, dooros serve --revocation-notices=false) a
+// lock whose bundle is held back keeps opening for the revoked resident:
+// the bundle alone revokes.
+func TestDoorSync_RevocationNoticesOff(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnvWith(t, st, "", func(c *doorsync.Config) { c.NoRevocationNotices = true })
+		h := newHeldLock(e, "Quiet Gate", "quiet@example.com")
+		h.hold.Store(true)
+		h.revoke(e)
+		// The bundle is published (and dropped by the lock) after the commit;
+		// a notice would have been published before it.
+		eventually(t, 10*time.Second, "the revocation's bundle is published", func() bool {
+			var n int
+			if err := st.DB().QueryRow(`SELECT COUNT(*) FROM outbox WHERE subject_id = $1 AND topic = 'door.state' AND last_error LIKE '%published%'`, h.doorID).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n > 0
+		})
+		time.Sleep(200 * time.Millisecond)
+		if s := h.l.Status(); s.Suspended != 0 {
+			t.Fatalf("%d people suspended with notices off", s.Suspended)
+		}
+		if dec, _ := h.l.EnterCode(h.code); !dec.Granted {
+			t.Fatalf("the held-back lock refuses (%s) with notices off: the test cannot tell notices on from off", dec.Reason)
+		}
+	})
+}
