@@ -38,17 +38,46 @@ type notices struct {
 	mu    sync.Mutex
 	doors []store.RevokedDoor
 	wake  chan struct{}
+	// round is closed once the queued notices are published; nil when
+	// none are queued. The pusher and the inbound workers wait for it
+	// (wait): the notices are the revocation's critical path and need the
+	// cores for a moment; bundles and acks follow.
+	round chan struct{}
 }
 
+// noticeWaitMax bounds how long the pusher or an inbound group waits for a
+// round of notices.
+const noticeWaitMax = 250 * time.Millisecond
+
 // queueNotices is the store.OnRevocation hook: it only queues (it runs on
-// the committing goroutine).
+// the committing goroutine, before the commit wakes the pusher).
 func (s *Service) queueNotices(doors []store.RevokedDoor) {
 	s.notices.mu.Lock()
 	s.notices.doors = append(s.notices.doors, doors...)
+	if s.notices.round == nil {
+		s.notices.round = make(chan struct{})
+	}
 	s.notices.mu.Unlock()
 	select {
 	case s.notices.wake <- struct{}{}:
 	default:
+	}
+}
+
+// wait waits until the queued notices are published, at most limit.
+func (n *notices) wait(ctx context.Context, limit time.Duration) {
+	n.mu.Lock()
+	ch := n.round
+	n.mu.Unlock()
+	if ch == nil {
+		return
+	}
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
 
@@ -61,11 +90,14 @@ func (s *Service) noticeLoop(ctx context.Context, client *mqtt.Client) {
 		case <-s.notices.wake:
 		}
 		s.notices.mu.Lock()
-		doors := s.notices.doors
-		s.notices.doors = nil
+		doors, round := s.notices.doors, s.notices.round
+		s.notices.doors, s.notices.round = nil, nil
 		s.notices.mu.Unlock()
 		if len(doors) > 0 {
 			s.sendNotices(ctx, client, doors)
+		}
+		if round != nil {
+			close(round)
 		}
 	}
 }

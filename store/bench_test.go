@@ -322,3 +322,49 @@ func BenchmarkRevoke(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRevoke1000Doors is the fleet benchmark's revoke call without
+// HTTP: a resident holding two keys that open 1,000 online doors with
+// doorcodes is revoked (every door bumped, a revocation and a push per
+// door). Invites are not timed.
+func BenchmarkRevoke1000Doors(b *testing.B) {
+	for _, be := range storetest.Backends(b) {
+		b.Run(be.Name, func(b *testing.B) {
+			st := be.Open(b)
+			f := storetest.Seed(b, st)
+			var grants []domain.GrantInput
+			for k := 0; k < 2; k++ {
+				var doors []domain.KeyDoor
+				for d := 0; d < 500; d++ {
+					door, err := st.CreateDoor(ctx, f.PM, f.Property.ID, domain.DoorInput{Name: fmt.Sprintf("Fleet %d-%d", k, d), Type: domain.DoorEntrance, Connectivity: domain.Online})
+					if err != nil {
+						b.Fatal(err)
+					}
+					doors = append(doors, domain.KeyDoor{DoorID: door.ID, Doorcodes: true})
+				}
+				key, err := st.CreateKey(ctx, f.PM, f.Property.ID, domain.KeyInput{Name: fmt.Sprintf("Fleet %d", k), Doors: doors})
+				if err != nil {
+					b.Fatal(err)
+				}
+				grants = append(grants, domain.GrantInput{KeyID: key.ID})
+			}
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				p, err := st.Invite(ctx, f.PM, f.Property.ID, domain.InviteInput{FirstName: "Fleet", LastName: fmt.Sprint(i), Email: fmt.Sprintf("fleet%d@example.com", i),
+					Access: domain.AccessApp, Resident: true, Keys: grants})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				t := time.Now()
+				if _, err := st.Revoke(ctx, f.PM, f.Property.ID, p.ID); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t))
+			}
+			reportLatency(b, lat)
+		})
+	}
+}
