@@ -560,3 +560,24 @@ func TestNotice_ResealedByKeyHolder(t *testing.T) {
 		t.Fatalf("resealed notice after NoticeLife: %v", err)
 	}
 }
+
+// TestNotice_CorruptSuspensionFileBoots: flash damage to the suspension
+// file (best effort, and no more than deleting it would do) loses the
+// suspensions but does not keep the door from booting.
+func TestNotice_CorruptSuspensionFileBoots(t *testing.T) {
+	d := noticeDoor(t)
+	d.mustNotice(d.notice(2, d.real, "p-ana"))
+	fs := d.fs.(*lock.MemFS)
+	raw := bytes.Clone(fs.Image()["suspended"])
+	raw[len(raw)-1] ^= 0xff
+	if err := fs.WriteFile("suspended", raw); err != nil {
+		t.Fatal(err)
+	}
+	d.boot()
+	wantAccess(t, "bob", d.bob(), true, lock.ReasonOK)
+	wantSuspended(t, d, 0, 0)
+	// The next notice applies and rewrites the file.
+	d.mustNotice(d.notice(2, d.real, "p-ana"))
+	d.boot()
+	wantAccess(t, "ana", d.ana(), false, lock.ReasonRevoked)
+}
