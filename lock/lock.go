@@ -175,6 +175,13 @@ func Open(opts Options) (*Lock, error) {
 		return nil, err
 	}
 	susp, err := loadSuspensions(opts.FS)
+	if errors.Is(err, ErrCorrupt) {
+		// Suspensions are best effort ahead of their bundles, and deleting
+		// the file drops them anyway: flash damage to it must not keep the
+		// door from booting.
+		opts.Logger.Error("revocation notices lost: suspension file corrupt", "err", err)
+		susp, err = map[string][]suspension{}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package lock
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dooros/dooros/lockproto"
@@ -67,7 +68,9 @@ func (l *Lock) active(s suspension, now time.Time) bool {
 // refused (reason "revoked") for app unlocks, doorcodes, keycards and
 // remote unlocks until the lock applies that version. The suspension is
 // written to flash before ApplyNotice returns (a power cut keeps it or
-// never took it) and logged as notice.applied. A notice sends no answer:
+// never took it) and logged as notice.applied. A notice that adds no
+// suspension beyond those in force (the same notice replayed before its
+// bundle) returns nil and writes and logs nothing. A notice sends no answer:
 // the bundle that follows is acknowledged as usual.
 func (l *Lock) ApplyNotice(sealed []byte) error {
 	l.mu.Lock()
@@ -99,10 +102,22 @@ func (l *Lock) ApplyNotice(sealed []byte) error {
 			}
 		}
 	}
+	added := 0
 	for _, p := range n.Persons {
 		s := suspension{PersonID: p, Until: until, Expires: expires}
+		// A suspension in force that holds at least as long makes this one
+		// moot: a replay of the same notice (broker, relay) before its
+		// bundle arrives adds nothing, writes nothing and logs nothing,
+		// so it can neither grow the file nor flood the log.
+		if slices.ContainsFunc(next[p], func(o suspension) bool { return o.Until >= until && !o.Expires.Before(expires) }) {
+			continue
+		}
 		next[p] = append(next[p], s)
 		st.Suspended = append(st.Suspended, s)
+		added++
+	}
+	if added == 0 {
+		return nil
 	}
 	if err := writeAtomic(l.opts.FS, suspendFile, &st); err != nil {
 		l.log.Error("revocation notice not applied: flash write failed", "err", err)
