@@ -363,3 +363,29 @@ func BenchmarkApplySnapshot(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkApplyNotice is a lock's cost of one revocation notice (open,
+// verify the property signature, persist the suspension, log it) and of
+// its status afterwards, as the fleet benchmark's locks do for each one,
+// at the 5,000-entry bench lock. Every notice names a new version so none
+// is stale; the suspended person differs each time.
+func BenchmarkApplyNotice(b *testing.B) {
+	e := benchLock(b)
+	notices := make([][]byte, b.N)
+	for i := range notices {
+		signed, err := lockproto.SignRevocationNotice(e.propPriv, lockproto.RevocationNotice{Persons: []string{benchPerson(i % benchEntries)}, IssuedAt: t0})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if notices[i], err = lockproto.SealRevocationNotice(signed, e.keys.LockID, e.keys.Symmetric, uint64(2+i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if err := e.lock.ApplyNotice(notices[i]); err != nil {
+			b.Fatal(err)
+		}
+		e.lock.Status()
+	}
+}

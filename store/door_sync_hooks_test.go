@@ -52,6 +52,63 @@ func TestOnDoorStateQueued(t *testing.T) {
 	})
 }
 
+// Every commit that narrows someone's access tells the OnRevocation hooks
+// which doors, at which new version, for whom — after the commit, so a
+// notice never refuses anyone for a change that rolled back — and a
+// widening, a refused revoke or a rolled-back group member tells nothing.
+func TestOnRevocation(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		var calls [][]store.RevokedDoor
+		remove := st.OnRevocation(func(d []store.RevokedDoor) { calls = append(calls, d) })
+		defer remove()
+		p := e.invite("Ana", "Lopez", "ana@example.com")
+		if len(calls) != 0 {
+			t.Fatalf("an invite (a widening) told the hooks %v", calls)
+		}
+		if _, err := st.Revoke(ctx, e.f.PM, e.prop(), p.ID); err != nil {
+			t.Fatal(err)
+		}
+		if len(calls) != 1 {
+			t.Fatalf("revoke told the hooks %d times, want 1", len(calls))
+		}
+		doors := map[string]bool{}
+		for _, d := range calls[0] {
+			doors[d.DoorID] = true
+			var version int64
+			if err := st.DB().QueryRow(`SELECT version FROM doors WHERE id = $1`, d.DoorID).Scan(&version); err != nil {
+				t.Fatal(err)
+			}
+			if d.Version != version || len(d.PersonIDs) != 1 || d.PersonIDs[0] != p.ID {
+				t.Errorf("door %s: version %d (door at %d), people %v; want the door's version and [%s]", d.DoorID, d.Version, version, d.PersonIDs, p.ID)
+			}
+		}
+		if !doors[e.f.Lobby.ID] || !doors[e.f.Gym.ID] {
+			t.Errorf("revoked doors %v lack the Building key's Lobby and Gym", doors)
+		}
+		calls = nil
+		// Refused: nothing committed.
+		if _, err := st.Revoke(ctx, e.f.PM, e.prop(), "nobody"); err == nil {
+			t.Fatal("revoked a person who does not exist")
+		}
+		// Rolled back inside a group: the member's revocation is gone.
+		ben := e.invite("Ben", "Ode", "ben@example.com")
+		boom := errors.New("boom")
+		errs := st.Group(ctx, "test_group", 1, func(ctx context.Context, _ int) error {
+			if _, err := st.Revoke(ctx, e.f.PM, e.prop(), ben.ID); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(errs[0], boom) {
+			t.Fatalf("group: %v", errs)
+		}
+		if len(calls) != 0 {
+			t.Fatalf("a refused or rolled-back revoke told the hooks %v", calls)
+		}
+	})
+}
+
 // Group records many use cases in one transaction; a failing one rolls
 // back only what it wrote, and its error is its own.
 func TestGroup(t *testing.T) {
