@@ -38,7 +38,7 @@ type Config struct {
 	// NoRevocationNotices turns revocation notices off (notice.go): a
 	// revocation then reaches online locks with its bundles only.
 	NoRevocationNotices bool
-	Log          *slog.Logger
+	Log                 *slog.Logger
 }
 
 // Start starts the broker (embedded unless cfg.URL is set), the cloud's
