@@ -52,5 +52,5 @@ var (
 
 // Collectors are Door Sync's metrics, for a Prometheus registry.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{bundlesBuilt, bundleFailures, publishFailures, inboundWaits, ackHeldPushes, backlogHeldPushes, republishes, aheadOfAck, ackRoundTripSeconds, groupSize, inboundMessages, noticesSent}
+	return []prometheus.Collector{bundlesBuilt, bundleFailures, publishFailures, inboundWaits, ackHeldPushes, backlogHeldPushes, republishes, aheadOfAck, ackRoundTripSeconds, groupSize, inboundMessages, noticesSent, noticeRoundSeconds}
 }

@@ -30,6 +30,12 @@ var noticesSent = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Revocation notices for online locks, by outcome: published; skipped (no lock key at hand, or a property key rotation under way: the bundle alone revokes); failed (signing, sealing or the broker refused).",
 }, []string{"outcome"})
 
+var noticeRoundSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+	Name:    "dooros_doorsync_revocation_notice_round_seconds",
+	Help:    "From the commit of a revocation to its last revocation notice handed to the broker (lock keys read, notice signed, sealed per lock, published).",
+	Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+})
+
 // noticeWorkers publish a round's notices in parallel.
 const noticeWorkers = 16
 
@@ -43,6 +49,8 @@ type notices struct {
 	// (wait): the notices are the revocation's critical path and need the
 	// cores for a moment; bundles and acks follow.
 	round chan struct{}
+	// since is when the first of the queued revocations committed.
+	since time.Time
 }
 
 // noticeWaitMax bounds how long the pusher or an inbound group waits for a
@@ -55,7 +63,7 @@ func (s *Service) queueNotices(doors []store.RevokedDoor) {
 	s.notices.mu.Lock()
 	s.notices.doors = append(s.notices.doors, doors...)
 	if s.notices.round == nil {
-		s.notices.round = make(chan struct{})
+		s.notices.round, s.notices.since = make(chan struct{}), time.Now()
 	}
 	s.notices.mu.Unlock()
 	select {
@@ -90,11 +98,12 @@ func (s *Service) noticeLoop(ctx context.Context, client *mqtt.Client) {
 		case <-s.notices.wake:
 		}
 		s.notices.mu.Lock()
-		doors, round := s.notices.doors, s.notices.round
+		doors, round, since := s.notices.doors, s.notices.round, s.notices.since
 		s.notices.doors, s.notices.round = nil, nil
 		s.notices.mu.Unlock()
 		if len(doors) > 0 {
 			s.sendNotices(ctx, client, doors)
+			noticeRoundSeconds.Observe(time.Since(since).Seconds())
 		}
 		if round != nil {
 			close(round)

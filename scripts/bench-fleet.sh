@@ -129,7 +129,7 @@ for n in $SIZES; do
 	[ -n "$cpuprof" ] && { wait "$cpuprof" || true; }
 	rss2=$(rss_kb "$srv")
 	load1=$(load)
-	metrics=$(curl -fsS "$api/metrics" | grep -E '^dooros_doorsync_(inbound_messages_total|inbound_waits|pushes_held|pushes_ahead|republishes|ack_round_trip|mqtt_publish_failures|bundle_failures|bundles_total|inbound_group_size_(sum|count)|revocation_notices)' || true)
+	metrics=$(curl -fsS "$api/metrics" | grep -E '^dooros_doorsync_(inbound_messages_total|inbound_waits|pushes_held|pushes_ahead|republishes|ack_round_trip|mqtt_publish_failures|bundle_failures|bundles_total|inbound_group_size_(sum|count)|revocation_notice)' || true)
 	kill "$srv"; wait "$srv" 2>/dev/null || true; srv=""
 	# Messages the embedded broker dropped (in-flight quota or outbound channel full).
 	broker_drops=$(grep -c 'client store quota reached\|packet ids exhausted\|client write queue full' "$tmp/server-$db-$n.log" || true)
