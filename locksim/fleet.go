@@ -172,6 +172,8 @@ type FleetConfig struct {
 type Applied struct {
 	At     time.Time
 	Status lock.Status
+	// Notice: a revocation notice, not a bundle.
+	Notice bool
 }
 
 // historyMax is how many applied bundles a fleet lock remembers.
@@ -192,6 +194,16 @@ type Fleet struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	dropped atomic.Int64
+	// staleNotices: revocation notices that came after their bundle;
+	// refusedNotices: notices refused for anything else.
+	staleNotices, refusedNotices atomic.Int64
+}
+
+// Notices says how many revocation notices the locks did not apply:
+// stale (their bundle came first) and refused (anything else: none
+// expected).
+func (f *Fleet) Notices() (stale, refused int64) {
+	return f.staleNotices.Load(), f.refusedNotices.Load()
 }
 
 // probePrefix starts a fan-out probe on a lock's bundle topic (Floor); a
@@ -263,6 +275,13 @@ func StartFleet(ctx context.Context, cfg FleetConfig) (*Fleet, error) {
 				applied: fl.record,
 				probe:   fl.probe,
 				dropped: func() { f.dropped.Add(1) },
+				noticeRefused: func(err error) {
+					if errors.Is(err, lockproto.ErrStale) {
+						f.staleNotices.Add(1)
+					} else {
+						f.refusedNotices.Add(1)
+					}
+				},
 				connected: func() {
 					release()
 					connected <- struct{}{}
@@ -293,14 +312,14 @@ func StartFleet(ctx context.Context, cfg FleetConfig) (*Fleet, error) {
 	return f, nil
 }
 
-func (fl *fleetLock) record(s lock.Status, at time.Time) {
+func (fl *fleetLock) record(s lock.Status, at time.Time, notice bool) {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	if len(fl.applied) == historyMax {
 		copy(fl.applied, fl.applied[1:])
 		fl.applied = fl.applied[:historyMax-1]
 	}
-	fl.applied = append(fl.applied, Applied{At: at, Status: s})
+	fl.applied = append(fl.applied, Applied{At: at, Status: s, Notice: notice})
 }
 
 func (fl *fleetLock) probe(payload []byte) bool {
@@ -343,7 +362,15 @@ func (f *Fleet) Close() {
 // left it in a state satisfying ok, and returns for each lock (in order)
 // how long after since that was. It polls every 5 ms.
 func (f *Fleet) WaitAll(ctx context.Context, since time.Time, ok func(lock.Status) bool) ([]time.Duration, error) {
+	out, _, err := f.waitAll(ctx, since, ok)
+	return out, err
+}
+
+// waitAll is WaitAll that also says, per lock, whether a revocation
+// notice (not a bundle) first satisfied ok.
+func (f *Fleet) waitAll(ctx context.Context, since time.Time, ok func(lock.Status) bool) ([]time.Duration, []bool, error) {
 	out := make([]time.Duration, len(f.locks))
+	byNotice := make([]bool, len(f.locks))
 	done := make([]bool, len(f.locks))
 	left := len(f.locks)
 	tick := time.NewTicker(5 * time.Millisecond)
@@ -356,7 +383,7 @@ func (f *Fleet) WaitAll(ctx context.Context, since time.Time, ok func(lock.Statu
 			fl.mu.Lock()
 			for _, a := range fl.applied {
 				if !a.At.Before(since) && ok(a.Status) {
-					out[i], done[i] = a.At.Sub(since), true
+					out[i], done[i], byNotice[i] = a.At.Sub(since), true, a.Notice
 					left--
 					break
 				}
@@ -364,11 +391,11 @@ func (f *Fleet) WaitAll(ctx context.Context, since time.Time, ok func(lock.Statu
 			fl.mu.Unlock()
 		}
 		if left == 0 {
-			return out, nil
+			return out, byNotice, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("fleet: %d of %d locks still waiting: %w", left, len(f.locks), context.Cause(ctx))
+			return nil, nil, fmt.Errorf("fleet: %d of %d locks still waiting: %w", left, len(f.locks), context.Cause(ctx))
 		case <-tick.C:
 		}
 	}

@@ -52,6 +52,11 @@ type Round struct {
 	Bundle []time.Duration
 	// EveryBundle is the slowest lock's Bundle.
 	EveryBundle time.Duration
+	// ByBundle is how many locks first refused on the bundle (their
+	// notice came later, was stale or was lost; all of them when the
+	// server sends no notices); SlowestByBundle the slowest of those.
+	ByBundle        int
+	SlowestByBundle time.Duration
 	// Every is the slowest lock's refusal: revoke → every lock refusing.
 	Every time.Duration
 	// Floor is the fan-out floor measured in this round (0: not measured).
@@ -84,8 +89,12 @@ type BenchResult struct {
 	RevokeCallP50 Millis `json:"revoke_call_p50_ms"`
 	RevokeCallMax Millis `json:"revoke_call_max_ms"`
 	// Dropped bundles at the locks' receive queues during the benchmark.
-	Dropped int64   `json:"lock_queue_drops"`
-	Each    []Round `json:"-"`
+	Dropped int64 `json:"lock_queue_drops"`
+	// Revocation notices the locks did not apply during the benchmark:
+	// stale (the bundle came first) and refused (anything else).
+	StaleNotices   int64   `json:"notices_stale"`
+	RefusedNotices int64   `json:"notices_refused"`
+	Each           []Round `json:"-"`
 }
 
 // Millis is a duration written in JSON as milliseconds.
@@ -132,6 +141,7 @@ func RevokeBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		grants[i] = map[string]any{"key_id": k}
 	}
 	dropped0 := cfg.Fleet.Dropped()
+	stale0, refused0 := cfg.Fleet.Notices()
 	res := &BenchResult{Locks: cfg.Fleet.Len(), Rounds: cfg.Rounds}
 	var all, every, floors, calls, bundles, everyBundle []time.Duration
 	tag := time.Now().UnixNano()
@@ -177,7 +187,16 @@ func RevokeBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		// The resident's code is the only one at the property: refused once
 		// no held code is usable (a notice suspended its holder, or the
 		// bundle removed it).
-		r.Refusal, err = cfg.Fleet.WaitAll(wctx, start, func(s lock.Status) bool { return s.Doorcodes-s.SuspendedDoorcodes == 0 })
+		var byNotice []bool
+		r.Refusal, byNotice, err = cfg.Fleet.waitAll(wctx, start, func(s lock.Status) bool { return s.Doorcodes-s.SuspendedDoorcodes == 0 })
+		for i, n := range byNotice {
+			if !n {
+				r.ByBundle++
+				if r.Refusal[i] > r.SlowestByBundle {
+					r.SlowestByBundle = r.Refusal[i]
+				}
+			}
+		}
 		if err == nil {
 			r.Bundle, err = cfg.Fleet.WaitAll(wctx, start, func(s lock.Status) bool { return s.Doorcodes == 0 })
 		}
@@ -206,6 +225,8 @@ func RevokeBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	res.FloorP50, res.FloorP99 = Millis(pct(floors, .5)), Millis(pct(floors, .99))
 	res.RevokeCallP50, res.RevokeCallMax = Millis(pct(calls, .5)), Millis(calls[len(calls)-1])
 	res.Dropped = cfg.Fleet.Dropped() - dropped0
+	stale1, refused1 := cfg.Fleet.Notices()
+	res.StaleNotices, res.RefusedNotices = stale1-stale0, refused1-refused0
 	return res, nil
 }
 

@@ -27,12 +27,14 @@ func RunMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 type mqttHooks struct {
 	// applied is called after each bundle (or revocation notice) the lock
 	// applied, with its status then and when it was applied.
-	applied func(lock.Status, time.Time)
+	applied func(s lock.Status, at time.Time, notice bool)
 	// probe is offered every message on the bundle topic first; it returns
 	// true for a fan-out probe (fleet.go), which is then not a bundle.
 	probe func([]byte) bool
 	// dropped counts bundles that found the lock's queue full.
 	dropped func()
+	// noticeRefused is told why a revocation notice was not applied.
+	noticeRefused func(error)
 	// connected is called once the lock is connected and subscribed.
 	connected func()
 }
@@ -67,11 +69,14 @@ func runMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 		if lockproto.IsRevocationNotice(m.Payload) {
 			if err := l.ApplyNotice(m.Payload); err != nil {
 				log.Info("revocation notice not applied", "err", err)
+				if hooks.noticeRefused != nil {
+					hooks.noticeRefused(err)
+				}
 				return
 			}
 			holdLog.Store(time.Now().Add(2 * time.Second).UnixNano())
 			if hooks.applied != nil {
-				hooks.applied(l.Status(), time.Now())
+				hooks.applied(l.Status(), time.Now(), true)
 			}
 			return
 		}
@@ -148,7 +153,7 @@ func runMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 			if err != nil {
 				log.Info("bundle not applied", "err", err)
 			} else if hooks.applied != nil {
-				hooks.applied(l.Status(), at)
+				hooks.applied(l.Status(), at, false)
 			}
 			if err != nil && ack != nil && carried > 0 && coalesce {
 				log.Info("bundle refused after an ack with events: the cloud may not take them; sending plain acks and event batches", "from", carried)

@@ -122,8 +122,9 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	cfg := locksim.BenchConfig{Manager: m, PropertyID: prop, KeyIDs: keys, Fleet: f, Rounds: *rounds, Settle: *settle, Timeout: *timeout,
 		Progress: func(i int, r locksim.Round) {
-			progress("round %d: grant %v, revoke call %v, every lock refusing %v, every lock holding the bundle %v, floor %v", i,
-				r.Grant.Round(time.Millisecond), r.RevokeCall.Round(time.Millisecond), r.Every.Round(time.Millisecond), r.EveryBundle.Round(time.Millisecond), r.Floor.Round(time.Microsecond))
+			progress("round %d: grant %v, revoke call %v, every lock refusing %v, every lock holding the bundle %v, floor %v; %d locks refused on the bundle first (slowest %v)", i,
+				r.Grant.Round(time.Millisecond), r.RevokeCall.Round(time.Millisecond), r.Every.Round(time.Millisecond), r.EveryBundle.Round(time.Millisecond), r.Floor.Round(time.Microsecond),
+				r.ByBundle, r.SlowestByBundle.Round(time.Millisecond))
 		}}
 	if floorPassword != "" {
 		broker := *mqttURL
