@@ -4,8 +4,9 @@
 # creates N online doors through the API as a manager, provisions and
 # connects N simulated locks in one process (each uploading its log after
 # every bundle), then runs ROUNDS revocations through the HTTP API, timing
-# each from the moment the revoke request is sent until every lock applied
-# the bundle that refuses the resident, with the fan-out floor (one MQTT
+# each from the moment the revoke request is sent until every lock refuses
+# the resident (revocation notice or bundle, whichever first) and until
+# every lock holds the bundle, with the fan-out floor (one MQTT
 # message to each lock's bundle topic, time until the last arrives)
 # measured in every round. The script adds the server's CPU and RSS per
 # connected lock (/proc/PID), Door Sync's metrics and the load average.
@@ -13,6 +14,7 @@
 #   scripts/bench-fleet.sh                      # SIZES=100 ROUNDS=20
 #   SIZES="100 1000 3000 10000" scripts/bench-fleet.sh
 #   DBS="sqlite postgres" scripts/bench-fleet.sh   # PostgreSQL: DOOROS_TEST_POSTGRES_URL, a fresh schema per run
+#   DOOROS_REVOCATION_NOTICES=false scripts/bench-fleet.sh   # bundles alone (the server reads it)
 #
 # Environment: SIZES, ROUNDS (20), SETTLE (1s), IDLE (12s: the fleet idles
 # this long after connecting, for the idle CPU figure), PARALLEL (32),
@@ -150,6 +152,7 @@ n = int(n)
 per_lock = (int(rss1) - int(rss0)) / n
 print(f"{sys.argv[12]}, {n} locks: revoke → every lock refusing p50 {r['every_lock_p50_ms']:.0f} ms p99 {r['every_lock_p99_ms']:.0f} ms; "
       f"per lock p50 {r['refusal_p50_ms']:.0f} ms p99 {r['refusal_p99_ms']:.0f} ms max {r['refusal_max_ms']:.0f} ms; "
+      f"every lock holding the bundle p50 {r['every_lock_bundle_p50_ms']:.0f} ms p99 {r['every_lock_bundle_p99_ms']:.0f} ms; "
       f"fan-out floor p50 {r['floor_p50_ms']:.1f} ms p99 {r['floor_p99_ms']:.1f} ms; revoke call p50 {r['revoke_call_p50_ms']:.0f} ms; "
       f"server RSS {int(rss1)/1024:.0f} MB ({per_lock:.1f} KB per connected lock); idle CPU {idle}% ; "
       f"benchmark CPU {(int(b1)-int(b0))/int(hz)/int(rounds):.2f} s/round; lock queue drops {r['lock_queue_drops']}; broker drops {sys.argv[13]}; load {l0} → {l1}")
