@@ -95,7 +95,10 @@ func TestFleet(t *testing.T) {
 		if err := s.m.Do(ctx, "POST", "/api/v1/properties/"+prop+"/people/"+person.ID+"/revoke", nil, nil); err != nil {
 			t.Fatal(err)
 		}
-		lat, err := f.WaitAll(wctx, start, func(s lock.Status) bool { return s.Doorcodes == 0 })
+		// The benchmark's measure of refusal: no held code usable (a
+		// revocation notice suspended the resident, or the bundle removed
+		// the code). At that moment every keypad must refuse.
+		lat, err := f.WaitAll(wctx, start, func(s lock.Status) bool { return s.Doorcodes-s.SuspendedDoorcodes == 0 })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,6 +108,15 @@ func TestFleet(t *testing.T) {
 			}
 			if d, err := f.Lock(i).EnterCode(person.Doorcode); err != nil || d.Granted {
 				t.Fatalf("lock %d still admits the revoked code: %+v %v", i, d, err)
+			}
+		}
+		// And once the bundle is there, the code is gone.
+		if _, err := f.WaitAll(wctx, start, func(s lock.Status) bool { return s.Doorcodes == 0 }); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if d, err := f.Lock(i).EnterCode(person.Doorcode); err != nil || d.Granted || d.Reason != lock.ReasonUnknownCode {
+				t.Fatalf("lock %d after the bundle: %+v %v, want an unknown code", i, d, err)
 			}
 		}
 	})
@@ -126,8 +138,16 @@ func TestFleet(t *testing.T) {
 			t.Fatalf("result covers %d locks, %d rounds (%d reported): %+v", res.Locks, res.Rounds, len(rounds), res)
 		}
 		for i, r := range res.Each {
-			if len(r.Refusal) != n {
-				t.Fatalf("round %d: %d refusal samples, want %d", i, len(r.Refusal), n)
+			if len(r.Refusal) != n || len(r.Bundle) != n {
+				t.Fatalf("round %d: %d refusal and %d bundle samples, want %d", i, len(r.Refusal), len(r.Bundle), n)
+			}
+			for j := range n {
+				if r.Refusal[j] > r.Bundle[j] {
+					t.Errorf("round %d, lock %d: refused %v after the revoke, later than its bundle (%v)", i, j, r.Refusal[j], r.Bundle[j])
+				}
+			}
+			if r.ByBundle > n || r.EveryBundle < r.Every {
+				t.Errorf("round %d: %d of %d locks refused on the bundle; every lock holding the bundle %v before every lock refusing %v", i, r.ByBundle, n, r.EveryBundle, r.Every)
 			}
 			if r.Floor <= 0 || r.Every <= 0 || r.RevokeCall <= 0 || r.Grant <= 0 {
 				t.Errorf("round %d: a figure was not measured: %+v", i, r)
