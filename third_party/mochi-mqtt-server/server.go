@@ -41,6 +41,7 @@ var (
 	ErrConnectionClosed       = errors.New("connection not open")                                      // connection is closed
 	ErrInlineClientNotEnabled = errors.New("please set Options.InlineClient=true to use this feature") // inline client is not enabled by default
 	ErrOptionsUnreadable      = errors.New("unable to read options from bytes")
+	ErrServerClosing          = errors.New("server is closing: connection refused") // DOOR OS: a connection accepted as Close ran
 )
 
 // Capabilities indicates the capabilities and features provided by the server.
@@ -404,8 +405,13 @@ func (s *Server) EstablishConnection(listener string, c net.Conn) error {
 // attachClient validates an incoming client connection and if viable, attaches the client
 // to the server, performs session housekeeping, and reads incoming packets.
 func (s *Server) attachClient(cl *Client, listener string) error {
+	// DOOR OS: counted only if Close has not begun (Listeners.AddClient);
+	// otherwise the connection is closed, so its peer is not left waiting.
+	if !s.Listeners.AddClient() {
+		cl.Stop(ErrServerClosing)
+		return ErrServerClosing
+	}
 	defer s.Listeners.ClientsWg.Done()
-	s.Listeners.ClientsWg.Add(1)
 
 	defer cl.Stop(nil)
 

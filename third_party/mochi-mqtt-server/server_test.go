@@ -3931,3 +3931,79 @@ func TestMinimum(t *testing.T) {
 	require.EqualValues(t, -1, minimum(-1, 20))
 	require.EqualValues(t, -2, minimum(-1, -2))
 }
+
+// TestServerCloseWhileClientsConnect (DOOR OS) connects clients over TCP in
+// a loop while Close runs: a connection the listener accepted as the server
+// closed counted itself in Listeners.ClientsWg (Add with a zero counter)
+// concurrently with CloseAll's ClientsWg.Wait, which sync.WaitGroup forbids
+// (the race detector reports it, about one round in a few hundred on two
+// cores). Close must also return, and no client may be left waiting: a
+// connection refused because the server is closing is closed, and so is one
+// the TCP listener accepts as it closes (upstream dropped it unclosed).
+func TestServerCloseWhileClientsConnect(t *testing.T) {
+	connect := packets.TPacketData[packets.Connect].Get(packets.TConnectMqtt311).RawBytes
+	disconnect := packets.TPacketData[packets.Disconnect].Get(packets.TDisconnect).RawBytes
+
+	for round := 0; round < 20; round++ {
+		s := newServer()
+		tcp := listeners.NewTCP(listeners.Config{ID: "t1", Address: "127.0.0.1:0"})
+		require.NoError(t, s.AddListener(tcp))
+		require.NoError(t, s.Serve())
+		addr := tcp.Address()
+
+		stop := make(chan struct{})
+		var attached atomic.Int64
+		var wg sync.WaitGroup
+		for i := 0; i < 4; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					c, err := net.DialTimeout("tcp", addr, time.Second)
+					if err != nil {
+						continue // the listener is closed: retry until stop
+					}
+					_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+					if _, err := c.Write(connect); err == nil {
+						buf := make([]byte, 4)
+						if _, err := io.ReadFull(c, buf); err == nil {
+							attached.Add(1)
+							_, _ = c.Write(disconnect)
+						}
+					}
+					_ = c.Close()
+				}
+			}()
+		}
+
+		for attached.Load() < int64(round%5+1) {
+			time.Sleep(50 * time.Microsecond)
+		}
+		closed := make(chan struct{})
+		go func() {
+			_ = s.Close()
+			close(closed)
+		}()
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: Close did not return", round)
+		}
+		close(stop)
+		stopped := make(chan struct{})
+		go func() {
+			wg.Wait()
+			close(stopped)
+		}()
+		select {
+		case <-stopped:
+		case <-time.After(3 * time.Second): // under the clients' 5 s deadline
+			t.Fatalf("round %d: a client waits on a connection the closed server neither served nor closed", round)
+		}
+	}
+}

@@ -43,6 +43,27 @@ type Listeners struct {
 	ClientsWg sync.WaitGroup      // a waitgroup that waits for all clients in all listeners to finish.
 	internal  map[string]Listener // a map of active listeners.
 	sync.RWMutex
+
+	// DOOR OS: clientsMu orders AddClient's ClientsWg.Add against CloseAll:
+	// once closed is set no client is added, so ClientsWg.Add never runs
+	// concurrently with CloseAll's ClientsWg.Wait (which sync.WaitGroup
+	// forbids when the counter is zero). Never held across Wait or I/O.
+	clientsMu sync.Mutex
+	closed    bool
+}
+
+// AddClient counts a new client in ClientsWg, which CloseAll waits on, and
+// reports true; the caller calls ClientsWg.Done when the client ends. Once
+// CloseAll has begun it counts nothing and reports false: the caller must
+// refuse (close) the connection.
+func (l *Listeners) AddClient() bool {
+	l.clientsMu.Lock()
+	defer l.clientsMu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.ClientsWg.Add(1)
+	return true
 }
 
 // New returns a new instance of Listeners.
@@ -117,8 +138,14 @@ func (l *Listeners) Close(id string, closer CloseFn) {
 	}
 }
 
-// CloseAll iterates and closes all registered listeners.
+// CloseAll iterates and closes all registered listeners, then waits for
+// the clients counted by AddClient to finish. From its start AddClient
+// refuses new clients.
 func (l *Listeners) CloseAll(closer CloseFn) {
+	l.clientsMu.Lock()
+	l.closed = true
+	l.clientsMu.Unlock()
+
 	l.RLock()
 	i := 0
 	ids := make([]string, len(l.internal))

@@ -180,3 +180,31 @@ func TestCloseAllListeners(t *testing.T) {
 	require.True(t, closed["t2"])
 	require.True(t, closed["t3"])
 }
+
+// TestAddClientAfterCloseAll (DOOR OS): AddClient counts a client until
+// CloseAll begins, and CloseAll waits for it; from then on AddClient refuses.
+func TestAddClientAfterCloseAll(t *testing.T) {
+	l := New()
+	l.Add(NewMockListener("t1", testAddr))
+	require.True(t, l.AddClient())
+
+	done := make(chan struct{})
+	go func() {
+		l.CloseAll(MockCloser)
+		close(done)
+	}()
+	require.Eventually(t, func() bool {
+		l.clientsMu.Lock()
+		defer l.clientsMu.Unlock()
+		return l.closed
+	}, time.Second, time.Millisecond)
+	require.False(t, l.AddClient())
+	select {
+	case <-done:
+		t.Fatal("CloseAll returned before the counted client finished")
+	case <-time.After(10 * time.Millisecond):
+	}
+	l.ClientsWg.Done()
+	<-done
+	require.False(t, l.AddClient())
+}

@@ -80,6 +80,8 @@ func (l *UnixSock) Serve(establish EstablishFn) {
 					l.log.Warn("", "error", err)
 				}
 			}()
+		} else {
+			_ = conn.Close() // DOOR OS: accepted as the listener closed; upstream left it open, its peer waiting
 		}
 	}
 }
