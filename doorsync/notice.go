@@ -171,8 +171,12 @@ func (s *Service) sendNotices(ctx context.Context, client *mqtt.Client, doors []
 		go func() {
 			defer wg.Done()
 			for it := range items {
+				// QoS 0: a notice is best effort (the bundle behind it is
+				// acknowledged and retried), so neither the broker nor the
+				// lock keeps in-flight state or sends a PUBACK for it, and
+				// on an external broker no publisher waits a round trip.
 				pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				err := client.Publish(pctx, mqtt.MustTopic(mqtt.KindBundle, it.doorID), it.sealed, 1, false)
+				err := client.Publish(pctx, mqtt.MustTopic(mqtt.KindBundle, it.doorID), it.sealed, 0, false)
 				cancel()
 				if err != nil {
 					noticesSent.WithLabelValues("failed").Inc()

@@ -1,6 +1,7 @@
 package doorsync_test
 
 import (
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -75,7 +76,22 @@ func (h *heldLock) revoke(e *env) {
 // suspension moot, and the notice shows in Activity.
 func TestDoorSync_RevocationNoticeAheadOfBundle(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
-		e := newEnv(t, st, "")
+		noticeAheadOfBundle(t, st, newEnv(t, st, ""))
+	})
+	// Through an external broker (Mosquitto, as in CI): the notice goes
+	// out at QoS 0 through the paho client, not the embedded broker.
+	t.Run("Mosquitto", func(t *testing.T) {
+		url := os.Getenv("DOOROS_TEST_MQTT_URL")
+		if url == "" {
+			t.Skip("DOOROS_TEST_MQTT_URL not set (e.g. mqtt://127.0.0.1:1883, an anonymous Mosquitto): real-broker notice test skipped")
+		}
+		st := storetest.OpenSQLite(t)
+		noticeAheadOfBundle(t, st, newEnv(t, st, url))
+	})
+}
+
+func noticeAheadOfBundle(t *testing.T, st *store.Store, e *env) {
+	{
 		h := newHeldLock(e, "Notice Gate", "notice@example.com")
 		before := h.l.Status().Version
 		h.hold.Store(true)
@@ -109,7 +125,7 @@ func TestDoorSync_RevocationNoticeAheadOfBundle(t *testing.T) {
 			}
 			return n == 1
 		})
-	})
+	}
 }
 
 // TestDoorSync_RevocationNoticesOff: with notices turned off
