@@ -54,8 +54,8 @@ type notices struct {
 }
 
 // noticeWaitMax bounds how long the pusher or an inbound group waits for a
-// round of notices.
-const noticeWaitMax = 250 * time.Millisecond
+// round of notices (≈ 0.2 s at 1,000 locks, 0.9 s at 3,000 on 2 cores).
+const noticeWaitMax = 2 * time.Second
 
 // queueNotices is the store.OnRevocation hook: it only queues (it runs on
 // the committing goroutine, before the commit wakes the pusher).
