@@ -36,6 +36,11 @@ var noticeRoundSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
 	Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 })
 
+// noticePublishTimeout bounds one notice's publish (the connection may
+// drop during a round): a notice held longer is worth little, its bundle
+// follows.
+const noticePublishTimeout = time.Second
+
 // noticeWorkers publish a round's notices in parallel.
 const noticeWorkers = 16
 
@@ -119,6 +124,13 @@ type noticeItem struct {
 
 // sendNotices signs, seals and publishes the notices of doors.
 func (s *Service) sendNotices(ctx context.Context, client *mqtt.Client, doors []store.RevokedDoor) {
+	if !client.State().Up {
+		// The broker is away: nothing would reach a lock now, and a
+		// publish would wait for the connection. The bundles wait in the
+		// outbox and revoke when it is back.
+		noticesSent.WithLabelValues("skipped").Add(float64(len(doors)))
+		return
+	}
 	now := s.Store.Now()
 	// Locks not cached yet are read in one query.
 	var missing []string
@@ -175,7 +187,7 @@ func (s *Service) sendNotices(ctx context.Context, client *mqtt.Client, doors []
 				// acknowledged and retried), so neither the broker nor the
 				// lock keeps in-flight state or sends a PUBACK for it, and
 				// on an external broker no publisher waits a round trip.
-				pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				pctx, cancel := context.WithTimeout(ctx, noticePublishTimeout)
 				err := client.Publish(pctx, mqtt.MustTopic(mqtt.KindBundle, it.doorID), it.sealed, 0, false)
 				cancel()
 				if err != nil {
