@@ -293,23 +293,29 @@ func MergeDoorChanges(changes []DoorChange) []DoorChange {
 		parts   []string
 		people  map[string]bool
 	}
-	idx := map[string]int{}
-	var out []DoorChange
-	var ms []merge
+	idx := make(map[string]int, len(changes))
+	out := make([]DoorChange, 0, len(changes))
+	// ms[i] is made when door out[i] changes a second time: most doors of
+	// a large request (a revoke at 1,000 doors) change once, and need no
+	// sets.
+	var ms []*merge
 	for _, c := range changes {
 		i, ok := idx[c.DoorID]
 		if !ok {
 			idx[c.DoorID] = len(out)
-			m := merge{reasons: map[string]bool{c.Reason: true}, parts: []string{c.Reason}, people: map[string]bool{}}
-			for _, p := range c.PersonIDs {
-				m.people[p] = true
-			}
 			c.PersonIDs = append([]string(nil), c.PersonIDs...)
 			out = append(out, c)
-			ms = append(ms, m)
+			ms = append(ms, nil)
 			continue
 		}
-		o, m := &out[i], &ms[i]
+		o, m := &out[i], ms[i]
+		if m == nil {
+			m = &merge{reasons: map[string]bool{o.Reason: true}, parts: []string{o.Reason}, people: map[string]bool{}}
+			for _, p := range o.PersonIDs {
+				m.people[p] = true
+			}
+			ms[i] = m
+		}
 		o.Revocation = o.Revocation || c.Revocation
 		for _, p := range c.PersonIDs {
 			if !m.people[p] {
@@ -323,7 +329,7 @@ func MergeDoorChanges(changes []DoorChange) []DoorChange {
 		}
 	}
 	for i := range out {
-		if len(ms[i].parts) > 1 {
+		if ms[i] != nil && len(ms[i].parts) > 1 {
 			out[i].Reason = strings.Join(ms[i].parts, "; ")
 		}
 	}

@@ -49,6 +49,9 @@ const (
 	insertEvent     = `INSERT INTO events (id, property_id, at, received_at, kind, actor_id, actor_name, person_id, person_name, door_id, detail) VALUES `
 	insertEventDoor = `INSERT INTO event_doors (event_id, door_id) VALUES `
 	insertOutbox    = `INSERT INTO outbox (id, topic, subject_id, payload, created_at, available_at) VALUES `
+
+	insertDoorChange     = `INSERT INTO door_changes (door_id, version, at, reason, revocation) VALUES `
+	insertDoorRevocation = `INSERT INTO door_revocations (door_id, person_id, at) VALUES `
 )
 
 // maxParams keeps a multi-row statement under SQLite's limit of bound
@@ -139,7 +142,8 @@ func (t *Tx) flushDoors(ctx context.Context) error {
 		for i, c := range chunk {
 			ids[i] = c.DoorID
 		}
-		q := `UPDATE doors SET version = version + 1 WHERE id IN (` + placeholders(len(ids)) + `) RETURNING id, version`
+		// OR FAIL: no statement journal (see sqliteAppendRows).
+		q := `UPDATE OR FAIL doors SET version = version + 1 WHERE id IN (` + placeholders(len(ids)) + `) RETURNING id, version`
 		if t.s.dialect == Postgres {
 			// An UPDATE locks rows in scan order, which follows where the
 			// row versions lie on disk; lock them in id order first (in the
@@ -176,13 +180,13 @@ func (t *Tx) flushDoors(ctx context.Context) error {
 		if len(c.PersonIDs) > 0 {
 			revoked = append(revoked, RevokedDoor{DoorID: c.DoorID, Version: version, PersonIDs: c.PersonIDs})
 		}
-		doorRows = append(doorRows, appendRow{`INSERT INTO door_changes (door_id, version, at, reason, revocation) VALUES `, ``,
+		doorRows = append(doorRows, appendRow{insertDoorChange, ``,
 			[]any{c.DoorID, version, micros(now), capReason(c.Reason), c.Revocation}})
 		for _, p := range c.PersonIDs {
-			doorRows = append(doorRows, appendRow{`INSERT INTO door_revocations (door_id, person_id, at) VALUES `, ` ON CONFLICT DO NOTHING`,
+			doorRows = append(doorRows, appendRow{insertDoorRevocation, ` ON CONFLICT DO NOTHING`,
 				[]any{c.DoorID, p, micros(now)}})
 		}
-		payload, err := json.Marshal(map[string]any{"door_id": c.DoorID, "version": version})
+		payload, err := json.Marshal(doorStatePayload{c.DoorID, version})
 		if err != nil {
 			return err
 		}
@@ -196,6 +200,13 @@ func (t *Tx) flushDoors(ctx context.Context) error {
 		t.after = append(t.after, func() { t.s.revoked(revoked) })
 	}
 	return t.flushAppends(ctx)
+}
+
+// doorStatePayload is a door.state outbox row's payload (the same JSON as
+// the map it replaced: keys in this order).
+type doorStatePayload struct {
+	DoorID  string `json:"door_id"`
+	Version int64  `json:"version"`
 }
 
 // appendGroup is the deferred rows of one table (one INSERT head).
@@ -273,10 +284,81 @@ func (t *Tx) flushAppends(ctx context.Context) error {
 	return t.insertGroups(ctx, groups)
 }
 
-// insertGroups writes each group of deferred rows with insertRows.
+// insertGroups writes each group of deferred rows: with insertRows, or on
+// SQLite with sqliteAppendRows.
 func (t *Tx) insertGroups(ctx context.Context, groups []*appendGroup) error {
 	for _, g := range groups {
-		if err := t.insertRows(ctx, g.head, g.rows, g.tail); err != nil {
+		var err error
+		if t.s.dialect == SQLite {
+			err = t.sqliteAppendRows(ctx, g.head, g.rows, g.tail)
+		} else {
+			err = t.insertRows(ctx, g.head, g.rows, g.tail)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fkChildDoor maps the deferred-row tables with an immediate foreign key
+// (door_changes and door_revocations reference doors, event_doors
+// references events) to the column holding the door id, which leads an
+// index of each (their primary keys, event_doors_door).
+var fkChildDoor = map[string]int{
+	insertDoorChange:     0,
+	insertDoorRevocation: 0,
+	insertEventDoor:      1,
+}
+
+// sqliteAppendRows writes deferred rows on SQLite, without a statement
+// journal where that is cheaper. Inside a transaction SQLite opens one for
+// every statement that writes several rows and may abort part-way (a NOT
+// NULL, UNIQUE or immediate foreign-key check with the default ABORT),
+// and copies into it, in memory, every page the statement touches: a
+// revoke at 1,000 doors touches about a thousand index leaves in each of
+// three tables, and copying and freeing them was a third of its time.
+// Deferred rows are written only by flushDoors, as a transaction's last
+// statements, and any error there rolls the whole transaction back, so
+// undoing the failed statement alone is never needed:
+//   - the other tables take one multi-row INSERT OR FAIL: FAIL stops the
+//     statement without undoing its earlier rows, so for a table without
+//     a foreign key (outbox, events) SQLite needs no journal (an upsert's
+//     DO NOTHING still applies; webhook_deliveries' foreign key keeps its
+//     journal, as before);
+//   - door_changes, door_revocations and event_doors (a foreign-key check
+//     makes any multi-row statement journal, defer_foreign_keys or not)
+//     take a single-row statement per row, prepared once, when
+//     the rows are spread over many doors (a leaf each: a revoke at 1,000
+//     doors), and the multi-row INSERT when many rows share few doors (an
+//     import batch: 1,500 rows at 3 doors touch a few pages, and a
+//     statement per row would cost more than journaling them).
+func (t *Tx) sqliteAppendRows(ctx context.Context, head string, rows [][]any, tail string) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	col, fk := fkChildDoor[head]
+	if !fk || len(rows) == 1 {
+		return t.insertRows(ctx, strings.Replace(head, "INSERT INTO", "INSERT OR FAIL INTO", 1), rows, tail)
+	}
+	doors := map[any]bool{}
+	for _, r := range rows {
+		doors[r[col]] = true
+	}
+	if 4*len(doors) < len(rows) {
+		return t.insertRows(ctx, head, rows, tail)
+	}
+	q := head + "(" + placeholders(len(rows[0])) + ")" + tail
+	st := t.stmt(ctx, q)
+	if st == nil {
+		var err error
+		if st, err = t.tx.PrepareContext(ctx, q); err != nil {
+			return err
+		}
+		defer st.Close()
+	}
+	for _, r := range rows {
+		if _, err := st.ExecContext(ctx, r...); err != nil {
 			return err
 		}
 	}

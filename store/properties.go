@@ -623,10 +623,16 @@ func (s *Store) UpdateKey(ctx context.Context, a domain.Actor, propertyID, id st
 	return k, err
 }
 
+// changedDoors lists the doors of changes, each once, in first-seen order
+// (the order of MergeDoorChanges, without merging reasons and people).
 func changedDoors(cs []domain.DoorChange) []string {
 	out := make([]string, 0, len(cs))
-	for _, c := range domain.MergeDoorChanges(cs) {
-		out = append(out, c.DoorID)
+	seen := make(map[string]bool, len(cs))
+	for _, c := range cs {
+		if !seen[c.DoorID] {
+			seen[c.DoorID] = true
+			out = append(out, c.DoorID)
+		}
 	}
 	return out
 }
