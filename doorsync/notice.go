@@ -49,11 +49,12 @@ type notices struct {
 	mu    sync.Mutex
 	doors []store.RevokedDoor
 	wake  chan struct{}
-	// round is closed once the queued notices are published; nil when
-	// none are queued. The pusher and the inbound workers wait for it
-	// (wait): the notices are the revocation's critical path and need the
-	// cores for a moment; bundles and acks follow.
-	round chan struct{}
+	// round is open while queued notices wait to be published (end closes
+	// it; nil when none are queued). The pusher and the inbound workers
+	// wait for it: the notices are the revocation's critical path and
+	// need the cores for a moment; bundles and acks follow.
+	round pushGate
+	end   func()
 	// since is when the first of the queued revocations committed.
 	since time.Time
 }
@@ -67,8 +68,8 @@ const noticeWaitMax = 2 * time.Second
 func (s *Service) queueNotices(doors []store.RevokedDoor) {
 	s.notices.mu.Lock()
 	s.notices.doors = append(s.notices.doors, doors...)
-	if s.notices.round == nil {
-		s.notices.round, s.notices.since = make(chan struct{}), time.Now()
+	if s.notices.end == nil {
+		s.notices.end, s.notices.since = s.notices.round.begin(), time.Now()
 	}
 	s.notices.mu.Unlock()
 	select {
@@ -79,19 +80,7 @@ func (s *Service) queueNotices(doors []store.RevokedDoor) {
 
 // wait waits until the queued notices are published, at most limit.
 func (n *notices) wait(ctx context.Context, limit time.Duration) {
-	n.mu.Lock()
-	ch := n.round
-	n.mu.Unlock()
-	if ch == nil {
-		return
-	}
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	select {
-	case <-ch:
-	case <-t.C:
-	case <-ctx.Done():
-	}
+	n.round.wait(ctx, limit)
 }
 
 // noticeLoop publishes queued notices until ctx ends.
@@ -103,15 +92,15 @@ func (s *Service) noticeLoop(ctx context.Context, client *mqtt.Client) {
 		case <-s.notices.wake:
 		}
 		s.notices.mu.Lock()
-		doors, round, since := s.notices.doors, s.notices.round, s.notices.since
-		s.notices.doors, s.notices.round = nil, nil
+		doors, end, since := s.notices.doors, s.notices.end, s.notices.since
+		s.notices.doors, s.notices.end = nil, nil
 		s.notices.mu.Unlock()
 		if len(doors) > 0 {
 			s.sendNotices(ctx, client, doors)
 			noticeRoundSeconds.Observe(time.Since(since).Seconds())
 		}
-		if round != nil {
-			close(round)
+		if end != nil {
+			end()
 		}
 	}
 }

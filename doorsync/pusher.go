@@ -382,7 +382,8 @@ func (p *Pusher) pushOnce(ctx context.Context) (int, error) {
 }
 
 // pushGate lets lock messages wait while a push round builds, stores and
-// publishes its bundles: the round's critical path (revoke → every lock
+// publishes its bundles (and the pusher and lock messages wait for a round
+// of revocation notices the same way, notice.go): the round's critical path (revoke → every lock
 // refusing) then has both cores and SQLite's writer instead of sharing
 // them with the acks and event logs of the previous round, which can wait
 // (docs/bench-fleet.md). The wait is bounded (roundWaitMax) and a worker

@@ -5,26 +5,19 @@ import (
 	"sync"
 )
 
-// doorStateHooks are the functions that run after every commit that queued
-// a door.state outbox row (a door got a new version, or its push was
-// requeued): Door Sync's pusher is woken by the commit itself, whichever
-// use case made it (API, console, import, PMS sync, jobs).
-type doorStateHooks struct {
+// hooks are functions that run after certain commits (OnDoorStateQueued,
+// OnRevocation), each with the commit's value of type T.
+type hooks[T any] struct {
 	mu  sync.Mutex
-	fns map[int]func()
+	fns map[int]func(T)
 	n   int
 }
 
-// OnDoorStateQueued registers f to run, after the commit, for every
-// transaction of this Store that queued a door.state outbox row; remove
-// unregisters it. f runs on the committing goroutine: keep it short (a
-// non-blocking channel send).
-func (s *Store) OnDoorStateQueued(f func()) (remove func()) {
-	h := &s.doorState
+func (h *hooks[T]) add(f func(T)) (remove func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.fns == nil {
-		h.fns = map[int]func(){}
+		h.fns = map[int]func(T){}
 	}
 	h.n++
 	id := h.n
@@ -36,18 +29,48 @@ func (s *Store) OnDoorStateQueued(f func()) (remove func()) {
 	}
 }
 
-func (s *Store) doorStateQueued() {
-	h := &s.doorState
+func (h *hooks[T]) run(v T) {
 	h.mu.Lock()
-	fns := make([]func(), 0, len(h.fns))
+	fns := make([]func(T), 0, len(h.fns))
 	for _, f := range h.fns {
 		fns = append(fns, f)
 	}
 	h.mu.Unlock()
 	for _, f := range fns {
-		f()
+		f(v)
 	}
 }
+
+// OnDoorStateQueued registers f to run, after the commit, for every
+// transaction of this Store that queued a door.state outbox row (a door got
+// a new version, or its push was requeued): Door Sync's pusher is woken by
+// the commit itself, whichever use case made it (API, console, import, PMS
+// sync, jobs); remove unregisters it. f runs on the committing goroutine:
+// keep it short (a non-blocking channel send).
+func (s *Store) OnDoorStateQueued(f func()) (remove func()) {
+	return s.doorState.add(func(struct{}) { f() })
+}
+
+func (s *Store) doorStateQueued() { s.doorState.run(struct{}{}) }
+
+// RevokedDoor is one door a committed transaction narrowed access at: the
+// version the change gave it and the people whose access there it
+// narrowed (domain.DoorChange.PersonIDs).
+type RevokedDoor struct {
+	DoorID    string
+	Version   int64
+	PersonIDs []string
+}
+
+// OnRevocation registers f to run, after the commit, for every transaction
+// of this Store that narrowed someone's access at a door, with those doors
+// (sorted by id); remove unregisters it. f runs on the committing
+// goroutine and must not keep it (hand the doors to a worker).
+func (s *Store) OnRevocation(f func([]RevokedDoor)) (remove func()) {
+	return s.revocation.add(f)
+}
+
+func (s *Store) revoked(doors []RevokedDoor) { s.revocation.run(doors) }
 
 // Group runs fn for i = 0 … n-1 in one transaction (a group commit: one
 // commit, one WAL sync, for many small use cases), each call in its own
@@ -86,56 +109,4 @@ func (s *Store) Group(ctx context.Context, op string, n int, fn func(ctx context
 		}
 	}
 	return errs
-}
-
-// RevokedDoor is one door a committed transaction narrowed access at: the
-// version the change gave it and the people whose access there it
-// narrowed (domain.DoorChange.PersonIDs).
-type RevokedDoor struct {
-	DoorID    string
-	Version   int64
-	PersonIDs []string
-}
-
-// revocationHooks are the functions told, after the commit, about every
-// transaction that narrowed someone's access at a door (Door Sync's
-// revocation notices).
-type revocationHooks struct {
-	mu  sync.Mutex
-	fns map[int]func([]RevokedDoor)
-	n   int
-}
-
-// OnRevocation registers f to run, after the commit, for every transaction
-// of this Store that narrowed someone's access at a door, with those doors
-// (sorted by id); remove unregisters it. f runs on the committing
-// goroutine and must not keep it (hand the doors to a worker).
-func (s *Store) OnRevocation(f func([]RevokedDoor)) (remove func()) {
-	h := &s.revocation
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.fns == nil {
-		h.fns = map[int]func([]RevokedDoor){}
-	}
-	h.n++
-	id := h.n
-	h.fns[id] = f
-	return func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		delete(h.fns, id)
-	}
-}
-
-func (s *Store) revoked(doors []RevokedDoor) {
-	h := &s.revocation
-	h.mu.Lock()
-	fns := make([]func([]RevokedDoor), 0, len(h.fns))
-	for _, f := range h.fns {
-		fns = append(fns, f)
-	}
-	h.mu.Unlock()
-	for _, f := range fns {
-		f(doors)
-	}
 }

@@ -68,8 +68,8 @@ type Store struct {
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
 
-	doorState  doorStateHooks  // see OnDoorStateQueued
-	revocation revocationHooks // see OnRevocation
+	doorState  hooks[struct{}]      // see OnDoorStateQueued
+	revocation hooks[[]RevokedDoor] // see OnRevocation
 
 	ckpt *checkpointer // SQLite: background WAL checkpoints (checkpoint.go)
 }
