@@ -3,6 +3,7 @@ package doorsync_test
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -248,6 +249,13 @@ func doorcodeOf(e *env, personID string) string {
 // Sync, boots it and connects it to the broker (lock id = door id).
 func connectedLock(e *env, name string) *lock.Lock {
 	e.t.Helper()
+	return connectedLockHolding(e, name, nil)
+}
+
+// connectedLockHolding is connectedLock whose lock drops every bundle
+// while hold is set (connectMQTTHolding).
+func connectedLockHolding(e *env, name string, hold *atomic.Bool) *lock.Lock {
+	e.t.Helper()
 	d, err := e.Store.CreateDoor(e.ctx, e.F.PM, e.prop(), domain.DoorInput{Name: name, Type: domain.DoorEntrance, Connectivity: domain.Online})
 	if err != nil {
 		e.t.Fatal(err)
@@ -257,6 +265,6 @@ func connectedLock(e *env, name string) *lock.Lock {
 		e.t.Fatal(err)
 	}
 	l := bootLock(e.t, p.Provisioning, lock.Options{})
-	connectMQTT(e.ctx, e.t, e.url, p.MQTTPassword, l)
+	connectMQTTHolding(e.ctx, e.t, e.url, p.MQTTPassword, l, hold)
 	return l
 }

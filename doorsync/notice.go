@@ -78,11 +78,6 @@ func (s *Service) queueNotices(doors []store.RevokedDoor) {
 	}
 }
 
-// wait waits until the queued notices are published, at most limit.
-func (n *notices) wait(ctx context.Context, limit time.Duration) {
-	n.round.wait(ctx, limit)
-}
-
 // noticeLoop publishes queued notices until ctx ends.
 func (s *Service) noticeLoop(ctx context.Context, client *mqtt.Client) {
 	for {

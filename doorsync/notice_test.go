@@ -25,22 +25,15 @@ type heldLock struct {
 
 func newHeldLock(e *env, name, email string) *heldLock {
 	e.t.Helper()
-	d, err := e.Store.CreateDoor(e.ctx, e.F.PM, e.prop(), domain.DoorInput{Name: name, Type: domain.DoorEntrance, Connectivity: domain.Online})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	p, err := e.svc.Provision(e.ctx, e.F.PM, e.prop(), d.ID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	h := &heldLock{l: bootLock(e.t, p.Provisioning, lock.Options{}), hold: &atomic.Bool{}, doorID: d.ID}
-	connectMQTTHolding(e.ctx, e.t, e.url, p.MQTTPassword, h.l, h.hold)
+	h := &heldLock{hold: &atomic.Bool{}}
+	h.l = connectedLockHolding(e, name, h.hold)
+	h.doorID = h.l.LockID() // lock id = door id
 	// The lock may announce itself before it subscribes: push once more.
-	if err := e.Store.RequeueDoorState(e.ctx, d.ID); err != nil {
+	if err := e.Store.RequeueDoorState(e.ctx, h.doorID); err != nil {
 		e.t.Fatal(err)
 	}
 	h.inSync(e, "the lock acknowledges its provisioning")
-	k, err := e.Store.CreateKey(e.ctx, e.F.PM, e.prop(), domain.KeyInput{Name: name, Doors: []domain.KeyDoor{{DoorID: d.ID, Doorcodes: true}}})
+	k, err := e.Store.CreateKey(e.ctx, e.F.PM, e.prop(), domain.KeyInput{Name: name, Doors: []domain.KeyDoor{{DoorID: h.doorID, Doorcodes: true}}})
 	if err != nil {
 		e.t.Fatal(err)
 	}

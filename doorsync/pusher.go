@@ -198,7 +198,7 @@ func (p *Pusher) Run(ctx context.Context) error {
 				} else {
 					waited = false
 				}
-				p.Svc.notices.wait(ctx, noticeWaitMax)
+				p.Svc.notices.round.wait(ctx, noticeWaitMax)
 			drain:
 				for len(batch) < groupMax {
 					select {
@@ -217,7 +217,7 @@ func (p *Pusher) Run(ctx context.Context) error {
 	for {
 		for {
 			// A revocation's notices go out before its bundles.
-			p.Svc.notices.wait(ctx, noticeWaitMax)
+			p.Svc.notices.round.wait(ctx, noticeWaitMax)
 			n, err := p.pushOnce(ctx)
 			if err != nil && ctx.Err() == nil {
 				p.Svc.Log.Error("door sync: push failed", "err", err)
