@@ -186,6 +186,9 @@ type fleetLock struct {
 	mu      sync.Mutex
 	applied []Applied            // newest last, at most historyMax
 	probes  map[string]time.Time // fan-out probe nonce → received
+	// records counts every Applied ever recorded (applied keeps the
+	// last historyMax): waitAll looks again only at locks it moved.
+	records atomic.Uint64
 }
 
 // Fleet is a running fleet of simulated locks.
@@ -320,6 +323,7 @@ func (fl *fleetLock) record(s lock.Status, at time.Time, notice bool) {
 		fl.applied = fl.applied[:historyMax-1]
 	}
 	fl.applied = append(fl.applied, Applied{At: at, Status: s, Notice: notice})
+	fl.records.Add(1)
 }
 
 func (fl *fleetLock) probe(payload []byte) bool {
@@ -372,6 +376,12 @@ func (f *Fleet) waitAll(ctx context.Context, since time.Time, ok func(lock.Statu
 	out := make([]time.Duration, len(f.locks))
 	byNotice := make([]bool, len(f.locks))
 	done := make([]bool, len(f.locks))
+	// seen[i]: how many of lock i's records were already checked. The
+	// wait shares the cores with the locks it times, so a tick looks only
+	// at the locks that applied something since the last one, and only at
+	// what they applied (a scan of every lock's history every tick took
+	// an eighth of the fleet's CPU at 10,000 locks).
+	seen := make([]uint64, len(f.locks))
 	left := len(f.locks)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
@@ -380,8 +390,15 @@ func (f *Fleet) waitAll(ctx context.Context, since time.Time, ok func(lock.Statu
 			if done[i] {
 				continue
 			}
+			n := fl.records.Load()
+			if n == seen[i] {
+				continue
+			}
 			fl.mu.Lock()
-			for _, a := range fl.applied {
+			n = fl.records.Load()
+			fresh := fl.applied[len(fl.applied)-int(min(n-seen[i], uint64(len(fl.applied)))):]
+			seen[i] = n
+			for _, a := range fresh {
 				if !a.At.Before(since) && ok(a.Status) {
 					out[i], done[i], byNotice[i] = a.At.Sub(since), true, a.Notice
 					left--

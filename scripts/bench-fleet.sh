@@ -22,7 +22,8 @@
 # PPROF=DIR profiles the server (--pprof-addr on FLEET_PPROF_PORT, 18812):
 # DIR/heap-DB-N.pprof (and .txt with MemStats, goroutine-DB-N.txt) with every
 # lock connected and DIR/cpu-DB-N.pprof over
-# the first PPROF_SECONDS (30) of the revocations (go tool pprof DIR/…).
+# the first PPROF_SECONDS (30) of the revocations, and the fleet's own CPU
+# over the whole benchmark in DIR/fleet-cpu-DB-N.pprof (go tool pprof DIR/…).
 # Output: one summary line per size, and $OUT (default
 # /tmp/bench-fleet-results.txt) gets the JSON and metrics.
 set -euo pipefail
@@ -42,6 +43,7 @@ if [ -n "$PPROF" ]; then
 	mkdir -p "$PPROF"
 	pprofflag=(--pprof-addr "127.0.0.1:$PPROF_PORT")
 fi
+fleetprof() { [ -n "$PPROF" ] && echo "--cpuprofile=$PPROF/fleet-cpu-$1-$2.pprof" || true; }
 OUT=${OUT:-/tmp/bench-fleet-results.txt}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-fleet.XXXXXX")
 srv=""
@@ -93,7 +95,7 @@ for n in $SIZES; do
 	load0=$(load)
 	ready="$tmp/ready-$db-$n" provisioned="$tmp/provisioned-$db-$n"
 	DOORLOCK_FLOOR_PASSWORD=$DOOROS_MQTT_PASSWORD "$tmp/doorlock" fleet --server "$api" --locks "$n" --revocations "$ROUNDS" \
-		--settle "$SETTLE" --idle "$IDLE" --parallel "$PARALLEL" --ready "$ready" --provisioned "$provisioned" --timeout 10m >"$tmp/fleet-$db-$n.json" 2>"$tmp/fleet-$db-$n.log" &
+		--settle "$SETTLE" --idle "$IDLE" --parallel "$PARALLEL" --ready "$ready" --provisioned "$provisioned" --timeout 10m $(fleetprof "$db" "$n") >"$tmp/fleet-$db-$n.json" 2>"$tmp/fleet-$db-$n.log" &
 	fleet=$!
 	# The fleet waits IDLE between provisioning and connecting: the server's
 	# memory with every door provisioned and no lock connected.

@@ -327,13 +327,27 @@ func BenchmarkRevoke(b *testing.B) {
 // HTTP: a resident holding two keys that open 1,000 online doors with
 // doorcodes is revoked (every door bumped, a revocation and a push per
 // door). Invites are not timed.
+// benchRevokeDoors is BenchmarkRevoke1000Doors's door count: 1,000, or
+// DOOROS_BENCH_DOORS (a multiple of 500, the doors per key).
+func benchRevokeDoors(b *testing.B) int {
+	v := os.Getenv("DOOROS_BENCH_DOORS")
+	if v == "" {
+		return 1000
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 500 || n%500 != 0 {
+		b.Fatalf("DOOROS_BENCH_DOORS=%q: give a multiple of 500", v)
+	}
+	return n
+}
+
 func BenchmarkRevoke1000Doors(b *testing.B) {
 	for _, be := range storetest.Backends(b) {
 		b.Run(be.Name, func(b *testing.B) {
 			st := be.Open(b)
 			f := storetest.Seed(b, st)
 			var grants []domain.GrantInput
-			for k := 0; k < 2; k++ {
+			for k := 0; k < benchRevokeDoors(b)/500; k++ {
 				var doors []domain.KeyDoor
 				for d := 0; d < 500; d++ {
 					door, err := st.CreateDoor(ctx, f.PM, f.Property.ID, domain.DoorInput{Name: fmt.Sprintf("Fleet %d-%d", k, d), Type: domain.DoorEntrance, Connectivity: domain.Online})

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"runtime/pprof"
+	"slices"
 	"time"
 
 	"github.com/dooros/dooros/locksim"
@@ -38,6 +40,7 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 	ready := fs.String("ready", "", "file to create once every lock is connected")
 	provisioned := fs.String("provisioned", "", "file to create once every lock is provisioned; the fleet then waits --idle before connecting (for measuring the server without connections)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "bound on connecting the fleet and on each wait for the locks")
+	cpuProfile := fs.String("cpuprofile", "", "benchmark: write this process's CPU profile over the revocation benchmark to this file (go tool pprof)")
 	floorUser := fs.String("floor-user", mqtt.DefaultServiceUser, "benchmark: MQTT user that may publish to the locks' bundle topics, for the fan-out floor; its password comes from DOORLOCK_FLOOR_PASSWORD (no password: no floor)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -70,6 +73,18 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 		if _, err := mqtt.ParseBrokerURL(*mqttURL); err != nil {
 			return fmt.Errorf("fleet: --mqtt-url: %w", err)
 		}
+	}
+	var prof *os.File
+	if *cpuProfile != "" {
+		if *rounds == 0 {
+			return errors.New("fleet: --cpuprofile profiles the revocation benchmark: give --revocations too")
+		}
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("fleet: --cpuprofile: %w", err)
+		}
+		defer f.Close()
+		prof = f
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "fleet: "+format+"\n", a...) }
@@ -122,8 +137,10 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	cfg := locksim.BenchConfig{Manager: m, PropertyID: prop, KeyIDs: keys, Fleet: f, Rounds: *rounds, Settle: *settle, Timeout: *timeout,
 		Progress: func(i int, r locksim.Round) {
-			progress("round %d: grant %v, revoke call %v, every lock refusing %v, every lock holding the bundle %v, floor %v; %d locks refused on the bundle first (slowest %v)", i,
-				r.Grant.Round(time.Millisecond), r.RevokeCall.Round(time.Millisecond), r.Every.Round(time.Millisecond), r.EveryBundle.Round(time.Millisecond), r.Floor.Round(time.Microsecond),
+			sorted := slices.Sorted(slices.Values(r.Refusal))
+			progress("round %d: grant %v, revoke call %v, every lock refusing %v (first %v, half %v), every lock holding the bundle %v, floor %v; %d locks refused on the bundle first (slowest %v)", i,
+				r.Grant.Round(time.Millisecond), r.RevokeCall.Round(time.Millisecond), r.Every.Round(time.Millisecond),
+				sorted[0].Round(time.Millisecond), sorted[len(sorted)/2].Round(time.Millisecond), r.EveryBundle.Round(time.Millisecond), r.Floor.Round(time.Microsecond),
 				r.ByBundle, r.SlowestByBundle.Round(time.Millisecond))
 		}}
 	if floorPassword != "" {
@@ -138,7 +155,15 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 		defer c.Close()
 		cfg.FloorClient = c
 	}
+	if prof != nil {
+		if err := pprof.StartCPUProfile(prof); err != nil {
+			return fmt.Errorf("fleet: --cpuprofile: %w", err)
+		}
+	}
 	res, err := locksim.RevokeBench(ctx, cfg)
+	if prof != nil {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return err
 	}

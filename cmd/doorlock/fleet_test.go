@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,8 @@ func TestFleetFlags(t *testing.T) {
 		{"BadSettle", append(ok[:4:4], "--settle", "soon"), "t", "invalid value"},
 		{"ZeroTimeout", append(ok[:4:4], "--timeout", "0s"), "t", "--timeout"},
 		{"ExtraArgument", append(ok[:4:4], "extra"), "t", "unexpected arguments"},
+		{"ProfileWithoutBenchmark", append(ok[:4:4], "--cpuprofile", filepath.Join(t.TempDir(), "cpu.pprof")), "t", "give --revocations too"},
+		{"ProfileUnwritable", append(ok[:4:4], "--revocations", "1", "--cpuprofile", filepath.Join(t.TempDir(), "no-such-dir", "cpu.pprof")), "t", "--cpuprofile"},
 		{"UnknownFlag", append(ok[:4:4], "--lock", "3"), "t", "flag provided but not defined"},
 		// Valid flags, but nothing answers at the server: a clear error.
 		{"ServerDown", ok, "t", "creating the fleet's property"},
