@@ -133,7 +133,9 @@ for n in $SIZES; do
 	[ -n "$cpuprof" ] && { wait "$cpuprof" || true; }
 	rss2=$(rss_kb "$srv")
 	load1=$(load)
-	metrics=$(curl -fsS "$api/metrics" | grep -E '^dooros_doorsync_(inbound_messages_total|inbound_waits|pushes_held|pushes_ahead|republishes|ack_round_trip|mqtt_publish_failures|bundle_failures|bundles_total|inbound_group_size_(sum|count)|revocation_notice)' || true)
+	# The revoke request as the server timed it (handler only), beside the
+	# fleet's figure from the moment the request was sent.
+	metrics=$(curl -fsS "$api/metrics" | grep -E '^dooros_doorsync_(inbound_messages_total|inbound_waits|pushes_held|pushes_ahead|republishes|ack_round_trip|mqtt_publish_failures|bundle_failures|bundles_total|inbound_group_size_(sum|count)|revocation_notice)|^dooros_http_request_duration_seconds_(sum|count)\{route="POST /api/v1/properties/\{p\}/people/\{id\}/revoke"' || true)
 	kill "$srv"; wait "$srv" 2>/dev/null || true; srv=""
 	# Messages the embedded broker dropped (in-flight quota or outbound channel full).
 	broker_drops=$(grep -c 'client store quota reached\|packet ids exhausted\|client write queue full' "$tmp/server-$db-$n.log" || true)
