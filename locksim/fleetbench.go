@@ -1,10 +1,14 @@
 package locksim
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dooros/dooros/lock"
@@ -33,6 +37,10 @@ type BenchConfig struct {
 	Timeout time.Duration
 	// Progress, when set, is told about each round.
 	Progress func(round int, r Round)
+	// CPU, when set, reads the CPU time the fleet's process and the
+	// server's have used so far (ProcessCPU); each round then reports how
+	// much of the two went into its refusal window.
+	CPU func() (fleet, server time.Duration, err error)
 }
 
 // Round is one invite-and-revoke of the benchmark.
@@ -61,6 +69,12 @@ type Round struct {
 	Every time.Duration
 	// Floor is the fan-out floor measured in this round (0: not measured).
 	Floor time.Duration
+	// Window is the refusal window: from the revoke request sent until the
+	// wait saw every lock refusing (Every, plus at most one 5 ms poll).
+	// FleetCPU and ServerCPU are the CPU time the two processes used in it
+	// (BenchConfig.CPU; zero without it): the simulated locks share the
+	// machine's cores with the server, real locks do not.
+	Window, FleetCPU, ServerCPU time.Duration
 }
 
 // BenchResult summarises the rounds; durations are in milliseconds in JSON.
@@ -88,6 +102,10 @@ type BenchResult struct {
 	// RevokeCallP50/Max: how long the revoke request itself took.
 	RevokeCallP50 Millis `json:"revoke_call_p50_ms"`
 	RevokeCallMax Millis `json:"revoke_call_max_ms"`
+	// The cores the fleet and the server used on average in the refusal
+	// windows (their CPU time over the windows' wall time; BenchConfig.CPU).
+	WindowFleetCores  float64 `json:"refusal_window_fleet_cores"`
+	WindowServerCores float64 `json:"refusal_window_server_cores"`
 	// Dropped bundles at the locks' receive queues during the benchmark.
 	Dropped int64 `json:"lock_queue_drops"`
 	// Revocation notices the locks did not apply during the benchmark:
@@ -144,6 +162,7 @@ func RevokeBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	stale0, refused0 := cfg.Fleet.Notices()
 	res := &BenchResult{Locks: cfg.Fleet.Len(), Rounds: cfg.Rounds}
 	var all, every, floors, calls, bundles, everyBundle []time.Duration
+	var windows, fleetCPU, serverCPU time.Duration
 	tag := time.Now().UnixNano()
 	for round := range cfg.Rounds {
 		var r Round
@@ -178,6 +197,12 @@ func RevokeBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 			}
 			floors = append(floors, r.Floor)
 		}
+		var fleet0, server0 time.Duration
+		if cfg.CPU != nil {
+			if fleet0, server0, err = cfg.CPU(); err != nil {
+				return nil, fmt.Errorf("bench round %d: %w", round+1, err)
+			}
+		}
 		start := time.Now()
 		if err := cfg.Manager.Do(ctx, "POST", prop+"/people/"+url.PathEscape(person.ID)+"/revoke", nil, nil); err != nil {
 			return nil, err
@@ -189,6 +214,18 @@ func RevokeBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		// bundle removed it).
 		var byNotice []bool
 		r.Refusal, byNotice, err = cfg.Fleet.waitAll(wctx, start, func(s lock.Status) bool { return s.Doorcodes-s.SuspendedDoorcodes == 0 })
+		r.Window = time.Since(start)
+		if cfg.CPU != nil && err == nil {
+			fleet1, server1, cerr := cfg.CPU()
+			if cerr != nil {
+				cancel()
+				return nil, fmt.Errorf("bench round %d: %w", round+1, cerr)
+			}
+			r.FleetCPU, r.ServerCPU = fleet1-fleet0, server1-server0
+			windows += r.Window
+			fleetCPU += r.FleetCPU
+			serverCPU += r.ServerCPU
+		}
 		for i, n := range byNotice {
 			if !n {
 				r.ByBundle++
@@ -224,6 +261,10 @@ func RevokeBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	res.EveryP50, res.EveryP99 = Millis(pct(every, .5)), Millis(pct(every, .99))
 	res.FloorP50, res.FloorP99 = Millis(pct(floors, .5)), Millis(pct(floors, .99))
 	res.RevokeCallP50, res.RevokeCallMax = Millis(pct(calls, .5)), Millis(calls[len(calls)-1])
+	if windows > 0 {
+		res.WindowFleetCores = float64(fleetCPU) / float64(windows)
+		res.WindowServerCores = float64(serverCPU) / float64(windows)
+	}
 	res.Dropped = cfg.Fleet.Dropped() - dropped0
 	stale1, refused1 := cfg.Fleet.Notices()
 	res.StaleNotices, res.RefusedNotices = stale1-stale0, refused1-refused0
@@ -260,4 +301,34 @@ func (m *Manager) CreateProperty(ctx context.Context, name, timeZone string) (st
 		return "", err
 	}
 	return p.ID, nil
+}
+
+// ProcessCPU reads the CPU time (user and system) a Linux process has used,
+// from /proc/PID/stat ("self" for this one), in clock ticks of 10 ms.
+func ProcessCPU(pid string) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("process CPU: %w", err)
+	}
+	return parseProcStat(b, pid)
+}
+
+// parseProcStat reads utime + stime from a /proc/PID/stat line.
+func parseProcStat(b []byte, pid string) (time.Duration, error) {
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// the fields counted are those after its closing parenthesis.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("process CPU: unexpected /proc/%s/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("process CPU: unexpected /proc/%s/stat", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("process CPU: unexpected /proc/%s/stat", pid)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }

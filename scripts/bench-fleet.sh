@@ -95,7 +95,7 @@ for n in $SIZES; do
 	load0=$(load)
 	ready="$tmp/ready-$db-$n" provisioned="$tmp/provisioned-$db-$n"
 	DOORLOCK_FLOOR_PASSWORD=$DOOROS_MQTT_PASSWORD "$tmp/doorlock" fleet --server "$api" --locks "$n" --revocations "$ROUNDS" \
-		--settle "$SETTLE" --idle "$IDLE" --parallel "$PARALLEL" --ready "$ready" --provisioned "$provisioned" --timeout 10m $(fleetprof "$db" "$n") >"$tmp/fleet-$db-$n.json" 2>"$tmp/fleet-$db-$n.log" &
+		--settle "$SETTLE" --idle "$IDLE" --parallel "$PARALLEL" --ready "$ready" --provisioned "$provisioned" --timeout 10m --server-pid "$srv" $(fleetprof "$db" "$n") >"$tmp/fleet-$db-$n.json" 2>"$tmp/fleet-$db-$n.log" &
 	fleet=$!
 	# The fleet waits IDLE between provisioning and connecting: the server's
 	# memory with every door provisioned and no lock connected.
@@ -159,7 +159,8 @@ print(f"{sys.argv[12]}, {n} locks: revoke → every lock refusing p50 {r['every_
       f"every lock holding the bundle p50 {r['every_lock_bundle_p50_ms']:.0f} ms p99 {r['every_lock_bundle_p99_ms']:.0f} ms; "
       f"fan-out floor p50 {r['floor_p50_ms']:.1f} ms p99 {r['floor_p99_ms']:.1f} ms; revoke call p50 {r['revoke_call_p50_ms']:.0f} ms; "
       f"server RSS {int(rss1)/1024:.0f} MB ({per_lock:.1f} KB per connected lock); idle CPU {idle}% ; "
-      f"benchmark CPU {(int(b1)-int(b0))/int(hz)/int(rounds):.2f} s/round; lock queue drops {r['lock_queue_drops']}; broker drops {sys.argv[13]}; load {l0} → {l1}")
+      f"benchmark CPU {(int(b1)-int(b0))/int(hz)/int(rounds):.2f} s/round; "
+      f"cores used in the refusal windows: fleet {r['refusal_window_fleet_cores']:.2f}, server {r['refusal_window_server_cores']:.2f}; lock queue drops {r['lock_queue_drops']}; broker drops {sys.argv[13]}; load {l0} → {l1}")
 EOF
 	grep -E '^dooros_doorsync_(inbound_waits|mqtt_publish_failures)' <<<"$metrics" || true
 done

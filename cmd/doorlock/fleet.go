@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/dooros/dooros/locksim"
@@ -40,6 +41,7 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 	ready := fs.String("ready", "", "file to create once every lock is connected")
 	provisioned := fs.String("provisioned", "", "file to create once every lock is provisioned; the fleet then waits --idle before connecting (for measuring the server without connections)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "bound on connecting the fleet and on each wait for the locks")
+	serverPID := fs.Int("server-pid", 0, "benchmark: the server's process id on this machine (Linux): each round also reports the CPU the fleet and the server used in its refusal window")
 	cpuProfile := fs.String("cpuprofile", "", "benchmark: write this process's CPU profile over the revocation benchmark to this file (go tool pprof)")
 	floorUser := fs.String("floor-user", mqtt.DefaultServiceUser, "benchmark: MQTT user that may publish to the locks' bundle topics, for the fan-out floor; its password comes from DOORLOCK_FLOOR_PASSWORD (no password: no floor)")
 	if err := fs.Parse(args); err != nil {
@@ -63,6 +65,8 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("fleet: --revocations %d: cannot be negative", *rounds)
 	case *settle < 0 || *idle < 0:
 		return errors.New("fleet: --settle and --idle cannot be negative")
+	case *serverPID < 0:
+		return fmt.Errorf("fleet: --server-pid %d: cannot be negative", *serverPID)
 	case *timeout <= 0:
 		return fmt.Errorf("fleet: --timeout %v: must be positive", *timeout)
 	}
@@ -72,6 +76,21 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 	if *mqttURL != "" {
 		if _, err := mqtt.ParseBrokerURL(*mqttURL); err != nil {
 			return fmt.Errorf("fleet: --mqtt-url: %w", err)
+		}
+	}
+	var cpu func() (time.Duration, time.Duration, error)
+	if *serverPID > 0 {
+		pid := strconv.Itoa(*serverPID)
+		if _, err := locksim.ProcessCPU(pid); err != nil {
+			return fmt.Errorf("fleet: --server-pid %d: %w", *serverPID, err)
+		}
+		cpu = func() (time.Duration, time.Duration, error) {
+			self, err := locksim.ProcessCPU("self")
+			if err != nil {
+				return 0, 0, err
+			}
+			server, err := locksim.ProcessCPU(pid)
+			return self, server, err
 		}
 	}
 	var prof *os.File
@@ -135,13 +154,16 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("fleet: creating keys: %w", err)
 	}
-	cfg := locksim.BenchConfig{Manager: m, PropertyID: prop, KeyIDs: keys, Fleet: f, Rounds: *rounds, Settle: *settle, Timeout: *timeout,
+	cfg := locksim.BenchConfig{Manager: m, PropertyID: prop, KeyIDs: keys, Fleet: f, Rounds: *rounds, Settle: *settle, Timeout: *timeout, CPU: cpu,
 		Progress: func(i int, r locksim.Round) {
 			sorted := slices.Sorted(slices.Values(r.Refusal))
 			progress("round %d: grant %v, revoke call %v, every lock refusing %v (first %v, half %v), every lock holding the bundle %v, floor %v; %d locks refused on the bundle first (slowest %v)", i,
 				r.Grant.Round(time.Millisecond), r.RevokeCall.Round(time.Millisecond), r.Every.Round(time.Millisecond),
 				sorted[0].Round(time.Millisecond), sorted[len(sorted)/2].Round(time.Millisecond), r.EveryBundle.Round(time.Millisecond), r.Floor.Round(time.Microsecond),
 				r.ByBundle, r.SlowestByBundle.Round(time.Millisecond))
+			if cpu != nil {
+				progress("round %d: refusal window %v: CPU fleet %v, server %v", i, r.Window.Round(time.Millisecond), r.FleetCPU, r.ServerCPU)
+			}
 		}}
 	if floorPassword != "" {
 		broker := *mqttURL

@@ -47,6 +47,8 @@ func TestFleetFlags(t *testing.T) {
 		{"BadSettle", append(ok[:4:4], "--settle", "soon"), "t", "invalid value"},
 		{"ZeroTimeout", append(ok[:4:4], "--timeout", "0s"), "t", "--timeout"},
 		{"ExtraArgument", append(ok[:4:4], "extra"), "t", "unexpected arguments"},
+		{"NegativeServerPID", append(ok[:4:4], "--server-pid", "-3"), "t", "--server-pid -3"},
+		{"NoSuchServerPID", append(ok[:4:4], "--server-pid", "999999999"), "t", "--server-pid 999999999"},
 		{"ProfileWithoutBenchmark", append(ok[:4:4], "--cpuprofile", filepath.Join(t.TempDir(), "cpu.pprof")), "t", "give --revocations too"},
 		{"ProfileUnwritable", append(ok[:4:4], "--revocations", "1", "--cpuprofile", filepath.Join(t.TempDir(), "no-such-dir", "cpu.pprof")), "t", "--cpuprofile"},
 		{"UnknownFlag", append(ok[:4:4], "--lock", "3"), "t", "flag provided but not defined"},
