@@ -32,7 +32,7 @@ var noticesSent = prometheus.NewCounterVec(prometheus.CounterOpts{
 
 var noticeRoundSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
 	Name:    "dooros_doorsync_revocation_notice_round_seconds",
-	Help:    "From the commit of a revocation until its revocation notices are on the wire: lock keys read, notice signed, sealed per lock, published and, on the embedded broker, written to the locks' connections (that wait at most 2 s).",
+	Help:    "From the commit of a revocation to its last revocation notice handed to the broker (lock keys read, notice signed, sealed per lock, published).",
 	Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 })
 
@@ -91,18 +91,7 @@ func (s *Service) noticeLoop(ctx context.Context, client *mqtt.Client) {
 		s.notices.doors, s.notices.end = nil, nil
 		s.notices.mu.Unlock()
 		if len(doors) > 0 {
-			topics := s.sendNotices(ctx, client, doors)
-			// The round ends when the notices are on the wire, not when
-			// the broker took them: bundles and acks would otherwise take
-			// the cores from the broker's writes (at 10,000 locks the last
-			// notice was written 50–140 ms after the broker took it). An
-			// external broker writes on its own: WaitWritten returns at
-			// once.
-			wctx, cancel := context.WithTimeout(ctx, noticeWaitMax)
-			if err := client.WaitWritten(wctx, topics); err != nil {
-				s.Log.Debug("revocation notices: not all written to the locks' connections", "err", err)
-			}
-			cancel()
+			s.sendNotices(ctx, client, doors)
 			noticeRoundSeconds.Observe(time.Since(since).Seconds())
 		}
 		if end != nil {
@@ -117,15 +106,14 @@ type noticeItem struct {
 	sealed []byte
 }
 
-// sendNotices signs, seals and publishes the notices of doors, and returns
-// the topics it published on.
-func (s *Service) sendNotices(ctx context.Context, client *mqtt.Client, doors []store.RevokedDoor) (published []string) {
+// sendNotices signs, seals and publishes the notices of doors.
+func (s *Service) sendNotices(ctx context.Context, client *mqtt.Client, doors []store.RevokedDoor) {
 	if !client.State().Up {
 		// The broker is away: nothing would reach a lock now, and a
 		// publish would wait for the connection. The bundles wait in the
 		// outbox and revoke when it is back.
 		noticesSent.WithLabelValues("skipped").Add(float64(len(doors)))
-		return nil
+		return
 	}
 	now := s.Store.Now()
 	// Locks not cached yet are read in one query.
@@ -174,19 +162,17 @@ func (s *Service) sendNotices(ctx context.Context, client *mqtt.Client, doors []
 	}
 	items := make(chan noticeItem, noticeWorkers)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
 	for range noticeWorkers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for it := range items {
-				topic := mqtt.MustTopic(mqtt.KindBundle, it.doorID)
 				// QoS 0: a notice is best effort (the bundle behind it is
 				// acknowledged and retried), so neither the broker nor the
 				// lock keeps in-flight state or sends a PUBACK for it, and
 				// on an external broker no publisher waits a round trip.
 				pctx, cancel := context.WithTimeout(ctx, noticePublishTimeout)
-				err := client.Publish(pctx, topic, it.sealed, 0, false)
+				err := client.Publish(pctx, mqtt.MustTopic(mqtt.KindBundle, it.doorID), it.sealed, 0, false)
 				cancel()
 				if err != nil {
 					noticesSent.WithLabelValues("failed").Inc()
@@ -194,9 +180,6 @@ func (s *Service) sendNotices(ctx context.Context, client *mqtt.Client, doors []
 					continue
 				}
 				noticesSent.WithLabelValues("published").Inc()
-				mu.Lock()
-				published = append(published, topic)
-				mu.Unlock()
 			}
 		}()
 	}
@@ -255,6 +238,4 @@ func (s *Service) sendNotices(ctx context.Context, client *mqtt.Client, doors []
 			}
 		}
 	}
-	// published is read after the deferred wait for the workers.
-	return
 }

@@ -355,18 +355,6 @@ func (c *Client) Publish(ctx context.Context, topic string, payload []byte, qos 
 	}
 }
 
-// WaitWritten waits until the messages already published on topics were
-// written to the connections of the clients subscribed to them. Only the
-// embedded broker's in-process client can see that; on an external broker
-// it returns at once (a QoS 0 publish is the broker's once Publish
-// returns). It fails when ctx ends first.
-func (c *Client) WaitWritten(ctx context.Context, topics []string) error {
-	if c.inline == nil {
-		return nil
-	}
-	return c.inline.waitWritten(ctx, topics)
-}
-
 // Subscribe subscribes to filter and delivers its messages to h until
 // Close, renewing the subscription after every reconnect. It waits for the
 // broker's SUBACK; a broker that refuses the filter yields ErrNotAuthorized.

@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -67,38 +66,6 @@ func (ic *inlineClient) publish(topic string, payload []byte, qos byte, retain b
 		return fmt.Errorf("mqtt: publish %s: %w", topic, err)
 	}
 	return nil
-}
-
-// waitWritten polls, every millisecond, the clients subscribed to topics
-// until the broker has written every packet queued for them.
-func (ic *inlineClient) waitWritten(ctx context.Context, topics []string) error {
-	var clients []*mochi.Client
-	for _, t := range topics {
-		for id := range ic.server.Topics.Subscribers(t).Subscriptions {
-			if cl, ok := ic.server.Clients.Get(id); ok {
-				clients = append(clients, cl)
-			}
-		}
-	}
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for {
-		left := clients[:0]
-		for _, cl := range clients {
-			if cl.PendingWrites() > 0 && !cl.Closed() {
-				left = append(left, cl)
-			}
-		}
-		clients = left
-		if len(clients) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("mqtt: %d clients still have messages to be written: %w", len(clients), context.Cause(ctx))
-		case <-tick.C:
-		}
-	}
 }
 
 func (ic *inlineClient) subscribe(filter string, qos byte, h Handler) error {

@@ -3,8 +3,6 @@ package mqtt_test
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -253,54 +251,5 @@ func TestEmbedded_BundlesReachLockInOrder(t *testing.T) {
 	}
 	if d := b.Dropped(); d != 0 {
 		t.Fatalf("broker dropped %d messages", d)
-	}
-}
-
-// The cloud's in-process client can wait until what it published to a
-// lock is written to the lock's connection: not while the lock does not
-// read (its socket full), at once when it has read everything.
-func TestEmbedded_WaitWritten(t *testing.T) {
-	b, _ := MustStartBroker(t)
-	cloud := b.Client(nil)
-	t.Cleanup(func() { _ = cloud.Close() })
-	ctx := t.Context()
-	l := dialRawLock(t, b)
-	topic := mqtt.MustTopic(mqtt.KindBundle, l.id)
-	// 60 packets of 256 KiB (the queue holds 64): far more than the two
-	// sockets' buffers while the lock reads nothing.
-	payload := bytes.Repeat([]byte("n"), 256<<10)
-	for range 60 {
-		if err := cloud.Publish(ctx, topic, payload, 0, false); err != nil {
-			t.Fatal(err)
-		}
-	}
-	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-	err := cloud.WaitWritten(short, []string{topic})
-	cancel()
-	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("WaitWritten with the lock not reading = %v, want a deadline error", err)
-	}
-	// Nobody subscribed to this one: nothing to wait for.
-	if err := cloud.WaitWritten(ctx, []string{mqtt.MustTopic(mqtt.KindBundle, "lock-nobody")}); err != nil {
-		t.Fatalf("WaitWritten on a topic without subscribers = %v", err)
-	}
-	read := make(chan error, 1)
-	go func() {
-		_ = l.conn.SetReadDeadline(time.Now().Add(wait))
-		_, err := io.CopyN(io.Discard, l.r, 60*int64(len(payload)))
-		read <- err
-	}()
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	if err := cloud.WaitWritten(wctx, []string{topic}); err != nil {
-		t.Fatalf("WaitWritten with the lock reading = %v", err)
-	}
-	if err := <-read; err != nil {
-		t.Fatal(err)
-	}
-	// A client on a TCP connection cannot see the broker's queues.
-	svc := MustConnect(t, MustProvisionLock(t, b))
-	if err := svc.WaitWritten(short, []string{topic}); err != nil {
-		t.Fatalf("WaitWritten on a TCP client = %v, want nil at once", err)
 	}
 }

@@ -240,13 +240,6 @@ func (cl *Client) drainOutbound() {
 	}
 }
 
-// PendingWrites is how many packets are queued for the client and not yet
-// written to its connection (DOOR OS: the cloud waits for its revocation
-// notices to be on the wire before it builds bundles).
-func (cl *Client) PendingWrites() int {
-	return int(atomic.LoadInt32(&cl.State.outboundQty))
-}
-
 // writeOutbound writes one packet of the outbound channel. It is a function
 // of its own, not inlined, so that WriteLoop's frame stays small while it
 // waits: the copy of the packet WritePacket takes (about 800 bytes) and
