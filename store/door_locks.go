@@ -358,16 +358,23 @@ type lockRowData struct {
 	doorID                              string
 	gen                                 int
 	ackedStateVersion, version, logNext int64
-	logHead, propertyID, doorName       string
-	unitID                              string
-	doorType                            domain.DoorType
+	// ackedVersion (the door's), needSnapshot and rotationVersion
+	// (property_rotation_version) as read: recording an ack works out
+	// what it leaves instead of reading them again.
+	ackedVersion, rotationVersion int64
+	needSnapshot                  bool
+	logHead, propertyID, doorName string
+	unitID                        string
+	doorType                      domain.DoorType
 }
 
 func (t *Tx) lockRow(ctx context.Context, doorID string) (lockRowData, error) {
 	r := lockRowData{doorID: doorID}
-	err := t.queryRow(ctx, `SELECT l.generation, l.acked_state_version, l.log_next, l.log_head, d.version, d.property_id, d.name, d.type, COALESCE(d.unit_id, '')
+	err := t.queryRow(ctx, `SELECT l.generation, l.acked_state_version, l.log_next, l.log_head, d.version, d.property_id, d.name, d.type, COALESCE(d.unit_id, ''),
+			d.acked_version, l.need_snapshot, l.property_rotation_version
 		FROM door_locks l JOIN doors d ON d.id = l.door_id WHERE l.door_id = ?`+t.forUpdate(), doorID).
-		Scan(&r.gen, &r.ackedStateVersion, &r.logNext, &r.logHead, &r.version, &r.propertyID, &r.doorName, &r.doorType, &r.unitID)
+		Scan(&r.gen, &r.ackedStateVersion, &r.logNext, &r.logHead, &r.version, &r.propertyID, &r.doorName, &r.doorType, &r.unitID,
+			&r.ackedVersion, &r.needSnapshot, &r.rotationVersion)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, domain.Errorf(domain.ENotFound, "door %s has no provisioned lock", doorID)
 	}
@@ -409,6 +416,10 @@ func (t *Tx) recordLockAck(ctx context.Context, r lockRowData, generation int, a
 				return err
 			}
 		}
+		// What the door's acknowledged version and the snapshot flag are
+		// once the statements below ran (nothing else in the transaction
+		// writes them: the lock's row is locked for it).
+		out.AckedVersion, out.Pending = r.ackedVersion, r.needSnapshot
 		switch {
 		case ack.Status == lockproto.AckNeedSnapshot || (!known && lockVersion > 0 && lockVersion >= ackedStateVersion):
 			// (An ack of a version below the acknowledged one is old
@@ -417,6 +428,7 @@ func (t *Tx) recordLockAck(ctx context.Context, r lockRowData, generation int, a
 			if _, err := t.exec(ctx, `UPDATE door_locks SET need_snapshot = TRUE WHERE door_id = ?`, doorID); err != nil {
 				return err
 			}
+			out.Pending = true
 		case lockVersion > ackedStateVersion || (lockVersion == ackedStateVersion && known):
 			if _, err := t.exec(ctx, `UPDATE door_locks SET acked_state = ?, acked_state_version = ?, need_snapshot = FALSE WHERE door_id = ?`,
 				state, lockVersion, doorID); err != nil {
@@ -426,19 +438,20 @@ func (t *Tx) recordLockAck(ctx context.Context, r lockRowData, generation int, a
 				lockVersion, micros(now), doorID, lockVersion); err != nil {
 				return err
 			}
-		}
-		if err := t.queryRow(ctx, `SELECT d.acked_version, l.need_snapshot FROM doors d JOIN door_locks l ON l.door_id = d.id WHERE d.id = ?`, doorID).
-			Scan(&out.AckedVersion, &out.Pending); err != nil {
-			return err
+			out.Pending = false
+			out.AckedVersion = max(out.AckedVersion, lockVersion)
 		}
 		out.Pending = out.Pending || out.AckedVersion < version
 		if err := t.completeDoorPushes(ctx, doorID, out.AckedVersion, now); err != nil {
 			return err
 		}
 		// The lock is at lockVersion, whatever the status: at or past the
-		// first version carrying a property-key rotation, it took the key.
-		if err := t.propertyKeyApplied(ctx, doorID, lockVersion, false); err != nil {
-			return err
+		// first version carrying a property-key rotation, it took the key
+		// (no rotation waits for this lock when it read 0).
+		if r.rotationVersion != 0 {
+			if err := t.propertyKeyApplied(ctx, doorID, lockVersion, false); err != nil {
+				return err
+			}
 		}
 		if ack.Status == lockproto.AckApplied {
 			return t.addEvent(ctx, domain.Event{PropertyID: propertyID, Kind: EventLockAcked, Actor: "Door Sync", DoorID: doorID, Doors: []string{doorID},

@@ -1,0 +1,64 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/dooros/dooros/lockproto"
+	"github.com/dooros/dooros/store"
+	"github.com/dooros/dooros/store/storetest"
+)
+
+// RecordLockAck says where the door stands after the ack — its
+// acknowledged version, and whether it still has something to deliver —
+// exactly as a read of the door afterwards does, whatever the ack asked
+// for.
+func TestRecordLockAckResultMatchesTheDoor(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		f := storetest.Seed(t, st)
+		keys := storetest.Keyring(t, st)
+		pub, err := keys.PropertyPublicKey(ctx, f.Property.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		door := f.Lobby.ID
+		p, err := st.ProvisionLock(ctx, f.PM, keys, pub, f.Property.ID, door, "pw", "hash")
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(step string, status lockproto.AckStatus, version int64, bundle []byte, wantPending bool) {
+			t.Helper()
+			got, err := st.RecordLockAck(ctx, door, p.Generation, &lockproto.Ack{LockID: door, Status: status, Version: uint64(version), Bundle: bundle, LockTime: time.Now()}, "test")
+			if err != nil {
+				t.Fatalf("%s: %v", step, err)
+			}
+			v, acked, _, err := st.DoorVersion(ctx, door)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.AckedVersion != acked || got.Pending != wantPending || got.Version != version {
+				t.Fatalf("%s: ack result %+v; the door is at %d, acknowledged %d; want pending %v", step, got, v, acked, wantPending)
+			}
+		}
+		b, err := st.BuildDoorBundle(ctx, keys, keys, door)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The lock applied the bundle: acknowledged, nothing pending.
+		check("applied", lockproto.AckApplied, b.Version, lockproto.BundleDigest(b.Sealed), false)
+		// The same lock, at that version, asks for a snapshot: still
+		// acknowledged there, but a snapshot to deliver.
+		check("need snapshot at the acknowledged version", lockproto.AckNeedSnapshot, b.Version, nil, true)
+		check("need snapshot again", lockproto.AckNeedSnapshot, b.Version, nil, true)
+		// A stale ack of an older version changes nothing: still pending.
+		check("stale", lockproto.AckStale, 0, nil, true)
+		// The snapshot applied: nothing pending any more.
+		snap, err := st.BuildDoorBundle(ctx, keys, keys, door)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("snapshot applied", lockproto.AckApplied, snap.Version, lockproto.BundleDigest(snap.Sealed), false)
+	})
+}
