@@ -60,16 +60,22 @@ func TestBackgroundCheckpoint(t *testing.T) {
 		return result{}
 	}
 	// A burst of commits (ckptCommits and more), then one commit alone
-	// (checkpointed ckptIdle later): each time the whole WAL is copied.
+	// (checkpointed ckptIdle later): each time the whole WAL ends up
+	// copied. A checkpoint that starts while the burst is still committing
+	// stops at the snapshot the committing transaction holds (PASSIVE: it
+	// waits for nobody), so it may copy part of the WAL; the commits after
+	// it start another, which copies the rest.
 	for _, n := range []int{ckptCommits + 5, 1} {
 		write(n)
-		copied := 0
-		for copied < n { // 2+ frames per commit; a burst may take two runs
+		for {
 			r := wait()
-			if r.log < 0 || r.copied != r.log {
-				t.Fatalf("after %d commits: checkpoint copied %d of %d frames", n, r.copied, r.log)
+			if r.log < 0 {
+				t.Fatalf("after %d commits: the background checkpoint failed", n)
 			}
-			copied += r.copied
+			if r.copied == r.log {
+				break
+			}
+			t.Logf("after %d commits: a checkpoint during the commits copied %d of %d frames", n, r.copied, r.log)
 		}
 	}
 	var rows int
