@@ -664,7 +664,8 @@ func (s *Store) LogZWaveLockNow(ctx context.Context, a domain.Actor, propertyID,
 // and slot), in force from the property's midnight to the next. A Z-Wave
 // lock cannot start a 15-minute code's clock itself, so DOOR OS does: its
 // first keypad unlock at this door (Activity, matched by slot) ends it 15
-// minutes later, or at midnight if that comes first.
+// minutes later, also when that is past midnight: a DOOR OS lock gives a
+// code first used at 23:55 its full 15 minutes too (lock.startedQuarterCode).
 func (t *Tx) zwaveGuestCodes(ctx context.Context, sealer Sealer, doorID string, prop domain.Property) ([]ZWaveCode, error) {
 	loc := prop.Location()
 	today := lockproto.DayNumber(t.s.Now(), loc)
@@ -694,9 +695,7 @@ func (t *Tx) zwaveGuestCodes(ctx context.Context, sealer Sealer, doorID string, 
 				return nil, err
 			}
 			if first.Valid {
-				if end := time.UnixMicro(first.Int64).Add(lockproto.QuarterHourValidity); end.Before(c.NotAfter) {
-					c.NotAfter = end
-				}
+				c.NotAfter = time.UnixMicro(first.Int64).Add(lockproto.QuarterHourValidity)
 			}
 		}
 		out = append(out, c)

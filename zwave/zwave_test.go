@@ -374,9 +374,12 @@ func TestCodeWindowEnforced(t *testing.T) {
 
 // TestGuestCodes: a resident's day and 15-minute guest codes are written
 // to the Z-Wave lock when issued, the 15-minute code is
-// cleared 15 minutes after its first keypad use, the day code at the
-// property's midnight, and a revoked guest's code at once. The store and
-// the syncer share a clock the test moves.
+// cleared 15 minutes after its first keypad use (also when those 15
+// minutes run past midnight), the day code at the property's midnight, and
+// a revoked guest's code at once. The store and the syncer share a clock
+// the test moves; it starts at noon in the property's zone, so the test
+// does not depend on the hour it runs at (it failed in CI at 23:45 New
+// York time, when the code was still cut at midnight).
 func TestGuestCodes(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		var mu sync.Mutex
@@ -386,6 +389,11 @@ func TestGuestCodes(t *testing.T) {
 		e := newEnv(t, st, 2)
 		ctx := context.Background()
 		kr := e.kr
+		{
+			loc := e.f.Property.Location()
+			y, m, d := time.Now().In(loc).Date()
+			move(time.Date(y, m, d, 12, 0, 0, 0, loc))
+		}
 		hv, err := st.Invite(ctx, e.f.PM, e.prop(), domain.InviteInput{FirstName: "Rita", LastName: "Host", Email: "rita@example.com",
 			Access: domain.AccessApp, Keys: []domain.GrantInput{{KeyID: e.f.Building.ID, MayShare: true}}})
 		if err != nil {
@@ -459,6 +467,33 @@ func TestGuestCodes(t *testing.T) {
 		}
 		eventually(t, 60*time.Second, "a revoked guest's code cleared", func() bool { return e.net.Holds(t, 2, late.Code) == 0 })
 		eventually(t, 60*time.Second, "synced after the revocation", e.synced)
+
+		// A 15-minute code first used at 23:55 keeps its 15 minutes past
+		// midnight, as on a DOOR OS lock, and ends at 00:10.
+		night := guest(domain.GuestQuarterHourCode, "night@example.com")
+		eventually(t, 60*time.Second, "the night's 15-minute code written", func() bool { return e.net.Holds(t, 2, night.Code) > 0 })
+		nextMidnight := lockproto.DayStart(lockproto.DayNumber(st.Now(), loc)+1, loc)
+		move(nextMidnight.Add(-5 * time.Minute))
+		if ok, _ := e.net.Keypad(t, 2, night.Code); !ok {
+			t.Fatal("the 15-minute code did not open the lock at 23:55")
+		}
+		eventually(t, 30*time.Second, "the 23:55 keypad use in Activity", func() bool {
+			for _, ev := range e.activity(domain.EventDoorUnlocked) {
+				if ev.PersonID == night.ID {
+					return true
+				}
+			}
+			return false
+		})
+		nightUse := st.Now()
+		move(nightUse.Add(14 * time.Minute))
+		e.syncer.Kick()
+		time.Sleep(500 * time.Millisecond)
+		if e.net.Holds(t, 2, night.Code) == 0 {
+			t.Fatal("the 15-minute code first used at 23:55 was cleared at midnight, before its 15 minutes were over")
+		}
+		move(nightUse.Add(15*time.Minute + time.Second))
+		eventually(t, 60*time.Second, "the 23:55 code cleared at 00:10", func() bool { return e.net.Holds(t, 2, night.Code) == 0 })
 	})
 }
 
