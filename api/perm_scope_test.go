@@ -24,15 +24,7 @@ func TestSpecificSeesTheDoorsOfHisKeys(t *testing.T) {
 		f, ctx := e.F, context.Background()
 		pid := f.Property.ID
 		kr := storetest.Keyring(t, st)
-		pub, err := kr.PropertyPublicKey(ctx, pid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range []string{f.Gym.ID, f.Unit101.ID} {
-			if _, err := st.ProvisionLock(ctx, f.PM, kr, pub, pid, d, "", ""); err != nil {
-				t.Fatal(err)
-			}
-		}
+		storetest.ProvisionLocks(t, st, kr, f.PM, pid, f.Gym.ID, f.Unit101.ID)
 		tokens := map[string]string{"portfolio": e.PMToken}
 		tokens["limited"] = e.managerToken("limited@example.com", &domain.Assignment{PropertyID: pid, KeyManagement: domain.KeyManagementLimited})
 		tokens["specific"] = e.managerToken("specific@example.com", &domain.Assignment{PropertyID: pid, KeyManagement: domain.KeyManagementSpecific, Keys: []string{f.Building.ID}})

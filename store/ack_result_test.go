@@ -19,15 +19,9 @@ func TestRecordLockAckResultMatchesTheDoor(t *testing.T) {
 		ctx := context.Background()
 		f := storetest.Seed(t, st)
 		keys := storetest.Keyring(t, st)
-		pub, err := keys.PropertyPublicKey(ctx, f.Property.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
 		door := f.Lobby.ID
-		p, err := st.ProvisionLock(ctx, f.PM, keys, pub, f.Property.ID, door, "pw", "hash")
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, provs := storetest.ProvisionLocks(t, st, keys, f.PM, f.Property.ID, door)
+		p := provs[0]
 		check := func(step string, status lockproto.AckStatus, version int64, bundle []byte, wantPending bool) {
 			t.Helper()
 			got, err := st.RecordLockAck(ctx, door, p.Generation, &lockproto.Ack{LockID: door, Status: status, Version: uint64(version), Bundle: bundle, LockTime: time.Now()}, "test")

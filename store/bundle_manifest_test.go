@@ -20,13 +20,7 @@ func TestLargeBundleManifest(t *testing.T) {
 		e := newEnv(t, st)
 		keys := storetest.Keyring(t, st)
 		door := e.f.Lobby.ID
-		pub, err := keys.PropertyPublicKey(ctx, e.prop())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.ProvisionLock(ctx, e.f.PM, keys, pub, e.prop(), door, "pw", "hash"); err != nil {
-			t.Fatal(err)
-		}
+		pub, _ := storetest.ProvisionLocks(t, st, keys, e.f.PM, e.prop(), door)
 		small, err := st.BuildDoorBundle(ctx, keys, keys, door)
 		if err != nil {
 			t.Fatal(err)

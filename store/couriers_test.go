@@ -36,15 +36,7 @@ func TestMailboxDoorsEveryPhoneACourier(t *testing.T) {
 		unit102 := mkDoor("Unit 102", domain.DoorResidence, u102.ID)
 		service := mkDoor("Boiler room", domain.DoorService, "")
 		mkDoor("Side gate", domain.DoorEntrance, "") // shared, but no lock: in no mailbox
-		pub, err := keys.PropertyPublicKey(ctx, e.prop())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range []string{e.f.Lobby.ID, e.f.Gym.ID, e.f.Unit101.ID, unit102.ID, service.ID} {
-			if _, err := st.ProvisionLock(ctx, e.f.PM, keys, pub, e.prop(), d, "pw", "hash"); err != nil {
-				t.Fatal(err)
-			}
-		}
+		pub, _ := storetest.ProvisionLocks(t, st, keys, e.f.PM, e.prop(), e.f.Lobby.ID, e.f.Gym.ID, e.f.Unit101.ID, unit102.ID, service.ID)
 		ana := e.invite("Ana", "Alone", "ana@example.com", withKeys(key(e.f.Home.ID, false)))
 		bob := e.invite("Bob", "Building", "bob@example.com")
 		cleo := e.invite("Cleo", "Unit", "cleo@example.com", func(in *domain.InviteInput) { in.UnitID = u102.ID })

@@ -25,14 +25,8 @@ func TestRevocationKeptForLongestLifetimeEver(t *testing.T) {
 			t.Fatal(err)
 		}
 		mal := e.invite("Mal", "Lory", "mal@example.com")
-		pub, err := keys.PropertyPublicKey(ctx, e.prop())
-		if err != nil {
-			t.Fatal(err)
-		}
-		prov, err := st.ProvisionLock(ctx, e.f.PM, keys, pub, e.prop(), door, "pw", "hash")
-		if err != nil {
-			t.Fatal(err)
-		}
+		pub, provs := storetest.ProvisionLocks(t, st, keys, e.f.PM, e.prop(), door)
+		prov := provs[0]
 		bundle := func() *lockproto.Bundle {
 			t.Helper()
 			db, err := st.BuildDoorBundle(ctx, keys, keys, door)

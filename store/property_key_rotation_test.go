@@ -25,10 +25,6 @@ func TestPropertyKeyRotationFinishesOnce(t *testing.T) {
 		ctx := context.Background()
 		f := storetest.Seed(t, st)
 		keys := storetest.Keyring(t, st)
-		pub, err := keys.PropertyPublicKey(ctx, f.Property.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
 		doors := []string{f.Lobby.ID, f.Gym.ID, f.Unit101.ID}
 		for i := range 5 {
 			d, err := st.CreateDoor(ctx, f.PM, f.Property.ID, domain.DoorInput{Name: fmt.Sprintf("Store %d", i), Type: domain.DoorCommunal, Connectivity: domain.Offline})
@@ -38,12 +34,9 @@ func TestPropertyKeyRotationFinishesOnce(t *testing.T) {
 			doors = append(doors, d.ID)
 		}
 		gens := map[string]int{}
-		for _, d := range doors {
-			p, err := st.ProvisionLock(ctx, f.PM, keys, pub, f.Property.ID, d, "pw", "hash")
-			if err != nil {
-				t.Fatal(err)
-			}
-			gens[d] = p.Generation
+		_, provs := storetest.ProvisionLocks(t, st, keys, f.PM, f.Property.ID, doors...)
+		for i, d := range doors {
+			gens[d] = provs[i].Generation
 		}
 		ack := func(door string) error {
 			v, _, _, err := st.DoorVersion(ctx, door)

@@ -6,6 +6,7 @@ package storetest
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"database/sql"
 	"fmt"
@@ -207,4 +208,23 @@ func Keyring(t testing.TB, st *store.Store) *keyring.Keyring {
 		t.Fatal(err)
 	}
 	return keys
+}
+
+// ProvisionLocks gives each door a lock trusting the property's key in
+// keys, as the console's provisioning does, and returns the property's
+// public key and each door's provisioning in the doors' order.
+func ProvisionLocks(t testing.TB, st *store.Store, keys *keyring.Keyring, pm domain.Actor, propertyID string, doorIDs ...string) (ed25519.PublicKey, []store.ProvisionedLock) {
+	t.Helper()
+	ctx := context.Background()
+	pub, err := keys.PropertyPublicKey(ctx, propertyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]store.ProvisionedLock, len(doorIDs))
+	for i, d := range doorIDs {
+		if out[i], err = st.ProvisionLock(ctx, pm, keys, pub, propertyID, d, "pw", "hash"); err != nil {
+			t.Fatalf("provision the lock of %s: %v", d, err)
+		}
+	}
+	return pub, out
 }
