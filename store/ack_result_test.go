@@ -54,5 +54,29 @@ func TestRecordLockAckResultMatchesTheDoor(t *testing.T) {
 			t.Fatal(err)
 		}
 		check("snapshot applied", lockproto.AckApplied, snap.Version, lockproto.BundleDigest(snap.Sealed), false)
+
+		// The lock's "applied" entries show in its door's Activity through
+		// the event's own door, with no event_doors row (migration 00029
+		// keeps that table for events at several doors).
+		evs, _, err := st.ListActivity(ctx, f.PM, f.Property.ID, store.ActivityFilter{DoorID: door, Kind: store.EventLockAcked})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 2 {
+			t.Fatalf("the door's Activity has %d door.synced entries, want the 2 applied acks", len(evs))
+		}
+		param := "?"
+		if st.Dialect() == store.Postgres {
+			param = "$1"
+		}
+		for _, ev := range evs {
+			var rows int
+			if err := st.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM event_doors WHERE event_id = `+param, ev.ID).Scan(&rows); err != nil {
+				t.Fatal(err)
+			}
+			if rows != 0 {
+				t.Fatalf("the ack's entry %s wrote %d event_doors rows, want none", ev.ID, rows)
+			}
+		}
 	})
 }

@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dooros/dooros/domain"
 )
 
 // On SQLite the deferred rows are written without statement journals
@@ -22,6 +25,13 @@ func TestSQLiteAppendFailureRollsBackTransaction(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	manyDoors := func() []appendRow {
+		var rows []appendRow
+		for i := range 8 {
+			rows = append(rows, appendRow{insertEventDoor, ` ON CONFLICT DO NOTHING`, []any{"evt_x", fmt.Sprintf("door_%d", i)}})
+		}
+		return append(rows, appendRow{insertEventDoor, ` ON CONFLICT DO NOTHING`, []any{"evt_missing", "door_1"}})
+	}
 	outbox := func(id string) appendRow {
 		return appendRow{insertOutbox, ``, []any{id, "test.topic", "", "{}", int64(1), int64(1)}}
 	}
@@ -37,13 +47,9 @@ func TestSQLiteAppendFailureRollsBackTransaction(t *testing.T) {
 		{"foreign key in a single-row insert", "FOREIGN KEY", []appendRow{outbox("obx_a"), outbox("obx_b"),
 			{insertEventDoor, ` ON CONFLICT DO NOTHING`, []any{"evt_x", "door_1"}},
 			{insertEventDoor, ` ON CONFLICT DO NOTHING`, []any{"evt_missing", "door_1"}}}},
-		// Many rows at one door: one multi-row INSERT (with its journal).
-		{"foreign key in a multi-row insert", "FOREIGN KEY", []appendRow{outbox("obx_a"),
-			{insertEventDoor, ` ON CONFLICT DO NOTHING`, []any{"evt_x", "door_1"}},
-			{insertEventDoor, ` ON CONFLICT DO NOTHING`, []any{"evt_y", "door_1"}},
-			{insertEventDoor, ` ON CONFLICT DO NOTHING`, []any{"evt_z", "door_1"}},
-			{insertEventDoor, ` ON CONFLICT DO NOTHING`, []any{"evt_w", "door_1"}},
-			{insertEventDoor, ` ON CONFLICT DO NOTHING`, []any{"evt_missing", "door_1"}}}},
+		// Many rows of few events (one event at many doors): one
+		// multi-row INSERT (with its journal).
+		{"foreign key in a multi-row insert", "FOREIGN KEY", append([]appendRow{outbox("obx_a")}, manyDoors()...)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := s.inTx(ctx, "test_append", func(tx *Tx) error {
@@ -64,5 +70,29 @@ func TestSQLiteAppendFailureRollsBackTransaction(t *testing.T) {
 				t.Fatalf("%d rows of the failed transaction are left (%v)", n, err)
 			}
 		})
+	}
+}
+
+// An event with a door of its own names no other door: ListActivity
+// looks in event_doors only for events without one (atEventDoors).
+func TestEventWithItsDoorNamesNoOther(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "events.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err = s.inTx(ctx, "test_event", func(tx *Tx) error {
+		return tx.addEvent(ctx, domain.Event{PropertyID: "p", Kind: "test", DoorID: "door_1", Doors: []string{"door_1", "door_2"}})
+	})
+	if err == nil || !strings.Contains(err.Error(), "names another door") {
+		t.Fatalf("error %v, want the event refused", err)
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d events written (%v), want none", n, err)
 	}
 }

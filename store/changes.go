@@ -39,6 +39,17 @@ func (t *Tx) addEvents(_ context.Context, es []domain.Event) error {
 		}
 		t.appends = append(t.appends, appendRow{insertEvent, "", []any{e.ID, e.PropertyID, micros(e.At), micros(now), e.Kind, e.ActorID, e.Actor, e.PersonID, e.PersonName, e.DoorID, e.Detail}})
 		for _, d := range e.Doors {
+			if d == e.DoorID {
+				// The event's own door column answers the door filter
+				// (ListActivity): a lock's ack, log or rotation writes no
+				// event_doors row.
+				continue
+			}
+			if e.DoorID != "" {
+				// ListActivity looks in event_doors only for events
+				// without a door of their own.
+				return fmt.Errorf("event %s at door %s names another door, %s", e.Kind, e.DoorID, d)
+			}
 			t.appends = append(t.appends, appendRow{insertEventDoor, ` ON CONFLICT DO NOTHING`, []any{e.ID, d}})
 		}
 	}
@@ -301,14 +312,16 @@ func (t *Tx) insertGroups(ctx context.Context, groups []*appendGroup) error {
 	return nil
 }
 
-// fkChildDoor maps the deferred-row tables with an immediate foreign key
-// (door_changes and door_revocations reference doors, event_doors
-// references events) to the column holding the door id, which leads an
-// index of each (their primary keys, event_doors_door).
-var fkChildDoor = map[string]int{
+// fkChildSpread maps the deferred-row tables with an immediate foreign
+// key (door_changes and door_revocations reference doors, event_doors
+// references events) to the column that leads their primary key, which
+// decides how many of its leaves a batch of rows touches: the door for
+// door_changes and door_revocations, the event for event_doors (whose
+// index by door went in migration 00029).
+var fkChildSpread = map[string]int{
 	insertDoorChange:     0,
 	insertDoorRevocation: 0,
-	insertEventDoor:      1,
+	insertEventDoor:      0,
 }
 
 // sqliteAppendRows writes deferred rows on SQLite, without a statement
@@ -329,23 +342,24 @@ var fkChildDoor = map[string]int{
 //   - door_changes, door_revocations and event_doors (a foreign-key check
 //     makes any multi-row statement journal, defer_foreign_keys or not)
 //     take a single-row statement per row, prepared once, when
-//     the rows are spread over many doors (a leaf each: a revoke at 1,000
-//     doors), and the multi-row INSERT when many rows share few doors (an
-//     import batch: 1,500 rows at 3 doors touch a few pages, and a
-//     statement per row would cost more than journaling them).
+//     the rows are spread over many keys of their primary key (a leaf
+//     each: a revoke at 1,000 doors), and the multi-row INSERT when many
+//     rows share few (an import batch: 1,500 rows at 3 doors touch a few
+//     pages, and a statement per row would cost more than journaling
+//     them; one event at 1,000 doors is 1,000 event_doors rows together).
 func (t *Tx) sqliteAppendRows(ctx context.Context, head string, rows [][]any, tail string) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	col, fk := fkChildDoor[head]
+	col, fk := fkChildSpread[head]
 	if !fk || len(rows) == 1 {
 		return t.insertRows(ctx, strings.Replace(head, "INSERT INTO", "INSERT OR FAIL INTO", 1), rows, tail)
 	}
-	doors := map[any]bool{}
+	leading := map[any]bool{}
 	for _, r := range rows {
-		doors[r[col]] = true
+		leading[r[col]] = true
 	}
-	if 4*len(doors) < len(rows) {
+	if 4*len(leading) < len(rows) {
 		return t.insertRows(ctx, head, rows, tail)
 	}
 	q := head + "(" + placeholders(len(rows[0])) + ")" + tail

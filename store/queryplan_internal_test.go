@@ -75,3 +75,26 @@ func TestGuestsPlan(t *testing.T) {
 		t.Fatalf("people_invited_by: %s", index)
 	}
 }
+
+// TestActivityByDoorPlan: Activity filtered by door walks the property's
+// events newest first and probes event_doors' primary key for each; there
+// is no index of event_doors by door to write (migration 00029).
+func TestActivityByDoorPlan(t *testing.T) {
+	q := `SELECT id FROM events WHERE property_id = ? AND (door_id = ? OR ` + atEventDoors + `door_id = ?))) ORDER BY at DESC, id DESC LIMIT 51`
+	plan, _ := queryPlan(t, q, "events_property", "prop", "door", "door")
+	if !strings.Contains(plan, "USING INDEX events_property") || !strings.Contains(plan, "USING COVERING INDEX sqlite_autoindex_event_doors_1 (event_id=? AND door_id=?)") {
+		t.Fatalf("plan of Activity by door: %q, want the property's events probing event_doors by event", plan)
+	}
+	var n int
+	st, err := Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "idx.db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event_doors' AND sql IS NOT NULL`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("event_doors has %d indexes of its own (%v), want none: each would put a wide event's rows in one leaf per door", n, err)
+	}
+}
