@@ -2,9 +2,12 @@ package store_test
 
 import (
 	"context"
+	"encoding/hex"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/lockproto"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
@@ -78,5 +81,69 @@ func TestRecordLockAckResultMatchesTheDoor(t *testing.T) {
 				t.Fatalf("the ack's entry %s wrote %d event_doors rows, want none", ev.ID, rows)
 			}
 		}
+	})
+}
+
+// A lock's acknowledged state is read through the bundle its ack named
+// (door_locks.acked_bundle, migration 00030), not copied into its row: the
+// next bundle is a delta from it. A row acknowledged before the migration
+// keeps its copied state, and the next bundle is a delta from that; a row
+// whose bundle is gone reads no state, and the lock gets a snapshot.
+func TestAckedStateReadThroughItsBundle(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		f := storetest.Seed(t, st)
+		keys := storetest.Keyring(t, st)
+		door := f.Lobby.ID
+		_, provs := storetest.ProvisionLocks(t, st, keys, f.PM, f.Property.ID, door)
+		p := func(n int) string {
+			if st.Dialect() == store.Postgres {
+				return fmt.Sprintf("$%d", n)
+			}
+			return "?"
+		}
+		exec := func(q string, args ...any) {
+			t.Helper()
+			if _, err := st.DB().ExecContext(ctx, q, args...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		first, err := st.BuildDoorBundle(ctx, keys, keys, door)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.RecordLockAck(ctx, door, provs[0].Generation, &lockproto.Ack{LockID: door, Status: lockproto.AckApplied, Version: uint64(first.Version),
+			Bundle: lockproto.BundleDigest(first.Sealed), LockTime: time.Now()}, "test"); err != nil {
+			t.Fatal(err)
+		}
+		var copied, named string
+		if err := st.DB().QueryRowContext(ctx, `SELECT acked_state, acked_bundle FROM door_locks WHERE door_id = `+p(1), door).Scan(&copied, &named); err != nil {
+			t.Fatal(err)
+		}
+		if copied != "" || named != hex.EncodeToString(lockproto.BundleDigest(first.Sealed)) {
+			t.Fatalf("the lock's row after the ack: %d bytes of state, bundle %q; want no copy, the bundle %s", len(copied), named, first.Digest)
+		}
+		if _, err := st.Invite(ctx, f.PM, f.Property.ID, domain.InviteInput{FirstName: "Dee", LastName: "Elta", Email: "dee@example.com",
+			Access: domain.AccessApp, Keys: []domain.GrantInput{{KeyID: f.Building.ID}}}); err != nil {
+			t.Fatal(err)
+		}
+		next := func(step string, wantSnapshot bool) {
+			t.Helper()
+			b, err := st.BuildDoorBundle(ctx, keys, keys, door)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Snapshot != wantSnapshot || (!wantSnapshot && b.Base != first.Version) {
+				t.Fatalf("%s: bundle of version %d from base %d (snapshot %v); want snapshot %v, else from %d", step, b.Version, b.Base, b.Snapshot, wantSnapshot, first.Version)
+			}
+		}
+		next("state read through the bundle", false)
+		// As a row acknowledged before migration 00030 holds it.
+		exec(`UPDATE door_locks SET acked_state = (SELECT state FROM door_bundles WHERE digest = acked_bundle), acked_bundle = '' WHERE door_id = `+p(1), door)
+		next("state copied into the row", false)
+		// The acknowledged bundle gone: no state known, a snapshot.
+		exec(`UPDATE door_locks SET acked_state = '', acked_bundle = `+p(1)+` WHERE door_id = `+p(2), named, door)
+		exec(`DELETE FROM door_bundles WHERE digest = `+p(1), named)
+		next("bundle gone", true)
 	})
 }

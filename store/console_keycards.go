@@ -124,7 +124,7 @@ type lockCards struct {
 // heldKeycards reads the acknowledged state of every provisioned lock of
 // the property, by door name.
 func (t *Tx) heldKeycards(ctx context.Context, propertyID string) ([]lockCards, error) {
-	rows, err := t.query(ctx, `SELECT d.id, d.name, d.connectivity, COALESCE(l.acked_state, '') FROM door_locks l JOIN doors d ON d.id = l.door_id
+	rows, err := t.query(ctx, `SELECT d.id, d.name, d.connectivity, `+ackedState+` FROM door_locks l JOIN doors d ON d.id = l.door_id`+ackedStateJoin+`
 		WHERE d.property_id = ? ORDER BY d.name, d.id`, propertyID)
 	if err != nil {
 		return nil, err

@@ -283,11 +283,11 @@ func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []str
 		}
 		now := s.Now()
 		rows, err := t.query(ctx, `SELECT d.id, d.property_id, d.connectivity, d.version, l.door_id IS NOT NULL,
-				COALESCE(l.generation, 0), COALESCE(l.symmetric_key, ''), COALESCE(l.acked_state, ''), COALESCE(l.acked_state_version, 0),
+				COALESCE(l.generation, 0), COALESCE(l.symmetric_key, ''), `+ackedState+`, COALESCE(l.acked_state_version, 0),
 				COALESCE(l.need_snapshot, FALSE), COALESCE(l.log_next, 1), COALESCE(l.pending_seed, ''), COALESCE(l.pending_symmetric_key, ''),
 				COALESCE(l.property_rotation_version, 0), COALESCE(l.property_key_next, FALSE),
 				COALESCE(pk.public_key, ''), COALESCE(pk.next_public_key, ''), COALESCE(pk.rotation_started_at, 0), COALESCE(l.status, '')
-			FROM doors d LEFT JOIN door_locks l ON l.door_id = d.id LEFT JOIN property_keys pk ON pk.property_id = d.property_id
+			FROM doors d LEFT JOIN door_locks l ON l.door_id = d.id`+ackedStateJoin+` LEFT JOIN property_keys pk ON pk.property_id = d.property_id
 			WHERE d.id IN (`+placeholders(len(doorIDs))+`)`, anySlice(doorIDs)...)
 		if err != nil {
 			return err
@@ -445,6 +445,28 @@ func (t *Tx) stateAtVersion(ctx context.Context, doorID string, gen int, version
 	}
 	return state, err == nil, err
 }
+
+// bundleAtVersion is the digest of the bundle stateAtVersion reads.
+func (t *Tx) bundleAtVersion(ctx context.Context, doorID string, gen int, version int64) (digest string, ok bool, err error) {
+	err = t.queryRow(ctx, `SELECT digest FROM door_bundles WHERE door_id = ? AND generation = ? AND version = ? ORDER BY created_at DESC LIMIT 1`,
+		doorID, gen, version).Scan(&digest)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return digest, err == nil, err
+}
+
+// A lock's acknowledged state (what it holds) is the state of the bundle
+// it acknowledged, door_locks.acked_bundle, read through ackedStateJoin
+// (l is door_locks): an ack names the bundle instead of copying its state,
+// a few kilobytes, into the lock's row (migration 00030). acked_state
+// holds the state of locks acknowledged before then. The bundle a lock
+// acknowledged is never pruned (PruneDoorSync keeps its version); were it
+// gone, the state reads empty, and the lock gets a snapshot.
+const (
+	ackedStateJoin = ` LEFT JOIN door_bundles ab ON ab.digest = l.acked_bundle`
+	ackedState     = `COALESCE(ab.state, l.acked_state, '')`
+)
 
 // sealedBundles finds, per job, the newest bundle already sealed for the
 // same move (generation, version, base).

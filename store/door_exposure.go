@@ -459,7 +459,7 @@ func (t *Tx) exposedPeople(ctx context.Context, propertyID string, ids []string,
 // acknowledged the latest version, with their first unacknowledged change
 // and revocation. Doors without a lock admit nobody.
 func (t *Tx) exposedDoors(ctx context.Context, propertyID string) (map[string]*exposedDoor, error) {
-	rows, err := t.query(ctx, `SELECT d.id, d.name, d.connectivity, d.acked_version, l.acked_state FROM doors d JOIN door_locks l ON l.door_id = d.id
+	rows, err := t.query(ctx, `SELECT d.id, d.name, d.connectivity, d.acked_version, `+ackedState+` FROM doors d JOIN door_locks l ON l.door_id = d.id`+ackedStateJoin+`
 		WHERE d.property_id = ? AND d.version > d.acked_version`, propertyID)
 	if err != nil {
 		return nil, err

@@ -129,7 +129,7 @@ func (s *Store) ProvisionLock(ctx context.Context, a domain.Actor, sealer Sealer
 			VALUES (?,?,?,?,?,?,?)
 			ON CONFLICT (door_id) DO UPDATE SET generation = excluded.generation, public_key = excluded.public_key,
 				symmetric_key = excluded.symmetric_key, mqtt_secret_hash = excluded.mqtt_secret_hash, provisioned_at = excluded.provisioned_at,
-				acked_state = '', acked_state_version = 0, need_snapshot = FALSE, log_next = 1,
+				acked_state = '', acked_bundle = '', acked_state_version = 0, need_snapshot = FALSE, log_next = 1,
 				pending_public_key = '', pending_symmetric_key = '', pending_seed = '', log_head = '', status = '', last_seen_at = NULL,
 				property_key_next = excluded.property_key_next, property_rotation_version = 0`,
 			d.ID, gen, base64.StdEncoding.EncodeToString(keys.Public), sealed, mqttHash, micros(now), keyNext); err != nil {
@@ -402,17 +402,17 @@ func (t *Tx) recordLockAck(ctx context.Context, r lockRowData, generation int, a
 			}
 		}
 		// The bundle the ack answers tells the state at its version.
-		var state string
+		digest := hex.EncodeToString(ack.Bundle)
 		var bVersion int64
-		err := t.queryRow(ctx, `SELECT state, version FROM door_bundles WHERE digest = ? AND door_id = ? AND generation = ?`,
-			hex.EncodeToString(ack.Bundle), doorID, gen).Scan(&state, &bVersion)
+		err := t.queryRow(ctx, `SELECT version FROM door_bundles WHERE digest = ? AND door_id = ? AND generation = ?`,
+			digest, doorID, gen).Scan(&bVersion)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		known := err == nil
 		if !known || bVersion != lockVersion {
 			// A stale ack: the lock is at a version another bundle brought.
-			if state, known, err = t.stateAtVersion(ctx, doorID, gen, lockVersion); err != nil {
+			if digest, known, err = t.bundleAtVersion(ctx, doorID, gen, lockVersion); err != nil {
 				return err
 			}
 		}
@@ -430,8 +430,8 @@ func (t *Tx) recordLockAck(ctx context.Context, r lockRowData, generation int, a
 			}
 			out.Pending = true
 		case lockVersion > ackedStateVersion || (lockVersion == ackedStateVersion && known):
-			if _, err := t.exec(ctx, `UPDATE door_locks SET acked_state = ?, acked_state_version = ?, need_snapshot = FALSE WHERE door_id = ?`,
-				state, lockVersion, doorID); err != nil {
+			if _, err := t.exec(ctx, `UPDATE door_locks SET acked_bundle = ?, acked_state = '', acked_state_version = ?, need_snapshot = FALSE WHERE door_id = ?`,
+				digest, lockVersion, doorID); err != nil {
 				return err
 			}
 			if _, err := t.exec(ctx, `UPDATE doors SET acked_version = ?, last_synced_at = ? WHERE id = ? AND acked_version <= ?`,

@@ -318,8 +318,8 @@ func (t *Tx) scanKeycard(ctx context.Context, q string, personID string) (Keycar
 // disagrees with the card: still holds a deactivated card, or lacks an
 // active one.
 func (t *Tx) cardPendingDoors(ctx context.Context, k Keycard) ([]KeycardDoor, error) {
-	rows, err := t.query(ctx, `SELECT d.id, d.name, d.connectivity, l.acked_state FROM door_locks l JOIN doors d ON d.id = l.door_id
-		WHERE d.property_id = (SELECT property_id FROM people WHERE id = ?) AND l.acked_state LIKE ? ORDER BY d.name`, k.PersonID, "%"+k.Serial+"%")
+	rows, err := t.query(ctx, `SELECT d.id, d.name, d.connectivity, `+ackedState+` FROM door_locks l JOIN doors d ON d.id = l.door_id`+ackedStateJoin+`
+		WHERE d.property_id = (SELECT property_id FROM people WHERE id = ?) AND `+ackedState+` LIKE ? ORDER BY d.name`, k.PersonID, "%"+k.Serial+"%")
 	if err != nil {
 		return nil, err
 	}
