@@ -101,6 +101,7 @@ func TestExposure_Exact(t *testing.T) {
 			return g
 		}
 		loc, _ := time.LoadLocation(e.F.Property.TimeZone)
+		storetest.AwayFromMidnight(t, loc, time.Minute)
 		endOfToday := lockproto.DayStart(lockproto.DayNumber(time.Now(), loc)+1, loc)
 		sync()
 		nothing("before any change")

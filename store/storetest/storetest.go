@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/keyring"
@@ -227,4 +228,31 @@ func ProvisionLocks(t testing.TB, st *store.Store, keys *keyring.Keyring, pm dom
 		}
 	}
 	return pub, out
+}
+
+// AwayFromMidnight waits out the property's midnight when it is less than
+// margin away or passed less than 5 s ago (a lock's clock may lag by a
+// second), so a test that issues a day's guest code and then uses it on
+// the real clock does not see the day change in between (a code is for
+// one day; the test would fail only when run at that moment).
+func AwayFromMidnight(t testing.TB, loc *time.Location, margin time.Duration) {
+	t.Helper()
+	if wait := MidnightWait(time.Now(), loc, margin); wait > 0 {
+		t.Logf("waiting %v for midnight in %s to pass", wait.Round(time.Second), loc)
+		time.Sleep(wait)
+	}
+}
+
+// MidnightWait is how long AwayFromMidnight waits at now.
+func MidnightWait(now time.Time, loc *time.Location, margin time.Duration) time.Duration {
+	const after = 5 * time.Second
+	y, m, d := now.In(loc).Date()
+	last, next := time.Date(y, m, d, 0, 0, 0, 0, loc), time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+	switch {
+	case next.Sub(now) < margin:
+		return next.Sub(now) + after
+	case now.Sub(last) < after:
+		return after - now.Sub(last)
+	}
+	return 0
 }
