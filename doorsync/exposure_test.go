@@ -1,8 +1,10 @@
 package doorsync_test
 
 import (
+	"crypto/ed25519"
 	"testing"
 
+	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
 )
@@ -85,6 +87,59 @@ func TestExposure_NarrowedAccess(t *testing.T) {
 			if got := exposure(); len(got) != 0 {
 				t.Fatalf("exposure after the bike room synced = %+v, want none", got)
 			}
+			// The acknowledged changes are gone (store.forgetAckedChanges).
+			var v, acked, kept int64
+			if err := st.DB().QueryRowContext(e.ctx, `SELECT version, acked_version, (SELECT COUNT(*) FROM door_changes WHERE door_id = `+placeholder(e, 1)+` AND version <= acked_version) FROM doors WHERE id = `+placeholder(e, 2),
+				bike.id, bike.id).Scan(&v, &acked, &kept); err != nil {
+				t.Fatal(err)
+			}
+			if acked != v || kept != 0 {
+				t.Fatalf("the bike room at version %d, acknowledged %d, keeps %d acknowledged changes; want none kept", v, acked, kept)
+			}
 		})
+
+		// A new lock in the bike room knows no revocation: Ana's credential,
+		// issued before her key was taken, would open it, although the old
+		// lock had acknowledged that and its change is gone. (Ben holds no
+		// credential, and a lock that never synced holds no doorcode.)
+		fresh, prov := e.provision("bike")
+		t.Run("ReprovisionedLockListsThemAgain", func(t *testing.T) {
+			got := exposure()
+			it, ok := got[ana.ID+"@"+bike.id]
+			if !ok || len(got) != 1 {
+				t.Fatalf("exposure after re-provisioning = %+v, want Ana at the bike room", got)
+			}
+			if len(it.Ways) != 1 || it.Ways[0].Kind != "credential" {
+				t.Errorf("Ana's exposure at a lock that never synced = %+v, want her credential", it)
+			}
+			var tasks struct{ Items []domain.SyncTask }
+			e.Do("GET", "/api/v1/properties/"+e.prop()+"/sync-tasks", e.PMToken, nil).Decode(t, &tasks)
+			found := false
+			for _, it := range tasks.Items {
+				if it.DoorID == bike.id {
+					found = true
+					if !it.IncludesRevocation {
+						t.Errorf("the re-provisioned bike room's sync task does not say a revocation waits: %+v", it)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("no sync task for the re-provisioned bike room: %+v", tasks.Items)
+			}
+		})
+		serveBLE(e.ctx, t, fresh)
+		// The phones trust the new lock as a refreshed certificate would
+		// tell them.
+		newKey := ed25519.NewKeyFromSeed(prov.Provisioning.LockPrivateKey).Public().(ed25519.PublicKey)
+		cyPhone.lockKeys[bike.id], anaPhone.lockKeys[bike.id] = newKey, newKey
+		if !cyPhone.unlockBLE(fresh) {
+			t.Fatal("Cy at the new bike room lock: refused")
+		}
+		if anaPhone.unlockBLE(fresh) {
+			t.Error("Ana's old credential opens the new bike room lock after its first sync")
+		}
+		if got := exposure(); len(got) != 0 {
+			t.Fatalf("exposure after the new lock synced = %+v, want none", got)
+		}
 	})
 }

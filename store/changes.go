@@ -126,6 +126,19 @@ func (t *Tx) bumpDoors(_ context.Context, changes []domain.DoorChange) error {
 	return nil
 }
 
+// forgetAckedChanges deletes a door's change records at or below the
+// version its lock acknowledged. Every reader asks for the changes above
+// it (version > acked_version: Door Sync tasks, exposure, couriers,
+// metrics), and kept for ever they grew door_changes' primary key to a
+// leaf per door, so a revoke at 10,000 doors wrote 10,000 of its pages
+// (docs/bench-fleet.md, session 9). A re-provisioned lock starts again at
+// version 0: its provisioning change is a revocation (ProvisionLock), and
+// exposure counts every revocation for a lock with no acknowledged state.
+func (t *Tx) forgetAckedChanges(ctx context.Context, doorID string, version int64) error {
+	_, err := t.exec(ctx, `DELETE FROM door_changes WHERE door_id = ? AND version <= ?`, doorID, version)
+	return err
+}
+
 // maxChangeReason bounds a merged change's reason (an import batch merges
 // a hundred "access given to …").
 const maxChangeReason = 500

@@ -73,6 +73,15 @@ type exposedDoor struct {
 	unacked map[int64]int64
 }
 
+// lacks reports whether the door's lock lacks the revocation made at at:
+// one of its unacknowledged changes made it, or the lock acknowledged no
+// state (never synced, or re-provisioned: the changes its old lock
+// acknowledged are gone, forgetAckedChanges), so it holds no revocation.
+func (d *exposedDoor) lacks(at int64) bool {
+	_, ok := d.unacked[at]
+	return ok || d.state == nil
+}
+
 // ListExposure lists every person whose access was narrowed at a door
 // whose lock has not acknowledged it yet — whatever their status now — and
 // how they could still get in there: a revocation the lock lacks (phone
@@ -148,7 +157,7 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 				rows.Close()
 				return err
 			}
-			if _, ok := doors[k.door].unacked[at]; ok {
+			if d := doors[k.door]; d.lacks(at) {
 				revs[k] = at
 			}
 		}
@@ -180,7 +189,7 @@ func (s *Store) listExposure(ctx context.Context, a domain.Actor, propertyID, pe
 				rows.Close()
 				return err
 			}
-			if _, ok := doors[k.door].unacked[at]; !ok {
+			if !doors[k.door].lacks(at) {
 				continue
 			}
 			if onlyWindowChanges(reason) && !notWindow[k] {

@@ -146,7 +146,10 @@ func (s *Store) ProvisionLock(ctx context.Context, a domain.Actor, sealer Sealer
 		if prev > 0 {
 			reason = "lock re-provisioned (old device invalidated)"
 		}
-		if err := t.bumpDoors(ctx, []domain.DoorChange{{DoorID: d.ID, Reason: reason}}); err != nil {
+		// A re-provisioned lock holds no revocation until its first sync,
+		// and the changes its old lock acknowledged are gone
+		// (forgetAckedChanges): the change itself says a revocation waits.
+		if err := t.bumpDoors(ctx, []domain.DoorChange{{DoorID: d.ID, Reason: reason, Revocation: prev > 0}}); err != nil {
 			return err
 		}
 		if err := t.addEvent(ctx, domain.Event{PropertyID: propertyID, Kind: EventLockProvisioned, ActorID: a.ManagerID, Actor: a.Name,
@@ -436,6 +439,9 @@ func (t *Tx) recordLockAck(ctx context.Context, r lockRowData, generation int, a
 			}
 			if _, err := t.exec(ctx, `UPDATE doors SET acked_version = ?, last_synced_at = ? WHERE id = ? AND acked_version <= ?`,
 				lockVersion, micros(now), doorID, lockVersion); err != nil {
+				return err
+			}
+			if err := t.forgetAckedChanges(ctx, doorID, lockVersion); err != nil {
 				return err
 			}
 			out.Pending = false

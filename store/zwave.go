@@ -523,8 +523,14 @@ func (s *Store) FinishZWaveSync(ctx context.Context, doorID string, version int6
 				return err
 			}
 		}
-		_, err = t.exec(ctx, `UPDATE doors SET acked_version = ?, last_synced_at = ? WHERE id = ? AND acked_version < ? AND version >= ?`, version, now, doorID, version, version)
-		return err
+		res, err := t.exec(ctx, `UPDATE doors SET acked_version = ?, last_synced_at = ? WHERE id = ? AND acked_version < ? AND version >= ?`, version, now, doorID, version, version)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		return t.forgetAckedChanges(ctx, doorID, version)
 	})
 }
 
