@@ -438,22 +438,23 @@ func (s *Store) loadBundleJobs(ctx context.Context, sealer Sealer, doorIDs []str
 // Every bundle of a version carries the same state (one snapshot per
 // build), so the newest stands for all.
 func (t *Tx) stateAtVersion(ctx context.Context, doorID string, gen int, version int64) (state string, ok bool, err error) {
-	err = t.queryRow(ctx, `SELECT state FROM door_bundles WHERE door_id = ? AND generation = ? AND version = ? ORDER BY created_at DESC LIMIT 1`,
-		doorID, gen, version).Scan(&state)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, nil
-	}
-	return state, err == nil, err
+	return t.newestAtVersion(ctx, "state", doorID, gen, version)
 }
 
 // bundleAtVersion is the digest of the bundle stateAtVersion reads.
 func (t *Tx) bundleAtVersion(ctx context.Context, doorID string, gen int, version int64) (digest string, ok bool, err error) {
-	err = t.queryRow(ctx, `SELECT digest FROM door_bundles WHERE door_id = ? AND generation = ? AND version = ? ORDER BY created_at DESC LIMIT 1`,
-		doorID, gen, version).Scan(&digest)
+	return t.newestAtVersion(ctx, "digest", doorID, gen, version)
+}
+
+// newestAtVersion reads column col (state or digest) of the newest bundle
+// of version for the lock of generation gen.
+func (t *Tx) newestAtVersion(ctx context.Context, col, doorID string, gen int, version int64) (v string, ok bool, err error) {
+	err = t.queryRow(ctx, `SELECT `+col+` FROM door_bundles WHERE door_id = ? AND generation = ? AND version = ? ORDER BY created_at DESC LIMIT 1`,
+		doorID, gen, version).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
-	return digest, err == nil, err
+	return v, err == nil, err
 }
 
 // A lock's acknowledged state (what it holds) is the state of the bundle
