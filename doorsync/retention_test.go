@@ -1,6 +1,7 @@
 package doorsync_test
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +19,12 @@ import (
 // was pruned changes nothing (no snapshot forced).
 func TestPruneDoorSync(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		// The clock moves ahead through shift: Door Sync's goroutines read
+		// st.Now, so it is set once, before they start (assigning it later
+		// raced with the pusher under -race in .ci/run).
+		var shift atomic.Int64
+		real := st.Now
+		st.Now = func() time.Time { return real().Add(time.Duration(shift.Load())) }
 		e := newEnv(t, st, "")
 		bike, _ := e.provision("bike") // offline: the pusher completes its rows, phones carry its bundles
 		apply := func() ([]byte, store.DoorBundle) {
@@ -96,8 +103,7 @@ func TestPruneDoorSync(t *testing.T) {
 			t.Fatalf("prune at once = %d pushes, %d bundles, %v; want nothing", p, b, err)
 		}
 		// A day passes: bundles are past their retention, pushes are not.
-		real := st.Now
-		st.Now = func() time.Time { return real().Add(doorsync.KeepBundles + time.Hour) }
+		shift.Store(int64(doorsync.KeepBundles + time.Hour))
 		p, b, err := e.svc.Prune(e.ctx)
 		if err != nil || p != 0 || b == 0 {
 			t.Fatalf("prune after a day = %d pushes, %d bundles, %v; want only bundles", p, b, err)
@@ -106,11 +112,11 @@ func TestPruneDoorSync(t *testing.T) {
 			t.Fatalf("bundles after pruning: %v; want %d gone, %d (acknowledged) and %d (pending) kept", v, first.Version, acked.Version, pending.Version)
 		}
 		// A week passes: delivered pushes go too, nothing else.
-		st.Now = func() time.Time { return real().Add(doorsync.KeepDoorPushes + time.Hour) }
+		shift.Store(int64(doorsync.KeepDoorPushes + time.Hour))
 		if p, _, err := e.svc.Prune(e.ctx); err != nil || p == 0 {
 			t.Fatalf("prune after a week = %d pushes, %v; want the delivered ones", p, err)
 		}
-		st.Now = real
+		shift.Store(0)
 		if n := delivered(); n != 0 {
 			t.Fatalf("%d delivered door pushes left", n)
 		}
