@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/keyring"
 	"github.com/dooros/dooros/lockproto"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
@@ -20,11 +21,8 @@ import (
 func TestRecordLockAckResultMatchesTheDoor(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		f := storetest.Seed(t, st)
-		keys := storetest.Keyring(t, st)
-		door := f.Lobby.ID
-		_, provs := storetest.ProvisionLocks(t, st, keys, f.PM, f.Property.ID, door)
-		p := provs[0]
+		f, keys, p := lobbyWithLock(t, st)
+		door := p.DoorID
 		check := func(step string, status lockproto.AckStatus, version int64, bundle []byte, wantPending bool) {
 			t.Helper()
 			got, err := st.RecordLockAck(ctx, door, p.Generation, &lockproto.Ack{LockID: door, Status: status, Version: uint64(version), Bundle: bundle, LockTime: time.Now()}, "test")
@@ -68,13 +66,9 @@ func TestRecordLockAckResultMatchesTheDoor(t *testing.T) {
 		if len(evs) != 2 {
 			t.Fatalf("the door's Activity has %d door.synced entries, want the 2 applied acks", len(evs))
 		}
-		param := "?"
-		if st.Dialect() == store.Postgres {
-			param = "$1"
-		}
 		for _, ev := range evs {
 			var rows int
-			if err := st.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM event_doors WHERE event_id = `+param, ev.ID).Scan(&rows); err != nil {
+			if err := st.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM event_doors WHERE event_id = `+param(st, 1), ev.ID).Scan(&rows); err != nil {
 				t.Fatal(err)
 			}
 			if rows != 0 {
@@ -92,16 +86,9 @@ func TestRecordLockAckResultMatchesTheDoor(t *testing.T) {
 func TestAckedStateReadThroughItsBundle(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		f := storetest.Seed(t, st)
-		keys := storetest.Keyring(t, st)
-		door := f.Lobby.ID
-		_, provs := storetest.ProvisionLocks(t, st, keys, f.PM, f.Property.ID, door)
-		p := func(n int) string {
-			if st.Dialect() == store.Postgres {
-				return fmt.Sprintf("$%d", n)
-			}
-			return "?"
-		}
+		f, keys, prov := lobbyWithLock(t, st)
+		door := prov.DoorID
+		p := func(n int) string { return param(st, n) }
 		exec := func(q string, args ...any) {
 			t.Helper()
 			if _, err := st.DB().ExecContext(ctx, q, args...); err != nil {
@@ -112,7 +99,7 @@ func TestAckedStateReadThroughItsBundle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.RecordLockAck(ctx, door, provs[0].Generation, &lockproto.Ack{LockID: door, Status: lockproto.AckApplied, Version: uint64(first.Version),
+		if _, err := st.RecordLockAck(ctx, door, prov.Generation, &lockproto.Ack{LockID: door, Status: lockproto.AckApplied, Version: uint64(first.Version),
 			Bundle: lockproto.BundleDigest(first.Sealed), LockTime: time.Now()}, "test"); err != nil {
 			t.Fatal(err)
 		}
@@ -146,4 +133,21 @@ func TestAckedStateReadThroughItsBundle(t *testing.T) {
 		exec(`DELETE FROM door_bundles WHERE digest = `+p(1), named)
 		next("bundle gone", true)
 	})
+}
+
+// lobbyWithLock seeds the fixture property and provisions the Lobby's lock.
+func lobbyWithLock(t *testing.T, st *store.Store) (storetest.Fixture, *keyring.Keyring, store.ProvisionedLock) {
+	t.Helper()
+	f := storetest.Seed(t, st)
+	keys := storetest.Keyring(t, st)
+	_, provs := storetest.ProvisionLocks(t, st, keys, f.PM, f.Property.ID, f.Lobby.ID)
+	return f, keys, provs[0]
+}
+
+// param is the n-th placeholder of st's SQL for st.DB() (the driver's own).
+func param(st *store.Store, n int) string {
+	if st.Dialect() == store.Postgres {
+		return fmt.Sprintf("$%d", n)
+	}
+	return "?"
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,14 +16,7 @@ import (
 // must still roll back, leaving nothing.
 func TestSQLiteAppendFailureRollsBackTransaction(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "append.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := migratedSQLite(t)
 	manyDoors := func() []appendRow {
 		var rows []appendRow
 		for i := range 8 {
@@ -77,15 +69,8 @@ func TestSQLiteAppendFailureRollsBackTransaction(t *testing.T) {
 // looks in event_doors only for events without one (atEventDoors).
 func TestEventWithItsDoorNamesNoOther(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "events.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	err = s.inTx(ctx, "test_event", func(tx *Tx) error {
+	s := migratedSQLite(t)
+	err := s.inTx(ctx, "test_event", func(tx *Tx) error {
 		return tx.addEvent(ctx, domain.Event{PropertyID: "p", Kind: "test", DoorID: "door_1", Doors: []string{"door_1", "door_2"}})
 	})
 	if err == nil || !strings.Contains(err.Error(), "names another door") {

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -23,14 +21,7 @@ func TestPendingDoorPushesPlan(t *testing.T) {
 func queryPlan(t *testing.T, q, index string, args ...any) (plan, indexSQL string) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "plan.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := migratedSQLite(t)
 	rows, err := st.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
 	if err != nil {
 		t.Fatal(err)
@@ -86,15 +77,7 @@ func TestActivityByDoorPlan(t *testing.T) {
 		t.Fatalf("plan of Activity by door: %q, want the property's events probing event_doors by event", plan)
 	}
 	var n int
-	st, err := Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "idx.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event_doors' AND sql IS NOT NULL`).Scan(&n); err != nil || n != 0 {
+	if err := migratedSQLite(t).db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event_doors' AND sql IS NOT NULL`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("event_doors has %d indexes of its own (%v), want none: each would put a wide event's rows in one leaf per door", n, err)
 	}
 }
