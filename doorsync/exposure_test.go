@@ -87,7 +87,7 @@ func TestExposure_NarrowedAccess(t *testing.T) {
 			if got := exposure(); len(got) != 0 {
 				t.Fatalf("exposure after the bike room synced = %+v, want none", got)
 			}
-			// The acknowledged changes are gone (store.forgetAckedChanges).
+			// The acknowledged changes are gone (store.Tx.doorAcked).
 			var v, acked, kept int64
 			if err := st.DB().QueryRowContext(e.ctx, `SELECT version, acked_version, (SELECT COUNT(*) FROM door_changes WHERE door_id = `+placeholder(e, 1)+` AND version <= acked_version) FROM doors WHERE id = `+placeholder(e, 2),
 				bike.id, bike.id).Scan(&v, &acked, &kept); err != nil {

@@ -73,7 +73,7 @@ func TestDoorSync_DisjointGrantsLeaveNoGap(t *testing.T) {
 		}
 		// The first window has ended: the door gets a new version carrying
 		// the second one (its change record goes once the lock acknowledged
-		// it, store.forgetAckedChanges), and the lock still refuses in the
+		// it, store.Tx.doorAcked), and the lock still refuses in the
 		// gap.
 		eventually(t, 10*time.Second, "a new version after the first window", func() bool {
 			v, a, _, _ := st.DoorVersion(e.ctx, lobby.id)

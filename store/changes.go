@@ -126,16 +126,29 @@ func (t *Tx) bumpDoors(_ context.Context, changes []domain.DoorChange) error {
 	return nil
 }
 
-// forgetAckedChanges deletes a door's change records at or below the
-// version its lock acknowledged. Every reader asks for the changes above
-// it (version > acked_version: Door Sync tasks, exposure, couriers,
-// metrics), and kept for ever they grew door_changes' primary key to a
-// leaf per door, so a revoke at 10,000 doors wrote 10,000 of its pages
+// doorAcked records that the door's lock holds version (a DOOR OS lock's
+// ack, a phone's AckDoor, a Z-Wave lock's codes written): the door's
+// acknowledged version moves up to it, never down nor past the door's
+// version, and it was synced at now.
+//
+// The change records at or below the acknowledged version go (forgetting
+// acknowledged changes). Every reader asks for the changes above it
+// (version > acked_version: Door Sync tasks, exposure, couriers, metrics),
+// and kept for ever they grew door_changes' primary key to a leaf per
+// door, so a revoke at 10,000 doors wrote 10,000 of its pages
 // (docs/bench-fleet.md, session 9). A re-provisioned lock starts again at
 // version 0: its provisioning change is a revocation (ProvisionLock), and
 // exposure counts every revocation for a lock with no acknowledged state.
-func (t *Tx) forgetAckedChanges(ctx context.Context, doorID string, version int64) error {
-	_, err := t.exec(ctx, `DELETE FROM door_changes WHERE door_id = ? AND version <= ?`, doorID, version)
+func (t *Tx) doorAcked(ctx context.Context, doorID string, version int64, now time.Time) error {
+	res, err := t.exec(ctx, `UPDATE doors SET acked_version = ?, last_synced_at = ? WHERE id = ? AND acked_version <= ? AND version >= ?`,
+		version, micros(now), doorID, version, version)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err
+	}
+	_, err = t.exec(ctx, `DELETE FROM door_changes WHERE door_id = ? AND version <= ?`, doorID, version)
 	return err
 }
 

@@ -76,7 +76,7 @@ type exposedDoor struct {
 // lacks reports whether the door's lock lacks the revocation made at at:
 // one of its unacknowledged changes made it, or the lock acknowledged no
 // state (never synced, or re-provisioned: the changes its old lock
-// acknowledged are gone, forgetAckedChanges), so it holds no revocation.
+// acknowledged are gone, doorAcked), so it holds no revocation.
 func (d *exposedDoor) lacks(at int64) bool {
 	_, ok := d.unacked[at]
 	return ok || d.state == nil

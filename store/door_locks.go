@@ -148,7 +148,7 @@ func (s *Store) ProvisionLock(ctx context.Context, a domain.Actor, sealer Sealer
 		}
 		// A re-provisioned lock holds no revocation until its first sync,
 		// and the changes its old lock acknowledged are gone
-		// (forgetAckedChanges): the change itself says a revocation waits.
+		// (doorAcked): the change itself says a revocation waits.
 		if err := t.bumpDoors(ctx, []domain.DoorChange{{DoorID: d.ID, Reason: reason, Revocation: prev > 0}}); err != nil {
 			return err
 		}
@@ -437,11 +437,7 @@ func (t *Tx) recordLockAck(ctx context.Context, r lockRowData, generation int, a
 				digest, lockVersion, doorID); err != nil {
 				return err
 			}
-			if _, err := t.exec(ctx, `UPDATE doors SET acked_version = ?, last_synced_at = ? WHERE id = ? AND acked_version <= ?`,
-				lockVersion, micros(now), doorID, lockVersion); err != nil {
-				return err
-			}
-			if err := t.forgetAckedChanges(ctx, doorID, lockVersion); err != nil {
+			if err := t.doorAcked(ctx, doorID, lockVersion, now); err != nil {
 				return err
 			}
 			out.Pending = false

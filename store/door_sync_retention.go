@@ -8,7 +8,7 @@ import (
 // Door Sync writes a door.state outbox row and a sealed bundle for every
 // door a change touches: a revocation at 10,000 doors is 10,000 of each.
 // Without pruning both tables grow with every change for ever. (The
-// door's change records go at its ack: Tx.forgetAckedChanges.) What is
+// door's change records go at its ack: Tx.doorAcked.) What is
 // kept:
 //   - every pending or failed outbox row (failed ones are shown to
 //     managers), and delivered door pushes younger than their cutoff;

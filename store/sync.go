@@ -105,9 +105,6 @@ func (s *Store) AckDoor(ctx context.Context, doorID string, version int64) error
 			_, err := t.exec(ctx, `UPDATE doors SET last_synced_at = ? WHERE id = ?`, micros(s.Now()), doorID)
 			return err
 		}
-		if _, err = t.exec(ctx, `UPDATE doors SET acked_version = ?, last_synced_at = ? WHERE id = ?`, version, micros(s.Now()), doorID); err != nil {
-			return err
-		}
-		return t.forgetAckedChanges(ctx, doorID, version)
+		return t.doorAcked(ctx, doorID, version, s.Now())
 	})
 }

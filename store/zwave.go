@@ -513,8 +513,8 @@ func (s *Store) FinishZWaveSync(ctx context.Context, doorID string, version int6
 		if err != nil {
 			return err
 		}
-		now := micros(s.Now())
-		if _, err := t.exec(ctx, `UPDATE zwave_locks SET capacity = ?, over_full = ?, last_seen_at = ? WHERE door_id = ?`, capacity, overFull, now, doorID); err != nil {
+		now := s.Now()
+		if _, err := t.exec(ctx, `UPDATE zwave_locks SET capacity = ?, over_full = ?, last_seen_at = ? WHERE door_id = ?`, capacity, overFull, micros(now), doorID); err != nil {
 			return err
 		}
 		if overFull > 0 && overFull != prev {
@@ -523,14 +523,7 @@ func (s *Store) FinishZWaveSync(ctx context.Context, doorID string, version int6
 				return err
 			}
 		}
-		res, err := t.exec(ctx, `UPDATE doors SET acked_version = ?, last_synced_at = ? WHERE id = ? AND acked_version < ? AND version >= ?`, version, now, doorID, version, version)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return err
-		}
-		return t.forgetAckedChanges(ctx, doorID, version)
+		return t.doorAcked(ctx, doorID, version, now)
 	})
 }
 
