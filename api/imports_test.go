@@ -101,13 +101,16 @@ func outcomes(rows []importRow) string {
 	return b.String()
 }
 
-const importFile = `First Name,Last Name,Email,Keys,May Share,Unit,Expiration
-Ann,Archer,ann@example.com,Building;Home 101,yes,101,12/31/2030
+// importExpiryYear is the year of Ann's expiration, years ahead.
+var importExpiryYear = storetest.YearsAhead(4)
+
+var importFile = fmt.Sprintf(`First Name,Last Name,Email,Keys,May Share,Unit,Expiration
+Ann,Archer,ann@example.com,Building;Home 101,yes,101,12/31/%d
 Ben,Baker,BEN@example.com,Building,,,
 Cat,Cole,cat@example.com,Nope,,,
 Dan,Dale,not-an-email,,,,
 Eve,East,eve@example.com,,,Z99,
-`
+`, importExpiryYear)
 
 const importOutcomes = `2 created 
 3 changed 
@@ -176,8 +179,8 @@ func TestImportCSV(t *testing.T) {
 				}
 			}
 			ny, _ := time.LoadLocation("America/New_York")
-			if want := time.Date(2030, 12, 31, 23, 59, 59, 0, ny); ann.ExpiresAt == nil || !ann.ExpiresAt.Equal(want) {
-				t.Errorf("Ann expires %v, want %v (end of 12/31/2030 in the property's zone)", ann.ExpiresAt, want)
+			if want := time.Date(importExpiryYear, 12, 31, 23, 59, 59, 0, ny); ann.ExpiresAt == nil || !ann.ExpiresAt.Equal(want) {
+				t.Errorf("Ann expires %v, want %v (end of 12/31/%d in the property's zone)", ann.ExpiresAt, want, importExpiryYear)
 			}
 			if n := e.countWhere("outbox", "subject_id = ?", ann.ID); n != 1 {
 				t.Errorf("%d outbox rows about Ann, want her welcome email", n)
@@ -284,7 +287,7 @@ func TestImportBadFiles(t *testing.T) {
 			{"ErrEmpty", "text/csv", "", "empty"},
 			{"ErrNoHeader", "text/csv", "Ann,Archer,ann@example.com\n", "unknown column"},
 			{"ErrMissingRequiredColumn", "text/csv", "First Name,Last Name\nAnn,Archer\n", `missing required column "Email"`},
-			{"ErrUnknownColumn", "text/csv", "First Name,Last Name,Email,Expiraton\nAnn,Archer,ann@example.com,2030-01-01\n", `"Expiraton"`},
+			{"ErrUnknownColumn", "text/csv", fmt.Sprintf("First Name,Last Name,Email,Expiraton\nAnn,Archer,ann@example.com,%d-01-01\n", storetest.YearsAhead(4)), `"Expiraton"`},
 			{"ErrNotUTF8", "text/csv", "First Name,Last Name,Email\nRen\xe9,Archer,ann@example.com\n", "UTF-8"},
 			{"ErrUTF16", "text/csv", "\xff\xfeF\x00i\x00", "UTF-16"},
 			{"ErrHeaderOnly", "text/csv", "First Name,Last Name,Email\n", "no rows"},
@@ -361,8 +364,9 @@ func TestImportPermissions(t *testing.T) {
 func TestImportExcelFile(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st)
+		startYear, endYear := storetest.YearsAhead(4), storetest.YearsAhead(5)
 		file := "\uFEFFFirst Name,Last Name,Email,Phone,Keys,Start,Expiration\r\n" +
-			"\"Mary\r\nAnn\",\"O'Neil, Jr.\",mary@example.com,'+1 555 0100,\"Building; Home 101\",3/1/2030 9:30 AM,02/28/2031\r\n" +
+			fmt.Sprintf("\"Mary\r\nAnn\",\"O'Neil, Jr.\",mary@example.com,'+1 555 0100,\"Building; Home 101\",3/1/%d 9:30 AM,02/28/%d\r\n", startYear, endYear) +
 			"Zoë,Ünal,zoe@example.com,,Building,,\r\n"
 		var b bytes.Buffer
 		mw := multipart.NewWriter(&b)
@@ -385,10 +389,10 @@ func TestImportExcelFile(t *testing.T) {
 			t.Errorf("person %q %q %q", m.FirstName, m.LastName, m.Phone)
 		}
 		ny, _ := time.LoadLocation("America/New_York")
-		if want := time.Date(2030, 3, 1, 9, 30, 0, 0, ny); !m.StartsAt.Equal(want) {
+		if want := time.Date(startYear, 3, 1, 9, 30, 0, 0, ny); !m.StartsAt.Equal(want) {
 			t.Errorf("starts %v, want %v", m.StartsAt, want)
 		}
-		if want := time.Date(2031, 2, 28, 23, 59, 59, 0, ny); m.ExpiresAt == nil || !m.ExpiresAt.Equal(want) {
+		if want := time.Date(endYear, 2, 28, 23, 59, 59, 0, ny); m.ExpiresAt == nil || !m.ExpiresAt.Equal(want) {
 			t.Errorf("expires %v, want %v", m.ExpiresAt, want)
 		}
 		if len(m.Keys) != 2 {

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,12 +146,15 @@ func (e *env) findPerson(email string) person {
 	return e.person(ps[0].ID)
 }
 
+// pmsLeaseYear is the year the leases of pmsRoster end, years ahead.
+var pmsLeaseYear = storetest.YearsAhead(5)
+
 // pmsRoster is the roster of TestPMSUserSync: every reconciliation rule
 // once.
 var pmsRoster = []resident{
-	{ExternalID: "r-1", FirstName: "Jane", LastName: "Doe", Email: "jane@example.com", Unit: "a-101", LeaseStart: "2026-01-01", LeaseEnd: "2031-06-30", Status: "current"},
+	{ExternalID: "r-1", FirstName: "Jane", LastName: "Doe", Email: "jane@example.com", Unit: "a-101", LeaseStart: "2026-01-01", LeaseEnd: fmt.Sprintf("%d-06-30", pmsLeaseYear), Status: "current"},
 	{ExternalID: "r-2", FirstName: "Bob", LastName: "Smith", Email: "BOB@example.com", Status: "current"},
-	{ExternalID: "r-3", FirstName: "Carol", LastName: "New", Email: "carol@example.com", Unit: "A-101", LeaseEnd: "2031-12-31", Status: "current"},
+	{ExternalID: "r-3", FirstName: "Carol", LastName: "New", Email: "carol@example.com", Unit: "A-101", LeaseEnd: fmt.Sprintf("%d-12-31", pmsLeaseYear), Status: "current"},
 	{ExternalID: "r-4", FirstName: "Dave", LastName: "Gone", Email: "dave@example.com", Status: "past"},
 	{ExternalID: "r-5", FirstName: "Pat", LastName: "One", Email: "shared@example.com", Status: "current"},
 	{ExternalID: "r-6", FirstName: "Sam", LastName: "Two", Email: "Shared@example.com", Status: "current"},
@@ -258,7 +262,7 @@ func TestPMSUserSync(t *testing.T) {
 				t.Errorf("grant starts %v after detection, want 15 minutes", start)
 			}
 			ny, _ := time.LoadLocation("America/New_York")
-			if want := time.Date(2032, 1, 1, 0, 0, 0, 0, ny); k.ExpiresAt == nil || !k.ExpiresAt.Equal(want) {
+			if want := time.Date(pmsLeaseYear+1, 1, 1, 0, 0, 0, 0, ny); k.ExpiresAt == nil || !k.ExpiresAt.Equal(want) {
 				t.Errorf("grant ends %v, want %v (end of the lease end date)", k.ExpiresAt, want)
 			}
 			if c.Status != "active" {
@@ -427,7 +431,7 @@ func TestPMSWatchedFolder(t *testing.T) {
 			}
 			os.Chtimes(p, old, old)
 		}
-		write("residents.csv", "Tenant Code,First Name,Last Name,Email,Unit,Lease To,Status\r\nt001,Hal,Yard,hal@example.com,101,12/31/2031,Current\r\n")
+		write("residents.csv", fmt.Sprintf("Tenant Code,First Name,Last Name,Email,Unit,Lease To,Status\r\nt001,Hal,Yard,hal@example.com,101,12/31/%d,Current\r\n", storetest.YearsAhead(5)))
 		write("notes.txt", "ignored")
 		s := &imports.Syncer{Store: st, Dir: dir, Settle: time.Millisecond}
 		n, err := s.ScanFolder(context.Background())
@@ -505,7 +509,7 @@ func TestPMSLeaseEndAndSkipStatuses(t *testing.T) {
 		if len(set.Skip) != 1 || set.Skip[0] != "Future" {
 			t.Fatalf("skip_statuses %q", set.Skip)
 		}
-		end := time.Date(2031, 12, 31, 0, 0, 0, 0, time.UTC)
+		end := time.Date(storetest.YearsAhead(5), 12, 31, 0, 0, 0, 0, time.UTC)
 		mia := e.invite(map[string]any{"first_name": "Mia", "last_name": "Early", "email": "mia@example.com", "access": "app", "resident": true,
 			"expires_at": end.Format(time.RFC3339), "keys": []map[string]any{{"key_id": e.F.Building.ID}}})
 		roster := func(miaEnd string) []byte {
@@ -534,10 +538,11 @@ func TestPMSLeaseEndAndSkipStatuses(t *testing.T) {
 			}
 		})
 		t.Run("RenewalPastThePersonsOwnEnd", func(t *testing.T) {
-			e.postRoster(e.PMToken, "generic", "", roster("2033-06-30"), 202)
+			renewal := storetest.YearsAhead(7)
+			e.postRoster(e.PMToken, "generic", "", roster(fmt.Sprintf("%d-06-30", renewal)), 202)
 			m := e.person(mia.ID)
-			if m.ExpiresAt == nil || m.ExpiresAt.Year() != 2033 || len(m.Keys) != 1 || m.Keys[0].ExpiresAt == nil || m.Keys[0].ExpiresAt.Year() != 2033 {
-				t.Errorf("Mia after renewal: person ends %v, keys %+v; want both in 2033", m.ExpiresAt, m.Keys)
+			if m.ExpiresAt == nil || m.ExpiresAt.Year() != renewal || len(m.Keys) != 1 || m.Keys[0].ExpiresAt == nil || m.Keys[0].ExpiresAt.Year() != renewal {
+				t.Errorf("Mia after renewal: person ends %v, keys %+v; want both in %d", m.ExpiresAt, m.Keys, renewal)
 			}
 			if got := e.syncNow().counts(); got != "warnings=1" {
 				t.Errorf("the next sync: %s, want nothing but the skipped status", got)

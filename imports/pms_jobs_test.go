@@ -25,9 +25,10 @@ import (
 // prefix-0@example.com…, plus the extra residents given.
 func genericRoster(n int, prefix string, extra ...map[string]string) []byte {
 	rs := make([]map[string]string, 0, n+len(extra))
+	leaseEnd := fmt.Sprintf("%d-12-31", storetest.YearsAhead(5)) // years ahead, whenever the tests run
 	for i := range n {
 		rs = append(rs, map[string]string{"external_id": fmt.Sprintf("%s-%d", prefix, i), "first_name": fmt.Sprintf("Res%d", i), "last_name": "Roster",
-			"email": fmt.Sprintf("%s-%d@example.com", prefix, i), "lease_end": "2031-12-31", "status": "current"})
+			"email": fmt.Sprintf("%s-%d@example.com", prefix, i), "lease_end": leaseEnd, "status": "current"})
 	}
 	b, _ := json.Marshal(map[string]any{"residents": append(rs, extra...)})
 	return b

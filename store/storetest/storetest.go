@@ -230,6 +230,11 @@ func ProvisionLocks(t testing.TB, st *store.Store, keys *keyring.Keyring, pm dom
 	return pub, out
 }
 
+// YearsAhead is the year n years after the current one: a fixture date
+// in it (an expiry, a lease end) stays in the future whenever the tests
+// run, where a fixed year would start failing once it passed.
+func YearsAhead(n int) int { return time.Now().Year() + n }
+
 // AwayFromMidnight waits out the property's midnight when it is less than
 // margin away or passed less than 5 s ago (a lock's clock may lag by a
 // second), so a test that issues a day's guest code and then uses it on
