@@ -1,8 +1,10 @@
 package mqtt
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestPrincipalAccess(t *testing.T) {
@@ -127,5 +129,90 @@ func TestEmbedded_LockOutboundChannelIsSmall(t *testing.T) {
 	}
 	if got := reflect.ValueOf(cl).Elem().FieldByName("Net").FieldByName("bconn").Elem().FieldByName("buf").Len(); got != brokerReadBuffer || got > 1024 {
 		t.Fatalf("lock's read buffer is %d bytes, want %d", got, brokerReadBuffer)
+	}
+}
+
+// A lock asks for a Receive Maximum of LockReceiveMaximum (LockConfig),
+// and the broker keeps to it: with the lock's handler stuck on the first
+// bundle (so none is acknowledged), the broker has sent it
+// LockReceiveMaximum bundles and holds the rest; once the handler goes
+// on, every bundle arrives, in order, and none was dropped.
+func TestEmbedded_LockReceiveMaximum(t *testing.T) {
+	_, hash := NewSecret()
+	lockPassword, lockHash := NewSecret()
+	b, err := StartEmbedded(EmbeddedConfig{Addr: "127.0.0.1:0", ServiceSecret: hash, Locks: map[string]SecretHash{"lock-1": lockHash}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cfg, err := LockConfig(b.URL(), "lock-1", lockPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ReceiveMaximum != LockReceiveMaximum {
+		t.Fatalf("LockConfig: ReceiveMaximum %d, want %d", cfg.ReceiveMaximum, LockReceiveMaximum)
+	}
+	c, err := Connect(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, ok := b.server.Clients.Get("lock-1")
+	if !ok {
+		t.Fatal("lock-1 not among the broker's clients")
+	}
+	if got := cl.Properties.Props.ReceiveMaximum; got != LockReceiveMaximum {
+		t.Fatalf("the broker sees a Receive Maximum of %d, want %d", got, LockReceiveMaximum)
+	}
+	topic := MustTopic(KindBundle, "lock-1")
+	release := make(chan struct{})
+	got := make(chan string, 3*LockReceiveMaximum)
+	if err := c.Subscribe(t.Context(), topic, 1, func(m Message) {
+		if string(m.Payload) == "0" {
+			<-release
+		}
+		got <- string(m.Payload)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cloud := b.Client(nil)
+	defer cloud.Close()
+	const n = 3 * LockReceiveMaximum
+	for i := range n {
+		if err := cloud.Publish(t.Context(), topic, fmt.Appendf(nil, "%d", i), 1, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every bundle is in the broker's in-flight store; those beyond the
+	// quota wait there unsent (mochi marks them with Expiry -1).
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		held := 0
+		for _, pk := range cl.State.Inflight.GetAll(false) {
+			if pk.Expiry < 0 {
+				held++
+			}
+		}
+		if cl.State.Inflight.Len() == n && held == n-LockReceiveMaximum {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the broker has %d bundles in flight, %d of them held; want %d, %d held", cl.State.Inflight.Len(), held, n, n-LockReceiveMaximum)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(release)
+	for i := range n {
+		select {
+		case p := <-got:
+			if p != fmt.Sprint(i) {
+				t.Fatalf("bundle %q arrived where %d was due", p, i)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of %d bundles arrived", i, n)
+		}
+	}
+	if d := b.Dropped(); d != 0 {
+		t.Fatalf("broker dropped %d messages", d)
 	}
 }

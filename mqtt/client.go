@@ -68,7 +68,22 @@ type ClientConfig struct {
 	TLS *tls.Config
 	// Logger receives connection losses and reconnections; nil discards them.
 	Logger *slog.Logger
+	// ReceiveMaximum is the MQTT 5 Receive Maximum the client asks of the
+	// broker: how many QoS 1 messages it may have sent the client and not
+	// had acknowledged; more wait at the broker. 0 leaves the protocol's
+	// 65,535. The client also keeps a queue of this many received
+	// messages for its handlers.
+	ReceiveMaximum uint16
 }
+
+// LockReceiveMaximum is the Receive Maximum of a lock's connection
+// (LockConfig). A lock takes one bundle at a time and acknowledges it
+// after applying it, so it never needs many QoS 1 messages in flight,
+// and a lock has little memory: the client library sizes its receive
+// queue by this number (at 65,535, 512 KB of pointers per connection,
+// which at 10,000 simulated locks in one process was 5 GB the garbage
+// collector scanned on every cycle).
+const LockReceiveMaximum = 16
 
 // LockConfig returns the client configuration of lock lockID: client id and
 // username are the lock id, the retained status topic says StatusOnline on
@@ -85,6 +100,8 @@ func LockConfig(brokerURL, lockID, password string) (ClientConfig, error) {
 		Password: password,
 		Will:     &Message{Topic: status, Payload: []byte(StatusOffline), QoS: 1, Retain: true},
 		Birth:    &Message{Topic: status, Payload: []byte(StatusOnline), QoS: 1, Retain: true},
+
+		ReceiveMaximum: LockReceiveMaximum,
 	}, nil
 }
 
@@ -257,6 +274,15 @@ func Dial(cfg ClientConfig) (*Client, error) {
 				logger.Warn("mqtt: broker closed the connection", "reason_code", d.ReasonCode)
 			},
 		},
+	}
+	if rm := cfg.ReceiveMaximum; rm > 0 {
+		acfg.ConnectPacketBuilder = func(cp *paho.Connect, _ *url.URL) (*paho.Connect, error) {
+			if cp.Properties == nil {
+				cp.Properties = &paho.ConnectProperties{}
+			}
+			cp.Properties.ReceiveMaximum = &rm
+			return cp, nil
+		}
 	}
 	if w := cfg.Will; w != nil {
 		acfg.WillMessage = &paho.WillMessage{Topic: w.Topic, Payload: w.Payload, QoS: w.QoS, Retain: w.Retain}

@@ -66,6 +66,13 @@ cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
 load() { cut -d' ' -f1 /proc/loadavg; }
+# The kernel's TCP counters (every connection is on loopback): a
+# retransmission or a timeout there is a message held for at least the
+# 200 ms retransmission timeout; zero-window adverts mean a reader fell behind.
+tcp_counters() { nstat -az 2>/dev/null | awk '$1 ~ /^(TcpRetransSegs|TcpExtTCPTimeouts|TcpExtTCPToZeroWindowAdv|TcpExtTCPMemoryPressures|TcpExtPruneCalled|TcpExtTCPBacklogDrop|TcpExtTCPRcvQDrop)$/ {printf "%s=%s ", $1, $2}'; }
+tcp_delta() { # tcp_delta "<before>" "<after>"
+	python3 -c 'import sys; a=dict(x.split("=") for x in sys.argv[1].split()); b=dict(x.split("=") for x in sys.argv[2].split()); print(" ".join(f"{k} {int(b[k])-int(a.get(k,0))}" for k in b))' "$1" "$2" 2>/dev/null || true
+}
 
 for db in $DBS; do
 for n in $SIZES; do
@@ -116,6 +123,7 @@ for n in $SIZES; do
 	sleep 10
 	c1=$(cpu_ticks "$srv")
 	rss1=$(rss_kb "$srv")
+	fleet_rss=$(rss_kb "$fleet")
 	cpuprof=""
 	if [ -n "$PPROF" ]; then
 		curl -fsS "http://127.0.0.1:$PPROF_PORT/debug/pprof/heap" -o "$PPROF/heap-$db-$n.pprof" || true
@@ -128,8 +136,10 @@ for n in $SIZES; do
 	fi
 	idle_cpu=$(awk -v d=$((c1 - c0)) -v hz="$hz" 'BEGIN {printf "%.1f", 100 * d / hz / 10}')
 	b0=$(cpu_ticks "$srv")
+	tcp0=$(tcp_counters)
 	wait "$fleet" || { cat "$tmp/fleet-$db-$n.log" >&2; fail "fleet of $n failed"; }
 	b1=$(cpu_ticks "$srv")
+	tcp1=$(tcp_counters)
 	[ -n "$cpuprof" ] && { wait "$cpuprof" || true; }
 	rss2=$(rss_kb "$srv")
 	load1=$(load)
@@ -144,9 +154,11 @@ for n in $SIZES; do
 		cat "$tmp/fleet-$db-$n.json"
 		grep '^fleet:' "$tmp/fleet-$db-$n.log"
 		echo "server RSS: $n doors provisioned, no lock connected ${rss0} KB, $n locks connected ${rss1} KB, after the benchmark ${rss2} KB"
+		echo "fleet RSS (the simulated locks' process), every lock connected: ${fleet_rss} KB"
 		echo "server CPU: idle with $n locks ${idle_cpu}% of a core; benchmark $(awk -v d=$((b1 - b0)) -v hz="$hz" -v r="$ROUNDS" 'BEGIN {printf "%.2f s per round (invite + revoke)", d / hz / r}')"
 		echo "$metrics"
 		echo "broker drops (server log): $broker_drops"
+		echo "kernel TCP during the benchmark: $(tcp_delta "$tcp0" "$tcp1")"
 	} >>"$OUT"
 	python3 - "$tmp/fleet-$db-$n.json" "$n" "$rss0" "$rss1" "$idle_cpu" "$load0" "$load1" "$b0" "$b1" "$hz" "$ROUNDS" "$db" "$broker_drops" <<'EOF'
 import json, sys
@@ -163,6 +175,7 @@ print(f"{sys.argv[12]}, {n} locks: revoke → every lock refusing p50 {r['every_
       f"cores used in the refusal windows: fleet {r['refusal_window_fleet_cores']:.2f}, server {r['refusal_window_server_cores']:.2f}; lock queue drops {r['lock_queue_drops']}; broker drops {sys.argv[13]}; load {l0} → {l1}")
 EOF
 	grep -E '^dooros_doorsync_(inbound_waits|mqtt_publish_failures)' <<<"$metrics" || true
+	echo "kernel TCP during the benchmark: $(tcp_delta "$tcp0" "$tcp1"); fleet RSS $((fleet_rss / 1024)) MB"
 done
 done
 echo "details in $OUT"

@@ -20,6 +20,11 @@ type Inflight struct {
 	sendQuota           int32                     // remaining outbound qos quota for flow control
 	maximumReceiveQuota int32                     // maximum allowed receive quota
 	maximumSendQuota    int32                     // maximum allowed send quota
+	// DOOR OS: the order in which packet ids were first set (GetAll
+	// returns the packets in it), made when the first packet is set.
+	order map[uint16]uint64
+	seq   uint64
+	held  int // DOOR OS: packets held for quota (Expiry < 0)
 }
 
 // NewInflights returns a new instance of an Inflight packets map.
@@ -33,9 +38,21 @@ func NewInflights() *Inflight {
 func (i *Inflight) Set(m packets.Packet) bool {
 	i.Lock()
 	defer i.Unlock()
+	return i.setLocked(m)
+}
 
-	_, ok := i.internal[m.PacketID]
+func (i *Inflight) setLocked(m packets.Packet) bool {
+	old, ok := i.internal[m.PacketID]
 	i.internal[m.PacketID] = m
+	i.countHeld(old, ok, -1)
+	i.countHeld(m, true, 1)
+	if !ok {
+		if i.order == nil {
+			i.order = map[uint16]uint64{}
+		}
+		i.seq++
+		i.order[m.PacketID] = i.seq
+	}
 	return !ok
 }
 
@@ -67,6 +84,13 @@ func (i *Inflight) Clone() *Inflight {
 	for k, v := range i.internal {
 		c.internal[k] = v
 	}
+	if i.order != nil {
+		c.order = make(map[uint16]uint64, len(i.order))
+		for k, v := range i.order {
+			c.order[k] = v
+		}
+	}
+	c.seq, c.held = i.seq, i.held
 	return c
 }
 
@@ -82,8 +106,13 @@ func (i *Inflight) GetAll(immediate bool) []packets.Packet {
 		}
 	}
 
-	sort.Slice(m, func(i, j int) bool {
-		return uint16(m[i].Created) < uint16(m[j].Created)
+	// DOOR OS: in the order the packets were set, which is the order they
+	// were published in. Upstream sorted by uint16(Created), a unix time
+	// in seconds cut to 16 bits, with sort.Slice: the packets of one
+	// second came out in any order, so a client at its Receive Maximum
+	// got the messages held for it out of order.
+	sort.Slice(m, func(a, b int) bool {
+		return i.order[m[a].PacketID] < i.order[m[b].PacketID]
 	})
 
 	return m
@@ -109,10 +138,67 @@ func (i *Inflight) Delete(id uint16) bool {
 	i.Lock()
 	defer i.Unlock()
 
-	_, ok := i.internal[id]
+	old, ok := i.internal[id]
 	delete(i.internal, id)
+	delete(i.order, id)
+	i.countHeld(old, ok, -1)
 
 	return ok
+}
+
+// countHeld adds d to the count of held packets if m (present) is one.
+func (i *Inflight) countHeld(m packets.Packet, present bool, d int) {
+	if present && m.Expiry < 0 {
+		i.held += d
+	}
+}
+
+// DOOR OS: Hold and Release keep a client's QoS packets in order under its
+// Receive Maximum (server.go publishToClient and processPacket).
+
+// Hold adds an outbound QoS packet: while the client's send quota is used
+// up, or packets are already held for it, the packet is held (Expiry -1,
+// returns true) behind them; otherwise it takes a unit of quota and the
+// caller sends it. Upstream decided from a quota read before the packet
+// was added, and a packet published as a PUBACK freed a unit went out
+// ahead of those held before it.
+func (i *Inflight) Hold(m packets.Packet) (held, added bool) {
+	i.Lock()
+	defer i.Unlock()
+	held = atomic.LoadInt32(&i.maximumSendQuota) > 0 && (atomic.LoadInt32(&i.sendQuota) <= 0 || i.held > 0)
+	if held {
+		m.Expiry = -1
+	}
+	_, exists := i.internal[m.PacketID]
+	i.setLocked(m)
+	if !held {
+		i.DecreaseSendQuota()
+	}
+	return held, !exists
+}
+
+// Release returns the first held packet, now in flight (Expiry 0, a unit
+// of quota taken), when there is quota for it.
+func (i *Inflight) Release() (packets.Packet, bool) {
+	i.Lock()
+	defer i.Unlock()
+	if i.held == 0 || atomic.LoadInt32(&i.sendQuota) <= 0 {
+		return packets.Packet{}, false
+	}
+	var first packets.Packet
+	found := false
+	for _, v := range i.internal {
+		if v.Expiry < 0 && (!found || i.order[v.PacketID] < i.order[first.PacketID]) {
+			first, found = v, true
+		}
+	}
+	if !found {
+		return packets.Packet{}, false
+	}
+	first.Expiry = 0
+	i.setLocked(first)
+	i.DecreaseSendQuota()
+	return first, true
 }
 
 // TakeRecieveQuota reduces the receive quota by 1.

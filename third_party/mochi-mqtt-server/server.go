@@ -752,14 +752,21 @@ func (s *Server) processPacket(cl *Client, pk packets.Packet) error {
 		return err
 	}
 
-	if cl.State.Inflight.Len() > 0 && atomic.LoadInt32(&cl.State.Inflight.sendQuota) > 0 {
-		next, ok := cl.State.Inflight.NextImmediate()
-		if ok {
+	// DOOR OS: the first packet held for quota is sent now and stays in
+	// flight until its PUBACK, which gives the quota back (processPuback).
+	// Upstream deleted it from the in-flight store here, so its PUBACK
+	// found nothing and returned no quota: after Receive Maximum held
+	// packets the client's quota was gone for good and every later QoS 1
+	// packet stayed held until it reconnected. It goes through the
+	// outbound queue, behind what was queued before it was held (upstream
+	// wrote it at once, ahead of them).
+	if next, ok := cl.State.Inflight.Release(); ok {
+		select {
+		case cl.State.outbound <- &next:
+			atomic.AddInt32(&cl.State.outboundQty, 1)
+			cl.wakeWriter()
+		default:
 			_ = cl.WritePacket(next)
-			if ok := cl.State.Inflight.Delete(next.PacketID); ok {
-				atomic.AddInt64(&s.Info.Inflight, -1)
-			}
-			cl.State.Inflight.DecreaseSendQuota()
 		}
 	}
 
@@ -1114,17 +1121,15 @@ func (s *Server) publishToClient(cl *Client, sub packets.Subscription, pk packet
 		}
 
 		out.PacketID = uint16(i) // [MQTT-2.2.1-4]
-		sentQuota := atomic.LoadInt32(&cl.State.Inflight.sendQuota)
 
-		if ok := cl.State.Inflight.Set(out); ok { // [MQTT-4.3.2-3] [MQTT-4.3.3-3]
+		// DOOR OS: held behind any packet already held, in order (Inflight.Hold).
+		held, added := cl.State.Inflight.Hold(out) // [MQTT-4.3.2-3] [MQTT-4.3.3-3]
+		if added {
 			atomic.AddInt64(&s.Info.Inflight, 1)
 			s.hooks.OnQosPublish(cl, out, out.Created, 0)
-			cl.State.Inflight.DecreaseSendQuota()
 		}
-
-		if sentQuota == 0 && atomic.LoadInt32(&cl.State.Inflight.maximumSendQuota) > 0 {
+		if held {
 			out.Expiry = -1
-			cl.State.Inflight.Set(out)
 			return out, nil
 		}
 	}

@@ -1503,14 +1503,57 @@ func TestServerProcessPacketAndNextImmediate(t *testing.T) {
 	go func() {
 		err := s.processPacket(cl, *packets.TPacketData[packets.Publish].Get(packets.TPublishBasic).Packet)
 		require.NoError(t, err)
+		// DOOR OS: the released packet goes through the outbound queue.
+		for atomic.LoadInt32(&cl.State.outboundQty) > 0 {
+			time.Sleep(time.Millisecond)
+		}
 		_ = w.Close()
 	}()
 
 	buf, err := io.ReadAll(r)
 	require.NoError(t, err)
 	require.Equal(t, packets.TPacketData[packets.Publish].Get(packets.TPublishQos1).RawBytes, buf)
-	require.Equal(t, int64(0), atomic.LoadInt64(&s.Info.Inflight))
+	// DOOR OS: sent, the packet stays in flight until its PUBACK (upstream
+	// deleted it, and the PUBACK then gave no quota back).
+	require.Equal(t, int64(1), atomic.LoadInt64(&s.Info.Inflight))
 	require.Equal(t, int32(4), cl.State.Inflight.sendQuota)
+	sent, ok := cl.State.Inflight.Get(next.PacketID)
+	require.True(t, ok)
+	require.Equal(t, int64(0), sent.Expiry)
+	_, ok = cl.State.Inflight.NextImmediate()
+	require.False(t, ok)
+
+	err = s.processPuback(cl, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: next.PacketID})
+	require.NoError(t, err)
+	require.Equal(t, int64(0), atomic.LoadInt64(&s.Info.Inflight))
+	require.Equal(t, int32(5), cl.State.Inflight.sendQuota)
+	require.Equal(t, 0, cl.State.Inflight.Len())
+}
+
+// DOOR OS: packets held for quota go out in the order they were set, also
+// within one second and across a 16-bit wrap of their creation time.
+func TestInflightGetAllInSetOrder(t *testing.T) {
+	i := NewInflights()
+	ids := []uint16{9, 3, 65535, 1, 200, 7}
+	for n, id := range ids {
+		i.Set(packets.Packet{PacketID: id, Expiry: -1, Created: int64(65530 + n%2*10)})
+	}
+	i.Set(packets.Packet{PacketID: 3, Expiry: -1}) // an update keeps its place
+	var got []uint16
+	for _, pk := range i.GetAll(true) {
+		got = append(got, pk.PacketID)
+	}
+	require.Equal(t, ids, got)
+	require.True(t, i.Delete(65535))
+	next, ok := i.NextImmediate()
+	require.True(t, ok)
+	require.Equal(t, uint16(9), next.PacketID)
+	c := i.Clone()
+	got = got[:0]
+	for _, pk := range c.GetAll(false) {
+		got = append(got, pk.PacketID)
+	}
+	require.Equal(t, []uint16{9, 3, 1, 200, 7}, got)
 }
 
 func TestServerProcessPublishAckFailure(t *testing.T) {
