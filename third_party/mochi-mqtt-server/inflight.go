@@ -21,7 +21,8 @@ type Inflight struct {
 	maximumReceiveQuota int32                     // maximum allowed receive quota
 	maximumSendQuota    int32                     // maximum allowed send quota
 	// DOOR OS: the order in which packet ids were first set (GetAll
-	// returns the packets in it), made when the first packet is set.
+	// returns the packets in it), made when a packet is set and dropped
+	// when the last one goes.
 	order map[uint16]uint64
 	seq   uint64
 	held  int // DOOR OS: packets held for quota (Expiry < 0)
@@ -141,6 +142,9 @@ func (i *Inflight) Delete(id uint16) bool {
 	old, ok := i.internal[id]
 	delete(i.internal, id)
 	delete(i.order, id)
+	if len(i.internal) == 0 {
+		i.order = nil // an idle client keeps no map
+	}
 	i.countHeld(old, ok, -1)
 
 	return ok
