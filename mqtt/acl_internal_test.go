@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	mochi "github.com/mochi-mqtt/server/v2"
 )
 
 func TestPrincipalAccess(t *testing.T) {
@@ -102,26 +104,7 @@ func TestEmbedded_LockOutboundChannelIsSmall(t *testing.T) {
 	if brokerWritesPending > most {
 		t.Fatalf("brokerWritesPending = %d, want at most %d per lock", brokerWritesPending, most)
 	}
-	_, hash := NewSecret()
-	lockPassword, lockHash := NewSecret()
-	b, err := StartEmbedded(EmbeddedConfig{Addr: "127.0.0.1:0", ServiceSecret: hash, Locks: map[string]SecretHash{"lock-1": lockHash}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	cfg, err := LockConfig(b.URL(), "lock-1", lockPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Connect(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	cl, ok := b.server.Clients.Get("lock-1")
-	if !ok {
-		t.Fatal("lock-1 not among the broker's clients")
-	}
+	_, _, cl := lockOnEmbedded(t)
 	// mochi keeps the channel unexported; reflection may read its capacity.
 	got := reflect.ValueOf(cl).Elem().FieldByName("State").FieldByName("outbound").Cap()
 	if got != brokerWritesPending {
@@ -138,29 +121,7 @@ func TestEmbedded_LockOutboundChannelIsSmall(t *testing.T) {
 // LockReceiveMaximum bundles and holds the rest; once the handler goes
 // on, every bundle arrives, in order, and none was dropped.
 func TestEmbedded_LockReceiveMaximum(t *testing.T) {
-	_, hash := NewSecret()
-	lockPassword, lockHash := NewSecret()
-	b, err := StartEmbedded(EmbeddedConfig{Addr: "127.0.0.1:0", ServiceSecret: hash, Locks: map[string]SecretHash{"lock-1": lockHash}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	cfg, err := LockConfig(b.URL(), "lock-1", lockPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.ReceiveMaximum != LockReceiveMaximum {
-		t.Fatalf("LockConfig: ReceiveMaximum %d, want %d", cfg.ReceiveMaximum, LockReceiveMaximum)
-	}
-	c, err := Connect(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	cl, ok := b.server.Clients.Get("lock-1")
-	if !ok {
-		t.Fatal("lock-1 not among the broker's clients")
-	}
+	b, c, cl := lockOnEmbedded(t)
 	if got := cl.Properties.Props.ReceiveMaximum; got != LockReceiveMaximum {
 		t.Fatalf("the broker sees a Receive Maximum of %d, want %d", got, LockReceiveMaximum)
 	}
@@ -215,4 +176,36 @@ func TestEmbedded_LockReceiveMaximum(t *testing.T) {
 	if d := b.Dropped(); d != 0 {
 		t.Fatalf("broker dropped %d messages", d)
 	}
+}
+
+// lockOnEmbedded starts an embedded broker with lock "lock-1" provisioned,
+// connects the lock as LockConfig configures it (with its Receive
+// Maximum, checked), and returns the broker, the lock's client and the
+// broker's view of it; both are closed at the end of the test.
+func lockOnEmbedded(t *testing.T) (*Embedded, *Client, *mochi.Client) {
+	t.Helper()
+	_, hash := NewSecret()
+	lockPassword, lockHash := NewSecret()
+	b, err := StartEmbedded(EmbeddedConfig{Addr: "127.0.0.1:0", ServiceSecret: hash, Locks: map[string]SecretHash{"lock-1": lockHash}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	cfg, err := LockConfig(b.URL(), "lock-1", lockPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ReceiveMaximum != LockReceiveMaximum {
+		t.Fatalf("LockConfig: ReceiveMaximum %d, want %d", cfg.ReceiveMaximum, LockReceiveMaximum)
+	}
+	c, err := Connect(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	cl, ok := b.server.Clients.Get("lock-1")
+	if !ok {
+		t.Fatal("lock-1 not among the broker's clients")
+	}
+	return b, c, cl
 }
