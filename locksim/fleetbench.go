@@ -126,8 +126,9 @@ func (m Millis) MarshalJSON() ([]byte, error) {
 
 func (m Millis) String() string { return time.Duration(m).Round(time.Millisecond).String() }
 
-// pct is the p-th quantile (nearest rank) of sorted d.
-func pct(d []time.Duration, p float64) time.Duration {
+// Quantile is the p-th quantile (nearest rank) of sorted d; 0 when d is
+// empty.
+func Quantile(d []time.Duration, p float64) time.Duration {
 	if len(d) == 0 {
 		return 0
 	}
@@ -256,11 +257,11 @@ func RevokeBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	for _, d := range [][]time.Duration{all, every, floors, calls, bundles, everyBundle} {
 		slices.Sort(d)
 	}
-	res.EveryBundleP50, res.EveryBundleP99, res.BundleP99 = Millis(pct(everyBundle, .5)), Millis(pct(everyBundle, .99)), Millis(pct(bundles, .99))
-	res.RefusalP50, res.RefusalP99, res.RefusalMax = Millis(pct(all, .5)), Millis(pct(all, .99)), Millis(all[len(all)-1])
-	res.EveryP50, res.EveryP99 = Millis(pct(every, .5)), Millis(pct(every, .99))
-	res.FloorP50, res.FloorP99 = Millis(pct(floors, .5)), Millis(pct(floors, .99))
-	res.RevokeCallP50, res.RevokeCallMax = Millis(pct(calls, .5)), Millis(calls[len(calls)-1])
+	res.EveryBundleP50, res.EveryBundleP99, res.BundleP99 = Millis(Quantile(everyBundle, .5)), Millis(Quantile(everyBundle, .99)), Millis(Quantile(bundles, .99))
+	res.RefusalP50, res.RefusalP99, res.RefusalMax = Millis(Quantile(all, .5)), Millis(Quantile(all, .99)), Millis(all[len(all)-1])
+	res.EveryP50, res.EveryP99 = Millis(Quantile(every, .5)), Millis(Quantile(every, .99))
+	res.FloorP50, res.FloorP99 = Millis(Quantile(floors, .5)), Millis(Quantile(floors, .99))
+	res.RevokeCallP50, res.RevokeCallMax = Millis(Quantile(calls, .5)), Millis(calls[len(calls)-1])
 	if windows > 0 {
 		res.WindowFleetCores = float64(fleetCPU) / float64(windows)
 		res.WindowServerCores = float64(serverCPU) / float64(windows)

@@ -157,7 +157,7 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 	cfg := locksim.BenchConfig{Manager: m, PropertyID: prop, KeyIDs: keys, Fleet: f, Rounds: *rounds, Settle: *settle, Timeout: *timeout, CPU: cpu,
 		Progress: func(i int, r locksim.Round) {
 			sorted := slices.Sorted(slices.Values(r.Refusal))
-			at := func(q float64) time.Duration { return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))].Round(time.Millisecond) }
+			at := func(q float64) time.Duration { return locksim.Quantile(sorted, q).Round(time.Millisecond) }
 			progress("round %d: grant %v, revoke call %v, every lock refusing %v (first %v, half %v, 90%% %v, 99%% %v, 99.9%% %v), every lock holding the bundle %v, floor %v; %d locks refused on the bundle first (slowest %v)", i,
 				r.Grant.Round(time.Millisecond), r.RevokeCall.Round(time.Millisecond), r.Every.Round(time.Millisecond),
 				sorted[0].Round(time.Millisecond), at(.5), at(.9), at(.99), at(.999), r.EveryBundle.Round(time.Millisecond), r.Floor.Round(time.Microsecond),
