@@ -18,6 +18,8 @@
 #
 # Environment: SIZES, ROUNDS (20), SETTLE (1s), IDLE (12s: the fleet idles
 # this long after connecting, for the idle CPU figure), PARALLEL (32),
+# FLEET_GOGC (the fleet process's GOGC; default GOGC or 100: the simulated
+# locks share one garbage collector, real locks do not),
 # FLEET_HTTP_PORT (18810), FLEET_MQTT_PORT (18811), KEEP=1 keeps the logs,
 # PPROF=DIR profiles the server (--pprof-addr on FLEET_PPROF_PORT, 18812):
 # DIR/heap-DB-N.pprof (and .txt with MemStats, goroutine-DB-N.txt) with every
@@ -101,7 +103,7 @@ for n in $SIZES; do
 	export DOORLOCK_API_TOKEN
 	load0=$(load)
 	ready="$tmp/ready-$db-$n" provisioned="$tmp/provisioned-$db-$n"
-	DOORLOCK_FLOOR_PASSWORD=$DOOROS_MQTT_PASSWORD "$tmp/doorlock" fleet --server "$api" --locks "$n" --revocations "$ROUNDS" \
+	DOORLOCK_FLOOR_PASSWORD=$DOOROS_MQTT_PASSWORD GOGC=${FLEET_GOGC:-${GOGC:-100}} "$tmp/doorlock" fleet --server "$api" --locks "$n" --revocations "$ROUNDS" \
 		--settle "$SETTLE" --idle "$IDLE" --parallel "$PARALLEL" --ready "$ready" --provisioned "$provisioned" --timeout 10m --server-pid "$srv" $(fleetprof "$db" "$n") >"$tmp/fleet-$db-$n.json" 2>"$tmp/fleet-$db-$n.log" &
 	fleet=$!
 	# The fleet waits IDLE between provisioning and connecting: the server's
