@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -281,6 +282,17 @@ type DoorChange struct {
 	// PersonIDs whose access at the door the change narrows; the lock must
 	// refuse their credentials issued before the change.
 	PersonIDs []string
+	// DayKeys are keys whose guest codes the change ended at the door (the
+	// key's day secret rotated), Cards the keycard serials it took away:
+	// narrowings that name no person (revocation notices carry them).
+	DayKeys []string
+	Cards   []string
+}
+
+// Narrows reports whether the change names anything a revocation notice
+// refuses (people, day keys, cards).
+func (c DoorChange) Narrows() bool {
+	return len(c.PersonIDs) > 0 || len(c.DayKeys) > 0 || len(c.Cards) > 0
 }
 
 // MergeDoorChanges folds changes to the same door into one, so a single
@@ -304,6 +316,7 @@ func MergeDoorChanges(changes []DoorChange) []DoorChange {
 		if !ok {
 			idx[c.DoorID] = len(out)
 			c.PersonIDs = append([]string(nil), c.PersonIDs...)
+			c.DayKeys, c.Cards = slices.Clone(c.DayKeys), slices.Clone(c.Cards)
 			out = append(out, c)
 			ms = append(ms, nil)
 			continue
@@ -323,6 +336,8 @@ func MergeDoorChanges(changes []DoorChange) []DoorChange {
 				o.PersonIDs = append(o.PersonIDs, p)
 			}
 		}
+		// Day keys and cards are few (a guest's code, a card): no sets.
+		o.DayKeys, o.Cards = appendNew(o.DayKeys, c.DayKeys), appendNew(o.Cards, c.Cards)
 		if c.Reason != "" && !m.reasons[c.Reason] {
 			m.reasons[c.Reason] = true
 			m.parts = append(m.parts, c.Reason)
@@ -334,6 +349,16 @@ func MergeDoorChanges(changes []DoorChange) []DoorChange {
 		}
 	}
 	return out
+}
+
+// appendNew appends the elements of add that list lacks.
+func appendNew(list, add []string) []string {
+	for _, a := range add {
+		if !slices.Contains(list, a) {
+			list = append(list, a)
+		}
+	}
+	return list
 }
 
 // SyncTask is an offline door whose lock has not acknowledged the latest

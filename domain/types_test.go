@@ -149,6 +149,19 @@ func TestMergeDoorChanges(t *testing.T) {
 			t.Fatalf("input modified: %v", in[0].PersonIDs)
 		}
 	})
+	t.Run("DayKeysAndCards", func(t *testing.T) {
+		got := domain.MergeDoorChanges([]domain.DoorChange{
+			{DoorID: "d1", DayKeys: []string{"k1"}},
+			{DoorID: "d1", DayKeys: []string{"k2", "k1"}, Cards: []string{"C-1"}},
+			{DoorID: "d1", Cards: []string{"C-1", "C-2"}, PersonIDs: []string{"p1"}},
+		})
+		if len(got) != 1 || !reflect.DeepEqual(got[0].DayKeys, []string{"k1", "k2"}) || !reflect.DeepEqual(got[0].Cards, []string{"C-1", "C-2"}) || !got[0].Narrows() {
+			t.Fatalf("got %+v", got)
+		}
+		if (domain.DoorChange{DoorID: "d1", Revocation: true}).Narrows() {
+			t.Fatal("a change naming nothing narrows")
+		}
+	})
 	t.Run("Empty", func(t *testing.T) {
 		if got := domain.MergeDoorChanges(nil); len(got) != 0 {
 			t.Fatalf("got %v", got)

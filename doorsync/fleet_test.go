@@ -222,11 +222,12 @@ func TestDoorSync_LateWillDoesNotDelayRevocation(t *testing.T) {
 	})
 }
 
-// inviteWithKey invites a resident holding one key through the API.
+// inviteWithKey invites a resident holding one key (which they may share
+// with guests) through the API.
 func inviteWithKey(e *env, keyID, email string) domain.PersonView {
 	e.t.Helper()
 	r := e.Do("POST", "/api/v1/properties/"+e.prop()+"/people", e.PMToken, map[string]any{"first_name": "Fleet", "last_name": email[:4],
-		"email": email, "access": "app", "resident": true, "keys": []map[string]any{{"key_id": keyID}}})
+		"email": email, "access": "app", "resident": true, "keys": []map[string]any{{"key_id": keyID, "may_share": true}}})
 	if r.Status != 201 {
 		e.t.Fatalf("invite %s = %d: %s", email, r.Status, r.Body)
 	}

@@ -134,7 +134,7 @@ func (s *Service) sendNotices(ctx context.Context, client *mqtt.Client, doors []
 	}
 	type group struct {
 		propertyID string
-		persons    []string
+		names      noticeNames
 		doors      []store.RevokedDoor
 	}
 	groups := map[string]*group{}
@@ -148,13 +148,11 @@ func (s *Service) sendNotices(ctx context.Context, client *mqtt.Client, doors []
 		if cl.Connectivity != domain.Online {
 			continue // phones carry the bundle; nothing to publish
 		}
-		persons := slices.Clone(d.PersonIDs)
-		slices.Sort(persons)
-		persons = slices.Compact(persons)
-		key := cl.PropertyID + "\x00" + strings.Join(persons, "\x00")
+		names := noticeNames{sortedSet(d.PersonIDs), sortedSet(d.DayKeys), sortedSet(d.Cards)}
+		key := cl.PropertyID + "\x00" + names.key()
 		g := groups[key]
 		if g == nil {
-			g = &group{propertyID: cl.PropertyID, persons: persons}
+			g = &group{propertyID: cl.PropertyID, names: names}
 			groups[key] = g
 			order = append(order, key)
 		}
@@ -209,9 +207,8 @@ func (s *Service) sendNotices(ctx context.Context, client *mqtt.Client, doors []
 			noticesSent.WithLabelValues("skipped").Add(float64(len(g.doors)))
 			continue
 		}
-		for lo := 0; lo < len(g.persons); lo += lockproto.MaxNoticePersons {
-			signed, err := lockproto.SignRevocationNotice(signer, lockproto.RevocationNotice{
-				Persons: g.persons[lo:min(lo+lockproto.MaxNoticePersons, len(g.persons))], IssuedAt: now})
+		for _, n := range g.names.notices(now) {
+			signed, err := lockproto.SignRevocationNotice(signer, n)
 			if err != nil {
 				noticesSent.WithLabelValues("failed").Add(float64(len(g.doors)))
 				s.Log.Warn("revocation notice not signed", "err", err)
@@ -238,4 +235,41 @@ func (s *Service) sendNotices(ctx context.Context, client *mqtt.Client, doors []
 			}
 		}
 	}
+}
+
+// noticeNames is what a revocation narrowed at a door, each list sorted
+// and without duplicates: doors with the same names share one signature.
+type noticeNames struct{ persons, dayKeys, cards []string }
+
+func sortedSet(list []string) []string {
+	out := slices.Clone(list)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func (n noticeNames) key() string {
+	return strings.Join(n.persons, "\x00") + "\x01" + strings.Join(n.dayKeys, "\x00") + "\x01" + strings.Join(n.cards, "\x00")
+}
+
+// notices splits the names into notices of at most
+// lockproto.MaxNoticeNames names each, issued at now.
+func (n noticeNames) notices(now time.Time) []lockproto.RevocationNotice {
+	var out []lockproto.RevocationNotice
+	cur := lockproto.RevocationNotice{IssuedAt: now}
+	for _, list := range []struct {
+		names []string
+		to    *[]string
+	}{{n.persons, &cur.Persons}, {n.dayKeys, &cur.DayKeys}, {n.cards, &cur.Cards}} {
+		for _, name := range list.names {
+			if cur.Names() == lockproto.MaxNoticeNames {
+				out = append(out, cur)
+				cur = lockproto.RevocationNotice{IssuedAt: now}
+			}
+			*list.to = append(*list.to, name)
+		}
+	}
+	if cur.Names() > 0 {
+		out = append(out, cur)
+	}
+	return out
 }

@@ -2,9 +2,12 @@ package doorsync
 
 import (
 	"context"
+	"crypto/ed25519"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/dooros/dooros/lockproto"
 	"github.com/dooros/dooros/mqtt"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
@@ -88,5 +91,46 @@ func TestSendNoticesSkippedDuringPropertyKeyRotation(t *testing.T) {
 	}
 	if p, sk := round(); p != 0 || sk != 1 {
 		t.Fatalf("during the rotation: %v published, %v skipped; want 0 and 1", p, sk)
+	}
+}
+
+// A revocation naming more than lockproto.MaxNoticeNames names (people,
+// day keys, cards together) is split into notices each under the limit,
+// every name in exactly one of them.
+func TestNoticeNamesSplit(t *testing.T) {
+	var names noticeNames
+	for i := range 300 {
+		names.persons = append(names.persons, fmt.Sprint("p-", i))
+	}
+	names.dayKeys, names.cards = []string{"k-1", "k-2"}, []string{"C-1"}
+	now := time.Now()
+	ns := names.notices(now)
+	if len(ns) != 2 || ns[0].Names() != lockproto.MaxNoticeNames || ns[1].Names() != 303-lockproto.MaxNoticeNames {
+		t.Fatalf("%d notices", len(ns))
+	}
+	seen := map[string]int{}
+	for _, n := range ns {
+		if !n.IssuedAt.Equal(now) {
+			t.Fatalf("issued %v", n.IssuedAt)
+		}
+		for _, list := range [][]string{n.Persons, n.DayKeys, n.Cards} {
+			for _, name := range list {
+				seen[name]++
+			}
+		}
+		if _, err := lockproto.SignRevocationNotice(ed25519.NewKeyFromSeed(make([]byte, 32)), n); err != nil {
+			t.Fatalf("a split notice does not sign: %v", err)
+		}
+	}
+	if len(seen) != 303 || len(ns[1].DayKeys) != 2 || len(ns[1].Cards) != 1 {
+		t.Fatalf("names: %d distinct; second notice %+v", len(seen), ns[1])
+	}
+	for name, n := range seen {
+		if n != 1 {
+			t.Fatalf("%s in %d notices", name, n)
+		}
+	}
+	if got := (noticeNames{}).notices(now); len(got) != 0 {
+		t.Fatalf("no names: %d notices", len(got))
 	}
 }

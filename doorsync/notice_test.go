@@ -19,6 +19,7 @@ type heldLock struct {
 	l      *lock.Lock
 	hold   *atomic.Bool
 	doorID string
+	keyID  string
 	person domain.PersonView
 	code   string
 }
@@ -37,6 +38,7 @@ func newHeldLock(e *env, name, email string) *heldLock {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	h.keyID = k.ID
 	h.person = inviteWithKey(e, k.ID, email)
 	h.inSync(e, "the lock receives the invite")
 	h.code = doorcodeOf(e, h.person.ID)
@@ -119,6 +121,77 @@ func noticeAheadOfBundle(t *testing.T, st *store.Store, e *env) {
 			return n == 1
 		})
 	}
+}
+
+// TestDoorSync_RevocationNoticeGuestCodeAndCard: two narrowings that name
+// no person's whole access — a resident ending their code guest's code (a
+// slot of the key's day secret, which rotates) and a manager deactivating
+// a resident's keycard — reach an online lock whose bundles are held
+// back as notices naming the key and the card serial. The lock refuses
+// the guest's code and the card, the resident's own code still opens, and
+// once the bundles arrive the code and card are gone, the suspensions
+// moot.
+func TestDoorSync_RevocationNoticeGuestCodeAndCard(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, "")
+		h := newHeldLock(e, "Guest Gate", "host@example.com")
+		if _, err := st.ActivateKeycard(e.ctx, e.F.PM, e.prop(), h.person.ID, "CARD-0042"); err != nil {
+			t.Fatal(err)
+		}
+		host := store.Resident{Email: h.person.Email, People: []store.ResidentPerson{{Person: h.person.Person}}}
+		g, err := st.InviteGuest(e.ctx, e.keys, host, store.GuestInput{Kind: domain.GuestDayCode, FirstName: "Gus", LastName: "Guest",
+			Email: "gus@example.com", Keys: []string{h.keyID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.inSync(e, "the lock receives the card and the guest's day key")
+		if dec, _ := h.l.EnterCode(g.Code); !dec.Granted {
+			t.Fatalf("the guest's code before: %+v", dec)
+		}
+		if dec, _ := h.l.TapCard("CARD-0042"); !dec.Granted {
+			t.Fatalf("the card before: %+v", dec)
+		}
+
+		before := h.l.Status().Version
+		h.hold.Store(true)
+		if err := st.RevokeMyGuest(e.ctx, host, g.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.DeactivateKeycard(e.ctx, e.F.PM, e.prop(), h.person.ID); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 10*time.Second, "the lock refuses the key's guest codes and the card ahead of their bundles", func() bool {
+			s := h.l.Status()
+			return s.SuspendedDayKeys == 1 && s.SuspendedCards == 1
+		})
+		if s := h.l.Status(); s.Version != before || s.Keycards != 1 || s.DayKeys != 1 {
+			t.Fatalf("a bundle was applied (version %d → %d, %d keycards, %d day keys): the test proves nothing", before, s.Version, s.Keycards, s.DayKeys)
+		}
+		if dec, _ := h.l.EnterCode(g.Code); dec.Granted || dec.Reason != lock.ReasonRevoked {
+			t.Fatalf("the ended guest code: %+v, want refused as revoked", dec)
+		}
+		if dec, _ := h.l.TapCard("CARD-0042"); dec.Granted || dec.Reason != lock.ReasonRevoked {
+			t.Fatalf("the deactivated card: %+v, want refused as revoked", dec)
+		}
+		if dec, _ := h.l.EnterCode(h.code); !dec.Granted {
+			t.Fatalf("the host's own code: %+v", dec)
+		}
+
+		h.hold.Store(false)
+		if err := st.RequeueDoorState(e.ctx, h.doorID); err != nil {
+			t.Fatal(err)
+		}
+		h.inSync(e, "the lock applies the bundles")
+		if s := h.l.Status(); s.SuspendedDayKeys != 0 || s.SuspendedCards != 0 || s.Keycards != 0 {
+			t.Fatalf("after the bundles: %+v", s)
+		}
+		if dec, _ := h.l.EnterCode(g.Code); dec.Granted || dec.Reason != lock.ReasonUnknownCode {
+			t.Fatalf("the ended guest code after the bundle: %+v", dec)
+		}
+		if dec, _ := h.l.TapCard("CARD-0042"); dec.Granted || dec.Reason != lock.ReasonUnknownCard {
+			t.Fatalf("the card after the bundle: %+v", dec)
+		}
+	})
 }
 
 // TestDoorSync_RevocationNoticesOff: with notices turned off

@@ -35,7 +35,7 @@ func (l *Lock) PresentCard(c Card) (Decision, error) {
 		d.Reason = ReasonUnknownCard
 	case len(e.Key) > 0 && !l.cardAnswers(c, e):
 		d.PersonID, d.Reason = e.PersonID, ReasonCardAuth
-	case l.suspended(e.PersonID, l.now()):
+	case l.suspended(e.PersonID, l.now()) || l.suspendedCard(serial, l.now()):
 		// A revocation notice, ahead of its bundle.
 		d.PersonID, d.Reason = e.PersonID, ReasonRevoked
 	default:

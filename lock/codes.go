@@ -146,6 +146,13 @@ func (l *Lock) judgeCode(code string, now time.Time) (d Decision, known bool, st
 	if ref.kind == lockproto.QuarterHourCode {
 		d.Credential = "quartercode"
 	}
+	if l.suspendedDayKey(ref.keyID, now) {
+		// A revocation notice ended a guest code of this key: the day
+		// secret it is computed from is being replaced. Known (not a
+		// guess), refused, and no 15-minute window starts.
+		d.Reason = ReasonRevoked
+		return d, true, nil
+	}
 	if !key.Schedule.Allows(now, l.loc) {
 		d.Reason = ReasonOutsideSchedule
 		return d, true, nil
@@ -172,6 +179,8 @@ func (l *Lock) startedQuarterCode(code string, now time.Time) (Decision, bool) {
 	}
 	d := Decision{Credential: "quartercode", Ref: q.KeyID}
 	switch {
+	case l.suspendedDayKey(q.KeyID, now):
+		d.Reason = ReasonRevoked // a revocation notice, ahead of its bundle
 	case !now.Before(q.First.Add(lockproto.QuarterHourValidity)):
 		d.Reason = ReasonExpired
 	case !key.Schedule.Allows(now, l.loc):

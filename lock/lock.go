@@ -252,6 +252,10 @@ type Status struct {
 	// Doorcodes belong to them (held, refused).
 	Suspended          int `json:"suspended,omitempty"`
 	SuspendedDoorcodes int `json:"suspended_doorcodes,omitempty"`
+	// SuspendedDayKeys is how many day keys' guest codes notices refuse,
+	// SuspendedCards how many keycard serials.
+	SuspendedDayKeys int `json:"suspended_day_keys,omitempty"`
+	SuspendedCards   int `json:"suspended_cards,omitempty"`
 }
 
 // Status reports the lock's state.
@@ -264,9 +268,17 @@ func (l *Lock) Status() Status {
 		LogNext: l.events.next(), Doorcodes: len(l.idx.codes), Keycards: len(l.idx.cards),
 		Revoked: len(l.idx.revs), DayKeys: len(l.idx.dayKeys), NoTrustedTime: l.clk.Untrusted,
 	}
-	for p := range l.susp {
-		if l.suspended(p, now) {
+	for k := range l.susp {
+		if !l.suspendedName(k, now) {
+			continue
+		}
+		switch k[:len(suspPerson)] {
+		case suspPerson:
 			s.Suspended++
+		case suspDayKey:
+			s.SuspendedDayKeys++
+		case suspCard:
+			s.SuspendedCards++
 		}
 	}
 	if s.Suspended > 0 {

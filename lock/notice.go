@@ -8,16 +8,40 @@ import (
 	"github.com/dooros/dooros/lockproto"
 )
 
-// suspendFile holds the people revocation notices suspended (notice.go in
-// lockproto): a notice refuses them before the door's bundle arrives.
+// suspendFile holds what revocation notices suspended (notice.go in
+// lockproto): a notice refuses people, guest codes of day keys and keycard
+// serials before the door's bundle arrives.
 const suspendFile = "suspended"
 
-// suspension is one person suspended by one notice: refused until the lock
-// holds door version Until or its trusted clock reaches Expires.
+// suspension is one name suspended by one notice — a person, a day key's
+// guest codes, or a keycard serial (exactly one of the three is set) —
+// refused until the lock holds door version Until or its trusted clock
+// reaches Expires. Files written before day keys and cards existed hold
+// PersonID only.
 type suspension struct {
 	PersonID string
+	DayKey   string `cbor:",omitempty"`
+	Card     string `cbor:",omitempty"`
 	Until    uint64
 	Expires  time.Time
+}
+
+// The kinds of name a suspension holds, prefixed to its key in Lock.susp
+// (person ids, key ids and serials may look alike).
+const (
+	suspPerson = "p:"
+	suspDayKey = "k:"
+	suspCard   = "c:"
+)
+
+func (s suspension) key() string {
+	switch {
+	case s.DayKey != "":
+		return suspDayKey + s.DayKey
+	case s.Card != "":
+		return suspCard + s.Card
+	}
+	return suspPerson + s.PersonID
 }
 
 type suspendState struct {
@@ -36,7 +60,7 @@ func loadSuspensions(fsys FS) (map[string][]suspension, error) {
 	}
 	out := make(map[string][]suspension, len(st.Suspended))
 	for _, s := range st.Suspended {
-		out[s.PersonID] = append(out[s.PersonID], s)
+		out[s.key()] = append(out[s.key()], s)
 	}
 	return out, nil
 }
@@ -44,10 +68,22 @@ func loadSuspensions(fsys FS) (map[string][]suspension, error) {
 // suspended reports whether a notice still refuses person: the lock has
 // not applied the version it named and it has not run out.
 func (l *Lock) suspended(person string, now time.Time) bool {
-	if person == "" {
-		return false
-	}
-	for _, s := range l.susp[person] {
+	return person != "" && l.suspendedName(suspPerson+person, now)
+}
+
+// suspendedDayKey reports whether a notice still refuses the guest codes
+// of day key keyID.
+func (l *Lock) suspendedDayKey(keyID string, now time.Time) bool {
+	return keyID != "" && l.suspendedName(suspDayKey+keyID, now)
+}
+
+// suspendedCard reports whether a notice still refuses keycard serial.
+func (l *Lock) suspendedCard(serial string, now time.Time) bool {
+	return serial != "" && l.suspendedName(suspCard+serial, now)
+}
+
+func (l *Lock) suspendedName(key string, now time.Time) bool {
+	for _, s := range l.susp[key] {
 		if l.active(s, now) {
 			return true
 		}
@@ -66,7 +102,8 @@ func (l *Lock) active(s suspension, now time.Time) bool {
 // (lockproto.NoticeLife by the trusted clock) — both ErrStale, nothing
 // logged, so replays cannot fill the log — every person it names is
 // refused (reason "revoked") for app unlocks, doorcodes, keycards and
-// remote unlocks until the lock applies that version. The suspension is
+// remote unlocks, every guest code of the day keys it names and every
+// keycard serial it names, until the lock applies that version. The suspension is
 // written to flash before ApplyNotice returns (a power cut keeps it or
 // never took it) and logged as notice.applied. A notice that adds no
 // suspension beyond those in force (the same notice replayed before its
@@ -97,22 +134,33 @@ func (l *Lock) ApplyNotice(sealed []byte) error {
 	for _, ss := range l.susp {
 		for _, s := range ss {
 			if l.active(s, now) {
-				next[s.PersonID] = append(next[s.PersonID], s)
+				next[s.key()] = append(next[s.key()], s)
 				st.Suspended = append(st.Suspended, s)
 			}
 		}
 	}
-	added := 0
+	named := make([]suspension, 0, n.Names())
 	for _, p := range n.Persons {
-		s := suspension{PersonID: p, Until: until, Expires: expires}
+		named = append(named, suspension{PersonID: p})
+	}
+	for _, k := range n.DayKeys {
+		named = append(named, suspension{DayKey: k})
+	}
+	for _, c := range n.Cards {
+		named = append(named, suspension{Card: c})
+	}
+	added := 0
+	for _, s := range named {
+		s.Until, s.Expires = until, expires
+		k := s.key()
 		// A suspension in force that holds at least as long makes this one
 		// moot: a replay of the same notice (broker, relay) before its
 		// bundle arrives adds nothing, writes nothing and logs nothing,
 		// so it can neither grow the file nor flood the log.
-		if slices.ContainsFunc(next[p], func(o suspension) bool { return o.Until >= until && !o.Expires.Before(expires) }) {
+		if slices.ContainsFunc(next[k], func(o suspension) bool { return o.Until >= until && !o.Expires.Before(expires) }) {
 			continue
 		}
-		next[p] = append(next[p], s)
+		next[k] = append(next[k], s)
 		st.Suspended = append(st.Suspended, s)
 		added++
 	}
@@ -124,14 +172,14 @@ func (l *Lock) ApplyNotice(sealed []byte) error {
 		return fmt.Errorf("%w: %v", lockproto.ErrInternal, err)
 	}
 	l.susp = next
-	e := lockproto.Event{Kind: lockproto.EventNoticeApplied, Version: until, Ref: fmt.Sprint(len(n.Persons))}
-	if len(n.Persons) == 1 {
+	e := lockproto.Event{Kind: lockproto.EventNoticeApplied, Version: until, Ref: fmt.Sprint(n.Names())}
+	if len(n.Persons) == 1 && n.Names() == 1 {
 		e.PersonID = n.Persons[0]
 	}
 	if _, err := l.record(e); err != nil {
 		// The suspension is on flash and in force: refusing is the safe side.
 		l.log.Error("event log write failed", "err", err)
 	}
-	l.log.Info("revocation notice applied", "people", len(n.Persons), "until", until)
+	l.log.Info("revocation notice applied", "people", len(n.Persons), "day_keys", len(n.DayKeys), "cards", len(n.Cards), "until", until)
 	return nil
 }

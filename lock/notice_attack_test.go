@@ -581,3 +581,94 @@ func TestNotice_CorruptSuspensionFileBoots(t *testing.T) {
 	d.boot()
 	wantAccess(t, "ana", d.ana(), false, lock.ReasonRevoked)
 }
+
+// noticeOf signs n (issued now) and seals it to this door until version
+// until.
+func (d *door) noticeOf(until uint64, n lockproto.RevocationNotice) []byte {
+	d.t.Helper()
+	n.IssuedAt = d.real
+	signed, err := lockproto.SignRevocationNotice(d.propPriv, n)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	sealed, err := lockproto.SealRevocationNotice(signed, d.keys.LockID, d.keys.Symmetric, until)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return sealed
+}
+
+// TestNotice_GuestCodesOfADayKey: a guest code is a slot of a key's day
+// secret and belongs to no person, so a notice naming the guest (or the
+// host) could not refuse it. Ending a guest's code rotates the key's
+// secret; the notice names the key, and the lock refuses every guest code
+// of it — day codes, 15-minute codes, one already started — until the
+// bundle with the new secret arrives, through a reboot; such a refusal is
+// a known code, not a guess. Another key's guest codes and the residents
+// are untouched.
+func TestNotice_GuestCodesOfADayKey(t *testing.T) {
+	d := noticeDoor(t)
+	lobby := lockproto.DayKey{KeyID: "key-lobby", Secret: []byte("0123456789abcdef0123456789abcdef"), Digits: 7, Slots: 8, ActiveSlots: []uint16{0, 1}}
+	gym := lockproto.DayKey{KeyID: "key-gym", Secret: []byte("fedcba9876543210fedcba9876543210"), Digits: 7, Slots: 8, ActiveSlots: []uint16{0}}
+	d.mustBundle(lockproto.Bundle{DayKeys: []lockproto.DayKey{lobby, gym}}) // version 2
+	today := lockproto.DayNumber(d.real, zone)
+	code := func(k lockproto.DayKey, kind lockproto.GuestCodeKind, slot uint16) string {
+		return lockproto.GuestCode(k.Secret, kind, today, slot, 7)
+	}
+	dayCode, started, fresh := code(lobby, lockproto.DayCode, 0), code(lobby, lockproto.QuarterHourCode, 1), code(lobby, lockproto.QuarterHourCode, 0)
+	want(t, "lobby day code", d.code(dayCode), true, lock.ReasonOK)
+	want(t, "lobby 15-minute code, first use", d.code(started), true, lock.ReasonOK)
+
+	d.mustNotice(d.noticeOf(3, lockproto.RevocationNotice{Persons: []string{"p-guest"}, DayKeys: []string{"key-lobby"}}))
+	for range 8 { // refused each time, never counted as a guess
+		want(t, "lobby day code", d.code(dayCode), false, lock.ReasonRevoked)
+	}
+	want(t, "lobby 15-minute code already started", d.code(started), false, lock.ReasonRevoked)
+	want(t, "lobby 15-minute code not started", d.code(fresh), false, lock.ReasonRevoked)
+	want(t, "gym day code", d.code(code(gym, lockproto.DayCode, 0)), true, lock.ReasonOK)
+	wantAccess(t, "ana", d.ana(), true, lock.ReasonOK)
+	if s := d.l.Status(); s.SuspendedDayKeys != 1 || s.Suspended != 1 || s.SuspendedCards != 0 {
+		t.Fatalf("status: %+v", s)
+	}
+	if n := count(d.events(), lockproto.EventKeypadLocked); n != 0 {
+		t.Fatalf("%d keypad.locked events: a suspended guest code was counted as a guess", n)
+	}
+
+	d.boot()
+	want(t, "lobby day code after a reboot", d.code(dayCode), false, lock.ReasonRevoked)
+
+	// Version 3: the bundle with the rotated secret. The old codes are
+	// gone; the new secret's codes open (the suspension is moot).
+	rotated := lobby
+	rotated.Secret = []byte("rotated-secret-rotated-secret-32")
+	d.mustBundle(lockproto.Bundle{DayKeys: []lockproto.DayKey{rotated}})
+	want(t, "old lobby day code after the bundle", d.code(dayCode), false, lock.ReasonUnknownCode)
+	want(t, "new lobby day code", d.code(code(rotated, lockproto.DayCode, 1)), true, lock.ReasonOK)
+	if s := d.l.Status(); s.SuspendedDayKeys != 0 {
+		t.Fatalf("status after the bundle: %+v", s)
+	}
+}
+
+// TestNotice_Card: a notice naming a keycard serial (a card deactivated
+// or replaced; its holder keeps the rest) refuses that card until the
+// bundle, and nothing else of its holder's.
+func TestNotice_Card(t *testing.T) {
+	d := noticeDoor(t)
+	d.mustNotice(d.noticeOf(2, lockproto.RevocationNotice{Cards: []string{"C-ANA"}}))
+	want(t, "ana's card", d.card("C-ANA"), false, lock.ReasonRevoked)
+	want(t, "ana's doorcode", d.code("1111111"), true, lock.ReasonOK)
+	want(t, "ana's phone", d.unlock(d.cred("p-ana", d.real, 24*time.Hour)), true, lock.ReasonOK)
+	want(t, "bob's card", d.card("C-BOB"), true, lock.ReasonOK)
+	if s := d.l.Status(); s.SuspendedCards != 1 || s.Suspended != 0 {
+		t.Fatalf("status: %+v", s)
+	}
+	// A person id that happens to equal the serial is another name.
+	want(t, "remote unlock for a person named like the card", d.remote("C-ANA"), true, lock.ReasonOK)
+	d.boot()
+	want(t, "ana's card after a reboot", d.card("C-ANA"), false, lock.ReasonRevoked)
+	d.mustBundle(lockproto.Bundle{RemoveKeycards: []string{"C-ANA"}})
+	want(t, "ana's card after the bundle", d.card("C-ANA"), false, lock.ReasonUnknownCard)
+	if s := d.l.Status(); s.SuspendedCards != 0 {
+		t.Fatalf("status after the bundle: %+v", s)
+	}
+}

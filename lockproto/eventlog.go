@@ -91,8 +91,9 @@ const (
 	EventTimeSet       = "time.set"
 	EventTimeIgnored   = "time.ignored"
 	EventLogTruncated  = "log.truncated"
-	// EventNoticeApplied: a revocation notice suspended people (PersonID
-	// when it named one, Count-free; Ref the number named) until the lock
+	// EventNoticeApplied: a revocation notice suspended people, day keys'
+	// guest codes or keycards (PersonID when it named one person and
+	// nothing else, Count-free; Ref the number of names) until the lock
 	// applies Version (notice.go).
 	EventNoticeApplied = "notice.applied"
 )

@@ -27,11 +27,12 @@ const ctxRevocationNotice = "application/dooros-revocation-notice+cbor; v=1"
 
 // Limits of a revocation notice.
 const (
-	// MaxNoticePersons is how many people one notice names; the cloud
-	// splits a larger revocation into several notices.
-	MaxNoticePersons = 256
-	// MaxNoticePersonID bounds each person id.
-	MaxNoticePersonID = 128
+	// MaxNoticeNames is how many names (people, day keys and keycard
+	// serials together) one notice holds; the cloud splits a larger
+	// revocation into several notices.
+	MaxNoticeNames = 256
+	// MaxNoticeID bounds each name (person id, key id, card serial).
+	MaxNoticeID = 128
 	// MaxNoticeSize bounds a sealed notice, checked before parsing.
 	MaxNoticeSize = 48 << 10
 	// NoticeLife is how long a notice holds at most: a lock that has not
@@ -42,28 +43,48 @@ const (
 	NoticeLife = 24 * time.Hour
 )
 
-// RevocationNotice is the property-signed part of a notice: the people
-// whose every credential, doorcode, keycard and remote unlock the lock must
-// refuse until it applies the version named in the sealed envelope.
+// RevocationNotice is the property-signed part of a notice: what the lock
+// must refuse until it applies the version named in the sealed envelope.
+//   - Persons: every credential, doorcode, keycard and remote unlock of
+//     these people.
+//   - DayKeys: every guest code (day and 15-minute, started or not) of
+//     these keys — a change that ends a guest's code rotates the key's day
+//     secret, so the bundle that follows refuses every code computed from
+//     the old one; guest codes belong to no person.
+//   - Cards: these keycard serials (a card deactivated or replaced while
+//     its holder keeps their other ways in).
+//
+// A notice with only Persons encodes as before DayKeys and Cards existed
+// (both omitted when empty).
 type RevocationNotice struct {
 	V        uint8     `cbor:"0,keyasint"`
-	Persons  []string  `cbor:"1,keyasint"`
+	Persons  []string  `cbor:"1,keyasint,omitempty"`
 	IssuedAt time.Time `cbor:"2,keyasint"`
+	DayKeys  []string  `cbor:"3,keyasint,omitempty"`
+	Cards    []string  `cbor:"4,keyasint,omitempty"`
 }
+
+// Names is how many names the notice holds (people, day keys, cards).
+func (n *RevocationNotice) Names() int { return len(n.Persons) + len(n.DayKeys) + len(n.Cards) }
 
 func (n *RevocationNotice) validate() error {
 	if err := checkVersion(n.V); err != nil {
 		return err
 	}
-	if len(n.Persons) == 0 || len(n.Persons) > MaxNoticePersons {
-		return fmt.Errorf("%w: revocation notice names %d people (1-%d)", ErrMalformed, len(n.Persons), MaxNoticePersons)
+	if names := n.Names(); names == 0 || names > MaxNoticeNames {
+		return fmt.Errorf("%w: revocation notice holds %d names (1-%d)", ErrMalformed, names, MaxNoticeNames)
 	}
-	seen := make(map[string]bool, len(n.Persons))
-	for _, p := range n.Persons {
-		if p == "" || len(p) > MaxNoticePersonID || seen[p] {
-			return fmt.Errorf("%w: revocation notice person id", ErrMalformed)
+	for _, list := range []struct {
+		what  string
+		names []string
+	}{{"person id", n.Persons}, {"day key id", n.DayKeys}, {"card serial", n.Cards}} {
+		seen := make(map[string]bool, len(list.names))
+		for _, p := range list.names {
+			if p == "" || len(p) > MaxNoticeID || seen[p] {
+				return fmt.Errorf("%w: revocation notice %s", ErrMalformed, list.what)
+			}
+			seen[p] = true
 		}
-		seen[p] = true
 	}
 	if n.IssuedAt.Unix() <= 0 {
 		return fmt.Errorf("%w: revocation notice without issue time", ErrMalformed)

@@ -143,19 +143,62 @@ func TestRevocationNoticeRoundTrip(t *testing.T) {
 	}
 }
 
+// TestRevocationNoticeDayKeysAndCards: a notice can name day keys (whose
+// guest codes the lock refuses) and keycard serials, alone or beside
+// people; they travel sealed like person ids. A notice naming only people
+// carries no field for them, so its bytes are what they were before they
+// existed.
+func TestRevocationNoticeDayKeysAndCards(t *testing.T) {
+	f := newFixture(t)
+	in := lockproto.RevocationNotice{Persons: []string{"person-alice"}, DayKeys: []string{"key-lobby", "key-gym"}, Cards: []string{"CARD-0042"}, IssuedAt: now}
+	signed, err := lockproto.SignRevocationNotice(f.propPriv, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := sealNotice(t, signed, "lock-1", f.lock.Symmetric, 4)
+	n, until, err := openNotice(f, sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if until != 4 || n.Names() != 4 || !reflect.DeepEqual(n.DayKeys, in.DayKeys) || !reflect.DeepEqual(n.Cards, in.Cards) || !reflect.DeepEqual(n.Persons, in.Persons) {
+		t.Fatalf("opened %+v until %d", n, until)
+	}
+	for _, secret := range []string{"key-lobby", "CARD-0042"} {
+		if bytes.Contains(sealed, []byte(secret)) {
+			t.Fatalf("sealed notice shows %q in the clear", secret)
+		}
+	}
+	// Day keys only: a guest whose host is not revoked.
+	signed, err = lockproto.SignRevocationNotice(f.propPriv, lockproto.RevocationNotice{DayKeys: []string{"key-lobby"}, IssuedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := openNotice(f, sealNotice(t, signed, "lock-1", f.lock.Symmetric, 4)); err != nil || len(n.Persons) != 0 || len(n.DayKeys) != 1 {
+		t.Fatalf("day-key-only notice: %+v, %v", n, err)
+	}
+	// People only: exactly the fields 0, 1 and 2.
+	var body map[int]any
+	if err := cbor.Unmarshal(cosePayload(t, signNotice(t, f.propPriv, "person-alice")), &body); err != nil {
+		t.Fatal(err)
+	}
+	if len(body) != 3 || body[0] == nil || body[1] == nil || body[2] == nil {
+		t.Fatalf("a people-only notice's body: %v", body)
+	}
+}
+
 // The largest notice the cloud may sign (MaxNoticePersons ids of
 // MaxNoticePersonID bytes) seals under MaxNoticeSize and opens.
 func TestRevocationNoticeLargestFits(t *testing.T) {
 	f := newFixture(t)
-	persons := make([]string, lockproto.MaxNoticePersons)
+	persons := make([]string, lockproto.MaxNoticeNames)
 	for i := range persons {
-		persons[i] = fmt.Sprintf("%03d", i) + strings.Repeat("x", lockproto.MaxNoticePersonID-3)
+		persons[i] = fmt.Sprintf("%03d", i) + strings.Repeat("x", lockproto.MaxNoticeID-3)
 	}
 	sealed := sealNotice(t, signNotice(t, f.propPriv, persons...), "lock-1", f.lock.Symmetric, 1<<60)
 	if len(sealed) > lockproto.MaxNoticeSize {
 		t.Fatalf("largest notice is %d bytes, ceiling %d", len(sealed), lockproto.MaxNoticeSize)
 	}
-	if n, _, err := openNotice(f, sealed); err != nil || len(n.Persons) != lockproto.MaxNoticePersons {
+	if n, _, err := openNotice(f, sealed); err != nil || len(n.Persons) != lockproto.MaxNoticeNames {
 		t.Fatalf("largest notice: %v", err)
 	}
 	t.Logf("largest notice: %d bytes sealed (ceiling %d)", len(sealed), lockproto.MaxNoticeSize)
@@ -315,8 +358,8 @@ func TestRevocationNoticeRefusals(t *testing.T) {
 // a valid signature: a cloud bug or another implementation).
 func TestRevocationNoticeBody(t *testing.T) {
 	f := newFixture(t)
-	long := strings.Repeat("x", lockproto.MaxNoticePersonID+1)
-	many := make([]string, lockproto.MaxNoticePersons+1)
+	long := strings.Repeat("x", lockproto.MaxNoticeID+1)
+	many := make([]string, lockproto.MaxNoticeNames+1)
 	for i := range many {
 		many[i] = fmt.Sprint("p-", i)
 	}
@@ -337,6 +380,32 @@ func TestRevocationNoticeBody(t *testing.T) {
 		}
 		wantNoticeErr(t, name, sealNotice(t, signAs(t, f.propPriv, ctxNotice, ctxNotice, payload), "lock-1", f.lock.Symmetric, 5), f, lockproto.ErrMalformed)
 	}
+	// Day keys and cards: the same rules, and the limit counts every name.
+	people := make([]string, lockproto.MaxNoticeNames-1)
+	for i := range people {
+		people[i] = fmt.Sprint("p-", i)
+	}
+	for name, n := range map[string]lockproto.RevocationNotice{
+		"duplicate day key":       {DayKeys: []string{"key-1", "key-1"}},
+		"empty day key":           {DayKeys: []string{""}},
+		"over-long day key":       {DayKeys: []string{long}},
+		"duplicate card":          {Persons: []string{"p-1"}, Cards: []string{"C-1", "C-1"}},
+		"empty card":              {Cards: []string{""}},
+		"over-long card":          {Cards: []string{long}},
+		"too many names together": {Persons: people, DayKeys: []string{"key-1"}, Cards: []string{"C-1"}},
+	} {
+		n.IssuedAt = now
+		if _, err := lockproto.SignRevocationNotice(f.propPriv, n); !errors.Is(err, lockproto.ErrMalformed) {
+			t.Fatalf("%s: signed (%v)", name, err)
+		}
+		body := map[int]any{0: lockproto.Version, 2: now.Unix()}
+		for k, list := range map[int][]string{1: n.Persons, 3: n.DayKeys, 4: n.Cards} {
+			if list != nil {
+				body[k] = list
+			}
+		}
+		wantNoticeErr(t, name, sealNotice(t, signAs(t, f.propPriv, ctxNotice, ctxNotice, detEncode(t, body)), "lock-1", f.lock.Symmetric, 5), f, lockproto.ErrMalformed)
+	}
 	if _, err := lockproto.SignRevocationNotice(f.propPriv, lockproto.RevocationNotice{Persons: []string{"p"}, IssuedAt: time.Unix(-5, 0)}); !errors.Is(err, lockproto.ErrMalformed) {
 		t.Fatalf("signed a notice issued before 1970: %v", err)
 	}
@@ -349,7 +418,9 @@ func TestRevocationNoticeBody(t *testing.T) {
 		"float time":        {0: lockproto.Version, 1: []string{"p-1"}, 2: float64(now.Unix())},
 		"text time":         {0: lockproto.Version, 1: []string{"p-1"}, 2: now.Format(time.RFC3339)},
 		"no time":           {0: lockproto.Version, 1: []string{"p-1"}},
-		"unknown field":     {0: lockproto.Version, 1: []string{"p-1"}, 2: now.Unix(), 3: "extra"},
+		"unknown field":     {0: lockproto.Version, 1: []string{"p-1"}, 2: now.Unix(), 9: "extra"},
+		"day keys as text":  {0: lockproto.Version, 2: now.Unix(), 3: "key-1"},
+		"cards as a map":    {0: lockproto.Version, 2: now.Unix(), 4: map[string]string{"C-1": "p-1"}},
 		"person as bytes":   {0: lockproto.Version, 1: [][]byte{[]byte("p-1")}, 2: now.Unix()},
 		"version 1":         {0: 1, 1: []string{"p-1"}, 2: now.Unix()},
 		"explicit zero V":   {0: 0, 1: []string{"p-1"}, 2: now.Unix()},

@@ -214,8 +214,8 @@ func (t *Tx) flushDoors(ctx context.Context) error {
 		if !ok {
 			return fmt.Errorf("bump door %s: %w", c.DoorID, sql.ErrNoRows)
 		}
-		if len(c.PersonIDs) > 0 {
-			revoked = append(revoked, RevokedDoor{DoorID: c.DoorID, Version: version, PersonIDs: c.PersonIDs})
+		if c.Narrows() {
+			revoked = append(revoked, RevokedDoor{DoorID: c.DoorID, Version: version, PersonIDs: c.PersonIDs, DayKeys: c.DayKeys, Cards: c.Cards})
 		}
 		doorRows = append(doorRows, appendRow{insertDoorChange, ``,
 			[]any{c.DoorID, version, micros(now), capReason(c.Reason), c.Revocation}})

@@ -54,12 +54,14 @@ func (s *Store) OnDoorStateQueued(f func()) (remove func()) {
 func (s *Store) doorStateQueued() { s.doorState.run(struct{}{}) }
 
 // RevokedDoor is one door a committed transaction narrowed access at: the
-// version the change gave it and the people whose access there it
-// narrowed (domain.DoorChange.PersonIDs).
+// version the change gave it and what it narrowed there — people, keys
+// whose guest codes ended, keycard serials (domain.DoorChange).
 type RevokedDoor struct {
 	DoorID    string
 	Version   int64
 	PersonIDs []string
+	DayKeys   []string
+	Cards     []string
 }
 
 // OnRevocation registers f to run, after the commit, for every transaction

@@ -144,8 +144,7 @@ func (s *Store) activateKeycard(ctx context.Context, a domain.Actor, sealer Seal
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		replaced, err := t.exec(ctx, `UPDATE keycards SET deactivated_at = ?, deactivated_by = ? WHERE person_id = ? AND deactivated_at IS NULL`,
-			micros(now), a.Name, personID)
+		replaced, err := t.endKeycards(ctx, a, personID)
 		if err != nil {
 			return err
 		}
@@ -158,11 +157,12 @@ func (s *Store) activateKeycard(ctx context.Context, a domain.Actor, sealer Seal
 			return err
 		}
 		changes := domain.Changes(doors, "keycard "+serial+" activated for "+p.Name())
-		if n, _ := replaced.RowsAffected(); n > 0 {
+		if len(replaced) > 0 {
 			// Replacing a card takes the old one away: a narrowing (of the
-			// card only, so no person ids: phone credentials stay valid).
+			// card only, so no person ids: phone credentials stay valid;
+			// a revocation notice names the old serial).
 			for i := range changes {
-				changes[i].Revocation = true
+				changes[i].Revocation, changes[i].Cards = true, replaced
 			}
 		}
 		if err := t.bumpDoors(ctx, changes); err != nil {
@@ -253,13 +253,9 @@ func (s *Store) DeactivateKeycard(ctx context.Context, a domain.Actor, propertyI
 // opened for a sync that removes it (a revocation: the card works there
 // until then). It returns those doors.
 func (t *Tx) deactivateKeycards(ctx context.Context, a domain.Actor, p domain.Person) ([]string, error) {
-	res, err := t.exec(ctx, `UPDATE keycards SET deactivated_at = ?, deactivated_by = ? WHERE person_id = ? AND deactivated_at IS NULL`,
-		micros(t.s.Now()), a.Name, p.ID)
-	if err != nil {
+	serials, err := t.endKeycards(ctx, a, p.ID)
+	if err != nil || len(serials) == 0 {
 		return nil, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, nil
 	}
 	doors, err := t.personDoors(ctx, p.PropertyID, p.ID)
 	if err != nil {
@@ -268,10 +264,21 @@ func (t *Tx) deactivateKeycards(ctx context.Context, a domain.Actor, p domain.Pe
 	changes := make([]domain.DoorChange, len(doors))
 	for i, d := range doors {
 		// A revocation for the sync tasks, but not of the person's phone
-		// credentials: no person ids.
-		changes[i] = domain.DoorChange{DoorID: d, Reason: "keycard of " + p.Name() + " deactivated", Revocation: true}
+		// credentials: no person ids; a revocation notice names the serial.
+		changes[i] = domain.DoorChange{DoorID: d, Reason: "keycard of " + p.Name() + " deactivated", Revocation: true, Cards: serials}
 	}
 	return doors, t.bumpDoors(ctx, changes)
+}
+
+// endKeycards deactivates a person's active cards and returns their
+// serials (none when they had none).
+func (t *Tx) endKeycards(ctx context.Context, a domain.Actor, personID string) ([]string, error) {
+	rows, err := t.query(ctx, `UPDATE keycards SET deactivated_at = ?, deactivated_by = ? WHERE person_id = ? AND deactivated_at IS NULL RETURNING serial`,
+		micros(t.s.Now()), a.Name, personID)
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows)
 }
 
 // personDoors lists the doors a person's keys open.

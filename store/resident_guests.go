@@ -647,8 +647,15 @@ func (t *Tx) endGuestCode(ctx context.Context, guest domain.Person) ([]domain.Do
 			return nil, err
 		}
 	}
-	return domain.Changes(domain.DoorcodeDoors(map[string]domain.Key{k.ID: k}, []domain.Grant{{KeyID: k.ID}}),
-		"guest codes of key "+k.Name+" changed", guest.ID), nil
+	changes := domain.Changes(domain.DoorcodeDoors(map[string]domain.Key{k.ID: k}, []domain.Grant{{KeyID: k.ID}}),
+		"guest codes of key "+k.Name+" changed", guest.ID)
+	for i := range changes {
+		// The guest's code is a slot of the key's day secret, not the
+		// guest's: a revocation notice names the key, refusing its guest
+		// codes until the bundle with the new secret arrives.
+		changes[i].DayKeys = []string{k.ID}
+	}
+	return changes, nil
 }
 
 // endCodeGuests ends those of host's guests that hold a guest code and for
