@@ -283,16 +283,18 @@ type DoorChange struct {
 	// refuse their credentials issued before the change.
 	PersonIDs []string
 	// DayKeys are keys whose guest codes the change ended at the door (the
-	// key's day secret rotated), Cards the keycard serials it took away:
-	// narrowings that name no person (revocation notices carry them).
-	DayKeys []string
-	Cards   []string
+	// key's day secret rotated), Cards the keycard serials it took away,
+	// Doorcodes the people whose doorcode it replaced: narrowings that take
+	// no person's whole access (revocation notices carry them).
+	DayKeys   []string
+	Cards     []string
+	Doorcodes []string
 }
 
 // Narrows reports whether the change names anything a revocation notice
-// refuses (people, day keys, cards).
+// refuses (people, day keys, cards, doorcodes).
 func (c DoorChange) Narrows() bool {
-	return len(c.PersonIDs) > 0 || len(c.DayKeys) > 0 || len(c.Cards) > 0
+	return len(c.PersonIDs) > 0 || len(c.DayKeys) > 0 || len(c.Cards) > 0 || len(c.Doorcodes) > 0
 }
 
 // MergeDoorChanges folds changes to the same door into one, so a single
@@ -316,7 +318,7 @@ func MergeDoorChanges(changes []DoorChange) []DoorChange {
 		if !ok {
 			idx[c.DoorID] = len(out)
 			c.PersonIDs = append([]string(nil), c.PersonIDs...)
-			c.DayKeys, c.Cards = slices.Clone(c.DayKeys), slices.Clone(c.Cards)
+			c.DayKeys, c.Cards, c.Doorcodes = slices.Clone(c.DayKeys), slices.Clone(c.Cards), slices.Clone(c.Doorcodes)
 			out = append(out, c)
 			ms = append(ms, nil)
 			continue
@@ -336,8 +338,9 @@ func MergeDoorChanges(changes []DoorChange) []DoorChange {
 				o.PersonIDs = append(o.PersonIDs, p)
 			}
 		}
-		// Day keys and cards are few (a guest's code, a card): no sets.
-		o.DayKeys, o.Cards = appendNew(o.DayKeys, c.DayKeys), appendNew(o.Cards, c.Cards)
+		// Day keys, cards and doorcodes are few (a guest's code, a card):
+		// no sets.
+		o.DayKeys, o.Cards, o.Doorcodes = appendNew(o.DayKeys, c.DayKeys), appendNew(o.Cards, c.Cards), appendNew(o.Doorcodes, c.Doorcodes)
 		if c.Reason != "" && !m.reasons[c.Reason] {
 			m.reasons[c.Reason] = true
 			m.parts = append(m.parts, c.Reason)

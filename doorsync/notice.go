@@ -148,7 +148,7 @@ func (s *Service) sendNotices(ctx context.Context, client *mqtt.Client, doors []
 		if cl.Connectivity != domain.Online {
 			continue // phones carry the bundle; nothing to publish
 		}
-		names := noticeNames{sortedSet(d.PersonIDs), sortedSet(d.DayKeys), sortedSet(d.Cards)}
+		names := noticeNames{sortedSet(d.PersonIDs), sortedSet(d.DayKeys), sortedSet(d.Cards), sortedSet(d.Doorcodes)}
 		key := cl.PropertyID + "\x00" + names.key()
 		g := groups[key]
 		if g == nil {
@@ -239,7 +239,7 @@ func (s *Service) sendNotices(ctx context.Context, client *mqtt.Client, doors []
 
 // noticeNames is what a revocation narrowed at a door, each list sorted
 // and without duplicates: doors with the same names share one signature.
-type noticeNames struct{ persons, dayKeys, cards []string }
+type noticeNames struct{ persons, dayKeys, cards, doorcodes []string }
 
 func sortedSet(list []string) []string {
 	out := slices.Clone(list)
@@ -248,7 +248,11 @@ func sortedSet(list []string) []string {
 }
 
 func (n noticeNames) key() string {
-	return strings.Join(n.persons, "\x00") + "\x01" + strings.Join(n.dayKeys, "\x00") + "\x01" + strings.Join(n.cards, "\x00")
+	parts := make([]string, 0, 4)
+	for _, list := range [][]string{n.persons, n.dayKeys, n.cards, n.doorcodes} {
+		parts = append(parts, strings.Join(list, "\x00"))
+	}
+	return strings.Join(parts, "\x01")
 }
 
 // notices splits the names into notices of at most
@@ -259,7 +263,7 @@ func (n noticeNames) notices(now time.Time) []lockproto.RevocationNotice {
 	for _, list := range []struct {
 		names []string
 		to    *[]string
-	}{{n.persons, &cur.Persons}, {n.dayKeys, &cur.DayKeys}, {n.cards, &cur.Cards}} {
+	}{{n.persons, &cur.Persons}, {n.dayKeys, &cur.DayKeys}, {n.cards, &cur.Cards}, {n.doorcodes, &cur.Doorcodes}} {
 		for _, name := range list.names {
 			if cur.Names() == lockproto.MaxNoticeNames {
 				out = append(out, cur)

@@ -102,10 +102,10 @@ func TestNoticeNamesSplit(t *testing.T) {
 	for i := range 300 {
 		names.persons = append(names.persons, fmt.Sprint("p-", i))
 	}
-	names.dayKeys, names.cards = []string{"k-1", "k-2"}, []string{"C-1"}
+	names.dayKeys, names.cards, names.doorcodes = []string{"k-1", "k-2"}, []string{"C-1"}, []string{"p-1"}
 	now := time.Now()
 	ns := names.notices(now)
-	if len(ns) != 2 || ns[0].Names() != lockproto.MaxNoticeNames || ns[1].Names() != 303-lockproto.MaxNoticeNames {
+	if len(ns) != 2 || ns[0].Names() != lockproto.MaxNoticeNames || ns[1].Names() != 304-lockproto.MaxNoticeNames {
 		t.Fatalf("%d notices", len(ns))
 	}
 	seen := map[string]int{}
@@ -113,16 +113,16 @@ func TestNoticeNamesSplit(t *testing.T) {
 		if !n.IssuedAt.Equal(now) {
 			t.Fatalf("issued %v", n.IssuedAt)
 		}
-		for _, list := range [][]string{n.Persons, n.DayKeys, n.Cards} {
+		for i, list := range [][]string{n.Persons, n.DayKeys, n.Cards, n.Doorcodes} {
 			for _, name := range list {
-				seen[name]++
+				seen[fmt.Sprint(i, name)]++
 			}
 		}
 		if _, err := lockproto.SignRevocationNotice(ed25519.NewKeyFromSeed(make([]byte, 32)), n); err != nil {
 			t.Fatalf("a split notice does not sign: %v", err)
 		}
 	}
-	if len(seen) != 303 || len(ns[1].DayKeys) != 2 || len(ns[1].Cards) != 1 {
+	if len(seen) != 304 || len(ns[1].DayKeys) != 2 || len(ns[1].Cards) != 1 || len(ns[1].Doorcodes) != 1 {
 		t.Fatalf("names: %d distinct; second notice %+v", len(seen), ns[1])
 	}
 	for name, n := range seen {

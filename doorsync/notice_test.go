@@ -123,14 +123,15 @@ func noticeAheadOfBundle(t *testing.T, st *store.Store, e *env) {
 	}
 }
 
-// TestDoorSync_RevocationNoticeGuestCodeAndCard: two narrowings that name
-// no person's whole access — a resident ending their code guest's code (a
-// slot of the key's day secret, which rotates) and a manager deactivating
-// a resident's keycard — reach an online lock whose bundles are held
-// back as notices naming the key and the card serial. The lock refuses
-// the guest's code and the card, the resident's own code still opens, and
-// once the bundles arrive the code and card are gone, the suspensions
-// moot.
+// TestDoorSync_RevocationNoticeGuestCodeAndCard: three narrowings that
+// take no person's whole access — a resident ending their code guest's
+// code (a slot of the key's day secret, which rotates), a manager
+// deactivating a resident's keycard, and the resident resetting their
+// doorcode — reach an online lock whose bundles are held back as notices
+// naming the key, the card serial and the resident's doorcodes. The lock
+// refuses the guest's code, the card and the old doorcode, the
+// resident's phone still opens, and once the bundles arrive the old codes
+// and the card are gone, the new doorcode opens, the suspensions moot.
 func TestDoorSync_RevocationNoticeGuestCodeAndCard(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st, "")
@@ -176,6 +177,20 @@ func TestDoorSync_RevocationNoticeGuestCodeAndCard(t *testing.T) {
 		if dec, _ := h.l.EnterCode(h.code); !dec.Granted {
 			t.Fatalf("the host's own code: %+v", dec)
 		}
+		reset, err := st.ResetMyDoorcode(e.ctx, host, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 10*time.Second, "the lock refuses the resident's old doorcode ahead of its bundle", func() bool {
+			return h.l.Status().SuspendedDoorcodes == 1
+		})
+		if dec, _ := h.l.EnterCode(h.code); dec.Granted || dec.Reason != lock.ReasonRevoked {
+			t.Fatalf("the old doorcode after the reset: %+v, want refused as revoked", dec)
+		}
+		if s := h.l.Status(); s.Version != before || s.Suspended != 1 {
+			// One person suspended: the guest, not the resident.
+			t.Fatalf("a bundle was applied or the resident suspended: %+v", s)
+		}
 
 		h.hold.Store(false)
 		if err := st.RequeueDoorState(e.ctx, h.doorID); err != nil {
@@ -190,6 +205,12 @@ func TestDoorSync_RevocationNoticeGuestCodeAndCard(t *testing.T) {
 		}
 		if dec, _ := h.l.TapCard("CARD-0042"); dec.Granted || dec.Reason != lock.ReasonUnknownCard {
 			t.Fatalf("the card after the bundle: %+v", dec)
+		}
+		if dec, _ := h.l.EnterCode(h.code); dec.Granted {
+			t.Fatalf("the old doorcode after the bundle: %+v", dec)
+		}
+		if dec, _ := h.l.EnterCode(reset.Code); !dec.Granted {
+			t.Fatalf("the new doorcode after the bundle: %+v", dec)
 		}
 	})
 }

@@ -119,7 +119,7 @@ func (l *Lock) judgeCode(code string, now time.Time) (d Decision, known bool, st
 	if e, ok := l.idx.codes[l.hashCode(code)]; ok {
 		d.PersonID = e.PersonID
 		d.Reason = l.entryReason(now, e.NotBefore, e.NotAfter, e.Schedule)
-		if l.suspended(e.PersonID, now) {
+		if l.suspendedDoorcode(e.PersonID, now) {
 			d.Reason = ReasonRevoked // a revocation notice, ahead of its bundle
 		}
 		d.Granted = d.Reason == ReasonOK

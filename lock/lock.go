@@ -249,7 +249,8 @@ type Status struct {
 	NoTrustedTime bool `json:"no_trusted_time,omitempty"`
 	// Suspended is how many people revocation notices refuse until their
 	// door version arrives; SuspendedDoorcodes how many of the held
-	// Doorcodes belong to them (held, refused).
+	// Doorcodes are refused (theirs, and those of people whose doorcodes
+	// alone a notice named).
 	Suspended          int `json:"suspended,omitempty"`
 	SuspendedDoorcodes int `json:"suspended_doorcodes,omitempty"`
 	// SuspendedDayKeys is how many day keys' guest codes notices refuse,
@@ -268,6 +269,7 @@ func (l *Lock) Status() Status {
 		LogNext: l.events.next(), Doorcodes: len(l.idx.codes), Keycards: len(l.idx.cards),
 		Revoked: len(l.idx.revs), DayKeys: len(l.idx.dayKeys), NoTrustedTime: l.clk.Untrusted,
 	}
+	codes := false // a notice names someone's doorcodes only
 	for k := range l.susp {
 		if !l.suspendedName(k, now) {
 			continue
@@ -279,11 +281,13 @@ func (l *Lock) Status() Status {
 			s.SuspendedDayKeys++
 		case suspCard:
 			s.SuspendedCards++
+		case suspCode:
+			codes = true
 		}
 	}
-	if s.Suspended > 0 {
+	if s.Suspended > 0 || codes {
 		for _, e := range l.idx.codes {
-			if l.suspended(e.PersonID, now) {
+			if l.suspendedDoorcode(e.PersonID, now) {
 				s.SuspendedDoorcodes++
 			}
 		}

@@ -14,7 +14,8 @@ import (
 const suspendFile = "suspended"
 
 // suspension is one name suspended by one notice — a person, a day key's
-// guest codes, or a keycard serial (exactly one of the three is set) —
+// guest codes, a keycard serial, or a person's doorcodes (exactly one of
+// the four is set) —
 // refused until the lock holds door version Until or its trusted clock
 // reaches Expires. Files written before day keys and cards existed hold
 // PersonID only.
@@ -22,6 +23,8 @@ type suspension struct {
 	PersonID string
 	DayKey   string `cbor:",omitempty"`
 	Card     string `cbor:",omitempty"`
+	// Doorcode is a person id whose resident doorcodes are refused.
+	Doorcode string `cbor:",omitempty"`
 	Until    uint64
 	Expires  time.Time
 }
@@ -32,6 +35,7 @@ const (
 	suspPerson = "p:"
 	suspDayKey = "k:"
 	suspCard   = "c:"
+	suspCode   = "d:"
 )
 
 func (s suspension) key() string {
@@ -40,6 +44,8 @@ func (s suspension) key() string {
 		return suspDayKey + s.DayKey
 	case s.Card != "":
 		return suspCard + s.Card
+	case s.Doorcode != "":
+		return suspCode + s.Doorcode
 	}
 	return suspPerson + s.PersonID
 }
@@ -82,6 +88,12 @@ func (l *Lock) suspendedCard(serial string, now time.Time) bool {
 	return serial != "" && l.suspendedName(suspCard+serial, now)
 }
 
+// suspendedDoorcode reports whether a notice still refuses person's
+// resident doorcodes (by a doorcode reset, or the person's revocation).
+func (l *Lock) suspendedDoorcode(person string, now time.Time) bool {
+	return person != "" && (l.suspendedName(suspCode+person, now) || l.suspendedName(suspPerson+person, now))
+}
+
 func (l *Lock) suspendedName(key string, now time.Time) bool {
 	for _, s := range l.susp[key] {
 		if l.active(s, now) {
@@ -102,8 +114,9 @@ func (l *Lock) active(s suspension, now time.Time) bool {
 // (lockproto.NoticeLife by the trusted clock) — both ErrStale, nothing
 // logged, so replays cannot fill the log — every person it names is
 // refused (reason "revoked") for app unlocks, doorcodes, keycards and
-// remote unlocks, every guest code of the day keys it names and every
-// keycard serial it names, until the lock applies that version. The suspension is
+// remote unlocks, every guest code of the day keys it names, every
+// keycard serial it names and the doorcodes of the people it names for
+// that, until the lock applies that version. The suspension is
 // written to flash before ApplyNotice returns (a power cut keeps it or
 // never took it) and logged as notice.applied. A notice that adds no
 // suspension beyond those in force (the same notice replayed before its
@@ -149,6 +162,9 @@ func (l *Lock) ApplyNotice(sealed []byte) error {
 	for _, c := range n.Cards {
 		named = append(named, suspension{Card: c})
 	}
+	for _, p := range n.Doorcodes {
+		named = append(named, suspension{Doorcode: p})
+	}
 	added := 0
 	for _, s := range named {
 		s.Until, s.Expires = until, expires
@@ -180,6 +196,6 @@ func (l *Lock) ApplyNotice(sealed []byte) error {
 		// The suspension is on flash and in force: refusing is the safe side.
 		l.log.Error("event log write failed", "err", err)
 	}
-	l.log.Info("revocation notice applied", "people", len(n.Persons), "day_keys", len(n.DayKeys), "cards", len(n.Cards), "until", until)
+	l.log.Info("revocation notice applied", "people", len(n.Persons), "day_keys", len(n.DayKeys), "cards", len(n.Cards), "doorcodes", len(n.Doorcodes), "until", until)
 	return nil
 }

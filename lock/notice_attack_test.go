@@ -672,3 +672,29 @@ func TestNotice_Card(t *testing.T) {
 		t.Fatalf("status after the bundle: %+v", s)
 	}
 }
+
+// TestNotice_Doorcodes: a notice naming a person's doorcodes (a resident
+// who reset a code that leaked) refuses the codes they hold at the lock
+// until the bundle with the new one — as a known code, never counted as a
+// guess — while their card, phone and remote unlocks stay open.
+func TestNotice_Doorcodes(t *testing.T) {
+	d := noticeDoor(t)
+	d.mustNotice(d.noticeOf(2, lockproto.RevocationNotice{Doorcodes: []string{"p-ana"}}))
+	for range 8 {
+		want(t, "ana's old doorcode", d.code("1111111"), false, lock.ReasonRevoked)
+	}
+	if n := count(d.events(), lockproto.EventKeypadLocked); n != 0 {
+		t.Fatalf("%d keypad.locked events", n)
+	}
+	want(t, "ana's card", d.card("C-ANA"), true, lock.ReasonOK)
+	want(t, "ana's phone", d.unlock(d.cred("p-ana", d.real, 24*time.Hour)), true, lock.ReasonOK)
+	want(t, "ana's remote unlock", d.remote("p-ana"), true, lock.ReasonOK)
+	want(t, "bob's doorcode", d.code("2222222"), true, lock.ReasonOK)
+	wantSuspended(t, d, 0, 1)
+	d.boot()
+	want(t, "ana's old doorcode after a reboot", d.code("1111111"), false, lock.ReasonRevoked)
+	d.mustBundle(lockproto.Bundle{RemoveDoorcodes: []string{"1111111"}, Doorcodes: []lockproto.DoorcodeEntry{{Code: "5555555", PersonID: "p-ana"}}})
+	want(t, "ana's new doorcode", d.code("5555555"), true, lock.ReasonOK)
+	want(t, "ana's old doorcode after the bundle", d.code("1111111"), false, lock.ReasonUnknownCode)
+	wantSuspended(t, d, 0, 0)
+}

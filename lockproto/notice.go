@@ -27,8 +27,8 @@ const ctxRevocationNotice = "application/dooros-revocation-notice+cbor; v=1"
 
 // Limits of a revocation notice.
 const (
-	// MaxNoticeNames is how many names (people, day keys and keycard
-	// serials together) one notice holds; the cloud splits a larger
+	// MaxNoticeNames is how many names (people, day keys, keycard serials
+	// and people's doorcodes together) one notice holds; the cloud splits a larger
 	// revocation into several notices.
 	MaxNoticeNames = 256
 	// MaxNoticeID bounds each name (person id, key id, card serial).
@@ -51,21 +51,28 @@ const (
 //     these keys — a change that ends a guest's code rotates the key's day
 //     secret, so the bundle that follows refuses every code computed from
 //     the old one; guest codes belong to no person.
-//   - Cards: these keycard serials (a card deactivated or replaced while
-//     its holder keeps their other ways in).
+//   - Cards: these keycard serials (a card deactivated, replaced or made
+//     secure while its holder keeps their other ways in).
+//   - Doorcodes: the resident doorcodes of these people (a resident who
+//     reset a code that leaked keeps their phone and card).
 //
-// A notice with only Persons encodes as before DayKeys and Cards existed
-// (both omitted when empty).
+// A notice with only Persons encodes as before DayKeys, Cards and
+// Doorcodes existed (all omitted when empty).
 type RevocationNotice struct {
 	V        uint8     `cbor:"0,keyasint"`
 	Persons  []string  `cbor:"1,keyasint,omitempty"`
 	IssuedAt time.Time `cbor:"2,keyasint"`
 	DayKeys  []string  `cbor:"3,keyasint,omitempty"`
 	Cards    []string  `cbor:"4,keyasint,omitempty"`
+	// Doorcodes holds person ids, a list apart from Persons.
+	Doorcodes []string `cbor:"5,keyasint,omitempty"`
 }
 
-// Names is how many names the notice holds (people, day keys, cards).
-func (n *RevocationNotice) Names() int { return len(n.Persons) + len(n.DayKeys) + len(n.Cards) }
+// Names is how many names the notice holds (people, day keys, cards,
+// people's doorcodes).
+func (n *RevocationNotice) Names() int {
+	return len(n.Persons) + len(n.DayKeys) + len(n.Cards) + len(n.Doorcodes)
+}
 
 func (n *RevocationNotice) validate() error {
 	if err := checkVersion(n.V); err != nil {
@@ -77,7 +84,7 @@ func (n *RevocationNotice) validate() error {
 	for _, list := range []struct {
 		what  string
 		names []string
-	}{{"person id", n.Persons}, {"day key id", n.DayKeys}, {"card serial", n.Cards}} {
+	}{{"person id", n.Persons}, {"day key id", n.DayKeys}, {"card serial", n.Cards}, {"doorcode person id", n.Doorcodes}} {
 		seen := make(map[string]bool, len(list.names))
 		for _, p := range list.names {
 			if p == "" || len(p) > MaxNoticeID || seen[p] {

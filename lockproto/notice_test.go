@@ -144,13 +144,13 @@ func TestRevocationNoticeRoundTrip(t *testing.T) {
 }
 
 // TestRevocationNoticeDayKeysAndCards: a notice can name day keys (whose
-// guest codes the lock refuses) and keycard serials, alone or beside
-// people; they travel sealed like person ids. A notice naming only people
+// guest codes the lock refuses), keycard serials and people's doorcodes,
+// alone or beside people; they travel sealed like person ids. A notice naming only people
 // carries no field for them, so its bytes are what they were before they
 // existed.
 func TestRevocationNoticeDayKeysAndCards(t *testing.T) {
 	f := newFixture(t)
-	in := lockproto.RevocationNotice{Persons: []string{"person-alice"}, DayKeys: []string{"key-lobby", "key-gym"}, Cards: []string{"CARD-0042"}, IssuedAt: now}
+	in := lockproto.RevocationNotice{Persons: []string{"person-alice"}, DayKeys: []string{"key-lobby", "key-gym"}, Cards: []string{"CARD-0042"}, Doorcodes: []string{"person-bob"}, IssuedAt: now}
 	signed, err := lockproto.SignRevocationNotice(f.propPriv, in)
 	if err != nil {
 		t.Fatal(err)
@@ -160,10 +160,10 @@ func TestRevocationNoticeDayKeysAndCards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if until != 4 || n.Names() != 4 || !reflect.DeepEqual(n.DayKeys, in.DayKeys) || !reflect.DeepEqual(n.Cards, in.Cards) || !reflect.DeepEqual(n.Persons, in.Persons) {
+	if until != 4 || n.Names() != 5 || !reflect.DeepEqual(n.DayKeys, in.DayKeys) || !reflect.DeepEqual(n.Cards, in.Cards) || !reflect.DeepEqual(n.Persons, in.Persons) || !reflect.DeepEqual(n.Doorcodes, in.Doorcodes) {
 		t.Fatalf("opened %+v until %d", n, until)
 	}
-	for _, secret := range []string{"key-lobby", "CARD-0042"} {
+	for _, secret := range []string{"key-lobby", "CARD-0042", "person-bob"} {
 		if bytes.Contains(sealed, []byte(secret)) {
 			t.Fatalf("sealed notice shows %q in the clear", secret)
 		}
@@ -392,6 +392,8 @@ func TestRevocationNoticeBody(t *testing.T) {
 		"duplicate card":          {Persons: []string{"p-1"}, Cards: []string{"C-1", "C-1"}},
 		"empty card":              {Cards: []string{""}},
 		"over-long card":          {Cards: []string{long}},
+		"duplicate doorcode":      {Doorcodes: []string{"p-1", "p-1"}},
+		"empty doorcode":          {Doorcodes: []string{""}},
 		"too many names together": {Persons: people, DayKeys: []string{"key-1"}, Cards: []string{"C-1"}},
 	} {
 		n.IssuedAt = now
@@ -399,7 +401,7 @@ func TestRevocationNoticeBody(t *testing.T) {
 			t.Fatalf("%s: signed (%v)", name, err)
 		}
 		body := map[int]any{0: lockproto.Version, 2: now.Unix()}
-		for k, list := range map[int][]string{1: n.Persons, 3: n.DayKeys, 4: n.Cards} {
+		for k, list := range map[int][]string{1: n.Persons, 3: n.DayKeys, 4: n.Cards, 5: n.Doorcodes} {
 			if list != nil {
 				body[k] = list
 			}

@@ -215,7 +215,7 @@ func (t *Tx) flushDoors(ctx context.Context) error {
 			return fmt.Errorf("bump door %s: %w", c.DoorID, sql.ErrNoRows)
 		}
 		if c.Narrows() {
-			revoked = append(revoked, RevokedDoor{DoorID: c.DoorID, Version: version, PersonIDs: c.PersonIDs, DayKeys: c.DayKeys, Cards: c.Cards})
+			revoked = append(revoked, RevokedDoor{DoorID: c.DoorID, Version: version, PersonIDs: c.PersonIDs, DayKeys: c.DayKeys, Cards: c.Cards, Doorcodes: c.Doorcodes})
 		}
 		doorRows = append(doorRows, appendRow{insertDoorChange, ``,
 			[]any{c.DoorID, version, micros(now), capReason(c.Reason), c.Revocation}})

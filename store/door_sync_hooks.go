@@ -55,13 +55,15 @@ func (s *Store) doorStateQueued() { s.doorState.run(struct{}{}) }
 
 // RevokedDoor is one door a committed transaction narrowed access at: the
 // version the change gave it and what it narrowed there — people, keys
-// whose guest codes ended, keycard serials (domain.DoorChange).
+// whose guest codes ended, keycard serials, people whose doorcode was
+// replaced (domain.DoorChange).
 type RevokedDoor struct {
 	DoorID    string
 	Version   int64
 	PersonIDs []string
 	DayKeys   []string
 	Cards     []string
+	Doorcodes []string
 }
 
 // OnRevocation registers f to run, after the commit, for every transaction

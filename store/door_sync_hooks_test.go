@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -160,5 +161,77 @@ func TestGroup(t *testing.T) {
 				t.Fatalf("%d doors written by a failed group", n)
 			}
 		})
+	})
+}
+
+// TestOnRevocationNamesBeyondPeople: narrowings that take no person's whole
+// access tell the hooks what they took, for the revocation notices — a
+// code guest's end names the key whose day secret rotated (and the guest);
+// a card deactivated or replaced names its serial (one made secure names
+// nothing: until its bundle the lock could not tell the card from a
+// clone); a doorcode reset names the resident's doorcodes. Each reaches
+// the doors it narrowed and no person is named for the card or the reset.
+func TestOnRevocationNamesBeyondPeople(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newResEnv(t, st)
+		var calls [][]store.RevokedDoor
+		remove := st.OnRevocation(func(d []store.RevokedDoor) { calls = append(calls, d) })
+		defer remove()
+		// last is the one call since the previous step, checked for door.
+		last := func(what, door string) store.RevokedDoor {
+			t.Helper()
+			if len(calls) != 1 {
+				t.Fatalf("%s told the hooks %d times, want 1", what, len(calls))
+			}
+			for _, d := range calls[0] {
+				if d.DoorID == door {
+					calls = nil
+					return d
+				}
+			}
+			t.Fatalf("%s: door %s not among %+v", what, door, calls[0])
+			return store.RevokedDoor{}
+		}
+		host := e.host.People[0].Person
+		g := e.codeGuest(e.host, "gus@example.com", e.f.Building.ID, "")
+		calls = nil
+		if err := st.RevokeMyGuest(ctx, e.host, g.ID); err != nil {
+			t.Fatal(err)
+		}
+		if d := last("ending a guest code", e.f.Lobby.ID); !reflect.DeepEqual(d.DayKeys, []string{e.f.Building.ID}) || !reflect.DeepEqual(d.PersonIDs, []string{g.ID}) {
+			t.Fatalf("ending a guest code: %+v", d)
+		}
+
+		if _, err := st.ActivateKeycard(ctx, e.f.PM, e.prop(), host.ID, "CARD-1"); err != nil {
+			t.Fatal(err)
+		}
+		if len(calls) != 0 {
+			t.Fatalf("activating a first card (a widening) told the hooks %v", calls)
+		}
+		if _, err := st.ActivateKeycard(ctx, e.f.PM, e.prop(), host.ID, "CARD-2"); err != nil {
+			t.Fatal(err)
+		}
+		if d := last("replacing a card", e.f.Lobby.ID); !reflect.DeepEqual(d.Cards, []string{"CARD-1"}) || len(d.PersonIDs) != 0 {
+			t.Fatalf("replacing a card: %+v", d)
+		}
+		if _, err := st.ActivateSecureKeycard(ctx, e.f.PM, e.keys, e.prop(), host.ID, "CARD-2"); err != nil {
+			t.Fatal(err)
+		}
+		if len(calls) != 0 {
+			t.Fatalf("making a card secure told the hooks %+v", calls)
+		}
+		if _, err := st.DeactivateKeycard(ctx, e.f.PM, e.prop(), host.ID); err != nil {
+			t.Fatal(err)
+		}
+		if d := last("deactivating a card", e.f.Gym.ID); !reflect.DeepEqual(d.Cards, []string{"CARD-2"}) || len(d.PersonIDs) != 0 {
+			t.Fatalf("deactivating a card: %+v", d)
+		}
+
+		if _, err := st.ResetMyDoorcode(ctx, e.host, ""); err != nil {
+			t.Fatal(err)
+		}
+		if d := last("resetting a doorcode", e.f.Unit101.ID); !reflect.DeepEqual(d.Doorcodes, []string{host.ID}) || len(d.PersonIDs) != 0 || len(d.Cards) != 0 {
+			t.Fatalf("resetting a doorcode: %+v", d)
+		}
 	})
 }

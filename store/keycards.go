@@ -125,7 +125,11 @@ func (s *Store) activateKeycard(ctx context.Context, a domain.Actor, sealer Seal
 			if err != nil {
 				return err
 			}
-			// The serial alone stops opening: a narrowing.
+			// The serial alone stops opening: a narrowing. No revocation
+			// notice names the serial: until the bundle brings the card's
+			// key the lock could not tell the card from a clone and would
+			// refuse its holder too; the serial opens until the bundle,
+			// as it did before.
 			changes := domain.Changes(doors, "keycard "+serial+" of "+p.Name()+" made secure")
 			for i := range changes {
 				changes[i].Revocation = true

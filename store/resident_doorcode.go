@@ -82,8 +82,9 @@ func (s *Store) ResetMyDoorcode(ctx context.Context, r Resident, propertyID stri
 		names := []string{}
 		for _, id := range domain.DoorcodeDoors(keys, gs) {
 			// The old code must stop working: a narrowing, not anyone's
-			// credentials revoked.
-			changes = append(changes, domain.DoorChange{DoorID: id, Reason: "doorcode reset by " + p.Name(), Revocation: true})
+			// credentials revoked (a revocation notice names the
+			// resident's doorcodes only).
+			changes = append(changes, domain.DoorChange{DoorID: id, Reason: "doorcode reset by " + p.Name(), Revocation: true, Doorcodes: []string{p.ID}})
 			names = append(names, doors[id].Name)
 		}
 		sort.Strings(names)
