@@ -8,20 +8,31 @@ import (
 // KeyChanges lists the door changes of replacing key old by next (next with
 // no doors is a deleted key). Anything that can take away access — a door
 // removed, doorcodes switched off, a schedule narrowed — is a revocation for
-// every holder at that door.
+// every holder at that door, and at a door where the key gave doorcodes it
+// names the key for its guest codes too (DayKeys: they belong to no
+// holder).
 func KeyChanges(old, next Key, holders []string) []DoorChange {
 	nextDoors := map[string]KeyDoor{}
 	for _, d := range next.Doors {
 		nextDoors[d.DoorID] = d
 	}
 	var out []DoorChange
+	narrowed := func(o KeyDoor, reason string) DoorChange {
+		c := DoorChange{DoorID: o.DoorID, Reason: reason, Revocation: len(holders) > 0, PersonIDs: holders}
+		if o.Doorcodes && len(holders) > 0 {
+			// Guest codes come from a holder sharing the key: none
+			// without holders.
+			c.DayKeys = []string{old.ID}
+		}
+		return c
+	}
 	for _, o := range old.Doors {
 		n, ok := nextDoors[o.DoorID]
 		switch {
 		case !ok:
-			out = append(out, DoorChange{DoorID: o.DoorID, Reason: "key " + old.Name + " no longer opens this door", Revocation: len(holders) > 0, PersonIDs: holders})
+			out = append(out, narrowed(o, "key "+old.Name+" no longer opens this door"))
 		case o.Doorcodes && !n.Doorcodes, n.Schedule.Narrows(o.Schedule):
-			out = append(out, DoorChange{DoorID: o.DoorID, Reason: "key " + old.Name + " narrowed", Revocation: len(holders) > 0, PersonIDs: holders})
+			out = append(out, narrowed(o, "key "+old.Name+" narrowed"))
 		case o.Doorcodes != n.Doorcodes || !slices.EqualFunc(o.Schedule, n.Schedule, equalWindow):
 			out = append(out, DoorChange{DoorID: o.DoorID, Reason: "key " + old.Name + " widened"})
 		}

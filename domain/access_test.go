@@ -10,7 +10,7 @@ import (
 func TestKeyChanges(t *testing.T) {
 	office := domain.Schedule{{Days: []string{"mon"}, Start: "06:00", End: "22:00"}}
 	shorter := domain.Schedule{{Days: []string{"mon"}, Start: "07:00", End: "22:00"}}
-	old := domain.Key{Name: "Building", Doors: []domain.KeyDoor{
+	old := domain.Key{ID: "key-building", Name: "Building", Doors: []domain.KeyDoor{
 		{DoorID: "lobby", Doorcodes: true},
 		{DoorID: "gym", Schedule: office},
 		{DoorID: "roof"},
@@ -47,6 +47,15 @@ func TestKeyChanges(t *testing.T) {
 				}
 				if !c.Revocation && len(c.PersonIDs) > 0 {
 					t.Errorf("widening at %s names people %v", c.DoorID, c.PersonIDs)
+				}
+				// The key's guest codes: named at a narrowed door where it
+				// gave doorcodes (only the lobby), for its revocation notice.
+				wantKeys := []string(nil)
+				if c.Revocation && c.DoorID == "lobby" {
+					wantKeys = []string{old.ID}
+				}
+				if !reflect.DeepEqual(c.DayKeys, wantKeys) {
+					t.Errorf("change at %s names day keys %v, want %v", c.DoorID, c.DayKeys, wantKeys)
 				}
 				if c.Reason == "" {
 					t.Errorf("change at %s has no reason", c.DoorID)
