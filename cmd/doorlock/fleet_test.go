@@ -124,7 +124,7 @@ func TestFleetCommand(t *testing.T) {
 	if b, err := os.ReadFile(ready); err != nil || !strings.HasPrefix(string(b), "prp_") {
 		t.Errorf("--ready file: %q %v, want the fleet's property id", b, err)
 	}
-	if !strings.Contains(errs.String(), "4 locks connected") || !strings.Contains(errs.String(), "round 2:") {
+	if !strings.Contains(errs.String(), "4 locks connected") || !strings.Contains(errs.String(), "every lock applied its first bundle") || !strings.Contains(errs.String(), "round 2:") {
 		t.Errorf("progress lines missing:\n%s", errs.String())
 	}
 }
