@@ -256,24 +256,35 @@ func (n noticeNames) key() string {
 }
 
 // notices splits the names into notices of at most
-// lockproto.MaxNoticeNames names each, issued at now.
+// lockproto.MaxNoticeNames names each, issued at now. People go in notices
+// of their own: a lock from before day keys, cards and doorcodes (fields
+// 3–5) refuses a notice holding any of them, and must still get the
+// people-only notices it takes. Everything else shares the notices after
+// them.
 func (n noticeNames) notices(now time.Time) []lockproto.RevocationNotice {
 	var out []lockproto.RevocationNotice
 	cur := lockproto.RevocationNotice{IssuedAt: now}
-	for _, list := range []struct {
+	flush := func() {
+		if cur.Names() > 0 {
+			out = append(out, cur)
+		}
+		cur = lockproto.RevocationNotice{IssuedAt: now}
+	}
+	// to points into cur, which flush replaces in place.
+	for i, list := range []struct {
 		names []string
 		to    *[]string
 	}{{n.persons, &cur.Persons}, {n.dayKeys, &cur.DayKeys}, {n.cards, &cur.Cards}, {n.doorcodes, &cur.Doorcodes}} {
+		if i == 1 {
+			flush() // the people end here
+		}
 		for _, name := range list.names {
 			if cur.Names() == lockproto.MaxNoticeNames {
-				out = append(out, cur)
-				cur = lockproto.RevocationNotice{IssuedAt: now}
+				flush()
 			}
 			*list.to = append(*list.to, name)
 		}
 	}
-	if cur.Names() > 0 {
-		out = append(out, cur)
-	}
+	flush()
 	return out
 }

@@ -95,8 +95,10 @@ func TestSendNoticesSkippedDuringPropertyKeyRotation(t *testing.T) {
 }
 
 // A revocation naming more than lockproto.MaxNoticeNames names (people,
-// day keys, cards together) is split into notices each under the limit,
-// every name in exactly one of them.
+// day keys, cards, doorcodes together) is split into notices each under
+// the limit, every name in exactly one of them, and people never share a
+// notice with the other kinds (a lock from before them refuses such a
+// notice whole).
 func TestNoticeNamesSplit(t *testing.T) {
 	var names noticeNames
 	for i := range 300 {
@@ -105,8 +107,8 @@ func TestNoticeNamesSplit(t *testing.T) {
 	names.dayKeys, names.cards, names.doorcodes = []string{"k-1", "k-2"}, []string{"C-1"}, []string{"p-1"}
 	now := time.Now()
 	ns := names.notices(now)
-	if len(ns) != 2 || ns[0].Names() != lockproto.MaxNoticeNames || ns[1].Names() != 304-lockproto.MaxNoticeNames {
-		t.Fatalf("%d notices", len(ns))
+	if len(ns) != 3 || ns[0].Names() != lockproto.MaxNoticeNames || len(ns[1].Persons) != 300-lockproto.MaxNoticeNames || ns[1].Names() != len(ns[1].Persons) || ns[2].Names() != 4 || len(ns[2].Persons) != 0 {
+		t.Fatalf("%d notices: %+v", len(ns), ns[1:])
 	}
 	seen := map[string]int{}
 	for _, n := range ns {
@@ -122,8 +124,16 @@ func TestNoticeNamesSplit(t *testing.T) {
 			t.Fatalf("a split notice does not sign: %v", err)
 		}
 	}
-	if len(seen) != 304 || len(ns[1].DayKeys) != 2 || len(ns[1].Cards) != 1 || len(ns[1].Doorcodes) != 1 {
-		t.Fatalf("names: %d distinct; second notice %+v", len(seen), ns[1])
+	if len(seen) != 304 || len(ns[2].DayKeys) != 2 || len(ns[2].Cards) != 1 || len(ns[2].Doorcodes) != 1 {
+		t.Fatalf("names: %d distinct; last notice %+v", len(seen), ns[2])
+	}
+	// More than the limit of the other kinds: split among themselves.
+	many := noticeNames{persons: []string{"p-1"}}
+	for i := range 300 {
+		many.cards = append(many.cards, fmt.Sprint("C-", i))
+	}
+	if ns := many.notices(now); len(ns) != 3 || len(ns[0].Persons) != 1 || ns[0].Names() != 1 || ns[1].Names() != lockproto.MaxNoticeNames || ns[2].Names() != 300-lockproto.MaxNoticeNames {
+		t.Fatalf("one person and 300 cards: %d notices", len(ns))
 	}
 	for name, n := range seen {
 		if n != 1 {

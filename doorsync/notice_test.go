@@ -130,8 +130,9 @@ func noticeAheadOfBundle(t *testing.T, st *store.Store, e *env) {
 // doorcode — reach an online lock whose bundles are held back as notices
 // naming the key, the card serial and the resident's doorcodes. The lock
 // refuses the guest's code, the card and the old doorcode, the
-// resident's phone still opens, and once the bundles arrive the old codes
-// and the card are gone, the new doorcode opens, the suspensions moot.
+// resident's own code opens until they reset it (the resident is never
+// suspended), and once the bundles arrive the old codes and the card are
+// gone, the new doorcode opens, the suspensions moot.
 func TestDoorSync_RevocationNoticeGuestCodeAndCard(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st, "")

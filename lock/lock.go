@@ -78,9 +78,10 @@ type Lock struct {
 	clk      clockState
 	rtcSeen  time.Time // highest RTC reading since boot
 
-	// susp are the people revocation notices suspended (notice.go), by
-	// person; entries the lock's version or clock made moot stay until
-	// the next notice rewrites the file.
+	// susp is what revocation notices suspended (notice.go), by name:
+	// suspension.key(), a kind prefix and the person, key or serial;
+	// entries the lock's version or clock made moot stay until the next
+	// notice rewrites the file.
 	susp map[string][]suspension
 
 	// ackFrom, while ApplyBundleWithEvents runs, is the first event its

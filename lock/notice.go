@@ -2,6 +2,7 @@ package lock
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -143,12 +144,10 @@ func (l *Lock) ApplyNotice(sealed []byte) error {
 	}
 	// What stays: every suspension still in force, then this notice's.
 	next := map[string][]suspension{}
-	var st suspendState
 	for _, ss := range l.susp {
 		for _, s := range ss {
 			if l.active(s, now) {
 				next[s.key()] = append(next[s.key()], s)
-				st.Suspended = append(st.Suspended, s)
 			}
 		}
 	}
@@ -176,12 +175,18 @@ func (l *Lock) ApplyNotice(sealed []byte) error {
 		if slices.ContainsFunc(next[k], func(o suspension) bool { return o.Until >= until && !o.Expires.Before(expires) }) {
 			continue
 		}
-		next[k] = append(next[k], s)
-		st.Suspended = append(st.Suspended, s)
+		// And this one makes moot those it outlasts: a name suspended again
+		// and again (a resident resetting their doorcode while the door's
+		// bundles are held back) keeps one entry, not one per notice.
+		next[k] = append(slices.DeleteFunc(next[k], func(o suspension) bool { return o.Until <= until && !o.Expires.After(expires) }), s)
 		added++
 	}
 	if added == 0 {
 		return nil
+	}
+	var st suspendState
+	for _, k := range slices.Sorted(maps.Keys(next)) {
+		st.Suspended = append(st.Suspended, next[k]...)
 	}
 	if err := writeAtomic(l.opts.FS, suspendFile, &st); err != nil {
 		l.log.Error("revocation notice not applied: flash write failed", "err", err)

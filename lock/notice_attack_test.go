@@ -662,15 +662,24 @@ func TestNotice_Card(t *testing.T) {
 	if s := d.l.Status(); s.SuspendedCards != 1 || s.Suspended != 0 {
 		t.Fatalf("status: %+v", s)
 	}
-	// A person id that happens to equal the serial is another name.
+	// A person id that happens to equal the serial is another name, both
+	// ways (the other way below).
 	want(t, "remote unlock for a person named like the card", d.remote("C-ANA"), true, lock.ReasonOK)
 	d.boot()
 	want(t, "ana's card after a reboot", d.card("C-ANA"), false, lock.ReasonRevoked)
-	d.mustBundle(lockproto.Bundle{RemoveKeycards: []string{"C-ANA"}})
+	d.mustBundle(lockproto.Bundle{RemoveKeycards: []string{"C-ANA"}}) // version 2
 	want(t, "ana's card after the bundle", d.card("C-ANA"), false, lock.ReasonUnknownCard)
 	if s := d.l.Status(); s.SuspendedCards != 0 {
 		t.Fatalf("status after the bundle: %+v", s)
 	}
+	// A notice naming person "C-BOB" leaves card C-BOB open, and one
+	// naming person "key-lobby" leaves that key's guest codes alone.
+	lobby := lockproto.DayKey{KeyID: "key-lobby", Secret: []byte("0123456789abcdef0123456789abcdef"), Digits: 7, Slots: 8, ActiveSlots: []uint16{0}}
+	d.mustBundle(lockproto.Bundle{DayKeys: []lockproto.DayKey{lobby}}) // version 3
+	d.mustNotice(d.noticeOf(4, lockproto.RevocationNotice{Persons: []string{"C-BOB", "key-lobby"}}))
+	want(t, "bob's card after a notice naming a person C-BOB", d.card("C-BOB"), true, lock.ReasonOK)
+	guest := lockproto.GuestCode(lobby.Secret, lockproto.DayCode, lockproto.DayNumber(d.real, zone), 0, 7)
+	want(t, "a lobby guest code after a notice naming a person key-lobby", d.code(guest), true, lock.ReasonOK)
 }
 
 // TestNotice_Doorcodes: a notice naming a person's doorcodes (a resident
@@ -697,4 +706,30 @@ func TestNotice_Doorcodes(t *testing.T) {
 	want(t, "ana's new doorcode", d.code("5555555"), true, lock.ReasonOK)
 	want(t, "ana's old doorcode after the bundle", d.code("1111111"), false, lock.ReasonUnknownCode)
 	wantSuspended(t, d, 0, 0)
+}
+
+// TestNotice_RepeatedResetKeepsOneEntry: a resident resetting their
+// doorcode again and again while the door's bundles are held back sends a
+// notice each time, each holding longer than the last: the lock keeps one
+// entry for them, not one per notice, so the file does not grow.
+func TestNotice_RepeatedResetKeepsOneEntry(t *testing.T) {
+	d := noticeDoor(t)
+	fs := d.fs.(*lock.MemFS)
+	var sizes []int
+	for i := range 50 {
+		d.wait(time.Minute)
+		d.mustNotice(d.noticeOf(uint64(2+i), lockproto.RevocationNotice{Doorcodes: []string{"p-ana"}}))
+		sizes = append(sizes, len(fs.Image()["suspended"]))
+	}
+	if sizes[49] > sizes[0]+16 { // Until grows by a byte or two at most
+		t.Fatalf("suspension file grew from %d to %d bytes over 50 resets", sizes[0], sizes[49])
+	}
+	want(t, "ana's old doorcode", d.code("1111111"), false, lock.ReasonRevoked)
+	wantSuspended(t, d, 0, 1)
+	// Names beside it are kept: Bob's suspension survives Ana's resets.
+	d.mustNotice(d.noticeOf(60, lockproto.RevocationNotice{Persons: []string{"p-bob"}}))
+	d.wait(time.Minute)
+	d.mustNotice(d.noticeOf(61, lockproto.RevocationNotice{Doorcodes: []string{"p-ana"}}))
+	wantAccess(t, "bob", d.bob(), false, lock.ReasonRevoked)
+	want(t, "ana's old doorcode", d.code("1111111"), false, lock.ReasonRevoked)
 }

@@ -92,7 +92,7 @@ const (
 	EventTimeIgnored   = "time.ignored"
 	EventLogTruncated  = "log.truncated"
 	// EventNoticeApplied: a revocation notice suspended people, day keys'
-	// guest codes or keycards (PersonID when it named one person and
+	// guest codes, keycards or people's doorcodes (PersonID when it named one person and
 	// nothing else, Count-free; Ref the number of names) until the lock
 	// applies Version (notice.go).
 	EventNoticeApplied = "notice.applied"

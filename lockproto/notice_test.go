@@ -408,6 +408,21 @@ func TestRevocationNoticeBody(t *testing.T) {
 		}
 		wantNoticeErr(t, name, sealNotice(t, signAs(t, f.propPriv, ctxNotice, ctxNotice, detEncode(t, body)), "lock-1", f.lock.Symmetric, 5), f, lockproto.ErrMalformed)
 	}
+	// The hand-built controls for fields 3-5: each opens alone; 256 names
+	// spread over the four kinds open; a person id may be in Persons and
+	// Doorcodes both (a merged change names them twice).
+	for name, body := range map[string]map[int]any{
+		"day keys":                       {0: lockproto.Version, 2: now.Unix(), 3: []string{"key-1"}},
+		"cards":                          {0: lockproto.Version, 2: now.Unix(), 4: []string{"C-1"}},
+		"doorcodes":                      {0: lockproto.Version, 2: now.Unix(), 5: []string{"p-1"}},
+		"256 names":                      {0: lockproto.Version, 1: people[:250], 2: now.Unix(), 3: []string{"key-1", "key-2"}, 4: []string{"C-1", "C-2"}, 5: []string{"p-1", "p-2"}},
+		"same id as person and doorcode": {0: lockproto.Version, 1: []string{"p-1"}, 2: now.Unix(), 5: []string{"p-1"}},
+	} {
+		sealed := sealNotice(t, signAs(t, f.propPriv, ctxNotice, ctxNotice, detEncode(t, body)), "lock-1", f.lock.Symmetric, 5)
+		if n, _, err := openNotice(f, sealed); err != nil {
+			t.Fatalf("hand-built valid notice (%s) refused: %v (%+v)", name, err, n)
+		}
+	}
 	if _, err := lockproto.SignRevocationNotice(f.propPriv, lockproto.RevocationNotice{Persons: []string{"p"}, IssuedAt: time.Unix(-5, 0)}); !errors.Is(err, lockproto.ErrMalformed) {
 		t.Fatalf("signed a notice issued before 1970: %v", err)
 	}

@@ -680,7 +680,7 @@ func (t *Tx) lockEvent(ctx context.Context, propertyID, doorID, doorName string,
 	case lockproto.EventBundleRefused:
 		kind, detail = EventBundleRefused, fmt.Sprintf("lock refused a bundle (version %d): %s", e.Version, e.Reason)
 	case lockproto.EventNoticeApplied:
-		detail = fmt.Sprintf("lock refuses %s revoked people, guest-code keys or keycards ahead of version %d (revocation notice)", e.Ref, e.Version)
+		detail = fmt.Sprintf("lock refuses what a revocation named (%s: people, guest codes of a key, keycards, doorcodes) ahead of version %d (revocation notice)", e.Ref, e.Version)
 		if e.PersonID != "" {
 			detail = fmt.Sprintf("lock refuses this person ahead of version %d (revocation notice)", e.Version)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -232,6 +233,15 @@ func TestOnRevocationNamesBeyondPeople(t *testing.T) {
 		}
 		if d := last("resetting a doorcode", e.f.Unit101.ID); !reflect.DeepEqual(d.Doorcodes, []string{host.ID}) || len(d.PersonIDs) != 0 || len(d.Cards) != 0 {
 			t.Fatalf("resetting a doorcode: %+v", d)
+		}
+
+		// A key that stops opening its doorcode door names itself there
+		// (its guests' codes), beside its holders.
+		if _, err := st.UpdateKey(ctx, e.f.PM, e.prop(), e.f.Building.ID, domain.KeyInput{Name: "Building", Doors: []domain.KeyDoor{{DoorID: e.f.Gym.ID}}}); err != nil {
+			t.Fatal(err)
+		}
+		if d := last("a key leaving its doorcode door", e.f.Lobby.ID); !reflect.DeepEqual(d.DayKeys, []string{e.f.Building.ID}) || !slices.Contains(d.PersonIDs, host.ID) {
+			t.Fatalf("a key leaving its doorcode door: %+v", d)
 		}
 	})
 }
