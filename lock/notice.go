@@ -10,16 +10,15 @@ import (
 )
 
 // suspendFile holds what revocation notices suspended (notice.go in
-// lockproto): a notice refuses people, guest codes of day keys and keycard
-// serials before the door's bundle arrives.
+// lockproto): a notice refuses people, guest codes of day keys, keycard
+// serials and people's doorcodes before the door's bundle arrives.
 const suspendFile = "suspended"
 
 // suspension is one name suspended by one notice — a person, a day key's
 // guest codes, a keycard serial, or a person's doorcodes (exactly one of
-// the four is set) —
-// refused until the lock holds door version Until or its trusted clock
-// reaches Expires. Files written before day keys and cards existed hold
-// PersonID only.
+// the four is set) — refused until the lock holds door version Until or
+// its trusted clock reaches Expires. Files written before the last three
+// existed hold PersonID only.
 type suspension struct {
 	PersonID string
 	DayKey   string `cbor:",omitempty"`

@@ -30,15 +30,7 @@ func noticeDoor(t *testing.T) *door {
 // it to this door, holding until door version until.
 func (d *door) notice(until uint64, issued time.Time, persons ...string) []byte {
 	d.t.Helper()
-	signed, err := lockproto.SignRevocationNotice(d.propPriv, lockproto.RevocationNotice{Persons: persons, IssuedAt: issued})
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	sealed, err := lockproto.SealRevocationNotice(signed, d.keys.LockID, d.keys.Symmetric, until)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	return sealed
+	return d.noticeOf(until, lockproto.RevocationNotice{Persons: persons, IssuedAt: issued})
 }
 
 func (d *door) mustNotice(sealed []byte) {
@@ -582,11 +574,13 @@ func TestNotice_CorruptSuspensionFileBoots(t *testing.T) {
 	wantAccess(t, "ana", d.ana(), false, lock.ReasonRevoked)
 }
 
-// noticeOf signs n (issued now) and seals it to this door until version
-// until.
+// noticeOf signs n (issued now unless n says when) and seals it to this
+// door until version until.
 func (d *door) noticeOf(until uint64, n lockproto.RevocationNotice) []byte {
 	d.t.Helper()
-	n.IssuedAt = d.real
+	if n.IssuedAt.IsZero() {
+		n.IssuedAt = d.real
+	}
 	signed, err := lockproto.SignRevocationNotice(d.propPriv, n)
 	if err != nil {
 		d.t.Fatal(err)
