@@ -178,5 +178,21 @@ func TestResetDoorcode_OldCodeRefusedAtLock(t *testing.T) {
 		if d, _ := lobby.EnterCode(out.Code); !d.Granted {
 			t.Fatalf("the new doorcode at the lobby: %s", d.Reason)
 		}
+		// Resets are limited per resident: each bumps every door the code
+		// opens. The one above and four more pass; the next is refused
+		// with 429 and a Retry-After, and changes nothing.
+		for i := 2; i <= store.MaxDoorcodeResets; i++ {
+			if r := e.Do("POST", "/api/v1/me/doorcode/reset", phone.token, map[string]any{}); r.Status != 200 {
+				t.Fatalf("reset %d = %d: %s", i, r.Status, r.Body)
+			}
+		}
+		last := code()
+		r = e.Do("POST", "/api/v1/me/doorcode/reset", phone.token, map[string]any{})
+		if r.Status != 429 || r.Header.Get("Retry-After") == "" || !strings.Contains(string(r.Body), "rate_limited") {
+			t.Fatalf("reset %d = %d (Retry-After %q): %s", store.MaxDoorcodeResets+1, r.Status, r.Header.Get("Retry-After"), r.Body)
+		}
+		if code() != last {
+			t.Fatal("a refused reset changed the doorcode")
+		}
 	})
 }

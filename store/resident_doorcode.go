@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"sort"
+	"time"
 
 	"github.com/dooros/dooros/domain"
 )
@@ -12,6 +13,16 @@ import (
 // EventDoorcodeReset is the Activity kind of a resident's own Reset
 // Doorcode.
 const EventDoorcodeReset = "doorcode.reset"
+
+// MaxDoorcodeResets is how many times a resident may reset a doorcode in
+// DoorcodeResetWindow. Each reset bumps every door the code opens (a
+// bundle per lock, a revocation notice per online lock), so an app stuck
+// in a loop, or a resident hammering the button, would keep the whole
+// building's locks busy; a leaked code needs one reset.
+const (
+	MaxDoorcodeResets   = 5
+	DoorcodeResetWindow = time.Hour
+)
 
 // ResetMyDoorcode gives the resident a new doorcode at a property (the
 // app's "Reset Doorcode"): a fresh code of the property's length, unique in
@@ -41,6 +52,14 @@ func (s *Store) ResetMyDoorcode(ctx context.Context, r Resident, propertyID stri
 		}
 		if st := p.Status(s.Now()); !st.HoldsAccess() {
 			return domain.Errorf(domain.EForbidden, "your access is %s", st)
+		}
+		var resets int
+		if err := t.queryRow(ctx, `SELECT COUNT(*) FROM events WHERE property_id = ? AND person_id = ? AND kind = ? AND at >= ?`,
+			p.PropertyID, p.ID, EventDoorcodeReset, micros(s.Now().Add(-DoorcodeResetWindow))).Scan(&resets); err != nil {
+			return err
+		}
+		if resets >= MaxDoorcodeResets {
+			return domain.Errorf(domain.ERateLimited, "you reset your doorcode %d times in the last hour; wait a while and try again", resets)
 		}
 		var old string
 		err = t.queryRow(ctx, `SELECT code FROM doorcodes WHERE person_id = ?`, p.ID).Scan(&old)
