@@ -317,8 +317,7 @@ func MergeDoorChanges(changes []DoorChange) []DoorChange {
 		i, ok := idx[c.DoorID]
 		if !ok {
 			idx[c.DoorID] = len(out)
-			c.PersonIDs = append([]string(nil), c.PersonIDs...)
-			c.DayKeys, c.Cards, c.Doorcodes = slices.Clone(c.DayKeys), slices.Clone(c.Cards), slices.Clone(c.Doorcodes)
+			c.PersonIDs, c.DayKeys, c.Cards, c.Doorcodes = slices.Clone(c.PersonIDs), slices.Clone(c.DayKeys), slices.Clone(c.Cards), slices.Clone(c.Doorcodes)
 			out = append(out, c)
 			ms = append(ms, nil)
 			continue

@@ -684,8 +684,9 @@ func (t *Tx) endCodeGuests(ctx context.Context, a domain.Actor, guests []domain.
 		if err != nil {
 			return nil, nil, err
 		}
-		if _, err := t.exec(ctx, `UPDATE keycards SET deactivated_at = ?, deactivated_by = ? WHERE person_id = ? AND deactivated_at IS NULL`,
-			micros(now), a.Name, g.ID); err != nil {
+		// The guest is named whole (endGuestCode's change): the serials
+		// need not be.
+		if _, err := t.endKeycards(ctx, a, g.ID); err != nil {
 			return nil, nil, err
 		}
 		if _, err := t.exec(ctx, `UPDATE people SET revoked_at = COALESCE(revoked_at, ?), updated_at = ? WHERE id = ?`, micros(now), micros(now), g.ID); err != nil {
