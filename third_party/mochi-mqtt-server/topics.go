@@ -551,8 +551,8 @@ func (x *TopicsIndex) scanMessages(filter string, d int, n *particle, pks []pack
 			}
 
 			if !hasNext {
-				if adjacent.retainPath != "" {
-					if pk, ok := x.Retained.Get(adjacent.retainPath); ok {
+				if path := adjacent.retained(); path != "" {
+					if pk, ok := x.Retained.Get(path); ok {
 						pks = append(pks, pk)
 					}
 				}
@@ -570,7 +570,7 @@ func (x *TopicsIndex) scanMessages(filter string, d int, n *particle, pks []pack
 			return x.scanMessages(filter, d+1, particle, pks)
 		}
 
-		if pk, ok := x.Retained.Get(particle.retainPath); ok {
+		if pk, ok := x.Retained.Get(particle.retained()); ok {
 			pks = append(pks, pk)
 		}
 	}
@@ -754,6 +754,17 @@ type particle struct {
 	inlineSubscriptions *InlineSubscriptions // a map of inline subscriptions for this particle
 	retainPath          string               // path of a retained message
 	sync.Mutex                               // mutex for when making changes to the particle
+}
+
+// retained is the particle's retainPath, read under its lock: a scan for
+// retained messages (a SUBSCRIBE) takes no index lock, while
+// RetainMessage writes the path under the particle's (DOOR OS patch: a
+// data race the race detector caught between a will's retained message
+// and a subscription's scan).
+func (n *particle) retained() string {
+	n.Lock()
+	defer n.Unlock()
+	return n.retainPath
 }
 
 // newParticle returns a pointer to a new instance of particle.
