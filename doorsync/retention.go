@@ -5,28 +5,44 @@ import (
 	"time"
 )
 
-// What Door Sync keeps of its history (store.PruneDoorSync): delivered
-// door pushes for a week (what was pushed when, while anyone might ask),
-// bundles no lock can apply or acknowledge any more for a day. Pending
-// pushes and every bundle a lock may still apply are kept whatever their
-// age.
+// What Door Sync keeps of its history (store.PruneDoorSync,
+// store.PruneDoorRevocations): delivered door pushes for a week (what was
+// pushed when, while anyone might ask), bundles no lock can apply or
+// acknowledge any more for a day, and a door's revocation records for a
+// week and at least the longest credential lifetime its property issued,
+// and while its lock lacks them. Pending pushes, every bundle a lock may
+// still apply and every revocation a bundle or exposure still reads are
+// kept whatever their age.
 const (
-	KeepDoorPushes = 7 * 24 * time.Hour
-	KeepBundles    = 24 * time.Hour
-	pruneEvery     = time.Hour
-	pruneLimit     = 10000
+	KeepDoorPushes  = 7 * 24 * time.Hour
+	KeepBundles     = 24 * time.Hour
+	KeepRevocations = 7 * 24 * time.Hour
+	pruneEvery      = time.Hour
+	pruneLimit      = 10000
 )
 
+// Pruned counts the rows one Prune deleted, of each kind.
+type Pruned struct {
+	DoorPushes, Bundles, Revocations int
+}
+
 // Prune deletes Door Sync's history past its retention (KeepDoorPushes,
-// KeepBundles), in rounds of at most pruneLimit rows of each kind until
-// none is left; it returns how many rows of each it deleted.
-func (s *Service) Prune(ctx context.Context) (pushes, bundles int, err error) {
+// KeepBundles, KeepRevocations), in rounds of at most pruneLimit rows of
+// each kind until none is left; it returns how many rows of each it
+// deleted.
+func (s *Service) Prune(ctx context.Context) (Pruned, error) {
+	var out Pruned
 	for {
 		now := s.Store.Now()
 		p, b, err := s.Store.PruneDoorSync(ctx, now.Add(-KeepDoorPushes), now.Add(-KeepBundles), pruneLimit)
-		pushes, bundles = pushes+p, bundles+b
-		if err != nil || (p < pruneLimit && b < pruneLimit) {
-			return pushes, bundles, err
+		out.DoorPushes, out.Bundles = out.DoorPushes+p, out.Bundles+b
+		if err != nil {
+			return out, err
+		}
+		r, err := s.Store.PruneDoorRevocations(ctx, now.Add(-KeepRevocations), pruneLimit)
+		out.Revocations += r
+		if err != nil || (p < pruneLimit && b < pruneLimit && r < pruneLimit) {
+			return out, err
 		}
 	}
 }
@@ -42,10 +58,10 @@ func (s *Service) pruneLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if p, b, err := s.Prune(ctx); err != nil && ctx.Err() == nil {
+		if n, err := s.Prune(ctx); err != nil && ctx.Err() == nil {
 			s.Log.Error("door sync: pruning history", "err", err)
-		} else if p+b > 0 {
-			s.Log.Info("door sync: history pruned", "door_pushes", p, "bundles", b)
+		} else if n.DoorPushes+n.Bundles+n.Revocations > 0 {
+			s.Log.Info("door sync: history pruned", "door_pushes", n.DoorPushes, "bundles", n.Bundles, "revocations", n.Revocations)
 		}
 		t.Reset(pruneEvery)
 	}

@@ -99,22 +99,22 @@ func TestPruneDoorSync(t *testing.T) {
 		}
 
 		// Nothing is old enough yet.
-		if p, b, err := e.svc.Prune(e.ctx); err != nil || p != 0 || b != 0 {
-			t.Fatalf("prune at once = %d pushes, %d bundles, %v; want nothing", p, b, err)
+		if n, err := e.svc.Prune(e.ctx); err != nil || n != (doorsync.Pruned{}) {
+			t.Fatalf("prune at once = %+v, %v; want nothing", n, err)
 		}
 		// A day passes: bundles are past their retention, pushes are not.
 		shift.Store(int64(doorsync.KeepBundles + time.Hour))
-		p, b, err := e.svc.Prune(e.ctx)
-		if err != nil || p != 0 || b == 0 {
-			t.Fatalf("prune after a day = %d pushes, %d bundles, %v; want only bundles", p, b, err)
+		n, err := e.svc.Prune(e.ctx)
+		if err != nil || n.DoorPushes != 0 || n.Bundles == 0 || n.Revocations != 0 {
+			t.Fatalf("prune after a day = %+v, %v; want only bundles", n, err)
 		}
 		if v := versions(); v[first.Version] || !v[acked.Version] || !v[pending.Version] {
 			t.Fatalf("bundles after pruning: %v; want %d gone, %d (acknowledged) and %d (pending) kept", v, first.Version, acked.Version, pending.Version)
 		}
 		// A week passes: delivered pushes go too, nothing else.
 		shift.Store(int64(doorsync.KeepDoorPushes + time.Hour))
-		if p, _, err := e.svc.Prune(e.ctx); err != nil || p == 0 {
-			t.Fatalf("prune after a week = %d pushes, %v; want the delivered ones", p, err)
+		if n, err := e.svc.Prune(e.ctx); err != nil || n.DoorPushes == 0 {
+			t.Fatalf("prune after a week = %+v, %v; want the delivered pushes", n, err)
 		}
 		shift.Store(0)
 		if n := delivered(); n != 0 {

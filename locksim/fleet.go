@@ -174,6 +174,11 @@ type Applied struct {
 	Status lock.Status
 	// Notice: a revocation notice, not a bundle.
 	Notice bool
+	// Received is when a notice reached the lock's handler from its MQTT
+	// client (zero for a bundle): At − Received is the lock's own work on
+	// it, Received − the revoke its delivery (server, broker, network and
+	// the simulator's scheduling).
+	Received time.Time
 }
 
 // historyMax is how many applied bundles a fleet lock remembers.
@@ -315,14 +320,14 @@ func StartFleet(ctx context.Context, cfg FleetConfig) (*Fleet, error) {
 	return f, nil
 }
 
-func (fl *fleetLock) record(s lock.Status, at time.Time, notice bool) {
+func (fl *fleetLock) record(s lock.Status, received, at time.Time, notice bool) {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	if len(fl.applied) == historyMax {
 		copy(fl.applied, fl.applied[1:])
 		fl.applied = fl.applied[:historyMax-1]
 	}
-	fl.applied = append(fl.applied, Applied{At: at, Status: s, Notice: notice})
+	fl.applied = append(fl.applied, Applied{At: at, Status: s, Notice: notice, Received: received})
 	fl.records.Add(1)
 }
 
@@ -366,15 +371,17 @@ func (f *Fleet) Close() {
 // left it in a state satisfying ok, and returns for each lock (in order)
 // how long after since that was. It polls every 5 ms.
 func (f *Fleet) WaitAll(ctx context.Context, since time.Time, ok func(lock.Status) bool) ([]time.Duration, error) {
-	out, _, err := f.waitAll(ctx, since, ok)
+	out, _, _, err := f.waitAll(ctx, since, ok)
 	return out, err
 }
 
 // waitAll is WaitAll that also says, per lock, whether a revocation
-// notice (not a bundle) first satisfied ok.
-func (f *Fleet) waitAll(ctx context.Context, since time.Time, ok func(lock.Status) bool) ([]time.Duration, []bool, error) {
+// notice (not a bundle) first satisfied ok and, if so, when that notice
+// reached the lock (Applied.Received − since).
+func (f *Fleet) waitAll(ctx context.Context, since time.Time, ok func(lock.Status) bool) ([]time.Duration, []bool, []time.Duration, error) {
 	out := make([]time.Duration, len(f.locks))
 	byNotice := make([]bool, len(f.locks))
+	received := make([]time.Duration, len(f.locks))
 	done := make([]bool, len(f.locks))
 	// seen[i]: how many of lock i's records were already checked. The
 	// wait shares the cores with the locks it times, so a tick looks only
@@ -401,6 +408,9 @@ func (f *Fleet) waitAll(ctx context.Context, since time.Time, ok func(lock.Statu
 			for _, a := range fresh {
 				if !a.At.Before(since) && ok(a.Status) {
 					out[i], done[i], byNotice[i] = a.At.Sub(since), true, a.Notice
+					if a.Notice {
+						received[i] = a.Received.Sub(since)
+					}
 					left--
 					break
 				}
@@ -408,11 +418,11 @@ func (f *Fleet) waitAll(ctx context.Context, since time.Time, ok func(lock.Statu
 			fl.mu.Unlock()
 		}
 		if left == 0 {
-			return out, byNotice, nil
+			return out, byNotice, received, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("fleet: %d of %d locks still waiting: %w", left, len(f.locks), context.Cause(ctx))
+			return nil, nil, nil, fmt.Errorf("fleet: %d of %d locks still waiting: %w", left, len(f.locks), context.Cause(ctx))
 		case <-tick.C:
 		}
 	}

@@ -67,6 +67,13 @@ type Round struct {
 	SlowestByBundle time.Duration
 	// Every is the slowest lock's refusal: revoke → every lock refusing.
 	Every time.Duration
+	// Slowest is the slowest lock's index in the fleet (the order the
+	// doors were created in) and SlowestReceived, when a notice refused
+	// there, when that notice reached the lock's handler: Every −
+	// SlowestReceived is the lock's own work on it, the rest its
+	// delivery.
+	Slowest         int
+	SlowestReceived time.Duration
 	// Floor is the fan-out floor measured in this round (0: not measured).
 	Floor time.Duration
 	// Window is the refusal window: from the revoke request sent until the
@@ -214,7 +221,8 @@ func RevokeBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		// no held code is usable (a notice suspended its holder, or the
 		// bundle removed it).
 		var byNotice []bool
-		r.Refusal, byNotice, err = cfg.Fleet.waitAll(wctx, start, func(s lock.Status) bool { return s.Doorcodes-s.SuspendedDoorcodes == 0 })
+		var received []time.Duration
+		r.Refusal, byNotice, received, err = cfg.Fleet.waitAll(wctx, start, func(s lock.Status) bool { return s.Doorcodes-s.SuspendedDoorcodes == 0 })
 		r.Window = time.Since(start)
 		if cfg.CPU != nil && err == nil {
 			fleet1, server1, cerr := cfg.CPU()
@@ -243,6 +251,8 @@ func RevokeBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 			return nil, fmt.Errorf("bench round %d: waiting for the revocation: %w", round+1, err)
 		}
 		r.Every = slices.Max(r.Refusal)
+		r.Slowest = slices.Index(r.Refusal, r.Every)
+		r.SlowestReceived = received[r.Slowest]
 		r.EveryBundle = slices.Max(r.Bundle)
 		bundles = append(bundles, r.Bundle...)
 		everyBundle = append(everyBundle, r.EveryBundle)

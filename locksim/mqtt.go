@@ -26,8 +26,9 @@ func RunMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 // RunMQTT runs it; a zero value watches nothing.
 type mqttHooks struct {
 	// applied is called after each bundle (or revocation notice) the lock
-	// applied, with its status then and when it was applied.
-	applied func(s lock.Status, at time.Time, notice bool)
+	// applied, with its status then, when a notice reached its handler
+	// (zero for a bundle) and when it was applied.
+	applied func(s lock.Status, received, at time.Time, notice bool)
 	// probe is offered every message on the bundle topic first; it returns
 	// true for a fan-out probe (fleet.go), which is then not a bundle.
 	probe func([]byte) bool
@@ -67,6 +68,7 @@ func runMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 			return
 		}
 		if lockproto.IsRevocationNotice(m.Payload) {
+			received := time.Now()
 			if err := l.ApplyNotice(m.Payload); err != nil {
 				log.Info("revocation notice not applied", "err", err)
 				if hooks.noticeRefused != nil {
@@ -76,7 +78,7 @@ func runMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 			}
 			holdLog.Store(time.Now().Add(2 * time.Second).UnixNano())
 			if hooks.applied != nil {
-				hooks.applied(l.Status(), time.Now(), true)
+				hooks.applied(l.Status(), received, time.Now(), true)
 			}
 			return
 		}
@@ -153,7 +155,7 @@ func runMQTT(ctx context.Context, url, password string, l *lock.Lock, log *slog.
 			if err != nil {
 				log.Info("bundle not applied", "err", err)
 			} else if hooks.applied != nil {
-				hooks.applied(l.Status(), at, false)
+				hooks.applied(l.Status(), time.Time{}, at, false)
 			}
 			if err != nil && ack != nil && carried > 0 && coalesce {
 				log.Info("bundle refused after an ack with events: the cloud may not take them; sending plain acks and event batches", "from", carried)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -70,6 +71,88 @@ func (s *Store) deleteChunks(ctx context.Context, op, del string, ids []string) 
 		ids = ids[len(chunk):]
 		err := s.inTx(ctx, op, func(t *Tx) error {
 			res, err := t.exec(ctx, del+`(`+placeholders(len(chunk))+`)`, anySlice(chunk)...)
+			if err != nil {
+				return err
+			}
+			m, err := res.RowsAffected()
+			n += int(m)
+			return err
+		})
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// PruneDoorRevocations deletes door_revocations rows made before before
+// that nothing reads any more, at most limit, and returns how many it
+// deleted. Every revocation is one row per door and person, kept for ever
+// until now: a revoke at 10,000 doors adds 10,000, and the growing primary
+// key made every later wide revoke write a leaf per door
+// (docs/bench-fleet.md, session 9). A row goes once both readers are past
+// it:
+//   - a door's desired state (every bundle, snapshots included) lists the
+//     revocations younger than the longest credential lifetime its
+//     property ever issued (credential_lifetime_max_hours): a phone
+//     credential issued before an older one has expired;
+//   - exposure (ListExposure) counts a revocation while the door's change
+//     that made it is unacknowledged (a door that never synced keeps every
+//     one); once the lock acknowledged it, it holds the revocation.
+//
+// So a row goes when it is older than before and than its property's
+// longest credential lifetime, and no unacknowledged change of its door
+// was made at its time. Both are checked again at deletion.
+func (s *Store) PruneDoorRevocations(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	now := micros(s.Now())
+	// past is true of a door_revocations row r that nothing reads any
+	// more (joined with its door d and property p).
+	const past = `r.at < ? AND r.at < ? - p.credential_lifetime_max_hours * 3600000000
+		AND NOT EXISTS (SELECT 1 FROM door_changes c WHERE c.door_id = r.door_id AND c.at = r.at AND c.version > d.acked_version)`
+	rows, err := s.query(ctx, `SELECT r.door_id, r.person_id, r.at FROM door_revocations r
+		JOIN doors d ON d.id = r.door_id JOIN properties p ON p.id = d.property_id
+		WHERE `+past+` LIMIT ?`, micros(before), now, limit)
+	if err != nil {
+		return 0, err
+	}
+	type rev struct {
+		door, person string
+		at           int64
+	}
+	var revs []rev
+	for rows.Next() {
+		var r rev
+		if err := rows.Scan(&r.door, &r.person, &r.at); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		revs = append(revs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for len(revs) > 0 {
+		chunk := revs[:min(pruneChunk/5, len(revs))]
+		revs = revs[len(chunk):]
+		// One key per OR term (SQLite takes a row value IN only over a
+		// subquery, and PostgreSQL types the parameters from the
+		// comparisons); the conditions are checked again in the statement.
+		args := []any{}
+		keys := make([]string, len(chunk))
+		for i, r := range chunk {
+			keys[i] = "(door_id = ? AND person_id = ? AND at = ?)"
+			args = append(args, r.door, r.person, r.at)
+		}
+		args = append(args, micros(before), now)
+		err := s.inTx(ctx, "prune_door_revocations", func(t *Tx) error {
+			res, err := t.exec(ctx, `DELETE FROM door_revocations WHERE (`+strings.Join(keys, " OR ")+`)
+				AND EXISTS (SELECT 1 FROM door_revocations r JOIN doors d ON d.id = r.door_id JOIN properties p ON p.id = d.property_id
+					WHERE r.door_id = door_revocations.door_id AND r.person_id = door_revocations.person_id AND r.at = door_revocations.at AND `+past+`)`, args...)
 			if err != nil {
 				return err
 			}

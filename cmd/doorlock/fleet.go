@@ -174,6 +174,9 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 				r.Grant.Round(time.Millisecond), r.RevokeCall.Round(time.Millisecond), r.Every.Round(time.Millisecond),
 				sorted[0].Round(time.Millisecond), at(.5), at(.9), at(.99), at(.999), r.EveryBundle.Round(time.Millisecond), r.Floor.Round(time.Microsecond),
 				r.ByBundle, r.SlowestByBundle.Round(time.Millisecond))
+			if r.SlowestReceived > 0 {
+				progress("round %d: the slowest lock (#%d) got its notice at %v and refused at %v", i, r.Slowest, r.SlowestReceived.Round(time.Millisecond), r.Every.Round(time.Millisecond))
+			}
 			if cpu != nil {
 				progress("round %d: refusal window %v: CPU fleet %v, server %v", i, r.Window.Round(time.Millisecond), r.FleetCPU, r.ServerCPU)
 			}
