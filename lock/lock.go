@@ -270,7 +270,10 @@ func (l *Lock) Status() Status {
 		LogNext: l.events.next(), Doorcodes: len(l.idx.codes), Keycards: len(l.idx.cards),
 		Revoked: len(l.idx.revs), DayKeys: len(l.idx.dayKeys), NoTrustedTime: l.clk.Untrusted,
 	}
-	codes := false // a notice names someone's doorcodes only
+	// People whose held doorcodes a notice refuses (suspendedDoorcode):
+	// named as people or for their doorcodes. The codes are counted in one
+	// pass over them with one lookup each (a lock holds thousands).
+	var codesOf map[string]bool
 	for k := range l.susp {
 		if !l.suspendedName(k, now) {
 			continue
@@ -282,13 +285,17 @@ func (l *Lock) Status() Status {
 			s.SuspendedDayKeys++
 		case suspCard:
 			s.SuspendedCards++
-		case suspCode:
-			codes = true
+		}
+		if kind := k[:len(suspPerson)]; kind == suspPerson || kind == suspCode {
+			if codesOf == nil {
+				codesOf = map[string]bool{}
+			}
+			codesOf[k[len(suspPerson):]] = true
 		}
 	}
-	if s.Suspended > 0 || codes {
+	if len(codesOf) > 0 {
 		for _, e := range l.idx.codes {
-			if l.suspendedDoorcode(e.PersonID, now) {
+			if e.PersonID != "" && codesOf[e.PersonID] {
 				s.SuspendedDoorcodes++
 			}
 		}

@@ -30,6 +30,12 @@ type BenchConfig struct {
 	// Settle is the pause between a resident reaching every lock and
 	// their revocation (lets the grant's acks and logs be recorded).
 	Settle time.Duration
+	// Quiet, when set, is called after Settle and before the floor and
+	// the revocation; it returns once the server has recorded what the
+	// locks sent (the grant's acks and logs: at 10,000 locks seconds of
+	// the server's CPU, which a fixed Settle may not cover), and says how
+	// long it waited.
+	Quiet func(ctx context.Context) (time.Duration, error)
 	// FloorClient, when set, measures the fan-out floor (Fleet.Floor) in
 	// every round, just before the revocation.
 	FloorClient *mqtt.Client
@@ -48,6 +54,8 @@ type Round struct {
 	// Grant is how long after the invite was sent every lock held the
 	// resident's doorcode.
 	Grant time.Duration
+	// Quiet is how long BenchConfig.Quiet waited after the settle.
+	Quiet time.Duration
 	// RevokeCall is how long the revoke request took.
 	RevokeCall time.Duration
 	// Refusal is, per lock, how long after the revoke request was sent the
@@ -195,6 +203,14 @@ func RevokeBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		case <-time.After(cfg.Settle):
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		}
+		if cfg.Quiet != nil {
+			qctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+			r.Quiet, err = cfg.Quiet(qctx)
+			cancel()
+			if err != nil {
+				return nil, fmt.Errorf("bench round %d: waiting for the server to record the grant: %w", round+1, err)
+			}
 		}
 		if cfg.FloorClient != nil {
 			fctx, cancel := context.WithTimeout(ctx, cfg.Timeout)

@@ -16,7 +16,11 @@
 #   DBS="sqlite postgres" scripts/bench-fleet.sh   # PostgreSQL: DOOROS_TEST_POSTGRES_URL, a fresh schema per run
 #   DOOROS_REVOCATION_NOTICES=false scripts/bench-fleet.sh   # bundles alone (the server reads it)
 #
-# Environment: SIZES, ROUNDS (20), SETTLE (1s), IDLE (30s: the fleet idles
+# Environment: SIZES, ROUNDS (20), SETTLE (1s), QUIET (500ms: after the
+# settle, each round waits until Door Sync's inbound counters held still
+# this long — the grant's acks and logs recorded, seconds of the server's
+# CPU at 10,000 locks — before its floor and revocation; 0: no wait, as
+# before session 12), IDLE (30s: the fleet idles
 # this long after every lock applied its first bundle, for the idle CPU
 # figure: the server's acks settle, then 10 s are measured), PARALLEL (32),
 # FLEET_GOGC (the fleet process's GOGC; default GOGC or 100: the simulated
@@ -34,6 +38,7 @@ cd "$(dirname "$0")/.."
 SIZES=${SIZES:-100}
 ROUNDS=${ROUNDS:-20}
 SETTLE=${SETTLE:-1s}
+QUIET=${QUIET:-500ms}
 IDLE=${IDLE:-30s}
 PARALLEL=${PARALLEL:-32}
 HTTP_PORT=${FLEET_HTTP_PORT:-18810}
@@ -105,7 +110,7 @@ for n in $SIZES; do
 	load0=$(load)
 	ready="$tmp/ready-$db-$n" provisioned="$tmp/provisioned-$db-$n"
 	DOORLOCK_FLOOR_PASSWORD=$DOOROS_MQTT_PASSWORD GOGC=${FLEET_GOGC:-${GOGC:-100}} "$tmp/doorlock" fleet --server "$api" --locks "$n" --revocations "$ROUNDS" \
-		--settle "$SETTLE" --idle "$IDLE" --parallel "$PARALLEL" --ready "$ready" --provisioned "$provisioned" --timeout 10m --server-pid "$srv" $(fleetprof "$db" "$n") >"$tmp/fleet-$db-$n.json" 2>"$tmp/fleet-$db-$n.log" &
+		--settle "$SETTLE" --quiet "$QUIET" --idle "$IDLE" --parallel "$PARALLEL" --ready "$ready" --provisioned "$provisioned" --timeout 10m --server-pid "$srv" $(fleetprof "$db" "$n") >"$tmp/fleet-$db-$n.json" 2>"$tmp/fleet-$db-$n.log" &
 	fleet=$!
 	# The fleet waits IDLE between provisioning and connecting: the server's
 	# memory with every door provisioned and no lock connected.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dooros/dooros/lock"
@@ -39,6 +42,7 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 	parallel := fs.Int("parallel", 16, "API requests and MQTT connects at a time while setting up (1–1024)")
 	rounds := fs.Int("revocations", 0, "run the revocation benchmark with this many invite+revoke rounds, print its JSON and exit (0: just run the locks until interrupted)")
 	settle := fs.Duration("settle", time.Second, "benchmark: pause between a resident reaching every lock and their revocation")
+	quiet := fs.Duration("quiet", 0, "benchmark: before each revocation (after --settle), wait until the server's Door Sync inbound counters on its /metrics held still this long (the grant's acks and logs recorded; 0: do not wait)")
 	idle := fs.Duration("idle", 0, "pause after every lock connected, before the benchmark (for measuring the server with the fleet idle)")
 	ready := fs.String("ready", "", "file to create once every lock is connected")
 	provisioned := fs.String("provisioned", "", "file to create once every lock is provisioned; the fleet then waits --idle before connecting (for measuring the server without connections)")
@@ -65,8 +69,8 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("fleet: --parallel %d: give 1 to 1024", *parallel)
 	case *rounds < 0:
 		return fmt.Errorf("fleet: --revocations %d: cannot be negative", *rounds)
-	case *settle < 0 || *idle < 0:
-		return errors.New("fleet: --settle and --idle cannot be negative")
+	case *settle < 0 || *idle < 0 || *quiet < 0:
+		return errors.New("fleet: --settle, --idle and --quiet cannot be negative")
 	case *serverPID < 0:
 		return fmt.Errorf("fleet: --server-pid %d: cannot be negative", *serverPID)
 	case *timeout <= 0:
@@ -170,6 +174,9 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 		Progress: func(i int, r locksim.Round) {
 			sorted := slices.Sorted(slices.Values(r.Refusal))
 			at := func(q float64) time.Duration { return locksim.Quantile(sorted, q).Round(time.Millisecond) }
+			if *quiet > 0 {
+				progress("round %d: the server recorded the grant's acks %v after the settle", i, r.Quiet.Round(time.Millisecond))
+			}
 			progress("round %d: grant %v, revoke call %v, every lock refusing %v (first %v, half %v, 90%% %v, 99%% %v, 99.9%% %v), every lock holding the bundle %v, floor %v; %d locks refused on the bundle first (slowest %v)", i,
 				r.Grant.Round(time.Millisecond), r.RevokeCall.Round(time.Millisecond), r.Every.Round(time.Millisecond),
 				sorted[0].Round(time.Millisecond), at(.5), at(.9), at(.99), at(.999), r.EveryBundle.Round(time.Millisecond), r.Floor.Round(time.Microsecond),
@@ -181,6 +188,12 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 				progress("round %d: refusal window %v: CPU fleet %v, server %v", i, r.Window.Round(time.Millisecond), r.FleetCPU, r.ServerCPU)
 			}
 		}}
+	if *quiet > 0 {
+		metricsURL := strings.TrimSuffix(*server, "/") + "/metrics"
+		cfg.Quiet = func(ctx context.Context) (time.Duration, error) {
+			return waitInboundQuiet(ctx, http.DefaultClient, metricsURL, *quiet, 100*time.Millisecond)
+		}
+	}
 	if floorPassword != "" {
 		broker := *mqttURL
 		if broker == "" {
@@ -208,4 +221,82 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 	out, _ := json.MarshalIndent(res, "", "  ")
 	fmt.Fprintln(stdout, string(out))
 	return nil
+}
+
+// inboundCounters are the Door Sync counters waitInboundQuiet watches:
+// inbound messages received, and recorded (the group commits' sizes).
+var inboundCounters = []string{"dooros_doorsync_inbound_messages_total", "dooros_doorsync_inbound_group_size_sum"}
+
+// waitInboundQuiet polls the server's metrics at url every poll until the
+// sum of its inboundCounters held still for quiet, and returns how long
+// it waited. A server without them (no /metrics, or no Door Sync) is an
+// error: the wait would prove nothing.
+func waitInboundQuiet(ctx context.Context, c *http.Client, url string, quiet, poll time.Duration) (time.Duration, error) {
+	start := time.Now()
+	read := func() (float64, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return 0, err
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("--quiet: GET %s: %s", url, resp.Status)
+		}
+		sum, found := 0.0, 0
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			for _, name := range inboundCounters {
+				rest, ok := strings.CutPrefix(line, name)
+				if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '{') {
+					continue
+				}
+				f := strings.Fields(rest[strings.LastIndexByte(rest, '}')+1:])
+				if len(f) == 0 {
+					continue
+				}
+				v, err := strconv.ParseFloat(f[0], 64)
+				if err != nil {
+					return 0, fmt.Errorf("--quiet: %s: %q: %w", name, line, err)
+				}
+				sum += v
+				found++
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return 0, err
+		}
+		if found == 0 {
+			return 0, fmt.Errorf("--quiet: %s has none of %s", url, strings.Join(inboundCounters, ", "))
+		}
+		return sum, nil
+	}
+	last, err := read()
+	if err != nil {
+		return 0, err
+	}
+	still := time.Now()
+	for time.Since(still) < quiet {
+		select {
+		case <-ctx.Done():
+			return time.Since(start), fmt.Errorf("--quiet: the inbound counters still moving: %w", context.Cause(ctx))
+		case <-time.After(poll):
+		}
+		v, err := read()
+		if err != nil && ctx.Err() != nil {
+			return time.Since(start), fmt.Errorf("--quiet: the inbound counters still moving: %w", context.Cause(ctx))
+		}
+		if err != nil {
+			return time.Since(start), err
+		}
+		if v != last {
+			last, still = v, time.Now()
+		}
+	}
+	return time.Since(start), nil
 }

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +49,8 @@ func TestFleetFlags(t *testing.T) {
 		{"NegativeRevocations", append(ok[:4:4], "--revocations", "-2"), "t", "--revocations -2"},
 		{"NegativeSettle", append(ok[:4:4], "--settle", "-1s"), "t", "cannot be negative"},
 		{"NegativeIdle", append(ok[:4:4], "--idle", "-1s"), "t", "cannot be negative"},
+		{"NegativeQuiet", append(ok[:4:4], "--quiet", "-1s"), "t", "cannot be negative"},
+		{"BadQuiet", append(ok[:4:4], "--quiet", "soon"), "t", "invalid value"},
 		{"BadSettle", append(ok[:4:4], "--settle", "soon"), "t", "invalid value"},
 		{"ZeroTimeout", append(ok[:4:4], "--timeout", "0s"), "t", "--timeout"},
 		{"ExtraArgument", append(ok[:4:4], "extra"), "t", "unexpected arguments"},
@@ -127,4 +134,60 @@ func TestFleetCommand(t *testing.T) {
 	if !strings.Contains(errs.String(), "4 locks connected") || !strings.Contains(errs.String(), "every lock applied its first bundle") || !strings.Contains(errs.String(), "round 2:") {
 		t.Errorf("progress lines missing:\n%s", errs.String())
 	}
+}
+
+// TestWaitInboundQuiet: the benchmark's wait for the server to record
+// what the locks sent returns only once the inbound counters held still
+// for the quiet time (labelled and unlabelled samples summed, other
+// metrics ignored), and a server that cannot tell is an error, not a
+// wait that proves nothing.
+func TestWaitInboundQuiet(t *testing.T) {
+	var polls atomic.Int64
+	moving := int64(5) // the counters move on the first 5 reads
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := min(polls.Add(1), moving)
+		fmt.Fprintf(w, "# HELP x\ndooros_doorsync_inbound_messages_total{kind=\"ack\"} %d\ndooros_doorsync_inbound_messages_total{kind=\"log\"} 7\n", n)
+		fmt.Fprintf(w, "dooros_doorsync_inbound_group_size_sum %d\ndooros_doorsync_inbound_messages_total_other 999%d\ngo_goroutines %d\n", 2*n, n, polls.Load())
+	}))
+	defer srv.Close()
+	waited, err := waitInboundQuiet(t.Context(), srv.Client(), srv.URL, 50*time.Millisecond, 5*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := polls.Load(); p < moving+1 || waited < 50*time.Millisecond {
+		t.Fatalf("returned after %d reads and %v; want past the %d moving ones and at least the quiet 50ms", p, waited, moving)
+	}
+
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		want       string
+	}{
+		{"NoMetrics", "not found", http.StatusNotFound, "404"},
+		{"NoCounters", "go_goroutines 3\n", http.StatusOK, "has none of"},
+		{"BadValue", "dooros_doorsync_inbound_group_size_sum many\n", http.StatusOK, "invalid syntax"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				fmt.Fprint(w, tc.body)
+			}))
+			defer bad.Close()
+			if _, err := waitInboundQuiet(t.Context(), bad.Client(), bad.URL, time.Millisecond, time.Millisecond); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+	t.Run("NeverQuiet", func(t *testing.T) {
+		var n atomic.Int64
+		busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "dooros_doorsync_inbound_group_size_sum %d\n", n.Add(1))
+		}))
+		defer busy.Close()
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		defer cancel()
+		if _, err := waitInboundQuiet(ctx, busy.Client(), busy.URL, time.Hour, 5*time.Millisecond); err == nil || !strings.Contains(err.Error(), "still moving") {
+			t.Fatalf("err = %v, want the counters still moving", err)
+		}
+	})
 }
