@@ -191,7 +191,7 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 	if *quiet > 0 {
 		metricsURL := strings.TrimSuffix(*server, "/") + "/metrics"
 		cfg.Quiet = func(ctx context.Context) (time.Duration, error) {
-			return waitInboundQuiet(ctx, http.DefaultClient, metricsURL, *quiet, 100*time.Millisecond)
+			return waitInboundQuiet(ctx, http.DefaultClient, metricsURL, *quiet, 250*time.Millisecond)
 		}
 	}
 	if floorPassword != "" {
