@@ -389,3 +389,26 @@ func BenchmarkApplyNotice(b *testing.B) {
 		e.lock.Status()
 	}
 }
+
+// BenchmarkStatusSuspended is a lock's Status at the 5,000-entry bench
+// lock while one notice suspends one resident: the count of suspended
+// doorcodes looks at every code the lock holds.
+func BenchmarkStatusSuspended(b *testing.B) {
+	e := benchLock(b)
+	signed, err := lockproto.SignRevocationNotice(e.propPriv, lockproto.RevocationNotice{Persons: []string{benchPerson(7)}, IssuedAt: t0})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sealed, err := lockproto.SealRevocationNotice(signed, e.keys.LockID, e.keys.Symmetric, 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := e.lock.ApplyNotice(sealed); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if s := e.lock.Status(); s.Suspended != 1 || s.SuspendedDoorcodes != 1 {
+			b.Fatalf("status %+v: want one person and their one doorcode suspended", s)
+		}
+	}
+}
