@@ -8,15 +8,15 @@ import (
 // What Door Sync keeps of its history (store.PruneDoorSync,
 // store.PruneDoorRevocations): delivered door pushes for a week (what was
 // pushed when, while anyone might ask), bundles no lock can apply or
-// acknowledge any more for a day, and a door's revocation records for a
-// week and at least the longest credential lifetime its property issued,
-// and while its lock lacks them. Pending pushes, every bundle a lock may
+// acknowledge any more for a day, and a door's revocation records for 8
+// days and at least a day past the longest credential lifetime its
+// property issued (7 days at most), and while its lock lacks them. Pending pushes, every bundle a lock may
 // still apply and every revocation a bundle or exposure still reads are
 // kept whatever their age.
 const (
 	KeepDoorPushes  = 7 * 24 * time.Hour
 	KeepBundles     = 24 * time.Hour
-	KeepRevocations = 7 * 24 * time.Hour
+	KeepRevocations = 8 * 24 * time.Hour
 	pruneEvery      = time.Hour
 	pruneLimit      = 10000
 )

@@ -23,6 +23,10 @@ import (
 // is refused as unknown once it is gone, which changes nothing. The
 // acknowledged state itself lives in door_locks, not in the bundle.
 
+// revocationMargin is how long past its property's longest credential
+// lifetime a revocation record is kept (PruneDoorRevocations).
+const revocationMargin = 24 * time.Hour
+
 // pruneChunk is how many rows one pruning transaction deletes: the
 // writer is held for one short transaction at a time.
 const pruneChunk = 500
@@ -90,24 +94,30 @@ func (s *Store) deleteChunks(ctx context.Context, op, del string, ids []string) 
 // deleted. Every revocation is one row per door and person, kept for ever
 // until now: a revoke at 10,000 doors adds 10,000, and the growing primary
 // key made every later wide revoke write a leaf per door
-// (docs/bench-fleet.md, session 9). A row goes once both readers are past
-// it:
+// (docs/bench-fleet.md, session 9). A row goes when it is older than
+// before and than its property's longest credential lifetime ever
+// (credential_lifetime_max_hours) plus revocationMargin, and no
+// unacknowledged change of its door was made at its time (both checked
+// again at deletion):
 //   - a door's desired state (every bundle, snapshots included) lists the
-//     revocations younger than the longest credential lifetime its
-//     property ever issued (credential_lifetime_max_hours): a phone
-//     credential issued before an older one has expired;
-//   - exposure (ListExposure) counts a revocation while the door's change
-//     that made it is unacknowledged (a door that never synced keeps every
-//     one); once the lock acknowledged it, it holds the revocation.
+//     revocations younger than that lifetime: a phone credential issued
+//     before an older one has expired, so no lock needs it any more. The
+//     margin keeps rows a bundle still lists should the server's clock
+//     run ahead (or servers on one database disagree) by up to a day;
+//   - exposure (ListExposure) reads a revocation to tell whether the
+//     door's lock lacks it: while its change is unacknowledged (kept) or
+//     for a lock that acknowledged no state (re-provisioned, or synced
+//     through a phone's AckDoor only). In that last case an old row still
+//     adds nothing: the credentials issued before it have expired, and a
+//     lock with no acknowledged state holds no codes or cards.
 //
-// So a row goes when it is older than before and than its property's
-// longest credential lifetime, and no unacknowledged change of its door
-// was made at its time. Both are checked again at deletion.
+// Doors whose change stays unacknowledged (no lock, or a lock that never
+// syncs) keep their rows.
 func (s *Store) PruneDoorRevocations(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil
 	}
-	now := micros(s.Now())
+	now := micros(s.Now().Add(-revocationMargin)) // the lifetime is counted back from here
 	// past is true of a door_revocations row r that nothing reads any
 	// more (joined with its door d and property p).
 	const past = `r.at < ? AND r.at < ? - p.credential_lifetime_max_hours * 3600000000

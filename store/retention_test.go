@@ -1,23 +1,58 @@
 package store_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/lockproto"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
 )
 
 // TestPruneDoorRevocations: a door's revocation records go only once no
 // bundle and no exposure reads them — older than the caller's cutoff and
-// than the longest credential lifetime the property ever issued (raised
-// here from 24 to 48 hours, then lowered again: the longest stays), and
-// the door's change that made them acknowledged — and never more than
-// the limit.
+// than a day past the longest credential lifetime the property ever
+// issued (raised here from 24 to 48 hours, then lowered again: the
+// longest stays), and the door's change that made them acknowledged —
+// and never more than the limit. The Lobby's lock is provisioned: its
+// snapshot and the property's exposure read the same before and after
+// every prune.
 func TestPruneDoorRevocations(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st)
+		keys := storetest.Keyring(t, st)
+		pub, provs := storetest.ProvisionLocks(t, st, keys, e.f.PM, e.prop(), e.f.Lobby.ID)
+		// readers is what the Lobby's next bundle lists as revoked and
+		// what exposure reports, as JSON. A bundle is built once per door
+		// version, so each read first gives the Lobby a new one (a
+		// resident invited, nobody revoked).
+		bumps := 0
+		readers := func() string {
+			t.Helper()
+			bumps++
+			e.invite("New", "Resident", fmt.Sprintf("new%d@example.com", bumps))
+			db, err := st.BuildDoorBundle(ctx, keys, keys, e.f.Lobby.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := lockproto.OpenBundle(pub, provs[0].LockID, provs[0].Provisioning.LockSymmetricKey, db.Sealed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ex, err := st.ListExposure(ctx, e.f.PM, e.prop())
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := json.Marshal([]any{b.Revocations, ex})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(out)
+		}
 		version := func(doorID string) int64 {
 			t.Helper()
 			return int64(e.count(`SELECT version FROM doors WHERE id = ?`, doorID))
@@ -34,9 +69,13 @@ func TestPruneDoorRevocations(t *testing.T) {
 		}
 		prune := func(keep time.Duration, limit int) int {
 			t.Helper()
+			before := readers()
 			n, err := st.PruneDoorRevocations(ctx, e.clock.Now().Add(-keep), limit)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if after := readers(); after != before {
+				t.Fatalf("pruning %d rows changed what the Lobby's bundle and exposure read:\n%s\n%s", n, before, after)
 			}
 			return n
 		}
@@ -62,13 +101,20 @@ func TestPruneDoorRevocations(t *testing.T) {
 				t.Fatalf("revocation rows of %s: Lobby %d, Gym %d; want one each", p, rows(p, e.f.Lobby.ID), rows(p, e.f.Gym.ID))
 			}
 		}
-		ack(e.f.Lobby.ID) // the Lobby's lock has them; the Gym's does not
+		ack(e.f.Lobby.ID) // the Lobby's change is acknowledged; the Gym's is not
 
-		e.clock.Add(25 * time.Hour)
+		e.clock.Add(47 * time.Hour)
+		if !strings.Contains(readers(), ann.ID) {
+			t.Fatal("47 hours on the Lobby's bundle no longer lists Ann: the test checks nothing")
+		}
 		if n := prune(0, 100); n != 0 {
-			t.Fatalf("pruned %d rows 25 hours on; want none (credentials of up to 48 hours were issued)", n)
+			t.Fatalf("pruned %d rows 47 hours on; want none (credentials of up to 48 hours were issued)", n)
 		}
 		e.clock.Add(24 * time.Hour)
+		if n := prune(0, 100); n != 0 {
+			t.Fatalf("pruned %d rows 71 hours on; want none (a day's margin past the 48 hours)", n)
+		}
+		e.clock.Add(2 * time.Hour)
 		if n := prune(7*24*time.Hour, 100); n != 0 {
 			t.Fatalf("pruned %d rows inside the caller's week; want none", n)
 		}
@@ -76,7 +122,7 @@ func TestPruneDoorRevocations(t *testing.T) {
 			t.Fatalf("pruned %d rows with a limit of 1", n)
 		}
 		if n := prune(0, 100); n != 1 {
-			t.Fatalf("pruned %d more rows 49 hours on; want the Lobby's other one", n)
+			t.Fatalf("pruned %d more rows 73 hours on; want the Lobby's other one", n)
 		}
 		for _, p := range []string{ann.ID, bob.ID} {
 			if rows(p, e.f.Lobby.ID) != 0 || rows(p, e.f.Gym.ID) != 1 {

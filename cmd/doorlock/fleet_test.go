@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,14 +143,23 @@ func TestFleetCommand(t *testing.T) {
 // wait that proves nothing.
 func TestWaitInboundQuiet(t *testing.T) {
 	var polls atomic.Int64
-	moving := int64(5) // the counters move on the first 5 reads
+	// Reads 1–5 move the unlabelled sum and the ack sample, reads 6–8
+	// only the log sample (a labelled sample is counted), and the decoys —
+	// a longer name with the same prefix, another metric — move on every
+	// read (they are not counted, or the wait would never end).
+	const moving = 8
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := min(polls.Add(1), moving)
-		fmt.Fprintf(w, "# HELP x\ndooros_doorsync_inbound_messages_total{kind=\"ack\"} %d\ndooros_doorsync_inbound_messages_total{kind=\"log\"} 7\n", n)
-		fmt.Fprintf(w, "dooros_doorsync_inbound_group_size_sum %d\ndooros_doorsync_inbound_messages_total_other 999%d\ngo_goroutines %d\n", 2*n, n, polls.Load())
+		n := polls.Add(1)
+		fmt.Fprintf(w, "# HELP dooros_doorsync_inbound_messages_total x\n# TYPE dooros_doorsync_inbound_messages_total counter\n")
+		fmt.Fprintf(w, "dooros_doorsync_inbound_messages_total{kind=\"ack\"} %d\n", min(n, 5))
+		fmt.Fprintf(w, "dooros_doorsync_inbound_messages_total{kind=\"log\"} %d\n", min(max(n, 5), moving))
+		fmt.Fprintf(w, "dooros_doorsync_inbound_group_size_sum %d\n", 2*min(n, 5))
+		fmt.Fprintf(w, "dooros_doorsync_inbound_messages_total_other %d\ngo_goroutines %d\n", n, n)
 	}))
 	defer srv.Close()
-	waited, err := waitInboundQuiet(t.Context(), srv.Client(), srv.URL, 50*time.Millisecond, 5*time.Millisecond)
+	wctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	waited, err := waitInboundQuiet(wctx, srv.Client(), srv.URL, 50*time.Millisecond, 5*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
