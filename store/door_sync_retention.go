@@ -69,24 +69,33 @@ func (s *Store) PruneDoorSync(ctx context.Context, pushesBefore, bundlesBefore t
 // deleteChunks runs del (a DELETE ending in "IN ") over ids, pruneChunk
 // at a time, each in its own transaction; it returns the rows deleted.
 func (s *Store) deleteChunks(ctx context.Context, op, del string, ids []string) (int, error) {
-	n := 0
-	for len(ids) > 0 {
-		chunk := ids[:min(pruneChunk, len(ids))]
-		ids = ids[len(chunk):]
+	return s.deleteInChunks(ctx, op, len(ids), pruneChunk, func(lo, hi int) (string, []any) {
+		return del + `(` + placeholders(hi-lo) + `)`, anySlice(ids[lo:hi])
+	})
+}
+
+// deleteInChunks deletes n candidates size at a time, each chunk in its
+// own transaction (the writer is held for one short transaction at a
+// time): stmt gives the DELETE and its arguments for candidates [lo, hi).
+// It returns the rows deleted.
+func (s *Store) deleteInChunks(ctx context.Context, op string, n, size int, stmt func(lo, hi int) (string, []any)) (int, error) {
+	deleted := 0
+	for lo := 0; lo < n; lo += size {
+		q, args := stmt(lo, min(lo+size, n))
 		err := s.inTx(ctx, op, func(t *Tx) error {
-			res, err := t.exec(ctx, del+`(`+placeholders(len(chunk))+`)`, anySlice(chunk)...)
+			res, err := t.exec(ctx, q, args...)
 			if err != nil {
 				return err
 			}
 			m, err := res.RowsAffected()
-			n += int(m)
+			deleted += int(m)
 			return err
 		})
 		if err != nil {
-			return n, err
+			return deleted, err
 		}
 	}
-	return n, nil
+	return deleted, nil
 }
 
 // PruneDoorRevocations deletes door_revocations rows made before before
@@ -145,34 +154,19 @@ func (s *Store) PruneDoorRevocations(ctx context.Context, before time.Time, limi
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
-	n := 0
-	for len(revs) > 0 {
-		chunk := revs[:min(pruneChunk/5, len(revs))]
-		revs = revs[len(chunk):]
-		// One key per OR term (SQLite takes a row value IN only over a
-		// subquery, and PostgreSQL types the parameters from the
-		// comparisons); the conditions are checked again in the statement.
-		args := []any{}
-		keys := make([]string, len(chunk))
-		for i, r := range chunk {
-			keys[i] = "(door_id = ? AND person_id = ? AND at = ?)"
+	// One key per OR term (SQLite takes a row value IN only over a
+	// subquery, and PostgreSQL types the parameters from the
+	// comparisons); the conditions are checked again in the statement.
+	return s.deleteInChunks(ctx, "prune_door_revocations", len(revs), pruneChunk/5, func(lo, hi int) (string, []any) {
+		var args []any
+		keys := make([]string, 0, hi-lo)
+		for _, r := range revs[lo:hi] {
+			keys = append(keys, "(door_id = ? AND person_id = ? AND at = ?)")
 			args = append(args, r.door, r.person, r.at)
 		}
-		args = append(args, micros(before), now)
-		err := s.inTx(ctx, "prune_door_revocations", func(t *Tx) error {
-			res, err := t.exec(ctx, `DELETE FROM door_revocations WHERE (`+strings.Join(keys, " OR ")+`)
-				AND EXISTS (SELECT 1 FROM door_revocations r JOIN doors d ON d.id = r.door_id JOIN properties p ON p.id = d.property_id
-					WHERE r.door_id = door_revocations.door_id AND r.person_id = door_revocations.person_id AND r.at = door_revocations.at AND `+past+`)`, args...)
-			if err != nil {
-				return err
-			}
-			m, err := res.RowsAffected()
-			n += int(m)
-			return err
-		})
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
+		return `DELETE FROM door_revocations WHERE (` + strings.Join(keys, " OR ") + `)
+			AND EXISTS (SELECT 1 FROM door_revocations r JOIN doors d ON d.id = r.door_id JOIN properties p ON p.id = d.property_id
+				WHERE r.door_id = door_revocations.door_id AND r.person_id = door_revocations.person_id AND r.at = door_revocations.at AND ` + past + `)`,
+			append(args, micros(before), now)
+	})
 }
