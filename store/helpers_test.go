@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"strconv"
 	"strings"
 	"sync"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/keyring"
+	"github.com/dooros/dooros/lockproto"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
 )
@@ -183,3 +186,19 @@ func wantCode(t *testing.T, err error, code domain.Code) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// lockBundle builds the door's next bundle for its lock prov (provisioned
+// with keys under the property key pub, storetest.ProvisionLocks) and
+// opens it as the lock would.
+func (e *env) lockBundle(keys *keyring.Keyring, pub ed25519.PublicKey, prov store.ProvisionedLock, doorID string) *lockproto.Bundle {
+	e.t.Helper()
+	db, err := e.st.BuildDoorBundle(ctx, keys, keys, doorID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	b, err := lockproto.OpenBundle(pub, prov.LockID, prov.Provisioning.LockSymmetricKey, db.Sealed)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return b
+}

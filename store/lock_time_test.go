@@ -27,18 +27,7 @@ func TestRevocationKeptForLongestLifetimeEver(t *testing.T) {
 		mal := e.invite("Mal", "Lory", "mal@example.com")
 		pub, provs := storetest.ProvisionLocks(t, st, keys, e.f.PM, e.prop(), door)
 		prov := provs[0]
-		bundle := func() *lockproto.Bundle {
-			t.Helper()
-			db, err := st.BuildDoorBundle(ctx, keys, keys, door)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := lockproto.OpenBundle(pub, prov.LockID, prov.Provisioning.LockSymmetricKey, db.Sealed)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return b
-		}
+		bundle := func() *lockproto.Bundle { return e.lockBundle(keys, pub, prov, door) }
 		revoked := func(b *lockproto.Bundle) bool {
 			for _, r := range b.Revocations {
 				if r.PersonID == mal.ID {

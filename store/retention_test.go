@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/dooros/dooros/domain"
-	"github.com/dooros/dooros/lockproto"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
 )
@@ -35,14 +34,7 @@ func TestPruneDoorRevocations(t *testing.T) {
 			t.Helper()
 			bumps++
 			e.invite("New", "Resident", fmt.Sprintf("new%d@example.com", bumps))
-			db, err := st.BuildDoorBundle(ctx, keys, keys, e.f.Lobby.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := lockproto.OpenBundle(pub, provs[0].LockID, provs[0].Provisioning.LockSymmetricKey, db.Sealed)
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := e.lockBundle(keys, pub, provs[0], e.f.Lobby.ID)
 			ex, err := st.ListExposure(ctx, e.f.PM, e.prop())
 			if err != nil {
 				t.Fatal(err)
