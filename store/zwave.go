@@ -251,7 +251,7 @@ func (s *Store) BindZWaveLock(ctx context.Context, a domain.Actor, propertyID, d
 		now := s.Now()
 		if _, err := t.exec(ctx, `INSERT INTO zwave_locks (door_id, gateway_id, node_id, bound_at) VALUES (?,?,?,?)
 			ON CONFLICT (door_id) DO UPDATE SET gateway_id = excluded.gateway_id, node_id = excluded.node_id, bound_at = excluded.bound_at,
-				capacity = 0, over_full = 0, status = '', battery = NULL, battery_at = NULL, last_seen_at = NULL`,
+				capacity = 0, over_full = 0, status = '', battery = NULL, battery_at = NULL, last_seen_at = NULL, binding = zwave_locks.binding + 1`,
 			d.ID, gatewayID, nodeID, micros(now)); err != nil {
 			return err
 		}
@@ -344,6 +344,33 @@ type ZWaveTarget struct {
 	Codes    []ZWaveCode
 	Slots    map[int]ZWaveSlot
 	Capacity int
+	// Binding is the lock's binding generation when the target was read:
+	// RecordZWaveSlot, RecordZWaveForeignSlots and FinishZWaveSync take it
+	// and refuse with ErrZWaveRebound once the door was bound again.
+	Binding int64
+}
+
+// ErrZWaveRebound refuses a sync's record because the door's Z-Wave lock
+// was bound again after the sync read its target: what the sync planned
+// is for the old binding (the new one starts with a slot scan). The
+// syncer starts over.
+var ErrZWaveRebound = domain.Errorf(domain.EConflict, "the Z-Wave lock was bound again while it synced: sync again")
+
+// zwaveBinding locks a Z-Wave lock's row (PostgreSQL) and checks it is
+// still the binding a sync read its target under.
+func (t *Tx) zwaveBinding(ctx context.Context, doorID string, binding int64) error {
+	var cur int64
+	err := t.queryRow(ctx, `SELECT binding FROM zwave_locks WHERE door_id = ?`+t.forUpdate(), doorID).Scan(&cur)
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Errorf(domain.ENotFound, "door %s has no Z-Wave lock", doorID)
+	}
+	if err != nil {
+		return err
+	}
+	if cur != binding {
+		return ErrZWaveRebound
+	}
+	return nil
 }
 
 // ZWaveTarget computes a Z-Wave door's target: the doorcodes of the
@@ -355,8 +382,8 @@ func (s *Store) ZWaveTarget(ctx context.Context, sealer Sealer, doorID string) (
 	err := s.inTx(ctx, "zwave_target", func(t *Tx) error {
 		out = ZWaveTarget{Slots: map[int]ZWaveSlot{}}
 		var propID string
-		err := t.queryRow(ctx, `SELECT d.property_id, d.version, z.capacity FROM doors d JOIN zwave_locks z ON z.door_id = d.id WHERE d.id = ?`, doorID).
-			Scan(&propID, &out.Version, &out.Capacity)
+		err := t.queryRow(ctx, `SELECT d.property_id, d.version, z.capacity, z.binding FROM doors d JOIN zwave_locks z ON z.door_id = d.id WHERE d.id = ?`, doorID).
+			Scan(&propID, &out.Version, &out.Capacity, &out.Binding)
 		if errors.Is(err, sql.ErrNoRows) {
 			return domain.Errorf(domain.ENotFound, "door %s has no Z-Wave lock", doorID)
 		}
@@ -422,8 +449,12 @@ func (s *Store) ZWaveTarget(ctx context.Context, sealer Sealer, doorID string) (
 // RecordZWaveForeignSlots records the slots of a Z-Wave lock that hold a
 // code DOOR OS did not write, as read from the node (replacing what was
 // recorded): the syncer leaves them alone and does not count them free.
-func (s *Store) RecordZWaveForeignSlots(ctx context.Context, doorID string, slots []int) error {
+// binding is the target's (ErrZWaveRebound once the door was bound again).
+func (s *Store) RecordZWaveForeignSlots(ctx context.Context, doorID string, binding int64, slots []int) error {
 	return s.inTx(ctx, "record_zwave_foreign_slots", func(t *Tx) error {
+		if err := t.zwaveBinding(ctx, doorID, binding); err != nil {
+			return err
+		}
 		if _, err := t.exec(ctx, `DELETE FROM zwave_foreign_slots WHERE door_id = ?`, doorID); err != nil {
 			return err
 		}
@@ -487,9 +518,13 @@ func (s *Store) ZWaveLeaseHolder(ctx context.Context, gatewayID string, now time
 }
 
 // RecordZWaveSlot records that the node confirmed a slot's new content
-// (personID "": the slot was cleared).
-func (s *Store) RecordZWaveSlot(ctx context.Context, doorID string, slot int, personID, digest string) error {
+// (personID "": the slot was cleared) under the target's binding
+// (ErrZWaveRebound once the door was bound again).
+func (s *Store) RecordZWaveSlot(ctx context.Context, doorID string, binding int64, slot int, personID, digest string) error {
 	return s.inTx(ctx, "record_zwave_slot", func(t *Tx) error {
+		if err := t.zwaveBinding(ctx, doorID, binding); err != nil {
+			return err
+		}
 		if _, err := t.exec(ctx, `DELETE FROM zwave_slots WHERE door_id = ? AND slot = ?`, doorID, slot); err != nil {
 			return err
 		}
@@ -503,9 +538,15 @@ func (s *Store) RecordZWaveSlot(ctx context.Context, doorID string, slot int, pe
 
 // FinishZWaveSync records that a Z-Wave lock holds the door's state up to
 // version (its Door Sync task closes), with the capacity the node reported
-// and how many codes did not fit (reported in Activity when it changes).
-func (s *Store) FinishZWaveSync(ctx context.Context, doorID string, version int64, capacity, overFull int) error {
+// and how many codes did not fit (reported in Activity when it changes),
+// under the target's binding: once the door was bound again it returns
+// ErrZWaveRebound and records nothing, so the new binding's slot scan
+// (capacity 0) still runs.
+func (s *Store) FinishZWaveSync(ctx context.Context, doorID string, binding, version int64, capacity, overFull int) error {
 	return s.inTx(ctx, "finish_zwave_sync", func(t *Tx) error {
+		if err := t.zwaveBinding(ctx, doorID, binding); err != nil {
+			return err
+		}
 		var prev int
 		var name, propID string
 		err := t.queryRow(ctx, `SELECT z.over_full, d.name, d.property_id FROM zwave_locks z JOIN doors d ON d.id = z.door_id WHERE z.door_id = ?`+t.forUpdate(), doorID).

@@ -235,15 +235,18 @@ func (s *Syncer) round(ctx context.Context, wg *sync.WaitGroup) (int, error) {
 		go func() {
 			defer wg.Done()
 			err := s.syncDoor(ctx, c, l)
+			rebound := errors.Is(err, store.ErrZWaveRebound)
 			s.mu.Lock()
 			d.busy = false
-			if err != nil {
+			if err != nil && !rebound {
 				d.retryAt = time.Now().Add(s.Retry) // backoff in real time, whatever the clock of code windows
 			}
 			s.mu.Unlock()
-			if err == nil {
+			if err == nil || rebound {
 				// A change committed while this sync ran woke a round that
 				// skipped the busy door: look again now, not at the poll.
+				// Bound again meanwhile: start over at once, with the new
+				// binding's slot scan.
 				s.Kick()
 			}
 			if err != nil && ctx.Err() == nil {
@@ -485,7 +488,7 @@ func (s *Syncer) syncDoor(ctx context.Context, c *Client, l store.ZWaveLock) err
 				tgt.Slots[slot] = store.ZWaveSlot{Foreign: true}
 			}
 		}
-		if err := s.Store.RecordZWaveForeignSlots(ctx, l.DoorID, foreign); err != nil {
+		if err := s.Store.RecordZWaveForeignSlots(ctx, l.DoorID, tgt.Binding, foreign); err != nil {
 			return err
 		}
 	}
@@ -502,15 +505,15 @@ func (s *Syncer) syncDoor(ctx context.Context, c *Client, l store.ZWaveLock) err
 			return s.nodeFailed(ctx, c, l, fmt.Errorf("slot %d: %w", op.Slot, err))
 		}
 		if op.Clear {
-			err = s.Store.RecordZWaveSlot(ctx, l.DoorID, op.Slot, "", "")
+			err = s.Store.RecordZWaveSlot(ctx, l.DoorID, tgt.Binding, op.Slot, "", "")
 		} else {
-			err = s.Store.RecordZWaveSlot(ctx, l.DoorID, op.Slot, op.Code.PersonID, op.Code.Digest)
+			err = s.Store.RecordZWaveSlot(ctx, l.DoorID, tgt.Binding, op.Slot, op.Code.PersonID, op.Code.Digest)
 		}
 		if err != nil {
 			return err
 		}
 	}
-	if err := s.Store.FinishZWaveSync(ctx, l.DoorID, tgt.Version, capacity, over); err != nil {
+	if err := s.Store.FinishZWaveSync(ctx, l.DoorID, tgt.Binding, tgt.Version, capacity, over); err != nil {
 		return err
 	}
 	if l.Status != "alive" {

@@ -1,0 +1,113 @@
+package store_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/store"
+	"github.com/dooros/dooros/store/storetest"
+)
+
+// TestZWaveSyncAfterRebind: a Z-Wave sync that read its target before
+// the door was bound again records nothing afterwards. Before, its
+// FinishZWaveSync put the old capacity back, so the new binding's slot
+// scan never ran and a code an installer had set at the lock was taken
+// for a free slot and overwritten (zwave.TestForeignSlots failed now and
+// then under the race detector). The sync's slot records are refused the
+// same way, and one that reads its target again syncs as the new binding.
+func TestZWaveSyncAfterRebind(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		keys := storetest.Keyring(t, st)
+		door := e.f.Lobby.ID
+		gw, err := st.AddZWaveGateway(ctx, e.f.PM, keys, e.prop(), store.ZWaveGatewayInput{Name: "Hub", URL: "ws://127.0.0.1:1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.BindZWaveLock(ctx, e.f.PM, e.prop(), door, gw.ID, 3); err != nil {
+			t.Fatal(err)
+		}
+		ana := e.invite("Ana", "Test", "ana@example.com")
+
+		// The first sync: the scan found nothing foreign, Ana's code went
+		// to slot 2, capacity 2.
+		first, err := st.ZWaveTarget(ctx, keys, door)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.Capacity != 0 {
+			t.Fatalf("a lock just bound has capacity %d recorded, want 0 (scan first)", first.Capacity)
+		}
+		if err := st.RecordZWaveForeignSlots(ctx, door, first.Binding, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.RecordZWaveSlot(ctx, door, first.Binding, 2, ana.ID, "digest-ana"); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.FinishZWaveSync(ctx, door, first.Binding, first.Version, 2, 0); err != nil {
+			t.Fatal(err)
+		}
+
+		// A second sync reads its target; the door is bound again (an
+		// installer set a code at the lock) before it records anything.
+		stale, err := st.ZWaveTarget(ctx, keys, door)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stale.Capacity != 2 || len(stale.Slots) != 1 {
+			t.Fatalf("target before re-binding: capacity %d, slots %v; want 2 and Ana's slot", stale.Capacity, stale.Slots)
+		}
+		if _, err := st.BindZWaveLock(ctx, e.f.PM, e.prop(), door, gw.ID, 3); err != nil {
+			t.Fatal(err)
+		}
+		for name, err := range map[string]error{
+			"slot written":  st.RecordZWaveSlot(ctx, door, stale.Binding, 1, ana.ID, "digest-ana"),
+			"slot cleared":  st.RecordZWaveSlot(ctx, door, stale.Binding, 2, "", ""),
+			"foreign slots": st.RecordZWaveForeignSlots(ctx, door, stale.Binding, []int{1}),
+			"sync finished": st.FinishZWaveSync(ctx, door, stale.Binding, stale.Version, 2, 0),
+		} {
+			if !errors.Is(err, store.ErrZWaveRebound) || domain.ErrorCode(err) != domain.EConflict {
+				t.Errorf("%s under the old binding: err %v, want ErrZWaveRebound (conflict)", name, err)
+			}
+		}
+		l, err := st.ZWaveLockOf(ctx, e.prop(), door)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Capacity != 0 || l.Acked >= l.Version || l.Foreign != 0 {
+			t.Fatalf("after the stale sync: %+v; want capacity 0 (the scan still to run), the binding's change unacked, no foreign slot", l)
+		}
+		fresh, err := st.ZWaveTarget(ctx, keys, door)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fresh.Binding == stale.Binding || fresh.Capacity != 0 || len(fresh.Slots) != 0 {
+			t.Fatalf("target after re-binding: binding %d (was %d), capacity %d, slots %v; want a new binding, 0, none", fresh.Binding, stale.Binding, fresh.Capacity, fresh.Slots)
+		}
+
+		// The sync that starts over scans, finds the installer's code and
+		// finishes under the new binding.
+		if err := st.RecordZWaveForeignSlots(ctx, door, fresh.Binding, []int{1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.RecordZWaveSlot(ctx, door, fresh.Binding, 2, ana.ID, "digest-ana"); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.FinishZWaveSync(ctx, door, fresh.Binding, fresh.Version, 2, 0); err != nil {
+			t.Fatal(err)
+		}
+		if l, err = st.ZWaveLockOf(ctx, e.prop(), door); err != nil {
+			t.Fatal(err)
+		}
+		if l.Capacity != 2 || l.Foreign != 1 || l.Acked != l.Version {
+			t.Fatalf("after the new sync: %+v; want capacity 2, 1 foreign slot, acked", l)
+		}
+
+		// A door with no Z-Wave lock: not found, not a conflict.
+		err = st.FinishZWaveSync(ctx, e.f.Gym.ID, fresh.Binding, 1, 2, 0)
+		if domain.ErrorCode(err) != domain.ENotFound {
+			t.Fatalf("finishing a sync of a door with no Z-Wave lock: %v, want not found", err)
+		}
+	})
+}
