@@ -120,8 +120,14 @@ func (s *Store) deleteInChunks(ctx context.Context, op string, n, size int, stmt
 //     adds nothing: the credentials issued before it have expired, and a
 //     lock with no acknowledged state holds no codes or cards.
 //
-// Doors whose change stays unacknowledged (no lock, or a lock that never
-// syncs) keep their rows.
+// So the unacknowledged-change test applies only to a door whose lock
+// acknowledged a state: a door with no DOOR OS lock (not yet installed, a
+// Z-Wave lock: neither is read by exposure, and a lock provisioned later
+// starts from a snapshot) and a door whose lock acknowledged nothing
+// (exposure reads every revocation there, and old ones expose nobody)
+// lose their old rows by age alone; before, they kept every row for ever
+// (session 12 notes). A door whose lock holds an older state and never
+// syncs again keeps the rows of the changes it lacks: exposure shows them.
 func (s *Store) PruneDoorRevocations(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil
@@ -130,7 +136,8 @@ func (s *Store) PruneDoorRevocations(ctx context.Context, before time.Time, limi
 	// past is true of a door_revocations row r that nothing reads any
 	// more (joined with its door d and property p).
 	const past = `r.at < ? AND r.at < ? - p.credential_lifetime_max_hours * 3600000000
-		AND NOT EXISTS (SELECT 1 FROM door_changes c WHERE c.door_id = r.door_id AND c.at = r.at AND c.version > d.acked_version)`
+		AND (NOT EXISTS (SELECT 1 FROM door_locks l WHERE l.door_id = r.door_id AND (l.acked_bundle <> '' OR l.acked_state <> ''))
+			OR NOT EXISTS (SELECT 1 FROM door_changes c WHERE c.door_id = r.door_id AND c.at = r.at AND c.version > d.acked_version))`
 	rows, err := s.query(ctx, `SELECT r.door_id, r.person_id, r.at FROM door_revocations r
 		JOIN doors d ON d.id = r.door_id JOIN properties p ON p.id = d.property_id
 		WHERE `+past+` LIMIT ?`, micros(before), now, limit)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/lockproto"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
 )
@@ -16,15 +17,42 @@ import (
 // bundle and no exposure reads them — older than the caller's cutoff and
 // than a day past the longest credential lifetime the property ever
 // issued (raised here from 24 to 48 hours, then lowered again: the
-// longest stays), and the door's change that made them acknowledged —
-// and never more than the limit. The Lobby's lock is provisioned: its
-// snapshot and the property's exposure read the same before and after
-// every prune.
+// longest stays), and, at a door whose lock acknowledged a state, the
+// door's change that made them acknowledged — and never more than the
+// limit. Four doors: the Lobby's and the Gym's locks acknowledged a state
+// before the revocations (the Lobby's acknowledges them, the Gym's not
+// until later); Unit 101's lock is provisioned but never acknowledged
+// anything, and the Pool has no lock: those two lose their old rows by
+// age alone. The Lobby's snapshot and the property's exposure read the
+// same before and after every prune.
 func TestPruneDoorRevocations(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st)
 		keys := storetest.Keyring(t, st)
-		pub, provs := storetest.ProvisionLocks(t, st, keys, e.f.PM, e.prop(), e.f.Lobby.ID)
+		pool, err := st.CreateDoor(ctx, e.f.PM, e.prop(), domain.DoorInput{Name: "Pool", Type: domain.DoorCommunal, Connectivity: domain.Offline})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A second key gives doorcodes at the Gym, so a revoked person's
+		// code stays in the Gym's lock until it syncs (what exposure shows).
+		extra, err := st.CreateKey(ctx, e.f.PM, e.prop(), domain.KeyInput{Name: "Pool", Doors: []domain.KeyDoor{{DoorID: pool.ID}, {DoorID: e.f.Gym.ID, Doorcodes: true}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, provs := storetest.ProvisionLocks(t, st, keys, e.f.PM, e.prop(), e.f.Lobby.ID, e.f.Gym.ID, e.f.Unit101.ID)
+		lobby, gym := provs[0], provs[1]
+		// lockAck: the door's lock applies its next bundle and says so.
+		lockAck := func(prov store.ProvisionedLock) {
+			t.Helper()
+			b, err := st.BuildDoorBundle(ctx, keys, keys, prov.DoorID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.RecordLockAck(ctx, prov.DoorID, prov.Generation, &lockproto.Ack{LockID: prov.LockID, Status: lockproto.AckApplied,
+				Version: uint64(b.Version), Bundle: lockproto.BundleDigest(b.Sealed), LockTime: e.clock.Now()}, "test"); err != nil {
+				t.Fatal(err)
+			}
+		}
 		// readers is what the Lobby's next bundle lists as revoked and
 		// what exposure reports, as JSON. A bundle is built once per door
 		// version, so each read first gives the Lobby a new one (a
@@ -34,7 +62,7 @@ func TestPruneDoorRevocations(t *testing.T) {
 			t.Helper()
 			bumps++
 			e.invite("New", "Resident", fmt.Sprintf("new%d@example.com", bumps))
-			b := e.lockBundle(keys, pub, provs[0], e.f.Lobby.ID)
+			b := e.lockBundle(keys, pub, lobby, e.f.Lobby.ID)
 			ex, err := st.ListExposure(ctx, e.f.PM, e.prop())
 			if err != nil {
 				t.Fatal(err)
@@ -45,19 +73,15 @@ func TestPruneDoorRevocations(t *testing.T) {
 			}
 			return string(out)
 		}
-		version := func(doorID string) int64 {
+		doors := []string{e.f.Lobby.ID, e.f.Gym.ID, e.f.Unit101.ID, pool.ID}
+		// rows counts a person's revocation records at each of doors.
+		rows := func(personID string) [4]int {
 			t.Helper()
-			return int64(e.count(`SELECT version FROM doors WHERE id = ?`, doorID))
-		}
-		ack := func(doorID string) {
-			t.Helper()
-			if err := st.AckDoor(ctx, doorID, version(doorID)); err != nil {
-				t.Fatal(err)
+			var n [4]int
+			for i, d := range doors {
+				n[i] = e.count(`SELECT COUNT(*) FROM door_revocations WHERE person_id = ? AND door_id = ?`, personID, d)
 			}
-		}
-		rows := func(personID, doorID string) int {
-			t.Helper()
-			return e.count(`SELECT COUNT(*) FROM door_revocations WHERE person_id = ? AND door_id = ?`, personID, doorID)
+			return n
 		}
 		prune := func(keep time.Duration, limit int) int {
 			t.Helper()
@@ -81,19 +105,23 @@ func TestPruneDoorRevocations(t *testing.T) {
 		setLifetime(48)
 		setLifetime(24) // credentials issued for 48 hours may still be out
 
-		ann := e.invite("Ann", "Old", "ann@example.com") // Building: Lobby and Gym
-		bob := e.invite("Bob", "Old", "bob@example.com")
+		everyKey := withKeys(key(e.f.Building.ID, false), key(e.f.Home.ID, false), key(extra.ID, false)) // all four doors
+		ann := e.invite("Ann", "Old", "ann@example.com", everyKey, access(domain.AccessDoorcode))
+		bob := e.invite("Bob", "Old", "bob@example.com", everyKey, access(domain.AccessDoorcode))
+		// The Lobby's and the Gym's locks take Ann's and Bob's codes.
+		lockAck(lobby)
+		lockAck(gym)
 		for _, p := range []string{ann.ID, bob.ID} {
 			if _, err := st.Revoke(ctx, e.f.PM, e.prop(), p); err != nil {
 				t.Fatal(err)
 			}
 		}
 		for _, p := range []string{ann.ID, bob.ID} {
-			if rows(p, e.f.Lobby.ID) != 1 || rows(p, e.f.Gym.ID) != 1 {
-				t.Fatalf("revocation rows of %s: Lobby %d, Gym %d; want one each", p, rows(p, e.f.Lobby.ID), rows(p, e.f.Gym.ID))
+			if got := rows(p); got != [4]int{1, 1, 1, 1} {
+				t.Fatalf("revocation rows of %s at Lobby, Gym, Unit 101, Pool: %v; want one each", p, got)
 			}
 		}
-		ack(e.f.Lobby.ID) // the Lobby's change is acknowledged; the Gym's is not
+		lockAck(lobby) // the Lobby's lock has the revocations; the Gym's does not
 
 		e.clock.Add(47 * time.Hour)
 		if !strings.Contains(readers(), ann.ID) {
@@ -113,27 +141,45 @@ func TestPruneDoorRevocations(t *testing.T) {
 		if n := prune(0, 1); n != 1 {
 			t.Fatalf("pruned %d rows with a limit of 1", n)
 		}
-		if n := prune(0, 100); n != 1 {
-			t.Fatalf("pruned %d more rows 73 hours on; want the Lobby's other one", n)
+		if n := prune(0, 100); n != 5 {
+			t.Fatalf("pruned %d more rows 73 hours on; want the other 5 of the Lobby, Unit 101 and the Pool", n)
 		}
 		for _, p := range []string{ann.ID, bob.ID} {
-			if rows(p, e.f.Lobby.ID) != 0 || rows(p, e.f.Gym.ID) != 1 {
-				t.Fatalf("after pruning, %s: Lobby %d, Gym %d; want the Gym's kept (its lock lacks it)", p, rows(p, e.f.Lobby.ID), rows(p, e.f.Gym.ID))
+			if got := rows(p); got != [4]int{0, 1, 0, 0} {
+				t.Fatalf("after pruning, %s at Lobby, Gym, Unit 101, Pool: %v; want only the Gym's kept (its lock holds an older state)", p, got)
 			}
+		}
+		// The Gym's exposure still reads them: its lock lacks both
+		// revocations and still holds both doorcodes.
+		ex, err := st.ListExposure(ctx, e.f.PM, e.prop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		exposed := map[string]bool{}
+		for _, x := range ex {
+			if x.DoorID == e.f.Gym.ID {
+				exposed[x.PersonID] = true
+			}
+		}
+		if !exposed[ann.ID] || !exposed[bob.ID] {
+			t.Fatalf("exposure at the Gym after pruning: %+v; want Ann and Bob", ex)
 		}
 
 		// A fresh revocation is kept, and once the Gym's lock acknowledged
 		// its change the old ones there go too.
-		cy := e.invite("Cy", "New", "cy@example.com")
+		cy := e.invite("Cy", "New", "cy@example.com", everyKey, access(domain.AccessDoorcode))
 		if _, err := st.Revoke(ctx, e.f.PM, e.prop(), cy.ID); err != nil {
 			t.Fatal(err)
 		}
-		ack(e.f.Gym.ID)
+		lockAck(gym)
 		if n := prune(0, 100); n != 2 {
 			t.Fatalf("pruned %d rows after the Gym's ack; want Ann's and Bob's", n)
 		}
-		if rows(ann.ID, e.f.Gym.ID)+rows(bob.ID, e.f.Gym.ID) != 0 || rows(cy.ID, e.f.Gym.ID) != 1 || rows(cy.ID, e.f.Lobby.ID) != 1 {
-			t.Fatalf("after the Gym's prune: old %d, Cy's Gym %d Lobby %d", rows(ann.ID, e.f.Gym.ID)+rows(bob.ID, e.f.Gym.ID), rows(cy.ID, e.f.Gym.ID), rows(cy.ID, e.f.Lobby.ID))
+		if got := rows(ann.ID); got != [4]int{} {
+			t.Fatalf("Ann's rows after the Gym's prune: %v; want none", got)
+		}
+		if got := rows(cy.ID); got != [4]int{1, 1, 1, 1} {
+			t.Fatalf("Cy's fresh rows after the Gym's prune: %v; want all kept", got)
 		}
 		if n, err := st.PruneDoorRevocations(ctx, e.clock.Now(), 0); err != nil || n != 0 {
 			t.Fatalf("limit 0 = %d, %v; want nothing", n, err)
