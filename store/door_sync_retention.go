@@ -105,9 +105,9 @@ func (s *Store) deleteInChunks(ctx context.Context, op string, n, size int, stmt
 // key made every later wide revoke write a leaf per door
 // (docs/bench-fleet.md, session 9). A row goes when it is older than
 // before and than its property's longest credential lifetime ever
-// (credential_lifetime_max_hours) plus revocationMargin, and no
-// unacknowledged change of its door was made at its time (both checked
-// again at deletion):
+// (credential_lifetime_max_hours) plus revocationMargin, and — at a door
+// whose lock acknowledged a state, see below — no unacknowledged change
+// of its door was made at its time (all checked again at deletion):
 //   - a door's desired state (every bundle, snapshots included) lists the
 //     revocations younger than that lifetime: a phone credential issued
 //     before an older one has expired, so no lock needs it any more. The
@@ -117,16 +117,18 @@ func (s *Store) deleteInChunks(ctx context.Context, op string, n, size int, stmt
 //     door's lock lacks it: while its change is unacknowledged (kept) or
 //     for a lock that acknowledged no state (re-provisioned, or synced
 //     through a phone's AckDoor only). In that last case an old row still
-//     adds nothing: the credentials issued before it have expired, and a
-//     lock with no acknowledged state holds no codes or cards.
+//     adds nothing: the credentials issued before it have expired, and
+//     exposure knows of no code or card such a lock holds (it has no
+//     acknowledged state to read them from; the lock may well hold some,
+//     which exposure cannot show with or without the row).
 //
 // So the unacknowledged-change test applies only to a door whose lock
 // acknowledged a state: a door with no DOOR OS lock (not yet installed, a
 // Z-Wave lock: neither is read by exposure, and a lock provisioned later
 // starts from a snapshot) and a door whose lock acknowledged nothing
 // (exposure reads every revocation there, and old ones expose nobody)
-// lose their old rows by age alone; before, they kept every row for ever
-// (session 12 notes). A door whose lock holds an older state and never
+// lose their old rows by age alone; until session 13 they kept every row
+// for ever. A door whose lock holds an older state and never
 // syncs again keeps the rows of the changes it lacks: exposure shows them.
 func (s *Store) PruneDoorRevocations(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit <= 0 {

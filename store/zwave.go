@@ -179,6 +179,10 @@ type ZWaveLock struct {
 	// issued or released: guest codes are written on demand, with no door
 	// version change (DOOR OS locks compute them).
 	GuestMark string `json:"-"`
+	// Binding is the lock's binding generation (BindZWaveLock adds one):
+	// a sync started for this NodeID and GatewayID stops at once when its
+	// target was read under another (zwave.Syncer, ErrZWaveRebound).
+	Binding int64 `json:"-"`
 }
 
 // BatteryLow reports whether the lock's battery is at or under LowBattery.
@@ -187,14 +191,14 @@ func (l ZWaveLock) BatteryLow() bool { return l.Battery != nil && *l.Battery <= 
 const zwaveLockCols = `z.door_id, d.name, d.property_id, z.gateway_id, z.node_id, z.capacity, z.over_full, z.status, z.battery, z.battery_at, z.last_seen_at, d.version, d.acked_version,
 	(SELECT COUNT(*) FROM guest_codes gc JOIN key_doors kd ON kd.key_id = gc.key_id AND kd.doorcodes WHERE kd.door_id = z.door_id AND gc.released_at IS NULL),
 	(SELECT COALESCE(MAX(gc.created_at), 0) FROM guest_codes gc JOIN key_doors kd ON kd.key_id = gc.key_id AND kd.doorcodes WHERE kd.door_id = z.door_id AND gc.released_at IS NULL),
-	(SELECT COUNT(*) FROM zwave_foreign_slots f WHERE f.door_id = z.door_id)`
+	(SELECT COUNT(*) FROM zwave_foreign_slots f WHERE f.door_id = z.door_id), z.binding`
 
 func scanZWaveLock(sc rowScanner) (ZWaveLock, error) {
 	var l ZWaveLock
 	var battery, batteryAt, seen sql.NullInt64
 	var guests, guestsAt int64
 	err := sc.Scan(&l.DoorID, &l.DoorName, &l.PropertyID, &l.GatewayID, &l.NodeID, &l.Capacity, &l.OverFull, &l.Status, &battery, &batteryAt, &seen, &l.Version, &l.Acked,
-		&guests, &guestsAt, &l.Foreign)
+		&guests, &guestsAt, &l.Foreign, &l.Binding)
 	l.GuestMark = fmt.Sprintf("%d/%d", guests, guestsAt)
 	if battery.Valid {
 		b := int(battery.Int64)

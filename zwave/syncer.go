@@ -42,6 +42,11 @@ type Syncer struct {
 	Holder   string
 	LeaseTTL time.Duration
 
+	// hook, when set (tests only: export_test.go), runs at named points
+	// of a sync: "target" before the door's target is read, "written"
+	// after the node confirmed a code and before it is recorded.
+	hook func(point string, l store.ZWaveLock)
+
 	mu       sync.Mutex
 	gateways map[string]*gateway
 	doors    map[string]*doorState // by door id
@@ -458,9 +463,18 @@ func (s *Syncer) syncDoor(ctx context.Context, c *Client, l store.ZWaveLock) err
 		d.recheck = false // this sync reads every keypad use recorded so far
 	}
 	s.mu.Unlock()
+	if s.hook != nil {
+		s.hook("target", l)
+	}
 	tgt, err := s.Store.ZWaveTarget(ctx, s.Sealer, l.DoorID)
 	if err != nil {
 		return err
+	}
+	if tgt.Binding != l.Binding {
+		// Bound again (perhaps to another node or gateway) since the round
+		// read l: this sync would talk to the old node under the new
+		// binding. Start over from the new one.
+		return store.ErrZWaveRebound
 	}
 	capacity := tgt.Capacity
 	if capacity == 0 {
@@ -507,7 +521,17 @@ func (s *Syncer) syncDoor(ctx context.Context, c *Client, l store.ZWaveLock) err
 		if op.Clear {
 			err = s.Store.RecordZWaveSlot(ctx, l.DoorID, tgt.Binding, op.Slot, "", "")
 		} else {
+			if s.hook != nil {
+				s.hook("written", l)
+			}
 			err = s.Store.RecordZWaveSlot(ctx, l.DoorID, tgt.Binding, op.Slot, op.Code.PersonID, op.Code.Digest)
+			if errors.Is(err, store.ErrZWaveRebound) {
+				// Bound again between the write and its record: the code is
+				// in the node but in no record, and the new binding's scan
+				// would take it for another's (kept, never revoked). Take
+				// it out again; the new sync writes what belongs there.
+				s.undoWrite(ctx, c, l, op.Slot)
+			}
 		}
 		if err != nil {
 			return err
@@ -527,6 +551,18 @@ func (s *Syncer) syncDoor(ctx context.Context, c *Client, l store.ZWaveLock) err
 	}
 	s.mu.Unlock()
 	return nil
+}
+
+// undoWrite clears a slot this sync wrote but could not record (the door
+// was bound again meanwhile). It runs before the sync returns, so before
+// the new binding's sync (one sync per door at a time) scans the slots.
+func (s *Syncer) undoWrite(ctx context.Context, c *Client, l store.ZWaveLock, slot int) {
+	cctx, cancel := context.WithTimeout(ctx, s.CommandTimeout)
+	defer cancel()
+	if err := c.ClearUserCode(cctx, l.NodeID, slot); err != nil && ctx.Err() == nil {
+		s.Log.Warn("zwave: a code written before the lock was bound again could not be cleared: the new binding's scan will count it as another's",
+			"door", l.DoorID, "node", l.NodeID, "slot", slot, "err", err)
+	}
 }
 
 // nodeFailed records why a node did not confirm: asleep, dead, or its

@@ -56,8 +56,17 @@ func newEnv(t *testing.T, st *store.Store, node int) *env {
 // startSyncer runs a syncer on the env's store (holder "": a random one);
 // stop ends it (also at the test's end).
 func (e *env) startSyncer(holder string) (*zwave.Syncer, func()) {
+	return e.startSyncerHook(holder, nil)
+}
+
+// startSyncerHook is startSyncer with a hook at named points of each sync
+// (zwave.SetHook; nil: none).
+func (e *env) startSyncerHook(holder string, hook func(point string, l store.ZWaveLock)) (*zwave.Syncer, func()) {
 	s := &zwave.Syncer{Store: e.st, Sealer: e.kr, Poll: 50 * time.Millisecond, Retry: 300 * time.Millisecond, CommandTimeout: 20 * time.Second,
 		Holder: holder, LeaseTTL: 900 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if hook != nil {
+		zwave.SetHook(s, hook)
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(runCtx); close(done) }()
@@ -617,6 +626,91 @@ func TestForeignSlots(t *testing.T) {
 		eventually(t, 30*time.Second, "synced", e.synced)
 		if e.net.Holds(t, 3, "4321") != 1 {
 			t.Fatal("the installer's code went with a revocation")
+		}
+	})
+}
+
+// TestRebindBetweenWriteAndRecord: the door is bound again (to the same
+// node) after the node confirmed a code and before the sync recorded it.
+// The sync's record is refused (store.ErrZWaveRebound) and it takes the
+// code out again, so the new binding's slot scan does not count it as
+// another's code — which would be kept, and never revoked.
+func TestRebindBetweenWriteAndRecord(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, 2)
+		eventually(t, 60*time.Second, "first sync", e.synced)
+		e.stop()
+		var once sync.Once
+		rebound := make(chan struct{})
+		e.startSyncerHook("", func(point string, l store.ZWaveLock) {
+			if point != "written" {
+				return
+			}
+			once.Do(func() {
+				if _, err := st.BindZWaveLock(context.Background(), e.f.PM, e.prop(), e.f.Lobby.ID, e.gw.ID, 2); err != nil {
+					t.Error(err)
+				}
+				close(rebound)
+			})
+		})
+		ana := e.invite("Ana", "ana@example.com")
+		select {
+		case <-rebound:
+		case <-time.After(60 * time.Second):
+			t.Fatal("no code was written: the hook never ran")
+		}
+		eventually(t, 60*time.Second, "synced after the re-binding", e.synced)
+		if l := e.lock(); l.Foreign != 0 {
+			t.Fatalf("lock %+v: the code written before the re-binding was taken for another's", l)
+		}
+		held := 0
+		for _, sl := range e.net.Slots(t, 2) {
+			if sl.Status == 1 && sl.Code == ana.Doorcode {
+				held++
+			}
+		}
+		if held != 1 {
+			t.Fatalf("Ana's code is in %d slots; want 1", held)
+		}
+		if _, err := st.Revoke(context.Background(), e.f.PM, e.prop(), ana.ID); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "Ana's code cleared by her revocation", func() bool { return e.net.Holds(t, 2, ana.Doorcode) == 0 })
+	})
+}
+
+// TestRebindToAnotherNodeBeforeTarget: the door moves to another node
+// after a round picked its sync and before the sync read its target. The
+// sync stops (its lock is of the old binding) instead of scanning and
+// writing the old node under the new binding; the next one syncs the new
+// node, whose slots it scans first.
+func TestRebindToAnotherNodeBeforeTarget(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, 2)
+		eventually(t, 60*time.Second, "first sync", e.synced)
+		e.stop()
+		e.net.Reset(t, 3)
+		ana := e.invite("Ana", "ana@example.com") // no syncer runs: the next sync is the hooked one
+		var once sync.Once
+		e.startSyncerHook("", func(point string, l store.ZWaveLock) {
+			if point != "target" || l.NodeID != 2 {
+				return
+			}
+			once.Do(func() {
+				if _, err := st.BindZWaveLock(context.Background(), e.f.PM, e.prop(), e.f.Lobby.ID, e.gw.ID, 3); err != nil {
+					t.Error(err)
+				}
+			})
+		})
+		eventually(t, 60*time.Second, "synced on the new node", func() bool { l := e.lock(); return l.NodeID == 3 && l.Acked == l.Version })
+		if l := e.lock(); l.Capacity != 2 {
+			t.Fatalf("lock %+v: want node 3's capacity (2 slots)", l)
+		}
+		if e.net.Holds(t, 3, ana.Doorcode) == 0 {
+			t.Fatal("Ana's code is not in the new node")
+		}
+		if slot := e.net.Holds(t, 2, ana.Doorcode); slot != 0 {
+			t.Fatalf("Ana's code was written to the old node (slot %d) after the door left it", slot)
 		}
 	})
 }
