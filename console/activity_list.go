@@ -30,6 +30,9 @@ var activityKinds = []struct{ Value, Label string }{
 	{"manager.", "Managers"},
 }
 
+// activityPage is how many entries the Activity page shows at a time.
+const activityPage = 50
+
 type activityData struct {
 	PersonID   string
 	PersonName string
@@ -39,8 +42,11 @@ type activityData struct {
 	To         string
 	Cursor     string
 	Next       string
-	Events     []domain.Event
-	Rows       []activityRow
+	// Partial: the page stopped at the store's scan budget before it
+	// filled (a door filter on a long history); older entries may match.
+	Partial bool
+	Events  []domain.Event
+	Rows    []activityRow
 	// System: Door Sync's bookkeeping is shown too.
 	System    bool
 	Doors     []domain.Door
@@ -113,7 +119,9 @@ func (c *Console) activityList(w http.ResponseWriter, r *http.Request, rq *reque
 	status := http.StatusOK
 	f, err := activityFilter(q, rq.Property.Location())
 	if err == nil {
+		f.Limit = activityPage
 		d.Events, d.Next, err = c.store.ListActivity(r.Context(), rq.Actor, rq.Property.ID, f)
+		d.Partial = d.Next != "" && len(d.Events) < activityPage
 	}
 	if err != nil {
 		if _, ok := toFormError(err); !ok {

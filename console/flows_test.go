@@ -158,6 +158,16 @@ func TestActivity(t *testing.T) {
 			mustContain(t, r.Body, "ben@example.com")
 			mustNotContain(t, r.Body, "formula@example.com", "key.created")
 		})
+		t.Run("a door's page stops at the scan budget and says so", func(t *testing.T) {
+			st.ActivityScan = 2 // the newest two entries: Ben's invite (Unit 101), then the other's
+			defer func() { st.ActivityScan = 0 }()
+			r := c.get(e.p("activity") + "?door_id=" + e.f.Unit101.ID)
+			mustContain(t, r.Body, "ben@example.com", `id="activity-partial"`, `rel="next"`)
+			st.ActivityScan = 0
+			r = c.get(e.p("activity") + "?door_id=" + e.f.Unit101.ID)
+			mustContain(t, r.Body, "ben@example.com")
+			mustNotContain(t, r.Body, `id="activity-partial"`)
+		})
 		t.Run("ErrDate", func(t *testing.T) {
 			r := c.get(e.p("activity") + "?from=yesterday")
 			if r.Status != http.StatusBadRequest {

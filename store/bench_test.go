@@ -382,3 +382,97 @@ func BenchmarkRevoke1000Doors(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkActivityQuietDoor is the first page of Activity filtered by a
+// door with one old entry, at a property with DOOROS_BENCH_EVENTS
+// (default 300,000) newer entries elsewhere (a third of them, like a
+// revocation's, naming their doors through event_doors): with the scan
+// budget (store.DefaultActivityScan) the page stops after 20,000 entries
+// with a next cursor; "whole-history" walks them all, as every page did
+// before the budget. The floor is the first unfiltered page.
+func BenchmarkActivityQuietDoor(b *testing.B) {
+	n := 300000
+	if v := os.Getenv("DOOROS_BENCH_EVENTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
+			b.Fatalf("DOOROS_BENCH_EVENTS=%q: want a positive number", v)
+		}
+	}
+	for _, be := range storetest.Backends(b) {
+		b.Run(be.Name, func(b *testing.B) {
+			st := be.Open(b)
+			f := storetest.Seed(b, st)
+			p := func(i int) string {
+				if st.Dialect() == store.Postgres {
+					return "$" + strconv.Itoa(i)
+				}
+				return "?"
+			}
+			tx, err := st.DB().Begin()
+			if err != nil {
+				b.Fatal(err)
+			}
+			ev, err := tx.Prepare(`INSERT INTO events (id, property_id, at, received_at, kind, actor_id, actor_name, door_id, detail) VALUES (` +
+				p(1) + `,` + p(2) + `,` + p(3) + `,` + p(4) + `,'door.unlocked','','lock',` + p(5) + `,'')`)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ed, err := tx.Prepare(`INSERT INTO event_doors (event_id, door_id) VALUES (` + p(1) + `,` + p(2) + `)`)
+			if err != nil {
+				b.Fatal(err)
+			}
+			t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+			if _, err := ev.Exec("evt_quiet", f.Property.ID, t0, t0, f.Unit101.ID); err != nil {
+				b.Fatal(err)
+			}
+			for i := range n {
+				id, door := fmt.Sprintf("evt_%09d", i), f.Lobby.ID
+				if i%3 == 0 {
+					door = ""
+				}
+				if _, err := ev.Exec(id, f.Property.ID, t0+int64(i+1)*1000, t0+int64(i+1)*1000, door); err != nil {
+					b.Fatal(err)
+				}
+				if door == "" {
+					if _, err := ed.Exec(id, f.Gym.ID); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			if err := tx.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			if st.Dialect() == store.Postgres {
+				for _, t := range []string{"events", "event_doors"} {
+					if _, err := st.DB().Exec(`ANALYZE ` + t); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			for _, c := range []struct {
+				name string
+				scan int
+				f    store.ActivityFilter
+			}{
+				{"floor-unfiltered", 0, store.ActivityFilter{Limit: 50}},
+				{"budget", 0, store.ActivityFilter{DoorID: f.Unit101.ID, Limit: 50}},
+				{"whole-history", n + 10, store.ActivityFilter{DoorID: f.Unit101.ID, Limit: 50}},
+			} {
+				b.Run(c.name, func(b *testing.B) {
+					st.ActivityScan = c.scan
+					defer func() { st.ActivityScan = 0 }()
+					lat := make([]time.Duration, 0, b.N)
+					for range b.N {
+						t := time.Now()
+						if _, _, err := st.ListActivity(ctx, f.PM, f.Property.ID, c.f); err != nil {
+							b.Fatal(err)
+						}
+						lat = append(lat, time.Since(t))
+					}
+					reportLatency(b, lat)
+					b.ReportMetric(loadAvg(), "load1")
+				})
+			}
+		})
+	}
+}

@@ -49,6 +49,9 @@ type Store struct {
 	Now func() time.Time
 	// Observe, when set, receives the duration of every transaction (metrics).
 	Observe func(op string, d time.Duration)
+	// ActivityScan bounds how many of a property's Activity entries one
+	// page filtered by door walks (0: DefaultActivityScan; ListActivity).
+	ActivityScan int
 	// writer serializes this process's write transactions on SQLite, which
 	// allows one writer at a time anyway: waiting here is a queue, while
 	// waiting on busy_timeout is SQLite sleeping in growing steps (up to

@@ -1,0 +1,91 @@
+package store_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/store"
+	"github.com/dooros/dooros/store/storetest"
+)
+
+// TestActivityScanBudget: Activity filtered by door walks at most
+// ActivityScan of the property's entries per page. With a budget of 4
+// entries, following the next cursors gives the same entries in the same
+// order as with no budget — some pages short or empty but with a next
+// cursor, and the last without one — also inside From and To.
+func TestActivityScanBudget(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		var times []time.Time
+		for i := range 15 {
+			opts := []inviteOpt{}
+			if i%5 == 4 { // every fifth resident lives in Unit 101: a quiet door
+				opts = append(opts, withKeys(key(e.f.Home.ID, false)))
+			}
+			e.invite("Res", fmt.Sprint(i), fmt.Sprintf("res%d@example.com", i), opts...)
+			times = append(times, e.clock.Now())
+			e.clock.Add(time.Minute)
+		}
+		// all follows the cursors of f and returns the entries' ids, and
+		// how many pages were short but said more may follow.
+		all := func(f store.ActivityFilter) (ids []string, short int) {
+			t.Helper()
+			for pages := 0; ; pages++ {
+				if pages > 100 {
+					t.Fatal("the cursors never end")
+				}
+				evs, next, err := st.ListActivity(ctx, e.f.PM, e.prop(), f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, ev := range evs {
+					ids = append(ids, ev.ID)
+				}
+				if next == "" {
+					return ids, short
+				}
+				if len(evs) < f.Limit {
+					short++
+				}
+				f.Cursor = next
+			}
+		}
+		since, until := times[3], times[12]
+		for _, tc := range []struct {
+			name string
+			f    store.ActivityFilter
+			want int // entries at least (the test checks something)
+		}{
+			{"Unit 101", store.ActivityFilter{DoorID: e.f.Unit101.ID, Limit: 2}, 3},
+			{"Lobby", store.ActivityFilter{DoorID: e.f.Lobby.ID, Limit: 5}, 12},
+			{"Unit 101 inside From and To", store.ActivityFilter{DoorID: e.f.Unit101.ID, Limit: 2, Since: &since, Until: &until}, 2},
+		} {
+			st.ActivityScan = 0
+			want, short := all(tc.f)
+			if len(want) < tc.want || short != 0 {
+				t.Fatalf("%s with the default budget: %d entries, %d short pages; want at least %d, none short", tc.name, len(want), short, tc.want)
+			}
+			st.ActivityScan = 4
+			got, short := all(tc.f)
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s with a budget of 4 entries:\n got %v\nwant %v", tc.name, got, want)
+			}
+			if short == 0 {
+				t.Fatalf("%s with a budget of 4 entries: no page stopped short; the budget was not applied", tc.name)
+			}
+		}
+		// A page unfiltered by door walks as far as it needs.
+		st.ActivityScan = 4
+		evs, _, err := st.ListActivity(ctx, e.f.PM, e.prop(), store.ActivityFilter{Limit: 10})
+		if err != nil || len(evs) != 10 {
+			t.Fatalf("unfiltered page with a budget of 4: %d entries, %v; want 10", len(evs), err)
+		}
+		// A bad cursor is still refused.
+		if _, _, err := st.ListActivity(ctx, e.f.PM, e.prop(), store.ActivityFilter{DoorID: e.f.Lobby.ID, Cursor: "nope"}); domain.ErrorCode(err) != domain.EInvalid {
+			t.Fatalf("bad cursor: %v", err)
+		}
+	})
+}
