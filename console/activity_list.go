@@ -43,7 +43,8 @@ type activityData struct {
 	Cursor     string
 	Next       string
 	// Partial: the page stopped at the store's scan budget before it
-	// filled (a door filter on a long history); older entries may match.
+	// filled (a door filter, or a manager scoped to some doors, on a long
+	// history); older entries may match.
 	Partial bool
 	Events  []domain.Event
 	Rows    []activityRow

@@ -43,14 +43,14 @@ const atEventDoors = `(door_id = '' AND EXISTS (SELECT 1 FROM event_doors ed WHE
 // many entries; when it found fewer than asked, its next cursor continues
 // below where it stopped (a short page, or an empty one, with a next
 // cursor: more may be older). A page that walks 20,000 entries takes
-// ≈ 16 ms on SQLite and 20 ms on PostgreSQL, against 250 / 91 ms for one
-// that walks 300,000 (BenchmarkActivityQuietDoor, session 13).
+// ≈ 16 ms on SQLite and 20 ms on PostgreSQL, against 240–318 / 91–147 ms
+// for one that walks 300,000 (BenchmarkActivityQuietDoor, session 13).
 const DefaultActivityScan = 20000
 
 // ListActivity lists events newest first. A page filtered by door (or
-// seen by a manager scoped to some doors) walks at most the property's
-// ActivityScan newest entries below its cursor; it may then hold fewer
-// entries than asked and still have a next cursor.
+// seen by a manager scoped to some doors), and not by person, walks at
+// most the property's ActivityScan newest entries below its cursor; it
+// may then hold fewer entries than asked and still have a next cursor.
 func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID string, f ActivityFilter) ([]domain.Event, string, error) {
 	var out []domain.Event
 	var next string
@@ -113,7 +113,9 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 			if err != nil {
 				return err
 			}
-			below, belowArgs = ` AND (at < ? OR (at = ? AND id < ?))`, []any{n, n, id}
+			// at <= ? alone bounds the index range (PostgreSQL leaves the
+			// OR as a filter over every newer entry); the OR settles ties.
+			below, belowArgs = ` AND at <= ? AND (at < ? OR id < ?)`, []any{n, n, id}
 			q += below
 			args = append(args, belowArgs...)
 		}
@@ -122,7 +124,7 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 		// alone, is where this page stops looking.
 		var floorAt int64
 		var floorID string
-		if f.DoorID != "" || scoped != nil {
+		if (f.DoorID != "" || scoped != nil) && f.PersonID == "" { // events_person bounds a person's walk
 			fq := `SELECT at, id FROM events WHERE property_id = ?` + below
 			fargs := append([]any{propertyID}, belowArgs...)
 			if f.Since != nil {

@@ -27,7 +27,9 @@ func TestActivityScanBudget(t *testing.T) {
 			}
 			e.invite("Res", fmt.Sprint(i), fmt.Sprintf("res%d@example.com", i), opts...)
 			times = append(times, e.clock.Now())
-			e.clock.Add(time.Minute)
+			if i%3 == 2 { // the others share their time with the next: ties on at
+				e.clock.Add(time.Minute)
+			}
 		}
 		// all follows the cursors of f and returns the entries' ids, and
 		// how many pages were short but said more may follow.
@@ -53,7 +55,7 @@ func TestActivityScanBudget(t *testing.T) {
 				f.Cursor = next
 			}
 		}
-		since, until := times[3], times[12]
+		since, until := times[3], times[12].Add(time.Second)
 		for _, tc := range []struct {
 			name string
 			f    store.ActivityFilter
@@ -77,9 +79,20 @@ func TestActivityScanBudget(t *testing.T) {
 				t.Fatalf("%s with a budget of 4 entries: no page stopped short; the budget was not applied", tc.name)
 			}
 		}
+		// Filtered by person too, a page walks as far as it needs (the
+		// person's index bounds it): one full page, no cursor.
+		ben := e.invite("Ben", "Quiet", "ben@example.com", withKeys(key(e.f.Home.ID, false)))
+		for range 6 {
+			e.invite("Res", "Later", fmt.Sprintf("later%d@example.com", len(times)), withKeys(key(e.f.Building.ID, false)))
+			times = append(times, e.clock.Now())
+		}
+		evs, next, err := st.ListActivity(ctx, e.f.PM, e.prop(), store.ActivityFilter{DoorID: e.f.Unit101.ID, PersonID: ben.ID, Limit: 5})
+		if err != nil || len(evs) != 1 || next != "" {
+			t.Fatalf("by door and person, budget 4: %d entries, next %q, %v; want Ben's one entry and no cursor", len(evs), next, err)
+		}
 		// A page unfiltered by door walks as far as it needs.
 		st.ActivityScan = 4
-		evs, _, err := st.ListActivity(ctx, e.f.PM, e.prop(), store.ActivityFilter{Limit: 10})
+		evs, _, err = st.ListActivity(ctx, e.f.PM, e.prop(), store.ActivityFilter{Limit: 10})
 		if err != nil || len(evs) != 10 {
 			t.Fatalf("unfiltered page with a budget of 4: %d entries, %v; want 10", len(evs), err)
 		}

@@ -388,8 +388,11 @@ func BenchmarkRevoke1000Doors(b *testing.B) {
 // (default 300,000) newer entries elsewhere (a third of them, like a
 // revocation's, naming their doors through event_doors): with the scan
 // budget (store.DefaultActivityScan) the page stops after 20,000 entries
-// with a next cursor; "whole-history" walks them all, as every page did
-// before the budget. The floor is the first unfiltered page.
+// with a next cursor ("budget-page-8": its 8th page, 140,000 entries
+// down); "whole-history" walks them all, as every page did before the
+// budget; "busy-door" is a door with two thirds of the entries, whose
+// page fills at once (the budget's own cost: the floor query). The floor
+// is the first unfiltered page.
 func BenchmarkActivityQuietDoor(b *testing.B) {
 	n := 300000
 	if v := os.Getenv("DOOROS_BENCH_EVENTS"); v != "" {
@@ -449,6 +452,16 @@ func BenchmarkActivityQuietDoor(b *testing.B) {
 					}
 				}
 			}
+			// The cursor of the quiet door's 8th page (7 pages of 20,000
+			// entries walked).
+			deep := store.ActivityFilter{DoorID: f.Unit101.ID, Limit: 50}
+			for range 7 {
+				_, next, err := st.ListActivity(ctx, f.PM, f.Property.ID, deep)
+				if err != nil || next == "" {
+					b.Fatalf("quiet door's pages: %q, %v", next, err)
+				}
+				deep.Cursor = next
+			}
 			for _, c := range []struct {
 				name string
 				scan int
@@ -456,7 +469,9 @@ func BenchmarkActivityQuietDoor(b *testing.B) {
 			}{
 				{"floor-unfiltered", 0, store.ActivityFilter{Limit: 50}},
 				{"budget", 0, store.ActivityFilter{DoorID: f.Unit101.ID, Limit: 50}},
+				{"budget-page-8", 0, deep},
 				{"whole-history", n + 10, store.ActivityFilter{DoorID: f.Unit101.ID, Limit: 50}},
+				{"busy-door", 0, store.ActivityFilter{DoorID: f.Lobby.ID, Limit: 50}},
 			} {
 				b.Run(c.name, func(b *testing.B) {
 					st.ActivityScan = c.scan

@@ -50,7 +50,8 @@ type Store struct {
 	// Observe, when set, receives the duration of every transaction (metrics).
 	Observe func(op string, d time.Duration)
 	// ActivityScan bounds how many of a property's Activity entries one
-	// page filtered by door walks (0: DefaultActivityScan; ListActivity).
+	// page filtered by door, or seen by a manager scoped to some doors,
+	// walks (0: DefaultActivityScan; ListActivity).
 	ActivityScan int
 	// writer serializes this process's write transactions on SQLite, which
 	// allows one writer at a time anyway: waiting here is a queue, while
