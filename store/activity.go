@@ -98,16 +98,18 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 			q += ` AND kind NOT IN (` + placeholders(len(f.ExcludeKinds)) + `)`
 			args = append(args, anySlice(f.ExcludeKinds)...)
 		}
+		// window is the page's time range: From, To and the cursor, the
+		// same for the page and for its scan budget's floor below.
+		var window string
+		var windowArgs []any
 		if f.Since != nil {
-			q += ` AND at >= ?`
-			args = append(args, micros(*f.Since))
+			window += ` AND at >= ?`
+			windowArgs = append(windowArgs, micros(*f.Since))
 		}
 		if f.Until != nil {
-			q += ` AND at < ?`
-			args = append(args, micros(*f.Until))
+			window += ` AND at < ?`
+			windowArgs = append(windowArgs, micros(*f.Until))
 		}
-		var below string // the cursor condition
-		var belowArgs []any
 		if f.Cursor != "" {
 			n, id, err := decodeIntCursor(f.Cursor)
 			if err != nil {
@@ -115,26 +117,19 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 			}
 			// at <= ? alone bounds the index range (PostgreSQL leaves the
 			// OR as a filter over every newer entry); the OR settles ties.
-			below, belowArgs = ` AND at <= ? AND (at < ? OR id < ?)`, []any{n, n, id}
-			q += below
-			args = append(args, belowArgs...)
+			window += ` AND at <= ? AND (at < ? OR id < ?)`
+			windowArgs = append(windowArgs, n, n, id)
 		}
-		// The scan budget: the ActivityScan-th newest entry below the
-		// cursor (inside From and To), walked on events_property's index
-		// alone, is where this page stops looking.
+		q += window
+		args = append(args, windowArgs...)
+		// The scan budget: the ActivityScan-th newest entry of the window,
+		// walked on events_property's index alone, is where this page
+		// stops looking.
 		var floorAt int64
 		var floorID string
 		if (f.DoorID != "" || scoped != nil) && f.PersonID == "" { // events_person bounds a person's walk
-			fq := `SELECT at, id FROM events WHERE property_id = ?` + below
-			fargs := append([]any{propertyID}, belowArgs...)
-			if f.Since != nil {
-				fq += ` AND at >= ?`
-				fargs = append(fargs, micros(*f.Since))
-			}
-			if f.Until != nil {
-				fq += ` AND at < ?`
-				fargs = append(fargs, micros(*f.Until))
-			}
+			fq := `SELECT at, id FROM events WHERE property_id = ?` + window
+			fargs := append([]any{propertyID}, windowArgs...)
 			fq += ` ORDER BY at DESC, id DESC LIMIT 1 OFFSET ?`
 			fargs = append(fargs, s.activityScan()-1)
 			err := t.queryRow(ctx, fq, fargs...).Scan(&floorAt, &floorID)
