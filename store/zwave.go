@@ -572,15 +572,42 @@ func (s *Store) FinishZWaveSync(ctx context.Context, doorID string, binding, ver
 	})
 }
 
+// ZWaveNode names a node of a gateway: what Z-Wave JS reports status,
+// battery and notifications for.
+type ZWaveNode struct {
+	GatewayID string
+	NodeID    int
+}
+
+// ErrZWaveNodeUnbound refuses a node's status or notification because no
+// door is bound to the node (any more): it was bound elsewhere while the
+// syncer's map of nodes to doors was older, or it never was. Nothing is
+// recorded.
+var ErrZWaveNodeUnbound = domain.Errorf(domain.ENotFound, "no door is bound to this Z-Wave node")
+
+// zwaveNodeDoor is the door bound to a node now, in the transaction that
+// records what the node reported, so a report is never put on a door the
+// node left (the syncer's own map of nodes lags a re-binding by up to a
+// round). lock takes the row (PostgreSQL).
+func (t *Tx) zwaveNodeDoor(ctx context.Context, n ZWaveNode, lock bool) (doorID, name, propID string, battery sql.NullInt64, err error) {
+	q := `SELECT z.door_id, z.battery, d.name, d.property_id FROM zwave_locks z JOIN doors d ON d.id = z.door_id WHERE z.gateway_id = ? AND z.node_id = ?`
+	if lock {
+		q += t.forUpdate()
+	}
+	err = t.queryRow(ctx, q, n.GatewayID, n.NodeID).Scan(&doorID, &battery, &name, &propID)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrZWaveNodeUnbound
+	}
+	return
+}
+
 // RecordZWaveNode records a node's status (alive, asleep, dead,
 // unreachable; ” keeps it) and, when battery is not nil, its battery
-// level; a level crossing LowBattery goes into Activity.
-func (s *Store) RecordZWaveNode(ctx context.Context, doorID, status string, battery *int) error {
+// level; a level crossing LowBattery goes into Activity. It goes to the
+// door bound to the node when it is recorded (ErrZWaveNodeUnbound: none).
+func (s *Store) RecordZWaveNode(ctx context.Context, n ZWaveNode, status string, battery *int) error {
 	return s.inTx(ctx, "record_zwave_node", func(t *Tx) error {
-		var prev sql.NullInt64
-		var name, propID string
-		err := t.queryRow(ctx, `SELECT z.battery, d.name, d.property_id FROM zwave_locks z JOIN doors d ON d.id = z.door_id WHERE z.door_id = ?`+t.forUpdate(), doorID).
-			Scan(&prev, &name, &propID)
+		doorID, name, propID, prev, err := t.zwaveNodeDoor(ctx, n, true)
 		if err != nil {
 			return err
 		}
@@ -622,11 +649,13 @@ type ZWaveEvent struct {
 }
 
 // RecordZWaveEvent puts a node's lock/unlock notification into Activity,
-// with the person whose code is in the slot.
-func (s *Store) RecordZWaveEvent(ctx context.Context, doorID string, e ZWaveEvent) error {
+// with the person whose code is in the slot, for the door bound to the
+// node when it is recorded (ErrZWaveNodeUnbound: none; a slot's person
+// is then never taken from a door the node left).
+func (s *Store) RecordZWaveEvent(ctx context.Context, n ZWaveNode, e ZWaveEvent) error {
 	return s.inTx(ctx, "record_zwave_event", func(t *Tx) error {
-		var name, propID string
-		if err := t.queryRow(ctx, `SELECT d.name, d.property_id FROM zwave_locks z JOIN doors d ON d.id = z.door_id WHERE z.door_id = ?`, doorID).Scan(&name, &propID); err != nil {
+		doorID, name, propID, _, err := t.zwaveNodeDoor(ctx, n, false)
+		if err != nil {
 			return err
 		}
 		verb := "locked"

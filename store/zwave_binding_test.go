@@ -111,3 +111,123 @@ func TestZWaveSyncAfterRebind(t *testing.T) {
 		}
 	})
 }
+
+// TestZWaveNodeReportsFollowTheBinding: what a node reports (status,
+// battery, keypad and lock notifications) goes to the door bound to the
+// node when it is recorded. The syncer maps nodes to doors once a round,
+// so for up to a round after a door moved to another node it still took
+// the old node's reports for the door: a keypad unlock there was put in
+// the door's Activity under the person whose code is in that slot number
+// of the new node, and the old node's battery and status shown as the
+// door's.
+func TestZWaveNodeReportsFollowTheBinding(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		keys := storetest.Keyring(t, st)
+		door := e.f.Lobby.ID
+		gw, err := st.AddZWaveGateway(ctx, e.f.PM, keys, e.prop(), store.ZWaveGatewayInput{Name: "Hub", URL: "ws://127.0.0.1:1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.BindZWaveLock(ctx, e.f.PM, e.prop(), door, gw.ID, 2); err != nil {
+			t.Fatal(err)
+		}
+		ana := e.invite("Ana", "Test", "ana@example.com")
+		tgt, err := st.ZWaveTarget(ctx, keys, door)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.RecordZWaveSlot(ctx, door, tgt.Binding, 2, ana.ID, "digest-ana"); err != nil {
+			t.Fatal(err)
+		}
+		node2 := store.ZWaveNode{GatewayID: gw.ID, NodeID: 2}
+		node3 := store.ZWaveNode{GatewayID: gw.ID, NodeID: 3}
+		unlocks := func(doorID string) []domain.Event {
+			t.Helper()
+			evs, _, err := st.ListActivity(ctx, e.f.PM, e.prop(), store.ActivityFilter{DoorID: doorID, Kind: domain.EventDoorUnlocked})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return evs
+		}
+		battery := func(n int) *int { return &n }
+
+		// Bound: the node's keypad unlock is Ana's at the Lobby.
+		if err := st.RecordZWaveEvent(ctx, node2, store.ZWaveEvent{At: st.Now(), Unlock: true, Via: "keypad", Slot: 2}); err != nil {
+			t.Fatal(err)
+		}
+		if evs := unlocks(door); len(evs) != 1 || evs[0].PersonID != ana.ID {
+			t.Fatalf("Lobby unlocks while bound to node 2: %+v; want one, Ana's", evs)
+		}
+		if err := st.RecordZWaveNode(ctx, node2, "alive", battery(90)); err != nil {
+			t.Fatal(err)
+		}
+
+		// The Lobby moves to node 3. Node 2's reports belong to no door.
+		if _, err := st.BindZWaveLock(ctx, e.f.PM, e.prop(), door, gw.ID, 3); err != nil {
+			t.Fatal(err)
+		}
+		for name, err := range map[string]error{
+			"keypad unlock": st.RecordZWaveEvent(ctx, node2, store.ZWaveEvent{At: st.Now(), Unlock: true, Via: "keypad", Slot: 2}),
+			"status":        st.RecordZWaveNode(ctx, node2, "dead", nil),
+			"battery":       st.RecordZWaveNode(ctx, node2, "", battery(5)),
+		} {
+			if !errors.Is(err, store.ErrZWaveNodeUnbound) || domain.ErrorCode(err) != domain.ENotFound {
+				t.Errorf("node 2's %s after the Lobby left it: %v, want ErrZWaveNodeUnbound (not found)", name, err)
+			}
+		}
+		if evs := unlocks(door); len(evs) != 1 {
+			t.Fatalf("Lobby unlocks after node 2 reported one it no longer opens: %+v; want only the first", evs)
+		}
+		l, err := st.ZWaveLockOf(ctx, e.prop(), door)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Binding a node starts its status and battery afresh.
+		if l.NodeID != 3 || l.Status != "" || l.Battery != nil {
+			t.Fatalf("Lobby's lock after node 2 reported dead at 5 %%: %+v (battery %v); want node 3, no status or battery yet", l, l.Battery)
+		}
+		evs, _, err := st.ListActivity(ctx, e.f.PM, e.prop(), store.ActivityFilter{Kind: store.EventZWaveBattery})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 0 {
+			t.Fatalf("low-battery entries %+v, want none: the low battery was another node's", evs)
+		}
+
+		// Node 3's reports are the Lobby's.
+		if err := st.RecordZWaveNode(ctx, node3, "alive", battery(70)); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.RecordZWaveEvent(ctx, node3, store.ZWaveEvent{At: st.Now(), Unlock: true, Via: "manual"}); err != nil {
+			t.Fatal(err)
+		}
+		if l, err = st.ZWaveLockOf(ctx, e.prop(), door); err != nil {
+			t.Fatal(err)
+		}
+		if l.Battery == nil || *l.Battery != 70 || l.Status != "alive" {
+			t.Fatalf("Lobby's lock after node 3 reported: %+v; want alive at 70 %%", l)
+		}
+		if evs, _, err := st.ListActivity(ctx, e.f.PM, e.prop(), store.ActivityFilter{DoorID: door, Kind: store.EventLockEvent}); err != nil || len(evs) != 1 {
+			t.Fatalf("Lobby's lock events after node 3's manual unlock: %+v %v; want one", evs, err)
+		}
+
+		// Node 2 bound to the Pool: its reports are the Pool's.
+		pool, err := st.CreateDoor(ctx, e.f.PM, e.prop(), domain.DoorInput{Name: "Pool", Type: domain.DoorCommunal, Connectivity: domain.Online})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.BindZWaveLock(ctx, e.f.PM, e.prop(), pool.ID, gw.ID, 2); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.RecordZWaveEvent(ctx, node2, store.ZWaveEvent{At: st.Now(), Unlock: true, Via: "keypad"}); err != nil {
+			t.Fatal(err)
+		}
+		if evs := unlocks(pool.ID); len(evs) != 1 || evs[0].PersonID != "" {
+			t.Fatalf("Pool unlocks after node 2 joined it: %+v; want one, nobody's (slot 0)", evs)
+		}
+		if evs := unlocks(door); len(evs) != 1 {
+			t.Fatalf("Lobby unlocks after node 2 joined the Pool: %+v; want still one", evs)
+		}
+	})
+}

@@ -310,12 +310,12 @@ func (s *Syncer) connect(ctx context.Context, g *gateway) {
 		}
 		s.mu.Unlock()
 		for _, n := range c.Nodes() {
-			if door, ok := nodes[n.ID]; ok {
+			if _, ok := nodes[n.ID]; ok {
 				var battery *int
 				if lvl, ok := n.Battery(); ok {
 					battery = &lvl
 				}
-				s.record(ctx, s.Store.RecordZWaveNode(ctx, door, statusName(n.Status), battery))
+				s.record(ctx, s.Store.RecordZWaveNode(ctx, store.ZWaveNode{GatewayID: g.id, NodeID: n.ID}, statusName(n.Status), battery))
 			}
 		}
 		s.Kick()
@@ -334,17 +334,23 @@ func (s *Syncer) connect(ctx context.Context, g *gateway) {
 
 func (s *Syncer) markGateway(ctx context.Context, g *gateway, status string) {
 	s.mu.Lock()
-	var doors []string
-	for _, d := range g.nodes {
-		doors = append(doors, d)
+	var nodes []int
+	for n := range g.nodes {
+		nodes = append(nodes, n)
 	}
 	s.mu.Unlock()
-	for _, d := range doors {
-		s.record(ctx, s.Store.RecordZWaveNode(ctx, d, status, nil))
+	for _, n := range nodes {
+		s.record(ctx, s.Store.RecordZWaveNode(ctx, store.ZWaveNode{GatewayID: g.id, NodeID: n}, status, nil))
 	}
 }
 
 func (s *Syncer) record(ctx context.Context, err error) {
+	if errors.Is(err, store.ErrZWaveNodeUnbound) {
+		// The node left its door after this syncer's last look at the
+		// bindings: what it reported belongs to no door.
+		s.Log.Debug("zwave: a node bound to no door reported", "err", err)
+		return
+	}
 	if err != nil && ctx.Err() == nil {
 		s.Log.Warn("zwave: record", "err", err)
 	}
@@ -383,14 +389,17 @@ func (s *Syncer) events(ctx context.Context, g *gateway, c *Client) {
 		if door == "" {
 			continue
 		}
+		// Recorded for the door bound to the node when the store records
+		// it: this map lags a re-binding by up to a round.
+		node := store.ZWaveNode{GatewayID: g.id, NodeID: ev.NodeID}
 		switch ev.Event {
 		case "sleep":
-			s.record(ctx, s.Store.RecordZWaveNode(ctx, door, "asleep", nil))
+			s.record(ctx, s.Store.RecordZWaveNode(ctx, node, "asleep", nil))
 		case "wake up", "alive":
-			s.record(ctx, s.Store.RecordZWaveNode(ctx, door, "alive", nil))
+			s.record(ctx, s.Store.RecordZWaveNode(ctx, node, "alive", nil))
 			s.retryNow(door)
 		case "dead":
-			s.record(ctx, s.Store.RecordZWaveNode(ctx, door, "dead", nil))
+			s.record(ctx, s.Store.RecordZWaveNode(ctx, node, "dead", nil))
 		case "value updated":
 			var a struct {
 				CommandClass int             `json:"commandClass"`
@@ -400,13 +409,13 @@ func (s *Syncer) events(ctx context.Context, g *gateway, c *Client) {
 			if json.Unmarshal(ev.Args, &a) == nil && a.CommandClass == CCBattery && a.Property == "level" {
 				var lvl int
 				if json.Unmarshal(a.NewValue, &lvl) == nil {
-					s.record(ctx, s.Store.RecordZWaveNode(ctx, door, "", &lvl))
+					s.record(ctx, s.Store.RecordZWaveNode(ctx, node, "", &lvl))
 				}
 			}
 		case "notification":
 			if e, ok := accessEvent(ev); ok {
 				e.At = s.Now()
-				s.record(ctx, s.Store.RecordZWaveEvent(ctx, door, e))
+				s.record(ctx, s.Store.RecordZWaveEvent(ctx, node, e))
 				if e.Unlock && e.Slot > 0 {
 					s.mu.Lock()
 					if d := s.doors[door]; d != nil {
@@ -541,7 +550,7 @@ func (s *Syncer) syncDoor(ctx context.Context, c *Client, l store.ZWaveLock) err
 		return err
 	}
 	if l.Status != "alive" {
-		s.record(ctx, s.Store.RecordZWaveNode(ctx, l.DoorID, "alive", nil))
+		s.record(ctx, s.Store.RecordZWaveNode(ctx, store.ZWaveNode{GatewayID: l.GatewayID, NodeID: l.NodeID}, "alive", nil))
 	}
 	s.mu.Lock()
 	if d := s.doors[l.DoorID]; d != nil {
@@ -579,7 +588,7 @@ func (s *Syncer) nodeFailed(ctx context.Context, c *Client, l store.ZWaveLock, e
 		status = "dead"
 	}
 	if ctx.Err() == nil {
-		s.record(ctx, s.Store.RecordZWaveNode(ctx, l.DoorID, status, nil))
+		s.record(ctx, s.Store.RecordZWaveNode(ctx, store.ZWaveNode{GatewayID: l.GatewayID, NodeID: l.NodeID}, status, nil))
 	}
 	return err
 }
