@@ -26,18 +26,29 @@ type ActivityFilter struct {
 	Limit        int
 }
 
-// atEventDoors starts the test of an event's doors when it has no door of
-// its own (an event with one names no other, Tx.addEvents): a probe of
-// event_doors' primary key (event_id, door_id) for each such event the
-// newest-first scan of the property's events reaches, in time order like
-// the events themselves. There is no index of event_doors by door
-// (migration 00029): an event at 10,000 doors wrote one entry in each
-// door's own leaf of it, the biggest part of a wide revoke's writes.
-const atEventDoors = `(door_id = '' AND EXISTS (SELECT 1 FROM event_doors ed WHERE ed.event_id = events.id AND ed.`
+// atEventDoors is the test of an event's doors when it has no door of its
+// own (an event with one names no other, Tx.addEvents), cond being a test
+// of ed.door_id: a probe of event_doors' primary key (event_id, door_id)
+// for each such event the newest-first scan of the property's events
+// reaches, in time order like the events themselves. There is no index of
+// event_doors by door (migration 00029): an event at 10,000 doors wrote
+// one entry in each door's own leaf of it, the biggest part of a wide
+// revoke's writes. On PostgreSQL, OFFSET 0 keeps it a probe: without it
+// the planner may hash the subquery instead (its generic plan for a
+// prepared statement did), which reads the whole of event_doors — every
+// door of every wide revoke — for each page (session 14: 4.7 ms at
+// 100,000 rows, and growing with them).
+func (t *Tx) atEventDoors(cond string) string {
+	fence := ``
+	if t.s.dialect == Postgres {
+		fence = ` OFFSET 0`
+	}
+	return `(door_id = '' AND EXISTS (SELECT 1 FROM event_doors ed WHERE ed.event_id = events.id AND ed.` + cond + fence + `))`
+}
 
 // DefaultActivityScan is how many of a property's newest Activity entries
 // (from the page's cursor) one page filtered by door walks at most. With
-// no index of events by door (atEventDoors), a door with few entries had
+// no index of events by door (Tx.atEventDoors), a door with few entries had
 // the whole property's history walked for each page: ≈ 0.5 s at 350,000
 // entries (docs/bench-fleet.md, session 9). Each page now stops at this
 // many entries; when it found fewer than asked, its next cursor continues
@@ -72,7 +83,7 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 			args = append(args, a.ManagerID)
 			if doors := slices.Sorted(maps.Keys(scoped)); len(doors) > 0 {
 				in := placeholders(len(doors))
-				q += ` OR door_id IN (` + in + `) OR ` + atEventDoors + `door_id IN (` + in + `)))`
+				q += ` OR door_id IN (` + in + `) OR ` + t.atEventDoors(`door_id IN (`+in+`)`) + `)`
 				args = append(append(args, anySlice(doors)...), anySlice(doors)...)
 			}
 			q += `)`
@@ -82,7 +93,7 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 			args = append(args, f.PersonID)
 		}
 		if f.DoorID != "" {
-			q += ` AND (door_id = ? OR ` + atEventDoors + `door_id = ?)))`
+			q += ` AND (door_id = ? OR ` + t.atEventDoors(`door_id = ?`) + `)`
 			args = append(args, f.DoorID, f.DoorID)
 		}
 		if f.Kind != "" {
@@ -122,48 +133,65 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 		}
 		q += window
 		args = append(args, windowArgs...)
-		// The scan budget: the ActivityScan-th newest entry of the window,
-		// walked on events_property's index alone, is where this page
-		// stops looking.
-		var floorAt int64
-		var floorID string
-		if (f.DoorID != "" || scoped != nil) && f.PersonID == "" { // events_person bounds a person's walk
-			fq := `SELECT at, id FROM events WHERE property_id = ?` + window
-			fargs := append([]any{propertyID}, windowArgs...)
-			fq += ` ORDER BY at DESC, id DESC LIMIT 1 OFFSET ?`
-			fargs = append(fargs, s.activityScan()-1)
-			err := t.queryRow(ctx, fq, fargs...).Scan(&floorAt, &floorID)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				floorID = "" // fewer entries left than the budget: no bound
-			case err != nil:
+		run := func(q string, args []any) ([]domain.Event, error) {
+			rows, err := t.query(ctx, q+` ORDER BY at DESC, id DESC LIMIT ?`, append(args, limit+1)...)
+			return collect(rows, err, func(sc rowScanner) (domain.Event, error) {
+				var e domain.Event
+				var at int64
+				if err := sc.Scan(&e.ID, &at, &e.Kind, &e.ActorID, &e.Actor, &e.PersonID, &e.PersonName, &e.DoorID, &e.Detail); err != nil {
+					return e, err
+				}
+				e.At, e.PropertyID = fromMicros(at), propertyID
+				return e, nil
+			})
+		}
+		if (f.DoorID == "" && scoped == nil) || f.PersonID != "" { // events_person bounds a person's walk
+			if out, err = run(q, args); err != nil {
 				return err
-			default:
+			}
+			out, next = page(out, limit, func(e domain.Event) (string, string) { return microsKey(micros(e.At), e.ID) })
+			return nil
+		}
+		// The scan budget: the n-th newest entry of the window, found on
+		// events_property's index alone, is where this page stops looking.
+		// A busy door's page fills within its first few entries, so a
+		// twentieth of the budget is tried first: finding the 20,000th
+		// entry costs ≈ 10 ms on PostgreSQL, the 1,000th well under one.
+		// What that try finds, when the page fills, is what the whole
+		// budget would (the same newest entries); when it does not, the
+		// page is read again under the whole budget.
+		budget := s.activityScan()
+		tries := []int{budget}
+		if first := max(1, budget/20); first < budget {
+			tries = []int{first, budget}
+		}
+		for _, n := range tries {
+			var floorAt int64
+			var floorID string
+			err := t.queryRow(ctx, `SELECT at, id FROM events WHERE property_id = ?`+window+` ORDER BY at DESC, id DESC LIMIT 1 OFFSET ?`,
+				append(append([]any{propertyID}, windowArgs...), n-1)...).Scan(&floorAt, &floorID)
+			bounded := err == nil
+			if err != nil && !errors.Is(err, sql.ErrNoRows) { // ErrNoRows: fewer entries left than n, no bound
+				return err
+			}
+			fq, fargs := q, args
+			if bounded {
 				// at >= ? alone bounds the index range; the OR settles ties.
-				q += ` AND at >= ? AND (at > ? OR id >= ?)`
-				args = append(args, floorAt, floorAt, floorID)
+				fq += ` AND at >= ? AND (at > ? OR id >= ?)`
+				fargs = append(slices.Clip(args), floorAt, floorAt, floorID)
 			}
-		}
-		q += ` ORDER BY at DESC, id DESC LIMIT ?`
-		args = append(args, limit+1)
-		rows, err := t.query(ctx, q, args...)
-		out, err = collect(rows, err, func(sc rowScanner) (domain.Event, error) {
-			var e domain.Event
-			var at int64
-			if err := sc.Scan(&e.ID, &at, &e.Kind, &e.ActorID, &e.Actor, &e.PersonID, &e.PersonName, &e.DoorID, &e.Detail); err != nil {
-				return e, err
+			if out, err = run(fq, fargs); err != nil {
+				return err
 			}
-			e.At, e.PropertyID = fromMicros(at), propertyID
-			return e, nil
-		})
-		if err != nil {
-			return err
-		}
-		out, next = page(out, limit, func(e domain.Event) (string, string) { return microsKey(micros(e.At), e.ID) })
-		if next == "" && floorID != "" {
-			// The budget ran out before the page filled: older entries
-			// may match; the next page starts below the last one walked.
-			next = encodeCursor(microsKey(floorAt, floorID))
+			out, next = page(out, limit, func(e domain.Event) (string, string) { return microsKey(micros(e.At), e.ID) })
+			if next != "" || !bounded {
+				return nil
+			}
+			if n == budget {
+				// The budget ran out before the page filled: older entries
+				// may match; the next page starts below the last one walked.
+				next = encodeCursor(microsKey(floorAt, floorID))
+			}
 		}
 		return nil
 	})

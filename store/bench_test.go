@@ -386,7 +386,8 @@ func BenchmarkRevoke1000Doors(b *testing.B) {
 // BenchmarkActivityQuietDoor is the first page of Activity filtered by a
 // door with one old entry, at a property with DOOROS_BENCH_EVENTS
 // (default 300,000) newer entries elsewhere (a third of them, like a
-// revocation's, naming their doors through event_doors): with the scan
+// revocation's, naming their doors through event_doors: the Gym and
+// DOOROS_BENCH_EVENT_DOORS − 1 others, default none): with the scan
 // budget (store.DefaultActivityScan) the page stops after 20,000 entries
 // with a next cursor ("budget-page-8": its 8th page, 140,000 entries
 // down); "whole-history" walks them all, as every page did before the
@@ -399,6 +400,13 @@ func BenchmarkActivityQuietDoor(b *testing.B) {
 		var err error
 		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
 			b.Fatalf("DOOROS_BENCH_EVENTS=%q: want a positive number", v)
+		}
+	}
+	perEvent := 1
+	if v := os.Getenv("DOOROS_BENCH_EVENT_DOORS"); v != "" {
+		var err error
+		if perEvent, err = strconv.Atoi(v); err != nil || perEvent <= 0 {
+			b.Fatalf("DOOROS_BENCH_EVENT_DOORS=%q: want a positive number", v)
 		}
 	}
 	for _, be := range storetest.Backends(b) {
@@ -439,6 +447,11 @@ func BenchmarkActivityQuietDoor(b *testing.B) {
 				if door == "" {
 					if _, err := ed.Exec(id, f.Gym.ID); err != nil {
 						b.Fatal(err)
+					}
+					for j := 1; j < perEvent; j++ { // the other doors of a wide event
+						if _, err := ed.Exec(id, fmt.Sprintf("dor_other_%d", j)); err != nil {
+							b.Fatal(err)
+						}
 					}
 				}
 			}

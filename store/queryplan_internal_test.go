@@ -71,7 +71,8 @@ func TestGuestsPlan(t *testing.T) {
 // events newest first and probes event_doors' primary key for each; there
 // is no index of event_doors by door to write (migration 00029).
 func TestActivityByDoorPlan(t *testing.T) {
-	q := `SELECT id FROM events WHERE property_id = ? AND (door_id = ? OR ` + atEventDoors + `door_id = ?))) ORDER BY at DESC, id DESC LIMIT 51`
+	sqlite := &Tx{s: &Store{dialect: SQLite}}
+	q := `SELECT id FROM events WHERE property_id = ? AND (door_id = ? OR ` + sqlite.atEventDoors(`door_id = ?`) + `) ORDER BY at DESC, id DESC LIMIT 51`
 	plan, _ := queryPlan(t, q, "events_property", "prop", "door", "door")
 	if !strings.Contains(plan, "USING INDEX events_property") || !strings.Contains(plan, "USING COVERING INDEX sqlite_autoindex_event_doors_1 (event_id=? AND door_id=?)") {
 		t.Fatalf("plan of Activity by door: %q, want the property's events probing event_doors by event", plan)
@@ -79,5 +80,58 @@ func TestActivityByDoorPlan(t *testing.T) {
 	var n int
 	if err := migratedSQLite(t).db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event_doors' AND sql IS NOT NULL`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("event_doors has %d indexes of its own (%v), want none: each would put a wide event's rows in one leaf per door", n, err)
+	}
+}
+
+// TestActivityByDoorPlanPostgres: on PostgreSQL too, Activity by door
+// probes event_doors' primary key for each event it walks, also in the
+// generic plan of a prepared statement (the one pgx's statement cache
+// ends up running). Without the OFFSET 0 fence (Tx.atEventDoors) that
+// plan hashed the subquery: a sequential scan of the whole of event_doors
+// for each page.
+func TestActivityByDoorPlanPostgres(t *testing.T) {
+	st := migratedPostgres(t)
+	ctx := context.Background()
+	conn, err := st.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{
+		`INSERT INTO events (id, property_id, at, received_at, kind, actor_id, actor_name, detail)
+			SELECT 'evt_' || g, 'prop', g, g, 'person.revoked', '', 'pm', '' FROM generate_series(1, 2000) g`,
+		`INSERT INTO event_doors (event_id, door_id) SELECT 'evt_' || g, 'door_' || d FROM generate_series(1, 2000) g, generate_series(1, 50) d`,
+		`ANALYZE events`,
+		`ANALYZE event_doors`,
+		`SET plan_cache_mode = force_generic_plan`,
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pg := &Tx{s: &Store{dialect: Postgres}}
+	if _, err := conn.ExecContext(ctx, `PREPARE by_door (text, text, text) AS SELECT id FROM events WHERE property_id = $1 AND (door_id = $2 OR `+
+		pg.atEventDoors(`door_id = $3`)+`) ORDER BY at DESC, id DESC LIMIT 51`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.QueryContext(ctx, `EXPLAIN EXECUTE by_door ('prop', 'door_7', 'door_7')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	p := strings.Join(plan, "\n")
+	if strings.Contains(p, "hashed SubPlan") || !strings.Contains(p, "event_doors_pkey") || !strings.Contains(p, "events_property") {
+		t.Fatalf("generic plan of Activity by door:\n%s\nwant the property's events probing event_doors_pkey per event, no hashed subplan", p)
 	}
 }
