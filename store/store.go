@@ -185,7 +185,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if s.dialect == Postgres {
 		d = goose.DialectPostgres
 	}
-	p, err := goose.NewProvider(d, s.db, sub, goose.WithGoMigrations(migration00005(s.dialect)))
+	p, err := goose.NewProvider(d, s.db, sub, goose.WithGoMigrations(migration00005(s.dialect), migration00032(s.dialect)))
 	if err != nil {
 		return fmt.Errorf("store: migrations: %w", err)
 	}

@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/pressly/goose/v3"
+)
+
+// migration00032 drops, on PostgreSQL only, the foreign keys of the three
+// tables a wide change writes one row per door into: door_changes and
+// door_revocations (→ doors) and event_doors (→ events). PostgreSQL
+// checks a foreign key with a trigger that runs a query per inserted
+// row: 3,000 of them in a revoke at 1,000 doors, about a quarter of its
+// time (BenchmarkRevoke1000Doors/postgres p50 48–49 → 37 ms, session 14,
+// docs/bench-bulk.md).
+//
+// What the keys guarded holds by construction:
+//   - every row of the three tables is written by Tx.flushDoors, the only
+//     writer: door_changes and door_revocations rows for the doors its
+//     UPDATE … RETURNING just bumped (the door's row locked FOR UPDATE in
+//     the same transaction; a door missing from RETURNING fails the
+//     transaction), event_doors rows in the same statement as their
+//     events;
+//   - nothing deletes doors or events (doors are never deleted, Activity
+//     is append-only), so no row loses its parent afterwards.
+//
+// store_test.TestDoorRowsHaveTheirParents checks the invariant after a
+// workload on both databases. SQLite keeps its keys: it cannot drop a
+// constraint without rebuilding the table, and its inserts there already
+// avoid the statement journal a key would add (sqliteAppendRows).
+func migration00032(dialect Dialect) *goose.Migration {
+	up := func(ctx context.Context, tx *sql.Tx) error {
+		if dialect != Postgres {
+			return nil
+		}
+		// By what they reference, not by name: whatever an earlier
+		// migration called them.
+		rows, err := tx.QueryContext(ctx, `SELECT conrelid::regclass::text, conname FROM pg_constraint
+			WHERE contype = 'f' AND conrelid IN ('door_changes'::regclass, 'door_revocations'::regclass, 'event_doors'::regclass)`)
+		if err != nil {
+			return err
+		}
+		var drops []string
+		for rows.Next() {
+			var table, name string
+			if err := rows.Scan(&table, &name); err != nil {
+				rows.Close()
+				return err
+			}
+			drops = append(drops, `ALTER TABLE `+table+` DROP CONSTRAINT "`+name+`"`)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, q := range drops {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	down := func(ctx context.Context, tx *sql.Tx) error {
+		if dialect != Postgres {
+			return nil
+		}
+		for _, q := range []string{
+			`ALTER TABLE door_changes ADD FOREIGN KEY (door_id) REFERENCES doors (id)`,
+			`ALTER TABLE door_revocations ADD FOREIGN KEY (door_id) REFERENCES doors (id)`,
+			`ALTER TABLE event_doors ADD FOREIGN KEY (event_id) REFERENCES events (id)`,
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return goose.NewGoMigration(32, &goose.GoFunc{RunTx: up}, &goose.GoFunc{RunTx: down})
+}
