@@ -83,7 +83,7 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 			args = append(args, a.ManagerID)
 			if doors := slices.Sorted(maps.Keys(scoped)); len(doors) > 0 {
 				in := placeholders(len(doors))
-				q += ` OR door_id IN (` + in + `) OR ` + t.atEventDoors(`door_id IN (`+in+`)`) + `)`
+				q += ` OR door_id IN (` + in + `) OR ` + t.atEventDoors(`door_id IN (`+in+`)`)
 				args = append(append(args, anySlice(doors)...), anySlice(doors)...)
 			}
 			q += `)`
@@ -134,7 +134,7 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 		q += window
 		args = append(args, windowArgs...)
 		run := func(q string, args []any) ([]domain.Event, error) {
-			rows, err := t.query(ctx, q+` ORDER BY at DESC, id DESC LIMIT ?`, append(args, limit+1)...)
+			rows, err := t.query(ctx, q+` ORDER BY at DESC, id DESC LIMIT ?`, append(slices.Clip(args), limit+1)...)
 			return collect(rows, err, func(sc rowScanner) (domain.Event, error) {
 				var e domain.Event
 				var at int64

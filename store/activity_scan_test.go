@@ -31,15 +31,15 @@ func TestActivityScanBudget(t *testing.T) {
 				e.clock.Add(time.Minute)
 			}
 		}
-		// all follows the cursors of f and returns the entries' ids, and
-		// how many pages were short but said more may follow.
-		all := func(f store.ActivityFilter) (ids []string, short int) {
+		// allAs follows the cursors of f as a and returns the entries' ids,
+		// and how many pages were short but said more may follow.
+		allAs := func(a domain.Actor, f store.ActivityFilter) (ids []string, short int) {
 			t.Helper()
 			for pages := 0; ; pages++ {
 				if pages > 100 {
 					t.Fatal("the cursors never end")
 				}
-				evs, next, err := st.ListActivity(ctx, e.f.PM, e.prop(), f)
+				evs, next, err := st.ListActivity(ctx, a, e.prop(), f)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -55,6 +55,7 @@ func TestActivityScanBudget(t *testing.T) {
 				f.Cursor = next
 			}
 		}
+		all := func(f store.ActivityFilter) ([]string, int) { return allAs(e.f.PM, f) }
 		since, until := times[3], times[12].Add(time.Second)
 		for _, tc := range []struct {
 			name string
@@ -89,6 +90,23 @@ func TestActivityScanBudget(t *testing.T) {
 				t.Fatalf("%s with a budget of 40 entries (%d short pages):\n got %v\nwant %v", tc.name, short, got, want)
 			}
 		}
+		// A manager of the Building key only sees the entries at its doors
+		// (events naming several doors: the IN list probing event_doors),
+		// walked under the same budget.
+		specific := storetest.Manager(t, st, e.f.PM, "specific@example.com", &domain.Assignment{PropertyID: e.prop(),
+			KeyManagement: domain.KeyManagementSpecific, Keys: []string{e.f.Building.ID}})
+		st.ActivityScan = 0
+		want, short := allAs(specific, store.ActivityFilter{Limit: 3})
+		if len(want) < 12 || short != 0 {
+			t.Fatalf("scoped manager with the default budget: %d entries, %d short pages; want at least 12, none short", len(want), short)
+		}
+		for _, budget := range []int{4, 40} {
+			st.ActivityScan = budget
+			if got, _ := allAs(specific, store.ActivityFilter{Limit: 3}); !slices.Equal(got, want) {
+				t.Fatalf("scoped manager with a budget of %d entries:\n got %v\nwant %v", budget, got, want)
+			}
+		}
+		st.ActivityScan = 0
 		// Filtered by person too, a page walks as far as it needs (the
 		// person's index bounds it): one full page, no cursor.
 		ben := e.invite("Ben", "Quiet", "ben@example.com", withKeys(key(e.f.Home.ID, false)))

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/dooros/dooros/store"
@@ -13,7 +14,8 @@ import (
 // enforces it since migration 00032 (a trigger query per row was a quarter
 // of a wide revoke): it holds because Tx.flushDoors, the only writer,
 // writes them for the doors it just bumped and the events of the same
-// statement, and nothing deletes doors or events.
+// transaction, and nothing deletes doors or events — which a statement
+// trigger on PostgreSQL now refuses.
 func TestDoorRowsHaveTheirParents(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st)
@@ -59,6 +61,15 @@ func TestDoorRowsHaveTheirParents(t *testing.T) {
 		}
 		if keys != want {
 			t.Fatalf("foreign keys on door_changes, door_revocations and event_doors: %d, want %d", keys, want)
+		}
+		// What PostgreSQL enforces instead: doors and events are never
+		// deleted (not even a statement that would delete nothing).
+		if st.Dialect() == store.Postgres {
+			for _, q := range []string{`DELETE FROM doors WHERE id = 'dor_none'`, `DELETE FROM events WHERE id = 'evt_none'`, `TRUNCATE events CASCADE`} {
+				if _, err := st.DB().Exec(q); err == nil || !strings.Contains(err.Error(), "never deleted") {
+					t.Errorf("%s: %v, want refused (never deleted)", q, err)
+				}
+			}
 		}
 	})
 }

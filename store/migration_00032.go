@@ -20,10 +20,13 @@ import (
 //     writer: door_changes and door_revocations rows for the doors its
 //     UPDATE … RETURNING just bumped (the door's row locked FOR UPDATE in
 //     the same transaction; a door missing from RETURNING fails the
-//     transaction), event_doors rows in the same statement as their
+//     transaction), event_doors rows in the same transaction as their
 //     events;
 //   - nothing deletes doors or events (doors are never deleted, Activity
-//     is append-only), so no row loses its parent afterwards.
+//     is append-only), so no row loses its parent afterwards; on
+//     PostgreSQL a statement trigger now refuses any DELETE or TRUNCATE of
+//     either table, so a change that starts deleting them has to deal
+//     with their rows first.
 //
 // store_test.TestDoorRowsHaveTheirParents checks the invariant after a
 // workload on both databases. SQLite keeps its keys: it cannot drop a
@@ -36,7 +39,13 @@ func migration00032(dialect Dialect) *goose.Migration {
 		}
 		// By what they reference, not by name: whatever an earlier
 		// migration called them.
-		rows, err := tx.QueryContext(ctx, `SELECT conrelid::regclass::text, conname FROM pg_constraint
+		// Dropping a key locks its parent table too (doors, events): on a
+		// busy database shared with running servers, give up rather than
+		// queue every writer behind the migration.
+		if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT conrelid::regclass::text, quote_ident(conname) FROM pg_constraint
 			WHERE contype = 'f' AND conrelid IN ('door_changes'::regclass, 'door_revocations'::regclass, 'event_doors'::regclass)`)
 		if err != nil {
 			return err
@@ -48,12 +57,22 @@ func migration00032(dialect Dialect) *goose.Migration {
 				rows.Close()
 				return err
 			}
-			drops = append(drops, `ALTER TABLE `+table+` DROP CONSTRAINT "`+name+`"`)
+			drops = append(drops, `ALTER TABLE `+table+` DROP CONSTRAINT `+name)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		// What the keys relied on, enforced instead: doors and events are
+		// never deleted (a statement trigger, no cost per row inserted).
+		drops = append(drops,
+			`CREATE FUNCTION dooros_never_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN
+				RAISE EXCEPTION '% rows are never deleted: door_changes, door_revocations and event_doors name them without a foreign key (migration 00032)', TG_TABLE_NAME;
+			END $$`,
+			`CREATE TRIGGER doors_never_deleted BEFORE DELETE OR TRUNCATE ON doors FOR EACH STATEMENT EXECUTE FUNCTION dooros_never_deleted()`,
+			`CREATE TRIGGER events_never_deleted BEFORE DELETE OR TRUNCATE ON events FOR EACH STATEMENT EXECUTE FUNCTION dooros_never_deleted()`,
+		)
 		for _, q := range drops {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return err
@@ -66,6 +85,9 @@ func migration00032(dialect Dialect) *goose.Migration {
 			return nil
 		}
 		for _, q := range []string{
+			`DROP TRIGGER doors_never_deleted ON doors`,
+			`DROP TRIGGER events_never_deleted ON events`,
+			`DROP FUNCTION dooros_never_deleted()`,
 			`ALTER TABLE door_changes ADD FOREIGN KEY (door_id) REFERENCES doors (id)`,
 			`ALTER TABLE door_revocations ADD FOREIGN KEY (door_id) REFERENCES doors (id)`,
 			`ALTER TABLE event_doors ADD FOREIGN KEY (event_id) REFERENCES events (id)`,

@@ -588,11 +588,16 @@ var ErrZWaveNodeUnbound = domain.Errorf(domain.ENotFound, "no door is bound to t
 // zwaveNodeDoor is the door bound to a node now, in the transaction that
 // records what the node reported, so a report is never put on a door the
 // node left (the syncer's own map of nodes lags a re-binding by up to a
-// round). lock takes the row (PostgreSQL).
-func (t *Tx) zwaveNodeDoor(ctx context.Context, n ZWaveNode, lock bool) (doorID, name, propID string, battery sql.NullInt64, err error) {
+// round). On PostgreSQL it locks the binding's row, so a re-binding
+// cannot commit between this read and the rest of the record (the slot's
+// person read after it).
+func (t *Tx) zwaveNodeDoor(ctx context.Context, n ZWaveNode) (doorID, name, propID string, battery sql.NullInt64, err error) {
 	q := `SELECT z.door_id, z.battery, d.name, d.property_id FROM zwave_locks z JOIN doors d ON d.id = z.door_id WHERE z.gateway_id = ? AND z.node_id = ?`
-	if lock {
-		q += t.forUpdate()
+	if t.s.dialect == Postgres {
+		// The binding's row only: a re-binding waits for this record (or
+		// this record for it), and the door's row stays free for the
+		// door bumps of a wide revoke.
+		q += ` FOR UPDATE OF z`
 	}
 	err = t.queryRow(ctx, q, n.GatewayID, n.NodeID).Scan(&doorID, &battery, &name, &propID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -607,7 +612,7 @@ func (t *Tx) zwaveNodeDoor(ctx context.Context, n ZWaveNode, lock bool) (doorID,
 // door bound to the node when it is recorded (ErrZWaveNodeUnbound: none).
 func (s *Store) RecordZWaveNode(ctx context.Context, n ZWaveNode, status string, battery *int) error {
 	return s.inTx(ctx, "record_zwave_node", func(t *Tx) error {
-		doorID, name, propID, prev, err := t.zwaveNodeDoor(ctx, n, true)
+		doorID, name, propID, prev, err := t.zwaveNodeDoor(ctx, n)
 		if err != nil {
 			return err
 		}
@@ -654,7 +659,7 @@ type ZWaveEvent struct {
 // is then never taken from a door the node left).
 func (s *Store) RecordZWaveEvent(ctx context.Context, n ZWaveNode, e ZWaveEvent) error {
 	return s.inTx(ctx, "record_zwave_event", func(t *Tx) error {
-		doorID, name, propID, _, err := t.zwaveNodeDoor(ctx, n, false)
+		doorID, name, propID, _, err := t.zwaveNodeDoor(ctx, n)
 		if err != nil {
 			return err
 		}
