@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/dooros/dooros/domain"
+	"github.com/dooros/dooros/keyring"
 	"github.com/dooros/dooros/store"
 	"github.com/dooros/dooros/store/storetest"
 )
@@ -18,16 +19,8 @@ import (
 // same way, and one that reads its target again syncs as the new binding.
 func TestZWaveSyncAfterRebind(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
-		e := newEnv(t, st)
-		keys := storetest.Keyring(t, st)
+		e, keys, gw := zwaveLobby(t, st, 3)
 		door := e.f.Lobby.ID
-		gw, err := st.AddZWaveGateway(ctx, e.f.PM, keys, e.prop(), store.ZWaveGatewayInput{Name: "Hub", URL: "ws://127.0.0.1:1"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.BindZWaveLock(ctx, e.f.PM, e.prop(), door, gw.ID, 3); err != nil {
-			t.Fatal(err)
-		}
 		ana := e.invite("Ana", "Test", "ana@example.com")
 
 		// The first sync: the scan found nothing foreign, Ana's code went
@@ -122,16 +115,8 @@ func TestZWaveSyncAfterRebind(t *testing.T) {
 // door's.
 func TestZWaveNodeReportsFollowTheBinding(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
-		e := newEnv(t, st)
-		keys := storetest.Keyring(t, st)
+		e, keys, gw := zwaveLobby(t, st, 2)
 		door := e.f.Lobby.ID
-		gw, err := st.AddZWaveGateway(ctx, e.f.PM, keys, e.prop(), store.ZWaveGatewayInput{Name: "Hub", URL: "ws://127.0.0.1:1"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.BindZWaveLock(ctx, e.f.PM, e.prop(), door, gw.ID, 2); err != nil {
-			t.Fatal(err)
-		}
 		ana := e.invite("Ana", "Test", "ana@example.com")
 		tgt, err := st.ZWaveTarget(ctx, keys, door)
 		if err != nil {
@@ -230,4 +215,20 @@ func TestZWaveNodeReportsFollowTheBinding(t *testing.T) {
 			t.Fatalf("Lobby unlocks after node 2 joined the Pool: %+v; want still one", evs)
 		}
 	})
+}
+
+// zwaveLobby seeds a property whose Lobby is bound to node on a Z-Wave
+// gateway (nobody listens at its address: the store's side alone).
+func zwaveLobby(t *testing.T, st *store.Store, node int) (*env, *keyring.Keyring, store.ZWaveGateway) {
+	t.Helper()
+	e := newEnv(t, st)
+	keys := storetest.Keyring(t, st)
+	gw, err := st.AddZWaveGateway(ctx, e.f.PM, keys, e.prop(), store.ZWaveGatewayInput{Name: "Hub", URL: "ws://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.BindZWaveLock(ctx, e.f.PM, e.prop(), e.f.Lobby.ID, gw.ID, node); err != nil {
+		t.Fatal(err)
+	}
+	return e, keys, gw
 }

@@ -8,18 +8,16 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"database/sql"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/dooros/dooros/domain"
 	"github.com/dooros/dooros/keyring"
 	"github.com/dooros/dooros/store"
+	"github.com/dooros/dooros/store/internal/pgschema"
 )
 
 // Backend names a database a test runs on.
@@ -65,34 +63,7 @@ func OpenSQLite(t testing.TB) *store.Store {
 // returns a URL whose connections use it.
 func PostgresURL(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv("DOOROS_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("DOOROS_TEST_POSTGRES_URL not set (CI sets it)")
-	}
-	schema := "t_" + strings.TrimPrefix(domain.NewID("s"), "s_")
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("postgres at DOOROS_TEST_POSTGRES_URL: %v", err)
-	}
-	t.Cleanup(func() {
-		db, err := sql.Open("pgx", base)
-		if err == nil {
-			db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-			db.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return pgschema.URL(t)
 }
 
 // OpenPostgres opens a migrated store in a fresh schema of the database
