@@ -3,6 +3,8 @@ package locksim
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -185,8 +187,10 @@ type Applied struct {
 const historyMax = 64
 
 type fleetLock struct {
-	id string
-	l  *lock.Lock
+	id  string
+	l   *lock.Lock
+	key []byte // the lock's symmetric key: CheckedFloor seals its probes under it
+	f   *Fleet
 
 	mu      sync.Mutex
 	applied []Applied            // newest last, at most historyMax
@@ -205,6 +209,11 @@ type Fleet struct {
 	// staleNotices: revocation notices that came after their bundle;
 	// refusedNotices: notices refused for anything else.
 	staleNotices, refusedNotices atomic.Int64
+	// probeKey signs CheckedFloor's probes; the locks check them with
+	// its public half (not the property's key: the fleet has none).
+	probeKey ed25519.PrivateKey
+	// probeRefused counts checked probes a lock could not open.
+	probeRefused atomic.Int64
 }
 
 // Notices says how many revocation notices the locks did not apply:
@@ -215,8 +224,13 @@ func (f *Fleet) Notices() (stale, refused int64) {
 }
 
 // probePrefix starts a fan-out probe on a lock's bundle topic (Floor); a
-// fleet lock notes it and does not treat it as a bundle.
-var probePrefix = []byte("doorlock-fleet-probe:")
+// fleet lock notes it and does not treat it as a bundle. checkedPrefix
+// starts CheckedFloor's: the nonce, a NUL, then a revocation notice
+// sealed for the lock, which it opens and verifies before noting it.
+var (
+	probePrefix   = []byte("doorlock-fleet-probe:")
+	checkedPrefix = []byte("doorlock-fleet-checked-probe:")
+)
 
 // StartFleet provisions every lock in memory, connects them all and
 // returns once every one is connected and subscribed. A lock that cannot
@@ -240,7 +254,11 @@ func StartFleet(ctx context.Context, cfg FleetConfig) (*Fleet, error) {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 2 * time.Minute
 	}
-	f := &Fleet{}
+	_, probeKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	f := &Fleet{probeKey: probeKey}
 	for i, p := range cfg.Locks {
 		if p.Provisioning == nil {
 			return nil, fmt.Errorf("fleet: lock %d (door %q) has no provisioning", i, p.DoorID)
@@ -256,7 +274,7 @@ func StartFleet(ctx context.Context, cfg FleetConfig) (*Fleet, error) {
 		if err != nil {
 			return nil, fmt.Errorf("fleet: lock %s: %w", p.Provisioning.LockID, err)
 		}
-		f.locks = append(f.locks, &fleetLock{id: l.LockID(), l: l, probes: map[string]time.Time{}})
+		f.locks = append(f.locks, &fleetLock{id: l.LockID(), l: l, key: p.Provisioning.LockSymmetricKey, f: f, probes: map[string]time.Time{}})
 	}
 	ctx, f.cancel = context.WithCancel(ctx)
 	sem := make(chan struct{}, cfg.Parallel)
@@ -332,12 +350,31 @@ func (fl *fleetLock) record(s lock.Status, received, at time.Time, notice bool) 
 }
 
 func (fl *fleetLock) probe(payload []byte) bool {
-	if !bytes.HasPrefix(payload, probePrefix) {
+	var nonce string
+	switch {
+	case bytes.HasPrefix(payload, probePrefix):
+		nonce = string(payload[len(probePrefix):])
+	case bytes.HasPrefix(payload, checkedPrefix):
+		rest := payload[len(checkedPrefix):]
+		i := bytes.IndexByte(rest, 0)
+		if i < 0 {
+			fl.f.probeRefused.Add(1)
+			return true
+		}
+		// What a lock does with a revocation notice before it acts on it
+		// (lock.ApplyNotice): open the envelope under its own key, check
+		// the signature.
+		if _, _, err := lockproto.OpenRevocationNotice(fl.f.probeKey.Public().(ed25519.PublicKey), fl.id, fl.key, rest[i+1:]); err != nil {
+			fl.f.probeRefused.Add(1)
+			return true
+		}
+		nonce = string(rest[:i])
+	default:
 		return false
 	}
 	now := time.Now()
 	fl.mu.Lock()
-	fl.probes[string(payload[len(probePrefix):])] = now
+	fl.probes[nonce] = now
 	fl.mu.Unlock()
 	return true
 }
@@ -435,11 +472,48 @@ func (f *Fleet) waitAll(ctx context.Context, since time.Time, ok func(lock.Statu
 // returns the time from the first publish until the last lock received
 // its probe.
 func (f *Fleet) Floor(ctx context.Context, c *mqtt.Client, parallel int) (time.Duration, error) {
+	nonce := fmt.Sprintf("%d", time.Now().UnixNano())
+	payload := append(append([]byte{}, probePrefix...), nonce...)
+	return f.floor(ctx, c, parallel, nonce, func(int) []byte { return payload })
+}
+
+// CheckedFloor is Floor with the locks' own work on a revocation notice
+// in it: each probe is a notice signed once (by a key of the fleet's)
+// and sealed per lock, which the lock opens and whose signature it checks
+// (lockproto.OpenRevocationNotice, as lock.ApplyNotice does) before it
+// counts as received. The probes are sealed before the clock starts. On
+// a rig where the simulated locks share the server's cores, this is what
+// delivering and checking one notice per lock costs with no server work
+// at all: the floor a revocation's notices can be compared with.
+func (f *Fleet) CheckedFloor(ctx context.Context, c *mqtt.Client, parallel int) (time.Duration, error) {
+	nonce := fmt.Sprintf("%d", time.Now().UnixNano())
+	signed, err := lockproto.SignRevocationNotice(f.probeKey, lockproto.RevocationNotice{Persons: []string{"fleet-probe-" + nonce}})
+	if err != nil {
+		return 0, err
+	}
+	payloads := make([][]byte, len(f.locks))
+	for i, fl := range f.locks {
+		sealed, err := lockproto.SealRevocationNotice(signed, fl.id, fl.key, 1<<62)
+		if err != nil {
+			return 0, fmt.Errorf("fleet: checked probe for %s: %w", fl.id, err)
+		}
+		payloads[i] = append(append(append(append([]byte{}, checkedPrefix...), nonce...), 0), sealed...)
+	}
+	return f.floor(ctx, c, parallel, nonce, func(i int) []byte { return payloads[i] })
+}
+
+// ProbesRefused is how many checked probes (CheckedFloor's) a lock could
+// not open or verify: none unless something altered them.
+func (f *Fleet) ProbesRefused() int64 { return f.probeRefused.Load() }
+
+// floor publishes payload(i) to lock i's bundle topic from parallel
+// publishers (64 when 0) and returns the time from the first publish
+// until the last lock noted nonce.
+func (f *Fleet) floor(ctx context.Context, c *mqtt.Client, parallel int, nonce string, payload func(i int) []byte) (time.Duration, error) {
 	if parallel <= 0 {
 		parallel = 64
 	}
-	nonce := fmt.Sprintf("%d", time.Now().UnixNano())
-	payload := append(append([]byte{}, probePrefix...), nonce...)
+	refused := f.probeRefused.Load()
 	start := time.Now()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -453,7 +527,7 @@ func (f *Fleet) Floor(ctx context.Context, c *mqtt.Client, parallel int) (time.D
 				if i >= len(f.locks) {
 					return
 				}
-				if err := c.Publish(ctx, mqtt.MustTopic(mqtt.KindBundle, f.locks[i].id), payload, 1, false); err != nil {
+				if err := c.Publish(ctx, mqtt.MustTopic(mqtt.KindBundle, f.locks[i].id), payload(i), 1, false); err != nil {
 					errs <- fmt.Errorf("fleet: fan-out probe to %s: %w", f.locks[i].id, err)
 					return
 				}
@@ -483,6 +557,9 @@ func (f *Fleet) Floor(ctx context.Context, c *mqtt.Client, parallel int) (time.D
 			}
 			i++
 			continue
+		}
+		if n := f.probeRefused.Load() - refused; n > 0 {
+			return 0, fmt.Errorf("fleet: %d locks could not open a checked probe", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -149,7 +149,7 @@ func TestFleet(t *testing.T) {
 			if r.ByBundle > n || r.EveryBundle < r.Every {
 				t.Errorf("round %d: %d of %d locks refused on the bundle; every lock holding the bundle %v before every lock refusing %v", i, r.ByBundle, n, r.EveryBundle, r.Every)
 			}
-			if r.Floor <= 0 || r.Every <= 0 || r.RevokeCall <= 0 || r.Grant <= 0 {
+			if r.Floor <= 0 || r.CheckedFloor <= 0 || r.Every <= 0 || r.RevokeCall <= 0 || r.Grant <= 0 {
 				t.Errorf("round %d: a figure was not measured: %+v", i, r)
 			}
 			// The revoke call is part of the time until every lock refuses
@@ -158,8 +158,45 @@ func TestFleet(t *testing.T) {
 				t.Errorf("round %d: every lock refused %v after the revoke was sent, but the call took %v", i, r.Every, r.RevokeCall)
 			}
 		}
-		if res.RefusalP50 > res.RefusalP99 || res.RefusalP99 > res.RefusalMax || res.FloorP50 <= 0 {
+		if res.RefusalP50 > res.RefusalP99 || res.RefusalP99 > res.RefusalMax || res.FloorP50 <= 0 || res.CheckedFloorP50 <= 0 {
 			t.Errorf("percentiles out of order or missing: %+v", res)
+		}
+	})
+
+	t.Run("CheckedProbeIsChecked", func(t *testing.T) {
+		// A checked probe the lock cannot open (not sealed for it, or
+		// altered) is not counted as received: the checked floor includes
+		// the lock's real decrypt and signature check.
+		svc, err := mqtt.Connect(ctx, mqtt.ClientConfig{URL: s.brokerURL, ClientID: "fleet-test-bad-probe", Username: mqtt.DefaultServiceUser, Password: s.servicePassword})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer svc.Close()
+		before := f.ProbesRefused()
+		for _, bad := range [][]byte{
+			[]byte("doorlock-fleet-checked-probe:1\x00not a sealed notice"),
+			[]byte("doorlock-fleet-checked-probe:no separator"),
+		} {
+			if err := svc.Publish(ctx, mqtt.MustTopic(mqtt.KindBundle, f.Lock(f.Len()-1).LockID()), bad, 1, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for f.ProbesRefused()-before < 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of 2 bad checked probes refused", f.ProbesRefused()-before)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		// And a good one goes through every lock.
+		fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		d, err := f.CheckedFloor(fctx, svc, 0)
+		if err != nil || d <= 0 {
+			t.Fatalf("checked floor after the bad probes: %v, %v", d, err)
+		}
+		if n := f.ProbesRefused() - before; n != 2 {
+			t.Fatalf("%d checked probes refused, want only the 2 bad ones", n)
 		}
 	})
 
@@ -176,7 +213,11 @@ func TestFleet(t *testing.T) {
 		if _, err := f.Floor(fctx, c, 0); err == nil {
 			t.Fatal("a lock's credentials measured a floor across the fleet")
 		}
+		if _, err := f.CheckedFloor(fctx, c, 0); err == nil {
+			t.Fatal("a lock's credentials measured a checked floor across the fleet")
+		}
 	})
+
 }
 
 func TestFleetBadInput(t *testing.T) {

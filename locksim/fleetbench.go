@@ -36,8 +36,9 @@ type BenchConfig struct {
 	// the server's CPU, which a fixed Settle may not cover), and says how
 	// long it waited.
 	Quiet func(ctx context.Context) (time.Duration, error)
-	// FloorClient, when set, measures the fan-out floor (Fleet.Floor) in
-	// every round, just before the revocation.
+	// FloorClient, when set, measures the fan-out floor (Fleet.Floor) and
+	// the checked floor (Fleet.CheckedFloor) in every round, just before
+	// the revocation.
 	FloorClient *mqtt.Client
 	// Timeout bounds each wait for the locks (5 minutes when 0).
 	Timeout time.Duration
@@ -82,8 +83,10 @@ type Round struct {
 	// delivery.
 	Slowest         int
 	SlowestReceived time.Duration
-	// Floor is the fan-out floor measured in this round (0: not measured).
-	Floor time.Duration
+	// Floor is the fan-out floor measured in this round (0: not measured);
+	// CheckedFloor the same with each lock opening and checking a sealed,
+	// signed notice (Fleet.CheckedFloor), measured right after it.
+	Floor, CheckedFloor time.Duration
 	// Window is the refusal window: from the revoke request sent until the
 	// wait saw every lock refusing (Every, plus at most one 5 ms poll).
 	// FleetCPU and ServerCPU are the CPU time the two processes used in it
@@ -114,6 +117,9 @@ type BenchResult struct {
 	// each), over rounds; zero when not measured.
 	FloorP50 Millis `json:"floor_p50_ms"`
 	FloorP99 Millis `json:"floor_p99_ms"`
+	// The checked floor (Fleet.CheckedFloor), over rounds.
+	CheckedFloorP50 Millis `json:"checked_floor_p50_ms"`
+	CheckedFloorP99 Millis `json:"checked_floor_p99_ms"`
 	// RevokeCallP50/Max: how long the revoke request itself took.
 	RevokeCallP50 Millis `json:"revoke_call_p50_ms"`
 	RevokeCallMax Millis `json:"revoke_call_max_ms"`
@@ -177,7 +183,7 @@ func RevokeBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	dropped0 := cfg.Fleet.Dropped()
 	stale0, refused0 := cfg.Fleet.Notices()
 	res := &BenchResult{Locks: cfg.Fleet.Len(), Rounds: cfg.Rounds}
-	var all, every, floors, calls, bundles, everyBundle []time.Duration
+	var all, every, floors, checked, calls, bundles, everyBundle []time.Duration
 	var windows, fleetCPU, serverCPU time.Duration
 	tag := time.Now().UnixNano()
 	for round := range cfg.Rounds {
@@ -215,11 +221,15 @@ func RevokeBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		if cfg.FloorClient != nil {
 			fctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 			r.Floor, err = cfg.Fleet.Floor(fctx, cfg.FloorClient, 0)
+			if err == nil {
+				r.CheckedFloor, err = cfg.Fleet.CheckedFloor(fctx, cfg.FloorClient, 0)
+			}
 			cancel()
 			if err != nil {
 				return nil, fmt.Errorf("bench round %d: %w", round+1, err)
 			}
 			floors = append(floors, r.Floor)
+			checked = append(checked, r.CheckedFloor)
 		}
 		var fleet0, server0 time.Duration
 		if cfg.CPU != nil {
@@ -280,13 +290,14 @@ func RevokeBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 			cfg.Progress(round+1, r)
 		}
 	}
-	for _, d := range [][]time.Duration{all, every, floors, calls, bundles, everyBundle} {
+	for _, d := range [][]time.Duration{all, every, floors, checked, calls, bundles, everyBundle} {
 		slices.Sort(d)
 	}
 	res.EveryBundleP50, res.EveryBundleP99, res.BundleP99 = Millis(Quantile(everyBundle, .5)), Millis(Quantile(everyBundle, .99)), Millis(Quantile(bundles, .99))
 	res.RefusalP50, res.RefusalP99, res.RefusalMax = Millis(Quantile(all, .5)), Millis(Quantile(all, .99)), Millis(all[len(all)-1])
 	res.EveryP50, res.EveryP99 = Millis(Quantile(every, .5)), Millis(Quantile(every, .99))
 	res.FloorP50, res.FloorP99 = Millis(Quantile(floors, .5)), Millis(Quantile(floors, .99))
+	res.CheckedFloorP50, res.CheckedFloorP99 = Millis(Quantile(checked, .5)), Millis(Quantile(checked, .99))
 	res.RevokeCallP50, res.RevokeCallMax = Millis(Quantile(calls, .5)), Millis(calls[len(calls)-1])
 	if windows > 0 {
 		res.WindowFleetCores = float64(fleetCPU) / float64(windows)

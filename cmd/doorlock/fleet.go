@@ -176,10 +176,10 @@ func fleet(ctx context.Context, args []string, getenv func(string) string, stdou
 			if *quiet > 0 {
 				progress("round %d: the server recorded the grant's acks %v after the settle", i, r.Quiet.Round(time.Millisecond))
 			}
-			progress("round %d: grant %v, revoke call %v, every lock refusing %v (first %v, half %v, 90%% %v, 99%% %v, 99.9%% %v), every lock holding the bundle %v, floor %v; %d locks refused on the bundle first (slowest %v)", i,
+			progress("round %d: grant %v, revoke call %v, every lock refusing %v (first %v, half %v, 90%% %v, 99%% %v, 99.9%% %v), every lock holding the bundle %v, floor %v; checked floor %v; %d locks refused on the bundle first (slowest %v)", i,
 				r.Grant.Round(time.Millisecond), r.RevokeCall.Round(time.Millisecond), r.Every.Round(time.Millisecond),
 				sorted[0].Round(time.Millisecond), at(.5), at(.9), at(.99), at(.999), r.EveryBundle.Round(time.Millisecond), r.Floor.Round(time.Microsecond),
-				r.ByBundle, r.SlowestByBundle.Round(time.Millisecond))
+				r.CheckedFloor.Round(time.Microsecond), r.ByBundle, r.SlowestByBundle.Round(time.Millisecond))
 			if r.SlowestReceived > 0 {
 				progress("round %d: the slowest lock (#%d) got its notice at %v and refused at %v", i, r.Slowest, r.SlowestReceived.Round(time.Millisecond), r.Every.Round(time.Millisecond))
 			}
