@@ -133,9 +133,10 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 		}
 		q += window
 		args = append(args, windowArgs...)
-		run := func(q string, args []any) ([]domain.Event, error) {
+		// run reads the page of q: out, and next when there is more.
+		run := func(q string, args []any) error {
 			rows, err := t.query(ctx, q+` ORDER BY at DESC, id DESC LIMIT ?`, append(slices.Clip(args), limit+1)...)
-			return collect(rows, err, func(sc rowScanner) (domain.Event, error) {
+			evs, err := collect(rows, err, func(sc rowScanner) (domain.Event, error) {
 				var e domain.Event
 				var at int64
 				if err := sc.Scan(&e.ID, &at, &e.Kind, &e.ActorID, &e.Actor, &e.PersonID, &e.PersonName, &e.DoorID, &e.Detail); err != nil {
@@ -144,13 +145,14 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 				e.At, e.PropertyID = fromMicros(at), propertyID
 				return e, nil
 			})
-		}
-		if (f.DoorID == "" && scoped == nil) || f.PersonID != "" { // events_person bounds a person's walk
-			if out, err = run(q, args); err != nil {
+			if err != nil {
 				return err
 			}
-			out, next = page(out, limit, func(e domain.Event) (string, string) { return microsKey(micros(e.At), e.ID) })
+			out, next = page(evs, limit, func(e domain.Event) (string, string) { return microsKey(micros(e.At), e.ID) })
 			return nil
+		}
+		if (f.DoorID == "" && scoped == nil) || f.PersonID != "" { // events_person bounds a person's walk
+			return run(q, args)
 		}
 		// The scan budget: the n-th newest entry of the window, found on
 		// events_property's index alone, is where this page stops looking.
@@ -180,10 +182,9 @@ func (s *Store) ListActivity(ctx context.Context, a domain.Actor, propertyID str
 				fq += ` AND at >= ? AND (at > ? OR id >= ?)`
 				fargs = append(slices.Clip(args), floorAt, floorAt, floorID)
 			}
-			if out, err = run(fq, fargs); err != nil {
+			if err := run(fq, fargs); err != nil {
 				return err
 			}
-			out, next = page(out, limit, func(e domain.Event) (string, string) { return microsKey(micros(e.At), e.ID) })
 			if next != "" || !bounded {
 				return nil
 			}
